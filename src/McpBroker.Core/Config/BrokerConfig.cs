@@ -1,0 +1,150 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace McpBroker.Config;
+
+// What the user wrote, shaped by broker.yaml. Nothing here is validated beyond its JSON Schema;
+// ConfigValidator turns it into a BrokerModel. The JSON Schema is generated from these records
+// (ConfigSchema), so a property added here is a key users may write.
+
+[Description("mcp-broker configuration (broker.yaml).")]
+public sealed record BrokerConfig
+{
+    [Required, Description("Version of this file's format. Must be 1.")]
+    public int SchemaVersion { get; init; }
+
+    [Description("Where the broker keeps its sockets, state, logs, secrets and caches.")]
+    public RuntimeConfig? Runtime { get; init; }
+
+    [Description("Daemon-wide defaults.")]
+    public BrokerSettingsConfig? Broker { get; init; }
+
+    [Description("Named views of the upstreams; a client connects with --profile NAME. Without any, a 'default' profile exists.")]
+    public Dictionary<string, ProfileConfig?>? Profiles { get; init; }
+
+    [Description("Upstream MCP servers the daemon owns, by name. The name is the default tool prefix.")]
+    public Dictionary<string, UpstreamConfig?>? Upstreams { get; init; }
+}
+
+public sealed record RuntimeConfig
+{
+    [Description("Runtime root directory (created 0700). Default ~/mcp/mcp-broker.")]
+    public string? Root { get; init; }
+}
+
+public sealed record BrokerSettingsConfig
+{
+    [Description("Stop an upstream after it has had no request in flight for this long (e.g. 10m). 0 never stops it. Default 10m.")]
+    public Duration? IdleTimeout { get; init; }
+
+    [Description("Default time an upstream may take to start and answer initialize. Default 60s.")]
+    public Duration? StartTimeout { get; init; }
+
+    [Description("Default time a tool call may take. Default 120s.")]
+    public Duration? CallTimeout { get; init; }
+}
+
+[JsonConverter(typeof(SnakeCaseEnumConverter<ToolNameStyle>))]
+public enum ToolNameStyle
+{
+    Dotted,
+    Snake,
+}
+
+public sealed record ProfileConfig
+{
+    [Description("What the profile is for (shown by status).")]
+    public string? Description { get; init; }
+
+    [Description("true (default): tools/list shows the four broker tools. false: the namespaced upstream tools themselves.")]
+    public bool? CompactToolsEnabled { get; init; }
+
+    [Description("Most tools a raw profile (compact_tools_enabled: false) may list. Default 200.")]
+    public int? MaxTools { get; init; }
+
+    [Description("dotted (default): broker.search_tools, prefix.tool. snake: broker_search_tools, prefix__tool.")]
+    public ToolNameStyle? BrokerToolNameStyle { get; init; }
+
+    [Description("Upstreams this profile sees, in addition to upstreams that list this profile. Omitted with no upstream listing the profile: every upstream open to all profiles.")]
+    public List<string>? Upstreams { get; init; }
+}
+
+[JsonConverter(typeof(SnakeCaseEnumConverter<UpstreamTransport>))]
+public enum UpstreamTransport
+{
+    Stdio,
+}
+
+[JsonConverter(typeof(SnakeCaseEnumConverter<UpstreamMode>))]
+public enum UpstreamMode
+{
+    Shared,
+    Disabled,
+}
+
+public sealed record UpstreamConfig
+{
+    [Description("How the broker talks to the upstream. stdio (default): a local process.")]
+    public UpstreamTransport? Transport { get; init; }
+
+    [Description("Executable to start (stdio). Placeholders, $VAR and ~ expand.")]
+    public string? Command { get; init; }
+
+    [Description("Arguments, passed without a shell. Placeholders, $VAR and ~ expand.")]
+    public List<string>? Args { get; init; }
+
+    [Description("Working directory. Default {upstream.state_dir}.")]
+    public string? WorkingDir { get; init; }
+
+    [Description("Literal, non-secret environment values (placeholders expand). Secrets go in env_from or env_files.")]
+    public Dictionary<string, string>? Env { get; init; }
+
+    [Description("TARGET: HOST_VARIABLE_NAME — the value is read from the daemon's environment when the upstream starts.")]
+    public Dictionary<string, string>? EnvFrom { get; init; }
+
+    [Description("TARGET: path of a file (mode 0600, relative paths under {runtime.secrets_dir}) whose content is the value.")]
+    public Dictionary<string, string>? EnvFiles { get; init; }
+
+    [Description("shared (default): one process for every session. disabled: kept in the file, never started or shown.")]
+    public UpstreamMode? Mode { get; init; }
+
+    [Description("Tool name prefix (letters, digits, _ and -). Default: the upstream's name.")]
+    public string? Prefix { get; init; }
+
+    [Description("Profiles that see this upstream. Omitted: every profile that does not list its upstreams explicitly.")]
+    public List<string>? Profiles { get; init; }
+
+    [Description("One line on what the upstream is for; searched by broker.search_tools.")]
+    public string? Purpose { get; init; }
+
+    [Description("Words that help search find this upstream's tools.")]
+    public List<string>? Tags { get; init; }
+
+    [Description("Overrides broker.idle_timeout for this upstream.")]
+    public Duration? IdleTimeout { get; init; }
+
+    [Description("Start and call time limits for this upstream.")]
+    public TimeoutsConfig? Timeouts { get; init; }
+}
+
+public sealed record TimeoutsConfig
+{
+    [Description("Time to start and answer initialize. Overrides broker.start_timeout.")]
+    public Duration? Start { get; init; }
+
+    [Description("Time a tool call may take. Overrides broker.call_timeout.")]
+    public Duration? Call { get; init; }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    Converters = [typeof(Duration.JsonConverter)])]
+[JsonSerializable(typeof(BrokerConfig))]
+internal sealed partial class ConfigJsonContext : JsonSerializerContext;
+
+/// <summary>Enum values as the YAML spells them: <c>per_session</c>, not <c>PerSession</c>.</summary>
+internal sealed class SnakeCaseEnumConverter<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false)
+    where T : struct, Enum;

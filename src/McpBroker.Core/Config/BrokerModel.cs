@@ -1,0 +1,109 @@
+using System.Collections.Frozen;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace McpBroker.Config;
+
+// Validated, resolved and immutable: what the daemon runs on. Built only by ConfigValidator.
+
+public sealed record BrokerModel(
+    string SourcePath,
+    RuntimeModel Runtime,
+    BrokerSettingsModel Settings,
+    FrozenDictionary<string, ProfileModel> Profiles,
+    IReadOnlyList<UpstreamModel> Upstreams,
+    IReadOnlyList<ConfigIssue> Warnings)
+{
+    public UpstreamModel? FindUpstream(string name) => Upstreams.FirstOrDefault(u => u.Name == name);
+}
+
+public sealed record RuntimeModel(string Root)
+{
+    public const string DefaultRoot = "~/mcp/mcp-broker";
+
+    public string SocketsDir => Path.Combine(Root, "sockets");
+    public string SocketPath => Path.Combine(SocketsDir, "broker.sock");
+    public string RunDir => Path.Combine(Root, "run");
+    public string StateDir => Path.Combine(Root, "state");
+    public string SecretsDir => Path.Combine(Root, "secrets");
+    public string LogsDir => Path.Combine(Root, "logs");
+    public string CacheDir => Path.Combine(Root, "cache");
+    public string LockPath => Path.Combine(RunDir, "daemon.lock");
+    public string PidPath => Path.Combine(RunDir, "daemon.pid");
+
+    public string UpstreamStateDir(string upstream) => Path.Combine(StateDir, "upstreams", upstream);
+
+    /// <summary>Creates the root and its folders with mode 0700 (owner only).</summary>
+    public void EnsureCreated()
+    {
+        foreach (var dir in new[] { Root, SocketsDir, RunDir, StateDir, SecretsDir, LogsDir, CacheDir })
+        {
+            Directory.CreateDirectory(dir);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
+    }
+}
+
+public sealed record BrokerSettingsModel(TimeSpan IdleTimeout, TimeSpan StartTimeout, TimeSpan CallTimeout)
+{
+    public static readonly BrokerSettingsModel Defaults = new(TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120));
+}
+
+public sealed record ProfileModel(
+    string Name,
+    string? Description,
+    bool CompactToolsEnabled,
+    int MaxTools,
+    ToolNameStyle NameStyle,
+    IReadOnlyList<string> Upstreams)
+{
+    public const string DefaultName = "default";
+    public const int DefaultMaxTools = 200;
+}
+
+public sealed record UpstreamModel(
+    string Name,
+    string Prefix,
+    UpstreamTransport Transport,
+    UpstreamMode Mode,
+    string Command,
+    IReadOnlyList<string> Args,
+    string WorkingDir,
+    FrozenDictionary<string, string> Env,
+    FrozenDictionary<string, string> EnvFrom,
+    FrozenDictionary<string, string> EnvFiles,
+    string? Purpose,
+    IReadOnlyList<string> Tags,
+    TimeSpan IdleTimeout,
+    TimeSpan StartTimeout,
+    TimeSpan CallTimeout)
+{
+    /// <summary>The profiles the upstream names itself (null: open to profiles that do not list upstreams).</summary>
+    public IReadOnlyList<string>? DeclaredProfiles { get; init; }
+
+    /// <summary>
+    /// Identifies what would be started: a cached tool catalog is only trusted for the same fingerprint.
+    /// Env values are hashed, never stored.
+    /// </summary>
+    public string Fingerprint { get; } = ComputeFingerprint(Command, Args, WorkingDir, Env, EnvFrom, EnvFiles);
+
+    private static string ComputeFingerprint(string command, IReadOnlyList<string> args, string workingDir,
+        IReadOnlyDictionary<string, string> env, IReadOnlyDictionary<string, string> envFrom, IReadOnlyDictionary<string, string> envFiles)
+    {
+        var sb = new StringBuilder().Append(command).Append('\0').AppendJoin('\0', args).Append('\0').Append(workingDir);
+        foreach (var map in new[] { env, envFrom, envFiles })
+        {
+            foreach (var (k, v) in map.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                sb.Append('\0').Append(k).Append('=').Append(v);
+            }
+
+            sb.Append('\u0001');
+        }
+
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..16];
+    }
+}

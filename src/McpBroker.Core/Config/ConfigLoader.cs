@@ -1,0 +1,97 @@
+using System.Reflection;
+using System.Text.Json;
+
+namespace McpBroker.Config;
+
+public sealed record ConfigLoadResult(string Path, BrokerModel? Model, IReadOnlyList<ConfigIssue> Issues)
+{
+    public bool IsValid => Model is not null;
+
+    public IEnumerable<ConfigIssue> Errors => Issues.Where(i => i.Severity == IssueSeverity.Error);
+
+    public IEnumerable<ConfigIssue> Warnings => Issues.Where(i => i.Severity == IssueSeverity.Warning);
+}
+
+/// <summary>
+/// The one way a config is read, by the CLI and the daemon alike: YAML → JSON Schema → records → semantic rules → model.
+/// </summary>
+public static class ConfigLoader
+{
+    public const string EnvironmentVariable = "MCP_BROKER_CONFIG";
+
+    /// <summary><c>--config</c> wins, then <c>MCP_BROKER_CONFIG</c>, then <c>~/.config/mcp-broker/broker.yaml</c>.</summary>
+    public static string ResolvePath(string? explicitPath, Func<string, string?>? getEnv = null)
+    {
+        getEnv ??= Environment.GetEnvironmentVariable;
+        var path = explicitPath ?? getEnv(EnvironmentVariable);
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            var configHome = getEnv("XDG_CONFIG_HOME");
+            path = string.IsNullOrEmpty(configHome)
+                ? System.IO.Path.Combine(getEnv("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config", "mcp-broker", "broker.yaml")
+                : System.IO.Path.Combine(configHome, "mcp-broker", "broker.yaml");
+        }
+
+        return System.IO.Path.GetFullPath(path);
+    }
+
+    public static ConfigLoadResult LoadFile(string path, Func<string, string?>? getEnv = null)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            var hint = ex is FileNotFoundException or DirectoryNotFoundException
+                ? "; create one with 'mcp-broker config init' or pass --config PATH"
+                : "";
+            return new ConfigLoadResult(path, null, [ConfigIssue.Error("", $"cannot read {path}: {ex.Message}{hint}")]);
+        }
+
+        return Load(text, path, getEnv);
+    }
+
+    public static ConfigLoadResult Load(string yaml, string sourcePath, Func<string, string?>? getEnv = null)
+    {
+        getEnv ??= Environment.GetEnvironmentVariable;
+        var issues = new List<ConfigIssue>();
+        var document = YamlDocument.Parse(yaml, issues);
+        if (issues.Count == 0)
+        {
+            ConfigSchema.Validate(document.Root, issues);
+        }
+
+        BrokerModel? model = null;
+        if (issues.Count == 0)
+        {
+            try
+            {
+                var config = JsonSerializer.Deserialize(document.Root.ToString(Newtonsoft.Json.Formatting.None), ConfigJsonContext.Default.BrokerConfig)!;
+                model = ConfigValidator.Validate(config, sourcePath, getEnv, issues);
+            }
+            catch (JsonException ex)
+            {
+                // The schema accepts everything the records do; this is a last line of defence, not a normal path.
+                issues.Add(ConfigIssue.Error(ex.Path?.TrimStart('$', '.') ?? "", ex.Message));
+            }
+        }
+
+        var located = issues.Select(i => document.Describe(i.Path) is { Length: > 0 } where ? i with { Message = $"{i.Message} ({where})" } : i).ToList();
+        return new ConfigLoadResult(sourcePath, model, located);
+    }
+
+    /// <summary>The commented starter written by <c>config init</c>.</summary>
+    public static string StarterYaml => ReadResource("McpBroker.starter.yaml");
+
+    /// <summary>The demo's config: real reference servers from npm, <c>{root}</c> replaced by a throwaway root.</summary>
+    public static string DemoYaml => ReadResource("McpBroker.demo.yaml");
+
+    private static string ReadResource(string name)
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

@@ -1,0 +1,127 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Newtonsoft.Json.Linq;
+using NJsonSchema;
+using NJsonSchema.Generation;
+using NJsonSchema.Generation.TypeMappers;
+using NJsonSchema.Validation;
+
+namespace McpBroker.Config;
+
+/// <summary>
+/// The JSON Schema of broker.yaml, generated from the <see cref="BrokerConfig"/> records so it cannot drift
+/// from the code; <c>config/broker.schema.json</c> is its committed copy (a golden test keeps them equal).
+/// </summary>
+public static class ConfigSchema
+{
+    private static readonly Lazy<JsonSchema> s_schema = new(Generate);
+
+    public static JsonSchema Schema => s_schema.Value;
+
+    public static string ToJson() => Schema.ToJson().ReplaceLineEndings("\n") + "\n";
+
+    private static JsonSchema Generate()
+    {
+        var settings = new SystemTextJsonSchemaGeneratorSettings
+        {
+            SerializerOptions = new JsonSerializerOptions
+            {
+                PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+                Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+            },
+            SchemaType = SchemaType.JsonSchema,
+            DefaultReferenceTypeNullHandling = ReferenceTypeNullHandling.NotNull,
+            FlattenInheritanceHierarchy = true,
+        };
+        settings.TypeMappers.Add(new PrimitiveTypeMapper(typeof(Duration), s =>
+        {
+            s.Type = JsonObjectType.String | JsonObjectType.Integer;
+            s.Pattern = Duration.Pattern;
+            s.Description = "Seconds (30) or a number with a unit: 250ms, 30s, 10m, 2h.";
+        }));
+        var schema = JsonSchema.FromType<BrokerConfig>(settings);
+        schema.Title = "mcp-broker configuration";
+        schema.Id = "https://mcp-broker.dev/schema/broker.schema.json";
+
+        // NJsonSchema writes enum member names as x-enumNames and empty descriptions: noise for editors.
+        foreach (var definition in schema.Definitions.Values)
+        {
+            definition.EnumerationNames.Clear();
+            if (definition.IsEnumeration && string.IsNullOrEmpty(definition.Description))
+            {
+                definition.Description = null;
+            }
+        }
+
+        return schema;
+    }
+
+    /// <summary>Checks a document against the schema and explains each failure in terms of YAML paths.</summary>
+    public static void Validate(JToken document, List<ConfigIssue> issues)
+    {
+        foreach (var error in Schema.Validate(document))
+        {
+            Explain(error, issues);
+        }
+    }
+
+    private static void Explain(ValidationError error, List<ConfigIssue> issues)
+    {
+        if (error is ChildSchemaValidationError child)
+        {
+            foreach (var nested in child.Errors.Values.SelectMany(e => e))
+            {
+                Explain(nested, issues);
+            }
+
+            return;
+        }
+
+        var path = PathOf(error.Path);
+        var token = error.Token;
+        var schema = error.Schema;
+        var message = error.Kind switch
+        {
+            ValidationErrorKind.NoAdditionalPropertiesAllowed =>
+                $"unknown key '{LastSegment(path)}'" + AllowedKeys(error),
+            ValidationErrorKind.PropertyRequired => $"missing required key '{error.Property}'",
+            ValidationErrorKind.NotInEnumeration =>
+                $"'{token}' is not one of {string.Join(", ", schema!.Enumeration)}",
+            ValidationErrorKind.PatternMismatch when schema?.Pattern == Duration.Pattern =>
+                $"'{token}' is not a duration; write seconds (30) or a number with ms, s, m or h (10m)",
+            ValidationErrorKind.PatternMismatch => $"'{token}' does not match {schema?.Pattern}",
+            ValidationErrorKind.StringExpected => $"expected a string, found {Describe(token)}",
+            ValidationErrorKind.IntegerExpected => $"expected a whole number, found {Describe(token)}",
+            ValidationErrorKind.BooleanExpected => $"expected true or false, found {Describe(token)}",
+            ValidationErrorKind.ArrayExpected => $"expected a list, found {Describe(token)}",
+            ValidationErrorKind.ObjectExpected => $"expected a mapping of keys, found {Describe(token)}",
+            _ => $"{error.Kind} ({Describe(token)})",
+        };
+        var issue = ConfigIssue.Error(path, message);
+        if (!issues.Contains(issue))
+        {
+            issues.Add(issue);
+        }
+    }
+
+    private static string AllowedKeys(ValidationError error)
+    {
+        var keys = error.Schema?.ActualSchema.ActualProperties.Keys.ToList();
+        return keys is { Count: > 0 } ? $"; allowed keys here: {string.Join(", ", keys)}" : "";
+    }
+
+    private static string Describe(JToken? token) => token?.Type switch
+    {
+        null or JTokenType.Null => "nothing",
+        JTokenType.Object => "a mapping",
+        JTokenType.Array => "a list",
+        JTokenType.String => $"the string '{token}'",
+        JTokenType.Boolean => $"the boolean {token.ToString().ToLowerInvariant()}",
+        _ => $"'{token}'",
+    };
+
+    // NJsonSchema paths look like "#/upstreams.memory.args[0]".
+    private static string PathOf(string? path) => (path ?? "").TrimStart('#', '/');
+
+    private static string LastSegment(string path) => path[(path.LastIndexOf('.') + 1)..];
+}

@@ -1,0 +1,265 @@
+using System.Collections.Frozen;
+using System.Text.RegularExpressions;
+
+namespace McpBroker.Config;
+
+/// <summary>
+/// The semantic rules that a JSON Schema cannot state: names, references between sections, placeholders,
+/// secrets hygiene. Every rule runs and reports all it finds; a model is built only when no error was found.
+/// </summary>
+internal static partial class ConfigValidator
+{
+    public static BrokerModel? Validate(BrokerConfig config, string sourcePath, Func<string, string?> getEnv, List<ConfigIssue> issues)
+    {
+        var errorsBefore = issues.Count(i => i.Severity == IssueSeverity.Error);
+        if (config.SchemaVersion != 1)
+        {
+            issues.Add(ConfigIssue.Error("schema_version", $"{config.SchemaVersion} is not supported; this broker reads schema_version: 1"));
+        }
+
+        var runtime = ValidateRuntime(config.Runtime, getEnv, issues);
+        var settings = ValidateSettings(config.Broker, issues);
+        var profileConfigs = config.Profiles is { Count: > 0 } p
+            ? p
+            : new Dictionary<string, ProfileConfig?> { [ProfileModel.DefaultName] = null };
+        var upstreamConfigs = config.Upstreams ?? [];
+
+        foreach (var name in profileConfigs.Keys.Where(n => !NameRegex().IsMatch(n)))
+        {
+            issues.Add(ConfigIssue.Error($"profiles.{name}", "a profile name uses only letters, digits, '_' and '-'"));
+        }
+
+        var upstreams = new List<UpstreamModel>();
+        foreach (var (name, upstream) in upstreamConfigs)
+        {
+            var model = ValidateUpstream(name, upstream ?? new UpstreamConfig(), runtime, settings, profileConfigs, getEnv, issues);
+            if (model is not null)
+            {
+                upstreams.Add(model);
+            }
+        }
+
+        CheckPrefixesUnique(upstreams, issues);
+        var profiles = new Dictionary<string, ProfileModel>(StringComparer.Ordinal);
+        foreach (var (name, profile) in profileConfigs)
+        {
+            profiles[name] = ValidateProfile(name, profile ?? new ProfileConfig(), upstreamConfigs, upstreams, issues);
+        }
+
+        if (issues.Count(i => i.Severity == IssueSeverity.Error) > errorsBefore || runtime is null)
+        {
+            return null;
+        }
+
+        return new BrokerModel(sourcePath, runtime, settings, profiles.ToFrozenDictionary(StringComparer.Ordinal), upstreams,
+            issues.Where(i => i.Severity == IssueSeverity.Warning).ToList());
+    }
+
+    private static RuntimeModel? ValidateRuntime(RuntimeConfig? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)
+    {
+        var raw = runtime?.Root ?? RuntimeModel.DefaultRoot;
+        var root = Placeholders.Expand(raw, null, null, getEnv, out var error);
+        if (root is null)
+        {
+            issues.Add(ConfigIssue.Error("runtime.root", error!));
+            return null;
+        }
+
+        if (!Path.IsPathFullyQualified(root))
+        {
+            issues.Add(ConfigIssue.Error("runtime.root", $"'{raw}' is not an absolute path; write it from '/' or '~/'"));
+            return null;
+        }
+
+        // A Unix socket path is limited to 107 bytes; fail here, not at bind time.
+        var runtimeModel = new RuntimeModel(Path.GetFullPath(root));
+        if (System.Text.Encoding.UTF8.GetByteCount(runtimeModel.SocketPath) > 107)
+        {
+            issues.Add(ConfigIssue.Error("runtime.root", $"the socket path '{runtimeModel.SocketPath}' is longer than the 107 bytes a Unix socket allows; choose a shorter root"));
+        }
+
+        return runtimeModel;
+    }
+
+    private static BrokerSettingsModel ValidateSettings(BrokerSettingsConfig? broker, List<ConfigIssue> issues)
+    {
+        var d = BrokerSettingsModel.Defaults;
+        return new BrokerSettingsModel(
+            broker?.IdleTimeout?.Value ?? d.IdleTimeout,
+            Positive(broker?.StartTimeout, d.StartTimeout, "broker.start_timeout", issues),
+            Positive(broker?.CallTimeout, d.CallTimeout, "broker.call_timeout", issues));
+    }
+
+    private static TimeSpan Positive(Duration? value, TimeSpan fallback, string path, List<ConfigIssue> issues)
+    {
+        if (value is { Value: var v } && v <= TimeSpan.Zero)
+        {
+            issues.Add(ConfigIssue.Error(path, "must be more than 0"));
+        }
+
+        return value?.Value ?? fallback;
+    }
+
+    private static UpstreamModel? ValidateUpstream(string name, UpstreamConfig u, RuntimeModel? runtime, BrokerSettingsModel settings,
+        IReadOnlyDictionary<string, ProfileConfig?> profiles, Func<string, string?> getEnv, List<ConfigIssue> issues)
+    {
+        var path = $"upstreams.{name}";
+        var before = issues.Count;
+        if (!NameRegex().IsMatch(name))
+        {
+            issues.Add(ConfigIssue.Error(path, "an upstream name uses only letters, digits, '_' and '-' (no dots: tool names are prefix.tool)"));
+        }
+
+        var prefix = u.Prefix ?? name;
+        if (u.Prefix is not null && !NameRegex().IsMatch(u.Prefix))
+        {
+            issues.Add(ConfigIssue.Error($"{path}.prefix", $"'{u.Prefix}' may use only letters, digits, '_' and '-'"));
+        }
+
+        foreach (var (i, profile) in (u.Profiles ?? []).Index())
+        {
+            if (!profiles.ContainsKey(profile))
+            {
+                issues.Add(ConfigIssue.Error($"{path}.profiles[{i}]", $"no profile named '{profile}'; defined: {string.Join(", ", profiles.Keys)}"));
+            }
+        }
+
+        string? Expand(string value, string at)
+        {
+            var expanded = Placeholders.Expand(value, runtime, name, getEnv, out var error);
+            if (expanded is null)
+            {
+                issues.Add(ConfigIssue.Error(at, error!));
+            }
+
+            return expanded;
+        }
+
+        string command = "";
+        if (string.IsNullOrWhiteSpace(u.Command))
+        {
+            issues.Add(ConfigIssue.Error($"{path}.command", "a stdio upstream needs a command, e.g. command: npx with args: [-y, \"@modelcontextprotocol/server-memory\"]"));
+        }
+        else
+        {
+            command = Expand(u.Command, $"{path}.command") ?? "";
+        }
+
+        var args = (u.Args ?? []).Select((a, i) => Expand(a, $"{path}.args[{i}]") ?? "").ToList();
+        var workingDir = u.WorkingDir is null ? runtime?.UpstreamStateDir(name) ?? "" : Expand(u.WorkingDir, $"{path}.working_dir") ?? "";
+        if (workingDir.Length > 0 && !Path.IsPathFullyQualified(workingDir))
+        {
+            issues.Add(ConfigIssue.Error($"{path}.working_dir", $"'{u.WorkingDir}' is not an absolute path"));
+        }
+
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in u.Env ?? [])
+        {
+            CheckEnvName(key, $"{path}.env.{key}", issues);
+            if (Expand(value, $"{path}.env.{key}") is { } expanded)
+            {
+                env[key] = expanded;
+                if (!value.Contains('{') && !value.Contains('$') && SecretHeuristics.LooksLikeSecret(value))
+                {
+                    issues.Add(ConfigIssue.Warning($"{path}.env.{key}",
+                        $"this value looks like a secret; env holds literal, non-secret values — move it to env_from ({key}: HOST_VARIABLE) or env_files ({key}: file under {{runtime.secrets_dir}})"));
+                }
+            }
+        }
+
+        foreach (var (key, variable) in u.EnvFrom ?? [])
+        {
+            CheckEnvName(key, $"{path}.env_from.{key}", issues);
+            if (!EnvNameRegex().IsMatch(variable))
+            {
+                issues.Add(ConfigIssue.Error($"{path}.env_from.{key}", $"'{variable}' is not an environment variable name; write the NAME of the host variable, not its value"));
+            }
+            else if (getEnv(variable) is null)
+            {
+                issues.Add(ConfigIssue.Warning($"{path}.env_from.{key}", $"host variable '{variable}' is not set here; the upstream will not start unless the daemon's environment has it"));
+            }
+        }
+
+        var envFiles = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, file) in u.EnvFiles ?? [])
+        {
+            CheckEnvName(key, $"{path}.env_files.{key}", issues);
+            if (Expand(file, $"{path}.env_files.{key}") is { } expanded && runtime is not null)
+            {
+                envFiles[key] = Path.IsPathFullyQualified(expanded) ? expanded : Path.Combine(runtime.SecretsDir, expanded);
+            }
+        }
+
+        foreach (var key in env.Keys.Intersect((u.EnvFrom ?? []).Keys).Concat(env.Keys.Intersect(envFiles.Keys)).Concat((u.EnvFrom ?? []).Keys.Intersect(envFiles.Keys)))
+        {
+            issues.Add(ConfigIssue.Error($"{path}", $"'{key}' is set in more than one of env, env_from and env_files; keep one"));
+        }
+
+        var idle = u.IdleTimeout?.Value ?? settings.IdleTimeout;
+        var start = Positive(u.Timeouts?.Start, settings.StartTimeout, $"{path}.timeouts.start", issues);
+        var call = Positive(u.Timeouts?.Call, settings.CallTimeout, $"{path}.timeouts.call", issues);
+        if (issues.Skip(before).Any(i => i.Severity == IssueSeverity.Error))
+        {
+            return null;
+        }
+
+        return new UpstreamModel(name, prefix, u.Transport ?? UpstreamTransport.Stdio, u.Mode ?? UpstreamMode.Shared,
+            command, args, workingDir, env.ToFrozenDictionary(StringComparer.Ordinal),
+            (u.EnvFrom ?? []).ToFrozenDictionary(StringComparer.Ordinal), envFiles.ToFrozenDictionary(StringComparer.Ordinal),
+            u.Purpose, u.Tags ?? [], idle, start, call)
+        {
+            DeclaredProfiles = u.Profiles,
+        };
+    }
+
+    private static ProfileModel ValidateProfile(string name, ProfileConfig p, IReadOnlyDictionary<string, UpstreamConfig?> upstreamConfigs,
+        List<UpstreamModel> upstreams, List<ConfigIssue> issues)
+    {
+        var path = $"profiles.{name}";
+        foreach (var (i, upstream) in (p.Upstreams ?? []).Index())
+        {
+            if (!upstreamConfigs.ContainsKey(upstream))
+            {
+                issues.Add(ConfigIssue.Error($"{path}.upstreams[{i}]", $"no upstream named '{upstream}'; defined: {string.Join(", ", upstreamConfigs.Keys)}"));
+            }
+        }
+
+        if (p.MaxTools is <= 0)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.max_tools", "must be at least 1"));
+        }
+
+        // An upstream is seen by the profiles it names; one that names none is seen by every profile
+        // that does not list its upstreams itself. A profile's own list adds to that.
+        var visible = upstreams
+            .Where(u => u.Mode != UpstreamMode.Disabled)
+            .Where(u => u.DeclaredProfiles?.Contains(name) ?? p.Upstreams is null || p.Upstreams.Contains(u.Name))
+            .Select(u => u.Name)
+            .ToList();
+        return new ProfileModel(name, p.Description, p.CompactToolsEnabled ?? true, p.MaxTools ?? ProfileModel.DefaultMaxTools,
+            p.BrokerToolNameStyle ?? ToolNameStyle.Dotted, visible);
+    }
+
+    private static void CheckPrefixesUnique(List<UpstreamModel> upstreams, List<ConfigIssue> issues)
+    {
+        foreach (var group in upstreams.Where(u => u.Mode != UpstreamMode.Disabled).GroupBy(u => u.Prefix, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+        {
+            issues.Add(ConfigIssue.Error($"upstreams.{group.Last().Name}.prefix",
+                $"prefix '{group.Key}' is used by {string.Join(" and ", group.Select(u => u.Name))}; tool names would collide — set a distinct prefix:"));
+        }
+    }
+
+    private static void CheckEnvName(string key, string path, List<ConfigIssue> issues)
+    {
+        if (!EnvNameRegex().IsMatch(key))
+        {
+            issues.Add(ConfigIssue.Error(path, $"'{key}' is not a valid environment variable name (letters, digits and '_', not starting with a digit)"));
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex NameRegex();
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial Regex EnvNameRegex();
+}

@@ -1,0 +1,84 @@
+using System.Runtime.InteropServices;
+
+namespace McpBroker.Platform;
+
+/// <summary>The few libc calls .NET has no API for: signals to process groups, sessions, peer credentials.</summary>
+internal static partial class Native
+{
+    public const int SIGKILL = 9;
+    public const int SIGTERM = 15;
+    private const int ESRCH = 3;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int sig);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setsid();
+
+    [LibraryImport("libc")]
+    private static partial uint geteuid();
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getsockopt(nint socket, int level, int optname, out UCred optval, ref int optlen);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getpeereid(nint socket, out uint euid, out uint egid);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int dup2(int oldfd, int newfd);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct UCred
+    {
+        public int Pid;
+        public uint Uid;
+        public uint Gid;
+    }
+
+    public static uint EffectiveUserId => OperatingSystem.IsWindows() ? 0 : geteuid();
+
+    /// <summary>Sends a signal to every process of a group. False when the group has no process left.</summary>
+    public static bool SignalGroup(int pgid, int signal) => kill(-pgid, signal) == 0 || Marshal.GetLastPInvokeError() != ESRCH;
+
+    /// <summary>True while any process of the group exists.</summary>
+    public static bool GroupAlive(int pgid) => SignalGroup(pgid, 0);
+
+    public static bool ProcessAlive(int pid) => kill(pid, 0) == 0 || Marshal.GetLastPInvokeError() != ESRCH;
+
+    public static bool Signal(int pid, int signal) => kill(pid, signal) == 0;
+
+    /// <summary>Leaves the caller's session and process group (used by the detached daemon).</summary>
+    public static void StartNewSession() => _ = setsid();
+
+    /// <summary>Points stdin, stdout and stderr at /dev/null, so a detached daemon holds no terminal or pipe.</summary>
+    public static void DetachStandardStreams()
+    {
+        var fd = open("/dev/null", 2 /* O_RDWR */);
+        if (fd >= 0)
+        {
+            _ = dup2(fd, 0);
+            _ = dup2(fd, 1);
+            _ = dup2(fd, 2);
+        }
+    }
+
+    /// <summary>The uid of the process at the other end of a Unix socket, or null when the OS will not say.</summary>
+    public static uint? PeerUserId(nint socketHandle)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            var len = Marshal.SizeOf<UCred>();
+            return getsockopt(socketHandle, 1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, out var cred, ref len) == 0 ? cred.Uid : null;
+        }
+
+        if (OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
+        {
+            return getpeereid(socketHandle, out var uid, out _) == 0 ? uid : null;
+        }
+
+        return null;
+    }
+}

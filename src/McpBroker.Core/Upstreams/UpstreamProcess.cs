@@ -1,0 +1,212 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using McpBroker.Platform;
+
+namespace McpBroker.Upstreams;
+
+/// <summary>
+/// One stdio upstream process, started in a session (and process group) of its own where <c>setsid</c> exists,
+/// so wrappers such as npx and the servers they spawn stop together. The environment is exactly what the caller
+/// passes. The last stderr lines are kept (with secret values masked) to explain a failure.
+/// </summary>
+internal sealed class UpstreamProcess : IAsyncDisposable
+{
+    private const int StderrLines = 40;
+    private const int StderrLineLength = 400;
+    private static readonly string? s_setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
+
+    private readonly Process _process;
+    private readonly Queue<string> _stderr = new();
+    private readonly IReadOnlyCollection<string> _secrets;
+
+    private UpstreamProcess(Process process, bool ownGroup, IReadOnlyCollection<string> secrets)
+    {
+        _process = process;
+        _secrets = secrets;
+        OwnGroup = ownGroup;
+        Pid = process.Id;
+        Exited = process.WaitForExitAsync();
+    }
+
+    public int Pid { get; }
+
+    /// <summary>True when the process leads its own process group (pgid = pid).</summary>
+    public bool OwnGroup { get; }
+
+    public Task Exited { get; }
+
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    public Stream Input => _process.StandardInput.BaseStream;
+
+    public Stream Output => _process.StandardOutput.BaseStream;
+
+    public static UpstreamProcess Start(string command, IReadOnlyList<string> args, string workingDir,
+        IReadOnlyDictionary<string, string> environment, IReadOnlyCollection<string> secrets)
+    {
+        var executable = ResolveExecutable(command, environment.GetValueOrDefault("PATH"))
+            ?? throw new UpstreamStartException($"command '{command}' was not found" + (command.Contains('/') ? "" : " on PATH"));
+        var startInfo = new ProcessStartInfo
+        {
+            FileName = s_setsid ?? executable,
+            WorkingDirectory = workingDir,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (s_setsid is not null)
+        {
+            startInfo.ArgumentList.Add(executable);
+        }
+
+        foreach (var arg in args)
+        {
+            startInfo.ArgumentList.Add(arg);
+        }
+
+        startInfo.Environment.Clear();
+        foreach (var (key, value) in environment)
+        {
+            startInfo.Environment[key] = value;
+        }
+
+        var process = new Process { StartInfo = startInfo };
+        try
+        {
+            process.Start();
+        }
+        catch (Win32Exception ex)
+        {
+            process.Dispose();
+            throw new UpstreamStartException($"could not start '{command}': {ex.Message}");
+        }
+
+        var upstream = new UpstreamProcess(process, s_setsid is not null, secrets);
+        process.ErrorDataReceived += (_, e) => upstream.OnStderr(e.Data);
+        process.BeginErrorReadLine();
+        return upstream;
+    }
+
+    public IReadOnlyList<string> StderrTail()
+    {
+        lock (_stderr)
+        {
+            return [.. _stderr];
+        }
+    }
+
+    public string Describe()
+    {
+        var exit = ExitCode is { } code ? $"exited with code {code}" : "is running";
+        var tail = StderrTail();
+        return tail.Count == 0 ? exit : $"{exit}; last stderr lines:\n  {string.Join("\n  ", tail.TakeLast(10))}";
+    }
+
+    /// <summary>
+    /// Stops the process and everything in its group: stdin is already closed by the MCP client; then SIGTERM,
+    /// a grace period, SIGKILL, and a check that the group is empty.
+    /// </summary>
+    public async ValueTask StopAsync(TimeSpan grace)
+    {
+        if (await ExitedWithin(TimeSpan.FromMilliseconds(200)) && !(OwnGroup && Native.GroupAlive(Pid)))
+        {
+            return;
+        }
+
+        Terminate(Native.SIGTERM);
+        if (!await ExitedWithin(grace) || (OwnGroup && Native.GroupAlive(Pid)))
+        {
+            Terminate(Native.SIGKILL);
+            await ExitedWithin(grace);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.FromSeconds(2));
+        _process.Dispose();
+    }
+
+    private void Terminate(int signal)
+    {
+        if (OwnGroup)
+        {
+            Native.SignalGroup(Pid, signal);
+        }
+        else if (!_process.HasExited)
+        {
+            if (signal == Native.SIGKILL || OperatingSystem.IsWindows())
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            else
+            {
+                Native.Signal(Pid, signal);
+            }
+        }
+    }
+
+    private async Task<bool> ExitedWithin(TimeSpan timeout)
+    {
+        try
+        {
+            await Exited.WaitAsync(timeout);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private void OnStderr(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        foreach (var secret in _secrets)
+        {
+            line = line.Replace(secret, "***", StringComparison.Ordinal);
+        }
+
+        if (line.Length > StderrLineLength)
+        {
+            line = line[..StderrLineLength] + "…";
+        }
+
+        lock (_stderr)
+        {
+            if (_stderr.Count == StderrLines)
+            {
+                _stderr.Dequeue();
+            }
+
+            _stderr.Enqueue(line);
+        }
+    }
+
+    private static string? ResolveExecutable(string command, string? path)
+    {
+        if (command.Contains('/'))
+        {
+            return File.Exists(command) ? Path.GetFullPath(command) : null;
+        }
+
+        foreach (var dir in (path ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(dir, command);
+            if (File.Exists(candidate) && (OperatingSystem.IsWindows() || (File.GetUnixFileMode(candidate) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>An upstream could not be started; the message says why in terms the user can act on.</summary>
+internal sealed class UpstreamStartException(string message) : Exception(message);
