@@ -111,6 +111,11 @@ internal static partial class ConfigValidator
         }
 
         var prefix = u.Prefix ?? name;
+        if (prefix == "broker")
+        {
+            issues.Add(ConfigIssue.Error(u.Prefix is null ? path : $"{path}.prefix", "the prefix 'broker' is reserved for the broker's own tools; set another prefix:"));
+        }
+
         if (u.Prefix is not null && !NameRegex().IsMatch(u.Prefix))
         {
             issues.Add(ConfigIssue.Error($"{path}.prefix", $"'{u.Prefix}' may use only letters, digits, '_' and '-'"));

@@ -1,0 +1,37 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using McpBroker.Sessions;
+
+namespace McpBroker.Daemon;
+
+/// <summary>The CLI's side of the control requests: is a daemon answering, and stop it.</summary>
+public static class DaemonClient
+{
+    /// <summary>Sends one control request; null when no daemon answers on the socket.</summary>
+    public static async Task<WelcomeMessage?> ControlAsync(string socketPath, string control, TimeSpan timeout)
+    {
+        if (!File.Exists(socketPath))
+        {
+            return null;
+        }
+
+        using var cts = new CancellationTokenSource(timeout);
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cts.Token);
+            await using var stream = new NetworkStream(socket, ownsSocket: false);
+            var hello = JsonSerializer.SerializeToUtf8Bytes(new HelloMessage { Version = 1, Control = control, Pid = Environment.ProcessId }, HelloJsonContext.Default.HelloMessage);
+            await stream.WriteAsync(hello, cts.Token);
+            await stream.WriteAsync("\n"u8.ToArray(), cts.Token);
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            var line = await reader.ReadLineAsync(cts.Token);
+            return line is null ? null : JsonSerializer.Deserialize(line, HelloJsonContext.Default.WelcomeMessage);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or JsonException)
+        {
+            return null;
+        }
+    }
+}

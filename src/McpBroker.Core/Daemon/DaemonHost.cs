@@ -1,0 +1,131 @@
+using System.Net.Sockets;
+using McpBroker.Catalog;
+using McpBroker.Config;
+using McpBroker.Facade;
+using McpBroker.Sessions;
+using McpBroker.Upstreams;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace McpBroker.Daemon;
+
+public sealed record DaemonStartError(int ExitCode, string Message);
+
+/// <summary>
+/// Runs the daemon in the foreground: one per runtime root (an exclusive lock), socket in a 0700 folder with mode
+/// 0600, every upstream stopped when it ends (SIGTERM, SIGINT or a stop request).
+/// </summary>
+public static class DaemonHost
+{
+    public const int ExitAlreadyRunning = 3;
+
+    public static async Task<int> RunAsync(BrokerModel model, bool logToFile, Action<DaemonStartError> reportError, CancellationToken ct = default)
+    {
+        var runtime = model.Runtime;
+        runtime.EnsureCreated();
+        using var lockFile = TryLock(runtime.LockPath);
+        if (lockFile is null)
+        {
+            reportError(new DaemonStartError(ExitAlreadyRunning, $"a daemon is already running for {runtime.Root} (pid {ReadPid(runtime.PidPath)?.ToString() ?? "unknown"}); stop it with 'mcp-broker daemon stop'"));
+            return ExitAlreadyRunning;
+        }
+
+        // Holding the lock means no daemon owns the socket: whatever file is there is stale.
+        File.Delete(runtime.SocketPath);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(runtime.SocketPath));
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(runtime.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
+            listener.Listen(128);
+        }
+        catch (SocketException ex)
+        {
+            listener.Dispose();
+            reportError(new DaemonStartError(1, $"cannot listen on {runtime.SocketPath}: {ex.Message}"));
+            return 1;
+        }
+
+        await File.WriteAllTextAsync(runtime.PidPath, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
+        try
+        {
+            using var host = Build(model, listener, logToFile);
+            await host.RunAsync(ct);
+            return 0;
+        }
+        finally
+        {
+            File.Delete(runtime.SocketPath);
+            File.Delete(runtime.PidPath);
+        }
+    }
+
+    private static IHost Build(BrokerModel model, Socket listener, bool logToFile)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "mcp-broker" });
+        builder.Services.AddSystemd();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("MCP_BROKER_LOG_LEVEL"), true, out var level) ? level : LogLevel.Information);
+        builder.Logging.AddFilter("ModelContextProtocol", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        if (logToFile)
+        {
+            builder.Logging.AddProvider(new FileLoggerProvider(model.Runtime.LogsDir));
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+            builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        }
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(model);
+        builder.Services.AddSingleton(model.Runtime);
+        builder.Services.AddSingleton(listener);
+        builder.Services.AddSingleton<UpstreamRegistry>(sp => new UpstreamRegistry(model, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<ToolCatalog>();
+        builder.Services.AddSingleton<BrokerFacade>();
+        builder.Services.AddHostedService<UpstreamShutdown>();
+        builder.Services.AddHostedService<SessionListener>();
+        return builder.Build();
+    }
+
+    private static FileStream? TryLock(string path)
+    {
+        try
+        {
+            // FileShare.None takes an exclusive advisory lock (flock) on Unix; it dies with the process.
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    public static int? ReadPid(string path)
+    {
+        try
+        {
+            return int.TryParse(File.ReadAllText(path).Trim(), out var pid) ? pid : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Registered first so it stops last: every upstream stops after the sessions have ended.</summary>
+    private sealed class UpstreamShutdown(UpstreamRegistry registry) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async Task StopAsync(CancellationToken cancellationToken) => await registry.DisposeAsync();
+    }
+}

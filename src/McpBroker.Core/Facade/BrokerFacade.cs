@@ -1,0 +1,268 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using McpBroker.Catalog;
+using McpBroker.Config;
+using McpBroker.Exposure;
+using McpBroker.Upstreams;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+
+namespace McpBroker.Facade;
+
+/// <summary>
+/// What a session's tools/list and tools/call do, for compact and raw profiles. Every failure on these paths
+/// is a <see cref="BrokerError"/> until <see cref="ErrorResult"/> turns it into an MCP tool result.
+/// </summary>
+internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry, ToolCatalog catalog)
+{
+    private const int DefaultLimit = 8;
+    private const int MaxLimit = 50;
+    private const int OneLineLength = 160;
+    private readonly ConcurrentDictionary<string, ToolView> _views = new(StringComparer.Ordinal);
+
+    public BrokerModel Model => model;
+
+    public async ValueTask<ListToolsResult> ListToolsAsync(ProfileModel profile, string sessionId, CancellationToken ct)
+    {
+        if (profile.CompactToolsEnabled)
+        {
+            return new ListToolsResult { Tools = FacadeTools.Definitions(profile.NameStyle) };
+        }
+
+        var (view, _) = await ViewAsync(profile, sessionId, ct);
+        if (view.Tools.Count > profile.MaxTools)
+        {
+            throw new McpProtocolException(
+                $"profile '{profile.Name}' would list {view.Tools.Count} tools, over its max_tools budget of {profile.MaxTools}; raise profiles.{profile.Name}.max_tools or use compact_tools_enabled: true",
+                McpErrorCode.InternalError);
+        }
+
+        return new ListToolsResult { Tools = [.. view.Tools.Select(t => Renamed(t.Tool, t.ExposedName))] };
+    }
+
+    public async ValueTask<CallToolResult> CallToolAsync(ProfileModel profile, string sessionId, CallToolRequestParams request, CancellationToken ct)
+    {
+        var arguments = request.Arguments ?? new Dictionary<string, JsonElement>();
+        var outcome = FacadeTools.Match(request.Name) is { } brokerTool && (profile.CompactToolsEnabled || brokerTool == FacadeTools.Status)
+            ? brokerTool switch
+            {
+                FacadeTools.Search => await SearchAsync(profile, sessionId, arguments, ct),
+                FacadeTools.Describe => await DescribeAsync(profile, sessionId, arguments, ct),
+                FacadeTools.Call => await CallThroughAsync(profile, sessionId, arguments, ct),
+                _ => Text(Status(profile)),
+            }
+            : profile.CompactToolsEnabled
+                ? new BrokerError(BrokerErrorCode.UnknownTool, $"'{request.Name}' is not a broker tool",
+                    $"call upstream tools through {ToolNames.BrokerTool(FacadeTools.Call, profile.NameStyle)} with the name {ToolNames.BrokerTool(FacadeTools.Search, profile.NameStyle)} returned")
+                : await CallUpstreamAsync(profile, sessionId, request.Name, request.Arguments, ct);
+        return outcome.Ok ? outcome.Value! : ErrorResult(outcome.Error!);
+    }
+
+    /// <summary>The one place a call-path failure becomes what the client reads.</summary>
+    public static CallToolResult ErrorResult(BrokerError error) => new()
+    {
+        IsError = true,
+        Content =
+        [
+            new TextContentBlock
+            {
+                Text = new JsonObject
+                {
+                    ["error"] = new JsonObject { ["code"] = error.CodeName, ["message"] = error.Message, ["hint"] = error.Hint },
+                }.ToJsonString(),
+            },
+        ],
+    };
+
+    public JsonObject Status(ProfileModel profile)
+    {
+        var snapshot = catalog.Current;
+        var upstreams = new JsonArray();
+        foreach (var name in profile.Upstreams)
+        {
+            if (registry.Find(name)?.Snapshot() is not { } state)
+            {
+                continue;
+            }
+
+            upstreams.Add(new JsonObject
+            {
+                ["name"] = state.Name,
+                ["state"] = state.State,
+                ["pid"] = state.Pid,
+                ["sessions"] = state.Sessions,
+                ["in_flight"] = state.InFlight,
+                ["restarts"] = state.Restarts,
+                ["tools"] = snapshot.Upstreams.GetValueOrDefault(name)?.Tools.Count,
+                ["last_error"] = state.LastError,
+            });
+        }
+
+        return new JsonObject { ["profile"] = profile.Name, ["upstreams"] = upstreams };
+    }
+
+    private async Task<(ToolView View, IReadOnlyDictionary<string, BrokerError> Failures)> ViewAsync(ProfileModel profile, string sessionId, CancellationToken ct)
+    {
+        var (snapshot, failures) = await catalog.EnsureAsync(profile.Upstreams, sessionId, ct);
+        if (_views.TryGetValue(profile.Name, out var view) && view.CatalogVersion == snapshot.Version)
+        {
+            return (view, failures);
+        }
+
+        view = ToolView.Build(profile, snapshot);
+        _views[profile.Name] = view;
+        return (view, failures);
+    }
+
+    private async Task<Outcome<CallToolResult>> SearchAsync(ProfileModel profile, string sessionId, IDictionary<string, JsonElement> args, CancellationToken ct)
+    {
+        if (!TryGetString(args, "query", out var query) || string.IsNullOrWhiteSpace(query))
+        {
+            return Invalid("'query' must be a non-empty string, e.g. {\"query\": \"create a github issue\"}");
+        }
+
+        var limit = DefaultLimit;
+        if (args.TryGetValue("limit", out var l) && (l.ValueKind != JsonValueKind.Number || !l.TryGetInt32(out limit) || limit < 1 || limit > MaxLimit))
+        {
+            return Invalid($"'limit' must be a whole number from 1 to {MaxLimit}");
+        }
+
+        var (view, failures) = await ViewAsync(profile, sessionId, ct);
+        var snapshot = catalog.Current;
+        var hits = snapshot.Index.Search(query, limit, view.Contains);
+        var matches = new JsonArray();
+        foreach (var hit in hits)
+        {
+            var tool = view.Find(hit.Key)!;
+            matches.Add(new JsonObject
+            {
+                ["name"] = tool.ExposedName,
+                ["description"] = OneLine(tool.Tool.Description),
+                ["upstream"] = tool.Upstream.Name,
+                ["mutating"] = tool.Mutating,
+                ["required"] = new JsonArray([.. RequiredArguments(tool.Tool).Select(r => (JsonNode)r)]),
+            });
+        }
+
+        var result = new JsonObject { ["matches"] = matches };
+        if (failures.Count > 0)
+        {
+            result["unavailable"] = new JsonArray([.. failures.Select(f => (JsonNode)new JsonObject { ["upstream"] = f.Key, ["error"] = f.Value.Message })]);
+        }
+
+        return Text(result);
+    }
+
+    private async Task<Outcome<CallToolResult>> DescribeAsync(ProfileModel profile, string sessionId, IDictionary<string, JsonElement> args, CancellationToken ct)
+    {
+        if (!TryGetString(args, "name", out var name))
+        {
+            return Invalid("'name' must be a tool name as search_tools returned it");
+        }
+
+        var (view, _) = await ViewAsync(profile, sessionId, ct);
+        if (view.Find(name) is not { } tool)
+        {
+            return UnknownTool(profile, name);
+        }
+
+        var definition = JsonSerializer.SerializeToNode(Renamed(tool.Tool, tool.ExposedName), McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>())!.AsObject();
+        definition["upstream"] = tool.Upstream.Name;
+        definition["mutating"] = tool.Mutating;
+        return Text(definition);
+    }
+
+    private async Task<Outcome<CallToolResult>> CallThroughAsync(ProfileModel profile, string sessionId, IDictionary<string, JsonElement> args, CancellationToken ct)
+    {
+        if (!TryGetString(args, "name", out var name))
+        {
+            return Invalid("'name' must be a tool name as search_tools returned it");
+        }
+
+        IDictionary<string, JsonElement>? arguments = null;
+        if (args.TryGetValue("arguments", out var a) && a.ValueKind != JsonValueKind.Null)
+        {
+            if (a.ValueKind != JsonValueKind.Object)
+            {
+                return Invalid("'arguments' must be an object of the tool's arguments, e.g. {\"path\": \"/tmp\"}");
+            }
+
+            arguments = a.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone(), StringComparer.Ordinal);
+        }
+
+        return await CallUpstreamAsync(profile, sessionId, name, arguments, ct);
+    }
+
+    private async Task<Outcome<CallToolResult>> CallUpstreamAsync(ProfileModel profile, string sessionId, string name, IDictionary<string, JsonElement>? arguments, CancellationToken ct)
+    {
+        var (view, _) = await ViewAsync(profile, sessionId, ct);
+        if (view.Find(name) is not { } tool || registry.Find(tool.Upstream.Name) is not { } supervisor)
+        {
+            return UnknownTool(profile, name);
+        }
+
+        return await supervisor.CallToolAsync(sessionId, tool.Tool.Name, arguments, ct);
+    }
+
+    private BrokerError UnknownTool(ProfileModel profile, string name)
+    {
+        var search = ToolNames.BrokerTool(FacadeTools.Search, profile.NameStyle);
+        var hint = profile.CompactToolsEnabled
+            ? $"use a name exactly as {search} returned it"
+            : "use a name exactly as tools/list returned it";
+        if (_views.TryGetValue(profile.Name, out var view) && name.Length <= 256
+            && catalog.Current.Index.Search(name, 1, view.Contains) is [var best] && view.Find(best.Key) is { } suggestion)
+        {
+            hint += $"; did you mean '{suggestion.ExposedName}'?";
+        }
+
+        return new BrokerError(BrokerErrorCode.UnknownTool, $"no tool named '{Truncate(name, 200)}' in profile '{profile.Name}'", hint);
+    }
+
+    private static BrokerError Invalid(string message) => new(BrokerErrorCode.InvalidArguments, message, "see the tool's input schema in tools/list");
+
+    private static CallToolResult Text(JsonNode node) => new() { Content = [new TextContentBlock { Text = node.ToJsonString() }] };
+
+    private static bool TryGetString(IDictionary<string, JsonElement> args, string key, out string value)
+    {
+        value = args.TryGetValue(key, out var e) && e.ValueKind == JsonValueKind.String ? e.GetString()! : "";
+        return value.Length > 0;
+    }
+
+    private static IEnumerable<string> RequiredArguments(Tool tool) =>
+        tool.InputSchema.ValueKind == JsonValueKind.Object && tool.InputSchema.TryGetProperty("required", out var r) && r.ValueKind == JsonValueKind.Array
+            ? r.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => e.GetString()!)
+            : [];
+
+    private static string OneLine(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return "";
+        }
+
+        var line = text.Trim().Split('\n', 2)[0].Trim();
+        var sentence = line.IndexOf(". ", StringComparison.Ordinal);
+        if (sentence > 0)
+        {
+            line = line[..(sentence + 1)];
+        }
+
+        return Truncate(line, OneLineLength);
+    }
+
+    private static string Truncate(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
+
+    private static Tool Renamed(Tool tool, string name) => name == tool.Name ? tool : new Tool
+    {
+        Name = name,
+        Title = tool.Title,
+        Description = tool.Description,
+        InputSchema = tool.InputSchema,
+        OutputSchema = tool.OutputSchema,
+        Annotations = tool.Annotations,
+        Icons = tool.Icons,
+        Meta = tool.Meta,
+    };
+}

@@ -1,0 +1,46 @@
+using System.Text.Json.Serialization;
+
+namespace McpBroker.Sessions;
+
+/// <summary>
+/// The first line a connection sends: who it is and which profile it wants (<c>control</c> set for CLI requests
+/// such as stop). After the daemon's one-line answer the connection carries plain MCP.
+/// </summary>
+public sealed record HelloMessage
+{
+    [JsonPropertyName("mcp_broker")]
+    public int Version { get; init; }
+
+    public string? Profile { get; init; }
+
+    public string? Session { get; init; }
+
+    public string? Client { get; init; }
+
+    public string? Cwd { get; init; }
+
+    public int? Pid { get; init; }
+
+    public string? Control { get; init; }
+}
+
+public sealed record HelloError(string Code, string Message);
+
+public sealed record WelcomeMessage
+{
+    [JsonPropertyName("mcp_broker")]
+    public int Version { get; init; } = 1;
+
+    public bool Ok { get; init; }
+
+    public string? Session { get; init; }
+
+    public int? DaemonPid { get; init; }
+
+    public HelloError? Error { get; init; }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(HelloMessage))]
+[JsonSerializable(typeof(WelcomeMessage))]
+internal sealed partial class HelloJsonContext : JsonSerializerContext;

@@ -1,0 +1,209 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using McpBroker.Config;
+using McpBroker.Facade;
+using McpBroker.Platform;
+using McpBroker.Upstreams;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace McpBroker.Sessions;
+
+/// <summary>
+/// Accepts connections on the broker socket. Each connection says hello (profile, session id), gets one
+/// answer line, and then is an MCP server session bound to its profile, until either side closes it.
+/// </summary>
+internal sealed partial class SessionListener(
+    Socket listener,
+    BrokerModel model,
+    BrokerFacade facade,
+    UpstreamRegistry registry,
+    IHostApplicationLifetime lifetime,
+    ILoggerFactory loggerFactory) : BackgroundService
+{
+    public const int MaxHelloBytes = 16 * 1024;
+    private static readonly TimeSpan s_helloTimeout = TimeSpan.FromSeconds(10);
+    private readonly ILogger _logger = loggerFactory.CreateLogger<SessionListener>();
+    private readonly ConcurrentDictionary<Task, byte> _connections = new();
+    private readonly TimeSpan _drainLimit = model.Upstreams.Select(u => u.CallTimeout + u.StartTimeout).DefaultIfEmpty(TimeSpan.FromSeconds(30)).Max();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        LogListening(model.Runtime.SocketPath);
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var socket = await listener.AcceptAsync(stoppingToken);
+                var task = HandleAsync(socket, stoppingToken);
+                _connections.TryAdd(task, 0);
+                _ = task.ContinueWith(t => _connections.TryRemove(t, out _), TaskScheduler.Default);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            listener.Dispose();
+            await Task.WhenAll(_connections.Keys).WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    private async Task HandleAsync(Socket socket, CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        using var _ = socket;
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        try
+        {
+            var peer = Native.PeerUserId(socket.Handle);
+            if (peer is { } uid && uid != Native.EffectiveUserId)
+            {
+                LogRefusedPeer(uid);
+                await ReplyAsync(stream, Refuse("forbidden", "this broker serves only the user that runs it"), stoppingToken);
+                return;
+            }
+
+            var hello = await ReadHelloAsync(stream, stoppingToken);
+            if (hello.Error is { } error)
+            {
+                await ReplyAsync(stream, new WelcomeMessage { Ok = false, Error = error }, stoppingToken);
+                return;
+            }
+
+            var message = hello.Message!;
+            switch (message.Control)
+            {
+                case null:
+                    break;
+                case "ping":
+                    await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId }, stoppingToken);
+                    return;
+                case "stop":
+                    LogStopRequested();
+                    await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId }, stoppingToken);
+                    lifetime.StopApplication();
+                    return;
+                default:
+                    await ReplyAsync(stream, Refuse("bad_hello", $"unknown control request '{message.Control}'"), stoppingToken);
+                    return;
+            }
+
+            var profileName = string.IsNullOrEmpty(message.Profile) ? ProfileModel.DefaultName : message.Profile;
+            if (!model.Profiles.TryGetValue(profileName, out var profile))
+            {
+                await ReplyAsync(stream, Refuse("unknown_profile",
+                    $"no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}"), stoppingToken);
+                return;
+            }
+
+            var sessionId = Guid.TryParse(message.Session, out var g) ? g.ToString() : Guid.NewGuid().ToString();
+            await ReplyAsync(stream, new WelcomeMessage { Ok = true, Session = sessionId, DaemonPid = Environment.ProcessId }, stoppingToken);
+            await RunSessionAsync(stream, profile, sessionId, message.Client ?? "unknown", stoppingToken);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task RunSessionAsync(NetworkStream stream, ProfileModel profile, string sessionId, string client, CancellationToken ct)
+    {
+        LogSessionStarted(sessionId, profile.Name, client);
+        var pending = new PendingRequests();
+        var options = new McpServerOptions
+        {
+            ServerInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
+            ServerInstructions = profile.CompactToolsEnabled ? FacadeTools.Instructions(profile.NameStyle) : null,
+            Capabilities = new ServerCapabilities { Tools = new ToolsCapability() },
+            Handlers = new McpServerHandlers
+            {
+                ListToolsHandler = (request, token) => facade.ListToolsAsync(profile, sessionId, token),
+                CallToolHandler = (request, token) => facade.CallToolAsync(profile, sessionId, request.Params!, token),
+            },
+        };
+        options.Filters.Message.IncomingFilters.Add(pending.IncomingFilter);
+        options.Filters.Message.OutgoingFilters.Add(pending.OutgoingFilter);
+        try
+        {
+            var transport = new StreamServerTransport(new DrainingInputStream(stream, pending, _drainLimit), stream, sessionId, loggerFactory);
+            await using var server = McpServer.Create(transport, options, loggerFactory);
+            await server.RunAsync(ct);
+        }
+        finally
+        {
+            registry.ReleaseSession(sessionId);
+            LogSessionEnded(sessionId);
+        }
+    }
+
+    /// <summary>Reads the hello line one byte at a time, so not a byte of the MCP stream behind it is consumed.</summary>
+    private static async Task<(HelloMessage? Message, HelloError? Error)> ReadHelloAsync(NetworkStream stream, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(s_helloTimeout);
+        var buffer = new byte[MaxHelloBytes];
+        var length = 0;
+        var one = new byte[1];
+        while (true)
+        {
+            if (await stream.ReadAsync(one, timeout.Token) == 0)
+            {
+                return (null, new HelloError("bad_hello", "the connection closed before its hello line"));
+            }
+
+            if (one[0] == (byte)'\n')
+            {
+                break;
+            }
+
+            if (length == MaxHelloBytes)
+            {
+                return (null, new HelloError("bad_hello", $"the hello line is longer than {MaxHelloBytes} bytes"));
+            }
+
+            buffer[length++] = one[0];
+        }
+
+        try
+        {
+            var hello = JsonSerializer.Deserialize(buffer.AsSpan(0, length), HelloJsonContext.Default.HelloMessage);
+            return hello is { Version: 1 }
+                ? (hello, null)
+                : (null, new HelloError("bad_hello", "the hello line must be a JSON object with \"mcp_broker\": 1; is the client older or newer than the daemon?"));
+        }
+        catch (JsonException)
+        {
+            return (null, new HelloError("bad_hello", "the hello line is not JSON; connect with mcp-broker-client"));
+        }
+    }
+
+    private static WelcomeMessage Refuse(string code, string message) => new() { Ok = false, Error = new HelloError(code, message) };
+
+    private static async Task ReplyAsync(Stream stream, WelcomeMessage message, CancellationToken ct)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(message, HelloJsonContext.Default.WelcomeMessage);
+        await stream.WriteAsync(bytes, ct);
+        await stream.WriteAsync("\n"u8.ToArray(), ct);
+        await stream.FlushAsync(ct);
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "Listening on {SocketPath}")]
+    private partial void LogListening(string socketPath);
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Warning, Message = "Refused a connection from uid {Uid}")]
+    private partial void LogRefusedPeer(uint uid);
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Information, Message = "Session {SessionId} started: profile {Profile}, client {Client}")]
+    private partial void LogSessionStarted(string sessionId, string profile, string client);
+
+    [LoggerMessage(EventId = 303, Level = LogLevel.Information, Message = "Session {SessionId} ended")]
+    private partial void LogSessionEnded(string sessionId);
+
+    [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "Stop requested over the socket")]
+    private partial void LogStopRequested();
+}
