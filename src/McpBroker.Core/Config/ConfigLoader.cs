@@ -17,23 +17,8 @@ public sealed record ConfigLoadResult(string Path, BrokerModel? Model, IReadOnly
 /// </summary>
 public static class ConfigLoader
 {
-    public const string EnvironmentVariable = "MCP_BROKER_CONFIG";
-
     /// <summary><c>--config</c> wins, then <c>MCP_BROKER_CONFIG</c>, then <c>~/.config/mcp-broker/broker.yaml</c>.</summary>
-    public static string ResolvePath(string? explicitPath, Func<string, string?>? getEnv = null)
-    {
-        getEnv ??= Environment.GetEnvironmentVariable;
-        var path = explicitPath ?? getEnv(EnvironmentVariable);
-        if (string.IsNullOrWhiteSpace(path))
-        {
-            var configHome = getEnv("XDG_CONFIG_HOME");
-            path = string.IsNullOrEmpty(configHome)
-                ? System.IO.Path.Combine(getEnv("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config", "mcp-broker", "broker.yaml")
-                : System.IO.Path.Combine(configHome, "mcp-broker", "broker.yaml");
-        }
-
-        return System.IO.Path.GetFullPath(path);
-    }
+    public static string ResolvePath(string? explicitPath) => Shared.BrokerEndpoints.ResolveConfigPath(explicitPath);
 
     public static ConfigLoadResult LoadFile(string path, Func<string, string?>? getEnv = null)
     {

@@ -52,6 +52,8 @@ public static class DaemonHost
         }
 
         await File.WriteAllTextAsync(runtime.PidPath, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
+        var pointer = Shared.BrokerEndpoints.PointerPath(model.SourcePath);
+        WritePointer(pointer, runtime.SocketPath);
         try
         {
             using var host = Build(model, listener, logToFile);
@@ -62,6 +64,26 @@ public static class DaemonHost
         {
             File.Delete(runtime.SocketPath);
             File.Delete(runtime.PidPath);
+            if (File.Exists(pointer) && File.ReadAllText(pointer) == runtime.SocketPath)
+            {
+                File.Delete(pointer);
+            }
+        }
+    }
+
+    /// <summary>Tells shims of this config where the socket is, so they need not read the config.</summary>
+    private static void WritePointer(string pointer, string socketPath)
+    {
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(pointer)!);
+            var temp = pointer + ".tmp";
+            File.WriteAllText(temp, socketPath);
+            File.Move(temp, pointer, overwrite: true);
+        }
+        catch (IOException)
+        {
+            // Only a shortcut: without it a shim asks 'mcp-broker daemon --detach' for the socket.
         }
     }
 

@@ -1,0 +1,77 @@
+using McpBroker.Config;
+
+namespace McpBroker.Cli;
+
+internal static class ConfigCommands
+{
+    public static int Init(string? configOption, bool force)
+    {
+        var path = ConfigLoader.ResolvePath(configOption);
+        if (File.Exists(path) && !force)
+        {
+            Console.Error.WriteLine($"mcp-broker: {path} already exists; pass --force to overwrite it");
+            return 1;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, ConfigLoader.StarterYaml);
+        Console.WriteLine($"wrote {path}");
+        Console.WriteLine("next: mcp-broker config validate, then point a client at 'mcp-broker-client --profile default'");
+        return 0;
+    }
+
+    public static int Validate(string? configOption)
+    {
+        var result = ConfigLoader.LoadFile(ConfigLoader.ResolvePath(configOption));
+        foreach (var issue in result.Issues)
+        {
+            Console.Error.WriteLine(issue);
+        }
+
+        if (!result.IsValid)
+        {
+            Console.Error.WriteLine($"{result.Path}: invalid ({result.Errors.Count()} error(s))");
+            return 1;
+        }
+
+        var model = result.Model!;
+        Console.WriteLine($"{result.Path}: valid — {model.Upstreams.Count} upstream(s), {model.Profiles.Count} profile(s)"
+            + (result.Warnings.Any() ? $", {result.Warnings.Count()} warning(s)" : ""));
+        return 0;
+    }
+
+    public static int Show(string? configOption)
+    {
+        if (Load(configOption) is not { } model)
+        {
+            return 1;
+        }
+
+        Console.Write(ConfigShow.Render(model));
+        return 0;
+    }
+
+    public static int Schema()
+    {
+        Console.Write(ConfigSchema.ToJson());
+        return 0;
+    }
+
+    /// <summary>Loads the config for a command that needs a valid one; prints the errors and returns null otherwise.</summary>
+    public static BrokerModel? Load(string? configOption)
+    {
+        var result = ConfigLoader.LoadFile(ConfigLoader.ResolvePath(configOption));
+        if (result.IsValid)
+        {
+            return result.Model;
+        }
+
+        foreach (var issue in result.Issues)
+        {
+            Console.Error.WriteLine(issue);
+        }
+
+        Console.Error.WriteLine($"mcp-broker: {result.Path} is invalid; fix the errors above ('mcp-broker config validate' checks it)");
+        return null;
+    }
+}

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Reflection;
+using McpBroker.Config;
+using McpBroker.Daemon;
+using McpBroker.Platform;
+
+namespace McpBroker.Cli;
+
+internal static class DaemonCommands
+{
+    private static readonly TimeSpan s_readyTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan s_stopTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(25);
+
+    public static async Task<int> RunAsync(string? configOption, bool detach, bool background, CancellationToken ct)
+    {
+        if (background)
+        {
+            // Started by --detach: leave the caller's session and terminal before anything else.
+            Native.StartNewSession();
+            Native.DetachStandardStreams();
+        }
+
+        if (ConfigCommands.Load(configOption) is not { } model)
+        {
+            return 1;
+        }
+
+        foreach (var warning in model.Warnings)
+        {
+            Console.Error.WriteLine(warning);
+        }
+
+        if (detach)
+        {
+            return await DetachAsync(model);
+        }
+
+        return await DaemonHost.RunAsync(model, logToFile: background, error => Report(model, error.Message, background), ct);
+    }
+
+    public static async Task<int> StopAsync(string? configOption)
+    {
+        if (ConfigCommands.Load(configOption) is not { } model)
+        {
+            return 1;
+        }
+
+        var answer = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "stop", TimeSpan.FromSeconds(5));
+        if (answer is not { Ok: true, DaemonPid: { } pid })
+        {
+            Console.WriteLine($"no daemon is running for {model.Runtime.Root}");
+            return 0;
+        }
+
+        var deadline = Stopwatch.StartNew();
+        while (Native.ProcessAlive(pid))
+        {
+            if (deadline.Elapsed > s_stopTimeout)
+            {
+                Console.Error.WriteLine($"mcp-broker: the daemon (pid {pid}) did not stop within {s_stopTimeout.TotalSeconds:0} s; 'kill {pid}' ends it");
+                return 1;
+            }
+
+            await Task.Delay(s_poll);
+        }
+
+        Console.WriteLine($"stopped the daemon (pid {pid}) and its upstreams");
+        return 0;
+    }
+
+    /// <summary>Starts a background daemon unless one answers, waits until it does, and prints its socket path.</summary>
+    private static async Task<int> DetachAsync(BrokerModel model)
+    {
+        var socket = model.Runtime.SocketPath;
+        if (await DaemonClient.ControlAsync(socket, "ping", TimeSpan.FromSeconds(2)) is { Ok: true })
+        {
+            Console.WriteLine(socket);
+            return 0;
+        }
+
+        model.Runtime.EnsureCreated();
+        var (fileName, prefix) = SelfCommand();
+        var start = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = model.Runtime.Root,
+        };
+        foreach (var arg in prefix.Concat(["daemon", "--background", "--config", model.SourcePath]))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var child = Process.Start(start)!;
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < s_readyTimeout)
+        {
+            if (await DaemonClient.ControlAsync(socket, "ping", TimeSpan.FromSeconds(2)) is { Ok: true })
+            {
+                Console.WriteLine(socket);
+                return 0;
+            }
+
+            // Exit code 3: another daemon won the race for the lock; wait for it to answer instead.
+            if (child.HasExited && child.ExitCode != DaemonHost.ExitAlreadyRunning)
+            {
+                Console.Error.WriteLine($"mcp-broker: the daemon exited with code {child.ExitCode} while starting; {LastLogLine(model)}");
+                return 1;
+            }
+
+            await Task.Delay(s_poll);
+        }
+
+        Console.Error.WriteLine($"mcp-broker: the daemon did not answer on {socket} within {s_readyTimeout.TotalSeconds:0} s; {LastLogLine(model)}");
+        return 1;
+    }
+
+    /// <summary>How to run this CLI again: the apphost, or 'dotnet mcp-broker.dll' when started through dotnet.</summary>
+    private static (string FileName, string[] Prefix) SelfCommand()
+    {
+        var process = Environment.ProcessPath!;
+        return Path.GetFileNameWithoutExtension(process) == "dotnet"
+            ? (process, [Assembly.GetEntryAssembly()!.Location])
+            : (process, []);
+    }
+
+    private static string LastLogLine(BrokerModel model)
+    {
+        var log = Path.Combine(model.Runtime.LogsDir, "daemon.log");
+        var last = File.Exists(log) ? File.ReadLines(log).LastOrDefault() : null;
+        return last is null ? $"see {log}" : $"{log} ends with: {last}";
+    }
+
+    private static void Report(BrokerModel model, string message, bool background)
+    {
+        Console.Error.WriteLine($"mcp-broker: {message}");
+        if (background)
+        {
+            Directory.CreateDirectory(model.Runtime.LogsDir);
+            File.AppendAllText(Path.Combine(model.Runtime.LogsDir, "daemon.log"), $"{DateTimeOffset.UtcNow:O} ERRO {message}\n");
+        }
+    }
+}

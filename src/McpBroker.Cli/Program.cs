@@ -1,0 +1,58 @@
+using System.CommandLine;
+using McpBroker.Cli;
+
+// The command tree only; each handler lives in its own file and returns a documented exit code:
+// 0 success, 1 failure (invalid config, daemon error), 2 usage error, 3 daemon already running.
+var configOption = new Option<string?>("--config")
+{
+    Description = "Config file (default: $MCP_BROKER_CONFIG, else ~/.config/mcp-broker/broker.yaml)",
+    Recursive = true,
+};
+
+var force = new Option<bool>("--force") { Description = "Overwrite an existing file" };
+var init = new Command("init", "Write a commented starter config") { force };
+init.SetAction(r => ConfigCommands.Init(r.GetValue(configOption), r.GetValue(force)));
+
+var validate = new Command("validate", "Check the config: exit 0 valid, 1 invalid (every error on stderr)");
+validate.SetAction(r => ConfigCommands.Validate(r.GetValue(configOption)));
+
+var show = new Command("show", "Print the resolved config, secrets redacted");
+show.SetAction(r => ConfigCommands.Show(r.GetValue(configOption)));
+
+var schema = new Command("schema", "Print the config's JSON Schema");
+schema.SetAction(_ => ConfigCommands.Schema());
+
+var detach = new Option<bool>("--detach") { Description = "Start in the background (if none is running) and print the socket path" };
+var background = new Option<bool>("--background") { Hidden = true };
+var daemon = new Command("daemon", "Run the broker daemon in the foreground (SIGTERM/SIGINT stop it)") { detach, background };
+daemon.SetAction((r, ct) => DaemonCommands.RunAsync(r.GetValue(configOption), r.GetValue(detach), r.GetValue(background), ct));
+
+var stop = new Command("stop", "Stop the daemon and every upstream it runs");
+stop.SetAction((r, ct) => DaemonCommands.StopAsync(r.GetValue(configOption)));
+daemon.Subcommands.Add(stop);
+
+var keep = new Option<bool>("--keep") { Description = "Keep the throwaway runtime root for a look afterwards" };
+var demo = new Command("demo", "Run the broker end to end on a throwaway root with real MCP servers from npm") { keep };
+demo.SetAction((r, ct) => DemoCommand.RunAsync(r.GetValue(keep), ct));
+
+var root = new RootCommand("mcp-broker: one local daemon that owns your MCP servers; clients connect through mcp-broker-client")
+{
+    configOption,
+    new Command("config", "Create, check and show the config") { init, validate, show, schema },
+    daemon,
+    demo,
+};
+
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (var error in parse.Errors)
+    {
+        Console.Error.WriteLine($"mcp-broker: {error.Message}");
+    }
+
+    Console.Error.WriteLine("Run 'mcp-broker --help' for usage.");
+    return 2;
+}
+
+return await parse.InvokeAsync();

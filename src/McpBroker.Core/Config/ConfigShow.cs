@@ -1,0 +1,69 @@
+using YamlDotNet.Serialization;
+
+namespace McpBroker.Config;
+
+/// <summary>
+/// The resolved model as YAML, for <c>config show</c>: defaults filled in, placeholders expanded, and no secret
+/// value anywhere — env_from and env_files show where a value comes from, literal values that look like
+/// secrets are masked.
+/// </summary>
+public static class ConfigShow
+{
+    public const string Redacted = "<redacted>";
+
+    public static string Render(BrokerModel model, Func<string, string?>? getEnv = null)
+    {
+        getEnv ??= Environment.GetEnvironmentVariable;
+        var doc = new Dictionary<string, object?>
+        {
+            ["schema_version"] = 1,
+            ["source"] = model.SourcePath,
+            ["runtime"] = new Dictionary<string, object?>
+            {
+                ["root"] = model.Runtime.Root,
+                ["socket_path"] = model.Runtime.SocketPath,
+                ["state_dir"] = model.Runtime.StateDir,
+                ["secrets_dir"] = model.Runtime.SecretsDir,
+            },
+            ["broker"] = new Dictionary<string, object?>
+            {
+                ["idle_timeout"] = new Duration(model.Settings.IdleTimeout).ToString(),
+                ["start_timeout"] = new Duration(model.Settings.StartTimeout).ToString(),
+                ["call_timeout"] = new Duration(model.Settings.CallTimeout).ToString(),
+            },
+            ["profiles"] = model.Profiles.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => (object?)new Dictionary<string, object?>
+            {
+                ["description"] = p.Value.Description,
+                ["compact_tools_enabled"] = p.Value.CompactToolsEnabled,
+                ["max_tools"] = p.Value.MaxTools,
+                ["broker_tool_name_style"] = p.Value.NameStyle.ToString().ToLowerInvariant(),
+                ["upstreams"] = p.Value.Upstreams.ToList(),
+            }),
+            ["upstreams"] = model.Upstreams.ToDictionary(u => u.Name, u => (object?)new Dictionary<string, object?>
+            {
+                ["transport"] = u.Transport.ToString().ToLowerInvariant(),
+                ["mode"] = u.Mode.ToString().ToLowerInvariant(),
+                ["prefix"] = u.Prefix,
+                ["command"] = u.Command,
+                ["args"] = u.Args.Select(a => SecretHeuristics.LooksLikeSecret(a) ? Redacted : a).ToList(),
+                ["working_dir"] = u.WorkingDir,
+                ["env"] = u.Env.OrderBy(e => e.Key, StringComparer.Ordinal).ToDictionary(e => e.Key, e => SecretHeuristics.LooksLikeSecret(e.Value) ? Redacted : e.Value),
+                ["env_from"] = u.EnvFrom.OrderBy(e => e.Key, StringComparer.Ordinal).ToDictionary(e => e.Key, e => $"${e.Value} ({(getEnv(e.Value) is null ? "not set" : "set")})"),
+                ["env_files"] = u.EnvFiles.OrderBy(e => e.Key, StringComparer.Ordinal).ToDictionary(e => e.Key, e => e.Value),
+                ["purpose"] = u.Purpose,
+                ["tags"] = u.Tags.ToList(),
+                ["idle_timeout"] = new Duration(u.IdleTimeout).ToString(),
+                ["timeouts"] = new Dictionary<string, object?>
+                {
+                    ["start"] = new Duration(u.StartTimeout).ToString(),
+                    ["call"] = new Duration(u.CallTimeout).ToString(),
+                },
+            }),
+        };
+        return new SerializerBuilder()
+            .ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull)
+            .WithIndentedSequences()
+            .Build()
+            .Serialize(doc);
+    }
+}

@@ -1,0 +1,273 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using McpBroker.Shared;
+
+namespace McpBroker.Shim;
+
+/// <summary>
+/// mcp-broker-client: connects the MCP client on stdin/stdout to the broker daemon's socket. It sends one hello
+/// line, reads one answer line, then copies bytes both ways without parsing them. It starts the daemon when none
+/// answers. When stdin ends it half-closes the socket and keeps copying until the daemon has answered everything.
+/// </summary>
+internal static class Program
+{
+    private const string Usage = "usage: mcp-broker-client [--profile NAME] [--config PATH] [--client NAME] [--socket PATH]";
+    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
+
+    private static async Task<int> Main(string[] args)
+    {
+        string profile = "default", client = "unknown";
+        string? config = null, socketPath = Environment.GetEnvironmentVariable(BrokerEndpoints.SocketVariable);
+        for (var i = 0; i < args.Length; i++)
+        {
+            string? Next() => i + 1 < args.Length ? args[++i] : null;
+            var value = args[i] switch
+            {
+                "--profile" => profile = Next() ?? "",
+                "--config" => config = Next(),
+                "--client" => client = Next() ?? "",
+                "--socket" => socketPath = Next(),
+                "--version" => "version",
+                "-h" or "--help" => "help",
+                _ => null,
+            };
+            if (value is "help" or "version")
+            {
+                Console.Out.WriteLine(value == "help" ? Usage : typeof(Program).Assembly.GetName().Version?.ToString(3));
+                return 0;
+            }
+
+            if (value is null or "")
+            {
+                return Fail(args[i].StartsWith('-') ? $"'{args[i]}' needs a value or is not an option; {Usage}" : $"unexpected argument '{args[i]}'; {Usage}", 2);
+            }
+        }
+
+        var configPath = BrokerEndpoints.ResolveConfigPath(config);
+        var socket = await ConnectAsync(socketPath, configPath);
+        if (socket.Error is { } error)
+        {
+            return Fail(error, 1);
+        }
+
+        using var connection = socket.Socket!;
+        await using var stream = new NetworkStream(connection, ownsSocket: false);
+        var welcome = await HelloAsync(stream, profile, client);
+        if (welcome is not null)
+        {
+            return Fail(welcome, 1);
+        }
+
+        return await PumpAsync(connection, stream);
+    }
+
+    private static async Task<(Socket? Socket, string? Error)> ConnectAsync(string? socketPath, string configPath)
+    {
+        if (!string.IsNullOrEmpty(socketPath))
+        {
+            return await TryConnectAsync(socketPath) is { } explicitSocket
+                ? (explicitSocket, null)
+                : (null, $"no broker daemon answers on {socketPath}");
+        }
+
+        var pointer = BrokerEndpoints.PointerPath(configPath);
+        if (File.Exists(pointer) && await TryConnectAsync(File.ReadAllText(pointer).Trim()) is { } known)
+        {
+            return (known, null);
+        }
+
+        // Slow path: ask the CLI to start the daemon (or find the running one); it prints the socket path.
+        var (started, output) = await StartDaemonAsync(configPath);
+        if (!started)
+        {
+            return (null, output);
+        }
+
+        return await TryConnectAsync(output) is { } fresh ? (fresh, null) : (null, $"the daemon started but does not answer on {output}");
+    }
+
+    private static async Task<Socket?> TryConnectAsync(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
+            return socket;
+        }
+        catch (SocketException)
+        {
+            socket.Dispose();
+            return null;
+        }
+    }
+
+    private static async Task<(bool Ok, string Output)> StartDaemonAsync(string configPath)
+    {
+        var cli = FindCli();
+        if (cli is null)
+        {
+            return (false, "cannot start the broker daemon: 'mcp-broker' is neither beside mcp-broker-client nor on PATH (set MCP_BROKER_CLI)");
+        }
+
+        var start = new ProcessStartInfo(cli)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "daemon", "--detach", "--config", configPath })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        try
+        {
+            using var process = Process.Start(start)!;
+            process.StandardInput.Close();
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(s_startTimeout);
+            await process.WaitForExitAsync(timeout.Token);
+            return process.ExitCode == 0
+                ? (true, (await stdout).Trim())
+                : (false, (await stderr).Trim() is { Length: > 0 } message ? message : $"'mcp-broker daemon --detach' failed with exit code {process.ExitCode}");
+        }
+        catch (OperationCanceledException)
+        {
+            return (false, $"the broker daemon did not start within {s_startTimeout.TotalSeconds:0} s");
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            return (false, $"cannot run {cli}: {ex.Message}");
+        }
+    }
+
+    private static string? FindCli()
+    {
+        var explicitCli = Environment.GetEnvironmentVariable("MCP_BROKER_CLI");
+        if (!string.IsNullOrEmpty(explicitCli))
+        {
+            return explicitCli;
+        }
+
+        var name = OperatingSystem.IsWindows() ? "mcp-broker.exe" : "mcp-broker";
+        var beside = Path.Combine(AppContext.BaseDirectory, name);
+        if (File.Exists(beside))
+        {
+            return beside;
+        }
+
+        return (Environment.GetEnvironmentVariable("PATH") ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, name))
+            .FirstOrDefault(File.Exists);
+    }
+
+    /// <summary>Sends the hello line and reads the answer byte by byte. Returns null when welcomed, else why not.</summary>
+    private static async Task<string?> HelloAsync(NetworkStream stream, string profile, string client)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("mcp_broker", 1);
+            writer.WriteString("profile", profile);
+            writer.WriteString("session", Guid.NewGuid().ToString());
+            writer.WriteString("client", client);
+            writer.WriteString("cwd", Environment.CurrentDirectory);
+            writer.WriteNumber("pid", Environment.ProcessId);
+            writer.WriteEndObject();
+        }
+
+        System.Buffers.BuffersExtensions.Write(buffer, "\n"u8);
+        await stream.WriteAsync(buffer.WrittenMemory);
+
+        var line = new List<byte>(256);
+        var one = new byte[1];
+        while (await stream.ReadAsync(one) == 1 && one[0] != (byte)'\n')
+        {
+            line.Add(one[0]);
+        }
+
+        return ParseWelcome(line.ToArray());
+    }
+
+    private static string? ParseWelcome(byte[] line)
+    {
+        if (line.Length == 0)
+        {
+            return "the broker daemon closed the connection without answering";
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (root.TryGetProperty("ok", out var ok) && ok.ValueKind == JsonValueKind.True)
+            {
+                return null;
+            }
+
+            return root.TryGetProperty("error", out var error) && error.TryGetProperty("message", out var message)
+                ? $"the broker refused the session: {message.GetString()}"
+                : "the broker refused the session";
+        }
+        catch (JsonException)
+        {
+            return "the broker daemon answered with something other than JSON; is the socket a broker's?";
+        }
+    }
+
+    private static async Task<int> PumpAsync(Socket socket, NetworkStream stream)
+    {
+        await using var stdin = Console.OpenStandardInput();
+        await using var stdout = Console.OpenStandardOutput();
+        var inputDone = false;
+        var upstream = Task.Run(async () =>
+        {
+            try
+            {
+                await stdin.CopyToAsync(stream, 64 * 1024);
+            }
+            catch (IOException)
+            {
+            }
+
+            inputDone = true;
+
+            // Half-close: the daemon sees the end of input, answers what is still in flight, then closes.
+            try
+            {
+                socket.Shutdown(SocketShutdown.Send);
+            }
+            catch (SocketException)
+            {
+            }
+        });
+
+        try
+        {
+            await stream.CopyToAsync(stdout, 64 * 1024);
+        }
+        catch (IOException)
+        {
+        }
+
+        if (!inputDone)
+        {
+            return Fail("the broker daemon closed the session", 1);
+        }
+
+        await upstream;
+        return 0;
+    }
+
+    private static int Fail(string message, int code)
+    {
+        Console.Error.WriteLine($"mcp-broker-client: {message}");
+        return code;
+    }
+}
