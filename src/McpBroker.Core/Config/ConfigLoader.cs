@@ -43,28 +43,68 @@ public static class ConfigLoader
         getEnv ??= Environment.GetEnvironmentVariable;
         var issues = new List<ConfigIssue>();
         var document = YamlDocument.Parse(yaml, issues);
-        if (issues.Count == 0)
+        var parseIssues = issues.Count;
+        if (document.Readable)
         {
             ConfigSchema.Validate(document.Root, issues);
         }
 
         BrokerModel? model = null;
-        if (issues.Count == 0)
+        if (document.Readable)
         {
+            // Semantic rules run even when the schema found errors, on a copy without the offending values,
+            // so one run reports every error; a rule does not repeat what the schema said about the same path.
+            var schemaErrors = issues.Skip(parseIssues).Select(i => i.Path).ToList();
+            var pruned = Prune(document.Root, schemaErrors);
             try
             {
-                var config = JsonSerializer.Deserialize(document.Root.ToString(Newtonsoft.Json.Formatting.None), ConfigJsonContext.Default.BrokerConfig)!;
-                model = ConfigValidator.Validate(config, sourcePath, getEnv, issues);
+                var config = JsonSerializer.Deserialize(pruned.ToString(Newtonsoft.Json.Formatting.None), ConfigJsonContext.Default.BrokerConfig)!;
+                var semantic = new List<ConfigIssue>();
+                var candidate = ConfigValidator.Validate(config, sourcePath, getEnv, semantic);
+                issues.AddRange(semantic.Where(i => !schemaErrors.Any(p => Covers(p, i.Path))));
+                model = issues.Any(i => i.Severity == IssueSeverity.Error) ? null : candidate;
+            }
+            catch (JsonException ex) when (schemaErrors.Count > 0)
+            {
+                // The schema's errors already explain why the document cannot be read as a config.
+                _ = ex;
             }
             catch (JsonException ex)
             {
-                // The schema accepts everything the records do; this is a last line of defence, not a normal path.
                 issues.Add(ConfigIssue.Error(ex.Path?.TrimStart('$', '.') ?? "", ex.Message));
             }
         }
 
         var located = issues.Select(i => document.Describe(i.Path) is { Length: > 0 } where ? i with { Message = $"{i.Message} ({where})" } : i).ToList();
         return new ConfigLoadResult(sourcePath, model, located);
+    }
+
+    private static bool Covers(string schemaPath, string path) =>
+        schemaPath.Length > 0 && (path == schemaPath || path.StartsWith(schemaPath + ".", StringComparison.Ordinal) || path.StartsWith(schemaPath + "[", StringComparison.Ordinal));
+
+    private static Newtonsoft.Json.Linq.JToken Prune(Newtonsoft.Json.Linq.JToken root, IEnumerable<string> paths)
+    {
+        var copy = root.DeepClone();
+        foreach (var path in paths.Where(p => p.Length > 0).OrderByDescending(p => p.Length))
+        {
+            try
+            {
+                var token = copy.SelectToken(path);
+                if (token?.Parent is Newtonsoft.Json.Linq.JProperty property)
+                {
+                    property.Remove();
+                }
+                else
+                {
+                    token?.Remove();
+                }
+            }
+            catch (Newtonsoft.Json.JsonException)
+            {
+            }
+        }
+
+        return copy;
     }
 
     /// <summary>The commented starter written by <c>config init</c>.</summary>

@@ -79,9 +79,14 @@ public static class ConfigSchema
 
         var path = PathOf(error.Path);
         var token = error.Token;
-        var schema = error.Schema;
+        var schema = error.Schema?.ActualSchema;
         var message = error.Kind switch
         {
+            // The null branch of an optional value: the other branch's error says what is wrong.
+            ValidationErrorKind.NullExpected => null,
+            ValidationErrorKind.NoTypeValidates when schema?.Pattern == Duration.Pattern =>
+                $"'{token}' is not a duration; write seconds (30) or a number with ms, s, m or h (10m)",
+            ValidationErrorKind.NoTypeValidates => $"expected {Expected(schema)}, found {Describe(token)}",
             ValidationErrorKind.NoAdditionalPropertiesAllowed =>
                 $"unknown key '{LastSegment(path)}'" + AllowedKeys(error),
             ValidationErrorKind.PropertyRequired => $"missing required key '{error.Property}'",
@@ -97,6 +102,11 @@ public static class ConfigSchema
             ValidationErrorKind.ObjectExpected => $"expected a mapping of keys, found {Describe(token)}",
             _ => $"{error.Kind} ({Describe(token)})",
         };
+        if (message is null)
+        {
+            return;
+        }
+
         var issue = ConfigIssue.Error(path, message);
         if (!issues.Contains(issue))
         {
@@ -108,6 +118,38 @@ public static class ConfigSchema
     {
         var keys = error.Schema?.ActualSchema.ActualProperties.Keys.ToList();
         return keys is { Count: > 0 } ? $"; allowed keys here: {string.Join(", ", keys)}" : "";
+    }
+
+    private static string Expected(JsonSchema? schema)
+    {
+        var type = schema?.Type ?? JsonObjectType.None;
+        var names = new List<string>();
+        if (type.HasFlag(JsonObjectType.Boolean))
+        {
+            names.Add("true or false");
+        }
+
+        if (type.HasFlag(JsonObjectType.Integer))
+        {
+            names.Add("a whole number");
+        }
+
+        if (type.HasFlag(JsonObjectType.String))
+        {
+            names.Add("a string");
+        }
+
+        if (type.HasFlag(JsonObjectType.Array))
+        {
+            names.Add("a list");
+        }
+
+        if (type.HasFlag(JsonObjectType.Object))
+        {
+            names.Add("a mapping of keys");
+        }
+
+        return names.Count == 0 ? "another kind of value" : string.Join(" or ", names);
     }
 
     private static string Describe(JToken? token) => token?.Type switch

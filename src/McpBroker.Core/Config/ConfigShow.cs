@@ -61,9 +61,12 @@ public static class ConfigShow
             }),
         };
         return new SerializerBuilder()
-            .ConfigureDefaultValuesHandling(DefaultValuesHandling.OmitNull)
             .WithIndentedSequences()
             .Build()
-            .Serialize(doc);
+            .Serialize(WithoutNulls(doc));
     }
+
+    private static Dictionary<string, object?> WithoutNulls(Dictionary<string, object?> map) =>
+        map.Where(p => p.Value is not null)
+            .ToDictionary(p => p.Key, p => p.Value is Dictionary<string, object?> child ? WithoutNulls(child) : p.Value);
 }

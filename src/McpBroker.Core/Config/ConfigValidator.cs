@@ -125,7 +125,7 @@ internal static partial class ConfigValidator
         {
             if (!profiles.ContainsKey(profile))
             {
-                issues.Add(ConfigIssue.Error($"{path}.profiles[{i}]", $"no profile named '{profile}'; defined: {string.Join(", ", profiles.Keys)}"));
+                issues.Add(ConfigIssue.Error($"{path}.profiles[{i}]", $"no profile named '{profile}'; defined: {Names(profiles.Keys)}"));
             }
         }
 
@@ -225,7 +225,7 @@ internal static partial class ConfigValidator
         {
             if (!upstreamConfigs.ContainsKey(upstream))
             {
-                issues.Add(ConfigIssue.Error($"{path}.upstreams[{i}]", $"no upstream named '{upstream}'; defined: {string.Join(", ", upstreamConfigs.Keys)}"));
+                issues.Add(ConfigIssue.Error($"{path}.upstreams[{i}]", $"no upstream named '{upstream}'; defined: {Names(upstreamConfigs.Keys)}"));
             }
         }
 
@@ -261,6 +261,8 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Error(path, $"'{key}' is not a valid environment variable name (letters, digits and '_', not starting with a digit)"));
         }
     }
+
+    private static string Names(IEnumerable<string> names) => names.Any() ? string.Join(", ", names) : "(none)";
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
     private static partial Regex NameRegex();

@@ -20,6 +20,9 @@ internal sealed partial class YamlDocument
 
     public JToken Root { get; private set; }
 
+    /// <summary>False when the text is not YAML at all; duplicate keys still leave a usable document.</summary>
+    public bool Readable { get; private set; } = true;
+
     public string Describe(string path) =>
         _marks.TryGetValue(path, out var mark) ? $"line {mark.Line}, column {mark.Column}" : "";
 
@@ -32,6 +35,7 @@ internal sealed partial class YamlDocument
             parser.Consume<StreamStart>();
             if (parser.Accept<StreamEnd>(out _))
             {
+                doc.Readable = false;
                 issues.Add(ConfigIssue.Error("", "the file is empty; start with 'schema_version: 1' (mcp-broker config init writes a starter)"));
                 return doc;
             }
@@ -46,6 +50,7 @@ internal sealed partial class YamlDocument
         }
         catch (YamlException ex)
         {
+            doc.Readable = false;
             issues.Add(ConfigIssue.Error("", $"not valid YAML at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}"));
         }
 
@@ -90,7 +95,7 @@ internal sealed partial class YamlDocument
                     if (obj.ContainsKey(key))
                     {
                         issues.Add(ConfigIssue.Error(childPath,
-                            $"duplicate key '{key}' (line {keyMark.Line}); each key may appear once — merge the two entries"));
+                            $"duplicate key '{key}', again at line {keyMark.Line}; each key may appear once — merge the two entries"));
                         continue;
                     }
 
