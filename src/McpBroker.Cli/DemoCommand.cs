@@ -16,6 +16,11 @@ internal static class DemoCommand
 {
     public static async Task<int> RunAsync(bool keep, CancellationToken ct)
     {
+        if (Console.IsOutputRedirected)
+        {
+            AnsiConsole.Profile.Width = 200;
+        }
+
         var root = Directory.CreateTempSubdirectory("mcp-broker-demo-").FullName;
         var configPath = Path.Combine(root, "broker.yaml");
         await File.WriteAllTextAsync(configPath, ConfigLoader.DemoYaml.Replace("{root}", root, StringComparison.Ordinal), ct);

@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpBroker.Tests.Support;
+
+internal sealed record CliResult(int ExitCode, string Stdout, string Stderr);
+
+/// <summary>
+/// A throwaway runtime root with a config of real npm servers, the real CLI and shim executables, and clients
+/// that connect through the shim. Disposing stops the daemon and asserts that no process it started remains.
+/// </summary>
+internal sealed class BrokerEnvironment : IAsyncDisposable
+{
+    private readonly List<McpClient> _clients = [];
+    private readonly HashSet<int> _seenPids = [];
+
+    private BrokerEnvironment(string root)
+    {
+        Root = root;
+        ConfigPath = Path.Combine(root, "broker.yaml");
+    }
+
+    public string Root { get; }
+
+    public string ConfigPath { get; }
+
+    public string SocketPath => Path.Combine(Root, "sockets", "broker.sock");
+
+    public static string DefaultConfig(string root) => $$"""
+        schema_version: 1
+        runtime: { root: "{{root}}" }
+        broker: { idle_timeout: 10m, start_timeout: 60s }
+        profiles:
+          default: { compact_tools_enabled: true }
+          raw:     { compact_tools_enabled: false, max_tools: 500 }
+          snake:   { compact_tools_enabled: true, broker_tool_name_style: snake }
+          tiny:    { compact_tools_enabled: false, max_tools: 3 }
+        upstreams:
+          memory:
+            command: "{{Repo.NodeBin("mcp-server-memory")}}"
+            env: { MEMORY_FILE_PATH: "{upstream.state_dir}/memory.jsonl" }
+            purpose: knowledge graph memory
+            tags: [notes, memory]
+          everything:
+            command: "{{Repo.NodeBin("mcp-server-everything")}}"
+            purpose: reference server exercising every MCP feature
+          filesystem:
+            command: "{{Repo.NodeBin("mcp-server-filesystem")}}"
+            args: ["{runtime.state_dir}"]
+            purpose: read and write files
+        """;
+
+    public static async Task<BrokerEnvironment> CreateAsync(Func<string, string>? config = null)
+    {
+        await NpmUpstreams.EnsureInstalledAsync();
+
+        // Short, so the socket path stays under the 107-byte limit.
+        var root = Directory.CreateTempSubdirectory("mb-").FullName;
+        var env = new BrokerEnvironment(root);
+        await File.WriteAllTextAsync(env.ConfigPath, (config ?? DefaultConfig)(root));
+        return env;
+    }
+
+    /// <summary>The environment every process of this test gets: its own pointer-file cache, the CLI to start daemons with.</summary>
+    public Dictionary<string, string?> ProcessEnvironment => new()
+    {
+        ["XDG_CACHE_HOME"] = Path.Combine(Root, "xdg-cache"),
+        ["MCP_BROKER_CLI"] = Repo.Cli,
+        ["MCP_BROKER_CONFIG"] = null,
+        ["MCP_BROKER_SOCKET"] = null,
+    };
+
+    public int? DaemonPid =>
+        File.Exists(Path.Combine(Root, "run", "daemon.pid")) && int.TryParse(File.ReadAllText(Path.Combine(Root, "run", "daemon.pid")), out var pid) ? pid : null;
+
+    /// <summary>An MCP client session through a freshly launched shim, as an agent CLI would start it.</summary>
+    public async Task<McpClient> ConnectAsync(string profile = "default", CancellationToken ct = default)
+    {
+        var client = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
+        {
+            Command = Repo.Shim,
+            Arguments = ["--profile", profile, "--config", ConfigPath, "--client", "xunit"],
+            EnvironmentVariables = ProcessEnvironment,
+        }), new McpClientOptions { ClientInfo = new Implementation { Name = "journey-test", Version = "1" } }, cancellationToken: ct);
+        _clients.Add(client);
+        RememberProcesses();
+        return client;
+    }
+
+    public async Task<CliResult> RunCliAsync(params string[] args) => await RunAsync(Repo.Cli, args, stdin: null);
+
+    public async Task<CliResult> RunAsync(string fileName, IEnumerable<string> args, string? stdin)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in ProcessEnvironment)
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(key);
+            }
+            else
+            {
+                start.Environment[key] = value;
+            }
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+        }
+
+        process.StandardInput.Close();
+        await process.WaitForExitAsync().WaitAsync(Wait.Timeout);
+        RememberProcesses();
+        return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Calls a tool and returns its text, failing the test on an error result.</summary>
+    public static async Task<string> CallTextAsync(McpClient client, string tool, Dictionary<string, object?> args)
+    {
+        var result = await client.CallToolAsync(tool, args);
+        var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(t => t.Text));
+        Assert.False(result.IsError == true, $"{tool} returned an error: {text}");
+        return text;
+    }
+
+    public static async Task<JsonElement> CallJsonAsync(McpClient client, string tool, Dictionary<string, object?> args) =>
+        JsonDocument.Parse(await CallTextAsync(client, tool, args)).RootElement.Clone();
+
+    /// <summary>Records the daemon and everything below it, so disposal can prove they are all gone.</summary>
+    public void RememberProcesses()
+    {
+        if (DaemonPid is { } pid)
+        {
+            _seenPids.Add(pid);
+            foreach (var child in Processes.Descendants(pid))
+            {
+                _seenPids.Add(child.Pid);
+            }
+        }
+    }
+
+    public async Task StopDaemonAndAssertNothingLeftAsync()
+    {
+        RememberProcesses();
+        foreach (var client in _clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        _clients.Clear();
+        var stop = await RunCliAsync("daemon", "stop", "--config", ConfigPath);
+        Assert.Equal(0, stop.ExitCode);
+        await Wait.UntilAsync(() => !_seenPids.Any(Processes.Alive), "every process the broker started to exit", TimeSpan.FromSeconds(30));
+        Assert.Empty(Processes.Matching(Root));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopDaemonAndAssertNothingLeftAsync();
+        }
+        finally
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+    }
+
+    public static string Describe(IEnumerable<ProcessInfo> processes) =>
+        new StringBuilder().AppendJoin("\n", processes.Select(p => $"{p.Pid} {p.CommandLine}")).ToString();
+}

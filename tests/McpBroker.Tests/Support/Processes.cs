@@ -1,0 +1,64 @@
+namespace McpBroker.Tests.Support;
+
+/// <summary>The live processes of this machine, read from /proc.</summary>
+internal sealed record ProcessInfo(int Pid, int ParentPid, int GroupId, string CommandLine);
+
+internal static class Processes
+{
+    public static IReadOnlyList<ProcessInfo> All()
+    {
+        var list = new List<ProcessInfo>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var afterName = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (afterName[0] == "Z")
+                {
+                    continue;
+                }
+
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim();
+                list.Add(new ProcessInfo(pid, int.Parse(afterName[1]), int.Parse(afterName[2]), cmdline));
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return list;
+    }
+
+    public static bool Alive(int pid) => All().Any(p => p.Pid == pid);
+
+    /// <summary>Every process below <paramref name="pid"/> in the process tree.</summary>
+    public static IReadOnlyList<ProcessInfo> Descendants(int pid)
+    {
+        var all = All();
+        var result = new List<ProcessInfo>();
+        var frontier = new Queue<int>([pid]);
+        while (frontier.TryDequeue(out var parent))
+        {
+            foreach (var child in all.Where(p => p.ParentPid == parent))
+            {
+                result.Add(child);
+                frontier.Enqueue(child.Pid);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Processes whose command line mentions <paramref name="fragment"/> (e.g. a runtime root or a server name).</summary>
+    public static IReadOnlyList<ProcessInfo> Matching(string fragment) =>
+        All().Where(p => p.CommandLine.Contains(fragment, StringComparison.Ordinal) && p.Pid != Environment.ProcessId).ToList();
+}

@@ -1,0 +1,33 @@
+namespace McpBroker.Tests.Support;
+
+/// <summary>Paths of the repository and of the built executables the journey tests run.</summary>
+internal static class Repo
+{
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>Debug or Release: whatever this test assembly was built as.</summary>
+    private static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+
+    public static string CliDir => Path.Combine(Root, "src", "McpBroker.Cli", "bin", Configuration, "net10.0");
+
+    public static string Cli => Path.Combine(CliDir, "mcp-broker");
+
+    public static string Shim => Path.Combine(CliDir, "mcp-broker-client");
+
+    public static string UpstreamsDir => Path.Combine(Root, "tests", "upstreams");
+
+    public static string NodeBin(string name) => Path.Combine(UpstreamsDir, "node_modules", ".bin", name);
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "McpBroker.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("McpBroker.slnx not found above " + AppContext.BaseDirectory);
+    }
+}
