@@ -176,7 +176,11 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
     {
         try
         {
-            await StopDaemonAndAssertNothingLeftAsync();
+            RememberProcesses();
+            if (_seenPids.Count > 0 || _clients.Count > 0)
+            {
+                await StopDaemonAndAssertNothingLeftAsync();
+            }
         }
         finally
         {

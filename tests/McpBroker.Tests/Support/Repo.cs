@@ -6,7 +6,7 @@ internal static class Repo
     public static string Root { get; } = FindRoot();
 
     /// <summary>Debug or Release: whatever this test assembly was built as.</summary>
-    private static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+    private static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
 
     public static string CliDir => Path.Combine(Root, "src", "McpBroker.Cli", "bin", Configuration, "net10.0");
 
