@@ -45,6 +45,10 @@ internal static class TextTokens
         return terms;
     }
 
+    /// <summary>
+    /// A light stemmer: plural and verb endings, then a final 'e', so create/created/creates and
+    /// issue/issues meet. Stems are internal to the index; nobody reads them.
+    /// </summary>
     public static string Stem(string term)
     {
         if (term.Length <= 3)
@@ -52,21 +56,19 @@ internal static class TextTokens
             return term;
         }
 
-        foreach (var (suffix, replacement) in s_suffixes)
+        var stem = term switch
         {
-            if (term.EndsWith(suffix, StringComparison.Ordinal) && term.Length - suffix.Length >= 3)
-            {
-                return term[..^suffix.Length] + replacement;
-            }
-        }
-
-        return term;
+            _ when term.EndsWith("ies", StringComparison.Ordinal) => term[..^3] + "y",
+            _ when term.EndsWith("sses", StringComparison.Ordinal) => term[..^2],
+            _ when term.EndsWith("es", StringComparison.Ordinal) && term.Length > 4 && "sxz".Contains(term[^3]) => term[..^2],
+            _ when term.EndsWith("ches", StringComparison.Ordinal) || term.EndsWith("shes", StringComparison.Ordinal) => term[..^2],
+            _ when term.EndsWith("ing", StringComparison.Ordinal) && term.Length > 5 => term[..^3],
+            _ when term.EndsWith("ed", StringComparison.Ordinal) && term.Length > 4 => term[..^2],
+            _ when term.EndsWith('s') && !term.EndsWith("ss", StringComparison.Ordinal) => term[..^1],
+            _ => term,
+        };
+        return stem.Length > 3 && stem.EndsWith('e') ? stem[..^1] : stem;
     }
-
-    private static readonly (string Suffix, string Replacement)[] s_suffixes =
-    [
-        ("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""),
-    ];
 
     private static void Flush(StringBuilder word, List<string> terms)
     {

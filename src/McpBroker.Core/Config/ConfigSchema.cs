@@ -41,7 +41,6 @@ public static class ConfigSchema
         }));
         var schema = JsonSchema.FromType<BrokerConfig>(settings);
         schema.Title = "mcp-broker configuration";
-        schema.Id = "https://mcp-broker.dev/schema/broker.schema.json";
 
         // NJsonSchema writes enum member names as x-enumNames and empty descriptions: noise for editors.
         foreach (var definition in schema.Definitions.Values)

@@ -1,0 +1,20 @@
+namespace McpBroker.Tests.Support;
+
+/// <summary>
+/// Byte comparison against files in tests/McpBroker.Tests/Golden. Set MCP_BROKER_UPDATE_GOLDEN=1 to rewrite them
+/// (then review the diff like any other change).
+/// </summary>
+internal static class Golden
+{
+    public static void AssertMatches(string name, string actual)
+    {
+        var path = Path.Combine(Repo.Root, "tests", "McpBroker.Tests", "Golden", name);
+        if (Environment.GetEnvironmentVariable("MCP_BROKER_UPDATE_GOLDEN") == "1")
+        {
+            File.WriteAllText(path, actual);
+        }
+
+        Assert.True(File.Exists(path), $"golden file {path} is missing; run the tests once with MCP_BROKER_UPDATE_GOLDEN=1");
+        Assert.Equal(File.ReadAllText(path), actual);
+    }
+}

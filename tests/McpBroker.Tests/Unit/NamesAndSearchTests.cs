@@ -1,0 +1,130 @@
+using McpBroker.Catalog;
+using McpBroker.Config;
+using McpBroker.Exposure;
+
+namespace McpBroker.Tests.Unit;
+
+public sealed class ToolNamesTests
+{
+    [Fact]
+    public void Expose_Dotted_IsTheCanonicalName()
+    {
+        var names = ToolNames.Expose([("memory", "create_entities"), ("gh", "list.issues")], ToolNameStyle.Dotted);
+
+        Assert.Equal("memory.create_entities", names["memory.create_entities"]);
+        Assert.Equal("gh.list.issues", names["gh.list.issues"]);
+    }
+
+    [Fact]
+    public void Expose_Snake_UsesDoubleUnderscoreAndOnlySafeCharacters()
+    {
+        var names = ToolNames.Expose([("memory", "create_entities"), ("web", "fetch url/v2")], ToolNameStyle.Snake);
+
+        Assert.Equal("memory__create_entities", names["memory.create_entities"]);
+        Assert.Equal("web__fetch_url_v2", names["web.fetch url/v2"]);
+        Assert.Equal("broker_search_tools", ToolNames.BrokerTool("search_tools", ToolNameStyle.Snake));
+        Assert.Equal("broker.search_tools", ToolNames.BrokerTool("search_tools", ToolNameStyle.Dotted));
+    }
+
+    [Fact]
+    public void Expose_SnakeOverLongName_IsShortenedDeterministicallyWithAHash()
+    {
+        var tool = new string('x', 80);
+
+        var first = ToolNames.Expose([("up", tool)], ToolNameStyle.Snake)[$"up.{tool}"];
+        var second = ToolNames.Expose([("other", "t"), ("up", tool)], ToolNameStyle.Snake)[$"up.{tool}"];
+
+        Assert.Equal(ToolNames.MaxSnakeLength, first.Length);
+        Assert.Matches("^up__x+_[0-9a-f]{8}$", first);
+        Assert.Equal(first, second);
+    }
+
+    [Fact]
+    public void Expose_SnakeCollisionAfterSanitising_GivesEachToolItsOwnName()
+    {
+        var names = ToolNames.Expose([("a", "b.c"), ("a", "b_c"), ("a", "b c")], ToolNameStyle.Snake);
+
+        Assert.Equal(3, names.Values.Distinct().Count());
+        Assert.All(names.Values, n => Assert.Matches("^a__b_c_[0-9a-f]{8}$", n));
+    }
+}
+
+public sealed class SearchTests
+{
+    private static readonly SearchIndex s_index = SearchIndex.Build(
+    [
+        Doc("memory.create_entities", "Create multiple new entities in the knowledge graph", ["entities"], "knowledge graph memory", ["notes", "memory"]),
+        Doc("memory.add_observations", "Add new observations to existing entities in the knowledge graph", ["observations"], "knowledge graph memory", ["notes", "memory"]),
+        Doc("memory.read_graph", "Read the entire knowledge graph", [], "knowledge graph memory", ["notes", "memory"]),
+        Doc("memory.delete_entities", "Delete multiple entities and their associated relations", ["entityNames"], "knowledge graph memory", ["notes", "memory"]),
+        Doc("fs.read_text_file", "Read the complete contents of a file from the file system as text", ["path", "head", "tail"], "read and write files", []),
+        Doc("fs.list_directory", "Get a detailed listing of all files and directories in a specified path", ["path"], "read and write files", []),
+        Doc("fs.write_file", "Create a new file or completely overwrite an existing file with new content", ["path", "content"], "read and write files", []),
+        Doc("everything.echo", "Echoes back the input", ["message"], null, []),
+        Doc("everything.get-sum", "Returns the sum of two numbers", ["a", "b"], null, []),
+        Doc("gh.searchIssues", "Search issues and pull requests", ["query", "repo"], "GitHub", ["code"]),
+    ]);
+
+    [Theory]
+    [InlineData("remember that Alice likes tea", "memory.create_entities", 3)]
+    [InlineData("show me what is in the folder", "fs.list_directory", 3)]
+    [InlineData("open the README file", "fs.read_text_file", 3)]
+    [InlineData("add two numbers", "everything.get-sum", 3)]
+    [InlineData("find bug tickets", "gh.searchIssues", 1)]
+    [InlineData("forget the entity Bob", "memory.delete_entities", 1)]
+    public void Search_TaskPhrasedQuery_FindsTheTool(string query, string expected, int within)
+    {
+        var hits = s_index.Search(query, within);
+
+        Assert.Contains(expected, hits.Select(h => h.Key));
+    }
+
+    [Fact]
+    public void Search_ParameterNames_AreSearched()
+    {
+        Assert.Equal("memory.delete_entities", s_index.Search("entityNames", 1).Single().Key);
+    }
+
+    [Fact]
+    public void Search_Filter_HidesWhatACallerMayNotSee()
+    {
+        var hits = s_index.Search("knowledge graph", 10, key => key != "memory.read_graph");
+
+        Assert.NotEmpty(hits);
+        Assert.DoesNotContain(hits, h => h.Key == "memory.read_graph");
+        Assert.True(hits.Zip(hits.Skip(1)).All(p => p.First.Score >= p.Second.Score));
+    }
+
+    [Fact]
+    public void Search_NoMatchingTerm_ReturnsNothing()
+    {
+        Assert.Empty(s_index.Search("zyxxy qwop", 5));
+        Assert.Empty(s_index.Search("", 5));
+    }
+
+    [Theory]
+    [InlineData("create_entities", new[] { "create", "entity" })]
+    [InlineData("searchIssuesByLabel", new[] { "search", "issue", "label" })]
+    [InlineData("get-file-contents", new[] { "get", "file", "content" })]
+    [InlineData("HTTPServer v2", new[] { "http", "server", "v", "2" })]
+    public void TextTokens_Split_HandlesSnakeCamelAndKebabCase(string text, string[] words)
+    {
+        Assert.Equal(words.Select(TextTokens.Stem), TextTokens.Split(text));
+    }
+
+    [Theory]
+    [InlineData("created", "create")]
+    [InlineData("creates", "create")]
+    [InlineData("issues", "issue")]
+    [InlineData("entities", "entity")]
+    [InlineData("searches", "search")]
+    [InlineData("listing", "list")]
+    [InlineData("class", "class")]
+    public void TextTokens_Stem_MakesWordFormsMeet(string form, string word)
+    {
+        Assert.Equal(TextTokens.Stem(word), TextTokens.Stem(form));
+    }
+
+    private static SearchDocument Doc(string key, string description, string[] parameters, string? purpose, string[] tags) =>
+        new(key, key[(key.IndexOf('.') + 1)..], description, parameters, purpose, tags);
+}
