@@ -14,6 +14,8 @@ internal static class Repo
 
     public static string Shim => Path.Combine(CliDir, "mcp-broker-client");
 
+    public static string TestUpstream => Path.Combine(Root, "tests", "McpBroker.TestUpstream", "bin", Configuration, "net10.0", "mcp-test-upstream");
+
     public static string UpstreamsDir => Path.Combine(Root, "tests", "upstreams");
 
     public static string NodeBin(string name) => Path.Combine(UpstreamsDir, "node_modules", ".bin", name);

@@ -1,0 +1,116 @@
+using System.Text.Json;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+// Switches (command-line): --exit-at-start CODE, --garbage-stdout, --flood-stderr LINES, --stderr TEXT,
+// --marker-dir DIR (cancelled calls write a file there, so tests can see that cancellation reached the server).
+// Tools: echo, pid, crash, hang, slow, add_tool (changes the tool list and sends list_changed).
+var options = ParseArgs(args);
+if (options.TryGetValue("--stderr", out var text))
+{
+    Console.Error.WriteLine(text);
+}
+
+if (options.TryGetValue("--flood-stderr", out var lines))
+{
+    for (var i = 0; i < int.Parse(lines); i++)
+    {
+        Console.Error.WriteLine($"stderr line {i} of a noisy server");
+    }
+}
+
+if (options.TryGetValue("--exit-at-start", out var code))
+{
+    Console.Error.WriteLine("test upstream: exiting at start as asked");
+    return int.Parse(code);
+}
+
+if (options.ContainsKey("--garbage-stdout"))
+{
+    Console.Out.WriteLine("this is not JSON-RPC");
+    Console.Out.Flush();
+}
+
+var markerDir = options.GetValueOrDefault("--marker-dir");
+var extraTools = new List<Tool>();
+var stringArg = JsonElement.Parse("""{"type":"object","properties":{"message":{"type":"string"}}}""");
+var msArg = JsonElement.Parse("""{"type":"object","properties":{"ms":{"type":"integer"},"tag":{"type":"string"}}}""");
+var codeArg = JsonElement.Parse("""{"type":"object","properties":{"code":{"type":"integer"}}}""");
+var none = JsonElement.Parse("""{"type":"object","properties":{}}""");
+IList<Tool> Tools() =>
+[
+    new() { Name = "echo", Description = "Echo a message back", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
+    new() { Name = "pid", Description = "The server's process id", InputSchema = none, Annotations = new() { ReadOnlyHint = true } },
+    new() { Name = "crash", Description = "Exit the process in the middle of the call", InputSchema = codeArg },
+    new() { Name = "hang", Description = "Never answer", InputSchema = msArg },
+    new() { Name = "slow", Description = "Answer after ms milliseconds", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
+    new() { Name = "add_tool", Description = "Add a tool and announce the change", InputSchema = none },
+    .. extraTools,
+];
+
+var serverOptions = new McpServerOptions
+{
+    ServerInfo = new Implementation { Name = "mcp-test-upstream", Version = "1.0.0" },
+    Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = true } },
+    Handlers = new McpServerHandlers
+    {
+        ListToolsHandler = (_, _) => ValueTask.FromResult(new ListToolsResult { Tools = Tools() }),
+        CallToolHandler = async (request, ct) =>
+        {
+            var a = request.Params?.Arguments ?? new Dictionary<string, JsonElement>();
+            string Text(string key) => a.TryGetValue(key, out var v) ? v.ToString() : "";
+            int Int(string key, int fallback) => a.TryGetValue(key, out var v) && v.TryGetInt32(out var i) ? i : fallback;
+            switch (request.Params?.Name)
+            {
+                case "echo":
+                    return Result($"echo: {Text("message")}");
+                case "pid":
+                    return Result(Environment.ProcessId.ToString());
+                case "crash":
+                    Console.Error.WriteLine("test upstream: crashing as asked");
+                    Environment.Exit(Int("code", 3));
+                    return Result("unreachable");
+                case "hang":
+                case "slow":
+                    try
+                    {
+                        await Task.Delay(request.Params.Name == "hang" ? Timeout.Infinite : Int("ms", 100), ct);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        if (markerDir is not null)
+                        {
+                            File.WriteAllText(Path.Combine(markerDir, $"cancelled-{Text("tag")}"), "cancelled");
+                        }
+
+                        throw;
+                    }
+
+                    return Result($"slept {Int("ms", 100)} ms");
+                case "add_tool":
+                    extraTools.Add(new Tool { Name = $"added_{extraTools.Count + 1}", Description = "A tool added at run time", InputSchema = none });
+                    await request.Server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);
+                    return Result($"now {Tools().Count} tools");
+                default:
+                    return new CallToolResult { IsError = true, Content = [new TextContentBlock { Text = $"unknown tool {request.Params?.Name}" }] };
+            }
+        },
+    },
+};
+
+await using var server = McpServer.Create(new StdioServerTransport("mcp-test-upstream"), serverOptions);
+await server.RunAsync();
+return 0;
+
+static CallToolResult Result(string text) => new() { Content = [new TextContentBlock { Text = text }] };
+
+static Dictionary<string, string> ParseArgs(string[] args)
+{
+    var map = new Dictionary<string, string>(StringComparer.Ordinal);
+    for (var i = 0; i < args.Length; i++)
+    {
+        map[args[i]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "";
+    }
+
+    return map;
+}
