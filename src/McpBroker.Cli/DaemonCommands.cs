@@ -3,6 +3,7 @@ using System.Reflection;
 using McpBroker.Config;
 using McpBroker.Daemon;
 using McpBroker.Platform;
+using McpBroker.Upstreams;
 
 namespace McpBroker.Cli;
 
@@ -67,6 +68,45 @@ internal static class DaemonCommands
 
         Console.WriteLine($"stopped the daemon (pid {pid}) and its upstreams");
         return 0;
+    }
+
+    public static async Task<int> ReapAsync(string? configOption)
+    {
+        if (ConfigCommands.Load(configOption) is not { } model)
+        {
+            return 1;
+        }
+
+        var results = await new ProcessRecords(model.Runtime.RunDir).ReapOrphansAsync();
+        foreach (var r in results)
+        {
+            Console.WriteLine($"{r.Record.Upstream}: pid {r.Record.Pid}{(r.Record.Pgid > 0 ? $" (group {r.Record.Pgid})" : "")} left by dead daemon {r.Record.OwnerPid}: {r.Outcome}");
+        }
+
+        Console.WriteLine(results.Count == 0 ? "nothing to reap" : $"reaped {results.Count} orphaned upstream process(es)");
+        return results.Any(r => r.Outcome.StartsWith("still running", StringComparison.Ordinal)) ? 1 : 0;
+    }
+
+    public static async Task<int> RestartUpstreamAsync(string? configOption, string upstream)
+    {
+        if (ConfigCommands.Load(configOption) is not { } model)
+        {
+            return 1;
+        }
+
+        var answer = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "restart", TimeSpan.FromSeconds(30), upstream);
+        switch (answer)
+        {
+            case null:
+                Console.Error.WriteLine($"mcp-broker: no daemon is running for {model.Runtime.Root}; it starts upstreams fresh when it starts");
+                return 1;
+            case { Ok: true }:
+                Console.WriteLine(answer.Message);
+                return 0;
+            default:
+                Console.Error.WriteLine($"mcp-broker: {answer.Error?.Message}");
+                return 1;
+        }
     }
 
     /// <summary>Starts a background daemon unless one answers, waits until it does, and prints its socket path.</summary>

@@ -31,6 +31,14 @@ var stop = new Command("stop", "Stop the daemon and every upstream it runs");
 stop.SetAction((r, ct) => DaemonCommands.StopAsync(r.GetValue(configOption)));
 daemon.Subcommands.Add(stop);
 
+var reap = new Command("reap", "Stop upstream processes left behind by a daemon that died, and report each");
+reap.SetAction((r, ct) => DaemonCommands.ReapAsync(r.GetValue(configOption)));
+daemon.Subcommands.Add(reap);
+
+var upstreamName = new Argument<string>("NAME") { Description = "Upstream name, as in the config" };
+var restart = new Command("restart", "Close an upstream's circuit and restart it on its next request") { upstreamName };
+restart.SetAction((r, ct) => DaemonCommands.RestartUpstreamAsync(r.GetValue(configOption), r.GetValue(upstreamName)!));
+
 var keep = new Option<bool>("--keep") { Description = "Keep the throwaway runtime root for a look afterwards" };
 var demo = new Command("demo", "Run the broker end to end on a throwaway root with real MCP servers from npm") { keep };
 demo.SetAction((r, ct) => DemoCommand.RunAsync(r.GetValue(keep), ct));
@@ -40,6 +48,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     configOption,
     new Command("config", "Create, check and show the config") { init, validate, show, schema },
     daemon,
+    new Command("upstream", "Act on one upstream of the running daemon") { restart },
     demo,
 };
 

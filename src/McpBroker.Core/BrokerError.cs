@@ -9,6 +9,7 @@ public enum BrokerErrorCode
     UpstreamCrashed,
     UpstreamTimeout,
     UpstreamError,
+    UpstreamBusy,
     OverBudget,
     Cancelled,
 }
@@ -24,6 +25,7 @@ public sealed record BrokerError(BrokerErrorCode Code, string Message, string Hi
         BrokerErrorCode.UpstreamCrashed => "upstream_crashed",
         BrokerErrorCode.UpstreamTimeout => "upstream_timeout",
         BrokerErrorCode.UpstreamError => "upstream_error",
+        BrokerErrorCode.UpstreamBusy => "upstream_busy",
         BrokerErrorCode.OverBudget => "over_budget",
         BrokerErrorCode.Cancelled => "cancelled",
         _ => "internal_error",

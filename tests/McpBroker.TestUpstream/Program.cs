@@ -74,6 +74,7 @@ var serverOptions = new McpServerOptions
                 case "slow":
                     try
                     {
+                        // The delay is the behaviour under test (a slow or hung server), not synchronisation.
                         await Task.Delay(request.Params.Name == "hang" ? Timeout.Infinite : Int("ms", 100), ct);
                     }
                     catch (OperationCanceledException)

@@ -59,11 +59,11 @@ internal sealed partial class ToolCatalog
         _logger = logger;
         _time = time;
         var cached = new Dictionary<string, UpstreamTools>(StringComparer.Ordinal);
-        foreach (var supervisor in registry.All)
+        foreach (var model in registry.Models)
         {
-            if (ReadCache(supervisor.Model) is { } entry)
+            if (ReadCache(model) is { } entry)
             {
-                cached[supervisor.Model.Name] = entry;
+                cached[model.Name] = entry;
             }
         }
 
@@ -80,13 +80,17 @@ internal sealed partial class ToolCatalog
         IEnumerable<string> upstreams, string? sessionId, CancellationToken ct)
     {
         var snapshot = Current;
-        var missing = upstreams.Where(u => !snapshot.Upstreams.ContainsKey(u)).Select(_registry.Find).OfType<UpstreamSupervisor>().ToList();
+        var missing = upstreams.Where(u => !snapshot.Upstreams.ContainsKey(u)).Select(_registry.FindModel).OfType<UpstreamModel>().ToList();
         if (missing.Count == 0)
         {
             return (snapshot, FrozenDictionary<string, BrokerError>.Empty);
         }
 
-        var results = await Task.WhenAll(missing.Select(async s => (s.Model, Result: await s.ListToolsAsync(sessionId, ct))));
+        var results = await Task.WhenAll(missing.Select(async model =>
+        {
+            await using var lease = _registry.Acquire(model.Name, sessionId)!.Value;
+            return (Model: model, Result: await lease.Supervisor.ListToolsAsync(sessionId, ct));
+        }));
         var failures = new Dictionary<string, BrokerError>(StringComparer.Ordinal);
         foreach (var (model, result) in results)
         {

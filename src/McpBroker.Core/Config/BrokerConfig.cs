@@ -81,6 +81,8 @@ public enum UpstreamTransport
 public enum UpstreamMode
 {
     Shared,
+    PerSession,
+    PerCall,
     Disabled,
 }
 
@@ -107,7 +109,7 @@ public sealed record UpstreamConfig
     [Description("TARGET: path of a file (mode 0600, relative paths under {runtime.secrets_dir}) whose content is the value.")]
     public Dictionary<string, string>? EnvFiles { get; init; }
 
-    [Description("shared (default): one process for every session. disabled: kept in the file, never started or shown.")]
+    [Description("shared (default): one process for every session. per_session: one per client session, stopped when it ends. per_call: a fresh process per call (stateless servers). disabled: kept in the file, never started or shown.")]
     public UpstreamMode? Mode { get; init; }
 
     [Description("Tool name prefix (letters, digits, _ and -). Default: the upstream's name.")]
@@ -127,6 +129,33 @@ public sealed record UpstreamConfig
 
     [Description("Start and call time limits for this upstream.")]
     public TimeoutsConfig? Timeouts { get; init; }
+
+    [Description("How crashes are retried: exponential backoff, then an open circuit after max_attempts failures in a row.")]
+    public RestartConfig? Restart { get; init; }
+
+    [Description("Most requests in flight to one instance at a time; more wait in a queue. Default: no limit.")]
+    public int? MaxConcurrency { get; init; }
+
+    [Description("Most requests that may wait for a slot when max_concurrency is reached; beyond it calls fail with upstream_busy. Default 64.")]
+    public int? MaxQueue { get; init; }
+
+    [Description("true: one request at a time (max_concurrency: 1).")]
+    public bool? SerializeCalls { get; init; }
+}
+
+public sealed record RestartConfig
+{
+    [Description("Failures in a row before the circuit opens. Default 5.")]
+    public int? MaxAttempts { get; init; }
+
+    [Description("Wait before the second restart; doubles each time. Default 1s.")]
+    public Duration? Backoff { get; init; }
+
+    [Description("Longest wait between restarts. Default 30s.")]
+    public Duration? MaxBackoff { get; init; }
+
+    [Description("How long an open circuit stays open before the next request may try again. Default 60s.")]
+    public Duration? Cooldown { get; init; }
 }
 
 public sealed record TimeoutsConfig
@@ -136,6 +165,9 @@ public sealed record TimeoutsConfig
 
     [Description("Time a tool call may take. Overrides broker.call_timeout.")]
     public Duration? Call { get; init; }
+
+    [Description("TOOL: time limit for that tool's calls (the upstream's own tool name).")]
+    public Dictionary<string, Duration>? Tools { get; init; }
 }
 
 [JsonSourceGenerationOptions(

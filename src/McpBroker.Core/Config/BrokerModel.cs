@@ -47,6 +47,19 @@ public sealed record RuntimeModel(string Root)
     }
 }
 
+public sealed record RestartPolicy(int MaxAttempts, TimeSpan Backoff, TimeSpan MaxBackoff, TimeSpan Cooldown)
+{
+    public static readonly RestartPolicy Default = new(5, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60));
+
+    /// <summary>
+    /// How long to wait before the next start after <paramref name="failures"/> failures in a row: none after the first
+    /// (the next request restarts at once), then Backoff doubling up to MaxBackoff.
+    /// </summary>
+    public TimeSpan DelayAfter(int failures) => failures <= 1
+        ? TimeSpan.Zero
+        : TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, Backoff.Ticks * (1L << Math.Min(failures - 2, 30))));
+}
+
 public sealed record BrokerSettingsModel(TimeSpan IdleTimeout, TimeSpan StartTimeout, TimeSpan CallTimeout)
 {
     public static readonly BrokerSettingsModel Defaults = new(TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120));
@@ -81,6 +94,17 @@ public sealed record UpstreamModel(
     TimeSpan StartTimeout,
     TimeSpan CallTimeout)
 {
+    public FrozenDictionary<string, TimeSpan> ToolTimeouts { get; init; } = FrozenDictionary<string, TimeSpan>.Empty;
+
+    public RestartPolicy Restart { get; init; } = RestartPolicy.Default;
+
+    /// <summary>Most requests in flight to one instance; null for no limit.</summary>
+    public int? MaxConcurrency { get; init; }
+
+    public int MaxQueue { get; init; } = 64;
+
+    public TimeSpan CallTimeoutFor(string tool) => ToolTimeouts.TryGetValue(tool, out var t) ? t : CallTimeout;
+
     /// <summary>The profiles the upstream names itself (null: open to profiles that do not list upstreams).</summary>
     public IReadOnlyList<string>? DeclaredProfiles { get; init; }
 

@@ -200,6 +200,38 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Error($"{path}", $"'{key}' is set in more than one of env, env_from and env_files; keep one"));
         }
 
+        var toolTimeouts = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
+        foreach (var (tool, limit) in u.Timeouts?.Tools ?? [])
+        {
+            toolTimeouts[tool] = Positive(limit, settings.CallTimeout, $"{path}.timeouts.tools.{tool}", issues);
+        }
+
+        var d = RestartPolicy.Default;
+        var restart = new RestartPolicy(
+            u.Restart?.MaxAttempts ?? d.MaxAttempts,
+            Positive(u.Restart?.Backoff, d.Backoff, $"{path}.restart.backoff", issues),
+            Positive(u.Restart?.MaxBackoff, d.MaxBackoff, $"{path}.restart.max_backoff", issues),
+            Positive(u.Restart?.Cooldown, d.Cooldown, $"{path}.restart.cooldown", issues));
+        if (restart.MaxAttempts < 1)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.restart.max_attempts", "must be at least 1"));
+        }
+
+        if (u.MaxConcurrency is < 1)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.max_concurrency", "must be at least 1 (omit it for no limit)"));
+        }
+
+        if (u.MaxQueue is < 0)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.max_queue", "must be 0 or more"));
+        }
+
+        if (u.SerializeCalls == true && u.MaxConcurrency is > 1)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.serialize_calls", $"contradicts max_concurrency: {u.MaxConcurrency}; keep one"));
+        }
+
         var idle = u.IdleTimeout?.Value ?? settings.IdleTimeout;
         var start = Positive(u.Timeouts?.Start, settings.StartTimeout, $"{path}.timeouts.start", issues);
         var call = Positive(u.Timeouts?.Call, settings.CallTimeout, $"{path}.timeouts.call", issues);
@@ -214,6 +246,10 @@ internal static partial class ConfigValidator
             u.Purpose, u.Tags ?? [], idle, start, call)
         {
             DeclaredProfiles = u.Profiles,
+            ToolTimeouts = toolTimeouts.ToFrozenDictionary(StringComparer.Ordinal),
+            Restart = restart,
+            MaxConcurrency = u.SerializeCalls == true ? 1 : u.MaxConcurrency,
+            MaxQueue = u.MaxQueue ?? 64,
         };
     }
 

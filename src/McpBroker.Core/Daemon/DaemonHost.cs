@@ -16,7 +16,7 @@ public sealed record DaemonStartError(int ExitCode, string Message);
 /// Runs the daemon in the foreground: one per runtime root (an exclusive lock), socket in a 0700 folder with mode
 /// 0600, every upstream stopped when it ends (SIGTERM, SIGINT or a stop request).
 /// </summary>
-public static class DaemonHost
+public static partial class DaemonHost
 {
     public const int ExitAlreadyRunning = 3;
 
@@ -30,6 +30,9 @@ public static class DaemonHost
             reportError(new DaemonStartError(ExitAlreadyRunning, $"a daemon is already running for {runtime.Root} (pid {ReadPid(runtime.PidPath)?.ToString() ?? "unknown"}); stop it with 'mcp-broker daemon stop'"));
             return ExitAlreadyRunning;
         }
+
+        // Holding the lock means the previous daemon is gone: stop whatever upstreams it left behind.
+        var reaped = await new ProcessRecords(runtime.RunDir).ReapOrphansAsync();
 
         // Holding the lock means no daemon owns the socket: whatever file is there is stale.
         File.Delete(runtime.SocketPath);
@@ -57,6 +60,12 @@ public static class DaemonHost
         try
         {
             using var host = Build(model, listener, logToFile);
+            var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("McpBroker.Daemon");
+            foreach (var result in reaped)
+            {
+                LogReaped(logger, result.Record.Upstream, result.Record.Pid, result.Record.OwnerPid, result.Outcome);
+            }
+
             await host.RunAsync(ct);
             return 0;
         }
@@ -87,6 +96,9 @@ public static class DaemonHost
         }
     }
 
+    [LoggerMessage(EventId = 400, Level = LogLevel.Warning, Message = "Reaped upstream {Upstream} (pid {Pid}) left by dead daemon {OwnerPid}: {Outcome}")]
+    private static partial void LogReaped(ILogger logger, string upstream, int pid, int ownerPid, string outcome);
+
     private static IHost Build(BrokerModel model, Socket listener, bool logToFile)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "mcp-broker" });
@@ -110,7 +122,8 @@ public static class DaemonHost
         builder.Services.AddSingleton(model);
         builder.Services.AddSingleton(model.Runtime);
         builder.Services.AddSingleton(listener);
-        builder.Services.AddSingleton<UpstreamRegistry>(sp => new UpstreamRegistry(model, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(new ProcessRecords(model.Runtime.RunDir));
+        builder.Services.AddSingleton<UpstreamRegistry>(sp => new UpstreamRegistry(model, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ProcessRecords>()));
         builder.Services.AddSingleton<ToolCatalog>();
         builder.Services.AddSingleton<BrokerFacade>();
         builder.Services.AddHostedService<UpstreamShutdown>();

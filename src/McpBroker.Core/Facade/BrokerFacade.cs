@@ -50,7 +50,7 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
                 FacadeTools.Search => await SearchAsync(profile, sessionId, arguments, ct),
                 FacadeTools.Describe => await DescribeAsync(profile, sessionId, arguments, ct),
                 FacadeTools.Call => await CallThroughAsync(profile, sessionId, arguments, ct),
-                _ => Text(Status(profile)),
+                _ => Text(Status(profile, sessionId)),
             }
             : profile.CompactToolsEnabled
                 ? new BrokerError(BrokerErrorCode.UnknownTool, $"'{request.Name}' is not a broker tool",
@@ -75,25 +75,30 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
         ],
     };
 
-    public JsonObject Status(ProfileModel profile)
+    public JsonObject Status(ProfileModel profile, string? sessionId)
     {
         var snapshot = catalog.Current;
         var upstreams = new JsonArray();
         foreach (var name in profile.Upstreams)
         {
-            if (registry.Find(name)?.Snapshot() is not { } state)
+            if (registry.FindModel(name) is not { } upstream)
             {
                 continue;
             }
 
+            var state = registry.Snapshot(name, sessionId);
             upstreams.Add(new JsonObject
             {
                 ["name"] = state.Name,
+                ["mode"] = upstream.Mode switch { UpstreamMode.PerSession => "per_session", UpstreamMode.PerCall => "per_call", _ => "shared" },
                 ["state"] = state.State,
                 ["pid"] = state.Pid,
+                ["instances"] = registry.Instances(name),
                 ["sessions"] = state.Sessions,
                 ["in_flight"] = state.InFlight,
                 ["restarts"] = state.Restarts,
+                ["failures"] = state.ConsecutiveFailures,
+                ["retry_at"] = state.RetryAt,
                 ["tools"] = snapshot.Upstreams.GetValueOrDefault(name)?.Tools.Count,
                 ["last_error"] = state.LastError,
             });
@@ -197,12 +202,15 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
     private async Task<Outcome<CallToolResult>> CallUpstreamAsync(ProfileModel profile, string sessionId, string name, IDictionary<string, JsonElement>? arguments, CancellationToken ct)
     {
         var (view, _) = await ViewAsync(profile, sessionId, ct);
-        if (view.Find(name) is not { } tool || registry.Find(tool.Upstream.Name) is not { } supervisor)
+        if (view.Find(name) is not { } tool || registry.Acquire(tool.Upstream.Name, sessionId) is not { } lease)
         {
             return UnknownTool(profile, name);
         }
 
-        return await supervisor.CallToolAsync(sessionId, tool.Tool.Name, arguments, ct);
+        await using (lease)
+        {
+            return await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, arguments, ct);
+        }
     }
 
     private BrokerError UnknownTool(ProfileModel profile, string name)

@@ -22,6 +22,9 @@ public sealed record HelloMessage
     public int? Pid { get; init; }
 
     public string? Control { get; init; }
+
+    /// <summary>The upstream a control request is about (<c>restart</c>).</summary>
+    public string? Upstream { get; init; }
 }
 
 public sealed record HelloError(string Code, string Message);
@@ -38,6 +41,9 @@ public sealed record WelcomeMessage
     public int? DaemonPid { get; init; }
 
     public HelloError? Error { get; init; }
+
+    /// <summary>What a control request did, in words.</summary>
+    public string? Message { get; init; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -84,6 +84,12 @@ internal sealed partial class SessionListener(
                 case "ping":
                     await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId }, stoppingToken);
                     return;
+                case "restart":
+                    var known = message.Upstream is { } name && await registry.RestartAsync(name);
+                    await ReplyAsync(stream, known
+                        ? new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Message = $"upstream '{message.Upstream}' restarts on its next request" }
+                        : Refuse("unknown_upstream", $"no enabled upstream named '{message.Upstream}' in {model.SourcePath}; defined: {string.Join(", ", registry.Models.Select(m => m.Name))}"), stoppingToken);
+                    return;
                 case "stop":
                     LogStopRequested();
                     await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId }, stoppingToken);

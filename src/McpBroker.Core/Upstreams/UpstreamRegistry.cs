@@ -1,33 +1,123 @@
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using McpBroker.Config;
 using Microsoft.Extensions.Logging;
 
 namespace McpBroker.Upstreams;
 
-/// <summary>Every enabled upstream's supervisor, by name. Stops them all, in parallel, when disposed.</summary>
+/// <summary>The supervisor a request runs on; disposing it stops a per-call instance.</summary>
+internal readonly struct UpstreamLease(UpstreamSupervisor supervisor, bool owned) : IAsyncDisposable
+{
+    public UpstreamSupervisor Supervisor => supervisor;
+
+    public ValueTask DisposeAsync() => owned ? supervisor.DisposeAsync() : ValueTask.CompletedTask;
+}
+
+/// <summary>
+/// Every enabled upstream, by mode: one supervisor for a shared upstream, one per client session for a per-session
+/// upstream (stopped when the session ends), a fresh one per request for a per-call upstream. Stops them all, in
+/// parallel, when disposed.
+/// </summary>
 internal sealed class UpstreamRegistry : IAsyncDisposable
 {
-    private readonly FrozenDictionary<string, UpstreamSupervisor> _supervisors;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly TimeProvider _time;
+    private readonly FrozenDictionary<string, UpstreamModel> _models;
+    private readonly FrozenDictionary<string, UpstreamSupervisor> _shared;
+    private readonly ConcurrentDictionary<(string Upstream, string Session), UpstreamSupervisor> _perSession = new();
+    private readonly ConcurrentDictionary<Task, byte> _stopping = new();
 
-    public UpstreamRegistry(BrokerModel model, ILoggerFactory loggerFactory, TimeProvider time)
+    public UpstreamRegistry(BrokerModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records)
     {
-        _supervisors = model.Upstreams
-            .Where(u => u.Mode != UpstreamMode.Disabled)
-            .ToFrozenDictionary(u => u.Name, u => new UpstreamSupervisor(u, loggerFactory, time), StringComparer.Ordinal);
+        _loggerFactory = loggerFactory;
+        _time = time;
+        Records = records;
+        _models = model.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled).ToFrozenDictionary(u => u.Name, StringComparer.Ordinal);
+        _shared = _models.Values.Where(u => u.Mode == UpstreamMode.Shared)
+            .ToFrozenDictionary(u => u.Name, u => new UpstreamSupervisor(u, loggerFactory, time, records), StringComparer.Ordinal);
     }
 
-    public UpstreamSupervisor? Find(string name) => _supervisors.GetValueOrDefault(name);
+    public ProcessRecords? Records { get; }
 
-    public IEnumerable<UpstreamSupervisor> All => _supervisors.Values;
+    public IEnumerable<UpstreamModel> Models => _models.Values;
 
+    public UpstreamModel? FindModel(string name) => _models.GetValueOrDefault(name);
+
+    /// <summary>The supervisor for a request of <paramref name="sessionId"/> to <paramref name="upstream"/>, or null if unknown.</summary>
+    public UpstreamLease? Acquire(string upstream, string? sessionId)
+    {
+        if (!_models.TryGetValue(upstream, out var model))
+        {
+            return null;
+        }
+
+        return model.Mode switch
+        {
+            UpstreamMode.Shared => new UpstreamLease(_shared[upstream], owned: false),
+            UpstreamMode.PerSession when sessionId is not null =>
+                new UpstreamLease(_perSession.GetOrAdd((upstream, sessionId), _ => New(model)), owned: false),
+            _ => new UpstreamLease(New(model), owned: true),
+        };
+    }
+
+    /// <summary>The state of the instance a session would use (per-call upstreams have none between calls).</summary>
+    public UpstreamState Snapshot(string upstream, string? sessionId)
+    {
+        var model = _models[upstream];
+        var supervisor = model.Mode switch
+        {
+            UpstreamMode.Shared => _shared[upstream],
+            UpstreamMode.PerSession when sessionId is not null => _perSession.GetValueOrDefault((upstream, sessionId)),
+            _ => null,
+        };
+        return supervisor?.Snapshot() ?? new UpstreamState(upstream, "stopped", null, 0, 0, 0, 0, null, null, null, null);
+    }
+
+    /// <summary>Running instances of an upstream across all sessions.</summary>
+    public int Instances(string upstream) => _models[upstream].Mode switch
+    {
+        UpstreamMode.Shared => _shared[upstream].Snapshot().Pid is null ? 0 : 1,
+        _ => _perSession.Where(p => p.Key.Upstream == upstream).Count(p => p.Value.Snapshot().Pid is not null),
+    };
+
+    /// <summary>Closes the circuit of every instance of an upstream and stops them; false for an unknown name.</summary>
+    public async Task<bool> RestartAsync(string upstream)
+    {
+        if (!_models.ContainsKey(upstream))
+        {
+            return false;
+        }
+
+        var supervisors = _perSession.Where(p => p.Key.Upstream == upstream).Select(p => p.Value)
+            .Concat(_shared.TryGetValue(upstream, out var shared) ? [shared] : []);
+        await Task.WhenAll(supervisors.Select(s => s.RestartAsync()));
+        return true;
+    }
+
+    /// <summary>Forgets a session: shared upstreams stop counting it; its per-session instances stop now.</summary>
     public void ReleaseSession(string sessionId)
     {
-        foreach (var supervisor in _supervisors.Values)
+        foreach (var supervisor in _shared.Values)
         {
             supervisor.ReleaseSession(sessionId);
         }
+
+        foreach (var key in _perSession.Keys.Where(k => k.Session == sessionId))
+        {
+            if (_perSession.TryRemove(key, out var supervisor))
+            {
+                var stop = supervisor.DisposeAsync().AsTask();
+                _stopping.TryAdd(stop, 0);
+                _ = stop.ContinueWith(t => _stopping.TryRemove(t, out _), TaskScheduler.Default);
+            }
+        }
     }
 
-    public async ValueTask DisposeAsync() =>
-        await Task.WhenAll(_supervisors.Values.Select(s => s.DisposeAsync().AsTask()));
+    public async ValueTask DisposeAsync()
+    {
+        var all = _shared.Values.Concat(_perSession.Values).Select(s => s.DisposeAsync().AsTask()).Concat(_stopping.Keys);
+        await Task.WhenAll(all);
+    }
+
+    private UpstreamSupervisor New(UpstreamModel model) => new(model, _loggerFactory, _time, Records);
 }

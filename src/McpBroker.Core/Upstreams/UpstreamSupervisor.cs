@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using McpBroker.Config;
 using Microsoft.Extensions.Logging;
@@ -8,15 +7,7 @@ using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Upstreams;
 
-public enum UpstreamStateKind
-{
-    Stopped,
-    Starting,
-    Running,
-    Failed,
-}
-
-/// <summary>What status shows for one upstream: a snapshot of its live state.</summary>
+/// <summary>What status shows for one upstream instance: a snapshot of its live state.</summary>
 public sealed record UpstreamState(
     string Name,
     string State,
@@ -24,18 +15,23 @@ public sealed record UpstreamState(
     int Sessions,
     int InFlight,
     int Restarts,
+    int ConsecutiveFailures,
     string? LastError,
+    DateTimeOffset? RetryAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? LastUsedAt);
 
 /// <summary>
-/// Owns one upstream: starts it on first need (one start at a time, shared by every waiter), lets many
-/// requests run on it at once, stops it when idle or when the daemon stops, and remembers why it last failed.
+/// Owns one upstream instance: starts it on first need (one start at a time, shared by every waiter), lets
+/// requests run on it at once (up to max_concurrency), stops it when idle, notices when it dies, and retries
+/// with exponential backoff until its circuit opens. Every failure on its paths is a <see cref="BrokerError"/>.
 /// </summary>
 internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 {
     /// <summary>The newest revision both the SDK and the npm reference servers speak; the SDK default probes first.</summary>
     public const string UpstreamProtocolVersion = "2025-11-25";
+
+    private static readonly TimeSpan s_pingTimeout = TimeSpan.FromSeconds(5);
 
     private static readonly string[] s_inheritedVariables =
         ["LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
@@ -45,29 +41,45 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
+    private readonly ProcessRecords? _records;
     private readonly Lock _gate = new();
-    private readonly ConcurrentDictionary<string, byte> _sessions = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposed = new();
+    private readonly SemaphoreSlim? _slots;
     private Task<Instance>? _current;
     private UpstreamStateKind _state = UpstreamStateKind.Stopped;
     private string? _lastError;
+    private DateTimeOffset? _retryAt;
+    private int _failures;
     private int _restarts;
     private int _starts;
     private int _inFlight;
+    private int _queued;
     private long _lastUsedTicks;
     private DateTimeOffset? _startedAt;
 
-    public UpstreamSupervisor(UpstreamModel model, ILoggerFactory loggerFactory, TimeProvider time)
+    public UpstreamSupervisor(UpstreamModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records)
     {
         Model = model;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<UpstreamSupervisor>();
         _time = time;
+        _records = records;
+        _slots = model.MaxConcurrency is { } max ? new SemaphoreSlim(max, max) : null;
         _lastUsedTicks = time.GetUtcNow().UtcTicks;
         if (model.IdleTimeout > TimeSpan.Zero)
         {
             _ = WatchIdleAsync(_disposed.Token);
         }
+    }
+
+    private enum UpstreamStateKind
+    {
+        Stopped,
+        Starting,
+        Running,
+        Backoff,
+        CircuitOpen,
     }
 
     public UpstreamModel Model { get; }
@@ -77,38 +89,100 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         lock (_gate)
         {
             var instance = _current is { IsCompletedSuccessfully: true } t ? t.Result : null;
-            return new UpstreamState(Model.Name, _state.ToString().ToLowerInvariant(), instance?.Process.Pid, _sessions.Count,
-                Volatile.Read(ref _inFlight), _restarts, _lastError, _startedAt,
+            var state = _state switch
+            {
+                UpstreamStateKind.CircuitOpen => "circuit_open",
+                var s => s.ToString().ToLowerInvariant(),
+            };
+            return new UpstreamState(Model.Name, state, instance?.Process.Pid, _sessions.Count, Volatile.Read(ref _inFlight), _restarts,
+                _failures, _lastError, _retryAt, _startedAt,
                 _starts == 0 ? null : new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero));
         }
     }
 
-    public void ReleaseSession(string sessionId) => _sessions.TryRemove(sessionId, out _);
-
-    public async Task<Outcome<IList<Tool>>> ListToolsAsync(string? sessionId, CancellationToken ct)
+    public void ReleaseSession(string sessionId)
     {
-        return await RunAsync(sessionId, Model.StartTimeout, async (client, token) =>
+        lock (_gate)
+        {
+            _sessions.Remove(sessionId);
+        }
+    }
+
+    /// <summary>Closes an open circuit and forgets past failures: the next request starts the upstream.</summary>
+    public void ResetCircuit()
+    {
+        lock (_gate)
+        {
+            _failures = 0;
+            _retryAt = null;
+            if (_state is UpstreamStateKind.CircuitOpen or UpstreamStateKind.Backoff)
+            {
+                _state = UpstreamStateKind.Stopped;
+            }
+        }
+    }
+
+    /// <summary>Closes the circuit and stops the running instance: the next request starts a fresh one.</summary>
+    public async Task RestartAsync()
+    {
+        ResetCircuit();
+        if (Running() is { } instance)
+        {
+            await StopInstanceAsync(instance, null);
+        }
+    }
+
+    public Task<Outcome<IList<Tool>>> ListToolsAsync(string? sessionId, CancellationToken ct) =>
+        RunAsync(sessionId, Model.StartTimeout, async (client, token) =>
         {
             var tools = await client.ListToolsAsync(cancellationToken: token);
             return (IList<Tool>)[.. tools.Select(t => t.ProtocolTool)];
         }, ct);
-    }
 
-    public async Task<Outcome<CallToolResult>> CallToolAsync(string? sessionId, string tool, IDictionary<string, JsonElement>? arguments, CancellationToken ct)
-    {
-        return await RunAsync(sessionId, Model.CallTimeout, async (client, token) =>
+    public Task<Outcome<CallToolResult>> CallToolAsync(string? sessionId, string tool, IDictionary<string, JsonElement>? arguments, CancellationToken ct) =>
+        RunAsync(sessionId, Model.CallTimeoutFor(tool), async (client, token) =>
             await client.CallToolAsync(new CallToolRequestParams { Name = tool, Arguments = arguments }, token), ct);
-    }
 
     private async Task<Outcome<T>> RunAsync<T>(string? sessionId, TimeSpan timeout, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct)
     {
         Interlocked.Increment(ref _inFlight);
         Touch();
+        var slot = false;
         try
         {
             if (sessionId is not null)
             {
-                _sessions.TryAdd(sessionId, 0);
+                lock (_gate)
+                {
+                    _sessions.Add(sessionId);
+                }
+            }
+
+            using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeoutCts.CancelAfter(timeout);
+            if (_slots is not null)
+            {
+                if (_slots.CurrentCount == 0 && Volatile.Read(ref _queued) >= Model.MaxQueue)
+                {
+                    return new BrokerError(BrokerErrorCode.UpstreamBusy,
+                        $"upstream '{Model.Name}' already has {Model.MaxConcurrency} request(s) running and {Model.MaxQueue} waiting",
+                        $"retry shortly, or raise upstreams.{Model.Name}.max_concurrency / max_queue");
+                }
+
+                Interlocked.Increment(ref _queued);
+                try
+                {
+                    await _slots.WaitAsync(timeoutCts.Token);
+                    slot = true;
+                }
+                catch (OperationCanceledException)
+                {
+                    return ct.IsCancellationRequested ? Cancelled() : TimedOut(timeout, "waiting for a free slot");
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _queued);
+                }
             }
 
             var started = await GetInstanceAsync(ct);
@@ -118,51 +192,103 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
 
             var instance = started.Value!;
-            using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeoutCts.CancelAfter(timeout);
             try
             {
-                return await action(instance.Client, timeoutCts.Token);
+                var result = await action(instance.Client, timeoutCts.Token);
+                RecordSuccess();
+                return result;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                return new BrokerError(BrokerErrorCode.Cancelled, "the request was cancelled", "");
+                return Cancelled();
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (!instance.Process.Exited.IsCompleted)
             {
-                return new BrokerError(BrokerErrorCode.UpstreamTimeout,
-                    $"upstream '{Model.Name}' did not answer within {new Duration(timeout)}",
-                    $"raise upstreams.{Model.Name}.timeouts.call, or retry with a smaller request");
+                // The SDK has sent notifications/cancelled. A shared upstream serving others is kept unless it is hung.
+                _ = CheckHealthAsync(instance);
+                return TimedOut(timeout, "answering");
             }
             catch (McpProtocolException ex)
             {
+                RecordSuccess();
                 return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {ex.Message}",
                     "check the arguments against describe_tool's input schema");
             }
-            catch (Exception ex) when (instance.Process.Exited.IsCompleted || ex is IOException or McpException or ObjectDisposedException)
+            catch (Exception ex) when (ex is IOException or McpException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
             {
                 await instance.Process.Exited.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
-                return new BrokerError(BrokerErrorCode.UpstreamCrashed, $"upstream '{Model.Name}' {instance.Process.Describe()}",
-                    "the next request starts it again; 'mcp-broker status' shows its last error");
+                return new BrokerError(BrokerErrorCode.UpstreamCrashed, $"upstream '{Model.Name}' crashed during the request: the process {instance.Process.Describe()}",
+                    "the next request starts it again; 'broker.status' shows its state");
             }
         }
         finally
         {
+            if (slot)
+            {
+                _slots!.Release();
+            }
+
             Touch();
             Interlocked.Decrement(ref _inFlight);
         }
     }
 
+    private static BrokerError Cancelled() => new(BrokerErrorCode.Cancelled, "the request was cancelled", "");
+
+    private BrokerError TimedOut(TimeSpan timeout, string doing) => new(BrokerErrorCode.UpstreamTimeout,
+        $"upstream '{Model.Name}' did not finish {doing} within {new Duration(timeout)}; the request was cancelled upstream",
+        $"raise upstreams.{Model.Name}.timeouts.call (or timeouts.tools.TOOL), or retry with a smaller request");
+
     private void Touch() => Interlocked.Exchange(ref _lastUsedTicks, _time.GetUtcNow().UtcTicks);
+
+    private void RecordSuccess()
+    {
+        lock (_gate)
+        {
+            _failures = 0;
+            _retryAt = null;
+        }
+    }
+
+    /// <summary>After a timeout: an upstream that no longer answers ping is hung, and is restarted on the next request.</summary>
+    private async Task CheckHealthAsync(Instance instance)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(s_pingTimeout);
+            await instance.Client.PingAsync(cancellationToken: cts.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or McpException or IOException or ObjectDisposedException)
+        {
+            LogHung(Model.Name, instance.Process.Pid);
+            await StopInstanceAsync(instance, $"did not answer ping within {new Duration(s_pingTimeout)} after a timed-out call; restarted on the next request");
+        }
+    }
 
     private async Task<Outcome<Instance>> GetInstanceAsync(CancellationToken ct)
     {
         Task<Instance> current;
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-            if (_current is null || _current.IsFaulted || _current.IsCanceled)
+            if (_disposed.IsCancellationRequested)
             {
+                return new BrokerError(BrokerErrorCode.UpstreamUnavailable, $"upstream '{Model.Name}' is stopping", "the daemon is shutting down");
+            }
+
+            if (_current is null)
+            {
+                var now = _time.GetUtcNow();
+                if (_retryAt is { } retryAt && now < retryAt)
+                {
+                    return _state == UpstreamStateKind.CircuitOpen
+                        ? new BrokerError(BrokerErrorCode.UpstreamUnavailable,
+                            $"upstream '{Model.Name}' failed {_failures} times in a row and is paused until {retryAt:HH:mm:ss} UTC; last error: {_lastError}",
+                            $"fix the cause, then run 'mcp-broker upstream restart {Model.Name}' (or wait for the retry)")
+                        : new BrokerError(BrokerErrorCode.UpstreamUnavailable,
+                            $"upstream '{Model.Name}' failed and restarts at {retryAt:HH:mm:ss.f} UTC (backoff after {_failures} failures); last error: {_lastError}",
+                            "retry after that time; 'broker.status' shows the state");
+                }
+
                 _state = UpstreamStateKind.Starting;
                 _current = StartAsync(_disposed.Token);
             }
@@ -181,7 +307,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         catch (Exception ex) when (ex is UpstreamStartException or OperationCanceledException or ObjectDisposedException)
         {
             return new BrokerError(BrokerErrorCode.UpstreamUnavailable, $"upstream '{Model.Name}' could not start: {ex.Message}",
-                $"check upstreams.{Model.Name} (command, args, env_from, env_files); 'mcp-broker status' shows the last error");
+                $"check upstreams.{Model.Name} (command, args, env_from, env_files); 'broker.status' shows the last error");
         }
     }
 
@@ -194,6 +320,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             var (environment, secrets) = BuildEnvironment();
             Directory.CreateDirectory(Model.WorkingDir);
             process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, secrets);
+            _records?.Add(Model.Name, process.Pid, process.OwnGroup);
             LogStarting(Model.Name, process.Pid);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
@@ -217,7 +344,6 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             {
                 _state = UpstreamStateKind.Running;
                 _startedAt = _time.GetUtcNow();
-                _lastError = null;
                 if (_starts++ > 0)
                 {
                     _restarts++;
@@ -239,12 +365,13 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             if (process is not null)
             {
                 await process.DisposeAsync();
+                _records?.Remove(process.Pid);
             }
 
             lock (_gate)
             {
-                _state = UpstreamStateKind.Failed;
-                _lastError = reason;
+                _current = null;
+                RecordFailure(reason);
             }
 
             LogStartFailed(Model.Name, ex.GetType().Name);
@@ -252,25 +379,45 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
     }
 
+    /// <summary>Counts a failure and decides when the next start may happen (call under the lock).</summary>
+    private void RecordFailure(string reason)
+    {
+        _failures++;
+        _lastError = reason;
+        var now = _time.GetUtcNow();
+        if (_failures >= Model.Restart.MaxAttempts)
+        {
+            _state = UpstreamStateKind.CircuitOpen;
+            _retryAt = now + Model.Restart.Cooldown;
+        }
+        else
+        {
+            var delay = Model.Restart.DelayAfter(_failures);
+            _state = delay > TimeSpan.Zero ? UpstreamStateKind.Backoff : UpstreamStateKind.Stopped;
+            _retryAt = delay > TimeSpan.Zero ? now + delay : null;
+        }
+    }
+
     private async Task WatchExitAsync(Instance instance)
     {
         await instance.Process.Exited.ConfigureAwait(false);
+        bool unexpected;
         lock (_gate)
         {
-            if (_current is { IsCompletedSuccessfully: true } t && ReferenceEquals(t.Result, instance))
+            unexpected = _current is { IsCompletedSuccessfully: true } t && ReferenceEquals(t.Result, instance);
+            if (unexpected)
             {
                 _current = null;
-                _state = UpstreamStateKind.Failed;
-                _lastError = $"the process {instance.Process.Describe()}";
+                RecordFailure($"the process {instance.Process.Describe()}");
             }
         }
 
-        if (!_disposed.IsCancellationRequested)
+        if (unexpected)
         {
             LogExited(Model.Name, instance.Process.Pid, instance.Process.ExitCode);
+            await instance.DisposeAsync();
+            _records?.Remove(instance.Process.Pid);
         }
-
-        await instance.DisposeAsync();
     }
 
     private async Task WatchIdleAsync(CancellationToken ct)
@@ -282,9 +429,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(ct))
             {
                 var idleFor = _time.GetUtcNow() - new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero);
-                if (Volatile.Read(ref _inFlight) == 0 && idleFor >= Model.IdleTimeout)
+                if (Volatile.Read(ref _inFlight) == 0 && idleFor >= Model.IdleTimeout && Running() is { } instance)
                 {
-                    await StopInstanceAsync(onlyIfIdle: true);
+                    await StopInstanceAsync(instance, null, onlyIfIdle: true);
                 }
             }
         }
@@ -293,24 +440,38 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the running instance, if any. With <paramref name="onlyIfIdle"/>, only when nothing is in flight.</summary>
-    public async Task StopInstanceAsync(bool onlyIfIdle = false)
+    private Instance? Running()
     {
-        Instance? instance;
         lock (_gate)
         {
-            if (_current is not { IsCompletedSuccessfully: true } t || (onlyIfIdle && Volatile.Read(ref _inFlight) > 0))
+            return _current is { IsCompletedSuccessfully: true } t ? t.Result : null;
+        }
+    }
+
+    /// <summary>Stops <paramref name="instance"/> if it is still the current one; <paramref name="failure"/> counts it as failed.</summary>
+    private async Task StopInstanceAsync(Instance instance, string? failure, bool onlyIfIdle = false)
+    {
+        lock (_gate)
+        {
+            if (_current is not { IsCompletedSuccessfully: true } t || !ReferenceEquals(t.Result, instance) || (onlyIfIdle && Volatile.Read(ref _inFlight) > 0))
             {
                 return;
             }
 
-            instance = t.Result;
             _current = null;
-            _state = UpstreamStateKind.Stopped;
+            if (failure is null)
+            {
+                _state = UpstreamStateKind.Stopped;
+            }
+            else
+            {
+                RecordFailure(failure);
+            }
         }
 
-        LogStopping(Model.Name, instance.Process.Pid, onlyIfIdle ? "idle" : "requested");
+        LogStopping(Model.Name, instance.Process.Pid, failure ?? (onlyIfIdle ? "idle" : "requested"));
         await instance.DisposeAsync();
+        _records?.Remove(instance.Process.Pid);
     }
 
     public async ValueTask DisposeAsync()
@@ -336,13 +497,14 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 var instance = await current;
                 LogStopping(Model.Name, instance.Process.Pid, "daemon stopping");
                 await instance.DisposeAsync();
+                _records?.Remove(instance.Process.Pid);
             }
             catch (Exception ex) when (ex is UpstreamStartException or OperationCanceledException)
             {
             }
         }
 
-        _disposed.Dispose();
+        _slots?.Dispose();
     }
 
     /// <summary>
@@ -420,4 +582,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Stopping upstream {Name} (pid {Pid}): {Reason}")]
     private partial void LogStopping(string name, int pid, string reason);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Upstream {Name} (pid {Pid}) does not answer ping after a timeout; stopping it")]
+    private partial void LogHung(string name, int pid);
 }

@@ -80,7 +80,7 @@ public sealed class ConfigTests
 
         Assert.False(result.IsValid);
         var errors = result.Errors.ToDictionary(i => i.Path, i => i.Message);
-        Assert.Contains("not one of shared, disabled", errors["upstreams.memory.mode"]);
+        Assert.Contains("not one of shared, per_session, per_call, disabled", errors["upstreams.memory.mode"]);
         Assert.Contains("not a duration", errors["upstreams.memory.idle_timeout"]);
         Assert.Contains("unknown key 'colour'", errors["upstreams.memory.colour"]);
         Assert.Contains("allowed keys here: transport, command", errors["upstreams.memory.colour"]);
