@@ -3,8 +3,9 @@ using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
 // Switches (command-line): --exit-at-start CODE, --garbage-stdout, --flood-stderr LINES, --stderr TEXT,
-// --marker-dir DIR (cancelled calls write a file there, so tests can see that cancellation reached the server).
-// Tools: echo, pid, crash, hang, slow, add_tool (changes the tool list and sends list_changed).
+// --marker-dir DIR (cancelled calls write a file there, so tests can see that cancellation reached the server),
+// --linger (keep running after stdin ends, as a misbehaving server would), --spawn-child (start a child process).
+// Tools: echo, pid, child_pid, crash, hang, slow, add_tool (changes the tool list and sends list_changed).
 var options = ParseArgs(args);
 if (options.TryGetValue("--stderr", out var text))
 {
@@ -32,6 +33,7 @@ if (options.ContainsKey("--garbage-stdout"))
 }
 
 var markerDir = options.GetValueOrDefault("--marker-dir");
+using var child = options.ContainsKey("--spawn-child") ? System.Diagnostics.Process.Start("sleep", "3600") : null;
 var extraTools = new List<Tool>();
 var stringArg = JsonElement.Parse("""{"type":"object","properties":{"message":{"type":"string"}}}""");
 var msArg = JsonElement.Parse("""{"type":"object","properties":{"ms":{"type":"integer"},"tag":{"type":"string"}}}""");
@@ -41,6 +43,7 @@ IList<Tool> Tools() =>
 [
     new() { Name = "echo", Description = "Echo a message back", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "pid", Description = "The server's process id", InputSchema = none, Annotations = new() { ReadOnlyHint = true } },
+    new() { Name = "child_pid", Description = "The process id of the child started with --spawn-child", InputSchema = none, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "crash", Description = "Exit the process in the middle of the call", InputSchema = codeArg },
     new() { Name = "hang", Description = "Never answer", InputSchema = msArg },
     new() { Name = "slow", Description = "Answer after ms milliseconds", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
@@ -66,6 +69,8 @@ var serverOptions = new McpServerOptions
                     return Result($"echo: {Text("message")}");
                 case "pid":
                     return Result(Environment.ProcessId.ToString());
+                case "child_pid":
+                    return Result(child?.Id.ToString() ?? "0");
                 case "crash":
                     Console.Error.WriteLine("test upstream: crashing as asked");
                     Environment.Exit(Int("code", 3));
@@ -101,6 +106,12 @@ var serverOptions = new McpServerOptions
 
 await using var server = McpServer.Create(new StdioServerTransport("mcp-test-upstream"), serverOptions);
 await server.RunAsync();
+if (options.ContainsKey("--linger"))
+{
+    // Lingering after stdin ended is the behaviour under test (a server the broker must kill), not synchronisation.
+    await Task.Delay(Timeout.Infinite);
+}
+
 return 0;
 
 static CallToolResult Result(string text) => new() { Content = [new TextContentBlock { Text = text }] };

@@ -201,10 +201,13 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
 
     private async Task<Outcome<CallToolResult>> CallUpstreamAsync(ProfileModel profile, string sessionId, string name, IDictionary<string, JsonElement>? arguments, CancellationToken ct)
     {
-        var (view, _) = await ViewAsync(profile, sessionId, ct);
+        var (view, failures) = await ViewAsync(profile, sessionId, ct);
         if (view.Find(name) is not { } tool || registry.Acquire(tool.Upstream.Name, sessionId) is not { } lease)
         {
-            return UnknownTool(profile, name);
+            // A tool of an upstream that could not be listed is unknown because that upstream is down: say so.
+            var down = failures.FirstOrDefault(f => registry.FindModel(f.Key) is { } m
+                && (name.StartsWith(m.Prefix + ".", StringComparison.Ordinal) || name.StartsWith(m.Prefix + "__", StringComparison.Ordinal)));
+            return down.Value ?? UnknownTool(profile, name);
         }
 
         await using (lease)

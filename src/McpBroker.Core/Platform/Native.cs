@@ -46,7 +46,29 @@ internal static partial class Native
     /// <summary>True while any process of the group exists.</summary>
     public static bool GroupAlive(int pgid) => SignalGroup(pgid, 0);
 
-    public static bool ProcessAlive(int pid) => kill(pid, 0) == 0 || Marshal.GetLastPInvokeError() != ESRCH;
+    /// <summary>True while the process exists and is not a zombie (a dead child its parent has not collected yet).</summary>
+    public static bool ProcessAlive(int pid)
+    {
+        if (!(kill(pid, 0) == 0 || Marshal.GetLastPInvokeError() != ESRCH))
+        {
+            return false;
+        }
+
+        if (!OperatingSystem.IsLinux())
+        {
+            return true;
+        }
+
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)] is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 
     public static bool Signal(int pid, int signal) => kill(pid, signal) == 0;
 

@@ -147,7 +147,7 @@ internal sealed class UpstreamProcess : IAsyncDisposable
         }
     }
 
-    private async Task<bool> ExitedWithin(TimeSpan timeout)
+    public async Task<bool> ExitedWithin(TimeSpan timeout)
     {
         try
         {

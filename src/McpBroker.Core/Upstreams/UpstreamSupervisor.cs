@@ -202,23 +202,31 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             {
                 return Cancelled();
             }
-            catch (OperationCanceledException) when (!instance.Process.Exited.IsCompleted)
-            {
-                // The SDK has sent notifications/cancelled. A shared upstream serving others is kept unless it is hung.
-                _ = CheckHealthAsync(instance);
-                return TimedOut(timeout, "answering");
-            }
             catch (McpProtocolException ex)
             {
                 RecordSuccess();
                 return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {ex.Message}",
                     "check the arguments against describe_tool's input schema");
             }
-            catch (Exception ex) when (ex is IOException or McpException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+            catch (Exception ex)
             {
-                await instance.Process.Exited.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
-                return new BrokerError(BrokerErrorCode.UpstreamCrashed, $"upstream '{Model.Name}' crashed during the request: the process {instance.Process.Describe()}",
-                    "the next request starts it again; 'broker.status' shows its state");
+                // A dead process fails every pending request; give its exit (and last stderr lines) a moment to land.
+                if (await instance.Process.ExitedWithin(TimeSpan.FromSeconds(1)))
+                {
+                    return new BrokerError(BrokerErrorCode.UpstreamCrashed,
+                        $"upstream '{Model.Name}' crashed during the request: the process {instance.Process.Describe()}",
+                        "the next request starts it again; 'broker.status' shows its state");
+                }
+
+                if (ex is OperationCanceledException)
+                {
+                    // The SDK has sent notifications/cancelled. A shared upstream serving others is kept unless it is hung.
+                    _ = CheckHealthAsync(instance);
+                    return TimedOut(timeout, "answering");
+                }
+
+                return new BrokerError(BrokerErrorCode.UpstreamError, $"the request to upstream '{Model.Name}' failed: {ex.Message}",
+                    "'broker.status' shows the upstream's state");
             }
         }
         finally
@@ -355,6 +363,12 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
         catch (Exception ex)
         {
+            // A process that died during start fails initialize first; wait a moment for its exit code and stderr.
+            if (process is not null && ex is not UpstreamStartException)
+            {
+                await process.ExitedWithin(TimeSpan.FromSeconds(1));
+            }
+
             var reason = ex switch
             {
                 UpstreamStartException => ex.Message,
