@@ -12,6 +12,7 @@ public enum BrokerErrorCode
     UpstreamBusy,
     OverBudget,
     Cancelled,
+    Internal,
 }
 
 /// <summary>A failure on the call path, as a value: mapped to an MCP result at one boundary (the facade).</summary>

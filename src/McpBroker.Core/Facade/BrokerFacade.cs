@@ -43,8 +43,25 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
 
     public async ValueTask<CallToolResult> CallToolAsync(ProfileModel profile, string sessionId, CallToolRequestParams request, CancellationToken ct)
     {
+        Outcome<CallToolResult> outcome;
+        try
+        {
+            outcome = await DispatchAsync(profile, sessionId, request, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // A bug must not surface as the SDK's bare "An error occurred": keep the error shape clients parse.
+            outcome = new BrokerError(BrokerErrorCode.Internal, $"the broker failed while handling '{request.Name}': {ex.GetType().Name}",
+                "retry; if it persists, the daemon log ({runtime.root}/logs/daemon.log) has details");
+        }
+
+        return outcome.Ok ? outcome.Value! : ErrorResult(outcome.Error!);
+    }
+
+    private async Task<Outcome<CallToolResult>> DispatchAsync(ProfileModel profile, string sessionId, CallToolRequestParams request, CancellationToken ct)
+    {
         var arguments = request.Arguments ?? new Dictionary<string, JsonElement>();
-        var outcome = FacadeTools.Match(request.Name) is { } brokerTool && (profile.CompactToolsEnabled || brokerTool == FacadeTools.Status)
+        return FacadeTools.Match(request.Name) is { } brokerTool && (profile.CompactToolsEnabled || brokerTool == FacadeTools.Status)
             ? brokerTool switch
             {
                 FacadeTools.Search => await SearchAsync(profile, sessionId, arguments, ct),
@@ -56,7 +73,6 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
                 ? new BrokerError(BrokerErrorCode.UnknownTool, $"'{request.Name}' is not a broker tool",
                     $"call upstream tools through {ToolNames.BrokerTool(FacadeTools.Call, profile.NameStyle)} with the name {ToolNames.BrokerTool(FacadeTools.Search, profile.NameStyle)} returned")
                 : await CallUpstreamAsync(profile, sessionId, request.Name, request.Arguments, ct);
-        return outcome.Ok ? outcome.Value! : ErrorResult(outcome.Error!);
     }
 
     /// <summary>The one place a call-path failure becomes what the client reads.</summary>

@@ -25,7 +25,7 @@ internal sealed class UpstreamProcess : IAsyncDisposable
         _secrets = secrets;
         OwnGroup = ownGroup;
         Pid = process.Id;
-        Exited = process.WaitForExitAsync();
+        Exited = WaitForExitAsync();
     }
 
     public int Pid { get; }
@@ -35,7 +35,8 @@ internal sealed class UpstreamProcess : IAsyncDisposable
 
     public Task Exited { get; }
 
-    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+    /// <summary>Set once the process has exited (and its stderr is read to the end); safe after disposal.</summary>
+    public int? ExitCode { get; private set; }
 
     public Stream Input => _process.StandardInput.BaseStream;
 
@@ -88,6 +89,12 @@ internal sealed class UpstreamProcess : IAsyncDisposable
         return upstream;
     }
 
+    private async Task WaitForExitAsync()
+    {
+        await _process.WaitForExitAsync();
+        ExitCode = _process.ExitCode;
+    }
+
     public IReadOnlyList<string> StderrTail()
     {
         lock (_stderr)
@@ -134,7 +141,7 @@ internal sealed class UpstreamProcess : IAsyncDisposable
         {
             Native.SignalGroup(Pid, signal);
         }
-        else if (!_process.HasExited)
+        else if (!Exited.IsCompleted)
         {
             if (signal == Native.SIGKILL || OperatingSystem.IsWindows())
             {
