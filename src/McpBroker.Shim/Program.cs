@@ -8,8 +8,8 @@ namespace McpBroker.Shim;
 
 /// <summary>
 /// mcp-broker-client: connects the MCP client on stdin/stdout to the broker daemon's socket. It sends one hello
-/// line, reads one answer line, then copies bytes both ways without parsing them. It starts the daemon when none
-/// answers. When stdin ends it half-closes the socket and keeps copying until the daemon has answered everything.
+/// line, reads one answer line, then relays newline-delimited messages both ways unchanged (see <see cref="Relay"/>).
+/// It starts the daemon when none answers.
 /// </summary>
 internal static class Program
 {
@@ -46,21 +46,35 @@ internal static class Program
         }
 
         var configPath = BrokerEndpoints.ResolveConfigPath(config);
-        var socket = await ConnectAsync(socketPath, configPath);
-        if (socket.Error is { } error)
+        var sessionId = Guid.NewGuid().ToString();
+        var first = await OpenAsync(socketPath, configPath, profile, client, sessionId);
+        if (first.Error is { } error)
         {
             return Fail(error, 1);
         }
 
-        using var connection = socket.Socket!;
-        await using var stream = new NetworkStream(connection, ownsSocket: false);
-        var welcome = await HelloAsync(stream, profile, client);
-        if (welcome is not null)
+        var relay = new Relay(first.Link!, () => OpenAsync(socketPath, configPath, profile, client, sessionId));
+        return await relay.RunAsync(Console.OpenStandardInput(), Console.OpenStandardOutput());
+    }
+
+    /// <summary>A welcomed connection for this session: found (or started) daemon, hello sent, answer read.</summary>
+    private static async Task<(Link? Link, string? Error)> OpenAsync(string? socketPath, string configPath, string profile, string client, string sessionId)
+    {
+        var socket = await ConnectAsync(socketPath, configPath);
+        if (socket.Error is { } error)
         {
-            return Fail(welcome, 1);
+            return (null, error);
         }
 
-        return await PumpAsync(connection, stream);
+        var stream = new NetworkStream(socket.Socket!, ownsSocket: true);
+        var refused = await HelloAsync(stream, profile, client, sessionId);
+        if (refused is not null)
+        {
+            await stream.DisposeAsync();
+            return (null, refused);
+        }
+
+        return (new Link(socket.Socket!, stream), null);
     }
 
     private static async Task<(Socket? Socket, string? Error)> ConnectAsync(string? socketPath, string configPath)
@@ -167,7 +181,7 @@ internal static class Program
     }
 
     /// <summary>Sends the hello line and reads the answer byte by byte. Returns null when welcomed, else why not.</summary>
-    private static async Task<string?> HelloAsync(NetworkStream stream, string profile, string client)
+    private static async Task<string?> HelloAsync(NetworkStream stream, string profile, string client, string sessionId)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -175,7 +189,7 @@ internal static class Program
             writer.WriteStartObject();
             writer.WriteNumber("mcp_broker", 1);
             writer.WriteString("profile", profile);
-            writer.WriteString("session", Guid.NewGuid().ToString());
+            writer.WriteString("session", sessionId);
             writer.WriteString("client", client);
             writer.WriteString("cwd", Environment.CurrentDirectory);
             writer.WriteNumber("pid", Environment.ProcessId);
@@ -221,51 +235,7 @@ internal static class Program
         }
     }
 
-    private static async Task<int> PumpAsync(Socket socket, NetworkStream stream)
-    {
-        await using var stdin = Console.OpenStandardInput();
-        await using var stdout = Console.OpenStandardOutput();
-        var inputDone = false;
-        var upstream = Task.Run(async () =>
-        {
-            try
-            {
-                await stdin.CopyToAsync(stream, 64 * 1024);
-            }
-            catch (IOException)
-            {
-            }
-
-            inputDone = true;
-
-            // Half-close: the daemon sees the end of input, answers what is still in flight, then closes.
-            try
-            {
-                socket.Shutdown(SocketShutdown.Send);
-            }
-            catch (SocketException)
-            {
-            }
-        });
-
-        try
-        {
-            await stream.CopyToAsync(stdout, 64 * 1024);
-        }
-        catch (IOException)
-        {
-        }
-
-        if (!inputDone)
-        {
-            return Fail("the broker daemon closed the session", 1);
-        }
-
-        await upstream;
-        return 0;
-    }
-
-    private static int Fail(string message, int code)
+    internal static int Fail(string message, int code)
     {
         Console.Error.WriteLine($"mcp-broker-client: {message}");
         return code;

@@ -198,6 +198,29 @@ public sealed class UpstreamLifecycleTests
         Assert.Contains("nothing to reap", nothing.Stdout);
     }
 
+    [Theory]
+    [InlineData("2025-11-25")]   // initialize + initialized are replayed to the new daemon
+    [InlineData(null)]           // 2026-07-28: no initialize; every request carries its own metadata
+    public async Task DaemonKilledMidSession_ShimReconnects_InFlightRequestsFailAndTheSessionGoesOn(string? protocolVersion)
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(Config("  t: { command: TEST_UPSTREAM, args: [--linger], mode: per_session }"));
+        var client = await env.ConnectAsync(protocolVersion: protocolVersion);
+        var before = int.Parse(await Text(client, "t.pid"));
+        var daemon = env.DaemonPid!.Value;
+        var slow = client.CallToolAsync("t.slow", new Dictionary<string, object?> { ["ms"] = 60_000 }).AsTask();
+        await Wait.UntilAsync(() => InFlight(client) == 1, "the slow call to reach the upstream");
+
+        Assert.Equal(0, Kill(daemon, 9));
+
+        var failed = await Assert.ThrowsAnyAsync<ModelContextProtocol.McpException>(() => slow);
+        Assert.Contains("daemon stopped while this request was in flight", failed.Message);
+        var after = int.Parse(await Text(client, "t.pid"));
+        Assert.NotEqual(before, after);
+        Assert.NotEqual(daemon, env.DaemonPid);
+        Assert.False(Processes.Alive(before), "the new daemon reaped the old session's upstream");
+        Assert.Contains(await client.ListToolsAsync(), t => t.Name == "t.echo");
+    }
+
     private static int InFlight(McpClient client) =>
         Status(client).GetAwaiter().GetResult().Single().GetProperty("in_flight").GetInt32();
 

@@ -1,0 +1,234 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Text;
+
+namespace McpBroker.Shim;
+
+/// <summary>One welcomed connection to the daemon.</summary>
+internal sealed record Link(Socket Socket, NetworkStream Stream) : IAsyncDisposable
+{
+    public ValueTask DisposeAsync() => Stream.DisposeAsync();
+}
+
+/// <summary>
+/// Relays the client's messages to the daemon and the daemon's back, line for line and byte for byte. It reads
+/// only each message's top-level <c>method</c> and <c>id</c>, for two jobs: when stdin ends it half-closes the socket
+/// and waits until every request has been answered; when the daemon goes away mid-session it answers the requests
+/// in flight with an error, and on the client's next message reconnects (starting a daemon if none runs) and
+/// replays the client's <c>initialize</c>/<c>initialized</c>, so the client's session goes on.
+/// </summary>
+internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> reconnect)
+{
+    private const int MaxReconnects = 5;
+    private static readonly byte[] s_newline = "\n"u8.ToArray();
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
+    private TaskCompletionSource<Link?> _nextLink = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Link? _link = first;
+    private byte[]? _initialize;
+    private string? _initializeId;
+    private byte[]? _initialized;
+    private string? _dropId;
+    private volatile bool _inputDone;
+    private int _reconnects;
+
+    public async Task<int> RunAsync(Stream stdin, Stream stdout)
+    {
+        var input = Task.Run(() => ClientToDaemonAsync(stdin, stdout));
+        var code = await DaemonToClientAsync(stdout);
+        if (!input.IsCompleted)
+        {
+            // The client is still connected but the broker cannot be reached any more: that is the error to report.
+            return code;
+        }
+
+        return Math.Max(code, await input);
+    }
+
+    private async Task<int> ClientToDaemonAsync(Stream stdin, Stream stdout)
+    {
+        var reader = new LineReader(stdin);
+        try
+        {
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                var info = MessageInfo.Inspect(line.Span);
+                await _gate.WaitAsync();
+                try
+                {
+                    if (_link is null && !await ReconnectAsync(stdout))
+                    {
+                        return 1;
+                    }
+
+                    Track(info, line);
+                    await _link!.Stream.WriteAsync(line);
+                    await _link.Stream.WriteAsync(s_newline);
+                }
+                catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+                {
+                    // The daemon went away under this write; the reader side notices and fails what is in flight.
+                }
+                finally
+                {
+                    _gate.Release();
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        _inputDone = true;
+        await _gate.WaitAsync();
+        try
+        {
+            // Half-close: the daemon sees the end of input, answers what is still in flight, then closes.
+            _link?.Socket.Shutdown(SocketShutdown.Send);
+            _nextLink.TrySetResult(null);
+        }
+        catch (SocketException)
+        {
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        return 0;
+    }
+
+    private async Task<int> DaemonToClientAsync(Stream stdout)
+    {
+        var link = _link!;
+        while (true)
+        {
+            var reader = new LineReader(link.Stream);
+            try
+            {
+                while (await reader.ReadLineAsync() is { } line)
+                {
+                    var info = MessageInfo.Inspect(line.Span);
+                    if (info.IsResponse && info.Id is { } id)
+                    {
+                        _inFlight.TryRemove(id, out _);
+                        if (id == Volatile.Read(ref _dropId))
+                        {
+                            // The answer to a replayed initialize: the client has had its own.
+                            Volatile.Write(ref _dropId, null);
+                            continue;
+                        }
+                    }
+
+                    await stdout.WriteAsync(line);
+                    await stdout.WriteAsync(s_newline);
+                    await stdout.FlushAsync();
+                }
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+            {
+            }
+
+            // The daemon closed the connection: after our half-close that is the normal end.
+            await _gate.WaitAsync();
+            Task<Link?> next;
+            try
+            {
+                await FailInFlightAsync(stdout);
+                await link.DisposeAsync();
+                _link = null;
+                if (_inputDone)
+                {
+                    return 0;
+                }
+
+                next = _nextLink.Task;
+            }
+            finally
+            {
+                _gate.Release();
+            }
+
+            // Wait until the client's next message has reconnected (or stdin has ended).
+            if (await next is not { } reconnected)
+            {
+                return 0;
+            }
+
+            link = reconnected;
+        }
+    }
+
+    /// <summary>Called with the gate held: a new daemon connection, with the client's initialization replayed.</summary>
+    private async Task<bool> ReconnectAsync(Stream stdout)
+    {
+        if (++_reconnects > MaxReconnects)
+        {
+            Program.Fail($"the broker daemon went away {MaxReconnects} times in this session; giving up", 1);
+            return false;
+        }
+
+        var (link, error) = await reconnect();
+        if (link is null)
+        {
+            Program.Fail($"lost the broker daemon and could not reconnect: {error}", 1);
+            return false;
+        }
+
+        if (_initialize is not null)
+        {
+            Volatile.Write(ref _dropId, _initializeId);
+            await link.Stream.WriteAsync(_initialize);
+            await link.Stream.WriteAsync(s_newline);
+            if (_initialized is not null)
+            {
+                await link.Stream.WriteAsync(_initialized);
+                await link.Stream.WriteAsync(s_newline);
+            }
+        }
+
+        _link = link;
+        var signal = _nextLink;
+        _nextLink = new TaskCompletionSource<Link?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        signal.TrySetResult(link);
+        await stdout.FlushAsync();
+        return true;
+    }
+
+    private void Track(MessageInfo info, ReadOnlyMemory<byte> line)
+    {
+        if (info.Method is not null && info.Id is { } id)
+        {
+            _inFlight[id] = 0;
+            if (info.Method == "initialize")
+            {
+                _initialize = line.ToArray();
+                _initializeId = id;
+            }
+        }
+        else if (info.Method == "notifications/initialized")
+        {
+            _initialized = line.ToArray();
+        }
+    }
+
+    /// <summary>Called with the gate held: every request the lost daemon did not answer gets a JSON-RPC error.</summary>
+    private async Task FailInFlightAsync(Stream stdout)
+    {
+        foreach (var id in _inFlight.Keys)
+        {
+            if (id == _initializeId)
+            {
+                // An unanswered initialize is not replayed: the client learns it failed and may start over.
+                _initialize = null;
+                _initialized = null;
+            }
+
+            var error = $$$"""{"jsonrpc":"2.0","id":{{{id}}},"error":{"code":-32603,"message":"mcp-broker: the broker daemon stopped while this request was in flight; retry it (the next message reconnects)"}}""";
+            await stdout.WriteAsync(Encoding.UTF8.GetBytes(error + "\n"));
+        }
+
+        _inFlight.Clear();
+        await stdout.FlushAsync();
+    }
+}
