@@ -132,6 +132,19 @@ internal sealed class UpstreamProcess : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(TimeSpan.FromSeconds(2));
+
+        // Process.Dispose leaves stdin/stdout open once they were read synchronously (as the MCP transport does).
+        foreach (var pipe in new IDisposable[] { _process.StandardInput, _process.StandardOutput })
+        {
+            try
+            {
+                pipe.Dispose();
+            }
+            catch (IOException)
+            {
+            }
+        }
+
         _process.Dispose();
     }
 

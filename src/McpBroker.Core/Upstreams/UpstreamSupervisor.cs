@@ -577,11 +577,14 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             {
                 await Client.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2));
             }
-            catch (Exception ex) when (ex is TimeoutException or IOException or ObjectDisposedException)
+            catch (Exception)
             {
+                // Whatever the client's shutdown threw, the process and its pipes must still be released.
             }
-
-            await Process.DisposeAsync();
+            finally
+            {
+                await Process.DisposeAsync();
+            }
         }
     }
 
