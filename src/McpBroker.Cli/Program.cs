@@ -39,6 +39,9 @@ var upstreamName = new Argument<string>("NAME") { Description = "Upstream name, 
 var restart = new Command("restart", "Close an upstream's circuit and restart it on its next request") { upstreamName };
 restart.SetAction((r, ct) => DaemonCommands.RestartUpstreamAsync(r.GetValue(configOption), r.GetValue(upstreamName)!));
 
+var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams and upstream commands; exit 1 if anything needs fixing");
+doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
+
 var keep = new Option<bool>("--keep") { Description = "Keep the throwaway runtime root for a look afterwards" };
 var demo = new Command("demo", "Run the broker end to end on a throwaway root with real MCP servers from npm") { keep };
 demo.SetAction((r, ct) => DemoCommand.RunAsync(r.GetValue(keep), ct));
@@ -49,6 +52,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("config", "Create, check and show the config") { init, validate, show, schema },
     daemon,
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
+    doctor,
     demo,
 };
 

@@ -178,6 +178,12 @@ public sealed class UpstreamLifecycleTests
         await Wait.UntilAsync(() => !Processes.Alive(daemon), "the killed daemon to die");
         Assert.True(Processes.Alive(orphan), "a SIGKILLed daemon cannot stop its upstreams itself");
 
+        var doctor = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
+        Assert.Equal(1, doctor.ExitCode);
+        Assert.Contains($"upstream t: pid {orphan} was started by daemon {daemon}, which is gone; the process still runs", doctor.Stdout);
+        Assert.Contains("mcp-broker daemon reap", doctor.Stdout);
+        Assert.Contains("stale socket", doctor.Stdout);
+
         var reap = await env.RunCliAsync("daemon", "reap", "--config", env.ConfigPath);
         Assert.Equal(0, reap.ExitCode);
         Assert.Contains($"t: pid {orphan}", reap.Stdout);
