@@ -194,7 +194,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             var instance = started.Value!;
             try
             {
-                var result = await action(instance.Client, timeoutCts.Token);
+                // Linked to the instance's death, so a request in flight fails the moment its process exits,
+                // whatever the SDK client is still waiting for on the dead pipes.
+                using var requestCts = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token, instance.Dead);
+                var result = await action(instance.Client, requestCts.Token);
                 RecordSuccess();
                 return result;
             }
@@ -415,6 +418,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private async Task WatchExitAsync(Instance instance)
     {
         await instance.Process.Exited.ConfigureAwait(false);
+        await instance.MarkDeadAsync();
         bool unexpected;
         lock (_gate)
         {
@@ -571,6 +575,13 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     private sealed record Instance(McpClient Client, UpstreamProcess Process) : IAsyncDisposable
     {
+        private readonly CancellationTokenSource _dead = new();
+
+        /// <summary>Cancelled when the process has exited.</summary>
+        public CancellationToken Dead => _dead.Token;
+
+        public Task MarkDeadAsync() => _dead.CancelAsync();
+
         public async ValueTask DisposeAsync()
         {
             try
