@@ -9,7 +9,7 @@ namespace McpBroker.Cli;
 
 internal static class DaemonCommands
 {
-    private static readonly TimeSpan s_readyTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan s_readyTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan s_stopTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(25);
 

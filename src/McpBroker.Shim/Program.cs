@@ -14,7 +14,7 @@ namespace McpBroker.Shim;
 internal static class Program
 {
     private const string Usage = "usage: mcp-broker-client [--profile NAME] [--config PATH] [--client NAME] [--socket PATH]";
-    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(90);
 
     private static async Task<int> Main(string[] args)
     {

@@ -11,6 +11,7 @@ namespace McpBroker.Tests.Journey;
 /// get exactly one answer, and the daemon must end with the file descriptors and child processes it started with.
 /// MCP_BROKER_SOAK_CALLS overrides the number of calls (default 20,000).
 /// </summary>
+[Collection(nameof(SoakCollection))]
 public sealed class SoakTests
 {
     private const int Sessions = 16;
@@ -124,3 +125,7 @@ public sealed class SoakTests
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
     private static extern int Kill(int pid, int signal);
 }
+
+/// <summary>The soak loads both cores on purpose: it runs alone, so other tests' timing does not depend on it.</summary>
+[CollectionDefinition(nameof(SoakCollection), DisableParallelization = true)]
+public sealed class SoakCollection;
