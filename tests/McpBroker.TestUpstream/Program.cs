@@ -5,7 +5,8 @@ using ModelContextProtocol.Server;
 // Switches (command-line): --exit-at-start CODE, --garbage-stdout, --flood-stderr LINES, --stderr TEXT,
 // --marker-dir DIR (cancelled calls write a file there, so tests can see that cancellation reached the server),
 // --linger (keep running after stdin ends, as a misbehaving server would), --spawn-child (start a child process).
-// Tools: echo, pid, child_pid, crash, hang, slow, add_tool (changes the tool list and sends list_changed).
+// Tools: echo, pid, child_pid, crash, hang, slow, freeze (SIGSTOPs the whole process: it answers nothing, not even
+// ping), add_tool (changes the tool list and sends list_changed).
 var options = ParseArgs(args);
 if (options.TryGetValue("--stderr", out var text))
 {
@@ -47,6 +48,7 @@ IList<Tool> Tools() =>
     new() { Name = "crash", Description = "Exit the process in the middle of the call", InputSchema = codeArg },
     new() { Name = "hang", Description = "Never answer", InputSchema = msArg },
     new() { Name = "slow", Description = "Answer after ms milliseconds", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
+    new() { Name = "freeze", Description = "Stop the whole process (SIGSTOP): no answer to anything, ping included", InputSchema = none },
     new() { Name = "add_tool", Description = "Add a tool and announce the change", InputSchema = none },
     .. extraTools,
 ];
@@ -93,6 +95,10 @@ var serverOptions = new McpServerOptions
                     }
 
                     return Result($"slept {Int("ms", 100)} ms");
+                case "freeze":
+                    Console.Error.WriteLine("test upstream: freezing as asked");
+                    System.Diagnostics.Process.Start("kill", ["-STOP", Environment.ProcessId.ToString()])!.WaitForExit();
+                    return Result("thawed");
                 case "add_tool":
                     extraTools.Add(new Tool { Name = $"added_{extraTools.Count + 1}", Description = "A tool added at run time", InputSchema = none });
                     await request.Server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);

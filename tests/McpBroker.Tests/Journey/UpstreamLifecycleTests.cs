@@ -141,6 +141,22 @@ public sealed class UpstreamLifecycleTests
     }
 
     [Fact]
+    public async Task CallTimeout_OnAHungUpstreamThatNoLongerAnswersPing_RestartsIt()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(Config("  t:\n    command: TEST_UPSTREAM\n    timeouts: { tools: { freeze: 1s } }"));
+        var client = await env.ConnectAsync();
+        var frozen = int.Parse(await Text(client, "t.pid"));
+
+        var result = await client.CallToolAsync("t.freeze", new Dictionary<string, object?>());
+
+        Assert.Equal("upstream_timeout", Error(result).GetProperty("code").GetString());
+        await Wait.UntilAsync(() => !Processes.Alive(frozen), "the hung upstream (no answer to ping) to be stopped");
+        var state = (await Status(client)).Single();
+        Assert.Contains("did not answer ping", state.GetProperty("last_error").GetString());
+        Assert.NotEqual(frozen, int.Parse(await Text(client, "t.pid")));
+    }
+
+    [Fact]
     public async Task MaxConcurrency_WithAFullQueue_RefusesWithUpstreamBusy()
     {
         await using var env = await BrokerEnvironment.CreateAsync(Config("  t: { command: TEST_UPSTREAM, serialize_calls: true, max_queue: 0 }"));
