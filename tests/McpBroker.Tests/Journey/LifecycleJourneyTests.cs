@@ -61,7 +61,7 @@ public sealed class LifecycleJourneyTests
         var upstreams = Processes.Descendants(daemon.Id);
         Assert.NotEmpty(upstreams);
 
-        Assert.Equal(0, Kill(daemon.Id, 15));
+        Assert.Equal(0, Processes.Kill(daemon.Id, 15));
         await daemon.WaitForExitAsync().WaitAsync(Wait.Timeout);
 
         Assert.Equal(0, daemon.ExitCode);
@@ -84,7 +84,4 @@ public sealed class LifecycleJourneyTests
 
     private static async Task<JsonElement> Everything(ModelContextProtocol.Client.McpClient client) =>
         (await BrokerEnvironment.CallJsonAsync(client, "broker.status", [])).GetProperty("upstreams").EnumerateArray().Single(u => u.GetProperty("name").GetString() == "everything");
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
 }

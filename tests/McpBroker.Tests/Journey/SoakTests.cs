@@ -96,7 +96,7 @@ public sealed class SoakTests
                 }
 
                 var upstreams = Processes.Descendants(daemon).Where(p => p.CommandLine.Contains("mcp-test-upstream", StringComparison.Ordinal)).ToList();
-                if (upstreams.Count > 0 && Kill(upstreams[random.Next(upstreams.Count)].Pid, 9) == 0)
+                if (upstreams.Count > 0 && Processes.Kill(upstreams[random.Next(upstreams.Count)].Pid, 9) == 0)
                 {
                     killed++;
                 }
@@ -121,9 +121,6 @@ public sealed class SoakTests
     private static int OpenFds(int pid) => Directory.GetFiles($"/proc/{pid}/fd")
         .Select(f => new FileInfo(f).LinkTarget ?? "")
         .Count(t => t.StartsWith("pipe:", StringComparison.Ordinal) || t.StartsWith("socket:", StringComparison.Ordinal));
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
 }
 
 /// <summary>The soak loads both cores on purpose: it runs alone, so other tests' timing does not depend on it.</summary>

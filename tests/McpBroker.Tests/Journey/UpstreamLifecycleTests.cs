@@ -190,7 +190,7 @@ public sealed class UpstreamLifecycleTests
         var grandchild = int.Parse(await Text(client, "t.child_pid"));
         var daemon = env.DaemonPid!.Value;
 
-        Assert.Equal(0, Kill(daemon, 9));
+        Assert.Equal(0, Processes.Kill(daemon, 9));
         await Wait.UntilAsync(() => !Processes.Alive(daemon), "the killed daemon to die");
         Assert.True(Processes.Alive(orphan), "a SIGKILLed daemon cannot stop its upstreams itself");
 
@@ -210,7 +210,7 @@ public sealed class UpstreamLifecycleTests
         var second = await env.ConnectAsync();
         var orphan2 = int.Parse(await Text(second, "u.pid"));
         var daemon2 = env.DaemonPid!.Value;
-        Assert.Equal(0, Kill(daemon2, 9));
+        Assert.Equal(0, Processes.Kill(daemon2, 9));
         await Wait.UntilAsync(() => !Processes.Alive(daemon2), "the second killed daemon to die");
 
         var third = await env.ConnectAsync();
@@ -232,7 +232,7 @@ public sealed class UpstreamLifecycleTests
         var slow = client.CallToolAsync("t.slow", new Dictionary<string, object?> { ["ms"] = 60_000 }).AsTask();
         await Wait.UntilAsync(() => InFlight(client) == 1, "the slow call to reach the upstream");
 
-        Assert.Equal(0, Kill(daemon, 9));
+        Assert.Equal(0, Processes.Kill(daemon, 9));
 
         var failed = await Assert.ThrowsAnyAsync<ModelContextProtocol.McpException>(() => slow);
         Assert.Contains("daemon stopped while this request was in flight", failed.Message);
@@ -264,7 +264,4 @@ public sealed class UpstreamLifecycleTests
         Assert.StartsWith("{", text);
         return JsonDocument.Parse(text).RootElement.GetProperty("error").Clone();
     }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Kill(int pid, int signal);
 }

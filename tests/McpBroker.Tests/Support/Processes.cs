@@ -3,8 +3,12 @@ namespace McpBroker.Tests.Support;
 /// <summary>The live processes of this machine, read from /proc.</summary>
 internal sealed record ProcessInfo(int Pid, int ParentPid, int GroupId, string CommandLine);
 
-internal static class Processes
+internal static partial class Processes
 {
+    /// <summary>Sends a signal (15 SIGTERM, 9 SIGKILL); 0 when it was delivered.</summary>
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
+    public static partial int Kill(int pid, int signal);
+
     public static IReadOnlyList<ProcessInfo> All()
     {
         var list = new List<ProcessInfo>();
