@@ -42,7 +42,7 @@ public static class ConfigShow
             ["upstreams"] = model.Upstreams.ToDictionary(u => u.Name, u => (object?)new Dictionary<string, object?>
             {
                 ["transport"] = u.Transport.ToString().ToLowerInvariant(),
-                ["mode"] = u.Mode.ToString().ToLowerInvariant(),
+                ["mode"] = u.Mode switch { UpstreamMode.PerSession => "per_session", UpstreamMode.PerCall => "per_call", var m => m.ToString().ToLowerInvariant() },
                 ["prefix"] = u.Prefix,
                 ["command"] = u.Command,
                 ["args"] = u.Args.Select(a => SecretHeuristics.LooksLikeSecret(a) ? Redacted : a).ToList(),
@@ -57,7 +57,17 @@ public static class ConfigShow
                 {
                     ["start"] = new Duration(u.StartTimeout).ToString(),
                     ["call"] = new Duration(u.CallTimeout).ToString(),
+                    ["tools"] = u.ToolTimeouts.Count == 0 ? null : u.ToolTimeouts.OrderBy(t => t.Key, StringComparer.Ordinal).ToDictionary(t => t.Key, t => new Duration(t.Value).ToString()),
                 },
+                ["restart"] = new Dictionary<string, object?>
+                {
+                    ["max_attempts"] = u.Restart.MaxAttempts,
+                    ["backoff"] = new Duration(u.Restart.Backoff).ToString(),
+                    ["max_backoff"] = new Duration(u.Restart.MaxBackoff).ToString(),
+                    ["cooldown"] = new Duration(u.Restart.Cooldown).ToString(),
+                },
+                ["max_concurrency"] = u.MaxConcurrency,
+                ["max_queue"] = u.MaxConcurrency is null ? null : u.MaxQueue,
             }),
         };
         return new SerializerBuilder()

@@ -249,7 +249,9 @@ public sealed class ConfigTests
                 env_files: { API_KEY: api.key }
                 purpose: GitHub issues
                 tags: [code]
-                timeouts: { call: 30s }
+                timeouts: { call: 30s, tools: { search_code: 5m } }
+                mode: per_session
+                serialize_calls: true
             """);
 
         var shown = ConfigShow.Render(result.Model!, s_env.GetValueOrDefault);
