@@ -11,13 +11,18 @@ with tempfile.TemporaryDirectory(prefix="mb-bench-") as root:
     subprocess.run([f"{pub}/mcp-broker", "daemon", "--detach", "--config", config], check=True, capture_output=True)
     init = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}\n'
     try:
-        times = []
+        answered, exited = [], []
         for _ in range(30):
             start = time.perf_counter()
-            out = subprocess.run([f"{pub}/mcp-broker-client", "--config", config], input=init, capture_output=True)
-            times.append((time.perf_counter() - start) * 1000)
-            assert b'"id":1' in out.stdout, out
-        times.sort()
-        print(f"shim spawn->initialize->exit: p50 {statistics.median(times):.1f} ms, p90 {times[int(len(times) * 0.9)]:.1f} ms, min {times[0]:.1f} ms")
+            shim = subprocess.Popen([f"{pub}/mcp-broker-client", "--config", config], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            shim.stdin.write(init); shim.stdin.flush()
+            line = shim.stdout.readline()
+            answered.append((time.perf_counter() - start) * 1000)
+            assert b'"id":1' in line, line
+            shim.stdin.close(); shim.wait(10)
+            exited.append((time.perf_counter() - start) * 1000)
+        for name, times in (("spawn -> initialize answered", answered), ("spawn -> stdin closed -> exit", exited)):
+            times.sort()
+            print(f"{name}: p50 {statistics.median(times):.1f} ms, p90 {times[int(len(times) * 0.9)]:.1f} ms, min {times[0]:.1f} ms")
     finally:
         subprocess.run([f"{pub}/mcp-broker", "daemon", "stop", "--config", config], check=True, capture_output=True)
