@@ -58,6 +58,8 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
                 {
                     if (_link is null && !await ReconnectAsync(stdout))
                     {
+                        // Wake the daemon-side loop, which waits for a new connection, so the shim can exit.
+                        _nextLink.TrySetResult(null);
                         return 1;
                     }
 
