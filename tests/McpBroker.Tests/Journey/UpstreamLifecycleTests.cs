@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using McpBroker.Tests.Support;
+using McpBroker.Upstreams;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
@@ -241,6 +242,25 @@ public sealed class UpstreamLifecycleTests
         Assert.NotEqual(daemon, env.DaemonPid);
         Assert.False(Processes.Alive(before), "the new daemon reaped the old session's upstream");
         Assert.Contains(await client.ListToolsAsync(), t => t.Name == "t.echo");
+    }
+
+    [Fact]
+    public async Task DaemonKilled_AndNoNewDaemonCanStart_ShimExitsWithTheReasonInsteadOfHanging()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(Config("  t: { command: TEST_UPSTREAM }"));
+        var client = await env.ConnectAsync();
+        await Text(client, "t.pid");
+        var daemon = env.DaemonPid!.Value;
+        Assert.Equal(0, Processes.Kill(daemon, 9));
+        await Wait.UntilAsync(() => !Processes.Alive(daemon), "the killed daemon to die");
+        await File.WriteAllTextAsync(env.ConfigPath, "schema_version: 1\nupstreams: { t: { comand: typo } }\n");
+
+        await Assert.ThrowsAnyAsync<Exception>(async () => await client.CallToolAsync("t.pid", new Dictionary<string, object?>()));
+
+        await Wait.UntilAsync(() => Processes.Matching(env.ConfigPath).All(p => !p.CommandLine.Contains("mcp-broker-client", StringComparison.Ordinal)),
+            "the shim to exit after it could not reconnect");
+        await File.WriteAllTextAsync(env.ConfigPath, Config("  t: { command: TEST_UPSTREAM }")(env.Root));
+        await new ProcessRecords(Path.Combine(env.Root, "run")).ReapOrphansAsync();
     }
 
     private static int InFlight(McpClient client) =>
