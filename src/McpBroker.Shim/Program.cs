@@ -13,13 +13,13 @@ namespace McpBroker.Shim;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: mcp-broker-client [--profile NAME] [--config PATH] [--client NAME] [--socket PATH]";
+    private const string Usage = "usage: mcp-broker-client [--profile NAME] [--config PATH] [--client NAME] [--socket PATH] [--token-file PATH]";
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(90);
 
     private static async Task<int> Main(string[] args)
     {
         string profile = "default", client = "unknown";
-        string? config = null, socketPath = Environment.GetEnvironmentVariable(BrokerEndpoints.SocketVariable);
+        string? config = null, tokenFile = null, socketPath = Environment.GetEnvironmentVariable(BrokerEndpoints.SocketVariable);
         for (var i = 0; i < args.Length; i++)
         {
             string? Next() => i + 1 < args.Length ? args[++i] : null;
@@ -29,6 +29,7 @@ internal static class Program
                 "--config" => config = Next(),
                 "--client" => client = Next() ?? "",
                 "--socket" => socketPath = Next(),
+                "--token-file" => tokenFile = Next(),
                 "--version" => "version",
                 "-h" or "--help" => "help",
                 _ => null,
@@ -45,20 +46,34 @@ internal static class Program
             }
         }
 
+        string? token = null;
+        if (tokenFile is not null)
+        {
+            try
+            {
+                token = File.ReadAllText(tokenFile).Trim();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return Fail($"cannot read the token file {tokenFile}: {ex.Message}", 1);
+            }
+        }
+
         var configPath = BrokerEndpoints.ResolveConfigPath(config);
         var sessionId = Guid.NewGuid().ToString();
-        var first = await OpenAsync(socketPath, configPath, profile, client, sessionId);
+        var hello = new Hello(profile, client, sessionId, token);
+        var first = await OpenAsync(socketPath, configPath, hello);
         if (first.Error is { } error)
         {
             return Fail(error, 1);
         }
 
-        var relay = new Relay(first.Link!, () => OpenAsync(socketPath, configPath, profile, client, sessionId));
+        var relay = new Relay(first.Link!, () => OpenAsync(socketPath, configPath, hello));
         return await relay.RunAsync(Console.OpenStandardInput(), Console.OpenStandardOutput());
     }
 
     /// <summary>A welcomed connection for this session: found (or started) daemon, hello sent, answer read.</summary>
-    private static async Task<(Link? Link, string? Error)> OpenAsync(string? socketPath, string configPath, string profile, string client, string sessionId)
+    private static async Task<(Link? Link, string? Error)> OpenAsync(string? socketPath, string configPath, Hello hello)
     {
         var socket = await ConnectAsync(socketPath, configPath);
         if (socket.Error is { } error)
@@ -67,7 +82,7 @@ internal static class Program
         }
 
         var stream = new NetworkStream(socket.Socket!, ownsSocket: true);
-        var refused = await HelloAsync(stream, profile, client, sessionId);
+        var refused = await HelloAsync(stream, hello);
         if (refused is not null)
         {
             await stream.DisposeAsync();
@@ -181,16 +196,21 @@ internal static class Program
     }
 
     /// <summary>Sends the hello line and reads the answer byte by byte. Returns null when welcomed, else why not.</summary>
-    private static async Task<string?> HelloAsync(NetworkStream stream, string profile, string client, string sessionId)
+    private static async Task<string?> HelloAsync(NetworkStream stream, Hello hello)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartObject();
             writer.WriteNumber("mcp_broker", 1);
-            writer.WriteString("profile", profile);
-            writer.WriteString("session", sessionId);
-            writer.WriteString("client", client);
+            writer.WriteString("profile", hello.Profile);
+            writer.WriteString("session", hello.SessionId);
+            writer.WriteString("client", hello.Client);
+            if (hello.Token is not null)
+            {
+                writer.WriteString("token", hello.Token);
+            }
+
             writer.WriteString("cwd", Environment.CurrentDirectory);
             writer.WriteNumber("pid", Environment.ProcessId);
             writer.WriteEndObject();
@@ -241,3 +261,6 @@ internal static class Program
         return code;
     }
 }
+
+/// <summary>What the shim says about itself in every hello, the first and any after a reconnect.</summary>
+internal sealed record Hello(string Profile, string Client, string SessionId, string? Token);

@@ -69,6 +69,9 @@ public sealed record ProfileConfig
 
     [Description("Upstreams this profile sees, in addition to upstreams that list this profile. Omitted with no upstream listing the profile: every upstream open to all profiles.")]
     public List<string>? Upstreams { get; init; }
+
+    [Description("A file (mode 0600; relative paths under {runtime.secrets_dir}) whose content a client must present to use this profile: mcp-broker-client --token-file PATH.")]
+    public string? RequireTokenFile { get; init; }
 }
 
 [JsonConverter(typeof(SnakeCaseEnumConverter<UpstreamTransport>))]

@@ -74,6 +74,9 @@ public sealed record ProfileModel(
     IReadOnlyList<string> Upstreams)
 {
     public const string DefaultName = "default";
+
+    /// <summary>When set, a client must present this file's content in its hello to use the profile.</summary>
+    public string? RequireTokenFile { get; init; }
     public const int DefaultMaxTools = 200;
 }
 

@@ -38,6 +38,7 @@ public static class ConfigShow
                 ["max_tools"] = p.Value.MaxTools,
                 ["broker_tool_name_style"] = p.Value.NameStyle.ToString().ToLowerInvariant(),
                 ["upstreams"] = p.Value.Upstreams.ToList(),
+                ["require_token_file"] = p.Value.RequireTokenFile,
             }),
             ["upstreams"] = model.Upstreams.ToDictionary(u => u.Name, u => (object?)new Dictionary<string, object?>
             {

@@ -43,7 +43,10 @@ internal static partial class ConfigValidator
         var profiles = new Dictionary<string, ProfileModel>(StringComparer.Ordinal);
         foreach (var (name, profile) in profileConfigs)
         {
-            profiles[name] = ValidateProfile(name, profile ?? new ProfileConfig(), upstreamConfigs, upstreams, issues);
+            profiles[name] = ValidateProfile(name, profile ?? new ProfileConfig(), upstreamConfigs, upstreams, issues) with
+            {
+                RequireTokenFile = TokenFile(profile?.RequireTokenFile, $"profiles.{name}.require_token_file", runtime, getEnv, issues),
+            };
         }
 
         if (issues.Count(i => i.Severity == IssueSeverity.Error) > errorsBefore || runtime is null)
@@ -279,6 +282,23 @@ internal static partial class ConfigValidator
             .ToList();
         return new ProfileModel(name, p.Description, p.CompactToolsEnabled ?? true, p.MaxTools ?? ProfileModel.DefaultMaxTools,
             p.BrokerToolNameStyle ?? ToolNameStyle.Dotted, visible);
+    }
+
+    private static string? TokenFile(string? raw, string path, RuntimeModel? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)
+    {
+        if (raw is null || runtime is null)
+        {
+            return null;
+        }
+
+        var expanded = Placeholders.Expand(raw, runtime, null, getEnv, out var error);
+        if (expanded is null)
+        {
+            issues.Add(ConfigIssue.Error(path, error!));
+            return null;
+        }
+
+        return Path.IsPathFullyQualified(expanded) ? expanded : Path.Combine(runtime.SecretsDir, expanded);
     }
 
     private static void CheckPrefixesUnique(List<UpstreamModel> upstreams, List<ConfigIssue> issues)

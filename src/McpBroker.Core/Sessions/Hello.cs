@@ -23,6 +23,9 @@ public sealed record HelloMessage
 
     public string? Control { get; init; }
 
+    /// <summary>The content of the profile's token file, for profiles with <c>require_token_file</c>. Never logged.</summary>
+    public string? Token { get; init; }
+
     /// <summary>The upstream a control request is about (<c>restart</c>).</summary>
     public string? Upstream { get; init; }
 }

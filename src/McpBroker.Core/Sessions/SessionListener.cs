@@ -108,6 +108,14 @@ internal sealed partial class SessionListener(
                 return;
             }
 
+            if (profile.RequireTokenFile is { } tokenFile && !TokenMatches(tokenFile, message.Token))
+            {
+                LogTokenRefused(profileName);
+                await ReplyAsync(stream, Refuse("forbidden",
+                    $"profile '{profileName}' requires its token: start the client with mcp-broker-client --token-file PATH (the file named by profiles.{profileName}.require_token_file)"), stoppingToken);
+                return;
+            }
+
             var sessionId = Guid.TryParse(message.Session, out var g) ? g.ToString() : Guid.NewGuid().ToString();
             await ReplyAsync(stream, new WelcomeMessage { Ok = true, Session = sessionId, DaemonPid = Environment.ProcessId }, stoppingToken);
             await RunSessionAsync(stream, profile, sessionId, message.Client ?? "unknown", stoppingToken);
@@ -188,6 +196,24 @@ internal sealed partial class SessionListener(
         }
     }
 
+    /// <summary>
+    /// Compares in constant time with the file's current content (read per connection, so a rotated token takes effect
+    /// at once). A missing, unreadable or empty token file refuses everyone.
+    /// </summary>
+    private static bool TokenMatches(string tokenFile, string? presented)
+    {
+        try
+        {
+            var expected = File.ReadAllText(tokenFile).Trim();
+            return expected.Length > 0 && presented is not null
+                && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(presented.Trim()));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private static WelcomeMessage Refuse(string code, string message) => new() { Ok = false, Error = new HelloError(code, message) };
 
     private static async Task ReplyAsync(Stream stream, WelcomeMessage message, CancellationToken ct)
@@ -209,6 +235,9 @@ internal sealed partial class SessionListener(
 
     [LoggerMessage(EventId = 303, Level = LogLevel.Information, Message = "Session {SessionId} ended")]
     private partial void LogSessionEnded(string sessionId);
+
+    [LoggerMessage(EventId = 305, Level = LogLevel.Warning, Message = "Refused a session for profile {Profile}: missing or wrong token")]
+    private partial void LogTokenRefused(string profile);
 
     [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "Stop requested over the socket")]
     private partial void LogStopRequested();

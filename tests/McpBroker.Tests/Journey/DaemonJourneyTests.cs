@@ -74,6 +74,31 @@ public sealed class DaemonJourneyTests
     }
 
     [Fact]
+    public async Task TokenProfile_RefusesClientsWithoutItsToken_AndServesThoseThatPresentIt()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.DefaultConfig(root)
+            .Replace("profiles:\n", "profiles:\n  ops: { compact_tools_enabled: true, require_token_file: ops.token }\n", StringComparison.Ordinal));
+        Directory.CreateDirectory(Path.Combine(env.Root, "secrets"));
+        await File.WriteAllTextAsync(Path.Combine(env.Root, "secrets", "ops.token"), "s3cret-ops-token\n");
+        var wrong = Path.Combine(env.Root, "wrong.token");
+        await File.WriteAllTextAsync(wrong, "guess");
+        var right = Path.Combine(env.Root, "right.token");
+        await File.WriteAllTextAsync(right, "s3cret-ops-token");
+
+        var none = await env.RunAsync(Repo.Shim, ["--profile", "ops", "--config", env.ConfigPath], "");
+        var guessed = await env.RunAsync(Repo.Shim, ["--profile", "ops", "--config", env.ConfigPath, "--token-file", wrong], "");
+        var client = await env.ConnectAsync("ops", extraArgs: ["--token-file", right]);
+
+        Assert.Equal(1, none.ExitCode);
+        Assert.Contains("profile 'ops' requires its token", none.Stderr);
+        Assert.Equal(1, guessed.ExitCode);
+        Assert.Contains("requires its token", guessed.Stderr);
+        Assert.DoesNotContain("s3cret", guessed.Stderr);
+        Assert.Equal(4, (await client.ListToolsAsync()).Count);
+        Assert.DoesNotContain("s3cret", await File.ReadAllTextAsync(Path.Combine(env.Root, "logs", "daemon.log")));
+    }
+
+    [Fact]
     public async Task Shim_UnknownProfile_ExitsNonZeroWithOneClearLine()
     {
         await using var env = await BrokerEnvironment.CreateAsync();
