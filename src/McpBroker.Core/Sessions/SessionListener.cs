@@ -108,7 +108,14 @@ internal sealed partial class SessionListener(
                 return;
             }
 
-            if (profile.RequireTokenFile is { } tokenFile && !TokenMatches(tokenFile, message.Token))
+            if (profile.RequireTokenFile is { } tokenFile && TokenFileExposed(tokenFile))
+            {
+                await ReplyAsync(stream, Refuse("forbidden",
+                    $"the token file of profile '{profileName}' ({tokenFile}) is readable by other users, so it proves nothing; run chmod 600 {tokenFile}"), stoppingToken);
+                return;
+            }
+
+            if (profile.RequireTokenFile is { } requiredToken && !TokenMatches(requiredToken, message.Token))
             {
                 LogTokenRefused(profileName);
                 await ReplyAsync(stream, Refuse("forbidden",
@@ -213,6 +220,10 @@ internal sealed partial class SessionListener(
             return false;
         }
     }
+
+    private static bool TokenFileExposed(string tokenFile) =>
+        !OperatingSystem.IsWindows() && File.Exists(tokenFile)
+        && (File.GetUnixFileMode(tokenFile) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0;
 
     private static WelcomeMessage Refuse(string code, string message) => new() { Ok = false, Error = new HelloError(code, message) };
 

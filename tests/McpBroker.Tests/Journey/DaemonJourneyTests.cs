@@ -79,7 +79,13 @@ public sealed class DaemonJourneyTests
         await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.DefaultConfig(root)
             .Replace("profiles:\n", "profiles:\n  ops: { compact_tools_enabled: true, require_token_file: ops.token }\n", StringComparison.Ordinal));
         Directory.CreateDirectory(Path.Combine(env.Root, "secrets"));
-        await File.WriteAllTextAsync(Path.Combine(env.Root, "secrets", "ops.token"), "s3cret-ops-token\n");
+        var tokenFile = Path.Combine(env.Root, "secrets", "ops.token");
+        await File.WriteAllTextAsync(tokenFile, "s3cret-ops-token\n");
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        var exposed = await env.RunAsync(Repo.Shim, ["--profile", "ops", "--config", env.ConfigPath], "");
+        Assert.Equal(1, exposed.ExitCode);
+        Assert.Contains("readable by other users", exposed.Stderr);
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var wrong = Path.Combine(env.Root, "wrong.token");
         await File.WriteAllTextAsync(wrong, "guess");
         var right = Path.Combine(env.Root, "right.token");
