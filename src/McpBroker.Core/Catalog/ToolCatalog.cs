@@ -8,8 +8,41 @@ using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Catalog;
 
-/// <summary>One upstream's tool definitions, as last listed.</summary>
-internal sealed record UpstreamTools(UpstreamModel Upstream, IReadOnlyList<Tool> Tools, DateTimeOffset FetchedAt);
+/// <summary>One upstream's tool definitions, as last listed, with the config's tool overrides applied.</summary>
+internal sealed record UpstreamTools
+{
+    public UpstreamTools(UpstreamModel upstream, IEnumerable<Tool> listed, DateTimeOffset fetchedAt)
+    {
+        Upstream = upstream;
+        Listed = [.. listed];
+        FetchedAt = fetchedAt;
+        Tools = [.. Listed
+            .Where(t => upstream.ToolOverrides.GetValueOrDefault(t.Name)?.Hidden != true)
+            .Select(t => upstream.ToolOverrides.GetValueOrDefault(t.Name)?.Description is { } description ? Copy(t, t.Name, description) : t)];
+    }
+
+    public UpstreamModel Upstream { get; }
+
+    /// <summary>What the upstream listed (cached as is).</summary>
+    public IReadOnlyList<Tool> Listed { get; }
+
+    /// <summary>What profiles may see: hidden tools removed, descriptions replaced.</summary>
+    public IReadOnlyList<Tool> Tools { get; }
+
+    public DateTimeOffset FetchedAt { get; }
+
+    public static Tool Copy(Tool tool, string name, string? description) => new()
+    {
+        Name = name,
+        Title = tool.Title,
+        Description = description,
+        InputSchema = tool.InputSchema,
+        OutputSchema = tool.OutputSchema,
+        Annotations = tool.Annotations,
+        Icons = tool.Icons,
+        Meta = tool.Meta,
+    };
+}
 
 /// <summary>An immutable view of every known tool list and the search index over them.</summary>
 internal sealed class CatalogSnapshot
@@ -161,7 +194,7 @@ internal sealed partial class ToolCatalog
                 writer.WriteString("fingerprint", entry.Upstream.Fingerprint);
                 writer.WriteString("fetched_at", entry.FetchedAt);
                 writer.WritePropertyName("result");
-                JsonSerializer.Serialize(writer, new ListToolsResult { Tools = [.. entry.Tools] }, McpJsonUtilities.DefaultOptions.GetTypeInfo<ListToolsResult>());
+                JsonSerializer.Serialize(writer, new ListToolsResult { Tools = [.. entry.Listed] }, McpJsonUtilities.DefaultOptions.GetTypeInfo<ListToolsResult>());
                 writer.WriteEndObject();
             }
 

@@ -144,6 +144,21 @@ public sealed record UpstreamConfig
 
     [Description("true: one request at a time (max_concurrency: 1).")]
     public bool? SerializeCalls { get; init; }
+
+    [Description("Per tool (the upstream's own tool name): hide it, replace its description, or give default arguments.")]
+    public Dictionary<string, ToolOverrideConfig?>? Tools { get; init; }
+}
+
+public sealed record ToolOverrideConfig
+{
+    [Description("true: no profile sees or calls this tool.")]
+    public bool? Hidden { get; init; }
+
+    [Description("Replaces the tool's description everywhere it is shown and searched.")]
+    public string? Description { get; init; }
+
+    [Description("Arguments added to every call that does not pass them itself.")]
+    public Dictionary<string, JsonElement>? Defaults { get; init; }
 }
 
 public sealed record RestartConfig

@@ -47,6 +47,8 @@ public sealed record RuntimeModel(string Root)
     }
 }
 
+public sealed record ToolOverride(bool Hidden, string? Description, IReadOnlyDictionary<string, System.Text.Json.JsonElement> Defaults);
+
 public sealed record RestartPolicy(int MaxAttempts, TimeSpan Backoff, TimeSpan MaxBackoff, TimeSpan Cooldown)
 {
     public static readonly RestartPolicy Default = new(5, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60));
@@ -105,6 +107,9 @@ public sealed record UpstreamModel(
     public int? MaxConcurrency { get; init; }
 
     public int MaxQueue { get; init; } = 64;
+
+    /// <summary>Per-tool overrides by the upstream's own tool name.</summary>
+    public FrozenDictionary<string, ToolOverride> ToolOverrides { get; init; } = FrozenDictionary<string, ToolOverride>.Empty;
 
     public TimeSpan CallTimeoutFor(string tool) => ToolTimeouts.TryGetValue(tool, out var t) ? t : CallTimeout;
 

@@ -253,6 +253,10 @@ internal static partial class ConfigValidator
             Restart = restart,
             MaxConcurrency = u.SerializeCalls == true ? 1 : u.MaxConcurrency,
             MaxQueue = u.MaxQueue ?? 64,
+            ToolOverrides = (u.Tools ?? []).ToFrozenDictionary(
+                t => t.Key,
+                t => new ToolOverride(t.Value?.Hidden ?? false, t.Value?.Description, t.Value?.Defaults ?? []),
+                StringComparer.Ordinal),
         };
     }
 

@@ -228,8 +228,25 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
 
         await using (lease)
         {
-            return await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, arguments, ct);
+            return await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct);
         }
+    }
+
+    /// <summary>The tool's configured default arguments, under whatever the caller passed itself.</summary>
+    private static IDictionary<string, JsonElement>? WithDefaults(ExposedTool tool, IDictionary<string, JsonElement>? arguments)
+    {
+        if (tool.Upstream.ToolOverrides.GetValueOrDefault(tool.Tool.Name) is not { Defaults.Count: > 0 } overrides)
+        {
+            return arguments;
+        }
+
+        var merged = new Dictionary<string, JsonElement>(overrides.Defaults, StringComparer.Ordinal);
+        foreach (var (key, value) in arguments ?? new Dictionary<string, JsonElement>())
+        {
+            merged[key] = value;
+        }
+
+        return merged;
     }
 
     private BrokerError UnknownTool(ProfileModel profile, string name)
@@ -281,15 +298,5 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
 
     private static string Truncate(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
-    private static Tool Renamed(Tool tool, string name) => name == tool.Name ? tool : new Tool
-    {
-        Name = name,
-        Title = tool.Title,
-        Description = tool.Description,
-        InputSchema = tool.InputSchema,
-        OutputSchema = tool.OutputSchema,
-        Annotations = tool.Annotations,
-        Icons = tool.Icons,
-        Meta = tool.Meta,
-    };
+    private static Tool Renamed(Tool tool, string name) => name == tool.Name ? tool : UpstreamTools.Copy(tool, name, tool.Description);
 }

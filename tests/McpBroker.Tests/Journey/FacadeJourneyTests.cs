@@ -122,6 +122,46 @@ public sealed class FacadeJourneyTests
         Assert.Equal("Echo: snake", echo);
     }
 
+    [Fact]
+    public async Task ToolOverrides_HideReplaceDescriptionAndDefaultArguments_OnEveryRoute()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.DefaultConfig(root).Replace(
+            "    purpose: reference server exercising every MCP feature\n",
+            "    purpose: reference server exercising every MCP feature\n    tools:\n      get-sum: { hidden: true }\n      echo: { description: Parrot a phrase back, defaults: { message: from defaults } }\n",
+            StringComparison.Ordinal));
+        var compact = await env.ConnectAsync();
+        var raw = await env.ConnectAsync("raw");
+
+        var rawTools = await raw.ListToolsAsync();
+        Assert.DoesNotContain(rawTools, t => t.Name == "everything.get-sum");
+        Assert.Equal("Parrot a phrase back", rawTools.Single(t => t.Name == "everything.echo").Description);
+        var matches = (await BrokerEnvironment.CallJsonAsync(compact, "broker.search_tools", new() { ["query"] = "parrot phrase sum numbers", ["limit"] = 50 }))
+            .GetProperty("matches").EnumerateArray().Select(m => m.GetProperty("name").GetString()).ToList();
+        Assert.Equal("everything.echo", matches[0]);
+        Assert.DoesNotContain("everything.get-sum", matches);
+        AssertError(await compact.CallToolAsync("broker.describe_tool", new Dictionary<string, object?> { ["name"] = "everything.get-sum" }), "unknown_tool");
+        AssertError(await compact.CallToolAsync("broker.call_tool", new Dictionary<string, object?> { ["name"] = "everything.get-sum", ["arguments"] = new Dictionary<string, object?> { ["a"] = 1, ["b"] = 2 } }), "unknown_tool");
+        AssertError(await raw.CallToolAsync("everything.get-sum", new Dictionary<string, object?> { ["a"] = 1, ["b"] = 2 }), "unknown_tool");
+
+        Assert.Equal("Echo: from defaults", await BrokerEnvironment.CallTextAsync(compact, "broker.call_tool", new() { ["name"] = "everything.echo" }));
+        Assert.Equal("Echo: mine", await BrokerEnvironment.CallTextAsync(compact, "broker.call_tool",
+            new() { ["name"] = "everything.echo", ["arguments"] = new Dictionary<string, object?> { ["message"] = "mine" } }));
+    }
+
+    [Fact]
+    public async Task UpstreamEnvironment_IsExplicit_TheDaemonsOwnVariablesDoNotLeakIn()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync();
+        var raw = await env.ConnectAsync("raw");
+
+        var result = await raw.CallToolAsync("everything.get-env", new Dictionary<string, object?>());
+        var text = string.Concat(result.Content.OfType<ModelContextProtocol.Protocol.TextContentBlock>().Select(t => t.Text));
+
+        Assert.Contains("PATH", text);
+        Assert.DoesNotContain("canary-must-not-reach-upstreams", text);
+        Assert.DoesNotContain("MCP_BROKER_CLI", text);
+    }
+
     private static void AssertError(ModelContextProtocol.Protocol.CallToolResult result, string code, string? hintContains = null)
     {
         Assert.True(result.IsError);

@@ -70,6 +70,9 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
         ["XDG_CACHE_HOME"] = Path.Combine(Root, "xdg-cache"),
         ["MCP_BROKER_CLI"] = Repo.Cli,
         ["MCP_BROKER_CONFIG"] = null,
+
+        // In the daemon's environment (it inherits the shim's) but not in any upstream's: upstream env is explicit.
+        ["MCP_BROKER_TEST_CANARY"] = "canary-must-not-reach-upstreams",
         ["MCP_BROKER_SOCKET"] = null,
     };
 
