@@ -187,6 +187,18 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
         }
         finally
         {
+            // Whatever a failed test left behind must not outlive it: kill what was seen (the daemon first among
+            // them), then reap by the records what the dead daemon started after the last look.
+            var left = _seenPids.Where(Processes.Alive).ToList();
+            foreach (var pid in left)
+            {
+                Processes.Kill(pid, 9);
+            }
+
+            await Wait.UntilAsync(() => !left.Any(Processes.Alive), "leftover processes to die", TimeSpan.FromSeconds(10))
+                .ContinueWith(_ => { }, TaskScheduler.Default);
+            await new McpBroker.Upstreams.ProcessRecords(Path.Combine(Root, "run")).ReapOrphansAsync();
+
             Directory.Delete(Root, recursive: true);
         }
     }
