@@ -110,12 +110,12 @@ internal static class DaemonCommands
     }
 
     /// <summary>Starts a background daemon unless one answers, waits until it does, and prints its socket path.</summary>
-    private static async Task<int> DetachAsync(BrokerModel model)
+    internal static async Task<int> DetachAsync(BrokerModel model, bool quiet = false)
     {
         var socket = model.Runtime.SocketPath;
         if (await DaemonClient.ControlAsync(socket, "ping", TimeSpan.FromSeconds(2)) is { Ok: true })
         {
-            Console.WriteLine(socket);
+            Announce(socket);
             return 0;
         }
 
@@ -140,7 +140,7 @@ internal static class DaemonCommands
         {
             if (await DaemonClient.ControlAsync(socket, "ping", TimeSpan.FromSeconds(2)) is { Ok: true })
             {
-                Console.WriteLine(socket);
+                Announce(socket);
                 return 0;
             }
 
@@ -156,6 +156,14 @@ internal static class DaemonCommands
 
         Console.Error.WriteLine($"mcp-broker: the daemon did not answer on {socket} within {s_readyTimeout.TotalSeconds:0} s; {LastLogLine(model)}");
         return 1;
+
+        void Announce(string path)
+        {
+            if (!quiet)
+            {
+                Console.WriteLine(path);
+            }
+        }
     }
 
     /// <summary>How to run this CLI again: the apphost, or 'dotnet mcp-broker.dll' when started through dotnet.</summary>

@@ -39,6 +39,11 @@ var upstreamName = new Argument<string>("NAME") { Description = "Upstream name, 
 var restart = new Command("restart", "Close an upstream's circuit and restart it on its next request") { upstreamName };
 restart.SetAction((r, ct) => DaemonCommands.RestartUpstreamAsync(r.GetValue(configOption), r.GetValue(upstreamName)!));
 
+var approveUpstream = new Argument<string>("UPSTREAM") { Description = "Upstream name, as in the config" };
+var approveTool = new Argument<string?>("TOOL") { Description = "The upstream's own tool name (default: every tool it lists now)", Arity = ArgumentArity.ZeroOrOne };
+var approve = new Command("approve", "Approve an upstream's tool definitions as it lists them now: pinned tools leave quarantine") { approveUpstream, approveTool };
+approve.SetAction((r, ct) => ToolsCommands.ApproveAsync(r.GetValue(configOption), r.GetValue(approveUpstream)!, r.GetValue(approveTool)));
+
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams and upstream commands; exit 1 if anything needs fixing");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
 
@@ -52,6 +57,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("config", "Create, check and show the config") { init, validate, show, schema },
     daemon,
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
+    new Command("tools", "Pinned tool definitions") { approve },
     doctor,
     demo,
 };

@@ -11,6 +11,8 @@ public enum BrokerErrorCode
     UpstreamError,
     UpstreamBusy,
     OverBudget,
+    MutatingNotAllowed,
+    ToolQuarantined,
     Cancelled,
     Internal,
 }
@@ -28,6 +30,8 @@ public sealed record BrokerError(BrokerErrorCode Code, string Message, string Hi
         BrokerErrorCode.UpstreamError => "upstream_error",
         BrokerErrorCode.UpstreamBusy => "upstream_busy",
         BrokerErrorCode.OverBudget => "over_budget",
+        BrokerErrorCode.MutatingNotAllowed => "mutating_not_allowed",
+        BrokerErrorCode.ToolQuarantined => "tool_quarantined",
         BrokerErrorCode.Cancelled => "cancelled",
         _ => "internal_error",
     };

@@ -96,13 +96,12 @@ internal static class Program
     {
         if (!string.IsNullOrEmpty(socketPath))
         {
-            return await TryConnectAsync(socketPath) is { } explicitSocket
-                ? (explicitSocket, null)
-                : (null, $"no broker daemon answers on {socketPath}");
+            var (explicitSocket, reason) = await TryConnectAsync(socketPath);
+            return explicitSocket is not null ? (explicitSocket, null) : (null, $"no broker daemon answers on {socketPath}: {reason}");
         }
 
         var pointer = BrokerEndpoints.PointerPath(configPath);
-        if (File.Exists(pointer) && await TryConnectAsync(File.ReadAllText(pointer).Trim()) is { } known)
+        if (File.Exists(pointer) && (await TryConnectAsync(File.ReadAllText(pointer).Trim())).Socket is { } known)
         {
             return (known, null);
         }
@@ -114,21 +113,22 @@ internal static class Program
             return (null, output);
         }
 
-        return await TryConnectAsync(output) is { } fresh ? (fresh, null) : (null, $"the daemon started but does not answer on {output}");
+        var (fresh, why) = await TryConnectAsync(output);
+        return fresh is not null ? (fresh, null) : (null, $"the daemon started but does not answer on {output}: {why}");
     }
 
-    private static async Task<Socket?> TryConnectAsync(string path)
+    private static async Task<(Socket? Socket, string? Reason)> TryConnectAsync(string path)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
-            return socket;
+            return (socket, null);
         }
-        catch (SocketException)
+        catch (SocketException ex)
         {
             socket.Dispose();
-            return null;
+            return (null, ex.Message);
         }
     }
 
@@ -217,13 +217,28 @@ internal static class Program
         }
 
         System.Buffers.BuffersExtensions.Write(buffer, "\n"u8);
-        await stream.WriteAsync(buffer.WrittenMemory);
+
+        // A daemon that refuses the connection outright (another user) answers and closes before reading the hello:
+        // a failed write still leaves its answer to read.
+        try
+        {
+            await stream.WriteAsync(buffer.WrittenMemory);
+        }
+        catch (IOException)
+        {
+        }
 
         var line = new List<byte>(256);
         var one = new byte[1];
-        while (await stream.ReadAsync(one) == 1 && one[0] != (byte)'\n')
+        try
         {
-            line.Add(one[0]);
+            while (await stream.ReadAsync(one) == 1 && one[0] != (byte)'\n')
+            {
+                line.Add(one[0]);
+            }
+        }
+        catch (IOException)
+        {
         }
 
         return ParseWelcome(line.ToArray());

@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using McpBroker.Config;
 using McpBroker.Upstreams;
 using Microsoft.Extensions.Logging;
@@ -8,17 +9,48 @@ using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Catalog;
 
-/// <summary>One upstream's tool definitions, as last listed, with the config's tool overrides applied.</summary>
+/// <summary>A tool held back because its definition is not the approved one.</summary>
+internal sealed record QuarantinedTool(Tool Tool, string Reason);
+
+/// <summary>
+/// One upstream's tool definitions, as last listed, with the config's tool overrides applied and, when the
+/// upstream's tools are pinned, every tool whose definition is not the approved one held back in quarantine.
+/// </summary>
 internal sealed record UpstreamTools
 {
-    public UpstreamTools(UpstreamModel upstream, IEnumerable<Tool> listed, DateTimeOffset fetchedAt)
+    public UpstreamTools(UpstreamModel upstream, IEnumerable<Tool> listed, DateTimeOffset fetchedAt, IReadOnlyDictionary<string, ToolPin>? pins = null)
     {
         Upstream = upstream;
         Listed = [.. listed];
         FetchedAt = fetchedAt;
-        Tools = [.. Listed
-            .Where(t => upstream.ToolOverrides.GetValueOrDefault(t.Name)?.Hidden != true)
-            .Select(t => upstream.ToolOverrides.GetValueOrDefault(t.Name)?.Description is { } description ? Copy(t, t.Name, description) : t)];
+        var tools = new List<Tool>();
+        var quarantined = new List<QuarantinedTool>();
+        var hashes = new List<string>();
+        foreach (var tool in Listed)
+        {
+            var canonical = ToolPins.Canonical(tool);
+            var hash = ToolPins.Hash(canonical);
+            hashes.Add(hash);
+            var overrides = upstream.ToolOverrides.GetValueOrDefault(tool.Name);
+            if (overrides?.Hidden == true)
+            {
+                continue;
+            }
+
+            var shown = overrides?.Description is { } description ? Copy(tool, tool.Name, description) : tool;
+            if (upstream.PinTools != PinSetting.False && QuarantineReason(pins?.GetValueOrDefault(tool.Name), canonical, hash) is { } reason)
+            {
+                quarantined.Add(new QuarantinedTool(shown, reason));
+            }
+            else
+            {
+                tools.Add(shown);
+            }
+        }
+
+        Tools = tools;
+        Quarantined = quarantined;
+        Signature = ToolPins.Hash(new JsonArray([.. hashes.Concat(quarantined.Select(q => "q:" + q.Tool.Name)).Select(h => (JsonNode)h)]));
     }
 
     public UpstreamModel Upstream { get; }
@@ -26,8 +58,14 @@ internal sealed record UpstreamTools
     /// <summary>What the upstream listed (cached as is).</summary>
     public IReadOnlyList<Tool> Listed { get; }
 
-    /// <summary>What profiles may see: hidden tools removed, descriptions replaced.</summary>
+    /// <summary>What profiles may see: hidden and quarantined tools removed, descriptions replaced.</summary>
     public IReadOnlyList<Tool> Tools { get; }
+
+    /// <summary>Tools whose definition changed since it was approved, or that were never approved.</summary>
+    public IReadOnlyList<QuarantinedTool> Quarantined { get; }
+
+    /// <summary>Equal for equal definitions and quarantine: a refresh that changes neither changes nothing.</summary>
+    public string Signature { get; }
 
     public DateTimeOffset FetchedAt { get; }
 
@@ -42,6 +80,11 @@ internal sealed record UpstreamTools
         Icons = tool.Icons,
         Meta = tool.Meta,
     };
+
+    private static string? QuarantineReason(ToolPin? pin, JsonNode canonical, string hash) =>
+        pin is null ? "not approved yet"
+        : pin.Sha256 == hash ? null
+        : $"changed since it was approved at {pin.ApprovedAt:yyyy-MM-dd HH:mm} UTC: {ToolPins.Changes(pin.Definition, canonical)}";
 }
 
 /// <summary>An immutable view of every known tool list and the search index over them.</summary>
@@ -74,26 +117,33 @@ internal sealed class CatalogSnapshot
 /// <summary>
 /// Tool definitions per upstream: kept in memory, cached on disk under <c>cache/tools/</c> (trusted only for the
 /// same upstream fingerprint), so search works after a daemon restart without starting anything. Missing lists
-/// are fetched from their upstreams in parallel.
+/// are fetched from their upstreams in parallel; a list is fetched again when an instance starts or says its
+/// tools changed, and checked against the upstream's pins (<c>state/pins/</c>).
 /// </summary>
 internal sealed partial class ToolCatalog
 {
     private readonly UpstreamRegistry _registry;
     private readonly string _cacheDir;
+    private readonly string _pinsDir;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
+    private readonly Dictionary<string, Dictionary<string, ToolPin>> _pins = new(StringComparer.Ordinal);
     private CatalogSnapshot _current;
 
     public ToolCatalog(UpstreamRegistry registry, RuntimeModel runtime, ILogger<ToolCatalog> logger, TimeProvider time)
     {
         _registry = registry;
         _cacheDir = Path.Combine(runtime.CacheDir, "tools");
+        _pinsDir = Path.Combine(runtime.StateDir, "pins");
         _logger = logger;
         _time = time;
         var cached = new Dictionary<string, UpstreamTools>(StringComparer.Ordinal);
         foreach (var model in registry.Models)
         {
+            _pins[model.Name] = model.PinTools == PinSetting.False
+                ? new Dictionary<string, ToolPin>(StringComparer.Ordinal)
+                : ToolPins.Load(_pinsDir, model.Name, reason => LogPinsUnreadable(model.Name, reason));
             if (ReadCache(model) is { } entry)
             {
                 cached[model.Name] = entry;
@@ -101,7 +151,11 @@ internal sealed partial class ToolCatalog
         }
 
         _current = new CatalogSnapshot(1, cached.ToFrozenDictionary(StringComparer.Ordinal));
+        registry.ToolsMayHaveChanged += (supervisor, change) => _ = RefreshAsync(supervisor, change);
     }
+
+    /// <summary>Raised after the catalog changed (a new snapshot is <see cref="Current"/>).</summary>
+    public event Action<CatalogSnapshot>? Changed;
 
     public CatalogSnapshot Current => Volatile.Read(ref _current);
 
@@ -119,17 +173,13 @@ internal sealed partial class ToolCatalog
             return (snapshot, FrozenDictionary<string, BrokerError>.Empty);
         }
 
-        var results = await Task.WhenAll(missing.Select(async model =>
-        {
-            await using var lease = _registry.Acquire(model.Name, sessionId)!.Value;
-            return (Model: model, Result: await lease.Supervisor.ListToolsAsync(sessionId, ct));
-        }));
+        var results = await Task.WhenAll(missing.Select(async model => (Model: model, Result: await ListAsync(model, sessionId, ct))));
         var failures = new Dictionary<string, BrokerError>(StringComparer.Ordinal);
         foreach (var (model, result) in results)
         {
             if (result.Ok)
             {
-                Update(new UpstreamTools(model, [.. result.Value!], _time.GetUtcNow()));
+                Update(model, result.Value!);
             }
             else
             {
@@ -140,18 +190,133 @@ internal sealed partial class ToolCatalog
         return (Current, failures);
     }
 
-    private void Update(UpstreamTools entry)
+    /// <summary>
+    /// Lists the upstream's tools afresh and approves them as they are now (all of them, or only
+    /// <paramref name="tool"/>): they leave quarantine. Returns what was approved, in words.
+    /// </summary>
+    public async Task<Outcome<string>> ApproveAsync(string upstream, string? tool, CancellationToken ct)
     {
+        if (_registry.FindModel(upstream) is not { } model)
+        {
+            return new BrokerError(BrokerErrorCode.UnknownTool, $"no enabled upstream named '{upstream}'",
+                $"defined: {string.Join(", ", _registry.Models.Select(m => m.Name))}");
+        }
+
+        var listed = await ListAsync(model, null, ct);
+        if (!listed.Ok)
+        {
+            return listed.Error!;
+        }
+
+        var approve = listed.Value!.Where(t => tool is null || t.Name == tool).ToList();
+        if (tool is not null && approve.Count == 0)
+        {
+            return new BrokerError(BrokerErrorCode.UnknownTool, $"upstream '{upstream}' lists no tool named '{tool}'",
+                $"it lists: {string.Join(", ", listed.Value!.Select(t => t.Name))}");
+        }
+
+        var before = Current.Upstreams.GetValueOrDefault(upstream)?.Quarantined.ToDictionary(q => q.Tool.Name, q => q.Reason, StringComparer.Ordinal) ?? [];
         lock (_gate)
         {
+            var pins = _pins[upstream];
+            if (tool is null)
+            {
+                pins.Clear();
+            }
+
+            foreach (var t in approve)
+            {
+                pins[t.Name] = ToolPins.Pin(t, _time.GetUtcNow());
+            }
+
+            ToolPins.Save(_pinsDir, upstream, pins);
+        }
+
+        Update(model, listed.Value!);
+        var released = approve.Where(t => before.ContainsKey(t.Name)).Select(t => $"{t.Name} ({before[t.Name]})").ToList();
+        return $"approved {approve.Count} tool(s) of '{upstream}'" + (released.Count == 0 ? "" : $"; released from quarantine: {string.Join("; ", released)}")
+            + (model.PinTools == PinSetting.False ? $"; note: upstreams.{upstream}.pin_tools is false, so pins are not enforced" : "");
+    }
+
+    private async Task<Outcome<IList<Tool>>> ListAsync(UpstreamModel model, string? sessionId, CancellationToken ct)
+    {
+        await using var lease = _registry.Acquire(model.Name, sessionId)!.Value;
+        return await lease.Supervisor.ListToolsAsync(sessionId, ct);
+    }
+
+    /// <summary>Lists the tools of an instance that just started or announced a change, and takes in what differs.</summary>
+    private async Task RefreshAsync(UpstreamSupervisor supervisor, ToolsChange change)
+    {
+        await Task.Yield();
+        var model = supervisor.Model;
+
+        // A per-call instance lives for one request: listing on every start would double each call.
+        if (model.Mode == UpstreamMode.PerCall
+            || (change == ToolsChange.Started && Current.Upstreams.GetValueOrDefault(model.Name) is { } known
+                && supervisor.Snapshot().StartedAt is { } started && known.FetchedAt >= started))
+        {
+            return;
+        }
+
+        var result = await supervisor.ListToolsAsync(null, CancellationToken.None);
+        if (result.Ok)
+        {
+            Update(model, result.Value!);
+        }
+        else
+        {
+            LogRefreshFailed(model.Name, result.Error!.Message);
+        }
+    }
+
+    private void Update(UpstreamModel model, IList<Tool> listed)
+    {
+        UpstreamTools entry;
+        CatalogSnapshot snapshot;
+        lock (_gate)
+        {
+            entry = Build(model, listed, _time.GetUtcNow());
+            var old = _current.Upstreams.GetValueOrDefault(model.Name);
+            if (old?.Signature == entry.Signature)
+            {
+                return;
+            }
+
+            foreach (var q in entry.Quarantined.Where(q => old?.Quarantined.Any(o => o.Tool.Name == q.Tool.Name && o.Reason == q.Reason) != true))
+            {
+                LogQuarantined(model.Name, q.Tool.Name, q.Reason);
+            }
+
             var upstreams = _current.Upstreams.ToDictionary(StringComparer.Ordinal);
-            upstreams[entry.Upstream.Name] = entry;
-            _current = new CatalogSnapshot(_current.Version + 1, upstreams.ToFrozenDictionary(StringComparer.Ordinal));
+            upstreams[model.Name] = entry;
+            snapshot = new CatalogSnapshot(_current.Version + 1, upstreams.ToFrozenDictionary(StringComparer.Ordinal));
+            _current = snapshot;
         }
 
         WriteCache(entry);
+        Changed?.Invoke(snapshot);
     }
 
+    /// <summary>An upstream's entry against its pins; with trust_on_first_use, tools never seen before are pinned as they are (call under the lock).</summary>
+    private UpstreamTools Build(UpstreamModel model, IList<Tool> listed, DateTimeOffset fetchedAt)
+    {
+        var pins = _pins[model.Name];
+        if (model.PinTools == PinSetting.TrustOnFirstUse)
+        {
+            var unseen = listed.Where(t => !pins.ContainsKey(t.Name)).ToList();
+            foreach (var tool in unseen)
+            {
+                pins[tool.Name] = ToolPins.Pin(tool, _time.GetUtcNow());
+            }
+
+            if (unseen.Count > 0)
+            {
+                ToolPins.Save(_pinsDir, model.Name, pins);
+            }
+        }
+
+        return new UpstreamTools(model, listed, fetchedAt, pins);
+    }
     private string CachePath(UpstreamModel upstream) => Path.Combine(_cacheDir, upstream.Name + ".json");
 
     private UpstreamTools? ReadCache(UpstreamModel upstream)
@@ -172,7 +337,7 @@ internal sealed partial class ToolCatalog
             }
 
             var result = root.GetProperty("result").Deserialize(McpJsonUtilities.DefaultOptions.GetTypeInfo<ListToolsResult>());
-            return result is null ? null : new UpstreamTools(upstream, [.. result.Tools], root.GetProperty("fetched_at").GetDateTimeOffset());
+            return result is null ? null : Build(upstream, result.Tools, root.GetProperty("fetched_at").GetDateTimeOffset());
         }
         catch (Exception ex) when (ex is JsonException or IOException or KeyNotFoundException or InvalidOperationException)
         {
@@ -211,4 +376,13 @@ internal sealed partial class ToolCatalog
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "Could not write the tool cache of {Upstream}: {Reason}")]
     private partial void LogCacheUnwritable(string upstream, string reason);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "Ignoring the unreadable tool pins of {Upstream} (its pinned tools stay quarantined until approved): {Reason}")]
+    private partial void LogPinsUnreadable(string upstream, string reason);
+
+    [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "Tool {Upstream}.{Tool} is quarantined: {Reason}; approve it with: mcp-broker tools approve {Upstream} {Tool}")]
+    private partial void LogQuarantined(string upstream, string tool, string reason);
+
+    [LoggerMessage(EventId = 204, Level = LogLevel.Warning, Message = "Could not refresh the tools of {Upstream}: {Reason}")]
+    private partial void LogRefreshFailed(string upstream, string reason);
 }

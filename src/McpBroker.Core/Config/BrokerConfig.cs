@@ -72,6 +72,46 @@ public sealed record ProfileConfig
 
     [Description("A file (mode 0600; relative paths under {runtime.secrets_dir}) whose content a client must present to use this profile: mcp-broker-client --token-file PATH.")]
     public string? RequireTokenFile { get; init; }
+
+    [Description("Upstreams (glob patterns over names, e.g. memory or git*) whose mutating tools this profile may see and call. Default: none.")]
+    public List<string>? AllowMutatingUpstreams { get; init; }
+
+    [Description("Mutating tools this profile may see and call: glob patterns over canonical names (prefix.tool, e.g. memory.create_* or *.write_file).")]
+    public List<string>? AllowMutatingTools { get; init; }
+
+    [Description("What a raw view over max_tools does: error (default) fails tools/list naming the budget; compact lists the four broker tools instead.")]
+    public OverBudgetAction? OnOverBudget { get; init; }
+
+    [Description("Tools per tools/list page of a raw view; the rest follow with nextCursor. 0: one page. Default 100.")]
+    public int? ToolsPageSize { get; init; }
+
+    [Description("Pin the tool definitions of every upstream this profile sees (see upstreams.NAME.pin_tools); the stricter of the two settings applies.")]
+    public PinSetting? PinTools { get; init; }
+}
+
+[JsonConverter(typeof(SnakeCaseEnumConverter<OverBudgetAction>))]
+public enum OverBudgetAction
+{
+    Error,
+    Compact,
+}
+
+/// <summary>Written <c>true</c>, <c>false</c> or <c>auto</c>.</summary>
+[JsonConverter(typeof(MutatingSettingConverter))]
+public enum MutatingSetting
+{
+    Auto,
+    True,
+    False,
+}
+
+/// <summary>Written <c>false</c>, <c>trust_on_first_use</c> or <c>true</c>: ordered from least to most strict, so the stricter of two settings is the larger.</summary>
+[JsonConverter(typeof(PinSettingConverter))]
+public enum PinSetting
+{
+    False,
+    TrustOnFirstUse,
+    True,
 }
 
 [JsonConverter(typeof(SnakeCaseEnumConverter<UpstreamTransport>))]
@@ -145,6 +185,12 @@ public sealed record UpstreamConfig
     [Description("true: one request at a time (max_concurrency: 1).")]
     public bool? SerializeCalls { get; init; }
 
+    [Description("Whether the upstream's tools change things: auto (default) reads each tool's annotations (only readOnlyHint: true is read-only); true: all mutating; false: all read-only. Mutating tools are hidden from profiles that do not allow them.")]
+    public MutatingSetting? Mutating { get; init; }
+
+    [Description("Pin tool definitions against silent changes: true: a tool is visible only once approved (mcp-broker tools approve); trust_on_first_use: approved when first seen; false (default). A changed tool is quarantined until approved again.")]
+    public PinSetting? PinTools { get; init; }
+
     [Description("Per tool (the upstream's own tool name): hide it, replace its description, or give default arguments.")]
     public Dictionary<string, ToolOverrideConfig?>? Tools { get; init; }
 }
@@ -159,6 +205,9 @@ public sealed record ToolOverrideConfig
 
     [Description("Arguments added to every call that does not pass them itself.")]
     public Dictionary<string, JsonElement>? Defaults { get; init; }
+
+    [Description("Overrides the upstream's mutating setting for this tool: true (changes things) or false (read-only).")]
+    public bool? Mutating { get; init; }
 }
 
 public sealed record RestartConfig
@@ -194,6 +243,47 @@ public sealed record TimeoutsConfig
     Converters = [typeof(Duration.JsonConverter)])]
 [JsonSerializable(typeof(BrokerConfig))]
 internal sealed partial class ConfigJsonContext : JsonSerializerContext;
+
+/// <summary>A setting written as a YAML boolean or as one word: <c>true</c> and <c>false</c> map to the members of those names.</summary>
+internal abstract class BoolOrWordConverter<T>(params string[] words) : JsonConverter<T>
+    where T : struct, Enum
+{
+    public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var text = reader.TokenType switch
+        {
+            JsonTokenType.True => "true",
+            JsonTokenType.False => "false",
+            JsonTokenType.String => reader.GetString(),
+            _ => null,
+        };
+        var index = text is null ? -1 : Array.IndexOf(words, text);
+        return index >= 0
+            ? Enum.GetValues<T>().Single(v => JsonNamingPolicy.SnakeCaseLower.ConvertName(v.ToString()) == words[index])
+            : throw new JsonException($"expected one of {string.Join(", ", words)}");
+    }
+
+    public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options)
+    {
+        var word = JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
+        switch (word)
+        {
+            case "true":
+                writer.WriteBooleanValue(true);
+                break;
+            case "false":
+                writer.WriteBooleanValue(false);
+                break;
+            default:
+                writer.WriteStringValue(word);
+                break;
+        }
+    }
+}
+
+internal sealed class MutatingSettingConverter() : BoolOrWordConverter<MutatingSetting>("true", "false", "auto");
+
+internal sealed class PinSettingConverter() : BoolOrWordConverter<PinSetting>("true", "false", "trust_on_first_use");
 
 /// <summary>Enum values as the YAML spells them: <c>per_session</c>, not <c>PerSession</c>.</summary>
 internal sealed class SnakeCaseEnumConverter<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false)

@@ -47,7 +47,11 @@ public sealed record RuntimeModel(string Root)
     }
 }
 
-public sealed record ToolOverride(bool Hidden, string? Description, IReadOnlyDictionary<string, System.Text.Json.JsonElement> Defaults);
+public sealed record ToolOverride(bool Hidden, string? Description, IReadOnlyDictionary<string, System.Text.Json.JsonElement> Defaults)
+{
+    /// <summary>Overrides the upstream's mutating setting for this tool; null: the upstream's setting decides.</summary>
+    public bool? Mutating { get; init; }
+}
 
 public sealed record RestartPolicy(int MaxAttempts, TimeSpan Backoff, TimeSpan MaxBackoff, TimeSpan Cooldown)
 {
@@ -77,9 +81,22 @@ public sealed record ProfileModel(
 {
     public const string DefaultName = "default";
 
+    public const int DefaultMaxTools = 200;
+    public const int DefaultToolsPageSize = 100;
+
     /// <summary>When set, a client must present this file's content in its hello to use the profile.</summary>
     public string? RequireTokenFile { get; init; }
-    public const int DefaultMaxTools = 200;
+
+    /// <summary>Glob patterns over upstream names whose mutating tools this profile may use.</summary>
+    public IReadOnlyList<string> AllowMutatingUpstreams { get; init; } = [];
+
+    /// <summary>Glob patterns over canonical tool names (<c>prefix.tool</c>) this profile may use although they mutate.</summary>
+    public IReadOnlyList<string> AllowMutatingTools { get; init; } = [];
+
+    public OverBudgetAction OnOverBudget { get; init; } = OverBudgetAction.Error;
+
+    /// <summary>Tools per raw tools/list page; 0 for one page.</summary>
+    public int ToolsPageSize { get; init; } = DefaultToolsPageSize;
 }
 
 public sealed record UpstreamModel(
@@ -107,6 +124,11 @@ public sealed record UpstreamModel(
     public int? MaxConcurrency { get; init; }
 
     public int MaxQueue { get; init; } = 64;
+
+    public MutatingSetting Mutating { get; init; } = MutatingSetting.Auto;
+
+    /// <summary>The pinning in force: the stricter of the upstream's own setting and those of the profiles that see it.</summary>
+    public PinSetting PinTools { get; init; } = PinSetting.False;
 
     /// <summary>Per-tool overrides by the upstream's own tool name.</summary>
     public FrozenDictionary<string, ToolOverride> ToolOverrides { get; init; } = FrozenDictionary<string, ToolOverride>.Empty;

@@ -39,6 +39,8 @@ public static class ConfigSchema
             s.Pattern = Duration.Pattern;
             s.Description = "Seconds (30) or a number with a unit: 250ms, 30s, 10m, 2h.";
         }));
+        BoolOrWord<MutatingSetting>(settings, "auto");
+        BoolOrWord<PinSetting>(settings, "trust_on_first_use");
         var schema = JsonSchema.FromType<BrokerConfig>(settings);
         schema.Title = "mcp-broker configuration";
 
@@ -54,6 +56,15 @@ public static class ConfigSchema
 
         return schema;
     }
+
+    private static void BoolOrWord<T>(SystemTextJsonSchemaGeneratorSettings settings, string word) =>
+        settings.TypeMappers.Add(new PrimitiveTypeMapper(typeof(T), s =>
+        {
+            s.Type = JsonObjectType.Boolean | JsonObjectType.String;
+            s.Enumeration.Add(true);
+            s.Enumeration.Add(false);
+            s.Enumeration.Add(word);
+        }));
 
     /// <summary>Checks a document against the schema and explains each failure in terms of YAML paths.</summary>
     public static void Validate(JToken document, List<ConfigIssue> issues)
@@ -90,7 +101,7 @@ public static class ConfigSchema
                 $"unknown key '{LastSegment(path)}'" + AllowedKeys(error),
             ValidationErrorKind.PropertyRequired => $"missing required key '{error.Property}'",
             ValidationErrorKind.NotInEnumeration =>
-                $"'{token}' is not one of {string.Join(", ", schema!.Enumeration)}",
+                $"'{token}' is not one of {string.Join(", ", schema!.Enumeration.Select(e => e is bool b ? (b ? "true" : "false") : e))}",
             ValidationErrorKind.PatternMismatch when schema?.Pattern == Duration.Pattern =>
                 $"'{token}' is not a duration; write seconds (30) or a number with ms, s, m or h (10m)",
             ValidationErrorKind.PatternMismatch => $"'{token}' does not match {schema?.Pattern}",

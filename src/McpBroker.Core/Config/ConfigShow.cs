@@ -39,6 +39,10 @@ public static class ConfigShow
                 ["broker_tool_name_style"] = p.Value.NameStyle.ToString().ToLowerInvariant(),
                 ["upstreams"] = p.Value.Upstreams.ToList(),
                 ["require_token_file"] = p.Value.RequireTokenFile,
+                ["allow_mutating_upstreams"] = p.Value.AllowMutatingUpstreams.ToList(),
+                ["allow_mutating_tools"] = p.Value.AllowMutatingTools.ToList(),
+                ["on_over_budget"] = Word(p.Value.OnOverBudget),
+                ["tools_page_size"] = p.Value.ToolsPageSize,
             }),
             ["upstreams"] = model.Upstreams.ToDictionary(u => u.Name, u => (object?)new Dictionary<string, object?>
             {
@@ -69,6 +73,15 @@ public static class ConfigShow
                 },
                 ["max_concurrency"] = u.MaxConcurrency,
                 ["max_queue"] = u.MaxConcurrency is null ? null : u.MaxQueue,
+                ["mutating"] = Word(u.Mutating),
+                ["pin_tools"] = Word(u.PinTools),
+                ["tools"] = u.ToolOverrides.Count == 0 ? null : u.ToolOverrides.OrderBy(t => t.Key, StringComparer.Ordinal).ToDictionary(t => t.Key, t => (object?)new Dictionary<string, object?>
+                {
+                    ["hidden"] = t.Value.Hidden ? true : null,
+                    ["description"] = t.Value.Description,
+                    ["mutating"] = t.Value.Mutating,
+                    ["defaults"] = t.Value.Defaults.Count == 0 ? null : t.Value.Defaults.OrderBy(d => d.Key, StringComparer.Ordinal).ToDictionary(d => d.Key, d => SecretHeuristics.LooksLikeSecret(d.Value.GetRawText()) ? Redacted : d.Value.GetRawText()),
+                }),
             }),
         };
         return new SerializerBuilder()
@@ -76,6 +89,10 @@ public static class ConfigShow
             .Build()
             .Serialize(WithoutNulls(doc));
     }
+
+    /// <summary>An enum as the YAML spells it: per_session, trust_on_first_use, auto.</summary>
+    private static string Word<T>(T value)
+        where T : struct, Enum => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
 
     private static Dictionary<string, object?> WithoutNulls(Dictionary<string, object?> map) =>
         map.Where(p => p.Value is not null)

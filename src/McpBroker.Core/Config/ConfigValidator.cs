@@ -49,6 +49,16 @@ internal static partial class ConfigValidator
             };
         }
 
+        // Pinning is kept per upstream, so the strictest setting of any profile that sees an upstream applies to it.
+        upstreams = [.. upstreams.Select(u => u with
+        {
+            PinTools = profileConfigs
+                .Where(p => profiles[p.Key].Upstreams.Contains(u.Name))
+                .Select(p => p.Value?.PinTools ?? PinSetting.False)
+                .Append(upstreamConfigs[u.Name]?.PinTools ?? PinSetting.False)
+                .Max(),
+        })];
+
         if (issues.Count(i => i.Severity == IssueSeverity.Error) > errorsBefore || runtime is null)
         {
             return null;
@@ -253,9 +263,10 @@ internal static partial class ConfigValidator
             Restart = restart,
             MaxConcurrency = u.SerializeCalls == true ? 1 : u.MaxConcurrency,
             MaxQueue = u.MaxQueue ?? 64,
+            Mutating = u.Mutating ?? MutatingSetting.Auto,
             ToolOverrides = (u.Tools ?? []).ToFrozenDictionary(
                 t => t.Key,
-                t => new ToolOverride(t.Value?.Hidden ?? false, t.Value?.Description, t.Value?.Defaults ?? []),
+                t => new ToolOverride(t.Value?.Hidden ?? false, t.Value?.Description, t.Value?.Defaults ?? []) { Mutating = t.Value?.Mutating },
                 StringComparer.Ordinal),
         };
     }
@@ -277,6 +288,11 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Error($"{path}.max_tools", "must be at least 1"));
         }
 
+        if (p.ToolsPageSize is < 0)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.tools_page_size", "must be 0 (one page) or more"));
+        }
+
         // An upstream is seen by the profiles it names; one that names none is seen by every profile
         // that does not list its upstreams itself. A profile's own list adds to that.
         var visible = upstreams
@@ -284,8 +300,53 @@ internal static partial class ConfigValidator
             .Where(u => u.DeclaredProfiles?.Contains(name) ?? p.Upstreams is null || p.Upstreams.Contains(u.Name))
             .Select(u => u.Name)
             .ToList();
+        CheckMutatingAllowances(path, p, upstreams.Where(u => visible.Contains(u.Name)).ToList(), upstreams, issues);
         return new ProfileModel(name, p.Description, p.CompactToolsEnabled ?? true, p.MaxTools ?? ProfileModel.DefaultMaxTools,
-            p.BrokerToolNameStyle ?? ToolNameStyle.Dotted, visible);
+            p.BrokerToolNameStyle ?? ToolNameStyle.Dotted, visible)
+        {
+            AllowMutatingUpstreams = p.AllowMutatingUpstreams ?? [],
+            AllowMutatingTools = p.AllowMutatingTools ?? [],
+            OnOverBudget = p.OnOverBudget ?? OverBudgetAction.Error,
+            ToolsPageSize = p.ToolsPageSize ?? ProfileModel.DefaultToolsPageSize,
+        };
+    }
+
+    /// <summary>
+    /// Warns about allowances that can never apply (a typo leaves tools hidden) and about a profile that sees an
+    /// upstream declared <c>mutating: true</c> without allowing any of it: that upstream is hidden from it entirely.
+    /// </summary>
+    private static void CheckMutatingAllowances(string path, ProfileConfig p, List<UpstreamModel> visible, List<UpstreamModel> all, List<ConfigIssue> issues)
+    {
+        foreach (var (i, pattern) in (p.AllowMutatingUpstreams ?? []).Index())
+        {
+            if (!all.Any(u => Globs.Match(pattern, u.Name)))
+            {
+                issues.Add(ConfigIssue.Warning($"{path}.allow_mutating_upstreams[{i}]", $"'{pattern}' matches no upstream; defined: {Names(all.Select(u => u.Name))}"));
+            }
+        }
+
+        foreach (var (i, pattern) in (p.AllowMutatingTools ?? []).Index())
+        {
+            if (!pattern.Contains('.', StringComparison.Ordinal))
+            {
+                issues.Add(ConfigIssue.Error($"{path}.allow_mutating_tools[{i}]", $"'{pattern}' is not a canonical tool pattern; write prefix.tool, e.g. memory.create_* or *.write_file"));
+            }
+            else if (!all.Any(u => Globs.Match(pattern[..pattern.IndexOf('.', StringComparison.Ordinal)], u.Prefix)))
+            {
+                issues.Add(ConfigIssue.Warning($"{path}.allow_mutating_tools[{i}]", $"'{pattern}' matches no upstream prefix; prefixes: {Names(all.Select(u => u.Prefix))}"));
+            }
+        }
+
+        foreach (var u in visible.Where(u => u.Mutating == MutatingSetting.True && u.ToolOverrides.Values.All(o => o.Mutating != false)))
+        {
+            var allowed = (p.AllowMutatingUpstreams ?? []).Any(g => Globs.Match(g, u.Name))
+                || (p.AllowMutatingTools ?? []).Any(g => g.Contains('.', StringComparison.Ordinal) && Globs.Match(g[..g.IndexOf('.', StringComparison.Ordinal)], u.Prefix));
+            if (!allowed)
+            {
+                issues.Add(ConfigIssue.Warning(path,
+                    $"sees upstream '{u.Name}' (mutating: true) but allows none of its tools, so it shows nothing of it; add '{u.Name}' to allow_mutating_upstreams, or stop showing it to this profile"));
+            }
+        }
     }
 
     private static string? TokenFile(string? raw, string path, RuntimeModel? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)

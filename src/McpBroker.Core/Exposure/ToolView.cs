@@ -6,37 +6,37 @@ using ModelContextProtocol.Protocol;
 namespace McpBroker.Exposure;
 
 /// <summary>A tool as one profile sees it.</summary>
-internal sealed record ExposedTool(string ExposedName, string CanonicalName, UpstreamModel Upstream, Tool Tool)
+internal sealed record ExposedTool(string ExposedName, string CanonicalName, UpstreamModel Upstream, Tool Tool, bool Mutating);
+
+/// <summary>Why a name a profile used does not lead to a tool it may call.</summary>
+internal enum Withheld
 {
-    /// <summary>The spec's defaults make a tool without <c>readOnlyHint: true</c> one that may change things.</summary>
-    public bool Mutating => Tool.Annotations?.ReadOnlyHint != true;
+    /// <summary>The tool mutates and the profile does not allow it.</summary>
+    Mutating,
+
+    /// <summary>The tool's definition is not the approved one.</summary>
+    Quarantined,
 }
 
 /// <summary>
-/// What one profile sees of one catalog snapshot: its tools by exposed and by canonical name. Built once per
+/// What one profile sees of one catalog snapshot: its tools by exposed and by canonical name, and the tools it
+/// may not use (mutating and not allowed, or quarantined) so a call to one can say why. Built once per
 /// (profile, catalog version), then only read.
 /// </summary>
 internal sealed class ToolView
 {
     private readonly FrozenDictionary<string, ExposedTool> _byName;
+    private readonly FrozenDictionary<string, (ExposedTool Tool, Withheld Why, string? Reason)> _withheld;
 
-    private ToolView(ProfileModel profile, long version, IReadOnlyList<ExposedTool> tools)
+    private ToolView(ProfileModel profile, long version, IReadOnlyList<ExposedTool> tools,
+        IReadOnlyList<(ExposedTool Tool, Withheld Why, string? Reason)> withheld)
     {
         Profile = profile;
         CatalogVersion = version;
         Tools = tools;
-        var byName = new Dictionary<string, ExposedTool>(StringComparer.Ordinal);
-        foreach (var tool in tools)
-        {
-            byName.TryAdd(tool.ExposedName, tool);
-        }
-
-        foreach (var tool in tools)
-        {
-            byName.TryAdd(tool.CanonicalName, tool);
-        }
-
-        _byName = byName.ToFrozenDictionary(StringComparer.Ordinal);
+        _byName = ByName(tools, t => t);
+        _withheld = ByName(withheld, w => w.Tool);
+        Withheld = withheld;
     }
 
     public ProfileModel Profile { get; }
@@ -45,22 +45,64 @@ internal sealed class ToolView
 
     public IReadOnlyList<ExposedTool> Tools { get; }
 
+    public IReadOnlyList<(ExposedTool Tool, Withheld Why, string? Reason)> Withheld { get; }
+
     public static ToolView Build(ProfileModel profile, CatalogSnapshot snapshot)
     {
         var entries = profile.Upstreams
             .Select(u => snapshot.Upstreams.GetValueOrDefault(u))
             .OfType<UpstreamTools>()
-            .SelectMany(u => u.Tools.Select(t => (u.Upstream, Tool: t)))
+            .SelectMany(u => u.Tools.Select(t => (u.Upstream, Tool: t, Quarantine: (string?)null))
+                .Concat(u.Quarantined.Select(q => (u.Upstream, q.Tool, Quarantine: (string?)q.Reason))))
             .ToList();
+
+        // Names are given over every tool, withheld ones included, so a tool keeps its name when it is released.
         var names = ToolNames.Expose(entries.Select(e => (e.Upstream.Prefix, e.Tool.Name)), profile.NameStyle);
-        var tools = entries
-            .Select(e => new ExposedTool(names[CatalogSnapshot.CanonicalName(e.Upstream, e.Tool)], CatalogSnapshot.CanonicalName(e.Upstream, e.Tool), e.Upstream, e.Tool))
-            .ToList();
-        return new ToolView(profile, snapshot.Version, tools);
+        var tools = new List<ExposedTool>();
+        var withheld = new List<(ExposedTool, Withheld, string?)>();
+        foreach (var (upstream, tool, quarantine) in entries)
+        {
+            var canonical = CatalogSnapshot.CanonicalName(upstream, tool);
+            var exposed = new ExposedTool(names[canonical], canonical, upstream, tool, MutatingGate.IsMutating(upstream, tool));
+            if (quarantine is not null)
+            {
+                withheld.Add((exposed, Exposure.Withheld.Quarantined, quarantine));
+            }
+            else if (exposed.Mutating && !MutatingGate.Allows(profile, upstream, canonical))
+            {
+                withheld.Add((exposed, Exposure.Withheld.Mutating, null));
+            }
+            else
+            {
+                tools.Add(exposed);
+            }
+        }
+
+        return new ToolView(profile, snapshot.Version, tools, withheld);
     }
 
     /// <summary>Resolves an exposed or canonical name, exactly as written (no case folding, no trimming).</summary>
     public ExposedTool? Find(string name) => _byName.GetValueOrDefault(name);
 
+    /// <summary>Why a name, exactly as written, names a tool this profile may not use; null when it does not.</summary>
+    public (ExposedTool Tool, Withheld Why, string? Reason)? FindWithheld(string name) =>
+        _withheld.TryGetValue(name, out var w) ? w : null;
+
     public bool Contains(string canonicalName) => _byName.TryGetValue(canonicalName, out var t) && t.CanonicalName == canonicalName;
+
+    private static FrozenDictionary<string, T> ByName<T>(IReadOnlyList<T> items, Func<T, ExposedTool> tool)
+    {
+        var byName = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var item in items)
+        {
+            byName.TryAdd(tool(item).ExposedName, item);
+        }
+
+        foreach (var item in items)
+        {
+            byName.TryAdd(tool(item).CanonicalName, item);
+        }
+
+        return byName.ToFrozenDictionary(StringComparer.Ordinal);
+    }
 }

@@ -23,7 +23,7 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
 
     public BrokerModel Model => model;
 
-    public async ValueTask<ListToolsResult> ListToolsAsync(ProfileModel profile, string sessionId, CancellationToken ct)
+    public async ValueTask<ListToolsResult> ListToolsAsync(ProfileModel profile, string sessionId, string? cursor, CancellationToken ct)
     {
         if (profile.CompactToolsEnabled)
         {
@@ -33,12 +33,43 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
         var (view, _) = await ViewAsync(profile, sessionId, ct);
         if (view.Tools.Count > profile.MaxTools)
         {
-            throw new McpProtocolException(
-                $"profile '{profile.Name}' would list {view.Tools.Count} tools, over its max_tools budget of {profile.MaxTools}; raise profiles.{profile.Name}.max_tools or use compact_tools_enabled: true",
-                McpErrorCode.InternalError);
+            return profile.OnOverBudget == OverBudgetAction.Compact
+                ? new ListToolsResult { Tools = FacadeTools.Definitions(profile.NameStyle) }
+                : throw new McpProtocolException(
+                    $"profile '{profile.Name}' would list {view.Tools.Count} tools, over its max_tools budget of {profile.MaxTools}; raise profiles.{profile.Name}.max_tools, set on_over_budget: compact, or use compact_tools_enabled: true",
+                    McpErrorCode.InternalError);
         }
 
-        return new ListToolsResult { Tools = [.. view.Tools.Select(t => Renamed(t.Tool, t.ExposedName))] };
+        var (offset, size) = (0, profile.ToolsPageSize == 0 ? int.MaxValue : profile.ToolsPageSize);
+        if (cursor is not null && !TryReadCursor(cursor, view.CatalogVersion, out offset))
+        {
+            throw new McpProtocolException("the tool list changed since this cursor was given (or the cursor is not one of ours); list again without a cursor",
+                McpErrorCode.InvalidParams);
+        }
+
+        var page = view.Tools.Skip(offset).Take(size).Select(t => Renamed(t.Tool, t.ExposedName)).ToList();
+        var next = offset + page.Count;
+        return new ListToolsResult { Tools = page, NextCursor = next < view.Tools.Count ? $"{view.CatalogVersion}.{next}" : null };
+    }
+
+    /// <summary>
+    /// What the session's tools/list shows now, as a fingerprint: it differs exactly when the list a client holds is
+    /// out of date, so a session is told list_changed only then.
+    /// </summary>
+    public async ValueTask<string> ListSignatureAsync(ProfileModel profile, string sessionId, CancellationToken ct)
+    {
+        var (view, _) = await ViewAsync(profile, sessionId, ct);
+        return view.Tools.Count > profile.MaxTools
+            ? "over-budget"
+            : string.Join('\n', view.Tools.Select(t => $"{t.ExposedName}\t{t.Tool.Description}\t{t.Tool.InputSchema.GetRawText()}\t{t.Tool.Annotations?.ReadOnlyHint}"));
+    }
+
+    private static bool TryReadCursor(string cursor, long version, out int offset)
+    {
+        offset = 0;
+        var dot = cursor.IndexOf('.', StringComparison.Ordinal);
+        return dot > 0 && long.TryParse(cursor.AsSpan(0, dot), out var v) && v == version
+            && int.TryParse(cursor.AsSpan(dot + 1), out offset) && offset >= 0;
     }
 
     public async ValueTask<CallToolResult> CallToolAsync(ProfileModel profile, string sessionId, CallToolRequestParams request, CancellationToken ct)
@@ -61,7 +92,10 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
     private async Task<Outcome<CallToolResult>> DispatchAsync(ProfileModel profile, string sessionId, CallToolRequestParams request, CancellationToken ct)
     {
         var arguments = request.Arguments ?? new Dictionary<string, JsonElement>();
-        return FacadeTools.Match(request.Name) is { } brokerTool && (profile.CompactToolsEnabled || brokerTool == FacadeTools.Status)
+        var brokerTool = FacadeTools.Match(request.Name);
+        var compact = profile.CompactToolsEnabled
+            || (brokerTool is not null && profile.OnOverBudget == OverBudgetAction.Compact && (await ViewAsync(profile, sessionId, ct)).View.Tools.Count > profile.MaxTools);
+        return brokerTool is not null && (compact || brokerTool == FacadeTools.Status)
             ? brokerTool switch
             {
                 FacadeTools.Search => await SearchAsync(profile, sessionId, arguments, ct),
@@ -69,7 +103,7 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
                 FacadeTools.Call => await CallThroughAsync(profile, sessionId, arguments, ct),
                 _ => Text(Status(profile, sessionId)),
             }
-            : profile.CompactToolsEnabled
+            : compact
                 ? new BrokerError(BrokerErrorCode.UnknownTool, $"'{request.Name}' is not a broker tool",
                     $"call upstream tools through {ToolNames.BrokerTool(FacadeTools.Call, profile.NameStyle)} with the name {ToolNames.BrokerTool(FacadeTools.Search, profile.NameStyle)} returned")
                 : await CallUpstreamAsync(profile, sessionId, request.Name, request.Arguments, ct);
@@ -94,6 +128,7 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
     public JsonObject Status(ProfileModel profile, string? sessionId)
     {
         var snapshot = catalog.Current;
+        var view = ToolView.Build(profile, snapshot);
         var upstreams = new JsonArray();
         foreach (var name in profile.Upstreams)
         {
@@ -115,9 +150,20 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
                 ["restarts"] = state.Restarts,
                 ["failures"] = state.ConsecutiveFailures,
                 ["retry_at"] = state.RetryAt,
-                ["tools"] = snapshot.Upstreams.GetValueOrDefault(name)?.Tools.Count,
+                ["tools"] = snapshot.Upstreams.ContainsKey(name) ? view.Tools.Count(t => t.Upstream.Name == name) : null,
                 ["last_error"] = state.LastError,
             });
+            var withheld = view.Withheld.Where(w => w.Tool.Upstream.Name == name).ToList();
+            if (withheld.Any(w => w.Why == Withheld.Mutating))
+            {
+                upstreams[^1]!["mutating_hidden"] = withheld.Count(w => w.Why == Withheld.Mutating);
+            }
+
+            if (withheld.Any(w => w.Why == Withheld.Quarantined))
+            {
+                upstreams[^1]!["quarantined"] = new JsonArray([.. withheld.Where(w => w.Why == Withheld.Quarantined)
+                    .Select(w => (JsonNode)new JsonObject { ["tool"] = w.Tool.Tool.Name, ["reason"] = w.Reason })]);
+            }
         }
 
         return new JsonObject { ["profile"] = profile.Name, ["upstreams"] = upstreams };
@@ -218,6 +264,11 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
     private async Task<Outcome<CallToolResult>> CallUpstreamAsync(ProfileModel profile, string sessionId, string name, IDictionary<string, JsonElement>? arguments, CancellationToken ct)
     {
         var (view, failures) = await ViewAsync(profile, sessionId, ct);
+        if (view.FindWithheld(name) is { } withheld)
+        {
+            return Refusal(profile, withheld.Tool, withheld.Why, withheld.Reason);
+        }
+
         if (view.Find(name) is not { } tool || registry.Acquire(tool.Upstream.Name, sessionId) is not { } lease)
         {
             // A tool of an upstream that could not be listed is unknown because that upstream is down: say so.
@@ -231,6 +282,14 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
             return await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct);
         }
     }
+
+    private static BrokerError Refusal(ProfileModel profile, ExposedTool tool, Withheld why, string? reason) => why == Withheld.Mutating
+        ? new BrokerError(BrokerErrorCode.MutatingNotAllowed,
+            $"'{tool.ExposedName}' may change things, and profile '{profile.Name}' does not allow mutating tools of upstream '{tool.Upstream.Name}'",
+            $"ask the user to allow it: profiles.{profile.Name}.allow_mutating_tools: [{tool.CanonicalName}] (or allow_mutating_upstreams: [{tool.Upstream.Name}])")
+        : new BrokerError(BrokerErrorCode.ToolQuarantined,
+            $"'{tool.ExposedName}' is quarantined: {reason}",
+            $"ask the user to review it and run: mcp-broker tools approve {tool.Upstream.Name} {tool.Tool.Name}");
 
     /// <summary>The tool's configured default arguments, under whatever the caller passed itself.</summary>
     private static IDictionary<string, JsonElement>? WithDefaults(ExposedTool tool, IDictionary<string, JsonElement>? arguments)

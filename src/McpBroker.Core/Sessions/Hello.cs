@@ -26,8 +26,11 @@ public sealed record HelloMessage
     /// <summary>The content of the profile's token file, for profiles with <c>require_token_file</c>. Never logged.</summary>
     public string? Token { get; init; }
 
-    /// <summary>The upstream a control request is about (<c>restart</c>).</summary>
+    /// <summary>The upstream a control request is about (<c>restart</c>, <c>approve</c>).</summary>
     public string? Upstream { get; init; }
+
+    /// <summary>The tool an <c>approve</c> request is about; null for all of the upstream's tools.</summary>
+    public string? Tool { get; init; }
 }
 
 public sealed record HelloError(string Code, string Message);

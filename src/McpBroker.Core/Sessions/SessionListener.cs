@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using McpBroker.Catalog;
 using McpBroker.Config;
 using McpBroker.Facade;
 using McpBroker.Platform;
@@ -21,6 +22,7 @@ internal sealed partial class SessionListener(
     Socket listener,
     BrokerModel model,
     BrokerFacade facade,
+    ToolCatalog catalog,
     UpstreamRegistry registry,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggerFactory) : BackgroundService
@@ -90,6 +92,12 @@ internal sealed partial class SessionListener(
                         ? new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Message = $"upstream '{message.Upstream}' restarts on its next request" }
                         : Refuse("unknown_upstream", $"no enabled upstream named '{message.Upstream}' in {model.SourcePath}; defined: {string.Join(", ", registry.Models.Select(m => m.Name))}"), stoppingToken);
                     return;
+                case "approve":
+                    var approved = await catalog.ApproveAsync(message.Upstream ?? "", message.Tool, stoppingToken);
+                    await ReplyAsync(stream, approved.Ok
+                        ? new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Message = approved.Value }
+                        : Refuse(approved.Error!.CodeName, $"{approved.Error.Message}; {approved.Error.Hint}"), stoppingToken);
+                    return;
                 case "stop":
                     LogStopRequested();
                     await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId }, stoppingToken);
@@ -136,14 +144,24 @@ internal sealed partial class SessionListener(
     {
         LogSessionStarted(sessionId, profile.Name, client);
         var pending = new PendingRequests();
+        var listed = new ListedTools();
         var options = new McpServerOptions
         {
             ServerInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
             ServerInstructions = profile.CompactToolsEnabled ? FacadeTools.Instructions(profile.NameStyle) : null,
-            Capabilities = new ServerCapabilities { Tools = new ToolsCapability() },
+            Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = !profile.CompactToolsEnabled } },
             Handlers = new McpServerHandlers
             {
-                ListToolsHandler = (request, token) => facade.ListToolsAsync(profile, sessionId, token),
+                ListToolsHandler = async (request, token) =>
+                {
+                    var result = await facade.ListToolsAsync(profile, sessionId, request.Params?.Cursor, token);
+                    if (!profile.CompactToolsEnabled && request.Params?.Cursor is null)
+                    {
+                        listed.Signature = await facade.ListSignatureAsync(profile, sessionId, token);
+                    }
+
+                    return result;
+                },
                 CallToolHandler = (request, token) => facade.CallToolAsync(profile, sessionId, request.Params!, token),
             },
         };
@@ -153,12 +171,60 @@ internal sealed partial class SessionListener(
         {
             var transport = new StreamServerTransport(new DrainingInputStream(stream, pending, _drainLimit), stream, sessionId, loggerFactory);
             await using var server = McpServer.Create(transport, options, loggerFactory);
-            await server.RunAsync(ct);
+            void OnCatalogChanged(CatalogSnapshot snapshot) => _ = NotifyIfChangedAsync(server, profile, sessionId, listed, ct);
+            if (!profile.CompactToolsEnabled)
+            {
+                catalog.Changed += OnCatalogChanged;
+            }
+
+            try
+            {
+                await server.RunAsync(ct);
+            }
+            finally
+            {
+                catalog.Changed -= OnCatalogChanged;
+            }
         }
         finally
         {
             registry.ReleaseSession(sessionId);
             LogSessionEnded(sessionId);
+        }
+    }
+
+    /// <summary>What a raw session's client last listed, so it is told list_changed only when that is out of date.</summary>
+    private sealed class ListedTools
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public string? Signature { get; set; }
+    }
+
+    private async Task NotifyIfChangedAsync(McpServer server, ProfileModel profile, string sessionId, ListedTools listed, CancellationToken ct)
+    {
+        await listed.Gate.WaitAsync(ct);
+        try
+        {
+            if (listed.Signature is null)
+            {
+                return;
+            }
+
+            var now = await facade.ListSignatureAsync(profile, sessionId, ct);
+            if (now != listed.Signature)
+            {
+                listed.Signature = now;
+                await server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);
+                LogListChanged(sessionId);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+        }
+        finally
+        {
+            listed.Gate.Release();
         }
     }
 
@@ -249,6 +315,9 @@ internal sealed partial class SessionListener(
 
     [LoggerMessage(EventId = 305, Level = LogLevel.Warning, Message = "Refused a session for profile {Profile}: missing or wrong token")]
     private partial void LogTokenRefused(string profile);
+
+    [LoggerMessage(EventId = 306, Level = LogLevel.Debug, Message = "Session {SessionId} told its tool list changed")]
+    private partial void LogListChanged(string sessionId);
 
     [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "Stop requested over the socket")]
     private partial void LogStopRequested();

@@ -34,8 +34,11 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
         Records = records;
         _models = model.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled).ToFrozenDictionary(u => u.Name, StringComparer.Ordinal);
         _shared = _models.Values.Where(u => u.Mode == UpstreamMode.Shared)
-            .ToFrozenDictionary(u => u.Name, u => new UpstreamSupervisor(u, loggerFactory, time, records), StringComparer.Ordinal);
+            .ToFrozenDictionary(u => u.Name, New, StringComparer.Ordinal);
     }
+
+    /// <summary>Raised (on the supervisor's thread) when an instance starts or announces that its tools changed.</summary>
+    public event Action<UpstreamSupervisor, ToolsChange>? ToolsMayHaveChanged;
 
     public ProcessRecords? Records { get; }
 
@@ -119,5 +122,6 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
         await Task.WhenAll(all);
     }
 
-    private UpstreamSupervisor New(UpstreamModel model) => new(model, _loggerFactory, _time, Records);
+    private UpstreamSupervisor New(UpstreamModel model) =>
+        new(model, _loggerFactory, _time, Records, (supervisor, change) => ToolsMayHaveChanged?.Invoke(supervisor, change));
 }

@@ -21,6 +21,16 @@ public sealed record UpstreamState(
     DateTimeOffset? StartedAt,
     DateTimeOffset? LastUsedAt);
 
+/// <summary>Why an upstream's tools may differ from what the catalog holds.</summary>
+internal enum ToolsChange
+{
+    /// <summary>A new instance started: it may serve other tools than the last one (or than the disk cache).</summary>
+    Started,
+
+    /// <summary>The upstream sent notifications/tools/list_changed.</summary>
+    ListChanged,
+}
+
 /// <summary>
 /// Owns one upstream instance: starts it on first need (one start at a time, shared by every waiter), lets
 /// requests run on it at once (up to max_concurrency), stops it when idle, notices when it dies, and retries
@@ -42,6 +52,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
     private readonly ProcessRecords? _records;
+    private readonly Action<UpstreamSupervisor, ToolsChange>? _toolsChanged;
     private readonly Lock _gate = new();
     private readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposed = new();
@@ -58,9 +69,11 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private long _lastUsedTicks;
     private DateTimeOffset? _startedAt;
 
-    public UpstreamSupervisor(UpstreamModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records)
+    public UpstreamSupervisor(UpstreamModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records,
+        Action<UpstreamSupervisor, ToolsChange>? toolsChanged = null)
     {
         Model = model;
+        _toolsChanged = toolsChanged;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<UpstreamSupervisor>();
         _time = time;
@@ -341,6 +354,17 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 ClientInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
                 ProtocolVersion = UpstreamProtocolVersion,
                 InitializationTimeout = Model.StartTimeout,
+                Handlers = new McpClientHandlers
+                {
+                    NotificationHandlers =
+                    [
+                        new(NotificationMethods.ToolListChangedNotification, (_, _) =>
+                        {
+                            _toolsChanged?.Invoke(this, ToolsChange.ListChanged);
+                            return ValueTask.CompletedTask;
+                        }),
+                    ],
+                },
             }, _loggerFactory, startCts.Token);
             if (await Task.WhenAny(connect, process.Exited) != connect)
             {
@@ -362,6 +386,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
 
             _ = WatchExitAsync(instance);
+            _toolsChanged?.Invoke(this, ToolsChange.Started);
             return instance;
         }
         catch (Exception ex)

@@ -26,7 +26,7 @@ public sealed class SoakTests
             schema_version: 1
             runtime: { root: "{{root}}" }
             profiles:
-              default: { compact_tools_enabled: false }
+              default: { compact_tools_enabled: false, allow_mutating_upstreams: ["*"] }
             upstreams:
               t: { command: "{{Repo.TestUpstream}}", restart: { max_attempts: 1000, backoff: 100ms, max_backoff: 200ms } }
               p: { command: "{{Repo.TestUpstream}}", mode: per_session, restart: { max_attempts: 1000, backoff: 100ms, max_backoff: 200ms } }

@@ -15,7 +15,7 @@ public sealed class UpstreamLifecycleTests
         runtime: { root: "{{root}}" }
         broker: { idle_timeout: 10m, start_timeout: 30s }
         profiles:
-          default: { compact_tools_enabled: false }
+          default: { compact_tools_enabled: false, allow_mutating_upstreams: ["*"] }
         upstreams:
         {{upstreams.Replace("TEST_UPSTREAM", Repo.TestUpstream, StringComparison.Ordinal).Replace("ROOT", root, StringComparison.Ordinal)}}
         """;

@@ -34,10 +34,12 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
         runtime: { root: "{{root}}" }
         broker: { idle_timeout: 10m, start_timeout: 60s }
         profiles:
-          default: { compact_tools_enabled: true }
-          raw:     { compact_tools_enabled: false, max_tools: 500 }
-          snake:   { compact_tools_enabled: true, broker_tool_name_style: snake }
-          tiny:    { compact_tools_enabled: false, max_tools: 3 }
+          default:  { compact_tools_enabled: true, allow_mutating_upstreams: ["*"] }
+          raw:      { compact_tools_enabled: false, max_tools: 500, allow_mutating_upstreams: ["*"] }
+          snake:    { compact_tools_enabled: true, broker_tool_name_style: snake, allow_mutating_upstreams: ["*"] }
+          tiny:     { compact_tools_enabled: false, max_tools: 3 }
+          readonly: { compact_tools_enabled: true }
+          readonly_raw: { compact_tools_enabled: false, max_tools: 500, broker_tool_name_style: snake }
         upstreams:
           memory:
             command: "{{Repo.NodeBin("mcp-server-memory")}}"
@@ -64,8 +66,11 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
         return env;
     }
 
+    /// <summary>Variables a test adds to <see cref="ProcessEnvironment"/> (so to the daemon a shim starts).</summary>
+    public Dictionary<string, string?> ExtraEnvironment { get; } = [];
+
     /// <summary>The environment every process of this test gets: its own pointer-file cache, the CLI to start daemons with.</summary>
-    public Dictionary<string, string?> ProcessEnvironment => new()
+    public Dictionary<string, string?> ProcessEnvironment => new(ExtraEnvironment)
     {
         ["XDG_CACHE_HOME"] = Path.Combine(Root, "xdg-cache"),
         ["MCP_BROKER_CLI"] = Repo.Cli,
