@@ -116,7 +116,9 @@ internal static class DemoCommand
         {
             foreach (var u in doc.RootElement.GetProperty("upstreams").EnumerateArray())
             {
-                Detail($"{u.GetProperty("name").GetString()}: {u.GetProperty("state").GetString()}, pid {u.GetProperty("pid")}, {u.GetProperty("tools")} tools, {u.GetProperty("sessions")} session(s)");
+                Detail($"{u.GetProperty("name").GetString()}: {u.GetProperty("state").GetString()}, pid {u.GetProperty("pid")}, {u.GetProperty("tools")} tools"
+                    + (u.TryGetProperty("mutating_hidden", out var hidden) ? $" (+{hidden} mutating, hidden from this profile)" : "")
+                    + $", {u.GetProperty("sessions")} session(s)");
             }
         }
 

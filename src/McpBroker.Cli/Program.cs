@@ -44,6 +44,15 @@ var approveTool = new Argument<string?>("TOOL") { Description = "The upstream's 
 var approve = new Command("approve", "Approve an upstream's tool definitions as it lists them now: pinned tools leave quarantine") { approveUpstream, approveTool };
 approve.SetAction((r, ct) => ToolsCommands.ApproveAsync(r.GetValue(configOption), r.GetValue(approveUpstream)!, r.GetValue(approveTool)));
 
+var measureProfile = new Option<string>("--profile") { Description = "Profile to measure", DefaultValueFactory = _ => "default" };
+var measureToken = new Option<string?>("--token-file") { Description = "Token file, for a profile with require_token_file" };
+var measureJson = new Option<bool>("--json") { Description = "Print one JSON object" };
+var measure = new Command("measure", "What a profile's tools/list costs a model (tools, bytes, o200k tokens) against its upstreams' raw tools")
+{
+    measureProfile, measureToken, measureJson,
+};
+measure.SetAction((r, ct) => MeasureCommand.RunAsync(r.GetValue(configOption), r.GetValue(measureProfile)!, r.GetValue(measureToken), r.GetValue(measureJson), ct));
+
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams and upstream commands; exit 1 if anything needs fixing");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
 
@@ -58,6 +67,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     daemon,
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
     new Command("tools", "Pinned tool definitions") { approve },
+    measure,
     doctor,
     demo,
 };

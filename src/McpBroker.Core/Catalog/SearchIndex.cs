@@ -9,21 +9,110 @@ internal sealed record SearchDocument(
     string? Description,
     IReadOnlyList<string> ParameterNames,
     string? Purpose,
-    IReadOnlyList<string> Tags);
+    IReadOnlyList<string> Tags)
+{
+    /// <summary>The descriptions of the tool's parameters.</summary>
+    public IReadOnlyList<string> ParameterDescriptions { get; init; } = [];
+}
 
 internal readonly record struct SearchHit(string Key, double Score);
 
+/// <summary>Term frequencies of one term in one document, per field (name, description, parameters, parameter descriptions, upstream).</summary>
+internal readonly record struct Posting(int Doc, float Name, float Description, float Parameters, float ParameterDescriptions, float Upstream)
+{
+    public float this[int field] => field switch
+    {
+        0 => Name,
+        1 => Description,
+        2 => Parameters,
+        3 => ParameterDescriptions,
+        _ => Upstream,
+    };
+}
+
 /// <summary>
-/// BM25F over a tool's name, description, parameter names and its upstream's purpose and tags, with a small
-/// table of synonyms for the verbs and nouns tool names use. Built once per catalog change; a search touches
-/// only the postings of the query's terms.
+/// The postings of one upstream's tools. Built once when that upstream's tool list changes; the index over every
+/// upstream is a cheap composition of segments, so a change re-indexes only the upstream that changed.
+/// Raw term frequencies and field lengths are kept, and length normalisation uses the composed averages at query time.
+/// </summary>
+internal sealed class SearchSegment
+{
+    public const int Fields = 5;
+
+    private SearchSegment(SearchDocument[] documents, FrozenDictionary<string, Posting[]> postings, int[][] lengths)
+    {
+        Documents = documents;
+        Postings = postings;
+        Lengths = lengths;
+        LengthSums = [.. Enumerable.Range(0, Fields).Select(f => lengths.Sum(l => (long)l[f]))];
+    }
+
+    public SearchDocument[] Documents { get; }
+
+    public FrozenDictionary<string, Posting[]> Postings { get; }
+
+    /// <summary>Per document, the number of terms in each field.</summary>
+    public int[][] Lengths { get; }
+
+    public long[] LengthSums { get; }
+
+    public static SearchSegment Build(IEnumerable<SearchDocument> documents)
+    {
+        var docs = documents.ToArray();
+        var postings = new Dictionary<string, List<Posting>>(StringComparer.Ordinal);
+        var lengths = new int[docs.Length][];
+        for (var d = 0; d < docs.Length; d++)
+        {
+            var doc = docs[d];
+            List<string>[] fields =
+            [
+                TextTokens.Split(doc.Name),
+                TextTokens.Split(doc.Description),
+                [.. doc.ParameterNames.SelectMany(TextTokens.Split)],
+                [.. doc.ParameterDescriptions.SelectMany(TextTokens.Split)],
+                [.. TextTokens.Split(doc.Purpose), .. doc.Tags.SelectMany(TextTokens.Split)],
+            ];
+            lengths[d] = [.. fields.Select(f => f.Count)];
+            var counts = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            for (var f = 0; f < Fields; f++)
+            {
+                foreach (var term in fields[f])
+                {
+                    if (!counts.TryGetValue(term, out var tf))
+                    {
+                        counts[term] = tf = new float[Fields];
+                    }
+
+                    tf[f]++;
+                }
+            }
+
+            foreach (var (term, tf) in counts)
+            {
+                if (!postings.TryGetValue(term, out var list))
+                {
+                    postings[term] = list = [];
+                }
+
+                list.Add(new Posting(d, tf[0], tf[1], tf[2], tf[3], tf[4]));
+            }
+        }
+
+        return new SearchSegment(docs, postings.ToFrozenDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal), lengths);
+    }
+}
+
+/// <summary>
+/// BM25F over a tool's name, description, parameter names and descriptions, and its upstream's purpose and tags,
+/// with a small table of synonyms for the verbs and nouns tool names use. A search touches only the postings of the
+/// query's terms (and their synonyms) in each segment.
 /// </summary>
 internal sealed class SearchIndex
 {
     private const double K1 = 1.2;
 
     // Field weights and length normalisation: a hit in the name says most about what a tool does.
-    private static readonly (double Weight, double B)[] s_fields = [(3.0, 0.5), (1.0, 0.75), (1.2, 0.5), (0.8, 0.5)];
+    private static readonly (double Weight, double B)[] s_fields = [(3.0, 0.5), (1.0, 0.75), (1.2, 0.5), (0.4, 0.75), (0.8, 0.5)];
 
     private static readonly FrozenDictionary<string, string[]> s_synonyms = BuildSynonyms(
     [
@@ -43,83 +132,75 @@ internal sealed class SearchIndex
         ["echo", "repeat"],
     ]);
 
-    private readonly SearchDocument[] _documents;
-    private readonly FrozenDictionary<string, (int Doc, double Tf)[]> _postings;
+    private readonly SearchSegment[] _segments;
+    private readonly int _count;
+    private readonly double[] _averages;
 
-    private SearchIndex(SearchDocument[] documents, FrozenDictionary<string, (int Doc, double Tf)[]> postings)
+    private SearchIndex(SearchSegment[] segments)
     {
-        _documents = documents;
-        _postings = postings;
+        _segments = segments;
+        _count = segments.Sum(s => s.Documents.Length);
+        _averages = [.. Enumerable.Range(0, SearchSegment.Fields).Select(f => _count == 0 ? 1 : Math.Max(1, (double)segments.Sum(s => s.LengthSums[f]) / _count))];
     }
 
-    public int Count => _documents.Length;
+    public int Count => _count;
 
-    public static SearchIndex Build(IEnumerable<SearchDocument> documents)
-    {
-        var docs = documents.ToArray();
-        var fieldTerms = docs.Select(d => new[]
-        {
-            TextTokens.Split(d.Name),
-            TextTokens.Split(d.Description),
-            d.ParameterNames.SelectMany(TextTokens.Split).ToList(),
-            TextTokens.Split(d.Purpose).Concat(d.Tags.SelectMany(TextTokens.Split)).ToList(),
-        }).ToArray();
-        var averages = Enumerable.Range(0, s_fields.Length)
-            .Select(f => docs.Length == 0 ? 1 : Math.Max(1, fieldTerms.Average(t => t[f].Count)))
-            .ToArray();
-        var postings = new Dictionary<string, List<(int, double)>>(StringComparer.Ordinal);
-        for (var d = 0; d < docs.Length; d++)
-        {
-            var weighted = new Dictionary<string, double>(StringComparer.Ordinal);
-            for (var f = 0; f < s_fields.Length; f++)
-            {
-                var terms = fieldTerms[d][f];
-                var (weight, b) = s_fields[f];
-                var norm = 1 - b + (b * terms.Count / averages[f]);
-                foreach (var term in terms)
-                {
-                    weighted[term] = weighted.GetValueOrDefault(term) + (weight / norm);
-                }
-            }
+    public static SearchIndex Build(IEnumerable<SearchDocument> documents) => Compose([SearchSegment.Build(documents)]);
 
-            foreach (var (term, tf) in weighted)
-            {
-                if (!postings.TryGetValue(term, out var list))
-                {
-                    postings[term] = list = [];
-                }
-
-                list.Add((d, tf));
-            }
-        }
-
-        return new SearchIndex(docs, postings.ToFrozenDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal));
-    }
+    public static SearchIndex Compose(IEnumerable<SearchSegment> segments) => new([.. segments]);
 
     /// <summary>The best matches for a query, best first; <paramref name="include"/> hides documents a caller may not see.</summary>
     public IReadOnlyList<SearchHit> Search(string query, int limit, Func<string, bool>? include = null)
     {
-        var scores = new Dictionary<int, double>();
+        var scores = new Dictionary<(int Segment, int Doc), double>();
         foreach (var (term, weight) in Expand(TextTokens.Split(query)))
         {
-            if (!_postings.TryGetValue(term, out var list))
+            var df = 0;
+            foreach (var segment in _segments)
+            {
+                df += segment.Postings.GetValueOrDefault(term)?.Length ?? 0;
+            }
+
+            if (df == 0)
             {
                 continue;
             }
 
-            var idf = Math.Log(1 + ((_documents.Length - list.Length + 0.5) / (list.Length + 0.5)));
-            foreach (var (doc, tf) in list)
+            var idf = Math.Log(1 + ((_count - df + 0.5) / (df + 0.5)));
+            for (var s = 0; s < _segments.Length; s++)
             {
-                scores[doc] = scores.GetValueOrDefault(doc) + (weight * idf * tf * (K1 + 1) / (tf + K1));
+                var segment = _segments[s];
+                if (!segment.Postings.TryGetValue(term, out var list))
+                {
+                    continue;
+                }
+
+                foreach (var posting in list)
+                {
+                    var lengths = segment.Lengths[posting.Doc];
+                    var tf = 0.0;
+                    for (var f = 0; f < SearchSegment.Fields; f++)
+                    {
+                        if (posting[f] > 0)
+                        {
+                            var (w, b) = s_fields[f];
+                            tf += w * posting[f] / (1 - b + (b * lengths[f] / _averages[f]));
+                        }
+                    }
+
+                    var key = (s, posting.Doc);
+                    scores[key] = scores.GetValueOrDefault(key) + (weight * idf * tf * (K1 + 1) / (tf + K1));
+                }
             }
         }
 
         return scores
-            .Where(s => include?.Invoke(_documents[s.Key].Key) ?? true)
-            .OrderByDescending(s => s.Value)
-            .ThenBy(s => _documents[s.Key].Key, StringComparer.Ordinal)
+            .Select(p => (Key: _segments[p.Key.Segment].Documents[p.Key.Doc].Key, Score: p.Value))
+            .Where(p => include?.Invoke(p.Key) ?? true)
+            .OrderByDescending(p => p.Score)
+            .ThenBy(p => p.Key, StringComparer.Ordinal)
             .Take(limit)
-            .Select(s => new SearchHit(_documents[s.Key].Key, Math.Round(s.Value, 3)))
+            .Select(p => new SearchHit(p.Key, Math.Round(p.Score, 3)))
             .ToList();
     }
 

@@ -50,10 +50,16 @@ internal sealed record UpstreamTools
 
         Tools = tools;
         Quarantined = quarantined;
+        _segment = new Lazy<SearchSegment>(() => SearchSegment.Build(Tools.Select(t => CatalogSnapshot.Document(upstream, t))));
         Signature = ToolPins.Hash(new JsonArray([.. hashes.Concat(quarantined.Select(q => "q:" + q.Tool.Name)).Select(h => (JsonNode)h)]));
     }
 
+    private readonly Lazy<SearchSegment> _segment;
+
     public UpstreamModel Upstream { get; }
+
+    /// <summary>The search postings of <see cref="Tools"/>, built once per entry (so once per change of this upstream).</summary>
+    public SearchSegment Segment => _segment.Value;
 
     /// <summary>What the upstream listed (cached as is).</summary>
     public IReadOnlyList<Tool> Listed { get; }
@@ -96,8 +102,7 @@ internal sealed class CatalogSnapshot
     {
         Version = version;
         Upstreams = upstreams;
-        _index = new Lazy<SearchIndex>(() => SearchIndex.Build(upstreams.Values.SelectMany(u => u.Tools.Select(t => new SearchDocument(
-            CanonicalName(u.Upstream, t), t.Name, t.Description, ParameterNames(t), u.Upstream.Purpose, u.Upstream.Tags)))));
+        _index = new Lazy<SearchIndex>(() => SearchIndex.Compose(upstreams.Values.Select(u => u.Segment)));
     }
 
     public long Version { get; }
@@ -108,10 +113,19 @@ internal sealed class CatalogSnapshot
 
     public static string CanonicalName(UpstreamModel upstream, Tool tool) => $"{upstream.Prefix}.{tool.Name}";
 
-    public static IReadOnlyList<string> ParameterNames(Tool tool) =>
-        tool.InputSchema.ValueKind == JsonValueKind.Object && tool.InputSchema.TryGetProperty("properties", out var props) && props.ValueKind == JsonValueKind.Object
-            ? [.. props.EnumerateObject().Select(p => p.Name)]
+    public static SearchDocument Document(UpstreamModel upstream, Tool tool)
+    {
+        var parameters = tool.InputSchema.ValueKind == JsonValueKind.Object && tool.InputSchema.TryGetProperty("properties", out var props) && props.ValueKind == JsonValueKind.Object
+            ? props.EnumerateObject().ToList()
             : [];
+        return new SearchDocument(CanonicalName(upstream, tool), tool.Name, tool.Title is { } title ? $"{title}. {tool.Description}" : tool.Description,
+            [.. parameters.Select(p => p.Name)], upstream.Purpose, upstream.Tags)
+        {
+            ParameterDescriptions = [.. parameters
+                .Where(p => p.Value.ValueKind == JsonValueKind.Object && p.Value.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String)
+                .Select(p => p.Value.GetProperty("description").GetString()!)],
+        };
+    }
 }
 
 /// <summary>

@@ -20,7 +20,7 @@ internal static class ToolPins
 
     /// <summary>The canonical form of a definition: what is hashed and stored.</summary>
     public static JsonNode Canonical(Tool tool) =>
-        Sorted(JsonSerializer.SerializeToNode(tool, McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>()))!;
+        CanonicalJson.Sort(JsonSerializer.SerializeToNode(tool, McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>()))!;
 
     public static string Hash(JsonNode canonical) =>
         Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonical.ToJsonString())));
@@ -95,12 +95,4 @@ internal static class ToolPins
 
         File.Move(temp, path, overwrite: true);
     }
-
-    private static JsonNode? Sorted(JsonNode? node) => node switch
-    {
-        JsonObject o => new JsonObject(o.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, Sorted(p.Value)))),
-        JsonArray a => new JsonArray([.. a.Select(Sorted)]),
-        null => null,
-        _ => node.DeepClone(),
-    };
 }

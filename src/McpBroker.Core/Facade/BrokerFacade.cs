@@ -19,6 +19,7 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
     private const int DefaultLimit = 8;
     private const int MaxLimit = 50;
     private const int OneLineLength = 160;
+    private const int DetailedMatches = 3;
     private readonly ConcurrentDictionary<string, ToolView> _views = new(StringComparer.Ordinal);
 
     public BrokerModel Model => model;
@@ -195,6 +196,16 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
             return Invalid($"'limit' must be a whole number from 1 to {MaxLimit}");
         }
 
+        var detail = false;
+        if (args.TryGetValue("detail", out var d) && (d.ValueKind is not (JsonValueKind.True or JsonValueKind.False)))
+        {
+            return Invalid("'detail' must be true or false");
+        }
+        else if (d.ValueKind == JsonValueKind.True)
+        {
+            detail = true;
+        }
+
         var (view, failures) = await ViewAsync(profile, sessionId, ct);
         var snapshot = catalog.Current;
         var hits = snapshot.Index.Search(query, limit, view.Contains);
@@ -210,6 +221,10 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
                 ["mutating"] = tool.Mutating,
                 ["required"] = new JsonArray([.. RequiredArguments(tool.Tool).Select(r => (JsonNode)r)]),
             });
+            if (detail && matches.Count <= DetailedMatches)
+            {
+                matches[^1]!["inputSchema"] = JsonNode.Parse(tool.Tool.InputSchema.GetRawText());
+            }
         }
 
         var result = new JsonObject { ["matches"] = matches };

@@ -27,7 +27,7 @@ internal static class FacadeTools
     [
         Define(Search, style,
             $"Find tools of the MCP servers behind this broker. Start here: describe the task in a few words; then get a tool's schema with {ToolNames.BrokerTool(Describe, style)} and run it with {ToolNames.BrokerTool(Call, style)}.",
-            """{"type":"object","properties":{"query":{"type":"string","description":"What you want to do"},"limit":{"type":"integer","minimum":1,"maximum":50,"description":"Most matches to return (default 8)"}},"required":["query"]}""",
+            """{"type":"object","properties":{"query":{"type":"string","description":"What you want to do"},"limit":{"type":"integer","minimum":1,"maximum":50,"description":"Most matches to return (default 8)"},"detail":{"type":"boolean","description":"Include the input schemas of the top 3"}},"required":["query"]}""",
             readOnly: true),
         Define(Describe, style,
             "Full definition of a tool found by search: description, input schema, annotations.",

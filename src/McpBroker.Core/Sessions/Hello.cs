@@ -29,6 +29,9 @@ public sealed record HelloMessage
     /// <summary>The upstream a control request is about (<c>restart</c>, <c>approve</c>).</summary>
     public string? Upstream { get; init; }
 
+    /// <summary><c>raw</c>: serve the profile's raw view whatever its compact setting and budget (mcp-broker measure's "before").</summary>
+    public string? View { get; init; }
+
     /// <summary>The tool an <c>approve</c> request is about; null for all of the upstream's tools.</summary>
     public string? Tool { get; init; }
 }

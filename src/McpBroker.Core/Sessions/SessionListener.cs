@@ -131,6 +131,19 @@ internal sealed partial class SessionListener(
                 return;
             }
 
+            switch (message.View)
+            {
+                case null:
+                    break;
+                case "raw":
+                    // The same tools, gates and names; only the listing differs. It shows nothing call_tool could not reach.
+                    profile = profile with { CompactToolsEnabled = false, MaxTools = int.MaxValue, OnOverBudget = OverBudgetAction.Error };
+                    break;
+                default:
+                    await ReplyAsync(stream, Refuse("bad_hello", $"unknown view '{message.View}'; the only view is 'raw'"), stoppingToken);
+                    return;
+            }
+
             var sessionId = Guid.TryParse(message.Session, out var g) ? g.ToString() : Guid.NewGuid().ToString();
             await ReplyAsync(stream, new WelcomeMessage { Ok = true, Session = sessionId, DaemonPid = Environment.ProcessId }, stoppingToken);
             await RunSessionAsync(stream, profile, sessionId, message.Client ?? "unknown", stoppingToken);
