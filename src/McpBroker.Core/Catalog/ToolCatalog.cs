@@ -113,19 +113,8 @@ internal sealed class CatalogSnapshot
 
     public static string CanonicalName(UpstreamModel upstream, Tool tool) => $"{upstream.Prefix}.{tool.Name}";
 
-    public static SearchDocument Document(UpstreamModel upstream, Tool tool)
-    {
-        var parameters = tool.InputSchema.ValueKind == JsonValueKind.Object && tool.InputSchema.TryGetProperty("properties", out var props) && props.ValueKind == JsonValueKind.Object
-            ? props.EnumerateObject().ToList()
-            : [];
-        return new SearchDocument(CanonicalName(upstream, tool), tool.Name, tool.Title is { } title ? $"{title}. {tool.Description}" : tool.Description,
-            [.. parameters.Select(p => p.Name)], upstream.Purpose, upstream.Tags)
-        {
-            ParameterDescriptions = [.. parameters
-                .Where(p => p.Value.ValueKind == JsonValueKind.Object && p.Value.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String)
-                .Select(p => p.Value.GetProperty("description").GetString()!)],
-        };
-    }
+    public static SearchDocument Document(UpstreamModel upstream, Tool tool) =>
+        SearchDocument.From(CanonicalName(upstream, tool), tool, upstream.Purpose, upstream.Tags);
 }
 
 /// <summary>

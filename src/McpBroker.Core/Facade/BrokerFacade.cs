@@ -110,6 +110,16 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
                 : await CallUpstreamAsync(profile, sessionId, request.Name, request.Arguments, ct);
     }
 
+    /// <summary>A search match: enough to pick a tool and call it, not its schema (describe_tool has that).</summary>
+    public static JsonObject Match(string name, Tool tool, string upstream, bool mutating) => new()
+    {
+        ["name"] = name,
+        ["description"] = OneLine(tool.Description),
+        ["upstream"] = upstream,
+        ["mutating"] = mutating,
+        ["required"] = new JsonArray([.. RequiredArguments(tool).Select(r => (JsonNode)r)]),
+    };
+
     /// <summary>The one place a call-path failure becomes what the client reads.</summary>
     public static CallToolResult ErrorResult(BrokerError error) => new()
     {
@@ -213,14 +223,7 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
         foreach (var hit in hits)
         {
             var tool = view.Find(hit.Key)!;
-            matches.Add(new JsonObject
-            {
-                ["name"] = tool.ExposedName,
-                ["description"] = OneLine(tool.Tool.Description),
-                ["upstream"] = tool.Upstream.Name,
-                ["mutating"] = tool.Mutating,
-                ["required"] = new JsonArray([.. RequiredArguments(tool.Tool).Select(r => (JsonNode)r)]),
-            });
+            matches.Add(Match(tool.ExposedName, tool.Tool, tool.Upstream.Name, tool.Mutating));
             if (detail && matches.Count <= DetailedMatches)
             {
                 matches[^1]!["inputSchema"] = JsonNode.Parse(tool.Tool.InputSchema.GetRawText());
