@@ -29,9 +29,11 @@ public class SearchSpeed
     {
         var catalog = SearchEvaluation.LoadCatalog(SearchEvaluation.DataDir(Program.RepoRoot));
         var copies = (Tools + catalog.Count - 1) / catalog.Count;
-        _segments = [.. Enumerable.Range(0, copies).Select(c => SearchSegment.Build(catalog.Select(d => d with { Key = $"s{c}.{d.Key}" })))];
+        _segments = [.. Enumerable.Range(0, copies).SelectMany(c => catalog
+            .GroupBy(d => d.Key.Split('.')[0])
+            .Select(g => SearchSegment.Build(g.Select(d => d with { Key = $"{g.Key}{c}.{d.Key[(d.Key.IndexOf('.') + 1)..]}" }))))];
         _index = SearchIndex.Compose(_segments);
-        _oneUpstream = [.. catalog.Where(d => d.Key.StartsWith(catalog[0].Key.Split('.')[0] + ".", StringComparison.Ordinal))];
+        _oneUpstream = [.. _segments[0].Documents];
     }
 
     [Benchmark]

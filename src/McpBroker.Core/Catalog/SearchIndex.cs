@@ -34,16 +34,20 @@ internal sealed record SearchDocument(
 
 internal readonly record struct SearchHit(string Key, double Score);
 
-/// <summary>Term frequencies of one term in one document, per field (name, description, parameters, parameter descriptions, upstream).</summary>
-internal readonly record struct Posting(int Doc, float Name, float Description, float Parameters, float ParameterDescriptions, float Upstream)
+/// <summary>
+/// Term frequencies of one term in one document, per field: name, summary (the description's first sentence),
+/// parameter names, parameter descriptions, upstream (name, purpose, tags), details (the rest of the description).
+/// </summary>
+internal readonly record struct Posting(int Doc, float Name, float Summary, float Parameters, float ParameterDescriptions, float Upstream, float Details)
 {
     public float this[int field] => field switch
     {
         0 => Name,
-        1 => Description,
+        1 => Summary,
         2 => Parameters,
         3 => ParameterDescriptions,
-        _ => Upstream,
+        4 => Upstream,
+        _ => Details,
     };
 }
 
@@ -54,11 +58,13 @@ internal readonly record struct Posting(int Doc, float Name, float Description, 
 /// </summary>
 internal sealed class SearchSegment
 {
-    public const int Fields = 5;
+    public const int Fields = 6;
 
-    private SearchSegment(SearchDocument[] documents, FrozenDictionary<string, Posting[]> postings, int[][] lengths)
+    private SearchSegment(SearchDocument[] documents, FrozenDictionary<string, Posting[]> postings, int[][] lengths, string[][] nameTerms)
     {
         Documents = documents;
+        NameTerms = nameTerms;
+        UpstreamName = documents.Length == 0 ? "" : Plain(documents[0].Key[..Math.Max(0, documents[0].Key.IndexOf('.', StringComparison.Ordinal))]);
         Postings = postings;
         Lengths = lengths;
         LengthSums = [.. Enumerable.Range(0, Fields).Select(f => lengths.Sum(l => (long)l[f]))];
@@ -67,6 +73,28 @@ internal sealed class SearchSegment
     public SearchDocument[] Documents { get; }
 
     public FrozenDictionary<string, Posting[]> Postings { get; }
+
+    /// <summary>
+    /// Per document, the terms of its name that tell it apart from its siblings: without the words most of the
+    /// upstream's tool names share (<c>browser_</c>, <c>kubectl_</c>, <c>maps_</c>, <c>API-</c>).
+    /// </summary>
+    public string[][] NameTerms { get; }
+
+    /// <summary>The upstream's name (its tool prefix) as one plain word, so a request that names the upstream can prefer it.</summary>
+    public string UpstreamName { get; }
+
+    /// <summary>A description's first sentence (what the tool does) and the rest (how to use it, caveats).</summary>
+    public static (string Summary, string Details) Summary(string? description)
+    {
+        var text = (description ?? "").Trim();
+        var end = text.IndexOfAny(['\n']);
+        var sentence = text.IndexOf(". ", StringComparison.Ordinal);
+        var cut = end < 0 ? sentence : sentence < 0 ? end : Math.Min(end, sentence);
+        return cut < 0 ? (text, "") : (text[..(cut + 1)], text[(cut + 1)..]);
+    }
+
+    /// <summary>Lower-case letters and digits only: "GitHub" and "git-hub" both read "github".</summary>
+    public static string Plain(string text) => string.Concat(text.Where(char.IsLetterOrDigit).Select(char.ToLowerInvariant));
 
     /// <summary>Per document, the number of terms in each field.</summary>
     public int[][] Lengths { get; }
@@ -81,13 +109,15 @@ internal sealed class SearchSegment
         for (var d = 0; d < docs.Length; d++)
         {
             var doc = docs[d];
+            var (summary, details) = Summary(doc.Description);
             List<string>[] fields =
             [
                 TextTokens.Split(doc.Name),
-                TextTokens.Split(doc.Description),
+                TextTokens.Split(summary),
                 [.. doc.ParameterNames.SelectMany(TextTokens.Split)],
                 [.. doc.ParameterDescriptions.SelectMany(TextTokens.Split)],
-                [.. TextTokens.Split(doc.Purpose), .. doc.Tags.SelectMany(TextTokens.Split)],
+                [.. TextTokens.Split(doc.Key[..Math.Max(0, doc.Key.IndexOf('.', StringComparison.Ordinal))]), .. TextTokens.Split(doc.Purpose), .. doc.Tags.SelectMany(TextTokens.Split)],
+                TextTokens.Split(details),
             ];
             lengths[d] = [.. fields.Select(f => f.Count)];
             var counts = new Dictionary<string, float[]>(StringComparer.Ordinal);
@@ -111,11 +141,16 @@ internal sealed class SearchSegment
                     postings[term] = list = [];
                 }
 
-                list.Add(new Posting(d, tf[0], tf[1], tf[2], tf[3], tf[4]));
+                list.Add(new Posting(d, tf[0], tf[1], tf[2], tf[3], tf[4], tf[5]));
             }
         }
 
-        return new SearchSegment(docs, postings.ToFrozenDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal), lengths);
+        var names = docs.Select(d => TextTokens.Split(d.Name).Distinct(StringComparer.Ordinal).ToArray()).ToArray();
+        var shared = docs.Length < 3
+            ? []
+            : names.SelectMany(n => n).GroupBy(t => t, StringComparer.Ordinal).Where(g => g.Count() * 2 >= docs.Length).Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
+        var nameTerms = names.Select(n => n.Where(t => !shared.Contains(t)).ToArray()).ToArray();
+        return new SearchSegment(docs, postings.ToFrozenDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal), lengths, nameTerms);
     }
 }
 
@@ -126,27 +161,95 @@ internal sealed class SearchSegment
 /// </summary>
 internal sealed class SearchIndex
 {
-    private const double K1 = 1.2;
+    // Tuned on bench/search-eval (see docs/context-economy.md); a change here must keep ContextEconomyTests green.
+    private const double K1 = 2.0;
+    private const double SynonymWeight = 0.5;
 
-    // Field weights and length normalisation: a hit in the name says most about what a tool does.
-    private static readonly (double Weight, double B)[] s_fields = [(3.0, 0.5), (1.0, 0.75), (1.2, 0.5), (0.4, 0.75), (0.8, 0.5)];
+    /// <summary>Up to this factor more for a tool that answers every word of the request.</summary>
+    private const double Coverage = 1.0;
 
+    /// <summary>Up to this factor more for a tool whose distinctive name words the request all asked for.</summary>
+    private const double NameFit = 1.0;
+
+    /// <summary>This factor more for the tools of an upstream the request names.</summary>
+    private const double Named = 0.5;
+
+    // Field weights and length normalisation: name, summary, parameter names, parameter descriptions, upstream,
+    // details. A hit in the name says most about what a tool does; the long tail of a description says least.
+    private static readonly (double Weight, double B)[] s_fields = [(3.0, 0.5), (1.5, 0.5), (1.2, 0.5), (0.4, 0.75), (1.5, 0.5), (0.6, 0.75)];
+
+    // Groups of words that name the same action or thing in tool names, descriptions and requests. Generic
+    // vocabulary of tools, not of any one server: a query word reaches every other word of its groups.
     private static readonly FrozenDictionary<string, string[]> s_synonyms = BuildSynonyms(
     [
-        ["find", "search", "query", "lookup", "list", "get", "fetch", "read", "retrieve", "show"],
-        ["create", "add", "new", "insert", "make", "write", "store", "save", "remember", "record"],
-        ["delete", "remove", "drop", "erase", "forget", "clear"],
-        ["update", "edit", "modify", "change", "set", "patch"],
-        ["file", "document", "doc", "path"],
+        ["find", "search", "query", "lookup", "look", "list", "get", "fetch", "read", "retrieve", "show", "view", "see"],
+        ["create", "add", "new", "insert", "make", "write", "store", "save", "remember", "record", "open", "post", "start", "leave"],
+        ["delete", "remove", "drop", "erase", "forget", "clear", "destroy", "uninstall"],
+        ["update", "edit", "modify", "change", "set", "patch", "replace", "rename", "close"],
+        ["file", "document", "doc", "path", "content"],
         ["directory", "folder", "dir"],
         ["issue", "ticket", "bug"],
-        ["memory", "remember", "knowledge", "note", "recall"],
-        ["entity", "person", "people", "thing", "object", "node"],
-        ["relation", "relationship", "link", "connection", "edge"],
+        ["repository", "repo", "project"],
+        ["pull", "pr"],
+        ["merge", "mr"],
+        ["copy", "fork", "clone", "duplicate"],
+        ["commit", "push", "history"],
+        ["comment", "reply", "answer", "respond", "note"],
+        ["message", "chat", "say", "send", "post"],
+        ["review", "approve"],
+        ["status", "check", "checks", "ci", "pass", "fail"],
+        ["user", "users", "account", "member", "people", "profile", "team", "who"],
+        ["memory", "remember", "knowledge", "recall", "graph"],
+        ["entity", "person", "thing", "object", "node"],
+        ["relation", "relationship", "link", "connection", "edge", "manage", "report"],
         ["observation", "fact", "detail", "like"],
-        ["run", "execute", "invoke", "call"],
-        ["sum", "add", "total", "plus"],
-        ["echo", "repeat"],
+        ["run", "execute", "invoke", "call", "command", "shell"],
+        ["sum", "add", "total", "plus", "number"],
+        ["echo", "repeat", "back"],
+        ["image", "photo", "picture", "media", "screenshot", "png", "jpg"],
+        ["screenshot", "capture", "snapshot"],
+        ["navigate", "go", "visit", "url", "browse", "page"],
+        ["click", "press", "tap", "button"],
+        ["type", "fill", "enter", "input", "form"],
+        ["select", "choose", "option", "dropdown"],
+        ["dialog", "popup", "alert", "confirm", "prompt", "accept", "dismiss"],
+        ["console", "log", "logs", "error"],
+        ["network", "request", "requests", "api"],
+        ["hover", "mouse"],
+        ["wait", "until", "appear"],
+        ["javascript", "script", "evaluate", "code", "js"],
+        ["resize", "size", "window", "viewport"],
+        ["direction", "route", "drive", "travel", "way"],
+        ["distance", "travel", "time", "far", "long"],
+        ["geocode", "coordinate", "latitude", "longitude", "location"],
+        ["address", "reverse"],
+        ["elevation", "altitude", "height", "high", "sea"],
+        ["place", "restaurant", "cafe", "shop", "business", "near", "nearby", "local"],
+        ["detail", "hour", "rating", "review", "describe", "info", "information", "event"],
+        ["web", "internet", "online", "news"],
+        ["extract", "text", "article", "content", "scrape"],
+        ["crawl", "site", "website", "map", "page"],
+        ["research", "report", "deep", "investigate"],
+        ["documentation", "docs", "library", "api", "reference"],
+        ["database", "sql", "table", "row", "query", "order"],
+        ["pod", "container", "deployment", "namespace", "cluster", "kubernetes", "k8s"],
+        ["scale", "replica", "replicas"],
+        ["rollback", "rollout", "undo", "revert", "back"],
+        ["context", "cluster", "switch"],
+        ["port", "forward", "tunnel"],
+        ["block", "children", "append"],
+        ["markdown", "md", "text"],
+        ["move", "rename", "relocate"],
+        ["info", "metadata", "modified", "size", "stat"],
+        ["tree", "structure", "hierarchy"],
+        ["allowed", "permitted", "access", "touch"],
+        ["reaction", "emoji", "react", "thumb"],
+        ["thread", "reply", "replies", "conversation"],
+        ["channel", "room"],
+        ["think", "reason", "step", "plan"],
+        ["environment", "env", "variable"],
+        ["progress", "long", "running", "operation", "task"],
+        ["multiple", "several", "many", "three", "two"],
     ]);
 
     private readonly SearchSegment[] _segments;
@@ -162,15 +265,19 @@ internal sealed class SearchIndex
 
     public int Count => _count;
 
-    public static SearchIndex Build(IEnumerable<SearchDocument> documents) => Compose([SearchSegment.Build(documents)]);
+    /// <summary>An index over documents of any upstreams: one segment per upstream (key prefix), as the catalog builds it.</summary>
+    public static SearchIndex Build(IEnumerable<SearchDocument> documents) =>
+        Compose(documents.GroupBy(d => d.Key[..Math.Max(0, d.Key.IndexOf('.', StringComparison.Ordinal))], StringComparer.Ordinal).Select(SearchSegment.Build));
 
     public static SearchIndex Compose(IEnumerable<SearchSegment> segments) => new([.. segments]);
 
     /// <summary>The best matches for a query, best first; <paramref name="include"/> hides documents a caller may not see.</summary>
     public IReadOnlyList<SearchHit> Search(string query, int limit, Func<string, bool>? include = null)
     {
-        var scores = new Dictionary<(int Segment, int Doc), double>();
-        foreach (var (term, weight) in Expand(TextTokens.Split(query)))
+        var words = TextTokens.Split(query).Distinct(StringComparer.Ordinal).Take(64).ToList();
+        var scores = new Dictionary<(int Segment, int Doc), (double Score, ulong Covered)>();
+        var expansion = Expand(words);
+        foreach (var (term, weight, word) in expansion)
         {
             var df = 0;
             foreach (var segment in _segments)
@@ -206,13 +313,27 @@ internal sealed class SearchIndex
                     }
 
                     var key = (s, posting.Doc);
-                    scores[key] = scores.GetValueOrDefault(key) + (weight * idf * tf * (K1 + 1) / (tf + K1));
+                    var (score, covered) = scores.GetValueOrDefault(key);
+                    scores[key] = (score + (weight * idf * tf * (K1 + 1) / (tf + K1)), covered | (1UL << word));
                 }
             }
         }
 
+        // A tool that answers more of the request's words (itself or through a synonym) beats one that answers a
+        // single word very well: "make a folder" wants create_directory over a tool that merely says "make".
+        // And a tool whose distinctive name words the request all asks for beats a sibling with words it did not ask
+        // for: "the coordinates of the Eiffel Tower" wants maps_geocode, not maps_reverse_geocode.
+        // And a request that names an upstream ("on GitHub", "in Notion") prefers that upstream's tools.
+        var asked = expansion.Select(e => e.Term).ToHashSet(StringComparer.Ordinal);
+        var plainWords = query.Split((char[])[' ', '\t', '\n', ',', '.', ';', ':', '?', '!', '"', '\'', '(', ')', '/'], StringSplitOptions.RemoveEmptyEntries)
+            .Select(SearchSegment.Plain).ToHashSet(StringComparer.Ordinal);
+        var named = _segments.Select(s => s.UpstreamName.Length > 0 && plainWords.Contains(s.UpstreamName)).ToArray();
         return scores
-            .Select(p => (Key: _segments[p.Key.Segment].Documents[p.Key.Doc].Key, Score: p.Value))
+            .Select(p => (Key: _segments[p.Key.Segment].Documents[p.Key.Doc].Key,
+                Score: p.Value.Score
+                    * (1 + (Coverage * System.Numerics.BitOperations.PopCount(p.Value.Covered) / words.Count))
+                    * (1 + (NameFit * Fit(_segments[p.Key.Segment].NameTerms[p.Key.Doc], asked)))
+                    * (named[p.Key.Segment] ? 1 + Named : 1)))
             .Where(p => include?.Invoke(p.Key) ?? true)
             .OrderByDescending(p => p.Score)
             .ThenBy(p => p.Key, StringComparer.Ordinal)
@@ -221,24 +342,31 @@ internal sealed class SearchIndex
             .ToList();
     }
 
-    /// <summary>Query terms with weight 1, their synonyms with weight 0.5 (a synonym never outranks the word itself).</summary>
-    private static Dictionary<string, double> Expand(List<string> terms)
+    /// <summary>The share of a tool's distinctive name words the request asked for (itself or through a synonym).</summary>
+    private static double Fit(string[] nameTerms, HashSet<string> asked) =>
+        nameTerms.Length == 0 ? 0 : (double)nameTerms.Count(asked.Contains) / nameTerms.Length;
+
+    /// <summary>
+    /// Each query word with weight 1, and its synonyms with a lower weight (a synonym never outranks the word itself),
+    /// each tagged with the index of the word it stands for.
+    /// </summary>
+    private static List<(string Term, double Weight, int Word)> Expand(List<string> words)
     {
-        var expanded = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var term in terms)
+        var expanded = new Dictionary<string, (double Weight, int Word)>(StringComparer.Ordinal);
+        for (var i = 0; i < words.Count; i++)
         {
-            expanded[term] = 1;
+            expanded[words[i]] = (1, i);
         }
 
-        foreach (var term in terms)
+        for (var i = 0; i < words.Count; i++)
         {
-            foreach (var synonym in s_synonyms.GetValueOrDefault(term) ?? [])
+            foreach (var synonym in s_synonyms.GetValueOrDefault(words[i]) ?? [])
             {
-                expanded.TryAdd(synonym, 0.5);
+                expanded.TryAdd(synonym, (SynonymWeight, i));
             }
         }
 
-        return expanded;
+        return [.. expanded.Select(e => (e.Key, e.Value.Weight, e.Value.Word))];
     }
 
     private static FrozenDictionary<string, string[]> BuildSynonyms(string[][] groups)

@@ -12,7 +12,9 @@ internal static class TextTokens
     [
         "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "its", "of", "on", "or",
         "that", "the", "this", "to", "with", "me", "my", "i", "you", "your", "please", "can", "could", "would", "should", "will",
-        "some", "all", "any", "do", "does", "want", "need", "let", "us", "we",
+        "some", "all", "any", "do", "does", "want", "need", "let", "us", "we", "our", "what", "which", "when", "where",
+        "why", "how", "there", "here", "about", "now", "also", "these", "those", "them", "they", "just", "so", "did", "was",
+        "were", "has", "have", "been", "am", "if", "then", "than", "there", "their", "whole", "every", "exactly", "that's",
     ];
 
     public static List<string> Split(string? text)
