@@ -163,6 +163,7 @@ internal sealed class SearchIndex
 {
     // Tuned on bench/search-eval (see docs/context-economy.md); a change here must keep ContextEconomyTests green.
     private const double K1 = 2.0;
+    private static readonly char[] s_wordSeparators = [' ', '\t', '\n', ',', '.', ';', ':', '?', '!', '"', '\'', '(', ')', '/'];
     private const double SynonymWeight = 0.5;
 
     /// <summary>Up to this factor more for a tool that answers every word of the request.</summary>
@@ -253,14 +254,64 @@ internal sealed class SearchIndex
     ]);
 
     private readonly SearchSegment[] _segments;
+    private readonly int[] _offsets;
     private readonly int _count;
     private readonly double[] _averages;
+    private readonly FrozenDictionary<string, int[]> _segmentsByUpstream;
+
+    // Per term, the segments that hold it with their postings and the term's document frequency: one lookup per
+    // query term instead of one per segment. Merged once per composition (a list of references, no postings copied).
+    private readonly Dictionary<string, (int Df, List<(int Segment, Posting[] Postings)> Lists)> _terms;
+
+    // Per global document and field: the field's weight over its BM25 length normalisation, so scoring a posting is
+    // a handful of multiply-adds.
+    private readonly float[] _fieldFactors;
 
     private SearchIndex(SearchSegment[] segments)
     {
         _segments = segments;
+        _offsets = new int[segments.Length];
+        for (var s = 1; s < segments.Length; s++)
+        {
+            _offsets[s] = _offsets[s - 1] + segments[s - 1].Documents.Length;
+        }
+
         _count = segments.Sum(s => s.Documents.Length);
         _averages = [.. Enumerable.Range(0, SearchSegment.Fields).Select(f => _count == 0 ? 1 : Math.Max(1, (double)segments.Sum(s => s.LengthSums[f]) / _count))];
+        _terms = new Dictionary<string, (int, List<(int, Posting[])>)>(StringComparer.Ordinal);
+        for (var s = 0; s < segments.Length; s++)
+        {
+            foreach (var (term, postings) in segments[s].Postings)
+            {
+                ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_terms, term, out var exists);
+                if (!exists)
+                {
+                    entry = (0, []);
+                }
+
+                entry.Lists.Add((s, postings));
+                entry.Df += postings.Length;
+            }
+        }
+
+        _fieldFactors = new float[_count * SearchSegment.Fields];
+        for (var s = 0; s < segments.Length; s++)
+        {
+            for (var d = 0; d < segments[s].Documents.Length; d++)
+            {
+                var lengths = segments[s].Lengths[d];
+                for (var f = 0; f < SearchSegment.Fields; f++)
+                {
+                    var (w, b) = s_fields[f];
+                    _fieldFactors[((_offsets[s] + d) * SearchSegment.Fields) + f] = (float)(w / (1 - b + (b * lengths[f] / _averages[f])));
+                }
+            }
+        }
+
+        _segmentsByUpstream = Enumerable.Range(0, segments.Length)
+            .Where(s => segments[s].UpstreamName.Length > 0)
+            .GroupBy(s => segments[s].UpstreamName, StringComparer.Ordinal)
+            .ToFrozenDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
     }
 
     public int Count => _count;
@@ -275,71 +326,110 @@ internal sealed class SearchIndex
     public IReadOnlyList<SearchHit> Search(string query, int limit, Func<string, bool>? include = null)
     {
         var words = TextTokens.Split(query).Distinct(StringComparer.Ordinal).Take(64).ToList();
-        var scores = new Dictionary<(int Segment, int Doc), (double Score, ulong Covered)>();
         var expansion = Expand(words);
+
+        // Scores by global document number (segment offset + document), touched documents listed once.
+        var scores = new double[_count];
+        var covered = new ulong[_count];
+        var touched = new List<int>();
         foreach (var (term, weight, word) in expansion)
         {
-            var df = 0;
-            foreach (var segment in _segments)
-            {
-                df += segment.Postings.GetValueOrDefault(term)?.Length ?? 0;
-            }
-
-            if (df == 0)
+            if (!_terms.TryGetValue(term, out var entry))
             {
                 continue;
             }
 
-            var idf = Math.Log(1 + ((_count - df + 0.5) / (df + 0.5)));
-            for (var s = 0; s < _segments.Length; s++)
+            var idf = Math.Log(1 + ((_count - entry.Df + 0.5) / (entry.Df + 0.5)));
+            foreach (var (s, list) in entry.Lists)
             {
-                var segment = _segments[s];
-                if (!segment.Postings.TryGetValue(term, out var list))
-                {
-                    continue;
-                }
-
+                var offset = _offsets[s];
                 foreach (var posting in list)
                 {
-                    var lengths = segment.Lengths[posting.Doc];
-                    var tf = 0.0;
-                    for (var f = 0; f < SearchSegment.Fields; f++)
+                    var doc = offset + posting.Doc;
+                    var factors = _fieldFactors.AsSpan(doc * SearchSegment.Fields, SearchSegment.Fields);
+                    double tf = (posting.Name * factors[0]) + (posting.Summary * factors[1]) + (posting.Parameters * factors[2])
+                        + (posting.ParameterDescriptions * factors[3]) + (posting.Upstream * factors[4]) + (posting.Details * factors[5]);
+                    if (covered[doc] == 0)
                     {
-                        if (posting[f] > 0)
-                        {
-                            var (w, b) = s_fields[f];
-                            tf += w * posting[f] / (1 - b + (b * lengths[f] / _averages[f]));
-                        }
+                        touched.Add(doc);
                     }
 
-                    var key = (s, posting.Doc);
-                    var (score, covered) = scores.GetValueOrDefault(key);
-                    scores[key] = (score + (weight * idf * tf * (K1 + 1) / (tf + K1)), covered | (1UL << word));
+                    scores[doc] += weight * idf * tf * (K1 + 1) / (tf + K1);
+                    covered[doc] |= 1UL << word;
                 }
             }
         }
 
         // A tool that answers more of the request's words (itself or through a synonym) beats one that answers a
         // single word very well: "make a folder" wants create_directory over a tool that merely says "make".
-        // And a tool whose distinctive name words the request all asks for beats a sibling with words it did not ask
+        // A tool whose distinctive name words the request all asked for beats a sibling with words it did not ask
         // for: "the coordinates of the Eiffel Tower" wants maps_geocode, not maps_reverse_geocode.
-        // And a request that names an upstream ("on GitHub", "in Notion") prefers that upstream's tools.
+        // A request that names an upstream ("on GitHub", "in Notion") prefers that upstream's tools.
         var asked = expansion.Select(e => e.Term).ToHashSet(StringComparer.Ordinal);
-        var plainWords = query.Split((char[])[' ', '\t', '\n', ',', '.', ';', ':', '?', '!', '"', '\'', '(', ')', '/'], StringSplitOptions.RemoveEmptyEntries)
-            .Select(SearchSegment.Plain).ToHashSet(StringComparer.Ordinal);
-        var named = _segments.Select(s => s.UpstreamName.Length > 0 && plainWords.Contains(s.UpstreamName)).ToArray();
-        return scores
-            .Select(p => (Key: _segments[p.Key.Segment].Documents[p.Key.Doc].Key,
-                Score: p.Value.Score
-                    * (1 + (Coverage * System.Numerics.BitOperations.PopCount(p.Value.Covered) / words.Count))
-                    * (1 + (NameFit * Fit(_segments[p.Key.Segment].NameTerms[p.Key.Doc], asked)))
-                    * (named[p.Key.Segment] ? 1 + Named : 1)))
-            .Where(p => include?.Invoke(p.Key) ?? true)
-            .OrderByDescending(p => p.Score)
-            .ThenBy(p => p.Key, StringComparer.Ordinal)
-            .Take(limit)
-            .Select(p => new SearchHit(p.Key, Math.Round(p.Score, 3)))
-            .ToList();
+        var named = new HashSet<int>();
+        foreach (var w in query.Split(s_wordSeparators, StringSplitOptions.RemoveEmptyEntries))
+        {
+            named.UnionWith(_segmentsByUpstream.GetValueOrDefault(SearchSegment.Plain(w)) ?? []);
+        }
+
+        var keys = new double[touched.Count];
+        var docs = touched.ToArray();
+        for (var i = 0; i < docs.Length; i++)
+        {
+            var (s, d) = Locate(docs[i]);
+            var score = scores[docs[i]]
+                * (1 + (Coverage * System.Numerics.BitOperations.PopCount(covered[docs[i]]) / words.Count))
+                * (1 + (NameFit * Fit(_segments[s].NameTerms[d], asked)))
+                * (named.Contains(s) ? 1 + Named : 1);
+            keys[i] = -score;
+        }
+
+        Array.Sort(keys, docs);
+        var hits = new List<SearchHit>(Math.Min(limit, docs.Length));
+        for (var i = 0; i < docs.Length && hits.Count < limit; i++)
+        {
+            // Equal scores: the name decides, so results never depend on the order segments were composed in.
+            var tied = i;
+            while (tied + 1 < docs.Length && keys[tied + 1] == keys[i])
+            {
+                tied++;
+            }
+
+            foreach (var doc in docs[i..(tied + 1)].Select(KeyOf).Order(StringComparer.Ordinal))
+            {
+                if (hits.Count < limit && (include?.Invoke(doc) ?? true))
+                {
+                    hits.Add(new SearchHit(doc, Math.Round(-keys[i], 3)));
+                }
+            }
+
+            i = tied;
+        }
+
+        return hits;
+    }
+
+    private (int Segment, int Doc) Locate(int doc)
+    {
+        var s = Array.BinarySearch(_offsets, doc);
+        if (s < 0)
+        {
+            s = ~s - 1;
+        }
+
+        // Empty segments share an offset with the next one: step to the segment that holds the document.
+        while (s + 1 < _segments.Length && _offsets[s + 1] <= doc)
+        {
+            s++;
+        }
+
+        return (s, doc - _offsets[s]);
+    }
+
+    private string KeyOf(int doc)
+    {
+        var (s, d) = Locate(doc);
+        return _segments[s].Documents[d].Key;
     }
 
     /// <summary>The share of a tool's distinctive name words the request asked for (itself or through a synonym).</summary>
