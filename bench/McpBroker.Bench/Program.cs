@@ -3,10 +3,21 @@ using McpBroker.Bench;
 
 // dotnet run -c Release --project bench/McpBroker.Bench -- search-eval    recall@1/@5 and MRR, broker vs plain BM25
 // dotnet run -c Release --project bench/McpBroker.Bench -- search-speed   BenchmarkDotNet: search latency, re-indexing
+// dotnet run -c Release --project bench/McpBroker.Bench -- search "QUERY" [SERVER...]   one query's top 8
 switch (args.FirstOrDefault())
 {
     case "search-eval":
         SearchEvalReport.Print(args.Contains("--misses"));
+        return 0;
+    case "search" when args.Length >= 2:
+        // search "QUERY" [SERVER...]: the top 8 over the captured catalog (or only the named servers).
+        var catalog = SearchEvaluation.LoadCatalog(SearchEvaluation.DataDir(Program.RepoRoot))
+            .Where(d => args.Length == 2 || args[2..].Contains(d.Key.Split('.')[0])).ToList();
+        foreach (var hit in McpBroker.Catalog.SearchIndex.Build(catalog).Search(args[1], 8))
+        {
+            Console.WriteLine($"{hit.Score,8:0.000}  {hit.Key}");
+        }
+
         return 0;
     case "search-speed":
         BenchmarkRunner.Run<SearchSpeed>(args: args[1..]);

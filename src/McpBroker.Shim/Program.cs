@@ -230,15 +230,9 @@ internal static class Program
 
         var line = new List<byte>(256);
         var one = new byte[1];
-        try
+        while (await stream.ReadAsync(one) == 1 && one[0] != (byte)'\n')
         {
-            while (await stream.ReadAsync(one) == 1 && one[0] != (byte)'\n')
-            {
-                line.Add(one[0]);
-            }
-        }
-        catch (IOException)
-        {
+            line.Add(one[0]);
         }
 
         return ParseWelcome(line.ToArray());

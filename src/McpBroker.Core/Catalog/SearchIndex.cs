@@ -184,7 +184,8 @@ internal sealed class SearchIndex
     private static readonly FrozenDictionary<string, string[]> s_synonyms = BuildSynonyms(
     [
         ["find", "search", "query", "lookup", "look", "list", "get", "fetch", "read", "retrieve", "show", "view", "see"],
-        ["create", "add", "new", "insert", "make", "write", "store", "save", "remember", "record", "open", "post", "start", "leave"],
+        ["create", "add", "new", "insert", "make", "open", "post", "start", "leave"],
+        ["create", "add", "write", "store", "save", "remember", "record", "keep"],
         ["delete", "remove", "drop", "erase", "forget", "clear", "destroy", "uninstall"],
         ["update", "edit", "modify", "change", "set", "patch", "replace", "rename", "close"],
         ["file", "document", "doc", "path", "content"],
@@ -203,7 +204,7 @@ internal sealed class SearchIndex
         ["memory", "remember", "knowledge", "recall", "graph"],
         ["entity", "person", "thing", "object", "node"],
         ["relation", "relationship", "link", "connection", "edge", "manage", "report"],
-        ["observation", "fact", "detail", "like"],
+        ["observation", "fact", "detail"],
         ["run", "execute", "invoke", "call", "command", "shell"],
         ["sum", "add", "total", "plus", "number"],
         ["echo", "repeat", "back"],
