@@ -31,14 +31,17 @@ internal static partial class Program
 {
     public static string RepoRoot { get; } = FindRoot();
 
-    private static string FindRoot()
+    private static string FindRoot() =>
+        Up(AppContext.BaseDirectory) ?? Up(Environment.CurrentDirectory) ?? throw new InvalidOperationException("run from inside the repository");
+
+    private static string? Up(string start)
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        var dir = new DirectoryInfo(start);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "McpBroker.slnx")))
         {
             dir = dir.Parent;
         }
 
-        return dir?.FullName ?? throw new InvalidOperationException("run from inside the repository");
+        return dir?.FullName;
     }
 }

@@ -184,6 +184,7 @@ internal sealed class SearchIndex
     private static readonly FrozenDictionary<string, string[]> s_synonyms = BuildSynonyms(
     [
         ["find", "search", "query", "lookup", "look", "list", "get", "fetch", "read", "retrieve", "show", "view", "see"],
+        ["read", "open", "view", "load"],
         ["create", "add", "new", "insert", "make", "open", "post", "start", "leave"],
         ["create", "add", "write", "store", "save", "remember", "record", "keep"],
         ["delete", "remove", "drop", "erase", "forget", "clear", "destroy", "uninstall"],
@@ -200,7 +201,7 @@ internal sealed class SearchIndex
         ["message", "chat", "say", "send", "post"],
         ["review", "approve"],
         ["status", "check", "checks", "ci", "pass", "fail"],
-        ["user", "users", "account", "member", "people", "profile", "team", "who"],
+        ["user", "users", "account", "member", "people", "team", "who"],
         ["memory", "remember", "knowledge", "recall", "graph"],
         ["entity", "person", "thing", "object", "node"],
         ["relation", "relationship", "link", "connection", "edge", "manage", "report"],

@@ -15,6 +15,10 @@ public sealed class LifecycleJourneyTests
     {
         await using var env = await BrokerEnvironment.CreateAsync();
 
+        // A warm daemon: the SDK gives its server/discover probe a deadline, and a loaded machine starting the daemon
+        // on first contact can miss it (the SDK then falls back to initialize, a different revision).
+        Assert.Equal(0, (await env.RunCliAsync("daemon", "--detach", "--config", env.ConfigPath)).ExitCode);
+        env.RememberProcesses();
         var client = await env.ConnectAsync(protocolVersion: requested);
 
         Assert.Equal(negotiated, client.NegotiatedProtocolVersion);

@@ -35,8 +35,7 @@ public sealed class ContextEconomyTests
         var misses = string.Join("\n", broker.Outcomes.Where(o => o.Rank is null or > 5).Select(o => $"{o.Query.Query} -> {string.Join(", ", o.Top.Take(3))}"));
 
         Assert.True(broker.RecallAt5 >= 0.90, $"recall@5 {broker.RecallAt5:0.000}; misses:\n{misses}");
-        // The issue's target is recall@1 ≥ 0.70; measured 0.699 (72 of 103). The floor keeps what was reached.
-        Assert.True(broker.RecallAt1 >= 0.69, $"recall@1 {broker.RecallAt1:0.000}");
+        Assert.True(broker.RecallAt1 >= 0.70, $"recall@1 {broker.RecallAt1:0.000}");
         Assert.True(broker.Mrr > plain.Mrr, $"MRR {broker.Mrr:0.000} does not beat plain BM25's {plain.Mrr:0.000}");
     }
 
