@@ -17,6 +17,12 @@ internal static class SearchEvalReport
         Console.WriteLine("|---|---|---|---|");
         Console.WriteLine($"| broker (BM25F + synonyms) | {broker.RecallAt1:0.000} | {broker.RecallAt5:0.000} | {broker.Mrr:0.000} |");
         Console.WriteLine($"| plain BM25 (one field) | {baseline.RecallAt1:0.000} | {baseline.RecallAt5:0.000} | {baseline.Mrr:0.000} |");
+        var tools = SearchEvaluation.LoadTools(dir).ToDictionary(t => t.Key, t => t.Tool);
+        var index = SearchIndex.Build(catalog);
+        var matchTokens = queries.SelectMany(q => index.Search(q.Query, 8))
+            .Select(h => McpBroker.Measure.ContextCost.Tokens(McpBroker.Facade.BrokerFacade.Match(h.Key, tools[h.Key], h.Key.Split('.')[0], mutating: true).ToJsonString()))
+            .ToList();
+        Console.WriteLine($"search match: {matchTokens.Average():0.0} o200k tokens on average ({matchTokens.Count} matches, top 8 of each query)");
         if (misses)
         {
             foreach (var o in broker.Outcomes.Where(o => o.Rank != 1))

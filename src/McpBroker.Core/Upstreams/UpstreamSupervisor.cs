@@ -291,6 +291,12 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     private async Task<Outcome<Instance>> GetInstanceAsync(CancellationToken ct)
     {
+        // An instance whose process has exited is not used, even if its exit watcher has not run yet.
+        if (_current is { IsCompletedSuccessfully: true } known && known.Result.Process.Exited.IsCompleted && Forget(known.Result))
+        {
+            _ = RetireAsync(known.Result);
+        }
+
         Task<Instance> current;
         lock (_gate)
         {
@@ -443,24 +449,43 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private async Task WatchExitAsync(Instance instance)
     {
         await instance.Process.Exited.ConfigureAwait(false);
-        await instance.MarkDeadAsync();
-        bool unexpected;
+        if (Forget(instance))
+        {
+            await RetireAsync(instance);
+        }
+        else
+        {
+            await instance.MarkDeadAsync();
+        }
+    }
+
+    /// <summary>
+    /// Takes an exited instance out of service (under the lock) and counts the failure; true when this call did it,
+    /// which makes the caller the one to retire it. Done before its requests are failed, so a client that reads
+    /// "crashed" and retries at once finds no instance and starts a new one.
+    /// </summary>
+    private bool Forget(Instance instance)
+    {
         lock (_gate)
         {
-            unexpected = _current is { IsCompletedSuccessfully: true } t && ReferenceEquals(t.Result, instance);
-            if (unexpected)
+            if (_current is not { IsCompletedSuccessfully: true } t || !ReferenceEquals(t.Result, instance))
             {
-                _current = null;
-                RecordFailure($"the process {instance.Process.Describe()}");
+                return false;
             }
-        }
 
-        if (unexpected)
-        {
-            LogExited(Model.Name, instance.Process.Pid, instance.Process.ExitCode);
-            await instance.DisposeAsync();
-            _records?.Remove(instance.Process.Pid);
+            _current = null;
+            RecordFailure($"the process {instance.Process.Describe()}");
+            return true;
         }
+    }
+
+    /// <summary>Fails what is in flight on an instance that died, and releases it.</summary>
+    private async Task RetireAsync(Instance instance)
+    {
+        await instance.MarkDeadAsync();
+        LogExited(Model.Name, instance.Process.Pid, instance.Process.ExitCode);
+        await instance.DisposeAsync();
+        _records?.Remove(instance.Process.Pid);
     }
 
     private async Task WatchIdleAsync(CancellationToken ct)
