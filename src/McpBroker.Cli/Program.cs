@@ -53,6 +53,12 @@ var measure = new Command("measure", "What a profile's tools/list costs a model 
 };
 measure.SetAction((r, ct) => MeasureCommand.RunAsync(r.GetValue(configOption), r.GetValue(measureProfile)!, r.GetValue(measureToken), r.GetValue(measureJson), ct));
 
+var snippetFormat = new Option<string>("--format") { Description = $"Client config format: {string.Join(", ", McpBroker.Cli.Wiring.ClientFormats.Names)}", Required = true };
+var snippetProfile = new Option<string>("--profile") { Description = "Profile the client connects with", DefaultValueFactory = _ => "default" };
+var snippetName = new Option<string>("--name") { Description = "Server entry name in the client", DefaultValueFactory = _ => "mcp-broker" };
+var snippet = new Command("snippet", "Print the broker's server entry for a client's config file, to merge by hand") { snippetFormat, snippetProfile, snippetName };
+snippet.SetAction(r => ClientCommands.Snippet(r.GetValue(configOption), r.GetValue(snippetFormat)!, r.GetValue(snippetProfile)!, r.GetValue(snippetName)!));
+
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams and upstream commands; exit 1 if anything needs fixing");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
 
@@ -68,6 +74,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
     new Command("tools", "Pinned tool definitions") { approve },
     measure,
+    new Command("client", "Wire MCP clients to the broker") { snippet },
     doctor,
     demo,
 };

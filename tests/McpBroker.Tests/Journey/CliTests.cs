@@ -74,4 +74,36 @@ public sealed class CliTests
         Assert.Equal(0, stop.ExitCode);
         Assert.Contains("no daemon is running", stop.Stdout);
     }
+
+    [Fact]
+    public async Task ClientSnippet_EveryFormat_MatchesItsGoldenFile_AndParsesInItsOwnSyntax()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync();
+        var all = new System.Text.StringBuilder();
+        foreach (var format in new[] { "codex-toml", "claude-json", "claude-desktop", "gemini-settings", "cursor", "vscode", "opencode", "mcp-settings-json" })
+        {
+            var run = await env.RunCliAsync("client", "snippet", "--config", env.ConfigPath, "--format", format, "--profile", "raw");
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            Assert.Contains($"# {format}: merge this into", run.Stderr);
+            if (format == "codex-toml")
+            {
+                var table = (Tomlyn.Model.TomlTable)((Tomlyn.Model.TomlTable)Tomlyn.TomlSerializer.Deserialize<Tomlyn.Model.TomlTable>(run.Stdout)!["mcp_servers"])["mcp-broker"];
+                Assert.Equal(Repo.Shim, table["command"]);
+            }
+            else
+            {
+                Assert.Contains(Repo.Shim, System.Text.Json.JsonDocument.Parse(run.Stdout).RootElement.ToString());
+            }
+
+            all.Append($"## {format}\n").Append(run.Stdout.Replace(Repo.Shim, "{shim}", StringComparison.Ordinal).Replace(env.ConfigPath, "{config}", StringComparison.Ordinal));
+        }
+
+        Golden.AssertMatches("client-snippets.txt", all.ToString());
+        var unknown = await env.RunCliAsync("client", "snippet", "--config", env.ConfigPath, "--format", "emacs");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("known: codex-toml, claude-json", unknown.Stderr);
+        var noProfile = await env.RunCliAsync("client", "snippet", "--config", env.ConfigPath, "--format", "cursor", "--profile", "nope");
+        Assert.Equal(1, noProfile.ExitCode);
+        Assert.Contains("no profile named 'nope'", noProfile.Stderr);
+    }
 }
