@@ -27,7 +27,7 @@ internal static class ClientCommands
             return 1;
         }
 
-        Console.Error.WriteLine($"# {ClientFormats.Name(parsed)}: merge this into {ClientFormats.DefaultPath(parsed)}");
+        Console.Error.WriteLine($"# {ClientFormats.Name(parsed)}: merge this into {McpBroker.Config.ClientModel.DefaultPath(parsed)}");
         Console.Write(ClientFormats.Snippet(parsed, Entry(model, profile, name, ClientFormats.ClientName(parsed))));
         return 0;
     }

@@ -1,23 +1,11 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using McpBroker.Config;
 using Tomlyn;
 using Tomlyn.Model;
 
 namespace McpBroker.Cli.Wiring;
-
-/// <summary>The client config files the broker knows how to write an entry into.</summary>
-internal enum ClientFormat
-{
-    CodexToml,
-    ClaudeJson,
-    ClaudeDesktop,
-    GeminiSettings,
-    Cursor,
-    Vscode,
-    Opencode,
-    McpSettingsJson,
-}
 
 /// <summary>The one server entry a client gets: the shim, with absolute paths, for one profile.</summary>
 internal sealed record ClientEntry(string Name, string Command, IReadOnlyList<string> Args);
@@ -38,17 +26,8 @@ internal static class ClientFormats
 
     public static IReadOnlyList<string> Names { get; } = [.. Enum.GetValues<ClientFormat>().Select(Name)];
 
-    public static string Name(ClientFormat format) => format switch
-    {
-        ClientFormat.CodexToml => "codex-toml",
-        ClientFormat.ClaudeJson => "claude-json",
-        ClientFormat.ClaudeDesktop => "claude-desktop",
-        ClientFormat.GeminiSettings => "gemini-settings",
-        ClientFormat.Cursor => "cursor",
-        ClientFormat.Vscode => "vscode",
-        ClientFormat.Opencode => "opencode",
-        _ => "mcp-settings-json",
-    };
+    /// <summary>The format as the config and the CLI spell it: codex-toml, claude-json, …</summary>
+    public static string Name(ClientFormat format) => JsonNamingPolicy.KebabCaseLower.ConvertName(format.ToString());
 
     /// <summary>What the shim tells the daemon about its client (<c>--client</c>), shown in logs and status.</summary>
     public static string ClientName(ClientFormat format) => format switch
@@ -62,19 +41,6 @@ internal static class ClientFormats
 
     public static ClientFormat? Parse(string name) =>
         Enum.GetValues<ClientFormat>().Cast<ClientFormat?>().FirstOrDefault(f => Name(f!.Value) == name);
-
-    /// <summary>Where the client keeps its config by default (user scope), for the snippet's heading.</summary>
-    public static string DefaultPath(ClientFormat format) => format switch
-    {
-        ClientFormat.CodexToml => "~/.codex/config.toml",
-        ClientFormat.ClaudeJson => "~/.claude.json (project scope: .mcp.json)",
-        ClientFormat.ClaudeDesktop => "~/.config/Claude/claude_desktop_config.json (macOS: ~/Library/Application Support/Claude/)",
-        ClientFormat.GeminiSettings => "~/.gemini/settings.json",
-        ClientFormat.Cursor => "~/.cursor/mcp.json",
-        ClientFormat.Vscode => ".vscode/mcp.json",
-        ClientFormat.Opencode => "~/.config/opencode/opencode.json",
-        _ => "the client's MCP settings file",
-    };
 
     /// <summary>The entry as the client's file would hold it, inside its container key(s): a starting point to paste.</summary>
     public static string Snippet(ClientFormat format, ClientEntry entry)

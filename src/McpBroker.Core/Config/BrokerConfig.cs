@@ -26,6 +26,40 @@ public sealed record BrokerConfig
 
     [Description("Upstream MCP servers the daemon owns, by name. The name is the default tool prefix.")]
     public Dictionary<string, UpstreamConfig?>? Upstreams { get; init; }
+
+    [Description("MCP clients whose config files mcp-broker client render/apply manage, by name.")]
+    public Dictionary<string, ClientConfig?>? Clients { get; init; }
+}
+
+[JsonConverter(typeof(KebabCaseEnumConverter<ClientFormat>))]
+public enum ClientFormat
+{
+    CodexToml,
+    ClaudeJson,
+    ClaudeDesktop,
+    GeminiSettings,
+    Cursor,
+    Vscode,
+    Opencode,
+    McpSettingsJson,
+}
+
+public sealed record ClientConfig
+{
+    [Required, Description("The client's config file format: codex-toml, claude-json, claude-desktop, gemini-settings, cursor, vscode, opencode or mcp-settings-json.")]
+    public ClientFormat? Format { get; init; }
+
+    [Description("The client's config file (~ and $VAR expand). Default: the format's usual user-scope file.")]
+    public string? ConfigPath { get; init; }
+
+    [Description("The name of the broker's server entry in the client. Default mcp-broker.")]
+    public string? EntryName { get; init; }
+
+    [Description("The profile this client connects with. Default: default.")]
+    public string? Profile { get; init; }
+
+    [Description("gemini-settings only: the server names written to mcp.allowed. Default: the broker's entry alone.")]
+    public List<string>? McpAllowedServers { get; init; }
 }
 
 public sealed record RuntimeConfig
@@ -284,6 +318,10 @@ internal abstract class BoolOrWordConverter<T>(params string[] words) : JsonConv
 internal sealed class MutatingSettingConverter() : BoolOrWordConverter<MutatingSetting>("true", "false", "auto");
 
 internal sealed class PinSettingConverter() : BoolOrWordConverter<PinSetting>("true", "false", "trust_on_first_use");
+
+/// <summary>Enum values spelled with hyphens, as client format names are: <c>codex-toml</c>.</summary>
+internal sealed class KebabCaseEnumConverter<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false)
+    where T : struct, Enum;
 
 /// <summary>Enum values as the YAML spells them: <c>per_session</c>, not <c>PerSession</c>.</summary>
 internal sealed class SnakeCaseEnumConverter<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false)

@@ -15,6 +15,28 @@ public sealed record BrokerModel(
     IReadOnlyList<ConfigIssue> Warnings)
 {
     public UpstreamModel? FindUpstream(string name) => Upstreams.FirstOrDefault(u => u.Name == name);
+
+    /// <summary>The clients whose config files the CLI manages, by name.</summary>
+    public FrozenDictionary<string, ClientModel> Clients { get; init; } = FrozenDictionary<string, ClientModel>.Empty;
+}
+
+/// <summary>One managed client: where its config file is, and the broker entry it gets.</summary>
+public sealed record ClientModel(string Name, ClientFormat Format, string ConfigPath, string EntryName, string Profile, IReadOnlyList<string> McpAllowedServers)
+{
+    public const string DefaultEntryName = "mcp-broker";
+
+    /// <summary>The client's usual user-scope config file, relative to the home directory.</summary>
+    public static string DefaultPath(ClientFormat format) => format switch
+    {
+        ClientFormat.CodexToml => "~/.codex/config.toml",
+        ClientFormat.ClaudeJson => "~/.claude.json",
+        ClientFormat.ClaudeDesktop => OperatingSystem.IsMacOS() ? "~/Library/Application Support/Claude/claude_desktop_config.json" : "~/.config/Claude/claude_desktop_config.json",
+        ClientFormat.GeminiSettings => "~/.gemini/settings.json",
+        ClientFormat.Cursor => "~/.cursor/mcp.json",
+        ClientFormat.Vscode => "~/.config/Code/User/mcp.json",
+        ClientFormat.Opencode => "~/.config/opencode/opencode.json",
+        _ => "~/.config/mcp/mcp_settings.json",
+    };
 }
 
 public sealed record RuntimeModel(string Root)

@@ -39,6 +39,15 @@ public static class ConfigSchema
             s.Pattern = Duration.Pattern;
             s.Description = "Seconds (30) or a number with a unit: 250ms, 30s, 10m, 2h.";
         }));
+        settings.TypeMappers.Add(new PrimitiveTypeMapper(typeof(ClientFormat), s =>
+        {
+            // Client formats are spelled with hyphens (codex-toml), unlike the snake_case of every other enum here.
+            s.Type = JsonObjectType.String;
+            foreach (var format in Enum.GetValues<ClientFormat>())
+            {
+                s.Enumeration.Add(JsonNamingPolicy.KebabCaseLower.ConvertName(format.ToString()));
+            }
+        }));
         BoolOrWord<MutatingSetting>(settings, "auto");
         BoolOrWord<PinSetting>(settings, "trust_on_first_use");
         var schema = JsonSchema.FromType<BrokerConfig>(settings);

@@ -44,6 +44,14 @@ public static class ConfigShow
                 ["on_over_budget"] = Word(p.Value.OnOverBudget),
                 ["tools_page_size"] = p.Value.ToolsPageSize,
             }),
+            ["clients"] = model.Clients.Count == 0 ? null : model.Clients.OrderBy(c => c.Key, StringComparer.Ordinal).ToDictionary(c => c.Key, c => (object?)new Dictionary<string, object?>
+            {
+                ["format"] = System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(c.Value.Format.ToString()),
+                ["config_path"] = c.Value.ConfigPath,
+                ["entry_name"] = c.Value.EntryName,
+                ["profile"] = c.Value.Profile,
+                ["mcp_allowed_servers"] = c.Value.Format == ClientFormat.GeminiSettings ? c.Value.McpAllowedServers.ToList() : null,
+            }),
             ["upstreams"] = model.Upstreams.ToDictionary(u => u.Name, u => (object?)new Dictionary<string, object?>
             {
                 ["transport"] = u.Transport.ToString().ToLowerInvariant(),

@@ -59,13 +59,25 @@ internal static partial class ConfigValidator
                 .Max(),
         })];
 
+        var clients = new Dictionary<string, ClientModel>(StringComparer.Ordinal);
+        foreach (var (name, client) in config.Clients ?? [])
+        {
+            if (ValidateClient(name, client ?? new ClientConfig(), profiles, runtime, getEnv, issues) is { } model)
+            {
+                clients[name] = model;
+            }
+        }
+
         if (issues.Count(i => i.Severity == IssueSeverity.Error) > errorsBefore || runtime is null)
         {
             return null;
         }
 
         return new BrokerModel(sourcePath, runtime, settings, profiles.ToFrozenDictionary(StringComparer.Ordinal), upstreams,
-            issues.Where(i => i.Severity == IssueSeverity.Warning).ToList());
+            issues.Where(i => i.Severity == IssueSeverity.Warning).ToList())
+        {
+            Clients = clients.ToFrozenDictionary(StringComparer.Ordinal),
+        };
     }
 
     private static RuntimeModel? ValidateRuntime(RuntimeConfig? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)
@@ -347,6 +359,54 @@ internal static partial class ConfigValidator
                     $"sees upstream '{u.Name}' (mutating: true) but allows none of its tools, so it shows nothing of it; add '{u.Name}' to allow_mutating_upstreams, or stop showing it to this profile"));
             }
         }
+    }
+
+    private static ClientModel? ValidateClient(string name, ClientConfig c, Dictionary<string, ProfileModel> profiles, RuntimeModel? runtime,
+        Func<string, string?> getEnv, List<ConfigIssue> issues)
+    {
+        var path = $"clients.{name}";
+        var before = issues.Count;
+        if (!NameRegex().IsMatch(name))
+        {
+            issues.Add(ConfigIssue.Error(path, "a client name uses only letters, digits, '_' and '-'"));
+        }
+
+        if (c.Format is not { } format)
+        {
+            return null; // the schema reports the missing format
+        }
+
+        var profile = c.Profile ?? ProfileModel.DefaultName;
+        if (!profiles.ContainsKey(profile))
+        {
+            issues.Add(ConfigIssue.Error(c.Profile is null ? path : $"{path}.profile", $"no profile named '{profile}'; defined: {Names(profiles.Keys)}"));
+        }
+
+        var entry = c.EntryName ?? ClientModel.DefaultEntryName;
+        if (!NameRegex().IsMatch(entry))
+        {
+            issues.Add(ConfigIssue.Error($"{path}.entry_name", $"'{entry}' may use only letters, digits, '_' and '-' (every client accepts those as a server name)"));
+        }
+
+        var raw = c.ConfigPath ?? ClientModel.DefaultPath(format);
+        var configPath = Placeholders.Expand(raw, runtime, null, getEnv, out var error);
+        if (configPath is null)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.config_path", error!));
+        }
+        else if (!Path.IsPathFullyQualified(configPath))
+        {
+            issues.Add(ConfigIssue.Error($"{path}.config_path", $"'{raw}' is not an absolute path; write it from '/' or '~/'"));
+        }
+
+        if (c.McpAllowedServers is not null && format != ClientFormat.GeminiSettings)
+        {
+            issues.Add(ConfigIssue.Warning($"{path}.mcp_allowed_servers", "only gemini-settings clients have mcp.allowed; this list is ignored"));
+        }
+
+        return issues.Skip(before).Any(i => i.Severity == IssueSeverity.Error)
+            ? null
+            : new ClientModel(name, format, Path.GetFullPath(configPath!), entry, profile, c.McpAllowedServers ?? [entry]);
     }
 
     private static string? TokenFile(string? raw, string path, RuntimeModel? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)

@@ -163,6 +163,26 @@ public sealed class ProfileSafetyUnitTests
         Assert.Equal(4, new UpstreamTools(upstream with { PinTools = PinSetting.False }, [tool, changedOther, newcomer, hidden], DateTimeOffset.UnixEpoch, pins).Tools.Count + 1);
     }
 
+    [Fact]
+    public void Clients_Section_FillsDefaults_AndExpandsPaths()
+    {
+        var result = Load("""
+            schema_version: 1
+            profiles: { default: {}, codex: {} }
+            clients:
+              codex: { format: codex-toml, profile: codex }
+              gem: { format: gemini-settings, config_path: "~/g/settings.json", entry_name: broker }
+              vs: { format: vscode, config_path: /work/.vscode/mcp.json, mcp_allowed_servers: [x] }
+            """);
+
+        var clients = result.Model!.Clients;
+        Assert.Equal(new ClientModel("codex", ClientFormat.CodexToml, "/home/ada/.codex/config.toml", "mcp-broker", "codex", ["mcp-broker"]) with { McpAllowedServers = clients["codex"].McpAllowedServers }, clients["codex"]);
+        Assert.Equal("/home/ada/g/settings.json", clients["gem"].ConfigPath);
+        Assert.Equal(["broker"], clients["gem"].McpAllowedServers);
+        Assert.Equal("default", clients["vs"].Profile);
+        Assert.Contains(result.Warnings, w => w.Path == "clients.vs.mcp_allowed_servers");
+    }
+
     private static UpstreamModel Upstream(MutatingSetting setting, bool? overrideMutating) =>
         new("memory", "memory", UpstreamTransport.Stdio, UpstreamMode.Shared, "x", [], "/tmp",
             System.Collections.Frozen.FrozenDictionary<string, string>.Empty, System.Collections.Frozen.FrozenDictionary<string, string>.Empty,
