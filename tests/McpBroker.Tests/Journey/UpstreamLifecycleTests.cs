@@ -257,8 +257,9 @@ public sealed class UpstreamLifecycleTests
 
         await Assert.ThrowsAnyAsync<Exception>(async () => await client.CallToolAsync("t.pid", new Dictionary<string, object?>()));
 
-        await Wait.UntilAsync(() => Processes.Matching(env.ConfigPath).All(p => !p.CommandLine.Contains("mcp-broker-client", StringComparison.Ordinal)),
-            "the shim to exit after it could not reconnect");
+        // The shim, and every daemon start it asked for, must be gone before the config is repaired: a start still
+        // reading the config afterwards would bring up a daemon nobody asked for any more.
+        await Wait.UntilAsync(() => Processes.Matching(env.ConfigPath).Count == 0, "the shim and its daemon start attempts to exit after it could not reconnect");
         await File.WriteAllTextAsync(env.ConfigPath, Config("  t: { command: TEST_UPSTREAM }")(env.Root));
         await new ProcessRecords(Path.Combine(env.Root, "run")).ReapOrphansAsync();
     }

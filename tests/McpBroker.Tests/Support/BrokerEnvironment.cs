@@ -175,7 +175,7 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
 
         _clients.Clear();
         var stop = await RunCliAsync("daemon", "stop", "--config", ConfigPath);
-        Assert.Equal(0, stop.ExitCode);
+        Assert.True(stop.ExitCode == 0, $"daemon stop exited {stop.ExitCode}: {stop.Stdout}{stop.Stderr}");
         await Wait.UntilAsync(() => !_seenPids.Any(Processes.Alive), "every process the broker started to exit", TimeSpan.FromSeconds(30));
         Assert.Empty(Processes.Matching(Root));
     }
