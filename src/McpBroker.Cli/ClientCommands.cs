@@ -1,7 +1,14 @@
-using McpBroker.Cli.Wiring;
+using System.Text;
+using McpBroker.Clients;
+using McpBroker.Config;
 
 namespace McpBroker.Cli;
 
+/// <summary>
+/// <c>mcp-broker client …</c>: wiring clients to the broker. Every command that writes backs the file up first and
+/// writes atomically; <c>render</c> writes nothing but its own copy under <c>{runtime.root}/renders/</c>.
+/// Exit codes: 0 done (or nothing to do), 1 failed with nothing changed, 2 usage.
+/// </summary>
 internal static class ClientCommands
 {
     /// <summary>
@@ -27,13 +34,163 @@ internal static class ClientCommands
             return 1;
         }
 
-        Console.Error.WriteLine($"# {ClientFormats.Name(parsed)}: merge this into {McpBroker.Config.ClientModel.DefaultPath(parsed)}");
+        Console.Error.WriteLine($"# {ClientFormats.Name(parsed)}: merge this into {ClientModel.DefaultPath(parsed)}");
         Console.Write(ClientFormats.Snippet(parsed, Entry(model, profile, name, ClientFormats.ClientName(parsed))));
         return 0;
     }
 
+    /// <summary><c>client render NAME</c>: the file as apply would write it, saved under renders/, and the diff.</summary>
+    public static int Render(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
+    {
+        var (render, _) = Plan(model, client, removeOthers);
+        var target = Path.Combine(model.Runtime.Root, "renders", client.Name, Path.GetFileName(client.ConfigPath));
+        ClientFiles.WriteAtomic(target, render.After);
+        PrintDiff(client, render);
+        Console.Error.WriteLine(render.Changed
+            ? $"rendered to {target}; 'mcp-broker client apply {client.Name}{(removeOthers ? " --remove-others" : "")}' writes it (with a backup)"
+            : $"{client.ConfigPath} is up to date (render in {target})");
+        return 0;
+    });
+
+    /// <summary><c>client apply NAME</c>: back up, then write the render atomically.</summary>
+    public static int Apply(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
+    {
+        var (render, kept) = Plan(model, client, removeOthers);
+        if (!render.Changed)
+        {
+            Console.WriteLine($"{client.ConfigPath} is up to date; nothing written");
+            return 0;
+        }
+
+        var backup = Backups(model, client).Backup(client.ConfigPath, removeOthers ? "before apply --remove-others" : "before apply");
+        ClientFiles.WriteAtomic(client.ConfigPath, render.After, expectedHash: ClientFiles.Hash(render.Before));
+        PrintDiff(client, render);
+        Console.WriteLine($"applied to {client.ConfigPath} (entry '{client.EntryName}', profile '{client.Profile}')"
+            + (render.Removed.Count > 0 ? $"; removed {string.Join(", ", render.Removed)} (the broker runs them now)" : ""));
+        foreach (var server in kept)
+        {
+            Console.WriteLine(server.Url is null
+                ? $"kept {server.Name}: the broker config has no upstream for it ('mcp-broker client import {client.Name}' adds it)"
+                : $"kept {server.Name}: a remote server, which the broker does not run yet");
+        }
+
+        Console.WriteLine($"backup {backup.Id}; undo with 'mcp-broker client rollback {client.Name}'");
+        return 0;
+    });
+
+    /// <summary><c>client backup NAME</c>: save the file as it is now.</summary>
+    public static int Backup(string? configOption, string name) => Run(configOption, name, (model, client) =>
+    {
+        var backup = Backups(model, client).Backup(client.ConfigPath, "manual");
+        Console.WriteLine(backup.Existed
+            ? $"backup {backup.Id}: {client.ConfigPath} ({backup.Bytes} bytes)"
+            : $"backup {backup.Id}: {client.ConfigPath} does not exist (a rollback to this removes it)");
+        return 0;
+    });
+
+    /// <summary><c>client backups NAME</c>: list the backups, oldest first.</summary>
+    public static int List(string? configOption, string name) => Run(configOption, name, (model, client) =>
+    {
+        var backups = Backups(model, client).List();
+        if (backups.Count == 0)
+        {
+            Console.WriteLine($"no backups of {client.ConfigPath} yet (apply makes one; so does 'client backup {client.Name}')");
+            return 0;
+        }
+
+        Console.WriteLine($"{"ID",-24} {"CREATED (UTC)",-20} {"SIZE",10}  REASON");
+        foreach (var b in backups)
+        {
+            Console.WriteLine($"{b.Id,-24} {b.Created.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss} {(b.Existed ? $"{b.Bytes} B" : "absent"),10}  {b.Reason}");
+        }
+
+        return 0;
+    });
+
+    /// <summary>
+    /// <c>client rollback NAME [--to ID]</c>: restore a backup byte for byte (default: the newest one not made by a
+    /// rollback), after backing up the file as it is now, so a rollback can be undone too.
+    /// </summary>
+    public static int Rollback(string? configOption, string name, string? id) => Run(configOption, name, (model, client) =>
+    {
+        var files = Backups(model, client);
+        var backups = files.List();
+        var target = id is null
+            ? backups.LastOrDefault(b => b.Reason != "before rollback")
+            : backups.FirstOrDefault(b => b.Id == id);
+        if (target is null)
+        {
+            Console.Error.WriteLine(id is null
+                ? $"mcp-broker: no backups of {client.ConfigPath} to roll back to"
+                : $"mcp-broker: no backup '{id}' for client '{client.Name}'; 'mcp-broker client backups {client.Name}' lists them");
+            return 1;
+        }
+
+        var before = files.Backup(client.ConfigPath, "before rollback");
+        files.Restore(target);
+        Console.WriteLine(target.Existed
+            ? $"restored {client.ConfigPath} from backup {target.Id} ({target.Bytes} bytes, {target.Reason})"
+            : $"removed {client.ConfigPath}: it did not exist at backup {target.Id}");
+        Console.WriteLine($"the file as it was just now is backup {before.Id}");
+        return 0;
+    });
+
+    /// <summary>
+    /// <c>client import NAME</c>: the client's other servers become broker upstreams (broker.yaml backed up, then
+    /// written atomically and validated first). The client's file is not touched: <c>apply --remove-others</c> does that.
+    /// </summary>
+    public static int Import(string? configOption, string name, bool dryRun) => Run(configOption, name, (model, client) =>
+    {
+        var current = ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath));
+        if (current is null)
+        {
+            Console.Error.WriteLine($"mcp-broker: {client.ConfigPath} does not exist; there is nothing to import");
+            return 1;
+        }
+
+        var servers = ClientServers.Read(client.Format, current, client.ConfigPath);
+        var configPath = model.SourcePath;
+        var yamlBytes = File.ReadAllBytes(configPath);
+        var plan = ClientImport.Plan(Encoding.UTF8.GetString(yamlBytes), model, client, Entry(model, client), servers);
+        foreach (var line in plan.Lines)
+        {
+            Console.WriteLine(line);
+        }
+
+        if (plan.Added.Count == 0)
+        {
+            Console.WriteLine($"nothing to add to {configPath}");
+            return 0;
+        }
+
+        var check = ConfigLoader.Load(plan.Yaml, configPath);
+        if (!check.IsValid)
+        {
+            foreach (var error in check.Errors)
+            {
+                Console.Error.WriteLine(error);
+            }
+
+            Console.Error.WriteLine($"mcp-broker: the imported upstreams would make {configPath} invalid (errors above); nothing was written");
+            return 1;
+        }
+
+        if (dryRun)
+        {
+            Console.Write(UnifiedDiff.Format(Encoding.UTF8.GetString(yamlBytes), plan.Yaml, configPath, configPath + " (imported)"));
+            Console.WriteLine("dry run: nothing written");
+            return 0;
+        }
+
+        var backup = new ClientFiles(Path.Combine(model.Runtime.Root, "backups", "config"), TimeProvider.System).Backup(configPath, $"before import from {client.Name}");
+        ClientFiles.WriteAtomic(configPath, Encoding.UTF8.GetBytes(plan.Yaml), expectedHash: ClientFiles.Hash(yamlBytes));
+        Console.WriteLine($"added {plan.Added.Count} upstream(s) to {configPath} (backup {backup.Id} under {Path.Combine(model.Runtime.Root, "backups", "config")})");
+        Console.WriteLine($"next: 'mcp-broker client apply {client.Name} --remove-others' points {client.Name} at the broker alone; a running daemon picks up new upstreams after 'mcp-broker daemon stop'");
+        return 0;
+    });
+
     /// <summary>The entry every client gets for <paramref name="profile"/>.</summary>
-    public static ClientEntry Entry(McpBroker.Config.BrokerModel model, string profile, string name, string client)
+    public static ClientEntry Entry(BrokerModel model, string profile, string name, string client)
     {
         // A client starts the shim with its own environment (no MCP_BROKER_CONFIG, perhaps no XDG_CONFIG_HOME): name the
         // config unless it is the one the shim finds with neither.
@@ -45,6 +202,74 @@ internal static class ClientCommands
         }
 
         return new ClientEntry(name, ShimPath(), args);
+    }
+
+    private static ClientEntry Entry(BrokerModel model, ClientModel client) =>
+        Entry(model, client.Profile, client.EntryName, ClientFormats.ClientName(client.Format));
+
+    /// <summary>
+    /// The render, and the client's other servers that stay. With <paramref name="removeOthers"/>, only servers the
+    /// broker config already runs (same command and arguments) are removed: nothing the broker cannot serve is lost.
+    /// </summary>
+    private static (ClientRender Render, IReadOnlyList<ClientServer> Kept) Plan(BrokerModel model, ClientModel client, bool removeOthers)
+    {
+        var current = ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath));
+        var entry = Entry(model, client);
+        var others = ClientServers.Read(client.Format, current, client.ConfigPath).Where(s => s.Name != entry.Name).ToList();
+        var covered = model.Upstreams.Select(u => string.Join('\0', ["cmd", u.Command, .. u.Args])).ToHashSet(StringComparer.Ordinal);
+        var remove = removeOthers ? others.Where(s => covered.Contains(s.Identity) || ClientImport.IsBroker(s)).Select(s => s.Name).ToList() : [];
+        var kept = removeOthers ? others.Where(s => !remove.Contains(s.Name)).ToList() : [];
+        return (ClientRenderer.Render(client, entry, current, remove), kept);
+    }
+
+    private static void PrintDiff(ClientModel client, ClientRender render)
+    {
+        Console.Write(UnifiedDiff.Format(render.Before is null ? null : Encoding.UTF8.GetString(render.Before), Encoding.UTF8.GetString(render.After),
+            client.ConfigPath, client.ConfigPath + " (with mcp-broker)"));
+        foreach (var note in render.Notes)
+        {
+            Console.Error.WriteLine($"note: {note}");
+        }
+    }
+
+    private static ClientFiles Backups(BrokerModel model, ClientModel client) =>
+        new(Path.Combine(model.Runtime.Root, "backups", "clients", client.Name), TimeProvider.System);
+
+    /// <summary>Loads the config, finds the client, runs <paramref name="action"/>, and turns a bad file into one clear line.</summary>
+    private static int Run(string? configOption, string name, Func<BrokerModel, ClientModel, int> action)
+    {
+        if (ConfigCommands.Load(configOption) is not { } model)
+        {
+            return 1;
+        }
+
+        if (!model.Clients.TryGetValue(name, out var client))
+        {
+            Console.Error.WriteLine(model.Clients.Count == 0
+                ? $"mcp-broker: {model.SourcePath} has no clients section; add one, e.g.\n  clients:\n    {name}:\n      format: {(ClientFormats.Parse(name) is { } f ? ClientFormats.Name(f) : "claude-json")}"
+                : $"mcp-broker: no client named '{name}' in {model.SourcePath}; defined: {string.Join(", ", model.Clients.Keys.Order(StringComparer.Ordinal))}");
+            return 1;
+        }
+
+        try
+        {
+            return action(model, client);
+        }
+        catch (ClientConfigException e)
+        {
+            Console.Error.WriteLine($"mcp-broker: {e.Message}");
+            return 1;
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"mcp-broker: {e.Message}; nothing was changed");
+            return 1;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            Console.Error.WriteLine($"mcp-broker: {e.Message}; nothing was changed");
+            return 1;
+        }
     }
 
     /// <summary>The shim beside this CLI (how both are installed and published), else the name for PATH to resolve.</summary>

@@ -53,11 +53,34 @@ var measure = new Command("measure", "What a profile's tools/list costs a model 
 };
 measure.SetAction((r, ct) => MeasureCommand.RunAsync(r.GetValue(configOption), r.GetValue(measureProfile)!, r.GetValue(measureToken), r.GetValue(measureJson), ct));
 
-var snippetFormat = new Option<string>("--format") { Description = $"Client config format: {string.Join(", ", McpBroker.Cli.Wiring.ClientFormats.Names)}", Required = true };
+var snippetFormat = new Option<string>("--format") { Description = $"Client config format: {string.Join(", ", McpBroker.Clients.ClientFormats.Names)}", Required = true };
 var snippetProfile = new Option<string>("--profile") { Description = "Profile the client connects with", DefaultValueFactory = _ => "default" };
 var snippetName = new Option<string>("--name") { Description = "Server entry name in the client", DefaultValueFactory = _ => "mcp-broker" };
 var snippet = new Command("snippet", "Print the broker's server entry for a client's config file, to merge by hand") { snippetFormat, snippetProfile, snippetName };
 snippet.SetAction(r => ClientCommands.Snippet(r.GetValue(configOption), r.GetValue(snippetFormat)!, r.GetValue(snippetProfile)!, r.GetValue(snippetName)!));
+
+Argument<string> ClientName() => new("NAME") { Description = "Client name, as in the config's clients section" };
+var removeOthers = new Option<bool>("--remove-others") { Description = "Also remove the client's other servers that the broker config runs (after 'client import')" };
+var renderName = ClientName();
+var render = new Command("render", "Write what apply would write under {runtime.root}/renders/ and print the diff; changes nothing") { renderName, removeOthers };
+render.SetAction(r => ClientCommands.Render(r.GetValue(configOption), r.GetValue(renderName)!, r.GetValue(removeOthers)));
+var applyName = ClientName();
+var apply = new Command("apply", "Back up the client's config file, then merge the broker's entry into it (atomic write)") { applyName, removeOthers };
+apply.SetAction(r => ClientCommands.Apply(r.GetValue(configOption), r.GetValue(applyName)!, r.GetValue(removeOthers)));
+var backupName = ClientName();
+var backup = new Command("backup", "Save the client's config file as it is now") { backupName };
+backup.SetAction(r => ClientCommands.Backup(r.GetValue(configOption), r.GetValue(backupName)!));
+var backupsName = ClientName();
+var backups = new Command("backups", "List the saved copies of the client's config file") { backupsName };
+backups.SetAction(r => ClientCommands.List(r.GetValue(configOption), r.GetValue(backupsName)!));
+var rollbackName = ClientName();
+var rollbackTo = new Option<string?>("--to") { Description = "Backup ID (default: the newest one not made by a rollback)" };
+var rollback = new Command("rollback", "Restore the client's config file byte for byte from a backup (removes it if it did not exist then)") { rollbackName, rollbackTo };
+rollback.SetAction(r => ClientCommands.Rollback(r.GetValue(configOption), r.GetValue(rollbackName)!, r.GetValue(rollbackTo)));
+var importName = ClientName();
+var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be added; write nothing" };
+var import = new Command("import", "Add the client's other MCP servers to the broker config as upstreams (secrets become env_from references)") { importName, dryRun };
+import.SetAction(r => ClientCommands.Import(r.GetValue(configOption), r.GetValue(importName)!, r.GetValue(dryRun)));
 
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams and upstream commands; exit 1 if anything needs fixing");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
@@ -74,7 +97,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
     new Command("tools", "Pinned tool definitions") { approve },
     measure,
-    new Command("client", "Wire MCP clients to the broker") { snippet },
+    new Command("client", "Wire MCP clients to the broker") { render, apply, backup, backups, rollback, import, snippet },
     doctor,
     demo,
 };

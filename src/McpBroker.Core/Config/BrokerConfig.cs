@@ -58,7 +58,7 @@ public sealed record ClientConfig
     [Description("The profile this client connects with. Default: default.")]
     public string? Profile { get; init; }
 
-    [Description("gemini-settings only: the server names written to mcp.allowed. Default: the broker's entry alone.")]
+    [Description("gemini-settings only: server names to put in mcp.allowed (Gemini CLI starts only the servers listed there once the list exists). The broker's entry is always added to an existing list; a file without one gets one only when this is set.")]
     public List<string>? McpAllowedServers { get; init; }
 }
 

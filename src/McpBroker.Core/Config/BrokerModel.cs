@@ -21,7 +21,7 @@ public sealed record BrokerModel(
 }
 
 /// <summary>One managed client: where its config file is, and the broker entry it gets.</summary>
-public sealed record ClientModel(string Name, ClientFormat Format, string ConfigPath, string EntryName, string Profile, IReadOnlyList<string> McpAllowedServers)
+public sealed record ClientModel(string Name, ClientFormat Format, string ConfigPath, string EntryName, string Profile, IReadOnlyList<string>? McpAllowedServers)
 {
     public const string DefaultEntryName = "mcp-broker";
 

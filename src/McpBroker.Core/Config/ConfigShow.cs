@@ -50,7 +50,7 @@ public static class ConfigShow
                 ["config_path"] = c.Value.ConfigPath,
                 ["entry_name"] = c.Value.EntryName,
                 ["profile"] = c.Value.Profile,
-                ["mcp_allowed_servers"] = c.Value.Format == ClientFormat.GeminiSettings ? c.Value.McpAllowedServers.ToList() : null,
+                ["mcp_allowed_servers"] = c.Value.Format == ClientFormat.GeminiSettings ? c.Value.McpAllowedServers?.ToList() : null,
             }),
             ["upstreams"] = model.Upstreams.ToDictionary(u => u.Name, u => (object?)new Dictionary<string, object?>
             {

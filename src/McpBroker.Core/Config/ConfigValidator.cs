@@ -406,7 +406,7 @@ internal static partial class ConfigValidator
 
         return issues.Skip(before).Any(i => i.Severity == IssueSeverity.Error)
             ? null
-            : new ClientModel(name, format, Path.GetFullPath(configPath!), entry, profile, c.McpAllowedServers ?? [entry]);
+            : new ClientModel(name, format, Path.GetFullPath(configPath!), entry, profile, c.McpAllowedServers);
     }
 
     private static string? TokenFile(string? raw, string path, RuntimeModel? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)

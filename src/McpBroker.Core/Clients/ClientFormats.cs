@@ -5,7 +5,7 @@ using McpBroker.Config;
 using Tomlyn;
 using Tomlyn.Model;
 
-namespace McpBroker.Cli.Wiring;
+namespace McpBroker.Clients;
 
 /// <summary>The one server entry a client gets: the shim, with absolute paths, for one profile.</summary>
 internal sealed record ClientEntry(string Name, string Command, IReadOnlyList<string> Args);

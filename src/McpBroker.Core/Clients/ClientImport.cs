@@ -1,0 +1,225 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Encodings.Web;
+using System.Text.RegularExpressions;
+using McpBroker.Config;
+
+namespace McpBroker.Clients;
+
+/// <summary>What importing one client's servers did: the YAML added, and a line for each server.</summary>
+internal sealed record ImportPlan(string Yaml, IReadOnlyList<string> Added, IReadOnlyList<string> Lines);
+
+/// <summary>
+/// Turns a client's server entries into broker upstreams and adds them to broker.yaml as text (after the last
+/// upstream, in the file's own indentation), so its comments and layout stay. Servers the broker already runs (same
+/// command and arguments, or URL) are not added twice. Env values that look like secrets are never copied: they
+/// become <c>env_from</c> references to a variable of the same name, with a note saying where to set it.
+/// </summary>
+internal static partial class ClientImport
+{
+    private static readonly JsonSerializerOptions s_json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static ImportPlan Plan(string yaml, BrokerModel model, ClientModel client, ClientEntry entry, IReadOnlyList<ClientServer> servers)
+    {
+        var known = model.Upstreams.ToDictionary(Identity, u => u.Name, StringComparer.Ordinal);
+        var names = model.Upstreams.Select(u => u.Name).ToHashSet(StringComparer.Ordinal);
+        var lines = new List<string>();
+        var added = new List<string>();
+        var blocks = new StringBuilder();
+        foreach (var server in servers.OrderBy(s => s.Name, StringComparer.Ordinal))
+        {
+            if (server.Name == entry.Name || IsBroker(server))
+            {
+                continue;
+            }
+
+            if (known.TryGetValue(server.Identity, out var existing))
+            {
+                lines.Add($"{server.Name}: already an upstream ('{existing}'), not added again");
+                continue;
+            }
+
+            if (server.Url is not null || server.Command is null)
+            {
+                lines.Add($"{server.Name}: skipped — {(server.Url is null ? "no command" : "a remote (URL) server; the broker runs stdio upstreams only for now")}; it stays in the client");
+                continue;
+            }
+
+            var name = UniqueName(server.Name, names);
+            names.Add(name);
+            known[server.Identity] = name;
+            added.Add(name);
+            var notes = new List<string>();
+            blocks.Append(Block(name, server, client, notes));
+            lines.Add($"{server.Name}: added as upstream '{name}'" + (notes.Count == 0 ? "" : "; " + string.Join("; ", notes)));
+        }
+
+        return new ImportPlan(blocks.Length == 0 ? yaml : Insert(yaml, blocks.ToString()), added, lines);
+    }
+
+    /// <summary>True for an entry that already launches the broker's shim (under any name).</summary>
+    public static bool IsBroker(ClientServer server) =>
+        server.Command is { } command && Path.GetFileNameWithoutExtension(command) == "mcp-broker-client";
+
+    /// <summary>What makes an upstream the same server as a client's entry: its command and arguments as written.</summary>
+    private static string Identity(UpstreamModel upstream) => string.Join('\0', ["cmd", upstream.Command, .. upstream.Args]);
+
+    private static string UniqueName(string raw, HashSet<string> taken)
+    {
+        var name = NotNameChars().Replace(raw, "-").Trim('-');
+        name = name.Length == 0 ? "imported" : name;
+        var candidate = name;
+        for (var n = 2; taken.Contains(candidate); n++)
+        {
+            candidate = $"{name}-{n}";
+        }
+
+        return candidate;
+    }
+
+    /// <summary>One upstream as YAML, at two spaces under <c>upstreams:</c> (re-indented to the file's own step on insert).</summary>
+    private static string Block(string name, ClientServer server, ClientModel client, List<string> notes)
+    {
+        var yaml = new StringBuilder();
+        yaml.Append($"  {name}:\n");
+        yaml.Append($"    purpose: {Quote($"imported from {client.Name} ({server.Name})")}\n");
+        yaml.Append($"    command: {Quote(server.Command!)}\n");
+        if (server.Args.Count > 0)
+        {
+            yaml.Append($"    args: [{string.Join(", ", server.Args.Select(Quote))}]\n");
+        }
+
+        if (server.WorkingDir is { } cwd)
+        {
+            yaml.Append($"    working_dir: {Quote(cwd)}\n");
+        }
+
+        var env = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var envFrom = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in server.Env)
+        {
+            if (Reference().Match(value) is { Success: true } reference)
+            {
+                // ${VAR}, $VAR, ${env:VAR}: already a reference; ${input:x} (VS Code prompts) has no variable to name.
+                var variable = reference.Groups["input"].Success ? key : reference.Groups["name"].Value;
+                envFrom[key] = variable;
+                notes.Add($"{key} is read from ${variable} in the daemon's environment");
+            }
+            else if (SecretName().IsMatch(key) || SecretHeuristics.LooksLikeSecret(value))
+            {
+                envFrom[key] = key;
+                notes.Add($"{key} looked like a secret and was not copied: set ${key} in the daemon's environment, or use env_files with a 0600 file under secrets/");
+            }
+            else
+            {
+                env[key] = value;
+            }
+        }
+
+        if (env.Count > 0)
+        {
+            yaml.Append("    env:\n");
+            foreach (var (key, value) in env)
+            {
+                yaml.Append($"      {Key(key)}: {Quote(value)}\n");
+            }
+        }
+
+        if (envFrom.Count > 0)
+        {
+            yaml.Append("    env_from:\n");
+            foreach (var (key, variable) in envFrom)
+            {
+                yaml.Append($"      {Key(key)}: {Key(variable)}\n");
+            }
+        }
+
+        if (!server.Enabled)
+        {
+            yaml.Append("    mode: disabled\n");
+            notes.Add("it was disabled in the client, so it is imported with mode: disabled");
+        }
+
+        return yaml.ToString();
+    }
+
+    /// <summary>An env name as a plain YAML key when it is a plain name, else quoted.</summary>
+    private static string Key(string name) => PlainName().IsMatch(name) ? name : Quote(name);
+
+    /// <summary>A YAML double-quoted scalar: JSON string syntax is one.</summary>
+    private static string Quote(string value) => JsonSerializer.Serialize(value, s_json);
+
+    /// <summary>
+    /// Puts upstream blocks at the end of the top-level <c>upstreams:</c> mapping (re-indented to its step), or adds
+    /// the mapping at the end of the file. A flow-style <c>upstreams: {…}</c> with entries is left alone with an error.
+    /// </summary>
+    internal static string Insert(string yaml, string blocks)
+    {
+        var nl = yaml.Contains("\r\n", StringComparison.Ordinal) ? "\r\n" : "\n";
+        var lines = yaml.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        var header = lines.FindIndex(l => UpstreamsKey().IsMatch(l));
+        if (header < 0)
+        {
+            var prefix = yaml.Length == 0 || yaml.EndsWith('\n') ? yaml : yaml + nl;
+            return prefix + (prefix.Length == 0 ? "" : nl) + "upstreams:" + nl + blocks.ReplaceLineEndings(nl);
+        }
+
+        var rest = UpstreamsKey().Match(lines[header]).Groups["rest"].Value.Trim();
+        if (rest is not ("" or "{}") && !rest.StartsWith('#'))
+        {
+            throw new ClientConfigException("broker.yaml writes 'upstreams:' in flow style ({ … }); write it as a block mapping, then import again");
+        }
+
+        // The block ends before the next line that starts at column 0 (a comment there belongs to what follows it).
+        var end = header + 1;
+        var lastContent = header;
+        for (; end < lines.Count; end++)
+        {
+            var line = lines[end];
+            if (line.Length > 0 && !char.IsWhiteSpace(line[0]))
+            {
+                break;
+            }
+
+            if (line.Trim().Length > 0)
+            {
+                lastContent = end;
+            }
+        }
+
+        var step = lines.Skip(header + 1).Take(end - header - 1)
+            .FirstOrDefault(l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#')) is { } child
+            ? child.Length - child.TrimStart().Length
+            : 2;
+        var indented = string.Join(nl, blocks.TrimEnd('\n').Split('\n').Select(l => Reindent(l, step)));
+        if (rest == "{}")
+        {
+            lines[header] = UpstreamsKey().Match(lines[header]).Groups["key"].Value;
+        }
+
+        lines.Insert(lastContent + 1, indented);
+        return string.Join(nl, lines);
+    }
+
+    /// <summary>Scales a line's two-space indentation steps to <paramref name="step"/> spaces.</summary>
+    private static string Reindent(string line, int step)
+    {
+        var spaces = line.Length - line.TrimStart(' ').Length;
+        return new string(' ', spaces / 2 * step) + line.TrimStart(' ');
+    }
+
+    [GeneratedRegex(@"^(?<key>upstreams\s*:)(?<rest>.*)$")]
+    private static partial Regex UpstreamsKey();
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial Regex PlainName();
+
+    [GeneratedRegex(@"[^A-Za-z0-9_-]+")]
+    private static partial Regex NotNameChars();
+
+    [GeneratedRegex(@"^\$(\{(env:)?(?<name>[A-Za-z_][A-Za-z0-9_]*)\}|(?<name>[A-Za-z_][A-Za-z0-9_]*))$|^\$\{(?<input>input:[^}]+)\}$")]
+    private static partial Regex Reference();
+
+    [GeneratedRegex(@"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH|COOKIE|SESSION)", RegexOptions.IgnoreCase)]
+    private static partial Regex SecretName();
+}
