@@ -21,7 +21,12 @@ internal static partial class ClientImport
 
     public static ImportPlan Plan(string yaml, BrokerModel model, ClientModel client, ClientEntry entry, IReadOnlyList<ClientServer> servers)
     {
-        var known = model.Upstreams.ToDictionary(Identity, u => u.Name, StringComparer.Ordinal);
+        var known = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var upstream in model.Upstreams)
+        {
+            known.TryAdd(Identity(upstream), upstream.Name);
+        }
+
         var names = model.Upstreams.Select(u => u.Name).ToHashSet(StringComparer.Ordinal);
         var lines = new List<string>();
         var added = new List<string>();

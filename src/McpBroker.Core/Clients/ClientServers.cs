@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using McpBroker.Config;
 using Tomlyn;
 using Tomlyn.Model;
@@ -39,45 +38,51 @@ internal static class ClientServers
 
     private static List<ClientServer> ReadJson(ClientFormat format, byte[] file, string path)
     {
-        JsonNode? root;
+        // JsonDocument rather than JsonNode: it keeps duplicate keys (the editor reports them) and reads a BOM.
+        JsonDocument document;
         try
         {
-            root = JsonNode.Parse(file, documentOptions: s_jsonc);
+            document = JsonDocument.Parse(file.AsMemory(file.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0), s_jsonc);
         }
         catch (JsonException e)
         {
             throw new ClientConfigException($"{path}: not valid JSON: {e.Message}");
         }
 
-        if (root?[ClientFormats.ContainerKey(format)] is not JsonObject servers)
+        using (document)
         {
-            return [];
-        }
-
-        var list = new List<ClientServer>();
-        foreach (var (name, node) in servers)
-        {
-            if (node is not JsonObject entry)
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty(ClientFormats.ContainerKey(format), out var servers) || servers.ValueKind != JsonValueKind.Object)
             {
-                continue;
+                return [];
             }
 
-            if (format == ClientFormat.Opencode)
+            var list = new List<ClientServer>();
+            foreach (var server in servers.EnumerateObject())
             {
-                // opencode: {type: local, command: [exe, args…], environment} or {type: remote, url, headers}.
-                var command = Strings(entry["command"]);
-                list.Add(new ClientServer(name, command.FirstOrDefault(), [.. command.Skip(1)], Map(entry["environment"]), null,
-                    Text(entry["url"]), Map(entry["headers"]), entry["enabled"]?.GetValueKind() != JsonValueKind.False));
-                continue;
+                if (server.Value.ValueKind != JsonValueKind.Object)
+                {
+                    continue;
+                }
+
+                var entry = server.Value;
+                if (format == ClientFormat.Opencode)
+                {
+                    // opencode: {type: local, command: [exe, args…], environment} or {type: remote, url, headers}.
+                    var command = Strings(entry, "command");
+                    list.Add(new ClientServer(server.Name, command.FirstOrDefault(), [.. command.Skip(1)], Map(entry, "environment"), null,
+                        Text(entry, "url"), Map(entry, "headers"), !(entry.TryGetProperty("enabled", out var on) && on.ValueKind == JsonValueKind.False)));
+                    continue;
+                }
+
+                // Gemini spells a streamable-HTTP server httpUrl and an SSE one url; the others say url (with a type).
+                var url = Text(entry, "httpUrl") ?? Text(entry, "url") ?? Text(entry, "serverUrl");
+                list.Add(new ClientServer(server.Name, Text(entry, "command"), Strings(entry, "args"), Map(entry, "env"), Text(entry, "cwd"),
+                    url, Map(entry, "headers"), !(entry.TryGetProperty("disabled", out var off) && off.ValueKind == JsonValueKind.True)));
             }
 
-            // Gemini spells a streamable-HTTP server httpUrl and an SSE one url; the others say url (with a type).
-            var url = Text(entry["httpUrl"]) ?? Text(entry["url"]) ?? Text(entry["serverUrl"]);
-            list.Add(new ClientServer(name, Text(entry["command"]), Strings(entry["args"]), Map(entry["env"]), Text(entry["cwd"]),
-                url, Map(entry["headers"]), entry["disabled"]?.GetValueKind() != JsonValueKind.True));
+            return list;
         }
-
-        return list;
     }
 
     private static List<ClientServer> ReadToml(string text, string path)
@@ -121,15 +126,26 @@ internal static class ClientServers
         return list;
     }
 
-    private static string? Text(JsonNode? node) => node?.GetValueKind() == JsonValueKind.String ? node.GetValue<string>() : null;
+    private static string? Text(JsonElement entry, string key) =>
+        entry.TryGetProperty(key, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
-    private static List<string> Strings(JsonNode? node) => node is JsonArray array
-        ? [.. array.Where(i => i?.GetValueKind() == JsonValueKind.String).Select(i => i!.GetValue<string>())]
-        : node?.GetValueKind() == JsonValueKind.String ? [node.GetValue<string>()] : [];
+    private static List<string> Strings(JsonElement entry, string key) => !entry.TryGetProperty(key, out var value) ? []
+        : value.ValueKind == JsonValueKind.Array ? [.. value.EnumerateArray().Where(i => i.ValueKind == JsonValueKind.String).Select(i => i.GetString()!)]
+        : value.ValueKind == JsonValueKind.String ? [value.GetString()!] : [];
 
-    private static Dictionary<string, string> Map(JsonNode? node) => node is JsonObject obj
-        ? obj.Where(p => p.Value is not null).ToDictionary(p => p.Key, p => p.Value!.GetValueKind() == JsonValueKind.String ? p.Value.GetValue<string>() : p.Value.ToJsonString())
-        : [];
+    private static Dictionary<string, string> Map(JsonElement entry, string key)
+    {
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (entry.TryGetProperty(key, out var value) && value.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var p in value.EnumerateObject())
+            {
+                map[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
+            }
+        }
+
+        return map;
+    }
 
     private static Dictionary<string, string> TomlMap(TomlTable entry, string key) =>
         entry.TryGetValue(key, out var value) && value is TomlTable table

@@ -41,7 +41,7 @@ internal sealed class TomlTextEdit
             // Later spans first, so the earlier offsets still hold; the first table's place gets the new text.
             foreach (var table in own.Skip(1).Reverse())
             {
-                _text = _text.Remove(table.Start, table.End - table.Start);
+                _text = _text.Remove(table.Start, WithBlankLine(table.End) - table.Start);
             }
 
             _text = _text[..own[0].Start] + tableText + _text[own[0].End..];
@@ -67,13 +67,15 @@ internal sealed class TomlTextEdit
         RefuseInlineForms(doc, name);
         foreach (var table in Tables(doc).Where(t => t.Path.Count >= 2 && t.Path[0] == Container && t.Path[1] == name).Reverse())
         {
-            var end = table.End;
-            end += _text.AsSpan(end).StartsWith("\r\n") ? 2 : _text.AsSpan(end).StartsWith("\n") ? 1 : 0;
-            _text = _text.Remove(table.Start, end - table.Start);
+            _text = _text.Remove(table.Start, WithBlankLine(table.End) - table.Start);
         }
 
         Check();
     }
+
+    /// <summary>A removed table takes one blank line after it along, so no double gap is left.</summary>
+    private int WithBlankLine(int end) =>
+        end + (_text.AsSpan(end).StartsWith("\r\n") ? 2 : _text.AsSpan(end).StartsWith("\n") ? 1 : 0);
 
     private void Check()
     {

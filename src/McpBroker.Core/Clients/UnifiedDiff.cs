@@ -1,6 +1,5 @@
 using System.Text;
 using DiffPlex;
-using DiffPlex.Chunkers;
 
 namespace McpBroker.Clients;
 
@@ -12,7 +11,7 @@ internal static class UnifiedDiff
 {
     public static string Format(string? before, string after, string beforeLabel, string afterLabel, int context = 3)
     {
-        var result = Differ.Instance.CreateDiffs(before ?? "", after, false, false, new LineChunker());
+        var result = Differ.Instance.CreateDiffs(before ?? "", after, false, false, Lines.Instance);
         var a = result.PiecesOld;
         var b = result.PiecesNew;
         var blocks = result.DiffBlocks;
@@ -74,4 +73,13 @@ internal static class UnifiedDiff
 
     /// <summary>A hunk range: one-based start and length; an empty range names the line before it.</summary>
     private static string Range(int start, int length) => length == 0 ? $"{start},0" : length == 1 ? $"{start + 1}" : $"{start + 1},{length}";
+
+    /// <summary>Lines without their '\n' (a '\r' stays, so a line-ending change shows); a final line break ends the last line rather than starting an empty one.</summary>
+    private sealed class Lines : IChunker
+    {
+        public static readonly Lines Instance = new();
+
+        public IReadOnlyList<string> Chunk(string text) =>
+            text.Length == 0 ? [] : (text.EndsWith('\n') ? text[..^1] : text).Split('\n');
+    }
 }

@@ -1,0 +1,222 @@
+using System.Text;
+using System.Text.Json;
+using McpBroker.Clients;
+using McpBroker.Config;
+using McpBroker.Tests.Support;
+
+namespace McpBroker.Tests.Unit;
+
+/// <summary>
+/// Merging the broker's entry into each client's config file: golden files (a fixture with unrelated content,
+/// rendered, compared byte for byte) and the edge cases of the JSON and TOML editors.
+/// </summary>
+public sealed class ClientWiringTests
+{
+    private const string Shim = "/opt/mcp-broker/bin/mcp-broker-client";
+
+    public static TheoryData<string, string> Fixtures => new()
+    {
+        { "codex-toml", "toml" }, { "claude-json", "json" }, { "claude-desktop", "json" }, { "gemini-settings", "json" },
+        { "cursor", "json" }, { "vscode", "json" }, { "opencode", "json" }, { "mcp-settings-json", "json" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void Render_FixtureWithUnrelatedContent_MatchesGolden_KeepsEveryOtherServer_AndIsIdempotent(string format, string ext)
+    {
+        var input = File.ReadAllBytes(Fixture($"{format}.input.{ext}"));
+        var client = Client(format);
+        var before = ClientServers.Read(client.Format, input, client.ConfigPath).Where(s => s.Name != "mcp-broker").ToList();
+
+        var render = ClientRenderer.Render(client, Entry(client), input, []);
+
+        Golden.AssertMatchesBytes($"clients/{format}.rendered.{ext}", render.After);
+        var after = ClientServers.Read(client.Format, render.After, client.ConfigPath);
+        Assert.Equal(before.Select(s => s.Identity), after.Where(s => s.Name != "mcp-broker").Select(s => s.Identity));
+        var broker = Assert.Single(after, s => s.Name == "mcp-broker");
+        Assert.Equal(Shim, broker.Command);
+        Assert.Equal(["--profile", "default", "--client", ClientFormats.ClientName(client.Format), "--config", "/home/dev/.config/mcp-broker/work.yaml"], broker.Args);
+        var again = ClientRenderer.Render(client, Entry(client), render.After, []);
+        Assert.False(again.Changed, "a second render changes nothing");
+    }
+
+    [Fact]
+    public void Render_RemoveOthers_TakesOutOnlyTheNamedServers_AndKeepsComments()
+    {
+        var codex = Client("codex-toml");
+        var toml = ClientRenderer.Render(codex, Entry(codex), File.ReadAllBytes(Fixture("codex-toml.input.toml")), ["github"]);
+        Golden.AssertMatchesBytes("clients/codex-toml.remove-others.toml", toml.After);
+        Assert.Equal(["github"], toml.Removed);
+        Assert.Equal(["docs server", "mcp-broker"], ClientServers.Read(codex.Format, toml.After, codex.ConfigPath).Select(s => s.Name).Order());
+
+        var gemini = Client("gemini-settings");
+        var json = ClientRenderer.Render(gemini, Entry(gemini), File.ReadAllBytes(Fixture("gemini-settings.input.json")), ["sequential", "not-there"]);
+        Golden.AssertMatchesBytes("clients/gemini-settings.remove-others.json", json.After);
+        Assert.Equal(["sequential"], json.Removed);
+        Assert.Contains("// Gemini CLI settings (JSON with comments)", Encoding.UTF8.GetString(json.After));
+    }
+
+    [Fact]
+    public void Render_MissingOrEmptyFile_WritesTheEntryAlone()
+    {
+        var claude = Client("claude-json");
+        var missing = ClientRenderer.Render(claude, Entry(claude), null, []);
+        var empty = ClientRenderer.Render(claude, Entry(claude), "\n"u8.ToArray(), []);
+
+        Assert.True(missing.Changed);
+        Assert.Equal("mcp-broker", JsonDocument.Parse(missing.After).RootElement.GetProperty("mcpServers").EnumerateObject().Single().Name);
+        Assert.Equal(missing.After, empty.After);
+        var codex = Client("codex-toml");
+        Assert.StartsWith("[mcp_servers.mcp-broker]\n", Encoding.UTF8.GetString(ClientRenderer.Render(codex, Entry(codex), null, []).After));
+    }
+
+    [Fact]
+    public void Render_CompactJson_StaysOnOneLine_AndTrailingLineCommentStaysWithItsMember()
+    {
+        var cursor = Client("cursor");
+        var compact = ClientRenderer.Render(cursor, Entry(cursor), """{"mcpServers":{"a":{"command":"x"}},"other":1}"""u8.ToArray(), []);
+        var text = Encoding.UTF8.GetString(compact.After);
+        Assert.DoesNotContain('\n', text);
+        Assert.StartsWith("""{"mcpServers":{"a":{"command":"x"}, "mcp-broker": {""", text);
+
+        var commented = ClientRenderer.Render(cursor, Entry(cursor), "{\n  \"mcpServers\": {\n    \"a\": { \"command\": \"x\" } // keep me\n  }\n}\n"u8.ToArray(), []);
+        Assert.StartsWith("{\n  \"mcpServers\": {\n    \"a\": { \"command\": \"x\" }, // keep me\n    \"mcp-broker\": {", Encoding.UTF8.GetString(commented.After));
+    }
+
+    [Fact]
+    public void Render_Gemini_AddsToAnExistingAllowList_CreatesOneOnlyWhenConfigured_AndWarnsWhenExcluded()
+    {
+        var plain = Client("gemini-settings");
+        var noList = ClientRenderer.Render(plain, Entry(plain), """{ "mcp": { "excluded": ["mcp-broker"] } }"""u8.ToArray(), []);
+        var doc = JsonDocument.Parse(noList.After).RootElement;
+        Assert.False(doc.GetProperty("mcp").TryGetProperty("allowed", out _), "no allow-list is created: it would block every other server");
+        Assert.Contains(noList.Notes, n => n.Contains("mcp.excluded lists 'mcp-broker'", StringComparison.Ordinal));
+
+        var configured = plain with { McpAllowedServers = ["search"] };
+        var created = ClientRenderer.Render(configured, Entry(configured), """{ "theme": "x" }"""u8.ToArray(), []);
+        Assert.Equal(["search", "mcp-broker"], JsonDocument.Parse(created.After).RootElement.GetProperty("mcp").GetProperty("allowed").EnumerateArray().Select(e => e.GetString()));
+
+        var empty = ClientRenderer.Render(plain, Entry(plain), """{ "mcp": { "allowed": [] } }"""u8.ToArray(), []);
+        Assert.Equal(["mcp-broker"], JsonDocument.Parse(empty.After).RootElement.GetProperty("mcp").GetProperty("allowed").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Theory]
+    [InlineData("cursor", "{ \"mcpServers\": [] }", "'mcpServers' is a JSON array, not an object")]
+    [InlineData("cursor", "[1, 2]", "holds a JSON array, not an object")]
+    [InlineData("cursor", "{ \"mcpServers\": { \"a\": 1, ", "not valid JSON")]
+    [InlineData("cursor", "{ \"mcpServers\": { \"mcp-broker\": {}, \"mcp-broker\": {} } }", "appears 2 times")]
+    [InlineData("gemini-settings", "{ \"mcp\": { \"allowed\": \"all\" } }", "mcp.allowed is a JSON string")]
+    [InlineData("codex-toml", "model = \"x\"\n[mcp_servers\n", "not valid TOML")]
+    [InlineData("codex-toml", "mcp_servers = { a = { command = \"x\" } }\n", "mcp_servers is written as a key")]
+    [InlineData("codex-toml", "[mcp_servers]\nmcp-broker = { command = \"x\" }\n", "'mcp-broker' is written as a key under [mcp_servers]")]
+    public void Render_FileItCannotEditSafely_FailsWithWhatToFix(string format, string content, string expected)
+    {
+        var client = Client(format);
+
+        var error = Assert.Throws<ClientConfigException>(() => ClientRenderer.Render(client, Entry(client), Encoding.UTF8.GetBytes(content), []));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Render_TomlWithCrlf_KeepsCrlfEverywhere()
+    {
+        var codex = Client("codex-toml");
+        var render = ClientRenderer.Render(codex, Entry(codex), "model = \"o3\"\r\n\r\n[mcp_servers.a]\r\ncommand = \"x\"\r\n"u8.ToArray(), []);
+        var text = Encoding.UTF8.GetString(render.After);
+
+        Assert.DoesNotContain("\n", text.Replace("\r\n", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("[mcp_servers.a]\r\ncommand = \"x\"\r\n\r\n[mcp_servers.mcp-broker]\r\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnifiedDiff_ShowsHunksWithContext_AndNothingForEqualTexts()
+    {
+        var before = string.Join('\n', Enumerable.Range(1, 20).Select(i => $"line {i}")) + "\n";
+        var after = before.Replace("line 3\n", "line three\n", StringComparison.Ordinal).Replace("line 18\n", "", StringComparison.Ordinal);
+
+        var diff = UnifiedDiff.Format(before, after, "a", "b");
+
+        Assert.Equal("""
+            --- a
+            +++ b
+            @@ -1,6 +1,6 @@
+             line 1
+             line 2
+            -line 3
+            +line three
+             line 4
+             line 5
+             line 6
+            @@ -15,6 +15,5 @@
+             line 15
+             line 16
+             line 17
+            -line 18
+             line 19
+             line 20
+
+            """.ReplaceLineEndings("\n"), diff);
+        Assert.Equal("", UnifiedDiff.Format(before, before, "a", "b"));
+        Assert.Equal("--- /dev/null\n+++ b\n@@ -0,0 +1,2 @@\n+x\n+y\n", UnifiedDiff.Format(null, "x\ny\n", "a", "b"));
+    }
+
+    [Fact]
+    public void ImportPlan_AddsNewStdioServers_SkipsKnownAndRemote_AndNeverCopiesSecrets()
+    {
+        var yaml = "schema_version: 1\n# upstreams I run\nupstreams:\n    memory:\n        command: /bin/memory\n\n# clients\nclients:\n    c: { format: cursor }\n";
+        var model = ConfigLoader.Load(yaml, "/home/dev/broker.yaml", Home).Model!;
+        var client = Client("cursor");
+        var secret = "ghp_" + new string('x', 36);
+        var servers = ClientServers.Read(ClientFormat.Cursor, Encoding.UTF8.GetBytes($$"""
+            { "mcpServers": {
+                "memory": { "command": "/bin/memory" },
+                "git hub": { "command": "npx", "args": ["-y", "gh"], "env": { "GITHUB_TOKEN": "{{secret}}", "LOG_LEVEL": "debug", "API": "${env:MY_API}" } },
+                "remote": { "url": "https://x.invalid/mcp" },
+                "mcp-broker": { "command": "/opt/mcp-broker-client" }
+            } }
+            """), "/x/mcp.json");
+
+        var plan = ClientImport.Plan(yaml, model, client, Entry(client), servers);
+
+        Assert.Equal(["git-hub"], plan.Added);
+        Assert.DoesNotContain(secret, plan.Yaml, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, string.Join("\n", plan.Lines), StringComparison.Ordinal);
+        Assert.Contains(plan.Lines, l => l.StartsWith("memory: already an upstream ('memory')", StringComparison.Ordinal));
+        Assert.Contains(plan.Lines, l => l.StartsWith("remote: skipped", StringComparison.Ordinal));
+        Assert.Contains(plan.Lines, l => l.Contains("GITHUB_TOKEN looked like a secret and was not copied", StringComparison.Ordinal));
+        Assert.Contains("# upstreams I run\nupstreams:\n    memory:\n        command: /bin/memory\n    git-hub:\n        purpose:", plan.Yaml, StringComparison.Ordinal);
+        Assert.EndsWith("\n\n# clients\nclients:\n    c: { format: cursor }\n", plan.Yaml, StringComparison.Ordinal);
+        var imported = ConfigLoader.Load(plan.Yaml, "/home/dev/broker.yaml", Home);
+        Assert.True(imported.IsValid, string.Join("\n", imported.Errors));
+        var upstream = imported.Model!.FindUpstream("git-hub")!;
+        Assert.Equal("debug", upstream.Env["LOG_LEVEL"]);
+        Assert.Equal("GITHUB_TOKEN", upstream.EnvFrom["GITHUB_TOKEN"]);
+        Assert.Equal("MY_API", upstream.EnvFrom["API"]);
+
+        var twice = ClientImport.Plan(plan.Yaml, imported.Model, client, Entry(client), servers);
+        Assert.Empty(twice.Added);
+        Assert.Equal(plan.Yaml, twice.Yaml);
+    }
+
+    [Fact]
+    public void ImportInsert_WithoutUpstreams_AppendsTheSection_AndRefusesFlowStyle()
+    {
+        Assert.Equal("schema_version: 1\n\nupstreams:\n  a:\n    command: x\n", ClientImport.Insert("schema_version: 1\n", "  a:\n    command: x\n"));
+        Assert.Equal("upstreams:\n  a:\n    command: x\nclients: {}\n", ClientImport.Insert("upstreams: {}\nclients: {}\n", "  a:\n    command: x\n"));
+        Assert.Throws<ClientConfigException>(() => ClientImport.Insert("upstreams: { b: { command: y } }\n", "  a:\n    command: x\n"));
+    }
+
+    private static string? Home(string variable) => variable == "HOME" ? "/home/dev" : null;
+
+    private static string Fixture(string name) => Path.Combine(Repo.Root, "tests", "McpBroker.Tests", "Golden", "clients", name);
+
+    private static ClientModel Client(string format)
+    {
+        var parsed = ClientFormats.Parse(format)!.Value;
+        return new ClientModel(format, parsed, "/home/dev/" + format, "mcp-broker", "default", null);
+    }
+
+    private static ClientEntry Entry(ClientModel client) =>
+        new("mcp-broker", Shim, ["--profile", "default", "--client", ClientFormats.ClientName(client.Format), "--config", "/home/dev/.config/mcp-broker/work.yaml"]);
+}
