@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using McpBroker.Tests.Support;
+
+namespace McpBroker.Tests.Journey;
+
+/// <summary>
+/// <c>mcp-broker client …</c> on real files in a throwaway HOME, and proof by the real agent CLIs (pinned npm installs,
+/// offline, no login) that what apply writes connects them to the broker.
+/// </summary>
+public sealed class ClientWiringJourneyTests
+{
+    [Fact]
+    public async Task ClientApply_RealAgentClients_EachConnectsThroughTheBroker()
+    {
+        await NpmClients.EnsureInstalledAsync();
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.DefaultConfig(root) + Clients(root));
+        var home = Home(env);
+        await File.WriteAllTextAsync(Path.Combine(home, ".claude.json"), """{ "numStartups": 3, "theme": "dark" }""");
+        Directory.CreateDirectory(Path.Combine(home, ".gemini"));
+        await File.WriteAllTextAsync(Path.Combine(home, ".gemini", "settings.json"), "{\n  // mine\n  \"theme\": \"GitHub\"\n}\n");
+        Directory.CreateDirectory(Path.Combine(home, ".codex"));
+        await File.WriteAllTextAsync(Path.Combine(home, ".codex", "config.toml"), "# mine\nmodel = \"gpt-5-codex\"\n");
+
+        foreach (var client in new[] { "claude", "gemini", "opencode", "codex" })
+        {
+            var apply = await env.RunCliAsync("client", "apply", client, "--config", env.ConfigPath);
+            Assert.True(apply.ExitCode == 0, $"apply {client}: {apply.Stdout}{apply.Stderr}");
+        }
+
+        var claude = await env.RunAsync(NpmClients.Bin("claude"), ["mcp", "list"], stdin: null);
+        Assert.Matches(@"mcp-broker: .*mcp-broker-client --profile default --client claude-code .* - ✔ Connected", claude.Stdout);
+
+        env.ExtraEnvironment["GEMINI_CLI_TRUST_WORKSPACE"] = "true";
+        var gemini = await env.RunAsync(NpmClients.Bin("gemini"), ["mcp", "list"], stdin: null);
+        Assert.Matches(@"mcp-broker: .*--client gemini .*\(stdio\) - Connected", gemini.Stdout + gemini.Stderr);
+
+        var opencode = await env.RunAsync(NpmClients.Bin("opencode"), ["mcp", "list"], stdin: null);
+        Assert.Matches(@"✓ mcp-broker \S*connected", opencode.Stdout + opencode.Stderr);
+
+        var (tools, search) = await CodexAppServerAsync(env);
+        Assert.Contains("broker.search_tools", tools);
+        Assert.Contains("broker.call_tool", tools);
+        Assert.Contains("memory.search_nodes", search);
+
+        // Their own settings stayed; the broker is one more server.
+        Assert.Contains("\"numStartups\"", await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")));
+        Assert.StartsWith("{\n  // mine\n  \"theme\": \"GitHub\",\n", await File.ReadAllTextAsync(Path.Combine(home, ".gemini", "settings.json")));
+        Assert.StartsWith("# mine\nmodel = \"gpt-5-codex\"\n\n[mcp_servers.mcp-broker]\n", await File.ReadAllTextAsync(Path.Combine(home, ".codex", "config.toml")));
+        await env.StopDaemonAndAssertNothingLeftAsync();
+    }
+
+    [Fact]
+    public async Task ClientApplyAndRollback_RestoreByteForByte_RemoveANewFile_AndKeepModeAndSymlink()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.DefaultConfig(root) + Clients(root));
+        var home = Home(env);
+        var dotfiles = Directory.CreateDirectory(Path.Combine(env.Root, "dotfiles")).FullName;
+        var real = Path.Combine(dotfiles, "claude.json");
+        var original = "{\r\n\t\"theme\": \"dark\", // CRLF, tabs, a comment\r\n\t\"mcpServers\": {\r\n\t\t\"x\": { \"command\": \"/bin/x\" }\r\n\t}\r\n}\r\n"u8.ToArray();
+        await File.WriteAllBytesAsync(real, original);
+        File.SetUnixFileMode(real, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        File.CreateSymbolicLink(Path.Combine(home, ".claude.json"), real);
+
+        var render = await env.RunCliAsync("client", "render", "claude", "--config", env.ConfigPath);
+        Assert.Equal(0, render.ExitCode);
+        Assert.Contains("+\t\t\"mcp-broker\": {", render.Stdout);
+        Assert.Equal(original, await File.ReadAllBytesAsync(real));
+        var rendered = await File.ReadAllBytesAsync(Path.Combine(env.Root, "renders", "claude", ".claude.json"));
+
+        var apply = await env.RunCliAsync("client", "apply", "claude", "--config", env.ConfigPath);
+        Assert.True(apply.ExitCode == 0, apply.Stderr);
+        Assert.Equal(rendered, await File.ReadAllBytesAsync(real));
+        Assert.NotNull(new FileInfo(Path.Combine(home, ".claude.json")).LinkTarget);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(real));
+        var again = await env.RunCliAsync("client", "apply", "claude", "--config", env.ConfigPath);
+        Assert.Contains("up to date; nothing written", again.Stdout);
+
+        var rollback = await env.RunCliAsync("client", "rollback", "claude", "--config", env.ConfigPath);
+        Assert.True(rollback.ExitCode == 0, rollback.Stderr);
+        Assert.Equal(original, await File.ReadAllBytesAsync(real));
+        Assert.NotNull(new FileInfo(Path.Combine(home, ".claude.json")).LinkTarget);
+        var backups = await env.RunCliAsync("client", "backups", "claude", "--config", env.ConfigPath);
+        Assert.Contains("before apply", backups.Stdout);
+        Assert.Contains("before rollback", backups.Stdout);
+        foreach (var file in Directory.GetFiles(Path.Combine(env.Root, "backups", "clients", "claude")))
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        }
+
+        // A client whose file did not exist: apply creates it, rollback removes it again.
+        var cursor = Path.Combine(home, ".cursor", "mcp.json");
+        Assert.Equal(0, (await env.RunCliAsync("client", "apply", "cursor", "--config", env.ConfigPath)).ExitCode);
+        Assert.True(File.Exists(cursor));
+        Assert.Equal(0, (await env.RunCliAsync("client", "rollback", "cursor", "--config", env.ConfigPath)).ExitCode);
+        Assert.False(File.Exists(cursor));
+
+        var unknown = await env.RunCliAsync("client", "rollback", "claude", "--to", "20000101T000000000Z", "--config", env.ConfigPath);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("no backup '20000101T000000000Z'", unknown.Stderr);
+    }
+
+    [Fact]
+    public async Task ClientApply_FileItCannotParse_FailsClearly_AndChangesNothing()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.DefaultConfig(root) + Clients(root));
+        var home = Home(env);
+        var path = Path.Combine(home, ".claude.json");
+        await File.WriteAllTextAsync(path, "{ \"mcpServers\": { \"a\": ");
+
+        var apply = await env.RunCliAsync("client", "apply", "claude", "--config", env.ConfigPath);
+        var missing = await env.RunCliAsync("client", "apply", "nobody", "--config", env.ConfigPath);
+
+        Assert.Equal(1, apply.ExitCode);
+        Assert.Contains($"mcp-broker: {path}: not valid JSON", apply.Stderr);
+        Assert.Equal("{ \"mcpServers\": { \"a\": ", await File.ReadAllTextAsync(path));
+        Assert.False(Directory.Exists(Path.Combine(env.Root, "backups")), "a failed apply backs nothing up");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("no client named 'nobody'", missing.Stderr);
+        Assert.Contains("claude, codex, cursor, gemini, opencode", missing.Stderr);
+    }
+
+    [Fact]
+    public async Task ClientImport_ThenApplyRemoveOthers_MovesServersIntoTheBroker_WithoutCopyingSecrets()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.DefaultConfig(root) + Clients(root));
+        var home = Home(env);
+        var secret = "ghp_" + new string('Q', 36);
+        var memory = Repo.NodeBin("mcp-server-memory");
+        var thinking = Repo.NodeBin("mcp-server-sequential-thinking");
+        await File.WriteAllTextAsync(Path.Combine(home, ".claude.json"), $$"""
+            {
+              "mcpServers": {
+                "memory": { "command": "{{memory}}", "args": [] },
+                "thinking": { "command": "{{thinking}}", "env": { "GITHUB_TOKEN": "{{secret}}", "LEVEL": "info" } },
+                "remote": { "type": "http", "url": "https://remote.example.invalid/mcp" }
+              }
+            }
+            """);
+        Directory.CreateDirectory(Path.Combine(home, ".codex"));
+        await File.WriteAllTextAsync(Path.Combine(home, ".codex", "config.toml"), $"[mcp_servers.think]\ncommand = \"{thinking}\"\n");
+        var configBefore = await File.ReadAllTextAsync(env.ConfigPath);
+
+        var claude = await env.RunCliAsync("client", "import", "claude", "--config", env.ConfigPath);
+        var codex = await env.RunCliAsync("client", "import", "codex", "--config", env.ConfigPath);
+
+        Assert.True(claude.ExitCode == 0, claude.Stderr);
+        Assert.Contains("memory: already an upstream ('memory')", claude.Stdout);
+        Assert.Contains("thinking: added as upstream 'thinking'", claude.Stdout);
+        Assert.Contains("GITHUB_TOKEN looked like a secret and was not copied", claude.Stdout);
+        Assert.Contains("remote: skipped", claude.Stdout);
+        Assert.Contains("think: already an upstream ('thinking')", codex.Stdout);
+        var config = await File.ReadAllTextAsync(env.ConfigPath);
+        var split = configBefore.IndexOf("\nclients:", StringComparison.Ordinal);
+        Assert.StartsWith(configBefore[..split], config);
+        Assert.EndsWith(configBefore[split..], config);
+        Assert.DoesNotContain(secret, config);
+        Assert.DoesNotContain(secret, claude.Stdout + claude.Stderr);
+        Assert.Equal(0, (await env.RunCliAsync("config", "validate", "--config", env.ConfigPath)).ExitCode);
+        var configBackups = Directory.GetFiles(Path.Combine(env.Root, "backups", "config"), "*.bak");
+        Assert.Contains(configBackups, f => File.ReadAllText(f) == configBefore);
+
+        var apply = await env.RunCliAsync("client", "apply", "claude", "--remove-others", "--config", env.ConfigPath);
+        Assert.True(apply.ExitCode == 0, apply.Stderr);
+        Assert.Contains("removed memory, thinking", apply.Stdout);
+        Assert.Contains("kept remote: a remote server", apply.Stdout);
+        var servers = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")))!["mcpServers"]!.AsObject();
+        Assert.Equal(["remote", "mcp-broker"], servers.Select(s => s.Key));
+
+        // The moved server answers through the broker, once its secret is where the import note said to put it.
+        env.ExtraEnvironment["GITHUB_TOKEN"] = "value-from-the-daemon-environment";
+        var session = await env.ConnectAsync("default");
+        var found = await BrokerEnvironment.CallJsonAsync(session, "broker.search_tools", new() { ["query"] = "sequential thinking" });
+        Assert.True(found.ToString().Contains("thinking.sequentialthinking", StringComparison.Ordinal), found.ToString());
+    }
+
+    /// <summary>Every client in a throwaway HOME (the environment's <c>home</c> folder, which the CLIs also get as HOME).</summary>
+    private static string Clients(string root) => $$"""
+
+        clients:
+          claude: { format: claude-json, config_path: "{{root}}/home/.claude.json" }
+          gemini: { format: gemini-settings, config_path: "{{root}}/home/.gemini/settings.json" }
+          opencode: { format: opencode, config_path: "{{root}}/home/.config/opencode/opencode.json" }
+          codex: { format: codex-toml, config_path: "{{root}}/home/.codex/config.toml" }
+          cursor: { format: cursor, config_path: "{{root}}/home/.cursor/mcp.json" }
+        """;
+
+    private static string Home(BrokerEnvironment env)
+    {
+        var home = Directory.CreateDirectory(Path.Combine(env.Root, "home")).FullName;
+        env.ExtraEnvironment["HOME"] = home;
+        return home;
+    }
+
+    /// <summary>
+    /// Codex's app-server over its JSON-RPC stdio: <c>mcpServerStatus/list</c> (the broker's tools as Codex sees them)
+    /// and <c>mcpServer/tool/call</c> of the search tool in a new thread — no model is involved in either.
+    /// </summary>
+    private static async Task<(string Tools, string Search)> CodexAppServerAsync(BrokerEnvironment env)
+    {
+        var start = new ProcessStartInfo(NpmClients.Bin("codex"))
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.Combine(env.Root, "home"),
+        };
+        start.ArgumentList.Add("app-server");
+        foreach (var (key, value) in env.ProcessEnvironment)
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(key);
+            }
+            else
+            {
+                start.Environment[key] = value;
+            }
+        }
+
+        using var codex = Process.Start(start)!;
+        _ = codex.StandardError.ReadToEndAsync();
+        var next = 0;
+        async Task<JsonElement> RequestAsync(string method, object parameters)
+        {
+            var id = ++next;
+            await codex.StandardInput.WriteLineAsync(JsonSerializer.Serialize(new { id, method, @params = parameters }));
+            await codex.StandardInput.FlushAsync();
+            while (await codex.StandardOutput.ReadLineAsync().WaitAsync(Wait.Timeout) is { } line)
+            {
+                var message = JsonDocument.Parse(line).RootElement;
+                if (message.TryGetProperty("id", out var got) && got.ValueKind == JsonValueKind.Number && got.GetInt32() == id)
+                {
+                    Assert.False(message.TryGetProperty("error", out var error), $"{method}: {error}");
+                    return message.GetProperty("result").Clone();
+                }
+            }
+
+            throw new InvalidOperationException($"codex app-server closed its output before answering {method}");
+        }
+
+        try
+        {
+            await RequestAsync("initialize", new { clientInfo = new { name = "mcp-broker-tests", version = "1" } });
+            await codex.StandardInput.WriteLineAsync("""{"method":"initialized"}""");
+            var status = await RequestAsync("mcpServerStatus/list", new { });
+            var broker = status.GetProperty("data").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "mcp-broker");
+            var thread = await RequestAsync("thread/start", new { });
+            var call = await RequestAsync("mcpServer/tool/call", new
+            {
+                threadId = thread.GetProperty("thread").GetProperty("id").GetString(),
+                server = "mcp-broker",
+                tool = "broker.search_tools",
+                arguments = new { query = "search nodes in the knowledge graph" },
+            });
+            return (broker.GetProperty("tools").ToString(), call.ToString());
+        }
+        finally
+        {
+            codex.Kill(entireProcessTree: true);
+            await codex.WaitForExitAsync();
+        }
+    }
+}
