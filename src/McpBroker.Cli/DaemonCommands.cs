@@ -27,6 +27,12 @@ internal static class DaemonCommands
             return 1;
         }
 
+        if (background)
+        {
+            model.Runtime.EnsureCreated();
+            Native.RedirectStandardError(Path.Combine(model.Runtime.LogsDir, "daemon.stderr"));
+        }
+
         foreach (var warning in model.Warnings)
         {
             Console.Error.WriteLine(warning);

@@ -87,6 +87,30 @@ internal static partial class Native
         }
     }
 
+    /// <summary>
+    /// Appends stderr to <paramref name="path"/> (created 0600): what the runtime prints when a detached daemon dies of
+    /// an unhandled exception lands there instead of /dev/null.
+    /// </summary>
+    public static void RedirectStandardError(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        // Created here rather than with open's O_CREAT: its mode argument is variadic, which P/Invoke cannot pass portably.
+        using (File.Open(path, FileMode.Append, FileAccess.Write))
+        {
+        }
+
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var fd = open(path, 0x1 /* O_WRONLY */ | (OperatingSystem.IsMacOS() ? 0x8 : 0x400) /* O_APPEND */);
+        if (fd >= 0)
+        {
+            _ = dup2(fd, 2);
+        }
+    }
+
     /// <summary>The uid of the process at the other end of a Unix socket, or null when the OS will not say.</summary>
     public static uint? PeerUserId(nint socketHandle)
     {

@@ -116,13 +116,13 @@ internal sealed class UpstreamProcess : IAsyncDisposable
     /// </summary>
     public async ValueTask StopAsync(TimeSpan grace)
     {
-        if (await ExitedWithin(TimeSpan.FromMilliseconds(200)) && !(OwnGroup && Native.GroupAlive(Pid)))
+        if (await ExitedWithin(TimeSpan.FromMilliseconds(200)) && !GroupLeft())
         {
             return;
         }
 
         Terminate(Native.SIGTERM);
-        if (!await ExitedWithin(grace) || (OwnGroup && Native.GroupAlive(Pid)))
+        if (!await ExitedWithin(grace) || GroupLeft())
         {
             Terminate(Native.SIGKILL);
             await ExitedWithin(grace);
@@ -148,8 +148,20 @@ internal sealed class UpstreamProcess : IAsyncDisposable
         _process.Dispose();
     }
 
+    /// <summary>
+    /// True while processes of the upstream's own group remain. Once the leader has exited and been collected, its pid
+    /// stays reserved only while its group has members; a live process with that pid is therefore someone else's
+    /// (the pid was reused, with pid_max at 32768 this happens), and its group must never be signalled as ours.
+    /// </summary>
+    private bool GroupLeft() => OwnGroup && !(Exited.IsCompleted && Native.ProcessAlive(Pid)) && Native.GroupAlive(Pid);
+
     private void Terminate(int signal)
     {
+        if (OwnGroup && Exited.IsCompleted && Native.ProcessAlive(Pid))
+        {
+            return; // the leader is gone and its pid belongs to another process now (see GroupLeft)
+        }
+
         if (OwnGroup)
         {
             Native.SignalGroup(Pid, signal);

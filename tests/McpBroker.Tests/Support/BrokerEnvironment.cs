@@ -15,7 +15,7 @@ internal sealed record CliResult(int ExitCode, string Stdout, string Stderr);
 internal sealed class BrokerEnvironment : IAsyncDisposable
 {
     private readonly List<McpClient> _clients = [];
-    private readonly HashSet<int> _seenPids = [];
+    private readonly HashSet<ProcessInfo> _seen = [];
 
     private BrokerEnvironment(string root)
     {
@@ -155,12 +155,12 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
     /// <summary>Records the daemon and everything below it, so disposal can prove they are all gone.</summary>
     public void RememberProcesses()
     {
-        if (DaemonPid is { } pid)
+        if (DaemonPid is { } pid && Processes.Get(pid) is { } daemon && daemon.CommandLine.Contains(Root, StringComparison.Ordinal))
         {
-            _seenPids.Add(pid);
+            _seen.Add(daemon);
             foreach (var child in Processes.Descendants(pid))
             {
-                _seenPids.Add(child.Pid);
+                _seen.Add(child);
             }
         }
     }
@@ -176,7 +176,7 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
         _clients.Clear();
         var stop = await RunCliAsync("daemon", "stop", "--config", ConfigPath);
         Assert.True(stop.ExitCode == 0, $"daemon stop exited {stop.ExitCode}: {stop.Stdout}{stop.Stderr}");
-        await Wait.UntilAsync(() => !_seenPids.Any(Processes.Alive), "every process the broker started to exit", TimeSpan.FromSeconds(30));
+        await Wait.UntilAsync(() => !_seen.Any(p => p.StillRuns()), "every process the broker started to exit", TimeSpan.FromSeconds(30));
         Assert.Empty(Processes.Matching(Root));
     }
 
@@ -185,7 +185,7 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
         try
         {
             RememberProcesses();
-            if (_seenPids.Count > 0 || _clients.Count > 0)
+            if (_seen.Count > 0 || _clients.Count > 0)
             {
                 await StopDaemonAndAssertNothingLeftAsync();
             }
@@ -194,13 +194,14 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
         {
             // Whatever a failed test left behind must not outlive it: kill what was seen (the daemon first among
             // them), then reap by the records what the dead daemon started after the last look.
-            var left = _seenPids.Where(Processes.Alive).ToList();
-            foreach (var pid in left)
+            // Only the very processes seen (pid and start time): a pid reused by another test's process is not ours.
+            var left = _seen.Where(p => p.StillRuns()).ToList();
+            foreach (var process in left)
             {
-                Processes.Kill(pid, 9);
+                Processes.Kill(process.Pid, 9);
             }
 
-            await Wait.UntilAsync(() => !left.Any(Processes.Alive), "leftover processes to die", TimeSpan.FromSeconds(10))
+            await Wait.UntilAsync(() => !left.Any(p => p.StillRuns()), "leftover processes to die", TimeSpan.FromSeconds(10))
                 .ContinueWith(_ => { }, TaskScheduler.Default);
             await new McpBroker.Upstreams.ProcessRecords(Path.Combine(Root, "run")).ReapOrphansAsync();
 

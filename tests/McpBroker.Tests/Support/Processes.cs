@@ -1,7 +1,14 @@
 namespace McpBroker.Tests.Support;
 
-/// <summary>The live processes of this machine, read from /proc.</summary>
-internal sealed record ProcessInfo(int Pid, int ParentPid, int GroupId, string CommandLine);
+/// <summary>
+/// A live process of this machine, read from /proc. <see cref="StartTime"/> (clock ticks after boot) tells a process
+/// from a later one that got its pid: with pid_max at 32768 and many processes per test run, pids are reused.
+/// </summary>
+internal sealed record ProcessInfo(int Pid, int ParentPid, int GroupId, long StartTime, string CommandLine)
+{
+    /// <summary>This very process (same pid and start time) still runs.</summary>
+    public bool StillRuns() => Processes.All().Any(p => p.Pid == Pid && p.StartTime == StartTime);
+}
 
 internal static partial class Processes
 {
@@ -29,7 +36,7 @@ internal static partial class Processes
                 }
 
                 var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim();
-                list.Add(new ProcessInfo(pid, int.Parse(afterName[1]), int.Parse(afterName[2]), cmdline));
+                list.Add(new ProcessInfo(pid, int.Parse(afterName[1]), int.Parse(afterName[2]), long.Parse(afterName[19]), cmdline));
             }
             catch (IOException)
             {
@@ -43,6 +50,8 @@ internal static partial class Processes
     }
 
     public static bool Alive(int pid) => All().Any(p => p.Pid == pid);
+
+    public static ProcessInfo? Get(int pid) => All().FirstOrDefault(p => p.Pid == pid);
 
     /// <summary>Every process below <paramref name="pid"/> in the process tree.</summary>
     public static IReadOnlyList<ProcessInfo> Descendants(int pid)

@@ -176,9 +176,10 @@ public sealed class ProfileSafetyUnitTests
             """);
 
         var clients = result.Model!.Clients;
-        Assert.Equal(new ClientModel("codex", ClientFormat.CodexToml, "/home/ada/.codex/config.toml", "mcp-broker", "codex", ["mcp-broker"]) with { McpAllowedServers = clients["codex"].McpAllowedServers }, clients["codex"]);
+        Assert.Equal(new ClientModel("codex", ClientFormat.CodexToml, "/home/ada/.codex/config.toml", "mcp-broker", "codex", null), clients["codex"]);
         Assert.Equal("/home/ada/g/settings.json", clients["gem"].ConfigPath);
-        Assert.Equal(["broker"], clients["gem"].McpAllowedServers);
+        Assert.Equal("broker", clients["gem"].EntryName);
+        Assert.Null(clients["gem"].McpAllowedServers);
         Assert.Equal("default", clients["vs"].Profile);
         Assert.Contains(result.Warnings, w => w.Path == "clients.vs.mcp_allowed_servers");
     }
