@@ -15,6 +15,7 @@ internal static class Program
 {
     private const string Usage = "usage: mcp-broker-client [--profile NAME] [--config PATH] [--client NAME] [--socket PATH] [--token-file PATH]";
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan s_helloTimeout = TimeSpan.FromSeconds(15);
 
     private static async Task<int> Main(string[] args)
     {
@@ -228,11 +229,21 @@ internal static class Program
         {
         }
 
+        // A daemon answers at once; one that accepted but never answers (hung, or stopped mid-accept) must not hang the
+        // client with it.
         var line = new List<byte>(256);
         var one = new byte[1];
-        while (await stream.ReadAsync(one) == 1 && one[0] != (byte)'\n')
+        using var timeout = new CancellationTokenSource(s_helloTimeout);
+        try
         {
-            line.Add(one[0]);
+            while (await stream.ReadAsync(one, timeout.Token) == 1 && one[0] != (byte)'\n')
+            {
+                line.Add(one[0]);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return $"the broker daemon accepted the connection but did not answer within {s_helloTimeout.TotalSeconds:0} s; 'mcp-broker doctor' checks it";
         }
 
         return ParseWelcome(line.ToArray());

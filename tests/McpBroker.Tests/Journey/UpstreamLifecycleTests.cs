@@ -221,7 +221,9 @@ public sealed class UpstreamLifecycleTests
         Assert.Contains("nothing to reap", nothing.Stdout);
     }
 
-    [Theory]
+    // A time limit: twice in many runs this test hung (the shim never failed the in-flight call after the daemon was
+    // killed; not yet explained, see docs/architecture.md). A hang must fail the run, not stall CI.
+    [Theory(Timeout = 180_000)]
     [InlineData("2025-11-25")]   // initialize + initialized are replayed to the new daemon
     [InlineData(null)]           // 2026-07-28: no initialize; every request carries its own metadata
     public async Task DaemonKilledMidSession_ShimReconnects_InFlightRequestsFailAndTheSessionGoesOn(string? protocolVersion)
@@ -244,7 +246,7 @@ public sealed class UpstreamLifecycleTests
         Assert.Contains(await client.ListToolsAsync(), t => t.Name == "t.echo");
     }
 
-    [Fact]
+    [Fact(Timeout = 180_000)]
     public async Task DaemonKilled_AndNoNewDaemonCanStart_ShimExitsWithTheReasonInsteadOfHanging()
     {
         await using var env = await BrokerEnvironment.CreateAsync(Config("  t: { command: TEST_UPSTREAM }"));
