@@ -83,7 +83,17 @@ internal static class Program
         }
 
         var stream = new NetworkStream(socket.Socket!, ownsSocket: true);
-        var refused = await HelloAsync(stream, hello);
+        string? refused;
+        try
+        {
+            refused = await HelloAsync(stream, hello);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException)
+        {
+            // A daemon that dies while this connection waits in its listen queue resets it mid-hello.
+            refused = $"the broker daemon dropped the connection during the hello ({ex.Message})";
+        }
+
         if (refused is not null)
         {
             await stream.DisposeAsync();

@@ -20,6 +20,7 @@ internal sealed record Link(Socket Socket, NetworkStream Stream) : IAsyncDisposa
 internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> reconnect)
 {
     private const int MaxReconnects = 5;
+    private const int ConnectAttempts = 3;
     private static readonly byte[] s_newline = "\n"u8.ToArray();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
@@ -69,7 +70,14 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
                 }
                 catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
                 {
-                    // The daemon went away under this write; the reader side notices and fails what is in flight.
+                    if (_link is null && info.Method is not null && info.Id is { } id)
+                    {
+                        // The reconnect itself failed mid-way: no connection will fail this request later, so answer
+                        // it now; the client's next message tries again.
+                        await WriteErrorAsync(stdout, id, "mcp-broker: the broker daemon could not be reached; retry the request");
+                    }
+
+                    // Otherwise the daemon went away under this write; the reader side notices and fails what is in flight.
                 }
                 finally
                 {
@@ -170,7 +178,15 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
             return false;
         }
 
+        // Right after a daemon dies its socket may still accept for a moment (the kernel closes the dying process's
+        // files one by one) and then reset the connection: one more attempt finds no listener and starts a daemon.
         var (link, error) = await reconnect();
+        for (var attempt = 1; link is null && attempt < ConnectAttempts; attempt++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt));
+            (link, error) = await reconnect();
+        }
+
         if (link is null)
         {
             Program.Fail($"lost the broker daemon and could not reconnect: {error}", 1);
@@ -226,11 +242,16 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
                 _initialized = null;
             }
 
-            var error = $$$"""{"jsonrpc":"2.0","id":{{{id}}},"error":{"code":-32603,"message":"mcp-broker: the broker daemon stopped while this request was in flight; retry it (the next message reconnects)"}}""";
-            await stdout.WriteAsync(Encoding.UTF8.GetBytes(error + "\n"));
+            await WriteErrorAsync(stdout, id, "mcp-broker: the broker daemon stopped while this request was in flight; retry it (the next message reconnects)");
         }
 
         _inFlight.Clear();
+    }
+
+    private static async Task WriteErrorAsync(Stream stdout, string id, string message)
+    {
+        var error = $$$"""{"jsonrpc":"2.0","id":{{{id}}},"error":{"code":-32603,"message":"{{{message}}}"}}""";
+        await stdout.WriteAsync(Encoding.UTF8.GetBytes(error + "\n"));
         await stdout.FlushAsync();
     }
 }

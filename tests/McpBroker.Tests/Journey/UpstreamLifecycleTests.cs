@@ -221,8 +221,8 @@ public sealed class UpstreamLifecycleTests
         Assert.Contains("nothing to reap", nothing.Stdout);
     }
 
-    // A time limit: twice in many runs this test hung (the shim never failed the in-flight call after the daemon was
-    // killed; not yet explained, see docs/architecture.md). A hang must fail the run, not stall CI.
+    // A time limit, because the failure this test guards against is a hang (see docs/architecture.md, "the reconnect
+    // that lost a message"): a hang must fail the run, not stall CI.
     [Theory(Timeout = 180_000)]
     [InlineData("2025-11-25")]   // initialize + initialized are replayed to the new daemon
     [InlineData(null)]           // 2026-07-28: no initialize; every request carries its own metadata
