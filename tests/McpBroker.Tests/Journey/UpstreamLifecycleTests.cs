@@ -256,13 +256,27 @@ public sealed class UpstreamLifecycleTests
         Assert.Equal(0, Processes.Kill(daemon, 9));
         await Wait.UntilAsync(() => !Processes.Alive(daemon), "the killed daemon to die");
         await File.WriteAllTextAsync(env.ConfigPath, "schema_version: 1\nupstreams: { t: { comand: typo } }\n");
+        try
+        {
+            var error = await Assert.ThrowsAnyAsync<Exception>(async () => await client.CallToolAsync("t.pid", new Dictionary<string, object?>()));
 
-        await Assert.ThrowsAnyAsync<Exception>(async () => await client.CallToolAsync("t.pid", new Dictionary<string, object?>()));
+            // The shim, and every daemon start it asked for, must be gone before the config is repaired: a start still
+            // reading the config afterwards would bring up a daemon nobody asked for any more.
+            try
+            {
+                await Wait.UntilAsync(() => Processes.Matching(env.ConfigPath).Count == 0, "the shim and its daemon start attempts to exit after it could not reconnect");
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"{e.Message}; the call failed with: {error.Message}; still running:\n{BrokerEnvironment.Describe(Processes.Matching(env.ConfigPath))}");
+            }
+        }
+        finally
+        {
+            // Repaired even when an assertion failed, so disposal can stop what is left and the real failure shows.
+            await File.WriteAllTextAsync(env.ConfigPath, Config("  t: { command: TEST_UPSTREAM }")(env.Root));
+        }
 
-        // The shim, and every daemon start it asked for, must be gone before the config is repaired: a start still
-        // reading the config afterwards would bring up a daemon nobody asked for any more.
-        await Wait.UntilAsync(() => Processes.Matching(env.ConfigPath).Count == 0, "the shim and its daemon start attempts to exit after it could not reconnect");
-        await File.WriteAllTextAsync(env.ConfigPath, Config("  t: { command: TEST_UPSTREAM }")(env.Root));
         await new ProcessRecords(Path.Combine(env.Root, "run")).ReapOrphansAsync();
     }
 
