@@ -177,7 +177,7 @@ internal static class ClientCommands
 
         if (dryRun)
         {
-            Console.Write(UnifiedDiff.Format(Encoding.UTF8.GetString(yamlBytes), plan.Yaml, configPath, configPath + " (imported)"));
+            Console.Write(UnifiedDiff.FormatRedacted(Encoding.UTF8.GetString(yamlBytes), plan.Yaml, configPath, configPath + " (imported)"));
             Console.WriteLine("dry run: nothing written");
             return 0;
         }
@@ -224,7 +224,7 @@ internal static class ClientCommands
 
     private static void PrintDiff(ClientModel client, ClientRender render)
     {
-        Console.Write(UnifiedDiff.Format(render.Before is null ? null : Encoding.UTF8.GetString(render.Before), Encoding.UTF8.GetString(render.After),
+        Console.Write(UnifiedDiff.FormatRedacted(render.Before is null ? null : Encoding.UTF8.GetString(render.Before), Encoding.UTF8.GetString(render.After),
             client.ConfigPath, client.ConfigPath + " (with mcp-broker)"));
         foreach (var note in render.Notes)
         {

@@ -110,7 +110,7 @@ internal static partial class ClientImport
                 envFrom[key] = variable;
                 notes.Add($"{key} is read from ${variable} in the daemon's environment");
             }
-            else if (SecretName().IsMatch(key) || SecretHeuristics.LooksLikeSecret(value))
+            else if (SecretHeuristics.LooksLikeSecretName(key) || SecretHeuristics.LooksLikeSecret(value))
             {
                 envFrom[key] = key;
                 notes.Add($"{key} looked like a secret and was not copied: set ${key} in the daemon's environment, or use env_files with a 0600 file under secrets/");
@@ -224,7 +224,4 @@ internal static partial class ClientImport
 
     [GeneratedRegex(@"^\$(\{(env:)?(?<name>[A-Za-z_][A-Za-z0-9_]*)\}|(?<name>[A-Za-z_][A-Za-z0-9_]*))$|^\$\{(?<input>input:[^}]+)\}$")]
     private static partial Regex Reference();
-
-    [GeneratedRegex(@"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH|COOKIE|SESSION)", RegexOptions.IgnoreCase)]
-    private static partial Regex SecretName();
 }

@@ -9,6 +9,10 @@ namespace McpBroker.Clients;
 /// </summary>
 internal static class UnifiedDiff
 {
+    /// <summary>The diff with credential-looking values shown as <c>***</c> (see <see cref="Config.SecretHeuristics.RedactLine"/>).</summary>
+    public static string FormatRedacted(string? before, string after, string beforeLabel, string afterLabel) =>
+        string.Join('\n', Format(before, after, beforeLabel, afterLabel).Split('\n').Select(Config.SecretHeuristics.RedactLine));
+
     public static string Format(string? before, string after, string beforeLabel, string afterLabel, int context = 3)
     {
         var result = Differ.Instance.CreateDiffs(before ?? "", after, false, false, Lines.Instance);

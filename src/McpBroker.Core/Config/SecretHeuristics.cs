@@ -1,8 +1,36 @@
+using System.Text.RegularExpressions;
+
 namespace McpBroker.Config;
 
 /// <summary>Recognises values that look like credentials, so they can be warned about and redacted.</summary>
-public static class SecretHeuristics
+public static partial class SecretHeuristics
 {
+    /// <summary>A variable or key name that usually holds a credential (GITHUB_TOKEN, api_key, Authorization, …).</summary>
+    public static bool LooksLikeSecretName(string name) => SecretName().IsMatch(name);
+
+    /// <summary>
+    /// A line of a config file (JSON <c>"key": "value"</c> or TOML/YAML <c>key = "value"</c>) with every quoted value
+    /// whose key or content looks like a credential replaced by <c>***</c>: for printing diffs of files users own.
+    /// </summary>
+    public static string RedactLine(string line)
+    {
+        var byKey = QuotedPair().Replace(line, m => LooksLikeSecretName(m.Groups["key"].Value)
+            ? m.Value[..(m.Groups["value"].Index - m.Index)] + "***\""
+            : m.Value);
+
+        // Then any quoted string that looks like a token wherever it is (an argument, a list item).
+        return QuotedString().Replace(byKey, m => LooksLikeSecret(m.Groups["value"].Value) ? "\"***\"" : m.Value);
+    }
+
+    [GeneratedRegex(@"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH|COOKIE|SESSION)", RegexOptions.IgnoreCase)]
+    private static partial Regex SecretName();
+
+    [GeneratedRegex(@"""?(?<key>[A-Za-z0-9_.\-]+)""?\s*[:=]\s*""(?<value>(?:[^""\\]|\\.)*)""")]
+    private static partial Regex QuotedPair();
+
+    [GeneratedRegex(@"""(?<value>(?:[^""\\]|\\.)*)""")]
+    private static partial Regex QuotedString();
+
     private static readonly string[] s_prefixes =
     [
         "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "sk-", "sk_live_", "sk_test_", "rk_live_",

@@ -164,6 +164,9 @@ public sealed class ClientWiringJourneyTests
         var apply = await env.RunCliAsync("client", "apply", "claude", "--remove-others", "--config", env.ConfigPath);
         Assert.True(apply.ExitCode == 0, apply.Stderr);
         Assert.Contains("removed memory, thinking", apply.Stdout);
+        Assert.Matches(@"\n-\s+""thinking"": \{ ""command"":", apply.Stdout);
+        Assert.DoesNotContain(secret, apply.Stdout + apply.Stderr);
+        Assert.True(apply.Stdout.Contains("\"GITHUB_TOKEN\": \"***\"", StringComparison.Ordinal), apply.Stdout);
         Assert.Contains("kept remote: a remote server", apply.Stdout);
         var servers = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")))!["mcpServers"]!.AsObject();
         Assert.Equal(["remote", "mcp-broker"], servers.Select(s => s.Key));

@@ -161,6 +161,15 @@ public sealed class ClientWiringTests
         Assert.Equal("--- /dev/null\n+++ b\n@@ -0,0 +1,2 @@\n+x\n+y\n", UnifiedDiff.Format(null, "x\ny\n", "a", "b"));
     }
 
+    [Theory]
+    [InlineData("    \"env\": { \"GITHUB_TOKEN\": \"abc\", \"LEVEL\": \"info\" }", "    \"env\": { \"GITHUB_TOKEN\": \"***\", \"LEVEL\": \"info\" }")]
+    [InlineData("GITHUB_PERSONAL_ACCESS_TOKEN = \"x\"", "GITHUB_PERSONAL_ACCESS_TOKEN = \"***\"")]
+    [InlineData("args = [\"--key\", \"sk-abcdefghijklmnop1234\"]", "args = [\"--key\", \"***\"]")]
+    [InlineData("\"headers\": {\"Authorization\": \"Bearer t\"}", "\"headers\": {\"Authorization\": \"***\"}")]
+    [InlineData("  \"command\": \"/usr/bin/npx\",", "  \"command\": \"/usr/bin/npx\",")]
+    public void RedactLine_HidesValuesOfSecretKeysAndTokenLikeStrings_AndNothingElse(string line, string expected) =>
+        Assert.Equal(expected, SecretHeuristics.RedactLine(line));
+
     [Fact]
     public void ImportPlan_AddsNewStdioServers_SkipsKnownAndRemote_AndNeverCopiesSecrets()
     {
