@@ -1,5 +1,6 @@
 using System.CommandLine;
 using McpBroker.Cli;
+using McpBroker.Config;
 
 // The command tree only; each handler lives in its own file and returns a documented exit code:
 // 0 success, 1 failure (invalid config, daemon error), 2 usage error, 3 daemon already running.
@@ -82,6 +83,20 @@ var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be 
 var import = new Command("import", "Add the client's other MCP servers to the broker config as upstreams (secrets become env_from references)") { importName, dryRun };
 import.SetAction(r => ClientCommands.Import(r.GetValue(configOption), r.GetValue(importName)!, r.GetValue(dryRun)));
 
+var authName = new Argument<string>("UPSTREAM") { Description = "An http/sse upstream with an oauth block" };
+var noBrowser = new Option<bool>("--no-browser") { Description = "Only print the authorization URL" };
+var loginTimeout = new Option<string>("--timeout") { Description = "How long to wait for the redirect", DefaultValueFactory = _ => "5m" };
+var login = new Command("login", "Log in to an upstream with OAuth (authorization code + PKCE, loopback redirect); stores the tokens 0600 under {runtime.secrets_dir}/oauth/") { authName, noBrowser, loginTimeout };
+login.SetAction((r, ct) => Duration.TryParse(r.GetValue(loginTimeout)!, out var t)
+    ? AuthCommands.LoginAsync(r.GetValue(configOption), r.GetValue(authName)!, r.GetValue(noBrowser), t.Value, ct)
+    : Task.FromResult(Usage($"--timeout '{r.GetValue(loginTimeout)}' is not a duration such as 90s or 5m")));
+var logoutName = new Argument<string>("UPSTREAM") { Description = "An http/sse upstream with an oauth block" };
+var logout = new Command("logout", "Remove an upstream's stored OAuth tokens") { logoutName };
+logout.SetAction(r => AuthCommands.Logout(r.GetValue(configOption), r.GetValue(logoutName)!));
+var authJson = new Option<bool>("--json") { Description = "Print one JSON object" };
+var authStatus = new Command("status", "Check every upstream's credentials without a network call: host variables, secret files (present, non-empty, 0600), OAuth tokens and their expiry; exit 1 if any are missing") { authJson };
+authStatus.SetAction(r => AuthCommands.Status(r.GetValue(configOption), r.GetValue(authJson)));
+
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams and upstream commands; exit 1 if anything needs fixing");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
 
@@ -98,6 +113,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("tools", "Pinned tool definitions") { approve },
     measure,
     new Command("client", "Wire MCP clients to the broker") { render, apply, backup, backups, rollback, import, snippet },
+    new Command("auth", "Credentials of remote upstreams: OAuth login and logout, and a passive check") { login, logout, authStatus },
     doctor,
     demo,
 };
@@ -115,3 +131,9 @@ if (parse.Errors.Count > 0)
 }
 
 return await parse.InvokeAsync();
+
+static int Usage(string message)
+{
+    Console.Error.WriteLine($"mcp-broker: {message}");
+    return 2;
+}

@@ -152,6 +152,8 @@ public enum PinSetting
 public enum UpstreamTransport
 {
     Stdio,
+    Http,
+    Sse,
 }
 
 [JsonConverter(typeof(SnakeCaseEnumConverter<UpstreamMode>))]
@@ -165,8 +167,17 @@ public enum UpstreamMode
 
 public sealed record UpstreamConfig
 {
-    [Description("How the broker talks to the upstream. stdio (default): a local process.")]
+    [Description("How the broker talks to the upstream. stdio (default): a local process; http: streamable HTTP at url; sse: the older HTTP+SSE transport at url.")]
     public UpstreamTransport? Transport { get; init; }
+
+    [Description("Endpoint of an http or sse upstream (http:// or https://). Placeholders and $VAR expand; no credentials in it: use headers.")]
+    public string? Url { get; init; }
+
+    [Description("HTTP headers sent to an http or sse upstream. Values are templates over the upstream's env_from and env_files keys, e.g. Authorization: \"Bearer ${API_TOKEN}\"; no literal secrets.")]
+    public Dictionary<string, string>? Headers { get; init; }
+
+    [Description("OAuth 2.1 for an http or sse upstream: 'mcp-broker auth login NAME' gets tokens (authorization code + PKCE, loopback redirect) and stores them 0600 under {runtime.secrets_dir}/oauth/.")]
+    public OAuthConfig? Oauth { get; init; }
 
     [Description("Executable to start (stdio). Placeholders, $VAR and ~ expand.")]
     public string? Command { get; init; }
@@ -229,6 +240,21 @@ public sealed record UpstreamConfig
     public Dictionary<string, ToolOverrideConfig?>? Tools { get; init; }
 }
 
+public sealed record OAuthConfig
+{
+    [Description("A client id registered with the authorization server. Omitted: the broker registers itself (dynamic client registration).")]
+    public string? ClientId { get; init; }
+
+    [Description("File (0600, relative paths under {runtime.secrets_dir}) holding the client secret of a confidential client.")]
+    public string? ClientSecretFile { get; init; }
+
+    [Description("Scopes to request. Omitted: those the server advertises.")]
+    public List<string>? Scopes { get; init; }
+
+    [Description("Loopback port for the login redirect (http://127.0.0.1:PORT/callback). Default: any free port; set it when client_id was registered with a fixed redirect URI.")]
+    public int? RedirectPort { get; init; }
+}
+
 public sealed record ToolOverrideConfig
 {
     [Description("true: no profile sees or calls this tool.")]
@@ -242,6 +268,9 @@ public sealed record ToolOverrideConfig
 
     [Description("Overrides the upstream's mutating setting for this tool: true (changes things) or false (read-only).")]
     public bool? Mutating { get; init; }
+
+    [Description("Overrides the tool's idempotentHint: true lets the broker retry a call that an http/sse upstream answered with HTTP 429 or 5xx.")]
+    public bool? Idempotent { get; init; }
 }
 
 public sealed record RestartConfig

@@ -55,6 +55,9 @@ public sealed record RuntimeModel(string Root)
 
     public string UpstreamStateDir(string upstream) => Path.Combine(StateDir, "upstreams", upstream);
 
+    /// <summary>Where <c>mcp-broker auth login</c> keeps an upstream's OAuth tokens (0600).</summary>
+    public string OAuthTokenFile(string upstream) => Path.Combine(SecretsDir, "oauth", upstream + ".json");
+
     /// <summary>Creates the root and its folders with mode 0700 (owner only).</summary>
     public void EnsureCreated()
     {
@@ -73,7 +76,20 @@ public sealed record ToolOverride(bool Hidden, string? Description, IReadOnlyDic
 {
     /// <summary>Overrides the upstream's mutating setting for this tool; null: the upstream's setting decides.</summary>
     public bool? Mutating { get; init; }
+
+    /// <summary>Overrides the tool's idempotentHint; null: the annotation decides.</summary>
+    public bool? Idempotent { get; init; }
 }
+
+/// <summary>An http/sse upstream's endpoint and the headers it gets; header values are templates over secret keys.</summary>
+public sealed record RemoteModel(Uri Url, FrozenDictionary<string, string> Headers, OAuthModel? OAuth)
+{
+    /// <summary>The URL without query or fragment: what logs and status show.</summary>
+    public string DisplayUrl => Url.GetLeftPart(UriPartial.Path);
+}
+
+/// <summary>OAuth settings of a remote upstream; the tokens live in <see cref="TokenFile"/>.</summary>
+public sealed record OAuthModel(string TokenFile, string? ClientId, string? ClientSecretFile, IReadOnlyList<string>? Scopes, int? RedirectPort);
 
 public sealed record RestartPolicy(int MaxAttempts, TimeSpan Backoff, TimeSpan MaxBackoff, TimeSpan Cooldown)
 {
@@ -152,6 +168,9 @@ public sealed record UpstreamModel(
     /// <summary>The pinning in force: the stricter of the upstream's own setting and those of the profiles that see it.</summary>
     public PinSetting PinTools { get; init; } = PinSetting.False;
 
+    /// <summary>Where an http/sse upstream lives (null for stdio).</summary>
+    public RemoteModel? Remote { get; init; }
+
     /// <summary>Per-tool overrides by the upstream's own tool name.</summary>
     public FrozenDictionary<string, ToolOverride> ToolOverrides { get; init; } = FrozenDictionary<string, ToolOverride>.Empty;
 
@@ -164,7 +183,9 @@ public sealed record UpstreamModel(
     /// Identifies what would be started: a cached tool catalog is only trusted for the same fingerprint.
     /// Env values are hashed, never stored.
     /// </summary>
-    public string Fingerprint { get; } = ComputeFingerprint(Command, Args, WorkingDir, Env, EnvFrom, EnvFiles);
+    public string Fingerprint => _fingerprint ??= ComputeFingerprint(Remote is null ? Command : Remote.Url.ToString(), Args, WorkingDir, Env, EnvFrom, EnvFiles);
+
+    private string? _fingerprint;
 
     private static string ComputeFingerprint(string command, IReadOnlyList<string> args, string workingDir,
         IReadOnlyDictionary<string, string> env, IReadOnlyDictionary<string, string> envFrom, IReadOnlyDictionary<string, string> envFiles)

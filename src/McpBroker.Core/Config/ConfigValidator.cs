@@ -165,14 +165,44 @@ internal static partial class ConfigValidator
             return expanded;
         }
 
+        var transport = u.Transport ?? UpstreamTransport.Stdio;
         string command = "";
-        if (string.IsNullOrWhiteSpace(u.Command))
+        RemoteModel? remote = null;
+        if (transport == UpstreamTransport.Stdio)
         {
-            issues.Add(ConfigIssue.Error($"{path}.command", "a stdio upstream needs a command, e.g. command: npx with args: [-y, \"@modelcontextprotocol/server-memory\"]"));
+            if (string.IsNullOrWhiteSpace(u.Command))
+            {
+                issues.Add(ConfigIssue.Error($"{path}.command", u.Url is null
+                    ? "a stdio upstream needs a command, e.g. command: npx with args: [-y, \"@modelcontextprotocol/server-memory\"]"
+                    : "a stdio upstream needs a command; for a server at a URL set transport: http (streamable HTTP) or transport: sse"));
+            }
+            else
+            {
+                command = Expand(u.Command, $"{path}.command") ?? "";
+            }
+
+            foreach (var (key, set) in new[] { ("url", u.Url is not null), ("headers", u.Headers is not null), ("oauth", u.Oauth is not null) })
+            {
+                if (set)
+                {
+                    issues.Add(ConfigIssue.Error($"{path}.{key}", $"{key} is for transport: http or sse; this upstream is stdio"));
+                }
+            }
         }
         else
         {
-            command = Expand(u.Command, $"{path}.command") ?? "";
+            remote = ValidateRemote(path, name, u, runtime, getEnv, issues);
+        }
+
+        if (transport != UpstreamTransport.Stdio)
+        {
+            foreach (var (key, set) in new[] { ("command", u.Command is not null), ("args", u.Args is not null), ("working_dir", u.WorkingDir is not null), ("env", u.Env is not null) })
+            {
+                if (set)
+                {
+                    issues.Add(ConfigIssue.Error($"{path}.{key}", $"{key} is for stdio upstreams; a {Word(transport)} upstream is reached at its url (secrets for its headers go in env_from or env_files)"));
+                }
+            }
         }
 
         var args = (u.Args ?? []).Select((a, i) => Expand(a, $"{path}.args[{i}]") ?? "").ToList();
@@ -265,12 +295,13 @@ internal static partial class ConfigValidator
             return null;
         }
 
-        return new UpstreamModel(name, prefix, u.Transport ?? UpstreamTransport.Stdio, u.Mode ?? UpstreamMode.Shared,
+        return new UpstreamModel(name, prefix, transport, u.Mode ?? UpstreamMode.Shared,
             command, args, workingDir, env.ToFrozenDictionary(StringComparer.Ordinal),
             (u.EnvFrom ?? []).ToFrozenDictionary(StringComparer.Ordinal), envFiles.ToFrozenDictionary(StringComparer.Ordinal),
             u.Purpose, u.Tags ?? [], idle, start, call)
         {
             DeclaredProfiles = u.Profiles,
+            Remote = remote,
             ToolTimeouts = toolTimeouts.ToFrozenDictionary(StringComparer.Ordinal),
             Restart = restart,
             MaxConcurrency = u.SerializeCalls == true ? 1 : u.MaxConcurrency,
@@ -278,9 +309,123 @@ internal static partial class ConfigValidator
             Mutating = u.Mutating ?? MutatingSetting.Auto,
             ToolOverrides = (u.Tools ?? []).ToFrozenDictionary(
                 t => t.Key,
-                t => new ToolOverride(t.Value?.Hidden ?? false, t.Value?.Description, t.Value?.Defaults ?? []) { Mutating = t.Value?.Mutating },
+                t => new ToolOverride(t.Value?.Hidden ?? false, t.Value?.Description, t.Value?.Defaults ?? []) { Mutating = t.Value?.Mutating, Idempotent = t.Value?.Idempotent },
                 StringComparer.Ordinal),
         };
+    }
+
+    private static string Word(UpstreamTransport transport) => transport.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// An http/sse upstream's url, headers and oauth. The url may not carry credentials (it is logged and shown);
+    /// header values are templates whose <c>${KEY}</c> names a key of env_from or env_files, resolved at connect time.
+    /// </summary>
+    private static RemoteModel? ValidateRemote(string path, string name, UpstreamConfig u, RuntimeModel? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)
+    {
+        var before = issues.Count;
+        Uri? url = null;
+        if (string.IsNullOrWhiteSpace(u.Url))
+        {
+            issues.Add(ConfigIssue.Error($"{path}.url", $"a {Word(u.Transport!.Value)} upstream needs a url, e.g. url: https://example.com/mcp"));
+        }
+        else if (Placeholders.Expand(u.Url, runtime, name, getEnv, out var error) is not { } expanded)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.url", error!));
+        }
+        else if (!Uri.TryCreate(expanded, UriKind.Absolute, out url) || url.Scheme is not ("http" or "https"))
+        {
+            issues.Add(ConfigIssue.Error($"{path}.url", $"'{u.Url}' is not an absolute http:// or https:// URL"));
+            url = null;
+        }
+        else if (url.UserInfo.Length > 0)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.url", "the url carries a user name or password; remove it and send credentials in headers (from env_from or env_files)"));
+        }
+        else if (System.Web.HttpUtility.ParseQueryString(url.Query) is var query
+            && query.AllKeys.FirstOrDefault(k => k is not null && (SecretHeuristics.LooksLikeSecretName(k) || SecretHeuristics.LooksLikeSecret(query[k] ?? ""))) is { } secretKey)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.url", $"the query parameter '{secretKey}' looks like a credential; the url is logged and shown, so send it in headers (from env_from or env_files) instead"));
+        }
+
+        var secretKeys = (u.EnvFrom ?? []).Keys.Concat((u.EnvFiles ?? []).Keys).ToHashSet(StringComparer.Ordinal);
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (header, template) in u.Headers ?? [])
+        {
+            var at = $"{path}.headers.{header}";
+            if (!HeaderNameRegex().IsMatch(header))
+            {
+                issues.Add(ConfigIssue.Error(at, $"'{header}' is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"));
+            }
+
+            if (template.Contains('\r') || template.Contains('\n'))
+            {
+                issues.Add(ConfigIssue.Error(at, "a header value cannot contain a line break"));
+                continue;
+            }
+
+            var literal = HeaderReferenceRegex().Replace(template, m =>
+            {
+                var key = m.Groups["key"].Value;
+                used.Add(key);
+                if (!secretKeys.Contains(key))
+                {
+                    issues.Add(ConfigIssue.Error(at, $"${{{key}}} names no key of env_from or env_files; add {key}: HOST_VARIABLE under env_from (or {key}: FILE under env_files)"));
+                }
+
+                return "";
+            });
+            if (literal.Contains('$', StringComparison.Ordinal))
+            {
+                issues.Add(ConfigIssue.Error(at, "write references as ${KEY}, where KEY is a key of env_from or env_files"));
+            }
+            else if (SecretHeuristics.LooksLikeSecret(literal.Trim()) || (literal.Length == template.Length && SecretHeuristics.LooksLikeSecretName(header) && literal.Trim().Length > 0))
+            {
+                issues.Add(ConfigIssue.Error(at, $"header values come only from env_from or env_files; move the value out of the file and write e.g. {header}: \"Bearer ${{TOKEN}}\" with env_from: {{TOKEN: HOST_VARIABLE}}"));
+            }
+        }
+
+        foreach (var key in secretKeys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal))
+        {
+            issues.Add(ConfigIssue.Warning($"{path}", $"'{key}' (env_from/env_files) is used by no header; an {Word(u.Transport!.Value)} upstream gets secrets only through headers: ${{{key}}}"));
+        }
+
+        OAuthModel? oauth = null;
+        if (u.Oauth is { } o)
+        {
+            if (u.Headers?.Keys.FirstOrDefault(h => h.Equals("Authorization", StringComparison.OrdinalIgnoreCase)) is { } auth)
+            {
+                issues.Add(ConfigIssue.Error($"{path}.headers.{auth}", "oauth sets the Authorization header itself; remove this header or the oauth block"));
+            }
+
+            if (o.RedirectPort is < 1 or > 65535)
+            {
+                issues.Add(ConfigIssue.Error($"{path}.oauth.redirect_port", "must be a TCP port (1-65535); omit it for any free port"));
+            }
+
+            string? secretFile = null;
+            if (o.ClientSecretFile is not null)
+            {
+                if (Placeholders.Expand(o.ClientSecretFile, runtime, name, getEnv, out var fileError) is { } file)
+                {
+                    secretFile = Path.IsPathFullyQualified(file) || runtime is null ? file : Path.Combine(runtime.SecretsDir, file);
+                }
+                else
+                {
+                    issues.Add(ConfigIssue.Error($"{path}.oauth.client_secret_file", fileError!));
+                }
+            }
+
+            if (o.ClientSecretFile is not null && o.ClientId is null)
+            {
+                issues.Add(ConfigIssue.Error($"{path}.oauth.client_secret_file", "a client secret needs its client_id"));
+            }
+
+            oauth = new OAuthModel(runtime?.OAuthTokenFile(name) ?? "", o.ClientId, secretFile, o.Scopes, o.RedirectPort);
+        }
+
+        return url is null || issues.Skip(before).Any(i => i.Severity == IssueSeverity.Error)
+            ? null
+            : new RemoteModel(url, (u.Headers ?? []).ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), oauth);
     }
 
     private static ProfileModel ValidateProfile(string name, ProfileConfig p, IReadOnlyDictionary<string, UpstreamConfig?> upstreamConfigs,
@@ -447,6 +592,13 @@ internal static partial class ConfigValidator
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
     private static partial Regex NameRegex();
+
+    [GeneratedRegex(@"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")]
+    private static partial Regex HeaderNameRegex();
+
+    /// <summary><c>${KEY}</c> in a header value: KEY is a key of the upstream's env_from or env_files.</summary>
+    [GeneratedRegex(@"\$\{(?<key>[A-Za-z_][A-Za-z0-9_]*)\}")]
+    public static partial Regex HeaderReferenceRegex();
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
     private static partial Regex EnvNameRegex();

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using McpBroker.Auth;
 using McpBroker.Catalog;
 using McpBroker.Config;
 using McpBroker.Exposure;
@@ -153,6 +154,8 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
             {
                 ["name"] = state.Name,
                 ["mode"] = upstream.Mode switch { UpstreamMode.PerSession => "per_session", UpstreamMode.PerCall => "per_call", _ => "shared" },
+                ["transport"] = upstream.Transport.ToString().ToLowerInvariant(),
+                ["url"] = upstream.Remote?.DisplayUrl,
                 ["state"] = state.State,
                 ["pid"] = state.Pid,
                 ["instances"] = registry.Instances(name),
@@ -163,6 +166,7 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
                 ["retry_at"] = state.RetryAt,
                 ["tools"] = snapshot.Upstreams.ContainsKey(name) ? view.Tools.Count(t => t.Upstream.Name == name) : null,
                 ["last_error"] = state.LastError,
+                ["auth"] = AuthProbe.Of(upstream, Environment.GetEnvironmentVariable, DateTimeOffset.UtcNow).ToJson(),
             });
             var withheld = view.Withheld.Where(w => w.Tool.Upstream.Name == name).ToList();
             if (withheld.Any(w => w.Why == Withheld.Mutating))
@@ -297,7 +301,8 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
 
         await using (lease)
         {
-            return await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct);
+            var idempotent = (tool.Upstream.ToolOverrides.GetValueOrDefault(tool.Tool.Name)?.Idempotent ?? tool.Tool.Annotations?.IdempotentHint) == true;
+            return await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent);
         }
     }
 

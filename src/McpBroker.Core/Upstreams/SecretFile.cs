@@ -7,6 +7,24 @@ internal static class SecretFile
         UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
         UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
+    /// <summary>The values of an upstream's env_from and env_files by key (secrets: never logged, masked in every message).</summary>
+    public static Dictionary<string, string> ResolveAll(Config.UpstreamModel model)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, variable) in model.EnvFrom)
+        {
+            values[key] = Environment.GetEnvironmentVariable(variable)
+                ?? throw new UpstreamStartException($"env_from.{key}: host variable '{variable}' is not set in the daemon's environment");
+        }
+
+        foreach (var (key, file) in model.EnvFiles)
+        {
+            values[key] = Read(file, $"env_files.{key}");
+        }
+
+        return values;
+    }
+
     public static string Read(string path, string what)
     {
         if (!File.Exists(path))

@@ -79,8 +79,8 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     /// <summary>Running instances of an upstream across all sessions.</summary>
     public int Instances(string upstream) => _models[upstream].Mode switch
     {
-        UpstreamMode.Shared => _shared[upstream].Snapshot().Pid is null ? 0 : 1,
-        _ => _perSession.Where(p => p.Key.Upstream == upstream).Count(p => p.Value.Snapshot().Pid is not null),
+        UpstreamMode.Shared => _shared[upstream].Snapshot().State == "running" ? 1 : 0,
+        _ => _perSession.Where(p => p.Key.Upstream == upstream).Count(p => p.Value.Snapshot().State == "running"),
     };
 
     /// <summary>Closes the circuit of every instance of an upstream and stops them; false for an unknown name.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using McpBroker.Auth;
 using McpBroker.Config;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
@@ -107,7 +108,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 UpstreamStateKind.CircuitOpen => "circuit_open",
                 var s => s.ToString().ToLowerInvariant(),
             };
-            return new UpstreamState(Model.Name, state, instance?.Process.Pid, _sessions.Count, Volatile.Read(ref _inFlight), _restarts,
+            return new UpstreamState(Model.Name, state, instance?.Pid, _sessions.Count, Volatile.Read(ref _inFlight), _restarts,
                 _failures, _lastError, _retryAt, _startedAt,
                 _starts == 0 ? null : new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero));
         }
@@ -145,18 +146,20 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
     }
 
+    /// <summary>Lists the upstream's tools; an http/sse upstream's HTTP 429/5xx answers are retried with backoff.</summary>
     public Task<Outcome<IList<Tool>>> ListToolsAsync(string? sessionId, CancellationToken ct) =>
-        RunAsync(sessionId, Model.StartTimeout, async (client, token) =>
+        RunAsync(sessionId, Model.StartTimeout, retryable: true, async (client, token) =>
         {
             var tools = await client.ListToolsAsync(cancellationToken: token);
             return (IList<Tool>)[.. tools.Select(t => t.ProtocolTool)];
         }, ct);
 
-    public Task<Outcome<CallToolResult>> CallToolAsync(string? sessionId, string tool, IDictionary<string, JsonElement>? arguments, CancellationToken ct) =>
-        RunAsync(sessionId, Model.CallTimeoutFor(tool), async (client, token) =>
+    /// <summary>Calls a tool; <paramref name="idempotent"/> lets HTTP 429/5xx answers of an http/sse upstream be retried.</summary>
+    public Task<Outcome<CallToolResult>> CallToolAsync(string? sessionId, string tool, IDictionary<string, JsonElement>? arguments, CancellationToken ct, bool idempotent = false) =>
+        RunAsync(sessionId, Model.CallTimeoutFor(tool), idempotent, async (client, token) =>
             await client.CallToolAsync(new CallToolRequestParams { Name = tool, Arguments = arguments }, token), ct);
 
-    private async Task<Outcome<T>> RunAsync<T>(string? sessionId, TimeSpan timeout, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct)
+    private async Task<Outcome<T>> RunAsync<T>(string? sessionId, TimeSpan timeout, bool retryable, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct)
     {
         Interlocked.Increment(ref _inFlight);
         Touch();
@@ -205,44 +208,81 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
 
             var instance = started.Value!;
-            try
+            var renewed = false;
+            for (var attempt = 1; ; attempt++)
             {
-                // Linked to the instance's death, so a request in flight fails the moment its process exits,
-                // whatever the SDK client is still waiting for on the dead pipes.
-                using var requestCts = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token, instance.Dead);
-                var result = await action(instance.Client, requestCts.Token);
-                RecordSuccess();
-                return result;
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return Cancelled();
-            }
-            catch (McpProtocolException ex)
-            {
-                RecordSuccess();
-                return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {ex.Message}",
-                    "check the arguments against describe_tool's input schema");
-            }
-            catch (Exception ex)
-            {
-                // A dead process fails every pending request; give its exit (and last stderr lines) a moment to land.
-                if (await instance.Process.ExitedWithin(TimeSpan.FromSeconds(1)))
+                try
                 {
-                    return new BrokerError(BrokerErrorCode.UpstreamCrashed,
-                        $"upstream '{Model.Name}' crashed during the request: the process {instance.Process.Describe()}",
-                        "the next request starts it again; 'broker.status' shows its state");
+                    // Linked to the instance's end, so a request in flight fails the moment its process exits (or its
+                    // HTTP session ends), whatever the SDK client is still waiting for.
+                    using var requestCts = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token, instance.Dead);
+                    var result = await action(instance.Client, requestCts.Token);
+                    RecordSuccess();
+                    return result;
                 }
-
-                if (ex is OperationCanceledException)
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
-                    // The SDK has sent notifications/cancelled. A shared upstream serving others is kept unless it is hung.
-                    _ = CheckHealthAsync(instance);
-                    return TimedOut(timeout, "answering");
+                    return Cancelled();
                 }
+                catch (McpProtocolException ex)
+                {
+                    RecordSuccess();
+                    return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {instance.Mask(ex.Message)}",
+                        "check the arguments against describe_tool's input schema");
+                }
+                catch (Exception ex) when (instance.Remote && RemoteFailure.SessionExpired(ex) && !renewed)
+                {
+                    // HTTP 404 for our Mcp-Session-Id: the server forgot the session. Start a new one and retry once.
+                    renewed = true;
+                    LogSessionExpired(Model.Name);
+                    await StopInstanceAsync(instance, null);
+                    var again = await GetInstanceAsync(ct);
+                    if (!again.Ok)
+                    {
+                        return again.Error!;
+                    }
 
-                return new BrokerError(BrokerErrorCode.UpstreamError, $"the request to upstream '{Model.Name}' failed: {ex.Message}",
-                    "'broker.status' shows the upstream's state");
+                    instance = again.Value!;
+                }
+                catch (Exception ex) when (instance.Remote && RemoteFailure.StatusCode(ex) is { } status && RemoteFailure.Retryable(status))
+                {
+                    if (!retryable || attempt > RemoteFailure.Retries)
+                    {
+                        return new BrokerError(BrokerErrorCode.UpstreamError,
+                            $"upstream '{Model.Name}' answered HTTP {(int)status} ({status})" + (retryable ? $" {attempt} times in a row" : "; the call was not retried because the tool is not marked idempotent"),
+                            retryable ? "the server is overloaded or failing; retry later" : $"retry if the call is safe to repeat; mark it with upstreams.{Model.Name}.tools.TOOL.idempotent: true to let the broker retry");
+                    }
+
+                    LogRetrying(Model.Name, (int)status, attempt);
+                    try
+                    {
+                        await Task.Delay(RemoteFailure.Backoff(attempt), _time, timeoutCts.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return ct.IsCancellationRequested ? Cancelled() : TimedOut(timeout, "answering (retrying after HTTP errors)");
+                    }
+                }
+                catch (Exception ex)
+                {
+                    // A dead process fails every pending request; give its exit (and last stderr lines) a moment to land.
+                    if (await instance.EndedWithin(TimeSpan.FromSeconds(1)))
+                    {
+                        return new BrokerError(BrokerErrorCode.UpstreamCrashed,
+                            $"upstream '{Model.Name}' {(instance.Remote ? "lost its connection" : "crashed")} during the request: {instance.Describe()}",
+                            "the next request starts it again; 'broker.status' shows its state");
+                    }
+
+                    if (ex is OperationCanceledException)
+                    {
+                        // The SDK has sent notifications/cancelled. A shared upstream serving others is kept unless it is hung.
+                        _ = CheckHealthAsync(instance);
+                        return TimedOut(timeout, "answering");
+                    }
+
+                    return new BrokerError(BrokerErrorCode.UpstreamError, $"the request to upstream '{Model.Name}' failed: {instance.Mask(RemoteFailure.Explain(ex, Model))}",
+                        "'broker.status' shows the upstream's state");
+                }
             }
         }
         finally
@@ -284,7 +324,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
         catch (Exception ex) when (ex is OperationCanceledException or McpException or IOException or ObjectDisposedException)
         {
-            LogHung(Model.Name, instance.Process.Pid);
+            LogHung(Model.Name, instance.Label);
             await StopInstanceAsync(instance, $"did not answer ping within {new Duration(s_pingTimeout)} after a timed-out call; restarted on the next request");
         }
     }
@@ -292,7 +332,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private async Task<Outcome<Instance>> GetInstanceAsync(CancellationToken ct)
     {
         // An instance whose process has exited is not used, even if its exit watcher has not run yet.
-        if (_current is { IsCompletedSuccessfully: true } known && known.Result.Process.Exited.IsCompleted && Forget(known.Result))
+        if (_current is { IsCompletedSuccessfully: true } known && known.Result.Ended.IsCompleted && Forget(known.Result))
         {
             _ = RetireAsync(known.Result);
         }
@@ -337,11 +377,103 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         catch (Exception ex) when (ex is UpstreamStartException or OperationCanceledException or ObjectDisposedException)
         {
             return new BrokerError(BrokerErrorCode.UpstreamUnavailable, $"upstream '{Model.Name}' could not start: {ex.Message}",
-                $"check upstreams.{Model.Name} (command, args, env_from, env_files); 'broker.status' shows the last error");
+                Model.Remote is null
+                    ? $"check upstreams.{Model.Name} (command, args, env_from, env_files); 'broker.status' shows the last error"
+                    : $"check upstreams.{Model.Name} (url, headers, env_from, env_files{(Model.Remote.OAuth is null ? "" : ", oauth")}); 'broker.status' shows the last error");
         }
     }
 
-    private async Task<Instance> StartAsync(CancellationToken ct)
+    private McpClientOptions ClientOptions() => new()
+    {
+        ClientInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
+        ProtocolVersion = UpstreamProtocolVersion,
+        InitializationTimeout = Model.StartTimeout,
+        Handlers = new McpClientHandlers
+        {
+            NotificationHandlers =
+            [
+                new(NotificationMethods.ToolListChangedNotification, (_, _) =>
+                {
+                    _toolsChanged?.Invoke(this, ToolsChange.ListChanged);
+                    return ValueTask.CompletedTask;
+                }),
+            ],
+        },
+    };
+
+    /// <summary>Counts a started instance as running (a restart when it is not the first).</summary>
+    private Instance Started(Instance instance)
+    {
+        lock (_gate)
+        {
+            _state = UpstreamStateKind.Running;
+            _startedAt = _time.GetUtcNow();
+            if (_starts++ > 0)
+            {
+                _restarts++;
+            }
+        }
+
+        _ = WatchEndAsync(instance);
+        _toolsChanged?.Invoke(this, ToolsChange.Started);
+        return instance;
+    }
+
+    private Task<Instance> StartAsync(CancellationToken ct) => Model.Remote is null ? StartProcessAsync(ct) : ConnectAsync(Model.Remote, ct);
+
+    private async Task<Instance> ConnectAsync(RemoteModel remote, CancellationToken ct)
+    {
+        await Task.Yield();
+        IReadOnlyCollection<string> secrets = [];
+        try
+        {
+            var resolved = SecretFile.ResolveAll(Model);
+            secrets = resolved.Values.Where(v => v.Length >= 4).ToList();
+            LogConnecting(Model.Name, remote.DisplayUrl);
+            using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            startCts.CancelAfter(Model.StartTimeout);
+            var transport = RemoteConnection.CreateTransport(Model, remote, resolved, OAuthOptions(remote), _loggerFactory);
+            var client = await McpClient.CreateAsync(transport, ClientOptions(), _loggerFactory, startCts.Token);
+            return Started(new Instance(client, null, remote.DisplayUrl, secrets));
+        }
+        catch (Exception ex)
+        {
+            var reason = ex switch
+            {
+                OperationCanceledException when ct.IsCancellationRequested => "the daemon is stopping",
+                OperationCanceledException or TimeoutException => $"no answer to initialize from {remote.DisplayUrl} within {new Duration(Model.StartTimeout)}",
+                _ => RemoteFailure.Explain(ex, Model),
+            };
+            reason = Instance.Mask(reason, secrets);
+            lock (_gate)
+            {
+                _current = null;
+                RecordFailure(reason);
+            }
+
+            LogStartFailed(Model.Name, ex.GetType().Name);
+            throw new UpstreamStartException(reason);
+        }
+    }
+
+    /// <summary>The daemon never logs in interactively: without stored tokens it says to run auth login.</summary>
+    private ModelContextProtocol.Authentication.ClientOAuthOptions? OAuthOptions(RemoteModel remote)
+    {
+        if (remote.OAuth is not { } oauth)
+        {
+            return null;
+        }
+
+        if (!File.Exists(oauth.TokenFile))
+        {
+            throw new UpstreamStartException($"no OAuth tokens for upstream '{Model.Name}'; run: mcp-broker auth login {Model.Name}");
+        }
+
+        return OAuthSupport.Options(Model, oauth, new Uri("http://127.0.0.1/callback"), (_, _) =>
+            throw new UpstreamStartException($"the OAuth tokens of upstream '{Model.Name}' were refused and could not be refreshed; run: mcp-broker auth login {Model.Name}"));
+    }
+
+    private async Task<Instance> StartProcessAsync(CancellationToken ct)
     {
         await Task.Yield();
         UpstreamProcess? process = null;
@@ -355,23 +487,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
             var transport = new StreamClientTransport(process.Input, process.Output, _loggerFactory);
-            var connect = McpClient.CreateAsync(transport, new McpClientOptions
-            {
-                ClientInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
-                ProtocolVersion = UpstreamProtocolVersion,
-                InitializationTimeout = Model.StartTimeout,
-                Handlers = new McpClientHandlers
-                {
-                    NotificationHandlers =
-                    [
-                        new(NotificationMethods.ToolListChangedNotification, (_, _) =>
-                        {
-                            _toolsChanged?.Invoke(this, ToolsChange.ListChanged);
-                            return ValueTask.CompletedTask;
-                        }),
-                    ],
-                },
-            }, _loggerFactory, startCts.Token);
+            var connect = McpClient.CreateAsync(transport, ClientOptions(), _loggerFactory, startCts.Token);
             if (await Task.WhenAny(connect, process.Exited) != connect)
             {
                 await startCts.CancelAsync();
@@ -380,21 +496,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
 
             var client = await connect;
-            var instance = new Instance(client, process);
-            lock (_gate)
-            {
-                _state = UpstreamStateKind.Running;
-                _startedAt = _time.GetUtcNow();
-                if (_starts++ > 0)
-                {
-                    _restarts++;
-                }
-            }
-
-            _ = WatchExitAsync(instance);
-            _toolsChanged?.Invoke(this, ToolsChange.Started);
-            return instance;
+            return Started(new Instance(client, process, $"pid {process.Pid}", []));
         }
+
         catch (Exception ex)
         {
             // A process that died during start fails initialize first; wait a moment for its exit code and stderr.
@@ -446,9 +550,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
     }
 
-    private async Task WatchExitAsync(Instance instance)
+    private async Task WatchEndAsync(Instance instance)
     {
-        await instance.Process.Exited.ConfigureAwait(false);
+        await instance.Ended.ConfigureAwait(false);
         if (Forget(instance))
         {
             await RetireAsync(instance);
@@ -474,7 +578,15 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
 
             _current = null;
-            RecordFailure($"the process {instance.Process.Describe()}");
+            if (instance.Remote && instance.SessionExpired)
+            {
+                _state = UpstreamStateKind.Stopped; // the server forgot the session: the next request starts a new one
+            }
+            else
+            {
+                RecordFailure(instance.Describe());
+            }
+
             return true;
         }
     }
@@ -483,9 +595,8 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private async Task RetireAsync(Instance instance)
     {
         await instance.MarkDeadAsync();
-        LogExited(Model.Name, instance.Process.Pid, instance.Process.ExitCode);
-        await instance.DisposeAsync();
-        _records?.Remove(instance.Process.Pid);
+        LogEnded(Model.Name, instance.Label, instance.Describe());
+        await DisposeInstanceAsync(instance);
     }
 
     private async Task WatchIdleAsync(CancellationToken ct)
@@ -537,9 +648,8 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
         }
 
-        LogStopping(Model.Name, instance.Process.Pid, failure ?? (onlyIfIdle ? "idle" : "requested"));
-        await instance.DisposeAsync();
-        _records?.Remove(instance.Process.Pid);
+        LogStopping(Model.Name, instance.Label, failure ?? (onlyIfIdle ? "idle" : "requested"));
+        await DisposeInstanceAsync(instance);
     }
 
     public async ValueTask DisposeAsync()
@@ -563,9 +673,8 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             try
             {
                 var instance = await current;
-                LogStopping(Model.Name, instance.Process.Pid, "daemon stopping");
-                await instance.DisposeAsync();
-                _records?.Remove(instance.Process.Pid);
+                LogStopping(Model.Name, instance.Label, "daemon stopping");
+                await DisposeInstanceAsync(instance);
             }
             catch (Exception ex) when (ex is UpstreamStartException or OperationCanceledException)
             {
@@ -573,6 +682,15 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
 
         _slots?.Dispose();
+    }
+
+    private async Task DisposeInstanceAsync(Instance instance)
+    {
+        await instance.DisposeAsync();
+        if (instance.Pid is { } pid)
+        {
+            _records?.Remove(pid);
+        }
     }
 
     /// <summary>
@@ -604,17 +722,8 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
 
         var secrets = new List<string>();
-        foreach (var (key, variable) in Model.EnvFrom)
+        foreach (var (key, value) in SecretFile.ResolveAll(Model))
         {
-            var value = Environment.GetEnvironmentVariable(variable)
-                ?? throw new UpstreamStartException($"env_from.{key}: host variable '{variable}' is not set in the daemon's environment");
-            env[key] = value;
-            secrets.Add(value);
-        }
-
-        foreach (var (key, file) in Model.EnvFiles)
-        {
-            var value = SecretFile.Read(file, $"env_files.{key}");
             env[key] = value;
             secrets.Add(value);
         }
@@ -623,14 +732,79 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         return (env, secrets);
     }
 
-    private sealed record Instance(McpClient Client, UpstreamProcess Process) : IAsyncDisposable
+    /// <summary>One live connection: an MCP client over a process's pipes (stdio) or over HTTP (no process).</summary>
+    private sealed class Instance(McpClient client, UpstreamProcess? process, string label, IReadOnlyCollection<string> secrets) : IAsyncDisposable
     {
         private readonly CancellationTokenSource _dead = new();
 
-        /// <summary>Cancelled when the process has exited.</summary>
+        public McpClient Client => client;
+
+        public bool Remote => process is null;
+
+        public int? Pid => process?.Pid;
+
+        /// <summary>What logs name it by: "pid N" or the URL.</summary>
+        public string Label => label;
+
+        /// <summary>Completes when the process exits, or when the HTTP session or connection ends.</summary>
+        public Task Ended { get; } = process?.Exited ?? client.Completion;
+
+        public bool SessionExpired => process is null && client.Completion is { IsCompletedSuccessfully: true } c
+            && c.Result is HttpClientCompletionDetails { HttpStatusCode: System.Net.HttpStatusCode.NotFound };
+
+        /// <summary>Cancelled when the instance has ended.</summary>
         public CancellationToken Dead => _dead.Token;
 
         public Task MarkDeadAsync() => _dead.CancelAsync();
+
+        public async Task<bool> EndedWithin(TimeSpan timeout)
+        {
+            try
+            {
+                await Ended.WaitAsync(timeout);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>How it ended (or that it runs), in words a user can act on; secrets masked.</summary>
+        public string Describe()
+        {
+            if (process is not null)
+            {
+                return $"the process {process.Describe()}";
+            }
+
+            if (client.Completion is not { IsCompleted: true } completion)
+            {
+                return $"the connection to {label} is open";
+            }
+
+            var details = completion.IsCompletedSuccessfully ? completion.Result : null;
+            var why = details switch
+            {
+                HttpClientCompletionDetails { HttpStatusCode: System.Net.HttpStatusCode.NotFound } => "the server ended the session (HTTP 404)",
+                HttpClientCompletionDetails { HttpStatusCode: { } code } => $"HTTP {(int)code} ({code})",
+                { Exception: { } ex } => ex.Message,
+                _ => "closed",
+            };
+            return Mask($"the connection to {label} ended: {why}");
+        }
+
+        public string Mask(string text) => Mask(text, secrets);
+
+        public static string Mask(string text, IEnumerable<string> secrets)
+        {
+            foreach (var secret in secrets)
+            {
+                text = text.Replace(secret, "***", StringComparison.Ordinal);
+            }
+
+            return text;
+        }
 
         public async ValueTask DisposeAsync()
         {
@@ -644,7 +818,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
             finally
             {
-                await Process.DisposeAsync();
+                if (process is not null)
+                {
+                    await process.DisposeAsync();
+                }
             }
         }
     }
@@ -655,12 +832,21 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "Upstream {Name} failed to start ({Kind}); status shows the reason")]
     private partial void LogStartFailed(string name, string kind);
 
-    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Upstream {Name} (pid {Pid}) exited with code {ExitCode}")]
-    private partial void LogExited(string name, int pid, int? exitCode);
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Upstream {Name} ({Label}) ended: {How}")]
+    private partial void LogEnded(string name, string label, string how);
 
-    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Stopping upstream {Name} (pid {Pid}): {Reason}")]
-    private partial void LogStopping(string name, int pid, string reason);
+    [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Stopping upstream {Name} ({Label}): {Reason}")]
+    private partial void LogStopping(string name, string label, string reason);
 
-    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Upstream {Name} (pid {Pid}) does not answer ping after a timeout; stopping it")]
-    private partial void LogHung(string name, int pid);
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Upstream {Name} ({Label}) does not answer ping after a timeout; stopping it")]
+    private partial void LogHung(string name, string label);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Connecting to upstream {Name} at {Url}")]
+    private partial void LogConnecting(string name, string url);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "Upstream {Name}: the server ended the HTTP session (404); starting a new one and retrying once")]
+    private partial void LogSessionExpired(string name);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Upstream {Name} answered HTTP {Status}; retry {Attempt}")]
+    private partial void LogRetrying(string name, int status, int attempt);
 }

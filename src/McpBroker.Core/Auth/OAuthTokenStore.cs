@@ -1,0 +1,179 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ModelContextProtocol.Authentication;
+
+namespace McpBroker.Auth;
+
+/// <summary>
+/// An upstream's OAuth tokens in one JSON file (mode 0600, written atomically), shared by <c>auth login</c> and the
+/// daemon. The SDK refreshes a token it is told has expired, so the store reports it expired a little early
+/// (<see cref="RefreshMargin"/>): tokens are refreshed before the server would refuse them.
+/// </summary>
+public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : ITokenCache
+{
+    /// <summary>How long before its expiry an access token is refreshed (at most a tenth of its lifetime).</summary>
+    public static readonly TimeSpan RefreshMargin = TimeSpan.FromSeconds(60);
+
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = true,
+    };
+
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly Lock _gate = new();
+
+    public string Path => path;
+
+    /// <summary>The stored tokens, or null when there is no file; a damaged file is an error that names it.</summary>
+    public StoredTokens? Read()
+    {
+        lock (_gate)
+        {
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+
+            try
+            {
+                return JsonSerializer.Deserialize<StoredTokens>(File.ReadAllText(path), s_json) is { AccessToken.Length: > 0 } tokens
+                    ? tokens
+                    : throw new InvalidDataException($"{path} holds no access_token; run mcp-broker auth login again");
+            }
+            catch (JsonException ex)
+            {
+                throw new InvalidDataException($"{path} is not a token file ({ex.Message.Split('.')[0]}); run mcp-broker auth login again");
+            }
+        }
+    }
+
+    public ValueTask<TokenContainer?> GetTokensAsync(CancellationToken cancellationToken)
+    {
+        if (Read() is not { } stored)
+        {
+            return ValueTask.FromResult<TokenContainer?>(null);
+        }
+
+        int? expiresIn = null;
+        if (stored.ExpiresAt is { } expiresAt)
+        {
+            var lifetime = expiresAt - stored.ObtainedAt;
+            var margin = TimeSpan.FromTicks(Math.Min(RefreshMargin.Ticks, lifetime.Ticks / 10));
+            expiresIn = (int)Math.Max(0, (expiresAt - margin - stored.ObtainedAt).TotalSeconds);
+        }
+
+        return ValueTask.FromResult<TokenContainer?>(new TokenContainer
+        {
+            TokenType = stored.TokenType ?? "Bearer",
+            AccessToken = stored.AccessToken,
+            RefreshToken = stored.RefreshToken,
+            Scope = stored.Scope,
+            ObtainedAt = stored.ObtainedAt,
+            ExpiresIn = expiresIn,
+            ClientId = stored.ClientId,
+            ClientSecret = stored.ClientSecret,
+            TokenEndpointAuthMethod = stored.TokenEndpointAuthMethod,
+            AuthorizationServer = stored.AuthorizationServer,
+        });
+    }
+
+    public ValueTask StoreTokensAsync(TokenContainer tokens, CancellationToken cancellationToken)
+    {
+        var previous = SafeRead();
+        Write(new StoredTokens
+        {
+            TokenType = tokens.TokenType,
+            AccessToken = tokens.AccessToken,
+
+            // A refresh answer may omit the refresh token: the old one stays valid then.
+            RefreshToken = tokens.RefreshToken ?? previous?.RefreshToken,
+            Scope = tokens.Scope,
+            ObtainedAt = tokens.ObtainedAt,
+            ExpiresAt = tokens.ExpiresIn is { } seconds ? tokens.ObtainedAt.AddSeconds(seconds) : null,
+            ClientId = tokens.ClientId ?? previous?.ClientId,
+            ClientSecret = tokens.ClientSecret ?? previous?.ClientSecret,
+            TokenEndpointAuthMethod = tokens.TokenEndpointAuthMethod ?? previous?.TokenEndpointAuthMethod,
+            AuthorizationServer = tokens.AuthorizationServer ?? previous?.AuthorizationServer,
+            RefreshedAt = previous is null ? null : _time.GetUtcNow(),
+        });
+        return ValueTask.CompletedTask;
+    }
+
+    private StoredTokens? SafeRead()
+    {
+        try
+        {
+            return Read();
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Writes the file with mode 0600 from the start: a temporary file beside it, then a rename.</summary>
+    public void Write(StoredTokens tokens)
+    {
+        lock (_gate)
+        {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+            var temp = path + ".tmp-" + Environment.ProcessId;
+            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            using (var stream = new FileStream(temp, options))
+            {
+                JsonSerializer.Serialize(stream, tokens, s_json);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, path, overwrite: true);
+        }
+    }
+
+    /// <summary>Removes the tokens; false when there were none.</summary>
+    public bool Delete()
+    {
+        lock (_gate)
+        {
+            if (!File.Exists(path))
+            {
+                return false;
+            }
+
+            File.Delete(path);
+            return true;
+        }
+    }
+}
+
+/// <summary>What the token file holds. Never printed: status shows only its dates and which fields exist.</summary>
+public sealed record StoredTokens
+{
+    public string? TokenType { get; init; }
+
+    public string AccessToken { get; init; } = "";
+
+    public string? RefreshToken { get; init; }
+
+    public string? Scope { get; init; }
+
+    public DateTimeOffset ObtainedAt { get; init; }
+
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    public DateTimeOffset? RefreshedAt { get; init; }
+
+    public string? ClientId { get; init; }
+
+    public string? ClientSecret { get; init; }
+
+    public string? TokenEndpointAuthMethod { get; init; }
+
+    public string? AuthorizationServer { get; init; }
+}

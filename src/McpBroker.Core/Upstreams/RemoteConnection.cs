@@ -1,0 +1,97 @@
+using System.Net;
+using McpBroker.Config;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Authentication;
+using ModelContextProtocol.Client;
+
+namespace McpBroker.Upstreams;
+
+/// <summary>Builds the SDK's HTTP client transport for an http/sse upstream, with its headers resolved from secrets.</summary>
+internal static class RemoteConnection
+{
+    public static HttpClientTransport CreateTransport(UpstreamModel model, RemoteModel remote, IReadOnlyDictionary<string, string> secrets,
+        ClientOAuthOptions? oauth, ILoggerFactory loggerFactory) => new(new HttpClientTransportOptions
+        {
+            Endpoint = remote.Url,
+            Name = model.Name,
+            TransportMode = model.Transport == UpstreamTransport.Sse ? HttpTransportMode.Sse : HttpTransportMode.StreamableHttp,
+            AdditionalHeaders = ResolveHeaders(remote, secrets),
+            ConnectionTimeout = model.StartTimeout,
+            OAuth = oauth,
+        }, loggerFactory);
+
+    /// <summary>Each header template with its <c>${KEY}</c> references replaced by the secret values.</summary>
+    public static Dictionary<string, string> ResolveHeaders(RemoteModel remote, IReadOnlyDictionary<string, string> secrets)
+    {
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, template) in remote.Headers)
+        {
+            var value = ConfigValidator.HeaderReferenceRegex().Replace(template, m => secrets[m.Groups["key"].Value]);
+            if (value.Contains('\r') || value.Contains('\n'))
+            {
+                // Checked here because the SDK's own error for a bad header quotes the value.
+                throw new UpstreamStartException($"headers.{name}: a secret it reads contains a line break; check the env_from variable or env_files file");
+            }
+
+            headers[name] = value;
+        }
+
+        return headers;
+    }
+}
+
+/// <summary>How HTTP failures of a remote upstream are recognised and explained.</summary>
+internal static class RemoteFailure
+{
+    /// <summary>Retries after HTTP 429/5xx, for tools/list and idempotent calls.</summary>
+    public const int Retries = 3;
+
+    public static TimeSpan Backoff(int attempt) => TimeSpan.FromMilliseconds(250 * (1 << Math.Min(attempt - 1, 4)));
+
+    public static bool Retryable(HttpStatusCode status) =>
+        status is HttpStatusCode.TooManyRequests or HttpStatusCode.InternalServerError or HttpStatusCode.BadGateway
+            or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
+
+    public static HttpStatusCode? StatusCode(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case HttpRequestException { StatusCode: { } code }:
+                    return code;
+                case ClientTransportClosedException { Details: HttpClientCompletionDetails { HttpStatusCode: { } closed } }:
+                    return closed;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>HTTP 404 to a request that carried an Mcp-Session-Id: the server no longer knows the session.</summary>
+    public static bool SessionExpired(Exception ex) => StatusCode(ex) == HttpStatusCode.NotFound;
+
+    public static string Explain(Exception ex, UpstreamModel model)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is UpstreamStartException start)
+            {
+                return start.Message;
+            }
+        }
+
+        var url = model.Remote?.DisplayUrl ?? model.Name;
+        return StatusCode(ex) switch
+        {
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden when model.Remote?.OAuth is not null =>
+                $"{url} refused the OAuth token (HTTP {(int)StatusCode(ex)!}); run: mcp-broker auth login {model.Name}",
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden =>
+                $"{url} refused the credentials (HTTP {(int)StatusCode(ex)!}); check upstreams.{model.Name}.headers and the env_from/env_files values they read, or add an oauth block and run mcp-broker auth login {model.Name}",
+            HttpStatusCode.NotFound => $"{url} answered HTTP 404; check upstreams.{model.Name}.url (streamable HTTP servers usually serve /mcp, SSE servers /sse)",
+            { } code => $"{url} answered HTTP {(int)code} ({code})",
+            null when ex is HttpRequestException => $"could not reach {url}: {ex.Message}",
+            null => ex.Message,
+        };
+    }
+}
