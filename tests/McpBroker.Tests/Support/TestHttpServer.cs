@@ -1,0 +1,290 @@
+using System.Collections.Concurrent;
+using System.ComponentModel;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Server;
+
+namespace McpBroker.Tests.Support;
+
+/// <summary>
+/// A real MCP server over streamable HTTP on 127.0.0.1 (the SDK's ASP.NET Core transport, stateful sessions), run
+/// inside the test so the test can make it misbehave: require a bearer token, forget its sessions (HTTP 404), answer
+/// 503. With <c>oauth</c> it is also its own OAuth 2.1 authorization server (metadata, dynamic registration,
+/// authorization code + PKCE that approves at once, refresh tokens) and accepts only the access tokens it issued.
+/// </summary>
+internal sealed class TestHttpServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ConcurrentDictionary<string, bool> _sessions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _expired = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _accessTokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _refreshTokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Challenge, string RedirectUri)> _codes = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _authorizations = new();
+    private int _failNext;
+    private int _failStatus;
+    private int _initializes;
+    private int _refreshes;
+
+    private TestHttpServer(WebApplication app, ServerCounters counters, string? bearerToken, bool oauth, TimeSpan tokenLifetime)
+    {
+        _app = app;
+        Counters = counters;
+        BearerToken = bearerToken;
+        OAuth = oauth;
+        TokenLifetime = tokenLifetime;
+    }
+
+    public string? BearerToken { get; }
+
+    public bool OAuth { get; }
+
+    public TimeSpan TokenLifetime { get; }
+
+    public Uri BaseUrl { get; private set; } = null!;
+
+    public Uri McpUrl => new(BaseUrl, "/mcp");
+
+    public ServerCounters Counters { get; }
+
+    public int Initializes => Volatile.Read(ref _initializes);
+
+    public int Refreshes => Volatile.Read(ref _refreshes);
+
+    /// <summary>Every Authorization header the MCP endpoint received, in order.</summary>
+    public IReadOnlyCollection<string> Authorizations => _authorizations;
+
+    public static async Task<TestHttpServer> StartAsync(string? bearerToken = null, bool oauth = false, TimeSpan? tokenLifetime = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var counters = new ServerCounters();
+        builder.Services.AddSingleton(counters);
+        builder.Services.AddMcpServer(o => o.ServerInfo = new() { Name = "test-http", Version = "1" })
+            .WithHttpTransport(o => o.Stateless = false)
+            .WithTools<HttpTools>();
+        var app = builder.Build();
+        var server = new TestHttpServer(app, counters, bearerToken, oauth, tokenLifetime ?? TimeSpan.FromHours(1));
+        app.Use(server.GuardAsync);
+        if (oauth)
+        {
+            server.MapAuthorizationServer(app);
+        }
+
+        app.MapMcp("/mcp");
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.BaseUrl = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        return server;
+    }
+
+    /// <summary>Forgets every session it handed out: requests carrying their Mcp-Session-Id get 404 from now on.</summary>
+    public void ExpireSessions()
+    {
+        foreach (var id in _sessions.Keys)
+        {
+            _expired[id] = true;
+        }
+    }
+
+    /// <summary>The next <paramref name="count"/> requests to /mcp are answered with <paramref name="status"/>.</summary>
+    public void FailNext(int count, HttpStatusCode status = HttpStatusCode.ServiceUnavailable)
+    {
+        Volatile.Write(ref _failStatus, (int)status);
+        Volatile.Write(ref _failNext, count);
+    }
+
+    /// <summary>Makes every access token issued so far invalid (as if they had expired); refresh tokens stay good.</summary>
+    public void ExpireAccessTokens() => _accessTokens.Clear();
+
+    /// <summary>Revokes every token: only a new login helps.</summary>
+    public void RevokeAll()
+    {
+        _accessTokens.Clear();
+        _refreshTokens.Clear();
+    }
+
+    public IReadOnlyCollection<string> IssuedAccessTokens => [.. _accessTokens.Keys];
+
+    private async Task GuardAsync(HttpContext context, RequestDelegate next)
+    {
+        if (!context.Request.Path.StartsWithSegments("/mcp"))
+        {
+            await next(context);
+            return;
+        }
+
+        var authorization = context.Request.Headers.Authorization.ToString();
+        _authorizations.Enqueue(authorization);
+        if (BearerToken is not null && authorization != "Bearer " + BearerToken)
+        {
+            context.Response.StatusCode = 401;
+            return;
+        }
+
+        if (OAuth && !(authorization.StartsWith("Bearer ", StringComparison.Ordinal)
+            && _accessTokens.TryGetValue(authorization["Bearer ".Length..], out var expires) && expires > DateTimeOffset.UtcNow))
+        {
+            context.Response.StatusCode = 401;
+            context.Response.Headers.WWWAuthenticate = $"Bearer resource_metadata=\"{new Uri(BaseUrl, "/.well-known/oauth-protected-resource/mcp")}\"";
+            return;
+        }
+
+        if (Interlocked.Decrement(ref _failNext) >= 0)
+        {
+            context.Response.StatusCode = Volatile.Read(ref _failStatus);
+            return;
+        }
+
+        var session = context.Request.Headers["Mcp-Session-Id"].ToString();
+        if (session.Length > 0 && _expired.ContainsKey(session))
+        {
+            context.Response.StatusCode = 404;
+            return;
+        }
+
+        context.Response.OnStarting(() =>
+        {
+            if (context.Response.Headers["Mcp-Session-Id"].ToString() is { Length: > 0 } id && _sessions.TryAdd(id, true))
+            {
+                Interlocked.Increment(ref _initializes);
+            }
+
+            return Task.CompletedTask;
+        });
+        await next(context);
+    }
+
+    private void MapAuthorizationServer(WebApplication app)
+    {
+        string Base() => BaseUrl.ToString().TrimEnd('/');
+        app.MapGet("/.well-known/oauth-protected-resource/mcp", () => Results.Json(new JsonObject
+        {
+            ["resource"] = Base() + "/mcp",
+            ["authorization_servers"] = new JsonArray(Base()),
+            ["bearer_methods_supported"] = new JsonArray("header"),
+        }));
+        app.MapGet("/.well-known/oauth-authorization-server", () => Results.Json(new JsonObject
+        {
+            ["issuer"] = Base(),
+            ["authorization_endpoint"] = Base() + "/authorize",
+            ["token_endpoint"] = Base() + "/token",
+            ["registration_endpoint"] = Base() + "/register",
+            ["response_types_supported"] = new JsonArray("code"),
+            ["grant_types_supported"] = new JsonArray("authorization_code", "refresh_token"),
+            ["code_challenge_methods_supported"] = new JsonArray("S256"),
+            ["token_endpoint_auth_methods_supported"] = new JsonArray("none"),
+        }));
+        app.MapPost("/register", async (HttpContext context) =>
+        {
+            var request = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
+            var response = request.DeepClone().AsObject();
+            response["client_id"] = "client-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+            response["token_endpoint_auth_method"] = "none";
+            return Results.Json(response, statusCode: 201);
+        });
+        app.MapGet("/authorize", (HttpContext context) =>
+        {
+            var q = context.Request.Query;
+            if (q["code_challenge_method"] != "S256" || string.IsNullOrEmpty(q["code_challenge"]) || string.IsNullOrEmpty(q["redirect_uri"]))
+            {
+                return Results.BadRequest("PKCE with S256 and a redirect_uri are required");
+            }
+
+            var code = Token("code");
+            _codes[code] = (q["code_challenge"]!, q["redirect_uri"]!);
+            return Results.Redirect($"{q["redirect_uri"]}?code={code}&state={Uri.EscapeDataString(q["state"].ToString())}");
+        });
+        app.MapPost("/token", async (HttpContext context) =>
+        {
+            var form = await context.Request.ReadFormAsync();
+            switch (form["grant_type"].ToString())
+            {
+                case "authorization_code":
+                    if (!_codes.TryRemove(form["code"].ToString(), out var issued)
+                        || issued.RedirectUri != form["redirect_uri"].ToString()
+                        || Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(form["code_verifier"].ToString()))) != issued.Challenge)
+                    {
+                        return Results.Json(new JsonObject { ["error"] = "invalid_grant" }, statusCode: 400);
+                    }
+
+                    return Results.Json(Issue(Token("refresh")));
+                case "refresh_token":
+                    if (!_refreshTokens.ContainsKey(form["refresh_token"].ToString()))
+                    {
+                        return Results.Json(new JsonObject { ["error"] = "invalid_grant" }, statusCode: 400);
+                    }
+
+                    Interlocked.Increment(ref _refreshes);
+                    return Results.Json(Issue(form["refresh_token"].ToString()));
+                default:
+                    return Results.Json(new JsonObject { ["error"] = "unsupported_grant_type" }, statusCode: 400);
+            }
+        });
+    }
+
+    private JsonObject Issue(string refreshToken)
+    {
+        var access = Token("access");
+        _accessTokens[access] = DateTimeOffset.UtcNow + TokenLifetime;
+        _refreshTokens[refreshToken] = true;
+        return new JsonObject
+        {
+            ["access_token"] = access,
+            ["token_type"] = "Bearer",
+            ["expires_in"] = (int)TokenLifetime.TotalSeconds,
+            ["refresh_token"] = refreshToken,
+        };
+    }
+
+    private static string Token(string kind) => $"{kind}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))}";
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>How often each tool of the test server ran.</summary>
+internal sealed class ServerCounters
+{
+    private int _tick;
+    private int _append;
+
+    public int Tick => Volatile.Read(ref _tick);
+
+    public int Append => Volatile.Read(ref _append);
+
+    public int CountTick() => Interlocked.Increment(ref _tick);
+
+    public int CountAppend() => Interlocked.Increment(ref _append);
+}
+
+[McpServerToolType]
+internal sealed class HttpTools
+{
+    [McpServerTool(Name = "echo", ReadOnly = true, Idempotent = true), Description("Returns the text")]
+    public static string Echo(string text) => text;
+
+    [McpServerTool(Name = "session", ReadOnly = true), Description("The MCP session id of this connection")]
+    public static string Session(McpServer server) => server.SessionId ?? "";
+
+    [McpServerTool(Name = "tick", ReadOnly = true, Idempotent = true), Description("Counts calls; safe to repeat")]
+    public static string Tick(ServerCounters counters) => counters.CountTick().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    [McpServerTool(Name = "append", Destructive = false, Idempotent = false), Description("Counts calls; not safe to repeat")]
+    public static string Append(ServerCounters counters) => counters.CountAppend().ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
