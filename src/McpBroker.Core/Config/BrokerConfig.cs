@@ -170,15 +170,6 @@ public sealed record UpstreamConfig
     [Description("How the broker talks to the upstream. stdio (default): a local process; http: streamable HTTP at url; sse: the older HTTP+SSE transport at url.")]
     public UpstreamTransport? Transport { get; init; }
 
-    [Description("Endpoint of an http or sse upstream (http:// or https://). Placeholders and $VAR expand; no credentials in it: use headers.")]
-    public string? Url { get; init; }
-
-    [Description("HTTP headers sent to an http or sse upstream. Values are templates over the upstream's env_from and env_files keys, e.g. Authorization: \"Bearer ${API_TOKEN}\"; no literal secrets.")]
-    public Dictionary<string, string>? Headers { get; init; }
-
-    [Description("OAuth 2.1 for an http or sse upstream: 'mcp-broker auth login NAME' gets tokens (authorization code + PKCE, loopback redirect) and stores them 0600 under {runtime.secrets_dir}/oauth/.")]
-    public OAuthConfig? Oauth { get; init; }
-
     [Description("Executable to start (stdio). Placeholders, $VAR and ~ expand.")]
     public string? Command { get; init; }
 
@@ -196,6 +187,15 @@ public sealed record UpstreamConfig
 
     [Description("TARGET: path of a file (mode 0600, relative paths under {runtime.secrets_dir}) whose content is the value.")]
     public Dictionary<string, string>? EnvFiles { get; init; }
+
+    [Description("Endpoint of an http or sse upstream (http:// or https://). Placeholders and $VAR expand; no credentials in it: use headers.")]
+    public string? Url { get; init; }
+
+    [Description("HTTP headers sent to an http or sse upstream. Values are templates over the upstream's env_from and env_files keys, e.g. Authorization: \"Bearer ${API_TOKEN}\"; no literal secrets.")]
+    public Dictionary<string, string>? Headers { get; init; }
+
+    [Description("OAuth 2.1 for an http or sse upstream: 'mcp-broker auth login NAME' gets tokens (authorization code + PKCE, loopback redirect) and stores them 0600 under {runtime.secrets_dir}/oauth/.")]
+    public OAuthConfig? Oauth { get; init; }
 
     [Description("shared (default): one process for every session. per_session: one per client session, stopped when it ends. per_call: a fresh process per call (stateless servers). disabled: kept in the file, never started or shown.")]
     public UpstreamMode? Mode { get; init; }
