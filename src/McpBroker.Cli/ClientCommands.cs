@@ -69,9 +69,7 @@ internal static class ClientCommands
             + (render.Removed.Count > 0 ? $"; removed {string.Join(", ", render.Removed)} (the broker runs them now)" : ""));
         foreach (var server in kept)
         {
-            Console.WriteLine(server.Url is null
-                ? $"kept {server.Name}: the broker config has no upstream for it ('mcp-broker client import {client.Name}' adds it)"
-                : $"kept {server.Name}: a remote server, which the broker does not run yet");
+            Console.WriteLine($"kept {server.Name}: the broker config has no upstream for it ('mcp-broker client import {client.Name}' adds it)");
         }
 
         Console.WriteLine($"backup {backup.Id}; undo with 'mcp-broker client rollback {client.Name}'");
@@ -209,14 +207,14 @@ internal static class ClientCommands
 
     /// <summary>
     /// The render, and the client's other servers that stay. With <paramref name="removeOthers"/>, only servers the
-    /// broker config already runs (same command and arguments) are removed: nothing the broker cannot serve is lost.
+    /// broker config already runs (same command and arguments, or URL) are removed: nothing the broker cannot serve is lost.
     /// </summary>
     private static (ClientRender Render, IReadOnlyList<ClientServer> Kept) Plan(BrokerModel model, ClientModel client, bool removeOthers)
     {
         var current = ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath));
         var entry = Entry(model, client);
         var others = ClientServers.Read(client.Format, current, client.ConfigPath).Where(s => s.Name != entry.Name).ToList();
-        var covered = model.Upstreams.Select(u => string.Join('\0', ["cmd", u.Command, .. u.Args])).ToHashSet(StringComparer.Ordinal);
+        var covered = model.Upstreams.Select(ClientImport.Identity).ToHashSet(StringComparer.Ordinal);
         var remove = removeOthers ? others.Where(s => covered.Contains(s.Identity) || ClientImport.IsBroker(s)).Select(s => s.Name).ToList() : [];
         var kept = removeOthers ? others.Where(s => !remove.Contains(s.Name)).ToList() : [];
         return (ClientRenderer.Render(client, entry, current, remove), kept);

@@ -1,3 +1,4 @@
+using McpBroker.Auth;
 using McpBroker.Config;
 using McpBroker.Daemon;
 using McpBroker.Platform;
@@ -62,21 +63,26 @@ internal static class DoctorCommand
                 "run 'mcp-broker daemon reap' (a daemon start does it too)");
         }
 
+        var now = DateTimeOffset.UtcNow;
         foreach (var upstream in model.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled))
         {
-            if (!CommandExists(upstream.Command))
+            if (upstream.Remote is null && !CommandExists(upstream.Command))
             {
                 Problem($"upstream {upstream.Name}: command '{upstream.Command}' is not found", $"install it or fix upstreams.{upstream.Name}.command (an absolute path always works)");
             }
 
-            foreach (var (key, variable) in upstream.EnvFrom.Where(e => Environment.GetEnvironmentVariable(e.Value) is null))
+            // The same passive probe as 'auth status' and broker.status: variables, secret files, OAuth tokens.
+            var probe = AuthProbe.Of(upstream, Environment.GetEnvironmentVariable, now);
+            foreach (var missing in probe.Missing)
             {
-                Problem($"upstream {upstream.Name}: env_from.{key} reads ${variable}, which is not set here", "set it in the daemon's environment (a service unit, or the shell that starts clients)");
+                Problem($"upstream {upstream.Name}: {missing}", missing.Contains("run", StringComparison.Ordinal)
+                    ? "as the line says"
+                    : "set the variable in the daemon's environment (a service unit, or the shell that starts clients), or create the file with the secret and 'chmod 600' it");
             }
 
-            foreach (var (key, file) in upstream.EnvFiles.Where(e => !File.Exists(e.Value)))
+            if (probe.State == AuthProbe.OAuthRefreshExpired)
             {
-                Problem($"upstream {upstream.Name}: env_files.{key} file {file} does not exist", $"create it with the secret and 'chmod 600 {file}'");
+                Problem($"upstream {upstream.Name}: {probe.Detail}", $"mcp-broker auth login {upstream.Name}");
             }
         }
 

@@ -44,9 +44,9 @@ internal static partial class ClientImport
                 continue;
             }
 
-            if (server.Url is not null || server.Command is null)
+            if (server.Url is null && server.Command is null)
             {
-                lines.Add($"{server.Name}: skipped — {(server.Url is null ? "no command" : "a remote (URL) server; the broker runs stdio upstreams only for now")}; it stays in the client");
+                lines.Add($"{server.Name}: skipped — neither a command nor a url; it stays in the client");
                 continue;
             }
 
@@ -66,8 +66,14 @@ internal static partial class ClientImport
     public static bool IsBroker(ClientServer server) =>
         server.Command is { } command && Path.GetFileNameWithoutExtension(command) == "mcp-broker-client";
 
-    /// <summary>What makes an upstream the same server as a client's entry: its command and arguments as written.</summary>
-    private static string Identity(UpstreamModel upstream) => string.Join('\0', ["cmd", upstream.Command, .. upstream.Args]);
+    /// <summary>What makes an upstream the same server as a client's entry: its URL, or its command and arguments as written.</summary>
+    public static string Identity(UpstreamModel upstream) => upstream.Remote is { } remote
+        ? UrlIdentity(remote.Url.ToString())
+        : string.Join('\0', ["cmd", upstream.Command, .. upstream.Args]);
+
+    /// <summary>A URL as an identity: parsed (so host case and a bare host's slash do not matter), without a trailing slash.</summary>
+    public static string UrlIdentity(string url) =>
+        "url\0" + (Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.ToString() : url).TrimEnd('/');
 
     private static string UniqueName(string raw, HashSet<string> taken)
     {
@@ -88,19 +94,35 @@ internal static partial class ClientImport
         var yaml = new StringBuilder();
         yaml.Append($"  {name}:\n");
         yaml.Append($"    purpose: {Quote($"imported from {client.Name} ({server.Name})")}\n");
-        yaml.Append($"    command: {Quote(server.Command!)}\n");
-        if (server.Args.Count > 0)
+        var envFrom = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (server.Url is { } url)
         {
-            yaml.Append($"    args: [{string.Join(", ", server.Args.Select(Quote))}]\n");
+            yaml.Append($"    transport: {(server.Sse ? "sse" : "http")}\n");
+            yaml.Append($"    url: {Quote(url)}\n");
+            if (server.Headers.Count > 0)
+            {
+                yaml.Append("    headers:\n");
+                foreach (var (header, value) in server.Headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase))
+                {
+                    yaml.Append($"      {Key(header)}: {Quote(HeaderTemplate(header, value, envFrom, notes))}\n");
+                }
+            }
         }
-
-        if (server.WorkingDir is { } cwd)
+        else
         {
-            yaml.Append($"    working_dir: {Quote(cwd)}\n");
+            yaml.Append($"    command: {Quote(server.Command!)}\n");
+            if (server.Args.Count > 0)
+            {
+                yaml.Append($"    args: [{string.Join(", ", server.Args.Select(Quote))}]\n");
+            }
+
+            if (server.WorkingDir is { } cwd)
+            {
+                yaml.Append($"    working_dir: {Quote(cwd)}\n");
+            }
         }
 
         var env = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        var envFrom = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in server.Env)
         {
             if (Reference().Match(value) is { Success: true } reference)
@@ -146,6 +168,35 @@ internal static partial class ClientImport
         }
 
         return yaml.ToString();
+    }
+
+    /// <summary>
+    /// A client's header value as a broker header template: its variable references (<c>${VAR}</c>, <c>${env:VAR}</c>,
+    /// <c>$VAR</c>) become <c>${VAR}</c> over env_from; a literal credential is not copied but becomes a reference to a
+    /// variable named after the header, keeping a <c>Bearer </c> prefix.
+    /// </summary>
+    private static string HeaderTemplate(string header, string value, SortedDictionary<string, string> envFrom, List<string> notes)
+    {
+        var template = InlineReference().Replace(value, m =>
+        {
+            var variable = m.Groups["name"].Value;
+            envFrom[variable] = variable;
+            notes.Add($"header {header} reads ${variable} from the daemon's environment");
+            return $"${{{variable}}}";
+        });
+        var literal = InlineReference().Replace(value, "");
+        var bearer = literal.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase);
+        var secret = literal.Contains("${input:", StringComparison.Ordinal) || SecretHeuristics.LooksLikeSecret(literal.Trim())
+            || (bearer ? literal.Trim().Length > "Bearer".Length : SecretHeuristics.LooksLikeSecretName(header) && literal.Trim().Length > 0);
+        if (!secret)
+        {
+            return template;
+        }
+
+        var key = NotEnvChars().Replace(header, "_").ToUpperInvariant();
+        envFrom[key] = key;
+        notes.Add($"header {header} held a credential, which was not copied: set ${key} in the daemon's environment (or use env_files with a 0600 file under secrets/)");
+        return (bearer ? "Bearer " : "") + $"${{{key}}}";
     }
 
     /// <summary>An env name as a plain YAML key when it is a plain name, else quoted.</summary>
@@ -224,4 +275,10 @@ internal static partial class ClientImport
 
     [GeneratedRegex(@"^\$(\{(env:)?(?<name>[A-Za-z_][A-Za-z0-9_]*)\}|(?<name>[A-Za-z_][A-Za-z0-9_]*))$|^\$\{(?<input>input:[^}]+)\}$")]
     private static partial Regex Reference();
+
+    [GeneratedRegex(@"\$\{(env:)?(?<name>[A-Za-z_][A-Za-z0-9_]*)\}|\$(?<name>[A-Za-z_][A-Za-z0-9_]*)")]
+    private static partial Regex InlineReference();
+
+    [GeneratedRegex(@"[^A-Za-z0-9_]")]
+    private static partial Regex NotEnvChars();
 }

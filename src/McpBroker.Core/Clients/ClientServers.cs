@@ -17,8 +17,11 @@ internal sealed record ClientServer(
     IReadOnlyDictionary<string, string> Headers,
     bool Enabled)
 {
+    /// <summary>A URL server that speaks the older HTTP+SSE transport (Gemini's url, a type: sse entry).</summary>
+    public bool Sse { get; init; }
+
     /// <summary>What makes two entries the same server across clients: the URL, else the command and its arguments.</summary>
-    public string Identity => Url is { } url ? "url\0" + url.TrimEnd('/') : string.Join('\0', ["cmd", Command ?? "", .. Args]);
+    public string Identity => Url is { } url ? ClientImport.UrlIdentity(url) : string.Join('\0', ["cmd", Command ?? "", .. Args]);
 }
 
 /// <summary>Reads the server entries of a client's config file, in each format's shape.</summary>
@@ -77,8 +80,9 @@ internal static class ClientServers
 
                 // Gemini spells a streamable-HTTP server httpUrl and an SSE one url; the others say url (with a type).
                 var url = Text(entry, "httpUrl") ?? Text(entry, "url") ?? Text(entry, "serverUrl");
+                var sse = Text(entry, "type") == "sse" || (format == ClientFormat.GeminiSettings && Text(entry, "httpUrl") is null && url is not null && Text(entry, "type") != "http");
                 list.Add(new ClientServer(server.Name, Text(entry, "command"), Strings(entry, "args"), Map(entry, "env"), Text(entry, "cwd"),
-                    url, Map(entry, "headers"), !(entry.TryGetProperty("disabled", out var off) && off.ValueKind == JsonValueKind.True)));
+                    url, Map(entry, "headers"), !(entry.TryGetProperty("disabled", out var off) && off.ValueKind == JsonValueKind.True)) { Sse = sse });
             }
 
             return list;

@@ -432,9 +432,22 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             LogConnecting(Model.Name, remote.DisplayUrl);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
-            var transport = RemoteConnection.CreateTransport(Model, remote, resolved, OAuthOptions(remote), _loggerFactory);
-            var client = await McpClient.CreateAsync(transport, ClientOptions(), _loggerFactory, startCts.Token);
-            return Started(new Instance(client, null, remote.DisplayUrl, secrets));
+            var oauth = OAuthOptions(remote);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    var transport = RemoteConnection.CreateTransport(Model, remote, resolved, oauth, _loggerFactory);
+                    var client = await McpClient.CreateAsync(transport, ClientOptions(), _loggerFactory, startCts.Token);
+                    return Started(new Instance(client, null, remote.DisplayUrl, secrets));
+                }
+                catch (Exception ex) when (RemoteFailure.StatusCode(ex) is { } status && RemoteFailure.Retryable(status) && attempt <= RemoteFailure.Retries)
+                {
+                    // Overloaded or restarting: a connection is as safe to retry as tools/list.
+                    LogRetrying(Model.Name, (int)status, attempt);
+                    await Task.Delay(RemoteFailure.Backoff(attempt), _time, startCts.Token);
+                }
+            }
         }
         catch (Exception ex)
         {

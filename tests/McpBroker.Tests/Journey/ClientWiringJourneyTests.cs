@@ -134,7 +134,7 @@ public sealed class ClientWiringJourneyTests
               "mcpServers": {
                 "memory": { "command": "{{memory}}", "args": [] },
                 "thinking": { "command": "{{thinking}}", "env": { "GITHUB_TOKEN": "{{secret}}", "LEVEL": "info" } },
-                "remote": { "type": "http", "url": "https://remote.example.invalid/mcp" }
+                "remote": { "type": "http", "url": "http://127.0.0.1:9/mcp" }
               }
             }
             """);
@@ -149,7 +149,7 @@ public sealed class ClientWiringJourneyTests
         Assert.Contains("memory: already an upstream ('memory')", claude.Stdout);
         Assert.Contains("thinking: added as upstream 'thinking'", claude.Stdout);
         Assert.Contains("GITHUB_TOKEN looked like a secret and was not copied", claude.Stdout);
-        Assert.Contains("remote: skipped", claude.Stdout);
+        Assert.Contains("remote: added as upstream 'remote'", claude.Stdout);
         Assert.Contains("think: already an upstream ('thinking')", codex.Stdout);
         var config = await File.ReadAllTextAsync(env.ConfigPath);
         var split = configBefore.IndexOf("\nclients:", StringComparison.Ordinal);
@@ -163,13 +163,12 @@ public sealed class ClientWiringJourneyTests
 
         var apply = await env.RunCliAsync("client", "apply", "claude", "--remove-others", "--config", env.ConfigPath);
         Assert.True(apply.ExitCode == 0, apply.Stderr);
-        Assert.Contains("removed memory, thinking", apply.Stdout);
+        Assert.Contains("removed memory, remote, thinking", apply.Stdout);
         Assert.Matches(@"\n-\s+""thinking"": \{ ""command"":", apply.Stdout);
         Assert.DoesNotContain(secret, apply.Stdout + apply.Stderr);
         Assert.True(apply.Stdout.Contains("\"GITHUB_TOKEN\": \"***\"", StringComparison.Ordinal), apply.Stdout);
-        Assert.Contains("kept remote: a remote server", apply.Stdout);
         var servers = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")))!["mcpServers"]!.AsObject();
-        Assert.Equal(["remote", "mcp-broker"], servers.Select(s => s.Key));
+        Assert.Equal(["mcp-broker"], servers.Select(s => s.Key));
 
         // The moved server answers through the broker, once its secret is where the import note said to put it.
         env.ExtraEnvironment["GITHUB_TOKEN"] = "value-from-the-daemon-environment";

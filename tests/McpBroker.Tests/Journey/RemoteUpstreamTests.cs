@@ -63,7 +63,7 @@ public sealed class RemoteUpstreamTests
     }
 
     [Fact]
-    public async Task BearerFromSecretFile_SurvivesSessionExpiry_RetriesOnlyIdempotentCallsAfter503_AndNeverShowsTheToken()
+    public async Task BearerFromSecretFile_SurvivesSessionExpiryAnd503OnConnect_RetriesOnlyIdempotentCallsAfter503_AndNeverShowsTheToken()
     {
         await using var server = await TestHttpServer.StartAsync(bearerToken: Token);
         await using var env = await BrokerEnvironment.CreateAsync(Config($$"""
@@ -76,6 +76,8 @@ public sealed class RemoteUpstreamTests
         WriteSecret(Path.Combine(env.Root, "secrets", "web.token"), Token + "\n");
         var client = await env.ConnectAsync();
 
+        // The first two requests (the connection's initialize) get 503: connecting is retried.
+        server.FailNext(2);
         Assert.Equal("hello", await Text(client, "web.echo", new() { ["text"] = "hello" }));
         Assert.All(server.Authorizations, a => Assert.Equal("Bearer " + Token, a));
         Assert.Equal(1, server.Initializes);
@@ -138,6 +140,11 @@ public sealed class RemoteUpstreamTests
         Assert.Contains("missing.token does not exist", gone.GetProperty("missing")[0].GetString());
         Assert.Equal("credentials_present", status.Single(u => u.GetProperty("name").GetString() == "web").GetProperty("auth").GetProperty("state").GetString());
         Assert.DoesNotContain(wrong, string.Join("", status.Select(s => s.GetRawText())), StringComparison.Ordinal);
+
+        var doctor = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
+        Assert.Equal(1, doctor.ExitCode);
+        Assert.Contains("upstream gone: env_files.API_TOKEN:", doctor.Stdout);
+        Assert.DoesNotContain("command '' is not found", doctor.Stdout);
         await env.StopDaemonAndAssertNothingLeftAsync();
         AssertNotInLogs(env, wrong);
     }

@@ -171,7 +171,7 @@ public sealed class ClientWiringTests
         Assert.Equal(expected, SecretHeuristics.RedactLine(line));
 
     [Fact]
-    public void ImportPlan_AddsNewStdioServers_SkipsKnownAndRemote_AndNeverCopiesSecrets()
+    public void ImportPlan_AddsNewStdioAndRemoteServers_SkipsKnownOnes_AndNeverCopiesSecrets()
     {
         var yaml = "schema_version: 1\n# upstreams I run\nupstreams:\n    memory:\n        command: /bin/memory\n\n# clients\nclients:\n    c: { format: cursor }\n";
         var model = ConfigLoader.Load(yaml, "/home/dev/broker.yaml", Home).Model!;
@@ -181,18 +181,18 @@ public sealed class ClientWiringTests
             { "mcpServers": {
                 "memory": { "command": "/bin/memory" },
                 "git hub": { "command": "npx", "args": ["-y", "gh"], "env": { "GITHUB_TOKEN": "{{secret}}", "LOG_LEVEL": "debug", "API": "${env:MY_API}" } },
-                "remote": { "url": "https://x.invalid/mcp" },
+                "remote": { "url": "https://x.invalid/mcp", "type": "sse", "headers": { "Authorization": "Bearer {{secret}}", "X-Team": "${env:TEAM_ID}", "Accept-Language": "en" } },
                 "mcp-broker": { "command": "/opt/mcp-broker-client" }
             } }
             """), "/x/mcp.json");
 
         var plan = ClientImport.Plan(yaml, model, client, Entry(client), servers);
 
-        Assert.Equal(["git-hub"], plan.Added);
+        Assert.Equal(["git-hub", "remote"], plan.Added);
         Assert.DoesNotContain(secret, plan.Yaml, StringComparison.Ordinal);
         Assert.DoesNotContain(secret, string.Join("\n", plan.Lines), StringComparison.Ordinal);
         Assert.Contains(plan.Lines, l => l.StartsWith("memory: already an upstream ('memory')", StringComparison.Ordinal));
-        Assert.Contains(plan.Lines, l => l.StartsWith("remote: skipped", StringComparison.Ordinal));
+        Assert.Contains(plan.Lines, l => l.Contains("header Authorization held a credential, which was not copied: set $AUTHORIZATION", StringComparison.Ordinal));
         Assert.Contains(plan.Lines, l => l.Contains("GITHUB_TOKEN looked like a secret and was not copied", StringComparison.Ordinal));
         Assert.Contains("# upstreams I run\nupstreams:\n    memory:\n        command: /bin/memory\n    git-hub:\n        purpose:", plan.Yaml, StringComparison.Ordinal);
         Assert.EndsWith("\n\n# clients\nclients:\n    c: { format: cursor }\n", plan.Yaml, StringComparison.Ordinal);
@@ -202,6 +202,12 @@ public sealed class ClientWiringTests
         Assert.Equal("debug", upstream.Env["LOG_LEVEL"]);
         Assert.Equal("GITHUB_TOKEN", upstream.EnvFrom["GITHUB_TOKEN"]);
         Assert.Equal("MY_API", upstream.EnvFrom["API"]);
+        var remote = imported.Model.FindUpstream("remote")!;
+        Assert.Equal(UpstreamTransport.Sse, remote.Transport);
+        Assert.Equal("Bearer ${AUTHORIZATION}", remote.Remote!.Headers["Authorization"]);
+        Assert.Equal("${TEAM_ID}", remote.Remote.Headers["X-Team"]);
+        Assert.Equal("en", remote.Remote.Headers["Accept-Language"]);
+        Assert.Equal("TEAM_ID", remote.EnvFrom["TEAM_ID"]);
 
         var twice = ClientImport.Plan(plan.Yaml, imported.Model, client, Entry(client), servers);
         Assert.Empty(twice.Added);

@@ -71,6 +71,20 @@ public sealed class RemoteUpstreamUnitTests : IDisposable
     }
 
     [Fact]
+    public void ReadmeConfigExample_IsValid()
+    {
+        var readme = File.ReadAllText(Path.Combine(Support.Repo.Root, "README.md"));
+        var start = readme.IndexOf("```yaml\nschema_version: 1", StringComparison.Ordinal) + "```yaml\n".Length;
+        var yaml = readme[start..readme.IndexOf("```", start, StringComparison.Ordinal)];
+
+        var result = ConfigLoader.Load(yaml, "/etc/broker.yaml", new Dictionary<string, string> { ["HOME"] = "/home/ada", ["MY_HOST_VARIABLE"] = "x", ["GITHUB_TOKEN"] = "y" }.GetValueOrDefault);
+
+        Assert.True(result.IsValid, Errors(result));
+        Assert.Equal(UpstreamTransport.Http, result.Model!.FindUpstream("github")!.Transport);
+        Assert.NotNull(result.Model.FindUpstream("linear")!.Remote!.OAuth);
+    }
+
+    [Fact]
     public void UnusedSecretKey_OnARemoteUpstream_IsAWarning()
     {
         var result = Load("    transport: http\n    url: https://example.com/mcp\n    env_from: { T: API_TOKEN_HOST }");
