@@ -26,17 +26,12 @@ internal static class AuthCommands
         }
 
         model.Runtime.EnsureCreated();
-        var store = new OAuthTokenStore(oauth.TokenFile);
-        StoredTokens? previous;
-        try
-        {
-            previous = store.Read();
-        }
-        catch (InvalidDataException)
-        {
-            previous = null; // a damaged file is replaced by the login
-        }
 
+        // The login fills a file of its own, moved over the stored tokens only when it succeeded: until then the
+        // daemon keeps using the old ones, and a failed or interrupted login loses nothing.
+        var store = new OAuthTokenStore(oauth.TokenFile);
+        var fresh = new OAuthTokenStore(oauth.TokenFile + ".login");
+        fresh.Delete();
         var port = oauth.RedirectPort ?? FreePort();
         var redirect = new Uri($"http://127.0.0.1:{port}/callback");
         using var listener = new HttpListener();
@@ -51,19 +46,29 @@ internal static class AuthCommands
             return 1;
         }
 
-        // A fresh login: the stored tokens are set aside (and put back if the login fails), or the SDK would reuse them.
-        store.Delete();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(timeout);
         try
         {
-            var options = OAuthSupport.Options(upstream, oauth, redirect, (context, token) => WaitForRedirectAsync(listener, context, name, noBrowser, token));
+            var options = OAuthSupport.Options(upstream, oauth with { TokenFile = fresh.Path }, redirect, (context, token) => WaitForRedirectAsync(listener, context, name, noBrowser, token));
             var transport = RemoteConnection.CreateTransport(upstream, upstream.Remote!, SecretFile.ResolveAll(upstream), options, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
-            await using var client = await McpClient.CreateAsync(transport, new McpClientOptions
+            var client = await McpClient.CreateAsync(transport, new McpClientOptions
             {
                 ClientInfo = new() { Name = "mcp-broker", Version = BrokerInfo.Version },
             }, cancellationToken: cts.Token);
-            var tools = await client.ListToolsAsync(cancellationToken: cts.Token);
+            IList<McpClientTool> tools;
+            await using (client)
+            {
+                tools = await client.ListToolsAsync(cancellationToken: cts.Token);
+            }
+
+            // Only now (the session's closing DELETE still used the new tokens) do they replace the stored ones.
+            if (fresh.Read() is null)
+            {
+                throw new InvalidOperationException($"{upstream.Remote!.DisplayUrl} answered without asking for OAuth, so there are no tokens to store; the oauth block may not be needed");
+            }
+
+            File.Move(fresh.Path, store.Path, overwrite: true);
             var stored = store.Read();
             Console.WriteLine($"logged in to {name}: {tools.Count} tool(s); " + (stored?.ExpiresAt is { } at
                 ? $"the access token is valid until {at:yyyy-MM-dd HH:mm:ss} UTC" + (stored.RefreshToken is { Length: > 0 } ? " and is refreshed before it expires" : " (no refresh token: log in again then)")
@@ -73,18 +78,14 @@ internal static class AuthCommands
         }
         catch (Exception ex)
         {
-            if (previous is not null && !File.Exists(store.Path))
-            {
-                store.Write(previous);
-            }
-
+            fresh.Delete();
             var why = ex switch
             {
                 OperationCanceledException when !ct.IsCancellationRequested => $"no redirect arrived within {new Duration(timeout)}",
                 OperationCanceledException => "cancelled",
                 _ => RemoteFailure.Explain(ex, upstream),
             };
-            Console.Error.WriteLine($"mcp-broker: login to {name} failed: {why}" + (previous is null ? "" : "; the previous tokens are kept"));
+            Console.Error.WriteLine($"mcp-broker: login to {name} failed: {why}" + (File.Exists(store.Path) ? "; the stored tokens are unchanged" : ""));
             return 1;
         }
     }

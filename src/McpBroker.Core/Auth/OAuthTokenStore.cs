@@ -21,8 +21,11 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
         WriteIndented = true,
     };
 
+    /// <summary>One lock per file: per-session upstreams have a store each, and their refreshes must not interleave writes.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lock> s_gates = new(StringComparer.Ordinal);
+
     private readonly TimeProvider _time = time ?? TimeProvider.System;
-    private readonly Lock _gate = new();
+    private readonly Lock _gate = s_gates.GetOrAdd(System.IO.Path.GetFullPath(path), _ => new Lock());
 
     public string Path => path;
 
@@ -81,6 +84,16 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
 
     public ValueTask StoreTokensAsync(TokenContainer tokens, CancellationToken cancellationToken)
     {
+        lock (_gate)
+        {
+            Store(tokens);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private void Store(TokenContainer tokens)
+    {
         var previous = SafeRead();
         Write(new StoredTokens
         {
@@ -98,7 +111,6 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
             AuthorizationServer = tokens.AuthorizationServer ?? previous?.AuthorizationServer,
             RefreshedAt = previous is null ? null : _time.GetUtcNow(),
         });
-        return ValueTask.CompletedTask;
     }
 
     private StoredTokens? SafeRead()
@@ -119,7 +131,7 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
         lock (_gate)
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
-            var temp = path + ".tmp-" + Environment.ProcessId;
+            var temp = $"{path}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
             var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
             if (!OperatingSystem.IsWindows())
             {

@@ -346,6 +346,11 @@ internal static partial class ConfigValidator
         {
             issues.Add(ConfigIssue.Error($"{path}.url", $"the query parameter '{secretKey}' looks like a credential; the url is logged and shown, so send it in headers (from env_from or env_files) instead"));
         }
+        else if (url.Segments.Select(Uri.UnescapeDataString).Any(segment => SecretHeuristics.LooksLikeSecret(segment.Trim('/'))))
+        {
+            // Checked after $VAR expansion, so a token pulled in from a host variable is caught too; the message never quotes it.
+            issues.Add(ConfigIssue.Error($"{path}.url", "a part of the url's path looks like a credential; the url is logged and shown, so send the credential in headers (from env_from or env_files)"));
+        }
 
         var secretKeys = (u.EnvFrom ?? []).Keys.Concat((u.EnvFiles ?? []).Keys).ToHashSet(StringComparer.Ordinal);
         var used = new HashSet<string>(StringComparer.Ordinal);
@@ -378,7 +383,8 @@ internal static partial class ConfigValidator
             {
                 issues.Add(ConfigIssue.Error(at, "write references as ${KEY}, where KEY is a key of env_from or env_files"));
             }
-            else if (SecretHeuristics.LooksLikeSecret(literal.Trim()) || (literal.Length == template.Length && SecretHeuristics.LooksLikeSecretName(header) && literal.Trim().Length > 0))
+            else if (HeaderLiteralPieces().Split(literal).Any(SecretHeuristics.LooksLikeSecret)
+                || (SecretHeuristics.LooksLikeSecretName(header) && HeaderLiteralValue(literal)))
             {
                 issues.Add(ConfigIssue.Error(at, $"header values come only from env_from or env_files; move the value out of the file and write e.g. {header}: \"Bearer ${{TOKEN}}\" with env_from: {{TOKEN: HOST_VARIABLE}}"));
             }
@@ -595,6 +601,23 @@ internal static partial class ConfigValidator
 
     [GeneratedRegex(@"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")]
     private static partial Regex HeaderNameRegex();
+
+    /// <summary>
+    /// True when the literal text of a credential header (its template without references) holds more than an auth
+    /// scheme word and parameter names: "Bearer ${T}" and "sid=${S}" are fine, "sid=${S}; x=abc123" is not.
+    /// </summary>
+    private static bool HeaderLiteralValue(string literal) =>
+        HeaderParameterName().Replace(AuthScheme().Replace(literal, ""), "").Trim(' ', ';', ',').Length > 0;
+
+    [GeneratedRegex(@"^\s*(Bearer|Basic|Token|Digest|Key)\b", RegexOptions.IgnoreCase)]
+    private static partial Regex AuthScheme();
+
+    [GeneratedRegex(@"[A-Za-z0-9_.\-]+=")]
+    private static partial Regex HeaderParameterName();
+
+    /// <summary>What separates the pieces of a header's literal text that could each be a credential (cookie pairs, lists).</summary>
+    [GeneratedRegex(@"[\s;,=]+")]
+    private static partial Regex HeaderLiteralPieces();
 
     /// <summary><c>${KEY}</c> in a header value: KEY is a key of the upstream's env_from or env_files.</summary>
     [GeneratedRegex(@"\$\{(?<key>[A-Za-z_][A-Za-z0-9_]*)\}")]

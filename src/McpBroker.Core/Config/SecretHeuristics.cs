@@ -22,7 +22,7 @@ public static partial class SecretHeuristics
         return QuotedString().Replace(byKey, m => LooksLikeSecret(m.Groups["value"].Value) ? "\"***\"" : m.Value);
     }
 
-    [GeneratedRegex(@"(TOKEN|SECRET|PASSWORD|PASSWD|API[_-]?KEY|ACCESS[_-]?KEY|PRIVATE[_-]?KEY|CREDENTIAL|AUTH|COOKIE|SESSION)", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"(TOKEN|SECRET|PASSWORD|PASSWD|API[_-]?KEY|ACCESS[_-]?KEY|PRIVATE[_-]?KEY|CREDENTIAL|AUTH|COOKIE|SESSION|(^|[^A-Za-z])KEY($|[^A-Za-z]))", RegexOptions.IgnoreCase)]
     private static partial Regex SecretName();
 
     [GeneratedRegex(@"""?(?<key>[A-Za-z0-9_.\-]+)""?\s*[:=]\s*""(?<value>(?:[^""\\]|\\.)*)""")]

@@ -9,6 +9,15 @@ namespace McpBroker.Upstreams;
 /// <summary>Builds the SDK's HTTP client transport for an http/sse upstream, with its headers resolved from secrets.</summary>
 internal static class RemoteConnection
 {
+    /// <summary>
+    /// One HttpClient (one connection pool) for every remote upstream of the process: the SDK's own transport would make
+    /// one per connection and never dispose it. No client-wide timeout: the broker's start and call limits apply.
+    /// </summary>
+    private static readonly HttpClient s_http = new(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+
     public static HttpClientTransport CreateTransport(UpstreamModel model, RemoteModel remote, IReadOnlyDictionary<string, string> secrets,
         ClientOAuthOptions? oauth, ILoggerFactory loggerFactory) => new(new HttpClientTransportOptions
         {
@@ -18,7 +27,7 @@ internal static class RemoteConnection
             AdditionalHeaders = ResolveHeaders(remote, secrets),
             ConnectionTimeout = model.StartTimeout,
             OAuth = oauth,
-        }, loggerFactory);
+        }, s_http, loggerFactory, ownsHttpClient: false);
 
     /// <summary>Each header template with its <c>${KEY}</c> references replaced by the secret values.</summary>
     public static Dictionary<string, string> ResolveHeaders(RemoteModel remote, IReadOnlyDictionary<string, string> secrets)

@@ -230,19 +230,28 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                     return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {instance.Mask(ex.Message)}",
                         "check the arguments against describe_tool's input schema");
                 }
-                catch (Exception ex) when (instance.Remote && RemoteFailure.SessionExpired(ex) && !renewed)
+                catch (Exception ex) when (instance.Remote && !renewed && (RemoteFailure.SessionExpired(ex) || (retryable && instance.SessionExpired)))
                 {
-                    // HTTP 404 for our Mcp-Session-Id: the server forgot the session. Start a new one and retry once.
+                    // HTTP 404 for our Mcp-Session-Id: the server forgot the session. Start a new one and retry once
+                    // (the request that got the 404 never ran; others in flight then are retried only when idempotent).
                     renewed = true;
                     LogSessionExpired(Model.Name);
                     await StopInstanceAsync(instance, null);
-                    var again = await GetInstanceAsync(ct);
+                    var again = await GetInstanceAsync(timeoutCts.Token);
                     if (!again.Ok)
                     {
-                        return again.Error!;
+                        return ct.IsCancellationRequested ? Cancelled() : timeoutCts.IsCancellationRequested ? TimedOut(timeout, "reconnecting") : again.Error!;
                     }
 
                     instance = again.Value!;
+                }
+                catch (Exception ex) when (instance.Remote && renewed && RemoteFailure.SessionExpired(ex))
+                {
+                    // A session the server forgets at once is a failure (so a server that always does this opens the circuit).
+                    var why = "the server ended a new session at once (HTTP 404 again)";
+                    await StopInstanceAsync(instance, why);
+                    return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}': {why}",
+                        $"check upstreams.{Model.Name}.url, and whether the server keeps sessions (a load balancer without session affinity?)");
                 }
                 catch (Exception ex) when (instance.Remote && RemoteFailure.StatusCode(ex) is { } status && RemoteFailure.Retryable(status))
                 {
@@ -261,6 +270,18 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                     catch (OperationCanceledException)
                     {
                         return ct.IsCancellationRequested ? Cancelled() : TimedOut(timeout, "answering (retrying after HTTP errors)");
+                    }
+
+                    if (instance.Ended.IsCompleted)
+                    {
+                        // The connection ended while we waited: retry on the next one.
+                        var again = await GetInstanceAsync(timeoutCts.Token);
+                        if (!again.Ok)
+                        {
+                            return ct.IsCancellationRequested ? Cancelled() : timeoutCts.IsCancellationRequested ? TimedOut(timeout, "reconnecting") : again.Error!;
+                        }
+
+                        instance = again.Value!;
                     }
                 }
                 catch (Exception ex)
@@ -425,12 +446,12 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     {
         await Task.Yield();
         IReadOnlyCollection<string> secrets = [];
+        using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         try
         {
             var resolved = SecretFile.ResolveAll(Model);
             secrets = resolved.Values.Where(v => v.Length >= 4).ToList();
             LogConnecting(Model.Name, remote.DisplayUrl);
-            using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
             var oauth = OAuthOptions(remote);
             for (var attempt = 1; ; attempt++)
@@ -454,7 +475,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             var reason = ex switch
             {
                 OperationCanceledException when ct.IsCancellationRequested => "the daemon is stopping",
-                OperationCanceledException or TimeoutException => $"no answer to initialize from {remote.DisplayUrl} within {new Duration(Model.StartTimeout)}",
+                OperationCanceledException or TimeoutException when startCts.IsCancellationRequested || ex is TimeoutException =>
+                    $"no answer to initialize from {remote.DisplayUrl} within {new Duration(Model.StartTimeout)}",
+                OperationCanceledException => $"the connection to {remote.DisplayUrl} ended during initialize (a server that forgets the session at once does this)",
                 _ => RemoteFailure.Explain(ex, Model),
             };
             reason = Instance.Mask(reason, secrets);

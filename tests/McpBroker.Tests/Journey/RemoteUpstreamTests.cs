@@ -150,6 +150,23 @@ public sealed class RemoteUpstreamTests
     }
 
     [Fact]
+    public async Task ServerThatForgetsEverySession_FailsAfterOneRenewal_AndCountsAsAFailure()
+    {
+        await using var server = await TestHttpServer.StartAsync();
+        await using var env = await BrokerEnvironment.CreateAsync(Config($$"""
+              web: { transport: http, url: "{{server.McpUrl}}" }
+            """));
+        server.ForgetSessionsOnCall = true;
+        var client = await env.ConnectAsync();
+
+        var failed = Error(await client.CallToolAsync("web.echo", new Dictionary<string, object?> { ["text"] = "x" }));
+
+        Assert.Contains("ended a new session at once", failed.GetProperty("message").GetString());
+        Assert.Equal(2, server.Initializes);
+        Assert.Equal(1, (await Status(client)).Single().GetProperty("failures").GetInt32());
+    }
+
+    [Fact]
     public async Task PerSessionMode_GivesEachClientSessionItsOwnUpstreamSession()
     {
         await using var server = await TestHttpServer.StartAsync();

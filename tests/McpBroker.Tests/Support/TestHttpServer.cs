@@ -97,6 +97,9 @@ internal sealed class TestHttpServer : IAsyncDisposable
         }
     }
 
+    /// <summary>When set, a tools/call forgets its session and is answered 404 (a server behind a load balancer without affinity).</summary>
+    public bool ForgetSessionsOnCall { get; set; }
+
     /// <summary>The next <paramref name="count"/> requests to /mcp are answered with <paramref name="status"/>.</summary>
     public void FailNext(int count, HttpStatusCode status = HttpStatusCode.ServiceUnavailable)
     {
@@ -151,6 +154,19 @@ internal sealed class TestHttpServer : IAsyncDisposable
         {
             context.Response.StatusCode = 404;
             return;
+        }
+
+        if (ForgetSessionsOnCall && session.Length > 0 && HttpMethods.IsPost(context.Request.Method))
+        {
+            context.Request.EnableBuffering();
+            var body = await new StreamReader(context.Request.Body, leaveOpen: true).ReadToEndAsync();
+            context.Request.Body.Position = 0;
+            if (body.Contains("\"tools/call\"", StringComparison.Ordinal))
+            {
+                _expired[session] = true;
+                context.Response.StatusCode = 404;
+                return;
+            }
         }
 
         context.Response.OnStarting(() =>
