@@ -245,11 +245,19 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
                     instance = again.Value!;
                 }
-                catch (Exception ex) when (instance.Remote && renewed && RemoteFailure.SessionExpired(ex))
+                catch (Exception ex) when (instance.Remote && renewed && (RemoteFailure.SessionExpired(ex) || instance.SessionExpired))
                 {
                     // A session the server forgets at once is a failure (so a server that always does this opens the circuit).
+                    // The SDK ends the client before it fails the request, so the request may see that end first.
                     var why = "the server ended a new session at once (HTTP 404 again)";
-                    await StopInstanceAsync(instance, why);
+                    if (!await StopInstanceAsync(instance, why))
+                    {
+                        lock (_gate)
+                        {
+                            RecordFailure(why); // its end was noticed first and taken out of service without counting
+                        }
+                    }
+
                     return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}': {why}",
                         $"check upstreams.{Model.Name}.url, and whether the server keeps sessions (a load balancer without session affinity?)");
                 }
@@ -663,14 +671,17 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops <paramref name="instance"/> if it is still the current one; <paramref name="failure"/> counts it as failed.</summary>
-    private async Task StopInstanceAsync(Instance instance, string? failure, bool onlyIfIdle = false)
+    /// <summary>
+    /// Stops <paramref name="instance"/> if it is still the current one (true when this call did); <paramref name="failure"/>
+    /// counts it as failed.
+    /// </summary>
+    private async Task<bool> StopInstanceAsync(Instance instance, string? failure, bool onlyIfIdle = false)
     {
         lock (_gate)
         {
             if (_current is not { IsCompletedSuccessfully: true } t || !ReferenceEquals(t.Result, instance) || (onlyIfIdle && Volatile.Read(ref _inFlight) > 0))
             {
-                return;
+                return false;
             }
 
             _current = null;
@@ -686,6 +697,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
         LogStopping(Model.Name, instance.Label, failure ?? (onlyIfIdle ? "idle" : "requested"));
         await DisposeInstanceAsync(instance);
+        return true;
     }
 
     public async ValueTask DisposeAsync()
