@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using McpBroker.Catalog;
 using McpBroker.Config;
 using McpBroker.Facade;
@@ -175,7 +176,7 @@ internal sealed partial class SessionListener(
 
                     return result;
                 },
-                CallToolHandler = (request, token) => facade.CallToolAsync(profile, sessionId, request.Params!, token),
+                CallToolHandler = (request, token) => facade.CallToolAsync(profile, sessionId, request.Params!, token, ProgressTo(request)),
             },
         };
         options.Filters.Message.IncomingFilters.Add(pending.IncomingFilter);
@@ -204,6 +205,26 @@ internal sealed partial class SessionListener(
             registry.ReleaseSession(sessionId);
             LogSessionEnded(sessionId);
         }
+    }
+
+    /// <summary>
+    /// When the client asked for progress, a route that sends the upstream's progress params to it under the client's
+    /// own token (the params are relayed as they came, so no value is rounded through the SDK's float fields).
+    /// </summary>
+    private static Func<JsonObject, ValueTask>? ProgressTo(RequestContext<CallToolRequestParams> request)
+    {
+        if (request.Params?.Meta?["progressToken"] is not { } clientToken)
+        {
+            return null;
+        }
+
+        var server = request.Server;
+        return async parameters =>
+        {
+            var relayed = (JsonObject)parameters.DeepClone();
+            relayed["progressToken"] = clientToken.DeepClone();
+            await server.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = relayed });
+        };
     }
 
     /// <summary>What a raw session's client last listed, so it is told list_changed only when that is out of date.</summary>

@@ -13,7 +13,7 @@ internal static class RemoteConnection
     /// One HttpClient (one connection pool) for every remote upstream of the process: the SDK's own transport would make
     /// one per connection and never dispose it. No client-wide timeout: the broker's start and call limits apply.
     /// </summary>
-    private static readonly HttpClient s_http = new(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1) })
+    private static readonly HttpClient s_http = new(new ProgressRelay.Handler())
     {
         Timeout = Timeout.InfiniteTimeSpan,
     };

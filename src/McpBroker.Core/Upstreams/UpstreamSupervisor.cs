@@ -154,10 +154,18 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             return (IList<Tool>)[.. tools.Select(t => t.ProtocolTool)];
         }, ct);
 
-    /// <summary>Calls a tool; <paramref name="idempotent"/> lets HTTP 429/5xx answers of an http/sse upstream be retried.</summary>
-    public Task<Outcome<CallToolResult>> CallToolAsync(string? sessionId, string tool, IDictionary<string, JsonElement>? arguments, CancellationToken ct, bool idempotent = false) =>
-        RunAsync(sessionId, Model.CallTimeoutFor(tool), idempotent, async (client, token) =>
-            await client.CallToolAsync(new CallToolRequestParams { Name = tool, Arguments = arguments }, token), ct);
+    /// <summary>
+    /// Calls a tool; <paramref name="idempotent"/> lets HTTP 429/5xx answers of an http/sse upstream be retried, and
+    /// <paramref name="progress"/> (when the caller asked for progress) receives the upstream's progress params in order.
+    /// </summary>
+    public async Task<Outcome<CallToolResult>> CallToolAsync(string? sessionId, string tool, IDictionary<string, JsonElement>? arguments, CancellationToken ct,
+        bool idempotent = false, Func<System.Text.Json.Nodes.JsonObject, ValueTask>? progress = null)
+    {
+        using var lease = progress is null ? default(ProgressRelay.Lease?) : ProgressRelay.Open(progress);
+        var meta = lease is { } l ? new System.Text.Json.Nodes.JsonObject { ["progressToken"] = l.Token } : null;
+        return await RunAsync(sessionId, Model.CallTimeoutFor(tool), idempotent, async (client, token) =>
+            await client.CallToolAsync(new CallToolRequestParams { Name = tool, Arguments = arguments, Meta = meta }, token), ct);
+    }
 
     private async Task<Outcome<T>> RunAsync<T>(string? sessionId, TimeSpan timeout, bool retryable, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct)
     {
@@ -530,7 +538,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             LogStarting(Model.Name, process.Pid);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
-            var transport = new StreamClientTransport(process.Input, process.Output, _loggerFactory);
+            var transport = new StreamClientTransport(process.Input, ProgressRelay.Tap(process.Output), _loggerFactory);
             var connect = McpClient.CreateAsync(transport, ClientOptions(), _loggerFactory, startCts.Token);
             if (await Task.WhenAny(connect, process.Exited) != connect)
             {

@@ -33,7 +33,7 @@ public sealed class UpstreamLifecycleTests
         Assert.Equal(pidA, int.Parse(await Text(a, "t.pid")));
 
         await a.DisposeAsync();
-        await Wait.UntilAsync(() => !Processes.Alive(pidA), "session A's upstream to stop after its shim disconnected", TimeSpan.FromSeconds(5));
+        await Wait.UntilAsync(() => !Processes.Alive(pidA), "session A's upstream to stop after its shim disconnected", TimeSpan.FromSeconds(20));
         Assert.True(Processes.Alive(pidB));
         Assert.Equal(pidB, int.Parse(await Text(b, "t.pid")));
     }
