@@ -3,7 +3,8 @@ using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
 // Switches (command-line): --exit-at-start CODE, --garbage-stdout, --flood-stderr LINES, --stderr TEXT,
-// --marker-dir DIR (cancelled calls write a file there, so tests can see that cancellation reached the server),
+// --marker-dir DIR (slow calls write started-TAG when they begin and cancelled-TAG when cancelled, so tests can see
+// that a call and its cancellation reached the server),
 // --linger (keep running after stdin ends, as a misbehaving server would), --spawn-child (start a child process),
 // --print-env NAME[,NAME] (writes NAME=value to stderr at start, as a careless server might),
 // --describe-from FILE (echo's description is the file's content, read at each tools/list: a "rug pull" on demand).
@@ -92,6 +93,11 @@ var serverOptions = new McpServerOptions
                     return Result("unreachable");
                 case "hang":
                 case "slow":
+                    if (markerDir is not null && request.Params.Name == "slow")
+                    {
+                        File.WriteAllText(Path.Combine(markerDir, $"started-{Text("tag")}"), "started");
+                    }
+
                     try
                     {
                         // The delay is the behaviour under test (a slow or hung server), not synchronisation.

@@ -67,6 +67,30 @@ public sealed class ProtocolRelayTests
         }
     }
 
+    [Fact]
+    public async Task ClientCancellation_ReachesTheUpstream_AndTheSharedUpstreamKeepsServing()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              raw: { compact_tools_enabled: false }
+            upstreams:
+              t: { command: "{{Repo.TestUpstream}}", args: [--marker-dir, "{{root}}"] }
+            """);
+        var client = await env.ConnectAsync("raw");
+        var pid = await BrokerEnvironment.CallTextAsync(client, "t.pid", []);
+        using var cancel = new CancellationTokenSource();
+
+        var slow = client.CallToolAsync("t.slow", new Dictionary<string, object?> { ["ms"] = 60_000, ["tag"] = "c" }, cancellationToken: cancel.Token).AsTask();
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(env.Root, "started-c")), "the slow call to reach the upstream");
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => slow);
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(env.Root, "cancelled-c")), "notifications/cancelled to reach the upstream");
+        Assert.Equal(pid, await BrokerEnvironment.CallTextAsync(client, "t.pid", []));
+    }
+
     private static bool Listening(int port)
     {
         try
