@@ -9,7 +9,7 @@ using ModelContextProtocol.Server;
 // --print-env NAME[,NAME] (writes NAME=value to stderr at start, as a careless server might),
 // --describe-from FILE (echo's description is the file's content, read at each tools/list: a "rug pull" on demand).
 // Tools: echo, pid, child_pid, crash, hang, slow, freeze (SIGSTOPs the whole process: it answers nothing, not even
-// ping), add_tool (changes the tool list and sends list_changed).
+// ping), add_tool (changes the tool list and sends list_changed), log (sends notifications/message with the text).
 var options = ParseArgs(args);
 if (options.TryGetValue("--stderr", out var text))
 {
@@ -61,6 +61,7 @@ IList<Tool> Tools() =>
     new() { Name = "slow", Description = "Answer after ms milliseconds", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "freeze", Description = "Stop the whole process (SIGSTOP): no answer to anything, ping included", InputSchema = none },
     new() { Name = "add_tool", Description = "Add a tool and announce the change", InputSchema = none },
+    new() { Name = "log", Description = "Send a log message (notifications/message) with the message, then answer", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     .. extraTools,
 ];
 
@@ -118,6 +119,13 @@ var serverOptions = new McpServerOptions
                     Console.Error.WriteLine("test upstream: freezing as asked");
                     System.Diagnostics.Process.Start("kill", ["-STOP", Environment.ProcessId.ToString()])!.WaitForExit();
                     return Result("thawed");
+                case "log":
+                    await request.Server.SendMessageAsync(new JsonRpcNotification
+                    {
+                        Method = "notifications/message",
+                        Params = new System.Text.Json.Nodes.JsonObject { ["level"] = "info", ["logger"] = "test-upstream", ["data"] = Text("message") },
+                    }, ct);
+                    return Result("logged");
                 case "add_tool":
                     extraTools.Add(new Tool { Name = $"added_{extraTools.Count + 1}", Description = "A tool added at run time", InputSchema = none });
                     await request.Server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);

@@ -176,7 +176,7 @@ internal sealed partial class SessionListener(
 
                     return result;
                 },
-                CallToolHandler = (request, token) => facade.CallToolAsync(profile, sessionId, request.Params!, token, ProgressTo(request)),
+                CallToolHandler = (request, token) => facade.CallToolAsync(profile, sessionId, request.Params!, token, new CallRelay(ProgressTo(request), LogTo(request))),
             },
         };
         options.Filters.Message.IncomingFilters.Add(pending.IncomingFilter);
@@ -225,6 +225,14 @@ internal sealed partial class SessionListener(
             relayed["progressToken"] = clientToken.DeepClone();
             await server.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = relayed });
         };
+    }
+
+    /// <summary>Sends an upstream's log message (its params as they came) to the session whose call caused it.</summary>
+    private static Func<JsonObject, ValueTask> LogTo(RequestContext<CallToolRequestParams> request)
+    {
+        var server = request.Server;
+        return async parameters =>
+            await server.SendMessageAsync(new JsonRpcNotification { Method = "notifications/message", Params = parameters.DeepClone() });
     }
 
     /// <summary>What a raw session's client last listed, so it is told list_changed only when that is out of date.</summary>

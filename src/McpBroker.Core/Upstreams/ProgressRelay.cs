@@ -13,8 +13,11 @@ namespace McpBroker.Upstreams;
 /// </summary>
 internal static class ProgressRelay
 {
-    private const string Method = "\"notifications/progress\"";
     private const string TokenPrefix = "mcp-broker-progress-";
+
+    private static readonly byte[] MethodBytes = Encoding.UTF8.GetBytes("\"notifications/progress\"");
+    private static readonly byte[] TokenPrefixBytes = Encoding.UTF8.GetBytes(TokenPrefix);
+    private static readonly byte[] LogMethod = Encoding.UTF8.GetBytes("\"notifications/message\"");
 
     private static readonly ConcurrentDictionary<string, Func<JsonObject, ValueTask>> s_routes = new(StringComparer.Ordinal);
     private static long s_next;
@@ -27,44 +30,54 @@ internal static class ProgressRelay
         return new Lease(token);
     }
 
-    public static Stream Tap(Stream upstreamOutput) => new TapStream(upstreamOutput);
+    /// <summary>Taps a stdio upstream's output; <paramref name="onLog"/> also gets its log messages, in order.</summary>
+    public static Stream Tap(Stream upstreamOutput, Func<JsonObject, ValueTask>? onLog = null) => new TapStream(upstreamOutput, onLog: onLog);
 
     /// <summary>Delivers a line (one JSON-RPC message, or an SSE <c>data:</c> line) if it is progress for a route of ours.</summary>
-    internal static async ValueTask InspectAsync(ReadOnlyMemory<byte> line)
+    internal static async ValueTask InspectAsync(ReadOnlyMemory<byte> line, Func<JsonObject, ValueTask>? onLog = null)
     {
         var span = line.Span;
-        if (span.IndexOf(Encoding.UTF8.GetBytes(Method)) < 0 || span.IndexOf(Encoding.UTF8.GetBytes(TokenPrefix)) < 0)
+        if (onLog is not null && span.IndexOf(LogMethod) >= 0 && Parameters(line) is { } log)
+        {
+            await DeliverAsync(onLog, log);
+            return;
+        }
+
+        if (span.IndexOf(MethodBytes) < 0 || span.IndexOf(TokenPrefixBytes) < 0)
         {
             return;
         }
 
-        var start = span.IndexOf((byte)'{');
-        if (start < 0)
+        if (Parameters(line) is { } parameters
+            && parameters["progressToken"]?.GetValueKind() == System.Text.Json.JsonValueKind.String
+            && s_routes.TryGetValue(parameters["progressToken"]!.GetValue<string>(), out var route))
         {
-            return;
+            await DeliverAsync(route, parameters);
         }
+    }
 
-        JsonObject? parameters;
+    private static JsonObject? Parameters(ReadOnlyMemory<byte> line)
+    {
+        var start = line.Span.IndexOf((byte)'{');
         try
         {
-            parameters = JsonNode.Parse(line.Span[start..])?["params"] as JsonObject;
+            return start < 0 ? null : JsonNode.Parse(line.Span[start..])?["params"] as JsonObject;
         }
         catch (System.Text.Json.JsonException)
         {
-            return; // not ours to judge: the SDK reports malformed messages
+            return null; // not ours to judge: the SDK reports malformed messages
         }
+    }
 
-        if (parameters?["progressToken"]?.GetValueKind() == System.Text.Json.JsonValueKind.String
-            && s_routes.TryGetValue(parameters["progressToken"]!.GetValue<string>(), out var route))
+    private static async ValueTask DeliverAsync(Func<JsonObject, ValueTask> route, JsonObject parameters)
+    {
+        try
         {
-            try
-            {
-                await route(parameters);
-            }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-            {
-                // The session that asked has gone; the upstream's stream must keep flowing for everyone else.
-            }
+            await route(parameters);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            // The session that asked has gone; the upstream's stream must keep flowing for everyone else.
         }
     }
 
@@ -98,7 +111,7 @@ internal static class ProgressRelay
     }
 
     /// <summary>Passes every byte through unchanged; each complete line is inspected (in order) before it is handed on.</summary>
-    private sealed class TapStream(Stream inner, IDisposable? owner = null) : Stream
+    private sealed class TapStream(Stream inner, IDisposable? owner = null, Func<JsonObject, ValueTask>? onLog = null) : Stream
     {
         /// <summary>Progress notifications are small: a longer line (a big result) is passed on without being kept.</summary>
         private const int MaxInspected = 16 * 1024;
@@ -141,7 +154,7 @@ internal static class ProgressRelay
 
                 if (!_skipping)
                 {
-                    await InspectAsync(_line.GetBuffer().AsMemory(0, (int)_line.Length));
+                    await InspectAsync(_line.GetBuffer().AsMemory(0, (int)_line.Length), onLog);
                 }
 
                 _line.SetLength(0);

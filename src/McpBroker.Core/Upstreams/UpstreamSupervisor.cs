@@ -56,6 +56,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly Action<UpstreamSupervisor, ToolsChange>? _toolsChanged;
     private readonly Lock _gate = new();
     private readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LogSink> _logSinks = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposed = new();
     private readonly SemaphoreSlim? _slots;
     private Task<Instance>? _current;
@@ -159,8 +160,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     /// <paramref name="progress"/> (when the caller asked for progress) receives the upstream's progress params in order.
     /// </summary>
     public async Task<Outcome<CallToolResult>> CallToolAsync(string? sessionId, string tool, IDictionary<string, JsonElement>? arguments, CancellationToken ct,
-        bool idempotent = false, Func<System.Text.Json.Nodes.JsonObject, ValueTask>? progress = null)
+        bool idempotent = false, Func<System.Text.Json.Nodes.JsonObject, ValueTask>? progress = null, Func<System.Text.Json.Nodes.JsonObject, ValueTask>? log = null)
     {
+        using var logs = OpenLogSink(sessionId, log);
         using var lease = progress is null ? default(ProgressRelay.Lease?) : ProgressRelay.Open(progress);
         var meta = lease is { } l ? new System.Text.Json.Nodes.JsonObject { ["progressToken"] = l.Token } : null;
         return await RunAsync(sessionId, Model.CallTimeoutFor(tool), idempotent, async (client, token) =>
@@ -434,9 +436,81 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                     _toolsChanged?.Invoke(this, ToolsChange.ListChanged);
                     return ValueTask.CompletedTask;
                 }),
+                // "notifications/message": logging is deprecated from protocol 2026-07-28 (SEP-2577), still sent by today's servers.
+                // Over stdio they are read in order by the output tap instead (see StartProcessAsync).
+                new("notifications/message", (notification, _) =>
+                    Model.Remote is not null && notification.Params is System.Text.Json.Nodes.JsonObject p ? RelayLogAsync(p) : ValueTask.CompletedTask),
             ],
         },
     };
+
+    /// <summary>
+    /// An upstream's log message goes to the session that caused it: the one session with calls in flight that asked
+    /// for logs (a per-session instance has only its own). With calls of several sessions in flight it cannot be
+    /// attributed (a stdio server's log carries no request id), and is not sent to any: that would leak between profiles.
+    /// </summary>
+    private async ValueTask RelayLogAsync(System.Text.Json.Nodes.JsonObject parameters)
+    {
+        Func<System.Text.Json.Nodes.JsonObject, ValueTask>? sink = null;
+        lock (_gate)
+        {
+            if (_logSinks.Count == 1)
+            {
+                sink = _logSinks.Values.First().Sink;
+            }
+        }
+
+        if (sink is not null)
+        {
+            try
+            {
+                await sink(parameters);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+            {
+                // The session has gone.
+            }
+        }
+    }
+
+    /// <summary>Registers a session's log sink while one of its calls runs; disposing it unregisters (counted per session).</summary>
+    private LogSinkLease? OpenLogSink(string? sessionId, Func<System.Text.Json.Nodes.JsonObject, ValueTask>? sink)
+    {
+        if (sessionId is null || sink is null)
+        {
+            return null;
+        }
+
+        lock (_gate)
+        {
+            _logSinks[sessionId] = _logSinks.TryGetValue(sessionId, out var known) ? known with { Calls = known.Calls + 1 } : new LogSink(sink, 1);
+        }
+
+        return new LogSinkLease(this, sessionId);
+    }
+
+    private sealed record LogSink(Func<System.Text.Json.Nodes.JsonObject, ValueTask> Sink, int Calls);
+
+    private sealed class LogSinkLease(UpstreamSupervisor owner, string sessionId) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (owner._gate)
+            {
+                if (owner._logSinks.TryGetValue(sessionId, out var known))
+                {
+                    if (known.Calls <= 1)
+                    {
+                        owner._logSinks.Remove(sessionId);
+                    }
+                    else
+                    {
+                        owner._logSinks[sessionId] = known with { Calls = known.Calls - 1 };
+                    }
+                }
+            }
+        }
+    }
 
     /// <summary>Counts a started instance as running (a restart when it is not the first).</summary>
     private Instance Started(Instance instance)
@@ -538,7 +612,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             LogStarting(Model.Name, process.Pid);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
-            var transport = new StreamClientTransport(process.Input, ProgressRelay.Tap(process.Output), _loggerFactory);
+            var transport = new StreamClientTransport(process.Input, ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
             var connect = McpClient.CreateAsync(transport, ClientOptions(), _loggerFactory, startCts.Token);
             if (await Task.WhenAny(connect, process.Exited) != connect)
             {

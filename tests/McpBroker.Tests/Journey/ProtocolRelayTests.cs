@@ -91,6 +91,32 @@ public sealed class ProtocolRelayTests
         Assert.Equal(pid, await BrokerEnvironment.CallTextAsync(client, "t.pid", []));
     }
 
+    [Fact]
+    public async Task UpstreamLogMessage_ReachesTheSessionWhoseCallCausedIt_AndNoOther()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              raw: { compact_tools_enabled: false }
+            upstreams:
+              t: { command: "{{Repo.TestUpstream}}" }
+            """);
+        var a = await env.ConnectAsync("raw");
+        var b = await env.ConnectAsync("raw");
+        var logsA = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var logsB = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var _ = a.RegisterNotificationHandler("notifications/message", (n, _) => { logsA.Enqueue(n.Params!["data"]!.ToString()); return ValueTask.CompletedTask; });
+        await using var __ = b.RegisterNotificationHandler("notifications/message", (n, _) => { logsB.Enqueue(n.Params!["data"]!.ToString()); return ValueTask.CompletedTask; });
+        await BrokerEnvironment.CallTextAsync(b, "t.echo", new() { ["message"] = "b is connected too" });
+
+        Assert.Equal("logged", await BrokerEnvironment.CallTextAsync(a, "t.log", new() { ["message"] = "hello from a's call" }));
+
+        await Wait.UntilAsync(() => logsA.Contains("hello from a's call"), "the upstream's log message to reach session a");
+        await BrokerEnvironment.CallTextAsync(b, "t.echo", new() { ["message"] = "anything for b?" });
+        Assert.Empty(logsB);
+    }
+
     private static bool Listening(int port)
     {
         try
