@@ -125,26 +125,12 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
         }
     }
 
-    /// <summary>Writes the file with mode 0600 from the start: a temporary file beside it, then a rename.</summary>
+    /// <summary>Writes the file atomically with mode 0600 (the same write as every file the broker edits).</summary>
     public void Write(StoredTokens tokens)
     {
         lock (_gate)
         {
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
-            var temp = $"{path}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
-            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            using (var stream = new FileStream(temp, options))
-            {
-                JsonSerializer.Serialize(stream, tokens, s_json);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, path, overwrite: true);
+            Clients.ClientFiles.WriteAtomic(path, JsonSerializer.SerializeToUtf8Bytes(tokens, s_json), Clients.ClientFiles.Private);
         }
     }
 

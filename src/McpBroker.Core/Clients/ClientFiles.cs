@@ -103,10 +103,18 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
         var directory = Path.GetDirectoryName(real)!;
         Directory.CreateDirectory(directory);
         var keep = mode ?? (File.Exists(real) && !OperatingSystem.IsWindows() ? File.GetUnixFileMode(real) : Private);
-        var temp = Path.Combine(directory, $".{Path.GetFileName(real)}.mcp-broker-{Environment.ProcessId}.tmp");
+        // A name of its own per write (two writers never share a temp file), created with the final mode from the
+        // start, so secret content is never readable by others, not even for a moment.
+        var temp = Path.Combine(directory, $".{Path.GetFileName(real)}.mcp-broker-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = keep;
+            }
+
+            using (var stream = new FileStream(temp, options))
             {
                 stream.Write(bytes);
                 stream.Flush(flushToDisk: true);
@@ -114,7 +122,7 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
 
             if (!OperatingSystem.IsWindows())
             {
-                File.SetUnixFileMode(temp, keep);
+                File.SetUnixFileMode(temp, keep); // the umask may have narrowed the create mode
             }
 
             if (expectedHash is not null && Hash(Read(real)) != expectedHash)
@@ -130,7 +138,7 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
         }
     }
 
-    private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    public const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private string MetaPath(string id) => Path.Combine(backupsDir, id + ".json");
 

@@ -69,7 +69,10 @@ internal static partial class ClientImport
     /// <summary>What makes an upstream the same server as a client's entry: its URL, or its command and arguments as written.</summary>
     public static string Identity(UpstreamModel upstream) => upstream.Remote is { } remote
         ? UrlIdentity(remote.Url.ToString())
-        : string.Join('\0', ["cmd", upstream.Command, .. upstream.Args]);
+        : CommandIdentity(upstream.Command, upstream.Args);
+
+    /// <summary>A local server as an identity: its command and arguments as written.</summary>
+    public static string CommandIdentity(string command, IEnumerable<string> args) => string.Join('\0', ["cmd", command, .. args]);
 
     /// <summary>A URL as an identity: parsed (so host case and a bare host's slash do not matter), without a trailing slash.</summary>
     public static string UrlIdentity(string url) =>

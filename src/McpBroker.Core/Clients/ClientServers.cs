@@ -21,7 +21,7 @@ internal sealed record ClientServer(
     public bool Sse { get; init; }
 
     /// <summary>What makes two entries the same server across clients: the URL, else the command and its arguments.</summary>
-    public string Identity => Url is { } url ? ClientImport.UrlIdentity(url) : string.Join('\0', ["cmd", Command ?? "", .. Args]);
+    public string Identity => Url is { } url ? ClientImport.UrlIdentity(url) : ClientImport.CommandIdentity(Command ?? "", Args);
 }
 
 /// <summary>Reads the server entries of a client's config file, in each format's shape.</summary>

@@ -183,9 +183,7 @@ public sealed record UpstreamModel(
     /// Identifies what would be started: a cached tool catalog is only trusted for the same fingerprint.
     /// Env values are hashed, never stored.
     /// </summary>
-    public string Fingerprint => _fingerprint ??= ComputeFingerprint(Remote is null ? Command : Remote.Url.ToString(), Args, WorkingDir, Env, EnvFrom, EnvFiles);
-
-    private string? _fingerprint;
+    public string Fingerprint => ComputeFingerprint(Remote is null ? Command : Remote.Url.ToString(), Args, WorkingDir, Env, EnvFrom, EnvFiles);
 
     private static string ComputeFingerprint(string command, IReadOnlyList<string> args, string workingDir,
         IReadOnlyDictionary<string, string> env, IReadOnlyDictionary<string, string> envFrom, IReadOnlyDictionary<string, string> envFiles)

@@ -9,7 +9,8 @@ namespace McpBroker.Upstreams;
 /// upstream sent them and before the call's result. The SDK hands incoming notifications to handlers concurrently
 /// (they arrive reordered, and those after the response are dropped), so progress is read where the bytes come in:
 /// <see cref="Tap"/> wraps a stdio upstream's output and <see cref="Handler"/> the HTTP responses, and each progress
-/// line whose token the broker issued is awaited into its route before the SDK sees anything after it.
+/// line whose token the broker issued is awaited into its route before the SDK sees anything after it. A stdio tap also
+/// hands its upstream's log lines (<c>notifications/message</c>) to the supervisor, in order, the same way.
 /// </summary>
 internal static class ProgressRelay
 {

@@ -219,6 +219,20 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
             var instance = started.Value!;
             var renewed = false;
+
+            // Moves the request to the current (or a new) instance; the error when there is none to move to.
+            async Task<BrokerError?> ReconnectAsync()
+            {
+                var again = await GetInstanceAsync(timeoutCts.Token);
+                if (again.Ok)
+                {
+                    instance = again.Value!;
+                    return null;
+                }
+
+                return ct.IsCancellationRequested ? Cancelled() : timeoutCts.IsCancellationRequested ? TimedOut(timeout, "reconnecting") : again.Error!;
+            }
+
             for (var attempt = 1; ; attempt++)
             {
                 try
@@ -247,13 +261,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                     renewed = true;
                     LogSessionExpired(Model.Name);
                     await StopInstanceAsync(instance, null);
-                    var again = await GetInstanceAsync(timeoutCts.Token);
-                    if (!again.Ok)
+                    if (await ReconnectAsync() is { } failed)
                     {
-                        return ct.IsCancellationRequested ? Cancelled() : timeoutCts.IsCancellationRequested ? TimedOut(timeout, "reconnecting") : again.Error!;
+                        return failed;
                     }
-
-                    instance = again.Value!;
                 }
                 catch (Exception ex) when (instance.Remote && renewed && (RemoteFailure.SessionExpired(ex) || instance.SessionExpired))
                 {
@@ -290,16 +301,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                         return ct.IsCancellationRequested ? Cancelled() : TimedOut(timeout, "answering (retrying after HTTP errors)");
                     }
 
-                    if (instance.Ended.IsCompleted)
+                    // The connection ended while we waited: retry on the next one.
+                    if (instance.Ended.IsCompleted && await ReconnectAsync() is { } failed)
                     {
-                        // The connection ended while we waited: retry on the next one.
-                        var again = await GetInstanceAsync(timeoutCts.Token);
-                        if (!again.Ok)
-                        {
-                            return ct.IsCancellationRequested ? Cancelled() : timeoutCts.IsCancellationRequested ? TimedOut(timeout, "reconnecting") : again.Error!;
-                        }
-
-                        instance = again.Value!;
+                        return failed;
                     }
                 }
                 catch (Exception ex)

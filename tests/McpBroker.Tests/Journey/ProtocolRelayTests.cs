@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using McpBroker.Tests.Support;
 
@@ -18,66 +15,42 @@ public sealed class ProtocolRelayTests
     [Fact]
     public async Task Progress_FromStdioAndHttpUpstreams_ArrivesCompleteAndInOrder_RawAndThroughCallTool()
     {
-        await NpmUpstreams.EnsureInstalledAsync();
-        var port = FreePort();
-        var start = new ProcessStartInfo(Repo.NodeBin("mcp-server-everything")) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add("streamableHttp");
-        start.Environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        using var http = Process.Start(start)!;
-        http.OutputDataReceived += (_, _) => { };
-        http.ErrorDataReceived += (_, _) => { };
-        http.BeginOutputReadLine();
-        http.BeginErrorReadLine();
-        try
-        {
-            await Wait.UntilAsync(() => Listening(port), $"server-everything to listen on {port}");
-            await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
-                schema_version: 1
-                runtime: { root: "{{root}}" }
-                profiles:
-                  raw: { compact_tools_enabled: false }
-                  default: { compact_tools_enabled: true }
-                upstreams:
-                  ev: { command: "{{Repo.NodeBin("mcp-server-everything")}}" }
-                  evh: { transport: http, url: "http://127.0.0.1:{{port}}/mcp" }
-                """);
-            var args = JsonSerializer.Serialize(new { duration = 0, steps = Steps });
+        using var http = await LoopbackServer.StartEverythingAsync("streamableHttp");
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              raw: { compact_tools_enabled: false }
+              default: { compact_tools_enabled: true }
+            upstreams:
+              ev: { command: "{{Repo.NodeBin("mcp-server-everything")}}" }
+              evh: { transport: http, url: "http://127.0.0.1:{{http.Port}}/mcp" }
+            """);
+        var args = JsonSerializer.Serialize(new { duration = 0, steps = Steps });
 
-            foreach (var (profile, tool, arguments) in new[]
-            {
-                ("raw", "ev.trigger-long-running-operation", args),
-                ("raw", "evh.trigger-long-running-operation", args),
-                ("default", "broker.call_tool", JsonSerializer.Serialize(new { name = "ev.trigger-long-running-operation", arguments = new { duration = 0, steps = Steps } })),
-            })
-            {
-                var run = await env.RunAsync("node", [Path.Combine(Repo.UpstreamsDir, "progress-client.mjs"), Repo.Shim, env.ConfigPath, profile, tool, arguments], stdin: null);
-
-                Assert.True(run.ExitCode == 0, run.Stderr);
-                var output = JsonDocument.Parse(run.Stdout).RootElement;
-                Assert.False(output.GetProperty("isError").GetBoolean(), output.GetProperty("text").GetString());
-                var progress = output.GetProperty("progress").EnumerateArray().Select(p => p[0].GetDouble()).ToList();
-                Assert.True(progress.SequenceEqual(Enumerable.Range(1, Steps).Select(i => (double)i)),
-                    $"{profile} {tool}: {progress.Count} progress notifications: {string.Join(",", progress.TakeLast(5))}");
-                Assert.All(output.GetProperty("progress").EnumerateArray(), p => Assert.Equal(Steps, p[1].GetInt32()));
-            }
-        }
-        finally
+        foreach (var (profile, tool, arguments) in new[]
         {
-            http.Kill(entireProcessTree: true);
+            ("raw", "ev.trigger-long-running-operation", args),
+            ("raw", "evh.trigger-long-running-operation", args),
+            ("default", "broker.call_tool", JsonSerializer.Serialize(new { name = "ev.trigger-long-running-operation", arguments = new { duration = 0, steps = Steps } })),
+        })
+        {
+            var run = await env.RunAsync("node", [Path.Combine(Repo.UpstreamsDir, "progress-client.mjs"), Repo.Shim, env.ConfigPath, profile, tool, arguments], stdin: null);
+
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            var output = JsonDocument.Parse(run.Stdout).RootElement;
+            Assert.False(output.GetProperty("isError").GetBoolean(), output.GetProperty("text").GetString());
+            var progress = output.GetProperty("progress").EnumerateArray().Select(p => p[0].GetDouble()).ToList();
+            Assert.True(progress.SequenceEqual(Enumerable.Range(1, Steps).Select(i => (double)i)),
+                $"{profile} {tool}: {progress.Count} progress notifications: {string.Join(",", progress.TakeLast(5))}");
+            Assert.All(output.GetProperty("progress").EnumerateArray(), p => Assert.Equal(Steps, p[1].GetInt32()));
         }
     }
 
     [Fact]
     public async Task ClientCancellation_ReachesTheUpstream_AndTheSharedUpstreamKeepsServing()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
-            schema_version: 1
-            runtime: { root: "{{root}}" }
-            profiles:
-              raw: { compact_tools_enabled: false }
-            upstreams:
-              t: { command: "{{Repo.TestUpstream}}", args: [--marker-dir, "{{root}}"] }
-            """);
+        await using var env = await BrokerEnvironment.CreateAsync(TestUpstreamBehindARawProfile);
         var client = await env.ConnectAsync("raw");
         var pid = await BrokerEnvironment.CallTextAsync(client, "t.pid", []);
         using var cancel = new CancellationTokenSource();
@@ -94,14 +67,7 @@ public sealed class ProtocolRelayTests
     [Fact]
     public async Task UpstreamLogMessage_ReachesTheSessionWhoseCallCausedIt_AndNoOther()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
-            schema_version: 1
-            runtime: { root: "{{root}}" }
-            profiles:
-              raw: { compact_tools_enabled: false }
-            upstreams:
-              t: { command: "{{Repo.TestUpstream}}" }
-            """);
+        await using var env = await BrokerEnvironment.CreateAsync(TestUpstreamBehindARawProfile);
         var a = await env.ConnectAsync("raw");
         var b = await env.ConnectAsync("raw");
         var logsA = new System.Collections.Concurrent.ConcurrentQueue<string>();
@@ -117,24 +83,13 @@ public sealed class ProtocolRelayTests
         Assert.Empty(logsB);
     }
 
-    private static bool Listening(int port)
-    {
-        try
-        {
-            using var probe = new TcpClient();
-            probe.Connect(IPAddress.Loopback, port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
+    /// <summary>The in-repo test upstream (marking started and cancelled calls under the root) behind a raw profile.</summary>
+    private static string TestUpstreamBehindARawProfile(string root) => $$"""
+        schema_version: 1
+        runtime: { root: "{{root}}" }
+        profiles:
+          raw: { compact_tools_enabled: false }
+        upstreams:
+          t: { command: "{{Repo.TestUpstream}}", args: [--marker-dir, "{{root}}"] }
+        """;
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using McpBroker.Tests.Support;
 using ModelContextProtocol.Client;
@@ -29,37 +27,24 @@ public sealed class RemoteUpstreamTests
     [Fact]
     public async Task ServerEverything_OverStreamableHttpAndSse_ServesItsToolsThroughTheBroker()
     {
-        await NpmUpstreams.EnsureInstalledAsync();
-        var httpPort = FreePort();
-        var ssePort = FreePort();
-        using var http = StartEverything("streamableHttp", httpPort);
-        using var sse = StartEverything("sse", ssePort);
-        try
-        {
-            await WaitForPortAsync(httpPort);
-            await WaitForPortAsync(ssePort);
-            await using var env = await BrokerEnvironment.CreateAsync(Config($$"""
-                  eh: { transport: http, url: "http://127.0.0.1:{{httpPort}}/mcp" }
-                  es: { transport: sse, url: "http://127.0.0.1:{{ssePort}}/sse" }
-                """));
-            var client = await env.ConnectAsync();
+        using var http = await LoopbackServer.StartEverythingAsync("streamableHttp");
+        using var sse = await LoopbackServer.StartEverythingAsync("sse");
+        await using var env = await BrokerEnvironment.CreateAsync(Config($$"""
+              eh: { transport: http, url: "http://127.0.0.1:{{http.Port}}/mcp" }
+              es: { transport: sse, url: "http://127.0.0.1:{{sse.Port}}/sse" }
+            """));
+        var client = await env.ConnectAsync();
 
-            var tools = await client.ListToolsAsync();
-            Assert.Contains(tools, t => t.Name == "eh.echo");
-            Assert.Contains(tools, t => t.Name == "es.echo");
-            Assert.Equal("Echo: over http", await Text(client, "eh.echo", new() { ["message"] = "over http" }));
-            Assert.Equal("Echo: over sse", await Text(client, "es.echo", new() { ["message"] = "over sse" }));
+        var tools = await client.ListToolsAsync();
+        Assert.Contains(tools, t => t.Name == "eh.echo");
+        Assert.Contains(tools, t => t.Name == "es.echo");
+        Assert.Equal("Echo: over http", await Text(client, "eh.echo", new() { ["message"] = "over http" }));
+        Assert.Equal("Echo: over sse", await Text(client, "es.echo", new() { ["message"] = "over sse" }));
 
-            var status = await Status(client);
-            Assert.All(status, u => Assert.Equal("running", u.GetProperty("state").GetString()));
-            Assert.All(status, u => Assert.Equal(JsonValueKind.Null, u.GetProperty("pid").ValueKind));
-            Assert.Equal(["http", "sse"], status.Select(u => u.GetProperty("transport").GetString()));
-        }
-        finally
-        {
-            http.Kill(entireProcessTree: true);
-            sse.Kill(entireProcessTree: true);
-        }
+        var status = await Status(client);
+        Assert.All(status, u => Assert.Equal("running", u.GetProperty("state").GetString()));
+        Assert.All(status, u => Assert.Equal(JsonValueKind.Null, u.GetProperty("pid").ValueKind));
+        Assert.Equal(["http", "sse"], status.Select(u => u.GetProperty("transport").GetString()));
     }
 
     [Fact]
@@ -277,43 +262,6 @@ public sealed class RemoteUpstreamTests
         return (process.ExitCode, output + await stderr);
     }
 
-    private static Process StartEverything(string mode, int port)
-    {
-        var start = new ProcessStartInfo(Repo.NodeBin("mcp-server-everything")) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(mode);
-        start.Environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static async Task WaitForPortAsync(int port)
-    {
-        await Wait.UntilAsync(() =>
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                probe.Connect(IPAddress.Loopback, port);
-                return true;
-            }
-            catch (SocketException)
-            {
-                return false;
-            }
-        }, $"the server on port {port} to listen");
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
-
     private static void WriteSecret(string path, string value)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -332,21 +280,10 @@ public sealed class RemoteUpstreamTests
         }
     }
 
-    private static async Task<string> Text(McpClient client, string tool, Dictionary<string, object?>? args = null)
-    {
-        var result = await client.CallToolAsync(tool, args ?? []);
-        var text = ((TextContentBlock)result.Content[0]).Text;
-        Assert.False(result.IsError == true, text);
-        return text;
-    }
+    private static Task<string> Text(McpClient client, string tool, Dictionary<string, object?>? args = null) =>
+        BrokerEnvironment.CallTextAsync(client, tool, args ?? []);
 
-    private static async Task<List<JsonElement>> Status(McpClient client) =>
-        (await BrokerEnvironment.CallJsonAsync(client, "broker.status", [])).GetProperty("upstreams").EnumerateArray().ToList();
+    private static Task<List<JsonElement>> Status(McpClient client) => BrokerEnvironment.UpstreamStatusAsync(client);
 
-    private static JsonElement Error(CallToolResult result)
-    {
-        var text = ((TextContentBlock)result.Content[0]).Text;
-        Assert.True(result.IsError == true, "expected an error result, got: " + text);
-        return JsonDocument.Parse(text).RootElement.GetProperty("error").Clone();
-    }
+    private static JsonElement Error(CallToolResult result) => BrokerEnvironment.ErrorOf(result);
 }

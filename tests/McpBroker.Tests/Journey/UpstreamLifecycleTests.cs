@@ -287,22 +287,10 @@ public sealed class UpstreamLifecycleTests
     private static int InFlight(McpClient client) =>
         Status(client).GetAwaiter().GetResult().Single().GetProperty("in_flight").GetInt32();
 
-    private static async Task<string> Text(McpClient client, string tool, Dictionary<string, object?>? args = null)
-    {
-        var result = await client.CallToolAsync(tool, args ?? []);
-        var text = ((TextContentBlock)result.Content[0]).Text;
-        Assert.False(result.IsError == true, text);
-        return text;
-    }
+    private static Task<string> Text(McpClient client, string tool, Dictionary<string, object?>? args = null) =>
+        BrokerEnvironment.CallTextAsync(client, tool, args ?? []);
 
-    private static async Task<List<JsonElement>> Status(McpClient client) =>
-        (await BrokerEnvironment.CallJsonAsync(client, "broker.status", [])).GetProperty("upstreams").EnumerateArray().ToList();
+    private static Task<List<JsonElement>> Status(McpClient client) => BrokerEnvironment.UpstreamStatusAsync(client);
 
-    private static JsonElement Error(CallToolResult result)
-    {
-        var text = ((TextContentBlock)result.Content[0]).Text;
-        Assert.True(result.IsError == true, "expected an error result, got: " + text);
-        Assert.StartsWith("{", text);
-        return JsonDocument.Parse(text).RootElement.GetProperty("error").Clone();
-    }
+    private static JsonElement Error(CallToolResult result) => BrokerEnvironment.ErrorOf(result);
 }

@@ -149,6 +149,19 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
         return text;
     }
 
+    /// <summary>The upstreams part of broker.status, one element per upstream.</summary>
+    public static async Task<List<JsonElement>> UpstreamStatusAsync(McpClient client) =>
+        (await CallJsonAsync(client, "broker.status", [])).GetProperty("upstreams").EnumerateArray().ToList();
+
+    /// <summary>The structured error of a facade error result, failing the test when the result is not one.</summary>
+    public static JsonElement ErrorOf(CallToolResult result)
+    {
+        var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(t => t.Text));
+        Assert.True(result.IsError == true, "expected an error result, got: " + text);
+        Assert.StartsWith("{", text);
+        return JsonDocument.Parse(text).RootElement.GetProperty("error").Clone();
+    }
+
     public static async Task<JsonElement> CallJsonAsync(McpClient client, string tool, Dictionary<string, object?> args) =>
         JsonDocument.Parse(await CallTextAsync(client, tool, args)).RootElement.Clone();
 
