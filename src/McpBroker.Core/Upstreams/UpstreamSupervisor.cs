@@ -254,34 +254,6 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                     return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {instance.Mask(ex.Message)}",
                         "check the arguments against describe_tool's input schema");
                 }
-                catch (Exception ex) when (instance.Remote && !renewed && (RemoteFailure.SessionExpired(ex) || (retryable && instance.SessionExpired)))
-                {
-                    // HTTP 404 for our Mcp-Session-Id: the server forgot the session. Start a new one and retry once
-                    // (the request that got the 404 never ran; others in flight then are retried only when idempotent).
-                    renewed = true;
-                    LogSessionExpired(Model.Name);
-                    await StopInstanceAsync(instance, null);
-                    if (await ReconnectAsync() is { } failed)
-                    {
-                        return failed;
-                    }
-                }
-                catch (Exception ex) when (instance.Remote && renewed && (RemoteFailure.SessionExpired(ex) || instance.SessionExpired))
-                {
-                    // A session the server forgets at once is a failure (so a server that always does this opens the circuit).
-                    // The SDK ends the client before it fails the request, so the request may see that end first.
-                    var why = "the server ended a new session at once (HTTP 404 again)";
-                    if (!await StopInstanceAsync(instance, why))
-                    {
-                        lock (_gate)
-                        {
-                            RecordFailure(why); // its end was noticed first and taken out of service without counting
-                        }
-                    }
-
-                    return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}': {why}",
-                        $"check upstreams.{Model.Name}.url, and whether the server keeps sessions (a load balancer without session affinity?)");
-                }
                 catch (Exception ex) when (instance.Remote && RemoteFailure.StatusCode(ex) is { } status && RemoteFailure.Retryable(status))
                 {
                     if (!retryable || attempt > RemoteFailure.Retries)
@@ -310,7 +282,34 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 catch (Exception ex)
                 {
                     // A dead process fails every pending request; give its exit (and last stderr lines) a moment to land.
-                    if (await instance.EndedWithin(TimeSpan.FromSeconds(1)))
+                    // So too an HTTP session the server forgot: the SDK ends the client when the 404 arrives, and the
+                    // request may fail with that end (a cancellation) before, or instead of, its own HTTP 404.
+                    var ended = await instance.EndedWithin(TimeSpan.FromSeconds(1));
+                    var ownExpiry = RemoteFailure.SessionExpired(ex);
+                    if (instance.Remote && (ownExpiry || (ended && instance.SessionExpired)))
+                    {
+                        if (!renewed && (ownExpiry || retryable))
+                        {
+                            // Start a new session and retry once (the request that got the 404 never ran; others in
+                            // flight then may have, so they are retried only when idempotent).
+                            renewed = true;
+                            LogSessionExpired(Model.Name);
+                            await StopInstanceAsync(instance, null);
+                            if (await ReconnectAsync() is { } failed)
+                            {
+                                return failed;
+                            }
+
+                            continue;
+                        }
+
+                        if (renewed)
+                        {
+                            return await NewSessionForgottenAsync(instance);
+                        }
+                    }
+
+                    if (ended)
                     {
                         return new BrokerError(BrokerErrorCode.UpstreamCrashed,
                             $"upstream '{Model.Name}' {(instance.Remote ? "lost its connection" : "crashed")} during the request: {instance.Describe()}",
@@ -339,6 +338,22 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             Touch();
             Interlocked.Decrement(ref _inFlight);
         }
+    }
+
+    /// <summary>A session the server forgets at once is a failure (so a server that always does this opens the circuit).</summary>
+    private async Task<BrokerError> NewSessionForgottenAsync(Instance instance)
+    {
+        const string why = "the server ended a new session at once (HTTP 404 again)";
+        if (!await StopInstanceAsync(instance, why))
+        {
+            lock (_gate)
+            {
+                RecordFailure(why); // its end was noticed first and taken out of service without counting
+            }
+        }
+
+        return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}': {why}",
+            $"check upstreams.{Model.Name}.url, and whether the server keeps sessions (a load balancer without session affinity?)");
     }
 
     private static BrokerError Cancelled() => new(BrokerErrorCode.Cancelled, "the request was cancelled", "");
