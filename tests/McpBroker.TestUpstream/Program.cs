@@ -9,7 +9,10 @@ using ModelContextProtocol.Server;
 // --print-env NAME[,NAME] (writes NAME=value to stderr at start, as a careless server might),
 // --describe-from FILE (echo's description is the file's content, read at each tools/list: a "rug pull" on demand).
 // Tools: echo, pid, child_pid, crash, hang, slow, freeze (SIGSTOPs the whole process: it answers nothing, not even
-// ping), add_tool (changes the tool list and sends list_changed), log (sends notifications/message with the text).
+// ping), add_tool (changes the tool list and sends list_changed), log (sends notifications/message with the text),
+// sample (asks the client for sampling/createMessage during the call; answers with the reply or the refusal),
+// sample_after (answers at once; once the file go-TAG appears in the marker dir it asks for sampling, outside any
+// call, and writes the reply or the refusal to sampled-TAG).
 var options = ParseArgs(args);
 if (options.TryGetValue("--stderr", out var text))
 {
@@ -62,6 +65,8 @@ IList<Tool> Tools() =>
     new() { Name = "freeze", Description = "Stop the whole process (SIGSTOP): no answer to anything, ping included", InputSchema = none },
     new() { Name = "add_tool", Description = "Add a tool and announce the change", InputSchema = none },
     new() { Name = "log", Description = "Send a log message (notifications/message) with the message, then answer", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
+    new() { Name = "sample", Description = "Ask the client to sample a reply to the message", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
+    new() { Name = "sample_after", Description = "Ask the client to sample once go-TAG exists in the marker dir, after answering", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
     .. extraTools,
 ];
 
@@ -126,6 +131,22 @@ var serverOptions = new McpServerOptions
                         Params = new System.Text.Json.Nodes.JsonObject { ["level"] = "info", ["logger"] = "test-upstream", ["data"] = Text("message") },
                     }, ct);
                     return Result("logged");
+                case "sample":
+                    return Result(await SampleAsync(request.Server, Text("message"), ct));
+                case "sample_after":
+                    var tag = Text("tag");
+                    _ = Task.Run(async () =>
+                    {
+                        // Waiting for the test's go file is the behaviour under test: a request sent when no call is in flight.
+                        var go = Path.Combine(markerDir!, $"go-{tag}");
+                        for (var i = 0; i < 3000 && !File.Exists(go); i++)
+                        {
+                            await Task.Delay(10);
+                        }
+
+                        File.WriteAllText(Path.Combine(markerDir!, $"sampled-{tag}"), await SampleAsync(request.Server, "later", CancellationToken.None));
+                    });
+                    return Result("scheduled");
                 case "add_tool":
                     extraTools.Add(new Tool { Name = $"added_{extraTools.Count + 1}", Description = "A tool added at run time", InputSchema = none });
                     await request.Server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);
@@ -148,6 +169,25 @@ if (options.ContainsKey("--linger"))
 return 0;
 
 static CallToolResult Result(string text) => new() { Content = [new TextContentBlock { Text = text }] };
+
+#pragma warning disable MCP9005 // sampling is deprecated from protocol 2026-07-28; the broker must still relay it
+static async Task<string> SampleAsync(McpServer server, string message, CancellationToken ct)
+{
+    try
+    {
+        var reply = await server.SampleAsync(new CreateMessageRequestParams
+        {
+            Messages = [new SamplingMessage { Role = Role.User, Content = [new TextContentBlock { Text = message }] }],
+            MaxTokens = 10,
+        }, ct);
+        return $"sampled: {string.Join("", reply.Content.OfType<TextContentBlock>().Select(c => c.Text))}";
+    }
+    catch (Exception ex)
+    {
+        return $"refused: {ex.Message}";
+    }
+}
+#pragma warning restore MCP9005
 
 static Dictionary<string, string> ParseArgs(string[] args)
 {

@@ -121,6 +121,9 @@ public sealed record ProfileConfig
 
     [Description("Pin the tool definitions of every upstream this profile sees (see upstreams.NAME.pin_tools); the stricter of the two settings applies.")]
     public PinSetting? PinTools { get; init; }
+
+    [Description("true: a raw view of exactly one upstream with nothing renamed (tools, prompts and resource URIs as the upstream names them), so a client sees the broker as that server. Default false.")]
+    public bool? Transparent { get; init; }
 }
 
 [JsonConverter(typeof(SnakeCaseEnumConverter<OverBudgetAction>))]

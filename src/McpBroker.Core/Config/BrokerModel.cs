@@ -135,6 +135,9 @@ public sealed record ProfileModel(
 
     /// <summary>Tools per raw tools/list page; 0 for one page.</summary>
     public int ToolsPageSize { get; init; } = DefaultToolsPageSize;
+
+    /// <summary>A raw view of its one upstream with nothing renamed: tools, prompts and resource URIs as the upstream names them.</summary>
+    public bool Transparent { get; init; }
 }
 
 public sealed record UpstreamModel(

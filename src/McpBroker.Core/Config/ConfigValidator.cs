@@ -464,13 +464,26 @@ internal static partial class ConfigValidator
             .Select(u => u.Name)
             .ToList();
         CheckMutatingAllowances(path, p, upstreams.Where(u => visible.Contains(u.Name)).ToList(), upstreams, issues);
-        return new ProfileModel(name, p.Description, p.CompactToolsEnabled ?? true, p.MaxTools ?? ProfileModel.DefaultMaxTools,
+        var transparent = p.Transparent == true;
+        if (transparent && p.CompactToolsEnabled == true)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.transparent", "a transparent profile lists the upstream's own tools; remove compact_tools_enabled: true or transparent: true"));
+        }
+
+        if (transparent && visible.Count != 1)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.transparent",
+                $"a transparent profile shows one upstream without renaming anything, and this one sees {visible.Count} ({Names(visible)}); list exactly one under {path}.upstreams"));
+        }
+
+        return new ProfileModel(name, p.Description, p.CompactToolsEnabled ?? !transparent, p.MaxTools ?? ProfileModel.DefaultMaxTools,
             p.BrokerToolNameStyle ?? ToolNameStyle.Dotted, visible)
         {
             AllowMutatingUpstreams = p.AllowMutatingUpstreams ?? [],
             AllowMutatingTools = p.AllowMutatingTools ?? [],
             OnOverBudget = p.OnOverBudget ?? OverBudgetAction.Error,
             ToolsPageSize = p.ToolsPageSize ?? ProfileModel.DefaultToolsPageSize,
+            Transparent = transparent,
         };
     }
 

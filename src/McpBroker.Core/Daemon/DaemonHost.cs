@@ -123,9 +123,13 @@ public static partial class DaemonHost
         builder.Services.AddSingleton(model.Runtime);
         builder.Services.AddSingleton(listener);
         builder.Services.AddSingleton(new ProcessRecords(model.Runtime.RunDir));
-        builder.Services.AddSingleton<UpstreamRegistry>(sp => new UpstreamRegistry(model, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ProcessRecords>()));
+        builder.Services.AddSingleton<ClientPeers>();
+        builder.Services.AddSingleton<UpstreamRegistry>(sp => new UpstreamRegistry(model, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ProcessRecords>(), sp.GetRequiredService<ClientPeers>()));
         builder.Services.AddSingleton<ToolCatalog>();
         builder.Services.AddSingleton<BrokerFacade>();
+        builder.Services.AddSingleton<BrokerResources>();
+        builder.Services.AddSingleton<SessionServices>();
         builder.Services.AddHostedService<UpstreamShutdown>();
         builder.Services.AddHostedService<SessionListener>();
         return builder.Build();

@@ -63,7 +63,7 @@ internal sealed class ToolView
         foreach (var (upstream, tool, quarantine) in entries)
         {
             var canonical = CatalogSnapshot.CanonicalName(upstream, tool);
-            var exposed = new ExposedTool(names[canonical], canonical, upstream, tool, MutatingGate.IsMutating(upstream, tool));
+            var exposed = new ExposedTool(profile.Transparent ? tool.Name : names[canonical], canonical, upstream, tool, MutatingGate.IsMutating(upstream, tool));
             if (quarantine is not null)
             {
                 withheld.Add((exposed, Exposure.Withheld.Quarantined, quarantine));

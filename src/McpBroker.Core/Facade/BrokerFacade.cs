@@ -74,14 +74,14 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
             && int.TryParse(cursor.AsSpan(dot + 1), out offset) && offset >= 0;
     }
 
-    /// <summary>A tool call from a session; <paramref name="relay"/> carries the upstream's progress and log messages back to it.</summary>
+    /// <summary>A tool call from a session; <paramref name="progress"/> (when the client asked for progress) gets the upstream's progress params.</summary>
     public async ValueTask<CallToolResult> CallToolAsync(ProfileModel profile, string sessionId, CallToolRequestParams request, CancellationToken ct,
-        CallRelay? relay = null)
+        Func<JsonObject, ValueTask>? progress = null)
     {
         Outcome<CallToolResult> outcome;
         try
         {
-            outcome = await DispatchAsync(profile, sessionId, request, relay, ct);
+            outcome = await DispatchAsync(profile, sessionId, request, progress, ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -93,7 +93,7 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
         return outcome.Ok ? outcome.Value! : ErrorResult(outcome.Error!);
     }
 
-    private async Task<Outcome<CallToolResult>> DispatchAsync(ProfileModel profile, string sessionId, CallToolRequestParams request, CallRelay? relay, CancellationToken ct)
+    private async Task<Outcome<CallToolResult>> DispatchAsync(ProfileModel profile, string sessionId, CallToolRequestParams request, Func<JsonObject, ValueTask>? progress, CancellationToken ct)
     {
         var arguments = request.Arguments ?? new Dictionary<string, JsonElement>();
         var brokerTool = FacadeTools.Match(request.Name);
@@ -104,13 +104,13 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
             {
                 FacadeTools.Search => await SearchAsync(profile, sessionId, arguments, ct),
                 FacadeTools.Describe => await DescribeAsync(profile, sessionId, arguments, ct),
-                FacadeTools.Call => await CallThroughAsync(profile, sessionId, arguments, relay, ct),
+                FacadeTools.Call => await CallThroughAsync(profile, sessionId, arguments, progress, ct),
                 _ => Text(Status(profile, sessionId)),
             }
             : compact
                 ? new BrokerError(BrokerErrorCode.UnknownTool, $"'{request.Name}' is not a broker tool",
                     $"call upstream tools through {ToolNames.BrokerTool(FacadeTools.Call, profile.NameStyle)} with the name {ToolNames.BrokerTool(FacadeTools.Search, profile.NameStyle)} returned")
-                : await CallUpstreamAsync(profile, sessionId, request.Name, request.Arguments, relay, ct);
+                : await CallUpstreamAsync(profile, sessionId, request.Name, request.Arguments, progress, ct);
     }
 
     /// <summary>A search match: enough to pick a tool and call it, not its schema (describe_tool has that).</summary>
@@ -264,7 +264,7 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
         return Text(definition);
     }
 
-    private async Task<Outcome<CallToolResult>> CallThroughAsync(ProfileModel profile, string sessionId, IDictionary<string, JsonElement> args, CallRelay? relay, CancellationToken ct)
+    private async Task<Outcome<CallToolResult>> CallThroughAsync(ProfileModel profile, string sessionId, IDictionary<string, JsonElement> args, Func<JsonObject, ValueTask>? progress, CancellationToken ct)
     {
         if (!TryGetString(args, "name", out var name))
         {
@@ -282,11 +282,11 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
             arguments = a.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone(), StringComparer.Ordinal);
         }
 
-        return await CallUpstreamAsync(profile, sessionId, name, arguments, relay, ct);
+        return await CallUpstreamAsync(profile, sessionId, name, arguments, progress, ct);
     }
 
     private async Task<Outcome<CallToolResult>> CallUpstreamAsync(ProfileModel profile, string sessionId, string name, IDictionary<string, JsonElement>? arguments,
-        CallRelay? relay, CancellationToken ct)
+        Func<JsonObject, ValueTask>? progress, CancellationToken ct)
     {
         var (view, failures) = await ViewAsync(profile, sessionId, ct);
         if (view.FindWithheld(name) is { } withheld)
@@ -305,7 +305,7 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
         await using (lease)
         {
             var idempotent = (tool.Upstream.ToolOverrides.GetValueOrDefault(tool.Tool.Name)?.Idempotent ?? tool.Tool.Annotations?.IdempotentHint) == true;
-            return await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, relay?.Progress, relay?.Log);
+            return await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress);
         }
     }
 

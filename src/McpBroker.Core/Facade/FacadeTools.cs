@@ -58,5 +58,3 @@ internal static class FacadeTools
     };
 }
 
-/// <summary>Where an upstream's progress and log messages for one call go: the session that made it (null: nowhere).</summary>
-internal sealed record CallRelay(Func<System.Text.Json.Nodes.JsonObject, ValueTask>? Progress, Func<System.Text.Json.Nodes.JsonObject, ValueTask>? Log);

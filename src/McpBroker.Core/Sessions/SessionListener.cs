@@ -21,18 +21,18 @@ namespace McpBroker.Sessions;
 /// </summary>
 internal sealed partial class SessionListener(
     Socket listener,
-    BrokerModel model,
-    BrokerFacade facade,
-    ToolCatalog catalog,
-    UpstreamRegistry registry,
+    SessionServices services,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggerFactory) : BackgroundService
 {
+    private readonly BrokerModel model = services.Model;
+    private readonly ToolCatalog catalog = services.Catalog;
+    private readonly UpstreamRegistry registry = services.Registry;
     public const int MaxHelloBytes = 16 * 1024;
     private static readonly TimeSpan s_helloTimeout = TimeSpan.FromSeconds(10);
     private readonly ILogger _logger = loggerFactory.CreateLogger<SessionListener>();
     private readonly ConcurrentDictionary<Task, byte> _connections = new();
-    private readonly TimeSpan _drainLimit = model.Upstreams.Select(u => u.CallTimeout + u.StartTimeout).DefaultIfEmpty(TimeSpan.FromSeconds(30)).Max();
+    private readonly TimeSpan _drainLimit = services.Model.Upstreams.Select(u => u.CallTimeout + u.StartTimeout).DefaultIfEmpty(TimeSpan.FromSeconds(30)).Max();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -158,115 +158,20 @@ internal sealed partial class SessionListener(
     {
         LogSessionStarted(sessionId, profile.Name, client);
         var pending = new PendingRequests();
-        var listed = new ListedTools();
-        var options = new McpServerOptions
-        {
-            ServerInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
-            ServerInstructions = profile.CompactToolsEnabled ? FacadeTools.Instructions(profile.NameStyle) : null,
-            Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = !profile.CompactToolsEnabled } },
-            Handlers = new McpServerHandlers
-            {
-                ListToolsHandler = async (request, token) =>
-                {
-                    var result = await facade.ListToolsAsync(profile, sessionId, request.Params?.Cursor, token);
-                    if (!profile.CompactToolsEnabled && request.Params?.Cursor is null)
-                    {
-                        listed.Signature = await facade.ListSignatureAsync(profile, sessionId, token);
-                    }
-
-                    return result;
-                },
-                CallToolHandler = (request, token) => facade.CallToolAsync(profile, sessionId, request.Params!, token, new CallRelay(ProgressTo(request), LogTo(request))),
-            },
-        };
+        var session = new BrokerSession(services, profile, sessionId, client, _logger);
+        var options = session.Options();
         options.Filters.Message.IncomingFilters.Add(pending.IncomingFilter);
         options.Filters.Message.OutgoingFilters.Add(pending.OutgoingFilter);
         try
         {
             var transport = new StreamServerTransport(new DrainingInputStream(stream, pending, _drainLimit), stream, sessionId, loggerFactory);
             await using var server = McpServer.Create(transport, options, loggerFactory);
-            void OnCatalogChanged(CatalogSnapshot snapshot) => _ = NotifyIfChangedAsync(server, profile, sessionId, listed, ct);
-            if (!profile.CompactToolsEnabled)
-            {
-                catalog.Changed += OnCatalogChanged;
-            }
-
-            try
-            {
-                await server.RunAsync(ct);
-            }
-            finally
-            {
-                catalog.Changed -= OnCatalogChanged;
-            }
+            await session.RunAsync(server, ct);
         }
         finally
         {
-            registry.ReleaseSession(sessionId);
+            session.End();
             LogSessionEnded(sessionId);
-        }
-    }
-
-    /// <summary>
-    /// When the client asked for progress, a route that sends the upstream's progress params to it under the client's
-    /// own token (the params are relayed as they came, so no value is rounded through the SDK's float fields).
-    /// </summary>
-    private static Func<JsonObject, ValueTask>? ProgressTo(RequestContext<CallToolRequestParams> request)
-    {
-        if (request.Params?.Meta?["progressToken"] is not { } clientToken)
-        {
-            return null;
-        }
-
-        var server = request.Server;
-        return async parameters =>
-        {
-            var relayed = (JsonObject)parameters.DeepClone();
-            relayed["progressToken"] = clientToken.DeepClone();
-            await server.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = relayed });
-        };
-    }
-
-    /// <summary>Sends an upstream's log message (its params as they came) to the session whose call caused it.</summary>
-    private static Func<JsonObject, ValueTask> LogTo(RequestContext<CallToolRequestParams> request)
-    {
-        var server = request.Server;
-        return async parameters =>
-            await server.SendMessageAsync(new JsonRpcNotification { Method = "notifications/message", Params = parameters.DeepClone() });
-    }
-
-    /// <summary>What a raw session's client last listed, so it is told list_changed only when that is out of date.</summary>
-    private sealed class ListedTools
-    {
-        public SemaphoreSlim Gate { get; } = new(1, 1);
-
-        public string? Signature { get; set; }
-    }
-
-    private async Task NotifyIfChangedAsync(McpServer server, ProfileModel profile, string sessionId, ListedTools listed, CancellationToken ct)
-    {
-        await listed.Gate.WaitAsync(ct);
-        try
-        {
-            if (listed.Signature is null)
-            {
-                return;
-            }
-
-            var now = await facade.ListSignatureAsync(profile, sessionId, ct);
-            if (now != listed.Signature)
-            {
-                listed.Signature = now;
-                await server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);
-                LogListChanged(sessionId);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-        {
-        }
-        finally
-        {
-            listed.Gate.Release();
         }
     }
 
@@ -357,9 +262,6 @@ internal sealed partial class SessionListener(
 
     [LoggerMessage(EventId = 305, Level = LogLevel.Warning, Message = "Refused a session for profile {Profile}: missing or wrong token")]
     private partial void LogTokenRefused(string profile);
-
-    [LoggerMessage(EventId = 306, Level = LogLevel.Debug, Message = "Session {SessionId} told its tool list changed")]
-    private partial void LogListChanged(string sessionId);
 
     [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "Stop requested over the socket")]
     private partial void LogStopRequested();

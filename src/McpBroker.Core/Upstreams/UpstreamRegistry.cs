@@ -26,15 +26,17 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     private readonly FrozenDictionary<string, UpstreamSupervisor> _shared;
     private readonly ConcurrentDictionary<(string Upstream, string Session), UpstreamSupervisor> _perSession = new();
     private readonly ConcurrentDictionary<Task, byte> _stopping = new();
+    private readonly ClientPeers? _peers;
 
-    public UpstreamRegistry(BrokerModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records)
+    public UpstreamRegistry(BrokerModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records, ClientPeers? peers = null)
     {
         _loggerFactory = loggerFactory;
+        _peers = peers;
         _time = time;
         Records = records;
         _models = model.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled).ToFrozenDictionary(u => u.Name, StringComparer.Ordinal);
         _shared = _models.Values.Where(u => u.Mode == UpstreamMode.Shared)
-            .ToFrozenDictionary(u => u.Name, New, StringComparer.Ordinal);
+            .ToFrozenDictionary(u => u.Name, u => New(u), StringComparer.Ordinal);
     }
 
     /// <summary>Raised (on the supervisor's thread) when an instance starts or announces that its tools changed.</summary>
@@ -58,8 +60,8 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
         {
             UpstreamMode.Shared => new UpstreamLease(_shared[upstream], owned: false),
             UpstreamMode.PerSession when sessionId is not null =>
-                new UpstreamLease(_perSession.GetOrAdd((upstream, sessionId), _ => New(model)), owned: false),
-            _ => new UpstreamLease(New(model), owned: true),
+                new UpstreamLease(_perSession.GetOrAdd((upstream, sessionId), key => New(model, key.Session)), owned: false),
+            _ => new UpstreamLease(New(model, sessionId), owned: true),
         };
     }
 
@@ -122,6 +124,7 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
         await Task.WhenAll(all);
     }
 
-    private UpstreamSupervisor New(UpstreamModel model) =>
-        new(model, _loggerFactory, _time, Records, (supervisor, change) => ToolsMayHaveChanged?.Invoke(supervisor, change));
+    /// <param name="owner">The session a per-session (or per-call) instance serves: its server-to-client requests go there.</param>
+    private UpstreamSupervisor New(UpstreamModel model, string? owner = null) =>
+        new(model, _loggerFactory, _time, Records, (supervisor, change) => ToolsMayHaveChanged?.Invoke(supervisor, change), _peers, owner);
 }

@@ -1,10 +1,13 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using McpBroker.Auth;
 using McpBroker.Config;
+using McpBroker.Exposure;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
 
 namespace McpBroker.Upstreams;
 
@@ -42,6 +45,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     /// <summary>The newest revision both the SDK and the npm reference servers speak; the SDK default probes first.</summary>
     public const string UpstreamProtocolVersion = "2025-11-25";
 
+    /// <summary>Logging is deprecated from protocol 2026-07-28 (SEP-2577), and still sent by today's servers: the name as a string.</summary>
+    private const string LogMethod = "notifications/message";
+
     private static readonly TimeSpan s_pingTimeout = TimeSpan.FromSeconds(5);
 
     private static readonly string[] s_inheritedVariables =
@@ -56,7 +62,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly Action<UpstreamSupervisor, ToolsChange>? _toolsChanged;
     private readonly Lock _gate = new();
     private readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, LogSink> _logSinks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _callers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<string>> _subscriptions = new(StringComparer.Ordinal);
+    private readonly ClientPeers? _peers;
+    private readonly string? _owner;
     private readonly CancellationTokenSource _disposed = new();
     private readonly SemaphoreSlim? _slots;
     private Task<Instance>? _current;
@@ -71,10 +80,14 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private long _lastUsedTicks;
     private DateTimeOffset? _startedAt;
 
+    /// <param name="peers">Where server-to-client requests and notifications go (null: refused and dropped).</param>
+    /// <param name="owner">The client session a per-session instance belongs to.</param>
     public UpstreamSupervisor(UpstreamModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records,
-        Action<UpstreamSupervisor, ToolsChange>? toolsChanged = null)
+        Action<UpstreamSupervisor, ToolsChange>? toolsChanged = null, ClientPeers? peers = null, string? owner = null)
     {
         Model = model;
+        _peers = peers;
+        _owner = owner;
         _toolsChanged = toolsChanged;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<UpstreamSupervisor>();
@@ -117,9 +130,16 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     public void ReleaseSession(string sessionId)
     {
+        string[] orphaned;
         lock (_gate)
         {
             _sessions.Remove(sessionId);
+            orphaned = [.. _subscriptions.Where(s => s.Value.Contains(sessionId)).Select(s => s.Key)];
+        }
+
+        foreach (var uri in orphaned)
+        {
+            _ = UnsubscribeAsync(sessionId, uri, CancellationToken.None);
         }
     }
 
@@ -160,29 +180,151 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     /// <paramref name="progress"/> (when the caller asked for progress) receives the upstream's progress params in order.
     /// </summary>
     public async Task<Outcome<CallToolResult>> CallToolAsync(string? sessionId, string tool, IDictionary<string, JsonElement>? arguments, CancellationToken ct,
-        bool idempotent = false, Func<System.Text.Json.Nodes.JsonObject, ValueTask>? progress = null, Func<System.Text.Json.Nodes.JsonObject, ValueTask>? log = null)
+        bool idempotent = false, Func<JsonObject, ValueTask>? progress = null)
     {
-        using var logs = OpenLogSink(sessionId, log);
         using var lease = progress is null ? default(ProgressRelay.Lease?) : ProgressRelay.Open(progress);
-        var meta = lease is { } l ? new System.Text.Json.Nodes.JsonObject { ["progressToken"] = l.Token } : null;
+        var meta = lease is { } l ? new JsonObject { ["progressToken"] = l.Token } : null;
         return await RunAsync(sessionId, Model.CallTimeoutFor(tool), idempotent, async (client, token) =>
             await client.CallToolAsync(new CallToolRequestParams { Name = tool, Arguments = arguments, Meta = meta }, token), ct);
     }
 
-    private async Task<Outcome<T>> RunAsync<T>(string? sessionId, TimeSpan timeout, bool retryable, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct)
+    /// <summary>
+    /// Any other request of a session (resources, prompts, completion) on the running (or a started) instance, with the
+    /// same start, limits, timeout and failure handling as a tool call; <paramref name="retryable"/> for reads.
+    /// </summary>
+    /// An error the upstream answers with is thrown as it came (code and message, secrets masked), so a client sees
+    /// what it would have seen directly.
+    public Task<Outcome<T>> RequestAsync<T>(string? sessionId, bool retryable, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct) =>
+        RunAsync(sessionId, Model.CallTimeout, retryable, action, ct, passErrors: true);
+
+    /// <summary>The server capabilities of the running instance, or null when none runs.</summary>
+    public ServerCapabilities? RunningCapabilities => Running()?.Client.ServerCapabilities;
+
+    /// <summary>
+    /// Subscribes a session to a resource's updates: the first subscriber subscribes upstream; the updates go to every
+    /// session subscribed to that URI.
+    /// </summary>
+    public async Task<Outcome<bool>> SubscribeAsync(string sessionId, string uri, CancellationToken ct)
+    {
+        bool first;
+        lock (_gate)
+        {
+            if (!_subscriptions.TryGetValue(uri, out var subscribers))
+            {
+                _subscriptions[uri] = subscribers = new HashSet<string>(StringComparer.Ordinal);
+            }
+
+            first = subscribers.Count == 0;
+            subscribers.Add(sessionId);
+        }
+
+        if (!first)
+        {
+            return true;
+        }
+
+        try
+        {
+            var outcome = await RequestAsync(sessionId, retryable: true, async (client, token) =>
+            {
+                await client.SubscribeToResourceAsync(uri, cancellationToken: token);
+                return true;
+            }, ct);
+            if (!outcome.Ok)
+            {
+                Unsubscribed(sessionId, uri);
+            }
+
+            return outcome;
+        }
+        catch (McpProtocolException)
+        {
+            Unsubscribed(sessionId, uri);
+            throw;
+        }
+    }
+
+    /// <summary>Ends a session's subscription; the last one out unsubscribes upstream (when the instance still runs).</summary>
+    public async Task<Outcome<bool>> UnsubscribeAsync(string sessionId, string uri, CancellationToken ct)
+    {
+        if (!Unsubscribed(sessionId, uri) || Running() is null)
+        {
+            return true;
+        }
+
+        return await RequestAsync(sessionId, retryable: true, async (client, token) =>
+        {
+            await client.UnsubscribeFromResourceAsync(uri, cancellationToken: token);
+            return true;
+        }, ct);
+    }
+
+    /// <summary>Removes a session's subscription; true when nobody is subscribed to the URI any more.</summary>
+    private bool Unsubscribed(string sessionId, string uri)
+    {
+        lock (_gate)
+        {
+            if (!_subscriptions.TryGetValue(uri, out var subscribers) || !subscribers.Remove(sessionId))
+            {
+                return false;
+            }
+
+            if (subscribers.Count == 0)
+            {
+                _subscriptions.Remove(uri);
+                return true;
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>Sends a resource update to the sessions subscribed to its URI, each under the URI it knows it by.</summary>
+    private async ValueTask RelayResourceUpdatedAsync(JsonObject parameters)
+    {
+        if (parameters["uri"]?.GetValueKind() != JsonValueKind.String || _peers is null)
+        {
+            return;
+        }
+
+        var uri = parameters["uri"]!.GetValue<string>();
+        string[] subscribers;
+        lock (_gate)
+        {
+            subscribers = _subscriptions.TryGetValue(uri, out var set) ? [.. set] : [];
+        }
+
+        foreach (var peer in subscribers.Select(_peers.Find).OfType<ClientPeer>())
+        {
+            var relayed = (JsonObject)parameters.DeepClone();
+            relayed["uri"] = ResourceNames.Expose(peer.Profile, Model, uri);
+            await peer.NotifyAsync(NotificationMethods.ResourceUpdatedNotification, relayed);
+        }
+    }
+
+    /// <summary>Tells the sessions that see this upstream (or the one that owns it) that its resources or prompts changed.</summary>
+    private async ValueTask RelayListChangedAsync(string method)
+    {
+        var peers = _owner is not null ? [.. _peers?.Find(_owner) is { } owner ? [owner] : Array.Empty<ClientPeer>()] : _peers?.Seeing(Model.Name).ToArray() ?? [];
+        foreach (var peer in peers)
+        {
+            await peer.NotifyAsync(method, null);
+        }
+    }
+
+    private async Task<Outcome<T>> RunAsync<T>(string? sessionId, TimeSpan timeout, bool retryable, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct,
+        bool passErrors = false)
     {
         Interlocked.Increment(ref _inFlight);
         Touch();
         var slot = false;
+        if (sessionId is not null)
+        {
+            EnterCaller(sessionId);
+        }
+
         try
         {
-            if (sessionId is not null)
-            {
-                lock (_gate)
-                {
-                    _sessions.Add(sessionId);
-                }
-            }
 
             using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeoutCts.CancelAfter(timeout);
@@ -251,6 +393,11 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 catch (McpProtocolException ex)
                 {
                     RecordSuccess();
+                    if (passErrors)
+                    {
+                        throw new McpProtocolException(instance.Mask(ex.Message), ex.ErrorCode);
+                    }
+
                     return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {instance.Mask(ex.Message)}",
                         "check the arguments against describe_tool's input schema");
                 }
@@ -336,6 +483,11 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
 
             Touch();
+            if (sessionId is not null)
+            {
+                ExitCaller(sessionId);
+            }
+
             Interlocked.Decrement(ref _inFlight);
         }
     }
@@ -447,7 +599,8 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         ClientInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
         ProtocolVersion = UpstreamProtocolVersion,
         InitializationTimeout = Model.StartTimeout,
-        Handlers = new McpClientHandlers
+        Capabilities = new ClientCapabilities { Elicitation = new ElicitationCapability { Form = new(), Url = new() } },
+        Handlers = ClientRequestHandlers(new McpClientHandlers
         {
             NotificationHandlers =
             [
@@ -456,78 +609,112 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                     _toolsChanged?.Invoke(this, ToolsChange.ListChanged);
                     return ValueTask.CompletedTask;
                 }),
-                // "notifications/message": logging is deprecated from protocol 2026-07-28 (SEP-2577), still sent by today's servers.
-                // Over stdio they are read in order by the output tap instead (see StartProcessAsync).
-                new("notifications/message", (notification, _) =>
-                    Model.Remote is not null && notification.Params is System.Text.Json.Nodes.JsonObject p ? RelayLogAsync(p) : ValueTask.CompletedTask),
+                // Over stdio logs are read in order by the output tap instead (see StartProcessAsync).
+                new(LogMethod, (notification, _) =>
+                    Model.Remote is not null && notification.Params is JsonObject p ? RelayLogAsync(p) : ValueTask.CompletedTask),
+                new(NotificationMethods.ResourceUpdatedNotification, (notification, _) =>
+                    notification.Params is JsonObject p ? RelayResourceUpdatedAsync(p) : ValueTask.CompletedTask),
+                new(NotificationMethods.ResourceListChangedNotification, (_, _) => RelayListChangedAsync(NotificationMethods.ResourceListChangedNotification)),
+                new(NotificationMethods.PromptListChangedNotification, (_, _) => RelayListChangedAsync(NotificationMethods.PromptListChangedNotification)),
             ],
-        },
+        }),
     };
 
     /// <summary>
-    /// An upstream's log message goes to the session that caused it: the one session with calls in flight that asked
-    /// for logs (a per-session instance has only its own). With calls of several sessions in flight it cannot be
-    /// attributed (a stdio server's log carries no request id), and is not sent to any: that would leak between profiles.
+    /// The client session an upstream's request or log message belongs to: the one session with requests in flight on
+    /// this instance, or the session a per-session instance belongs to. With requests of several sessions in flight it
+    /// cannot be attributed (neither a log line nor a server-to-client request says which request caused it), and goes
+    /// to none: sending it to all would leak between profiles.
     /// </summary>
-    private async ValueTask RelayLogAsync(System.Text.Json.Nodes.JsonObject parameters)
+    private (ClientPeer? Peer, string? Why) Caller()
     {
-        Func<System.Text.Json.Nodes.JsonObject, ValueTask>? sink = null;
+        string? id;
         lock (_gate)
         {
-            if (_logSinks.Count == 1)
+            id = _callers.Count switch
             {
-                sink = _logSinks.Values.First().Sink;
+                1 => _callers.Keys.First(),
+                0 => _owner,
+                _ => null,
+            };
+            if (id is null)
+            {
+                return (null, _callers.Count > 1
+                    ? $"requests of {_callers.Count} client sessions are in flight on upstream '{Model.Name}', so the broker cannot tell which one should answer"
+                    : $"no client session has a request in flight on upstream '{Model.Name}'");
             }
         }
 
-        if (sink is not null)
+        return _peers?.Find(id) is { } peer ? (peer, null) : (null, $"the client session that used upstream '{Model.Name}' has gone");
+    }
+
+    /// <summary>An upstream's log message goes to the session that caused it (see <see cref="Caller"/>), at the level it asked for.</summary>
+    private async ValueTask RelayLogAsync(JsonObject parameters)
+    {
+        if (Caller().Peer is { } peer && peer.WantsLog(parameters))
         {
-            try
-            {
-                await sink(parameters);
-            }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-            {
-                // The session has gone.
-            }
+            await peer.NotifyAsync(LogMethod, parameters.DeepClone());
         }
     }
 
-    /// <summary>Registers a session's log sink while one of its calls runs; disposing it unregisters (counted per session).</summary>
-    private LogSinkLease? OpenLogSink(string? sessionId, Func<System.Text.Json.Nodes.JsonObject, ValueTask>? sink)
+    /// <summary>
+    /// Forwards a server-to-client request (sampling, elicitation, roots) to the session that owns it; refused with
+    /// the reason when no session can answer it.
+    /// </summary>
+    private async ValueTask<T> AskClientAsync<T>(string method, string capability, Func<ClientCapabilities, bool> supports,
+        Func<McpServer, CancellationToken, ValueTask<T>> ask, CancellationToken ct)
     {
-        if (sessionId is null || sink is null)
+        var (peer, why) = Caller();
+        if (peer is null)
         {
-            return null;
+            LogRefusedClientRequest(Model.Name, method);
+            throw new McpProtocolException($"mcp-broker cannot forward {method}: {why}", McpErrorCode.InvalidRequest);
         }
 
-        lock (_gate)
+        if (!supports(peer.Capabilities))
         {
-            _logSinks[sessionId] = _logSinks.TryGetValue(sessionId, out var known) ? known with { Calls = known.Calls + 1 } : new LogSink(sink, 1);
+            throw new McpProtocolException($"mcp-broker cannot forward {method}: the client session ({peer.Client}) did not declare the {capability} capability",
+                McpErrorCode.InvalidRequest);
         }
 
-        return new LogSinkLease(this, sessionId);
+        return await ask(peer.Server, ct);
     }
 
-    private sealed record LogSink(Func<System.Text.Json.Nodes.JsonObject, ValueTask> Sink, int Calls);
-
-    private sealed class LogSinkLease(UpstreamSupervisor owner, string sessionId) : IDisposable
+#pragma warning disable MCP9005 // sampling and roots are deprecated from protocol 2026-07-28 (SEP-2577); today's servers still use them
+    private McpClientHandlers ClientRequestHandlers(McpClientHandlers handlers)
     {
-        public void Dispose()
+        handlers.SamplingHandler = (request, _, ct) => AskClientAsync(RequestMethods.SamplingCreateMessage, "sampling", c => c.Sampling is not null,
+            (server, token) => server.SampleAsync(request!, token), ct);
+        handlers.RootsHandler = (request, ct) => AskClientAsync(RequestMethods.RootsList, "roots", c => c.Roots is not null,
+            (server, token) => server.RequestRootsAsync(request ?? new ListRootsRequestParams(), token), ct);
+        handlers.ElicitationHandler = (request, ct) => AskClientAsync(RequestMethods.ElicitationCreate, "elicitation",
+            c => c.Elicitation is not null && (request?.Mode != "url" || c.Elicitation.Url is not null),
+            (server, token) => server.ElicitAsync(request!, token), ct);
+        return handlers;
+    }
+#pragma warning restore MCP9005
+
+    /// <summary>Counts a request of a session in flight on this upstream (see <see cref="Caller"/>).</summary>
+    private void EnterCaller(string sessionId)
+    {
+        lock (_gate)
         {
-            lock (owner._gate)
+            _sessions.Add(sessionId);
+            _callers[sessionId] = _callers.GetValueOrDefault(sessionId) + 1;
+        }
+    }
+
+    private void ExitCaller(string sessionId)
+    {
+        lock (_gate)
+        {
+            if (_callers.TryGetValue(sessionId, out var calls) && calls > 1)
             {
-                if (owner._logSinks.TryGetValue(sessionId, out var known))
-                {
-                    if (known.Calls <= 1)
-                    {
-                        owner._logSinks.Remove(sessionId);
-                    }
-                    else
-                    {
-                        owner._logSinks[sessionId] = known with { Calls = known.Calls - 1 };
-                    }
-                }
+                _callers[sessionId] = calls - 1;
+            }
+            else
+            {
+                _callers.Remove(sessionId);
             }
         }
     }
@@ -996,6 +1183,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "Upstream {Name}: the server ended the HTTP session (404); starting a new one and retrying once")]
     private partial void LogSessionExpired(string name);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "Upstream {Name} sent {Method}, and no client session could answer it; refused")]
+    private partial void LogRefusedClientRequest(string name, string method);
 
     [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Upstream {Name} answered HTTP {Status}; retry {Attempt}")]
     private partial void LogRetrying(string name, int status, int attempt);

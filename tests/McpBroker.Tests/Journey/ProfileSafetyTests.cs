@@ -156,7 +156,7 @@ public sealed class ProfileSafetyTests
 
         var approve = await env.RunCliAsync("tools", "approve", "t", "--config", env.ConfigPath);
         Assert.True(approve.ExitCode == 0, approve.Stderr);
-        Assert.Contains("approved 9 tool(s) of 't'", approve.Stdout);
+        Assert.Contains("approved 11 tool(s) of 't'", approve.Stdout);
         await changes.NextAsync();
         Assert.Contains("t.echo", (await raw.ListToolsAsync()).Select(t => t.Name));
         Assert.Equal("echo: hi", await BrokerEnvironment.CallTextAsync(raw, "t.echo", new() { ["message"] = "hi" }));

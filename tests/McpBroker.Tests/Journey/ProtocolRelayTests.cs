@@ -1,5 +1,7 @@
 using System.Text.Json;
 using McpBroker.Tests.Support;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Tests.Journey;
 
@@ -81,6 +83,49 @@ public sealed class ProtocolRelayTests
         await Wait.UntilAsync(() => logsA.Contains("hello from a's call"), "the upstream's log message to reach session a");
         await BrokerEnvironment.CallTextAsync(b, "t.echo", new() { ["message"] = "anything for b?" });
         Assert.Empty(logsB);
+    }
+
+    [Fact]
+    public async Task SamplingFromAnUpstream_GoesToTheCallingSession_OrIsRefusedSayingWhy()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(TestUpstreamBehindARawProfile);
+#pragma warning disable MCP9005 // sampling is deprecated from protocol 2026-07-28; the broker must still relay it
+        McpClientHandlers Sampler(string who) => new()
+        {
+            SamplingHandler = (request, _, _) => ValueTask.FromResult(new CreateMessageResult
+            {
+                Model = "test-model",
+                Role = Role.Assistant,
+                Content = [new TextContentBlock { Text = $"{who} answers {((TextContentBlock)request!.Messages[0].Content[0]).Text}" }],
+            }),
+        };
+#pragma warning restore MCP9005
+        var a = await env.ConnectAsync("raw", handlers: Sampler("a"));
+        var b = await env.ConnectAsync("raw", handlers: Sampler("b"));
+        var plain = await env.ConnectAsync("raw");
+
+        // The session whose call is in flight answers, whichever sessions share the upstream.
+        Assert.Equal("sampled: b answers hi", await BrokerEnvironment.CallTextAsync(b, "t.sample", new() { ["message"] = "hi" }));
+        Assert.Equal("sampled: a answers ho", await BrokerEnvironment.CallTextAsync(a, "t.sample", new() { ["message"] = "ho" }));
+
+        // A session that cannot sample is not asked.
+        Assert.Contains("cannot forward sampling/createMessage: the client session (xunit) did not declare the sampling capability",
+            await BrokerEnvironment.CallTextAsync(plain, "t.sample", new() { ["message"] = "hi" }));
+
+        // With calls of two sessions in flight the broker cannot tell which should answer: neither is asked.
+        using var cancel = new CancellationTokenSource();
+        var slow = a.CallToolAsync("t.slow", new Dictionary<string, object?> { ["ms"] = 60_000, ["tag"] = "s" }, cancellationToken: cancel.Token).AsTask();
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(env.Root, "started-s")), "a's slow call to reach the upstream");
+        Assert.Contains("requests of 2 client sessions are in flight on upstream 't'", await BrokerEnvironment.CallTextAsync(b, "t.sample", new() { ["message"] = "hi" }));
+
+        // With no call in flight nobody owns the request (the call that scheduled it has been answered).
+        Assert.Equal("scheduled", await BrokerEnvironment.CallTextAsync(b, "t.sample_after", new() { ["tag"] = "later" }));
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => slow);
+        await Wait.UntilAsync(async () => (await BrokerEnvironment.UpstreamStatusAsync(b)).Single().GetProperty("in_flight").GetInt32() == 0, "a's cancelled call to end in the daemon");
+        await File.WriteAllTextAsync(Path.Combine(env.Root, "go-later"), "go");
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(env.Root, "sampled-later")), "the upstream's late sampling request to be answered");
+        Assert.Contains("no client session has a request in flight on upstream 't'", await File.ReadAllTextAsync(Path.Combine(env.Root, "sampled-later")));
     }
 
     /// <summary>The in-repo test upstream (marking started and cancelled calls under the root) behind a raw profile.</summary>

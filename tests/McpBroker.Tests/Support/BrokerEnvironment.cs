@@ -85,14 +85,21 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
         File.Exists(Path.Combine(Root, "run", "daemon.pid")) && int.TryParse(File.ReadAllText(Path.Combine(Root, "run", "daemon.pid")), out var pid) ? pid : null;
 
     /// <summary>An MCP client session through a freshly launched shim, as an agent CLI would start it.</summary>
-    public async Task<McpClient> ConnectAsync(string profile = "default", string? protocolVersion = null, IEnumerable<string>? extraArgs = null, CancellationToken ct = default)
+    /// <param name="handlers">The client's answers to server-to-client requests (sampling, elicitation, roots) and its notification handlers.</param>
+    public async Task<McpClient> ConnectAsync(string profile = "default", string? protocolVersion = null, IEnumerable<string>? extraArgs = null, CancellationToken ct = default,
+        McpClientHandlers? handlers = null)
     {
         var client = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
         {
             Command = Repo.Shim,
             Arguments = ["--profile", profile, "--config", ConfigPath, "--client", "xunit", .. extraArgs ?? []],
             EnvironmentVariables = ProcessEnvironment,
-        }), new McpClientOptions { ClientInfo = new Implementation { Name = "journey-test", Version = "1" }, ProtocolVersion = protocolVersion }, cancellationToken: ct);
+        }), new McpClientOptions
+        {
+            ClientInfo = new Implementation { Name = "journey-test", Version = "1" },
+            ProtocolVersion = protocolVersion,
+            Handlers = handlers ?? new McpClientHandlers(),
+        }, cancellationToken: ct);
         _clients.Add(client);
         RememberProcesses();
         return client;

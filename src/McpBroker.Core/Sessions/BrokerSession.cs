@@ -1,0 +1,184 @@
+using System.Text.Json.Nodes;
+using McpBroker.Catalog;
+using McpBroker.Config;
+using McpBroker.Facade;
+using McpBroker.Upstreams;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace McpBroker.Sessions;
+
+/// <summary>The services a client session is served from, whichever door (socket or HTTP) it came in by.</summary>
+internal sealed record SessionServices(BrokerModel Model, BrokerFacade Facade, BrokerResources Resources, ToolCatalog Catalog, UpstreamRegistry Registry,
+    ClientPeers Peers);
+
+/// <summary>
+/// One client session bound to a profile: the MCP server handlers it is answered with (tools through the facade;
+/// resources, prompts and completion through <see cref="BrokerResources"/>; logging/setLevel for relayed logs), and
+/// its lifetime (registered as a peer for the upstreams' requests, told when its raw tool list changes, released at the end).
+/// </summary>
+internal sealed partial class BrokerSession(SessionServices services, ProfileModel profile, string id, string client, ILogger logger)
+{
+    private readonly ILogger _logger = logger;
+    private readonly SemaphoreSlim _listedGate = new(1, 1);
+    private readonly Lock _attachGate = new();
+    private string? _listedSignature;
+    private ClientPeer? _peer;
+    private IDisposable? _registration;
+
+    public string Id => id;
+
+    public McpServerOptions Options()
+    {
+        var (facade, resources) = (services.Facade, services.Resources);
+        return new McpServerOptions
+        {
+            ServerInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
+            ServerInstructions = profile.CompactToolsEnabled ? FacadeTools.Instructions(profile.NameStyle) : null,
+            Capabilities = new ServerCapabilities
+            {
+                Tools = new ToolsCapability { ListChanged = !profile.CompactToolsEnabled },
+                Resources = new ResourcesCapability { Subscribe = true, ListChanged = true },
+                Prompts = new PromptsCapability { ListChanged = true },
+            },
+            Handlers = new McpServerHandlers
+            {
+                ListToolsHandler = async (request, token) =>
+                {
+                    Attach(request.Server);
+                    var result = await facade.ListToolsAsync(profile, id, request.Params?.Cursor, token);
+                    if (!profile.CompactToolsEnabled && request.Params?.Cursor is null)
+                    {
+                        _listedSignature = await facade.ListSignatureAsync(profile, id, token);
+                    }
+
+                    return result;
+                },
+                CallToolHandler = (request, token) =>
+                {
+                    Attach(request.Server);
+                    return facade.CallToolAsync(profile, id, request.Params!, token, ProgressTo(request));
+                },
+                ListResourcesHandler = (request, token) => Attached(request).ListResourcesAsync(profile, id, request.Params, token),
+                ListResourceTemplatesHandler = (request, token) => Attached(request).ListResourceTemplatesAsync(profile, id, request.Params, token),
+                ReadResourceHandler = (request, token) => Attached(request).ReadResourceAsync(profile, id, request.Params!, token),
+                SubscribeToResourcesHandler = (request, token) => Attached(request).SubscribeAsync(profile, id, request.Params!.Uri, subscribe: true, token),
+                UnsubscribeFromResourcesHandler = (request, token) => Attached(request).SubscribeAsync(profile, id, request.Params!.Uri, subscribe: false, token),
+                ListPromptsHandler = (request, token) => Attached(request).ListPromptsAsync(profile, id, request.Params, token),
+                GetPromptHandler = (request, token) => Attached(request).GetPromptAsync(profile, id, request.Params!, token),
+                CompleteHandler = (request, token) => Attached(request).CompleteAsync(profile, id, request.Params!, token),
+#pragma warning disable MCP9005 // logging is deprecated from protocol 2026-07-28 (SEP-2577); today's servers still send logs, and clients set their level
+                SetLoggingLevelHandler = (request, _) =>
+                {
+                    Attach(request.Server);
+                    _peer!.SetLogLevel(request.Params?.Level.ToString().ToLowerInvariant() ?? "");
+                    return ValueTask.FromResult(new EmptyResult());
+                },
+#pragma warning restore MCP9005
+            },
+        };
+    }
+
+    /// <summary>Serves the session until it ends; the upstreams are told it has gone.</summary>
+    public async Task RunAsync(McpServer server, CancellationToken ct)
+    {
+        Attach(server);
+        void OnCatalogChanged(CatalogSnapshot snapshot) => _ = NotifyIfChangedAsync(server, ct);
+        if (!profile.CompactToolsEnabled)
+        {
+            services.Catalog.Changed += OnCatalogChanged;
+        }
+
+        try
+        {
+            await server.RunAsync(ct);
+        }
+        finally
+        {
+            services.Catalog.Changed -= OnCatalogChanged;
+            End();
+        }
+    }
+
+    /// <summary>Forgets the session: the peer is unregistered, its per-session upstreams stop, its subscriptions end.</summary>
+    public void End()
+    {
+        _registration?.Dispose();
+        services.Registry.ReleaseSession(id);
+    }
+
+    /// <summary>Registers the session as the peer its upstreams' requests go to, and keeps the server of its latest request (see <see cref="ClientPeer.Server"/>).</summary>
+    private void Attach(McpServer server)
+    {
+        lock (_attachGate)
+        {
+            if (_peer is null)
+            {
+                _peer = new ClientPeer(id, profile, client, server);
+                _registration = services.Peers.Add(_peer);
+            }
+            else
+            {
+                _peer.Use(server);
+            }
+        }
+    }
+
+    private BrokerResources Attached<T>(RequestContext<T> request)
+    {
+        Attach(request.Server);
+        return services.Resources;
+    }
+
+    /// <summary>
+    /// When the client asked for progress, a route that sends the upstream's progress params to it under the client's
+    /// own token (the params are relayed as they came, so no value is rounded through the SDK's float fields).
+    /// </summary>
+    private static Func<JsonObject, ValueTask>? ProgressTo(RequestContext<CallToolRequestParams> request)
+    {
+        if (request.Params?.Meta?["progressToken"] is not { } clientToken)
+        {
+            return null;
+        }
+
+        var server = request.Server;
+        return async parameters =>
+        {
+            var relayed = (JsonObject)parameters.DeepClone();
+            relayed["progressToken"] = clientToken.DeepClone();
+            await server.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = relayed });
+        };
+    }
+
+    /// <summary>Tells a raw session its tool list changed, only when what it last listed is out of date.</summary>
+    private async Task NotifyIfChangedAsync(McpServer server, CancellationToken ct)
+    {
+        await _listedGate.WaitAsync(ct);
+        try
+        {
+            if (_listedSignature is null)
+            {
+                return;
+            }
+
+            var now = await services.Facade.ListSignatureAsync(profile, id, ct);
+            if (now != _listedSignature)
+            {
+                _listedSignature = now;
+                await server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);
+                LogListChanged(id);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+        }
+        finally
+        {
+            _listedGate.Release();
+        }
+    }
+
+    [LoggerMessage(EventId = 306, Level = LogLevel.Debug, Message = "Session {SessionId} told its tool list changed")]
+    private partial void LogListChanged(string sessionId);
+}
