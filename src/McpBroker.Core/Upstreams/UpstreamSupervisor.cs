@@ -395,7 +395,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                     RecordSuccess();
                     if (passErrors)
                     {
-                        throw new McpProtocolException(instance.Mask(ex.Message), ex.ErrorCode);
+                        // The SDK prefixes what the server said; the client's own SDK prefixes it again.
+                        const string sdkPrefix = "Request failed (remote): ";
+                        var said = ex.Message.StartsWith(sdkPrefix, StringComparison.Ordinal) ? ex.Message[sdkPrefix.Length..] : ex.Message;
+                        throw new McpProtocolException(instance.Mask(said), ex.ErrorCode);
                     }
 
                     return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {instance.Mask(ex.Message)}",
@@ -594,12 +597,15 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
     }
 
-    private McpClientOptions ClientOptions() => new()
+    private McpClientOptions ClientOptions()
     {
+        var offered = OfferedCapabilities();
+        return new()
+        {
         ClientInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
         ProtocolVersion = UpstreamProtocolVersion,
         InitializationTimeout = Model.StartTimeout,
-        Capabilities = new ClientCapabilities { Elicitation = new ElicitationCapability { Form = new(), Url = new() } },
+        Capabilities = offered,
         Handlers = ClientRequestHandlers(new McpClientHandlers
         {
             NotificationHandlers =
@@ -617,8 +623,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 new(NotificationMethods.ResourceListChangedNotification, (_, _) => RelayListChangedAsync(NotificationMethods.ResourceListChangedNotification)),
                 new(NotificationMethods.PromptListChangedNotification, (_, _) => RelayListChangedAsync(NotificationMethods.PromptListChangedNotification)),
             ],
-        }),
-    };
+        }, offered),
+        };
+    }
 
     /// <summary>
     /// The client session an upstream's request or log message belongs to: the one session with requests in flight on
@@ -681,16 +688,54 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     }
 
 #pragma warning disable MCP9005 // sampling and roots are deprecated from protocol 2026-07-28 (SEP-2577); today's servers still use them
-    private McpClientHandlers ClientRequestHandlers(McpClientHandlers handlers)
+    private McpClientHandlers ClientRequestHandlers(McpClientHandlers handlers, ClientCapabilities offered)
     {
-        handlers.SamplingHandler = (request, _, ct) => AskClientAsync(RequestMethods.SamplingCreateMessage, "sampling", c => c.Sampling is not null,
-            (server, token) => server.SampleAsync(request!, token), ct);
-        handlers.RootsHandler = (request, ct) => AskClientAsync(RequestMethods.RootsList, "roots", c => c.Roots is not null,
-            (server, token) => server.RequestRootsAsync(request ?? new ListRootsRequestParams(), token), ct);
-        handlers.ElicitationHandler = (request, ct) => AskClientAsync(RequestMethods.ElicitationCreate, "elicitation",
-            c => c.Elicitation is not null && (request?.Mode != "url" || c.Elicitation.Url is not null),
-            (server, token) => server.ElicitAsync(request!, token), ct);
+        if (offered.Sampling is not null)
+        {
+            handlers.SamplingHandler = (request, _, ct) => AskClientAsync(RequestMethods.SamplingCreateMessage, "sampling", c => c.Sampling is not null,
+                (server, token) => server.SampleAsync(request!, token), ct);
+        }
+
+        if (offered.Roots is not null)
+        {
+            handlers.RootsHandler = (request, ct) => AskClientAsync(RequestMethods.RootsList, "roots", c => c.Roots is not null,
+                (server, token) => server.RequestRootsAsync(request ?? new ListRootsRequestParams(), token), ct);
+        }
+
+        if (offered.Elicitation is not null)
+        {
+            handlers.ElicitationHandler = (request, ct) => AskClientAsync(RequestMethods.ElicitationCreate, "elicitation",
+                c => c.Elicitation is not null && (request?.Mode != "url" || c.Elicitation.Url is not null),
+                (server, token) => server.ElicitAsync(request!, token), ct);
+        }
+
         return handlers;
+    }
+
+    /// <summary>
+    /// What the broker offers to answer for an upstream: for a per-session (or per-call) instance exactly what its
+    /// client declared, so the server sees the client it would have seen directly (servers offer tools by the client's
+    /// capabilities); for a shared one everything, each request then routed to a session that can answer it or refused.
+    /// </summary>
+    private ClientCapabilities OfferedCapabilities()
+    {
+        if (_owner is not null && _peers?.Find(_owner) is { } peer)
+        {
+            var client = peer.Capabilities;
+            return new ClientCapabilities
+            {
+                Sampling = client.Sampling is null ? null : new SamplingCapability(),
+                Roots = client.Roots is null ? null : new RootsCapability { ListChanged = client.Roots.ListChanged },
+                Elicitation = client.Elicitation is null ? null : new ElicitationCapability { Form = client.Elicitation.Form, Url = client.Elicitation.Url },
+            };
+        }
+
+        return new ClientCapabilities
+        {
+            Sampling = new SamplingCapability(),
+            Roots = new RootsCapability(),
+            Elicitation = new ElicitationCapability { Form = new(), Url = new() },
+        };
     }
 #pragma warning restore MCP9005
 
