@@ -78,6 +78,21 @@ public sealed record BrokerSettingsConfig
 
     [Description("Default time a tool call may take. Default 120s.")]
     public Duration? CallTimeout { get; init; }
+
+    [Description("The HTTP front door: the daemon also serves MCP over streamable HTTP, one URL per profile (http://127.0.0.1:PORT/mcp/PROFILE), for clients that prefer a URL to a command. Off when absent.")]
+    public HttpFrontDoorConfig? Http { get; init; }
+}
+
+public sealed record HttpFrontDoorConfig
+{
+    [Description("Where to listen: 127.0.0.1:PORT (any 127.x.x.x address, or localhost; loopback only).")]
+    public string? Listen { get; init; }
+
+    [Description("File with the bearer token clients send (Authorization: Bearer TOKEN); relative paths are under {runtime.secrets_dir}. Created with a random token (mode 0600) when missing. Default: http-token. A profile with require_token_file takes its own token instead.")]
+    public string? TokenFile { get; init; }
+
+    [Description("Browser origins allowed to call (e.g. http://localhost:6274). A request with any other Origin header is refused, as is one whose Host is not the listen address (DNS rebinding). Default: none.")]
+    public List<string>? AllowedOrigins { get; init; }
 }
 
 [JsonConverter(typeof(SnakeCaseEnumConverter<ToolNameStyle>))]

@@ -106,6 +106,9 @@ public sealed record RestartPolicy(int MaxAttempts, TimeSpan Backoff, TimeSpan M
 
 public sealed record BrokerSettingsModel(TimeSpan IdleTimeout, TimeSpan StartTimeout, TimeSpan CallTimeout)
 {
+    /// <summary>The HTTP front door; null when off.</summary>
+    public HttpFrontDoorModel? Http { get; init; }
+
     public static readonly BrokerSettingsModel Defaults = new(TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120));
 }
 
@@ -204,4 +207,13 @@ public sealed record UpstreamModel(
 
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..16];
     }
+}
+
+/// <summary>The daemon's MCP-over-HTTP listener: loopback only, a bearer token, and the browser origins it admits.</summary>
+public sealed record HttpFrontDoorModel(System.Net.IPEndPoint Listen, string TokenFile, IReadOnlyList<string> AllowedOrigins)
+{
+    public const string DefaultTokenFile = "http-token";
+
+    /// <summary>The URL a client of <paramref name="profile"/> connects to.</summary>
+    public string Url(string profile) => $"http://{Listen}/mcp/{profile}";
 }

@@ -31,6 +31,12 @@ public static partial class DaemonHost
             return ExitAlreadyRunning;
         }
 
+        if (model.Settings.Http is { } http && TokenFiles.EnsureExists(http.TokenFile, "broker.http.token_file") is { } tokenError)
+        {
+            reportError(new DaemonStartError(1, $"cannot open the HTTP front door: {tokenError}"));
+            return 1;
+        }
+
         // Holding the lock means the previous daemon is gone: stop whatever upstreams it left behind.
         var reaped = await new ProcessRecords(runtime.RunDir).ReapOrphansAsync();
 
@@ -68,6 +74,11 @@ public static partial class DaemonHost
 
             await host.RunAsync(ct);
             return 0;
+        }
+        catch (FrontDoorException ex)
+        {
+            reportError(new DaemonStartError(1, ex.Message));
+            return 1;
         }
         finally
         {
@@ -132,6 +143,10 @@ public static partial class DaemonHost
         builder.Services.AddSingleton<SessionServices>();
         builder.Services.AddHostedService<UpstreamShutdown>();
         builder.Services.AddHostedService<SessionListener>();
+        if (model.Settings.Http is { } http)
+        {
+            builder.Services.AddHostedService(sp => new HttpFrontDoor(http, sp.GetRequiredService<SessionServices>(), sp.GetRequiredService<ILoggerFactory>()));
+        }
         return builder.Build();
     }
 

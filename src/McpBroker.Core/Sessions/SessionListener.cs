@@ -117,14 +117,14 @@ internal sealed partial class SessionListener(
                 return;
             }
 
-            if (profile.RequireTokenFile is { } tokenFile && TokenFileExposed(tokenFile))
+            if (profile.RequireTokenFile is { } tokenFile && TokenFiles.Exposed(tokenFile))
             {
                 await ReplyAsync(stream, Refuse("forbidden",
                     $"the token file of profile '{profileName}' ({tokenFile}) is readable by other users, so it proves nothing; run chmod 600 {tokenFile}"), stoppingToken);
                 return;
             }
 
-            if (profile.RequireTokenFile is { } requiredToken && !TokenMatches(requiredToken, message.Token))
+            if (profile.RequireTokenFile is { } requiredToken && !TokenFiles.Matches(requiredToken, message.Token))
             {
                 LogTokenRefused(profileName);
                 await ReplyAsync(stream, Refuse("forbidden",
@@ -215,28 +215,6 @@ internal sealed partial class SessionListener(
             return (null, new HelloError("bad_hello", "the hello line is not JSON; connect with mcp-broker-client"));
         }
     }
-
-    /// <summary>
-    /// Compares in constant time with the file's current content (read per connection, so a rotated token takes effect
-    /// at once). A missing, unreadable or empty token file refuses everyone.
-    /// </summary>
-    private static bool TokenMatches(string tokenFile, string? presented)
-    {
-        try
-        {
-            var expected = File.ReadAllText(tokenFile).Trim();
-            return expected.Length > 0 && presented is not null
-                && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(presented.Trim()));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
-
-    private static bool TokenFileExposed(string tokenFile) =>
-        !OperatingSystem.IsWindows() && File.Exists(tokenFile)
-        && (File.GetUnixFileMode(tokenFile) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0;
 
     private static WelcomeMessage Refuse(string code, string message) => new() { Ok = false, Error = new HelloError(code, message) };
 

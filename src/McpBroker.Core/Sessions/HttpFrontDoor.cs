@@ -1,0 +1,178 @@
+using System.Net;
+using McpBroker.Config;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace McpBroker.Sessions;
+
+/// <summary>Why the front door could not open (say what to change).</summary>
+internal sealed class FrontDoorException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The HTTP front door (off unless <c>broker.http</c> is set): MCP over streamable HTTP on a loopback address, one
+/// path per profile (<c>/mcp/PROFILE</c>), each session served by the same <see cref="BrokerSession"/> as a socket
+/// session. Before MCP sees a request it must name a loopback Host (DNS rebinding), carry no Origin or an allowed one,
+/// name a profile, and carry the bearer token (the profile's own when it has require_token_file).
+/// It opens before any other part of the daemon starts (so a port in use stops the daemon before it does anything) and,
+/// registered after the socket listener, closes before the upstreams stop.
+/// </summary>
+internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, SessionServices services, ILoggerFactory loggerFactory) : IHostedLifecycleService
+{
+    private const string ProfileKey = "mcp-broker.profile";
+    private const string SessionKey = "mcp-broker.session";
+    private readonly ILogger _logger = loggerFactory.CreateLogger<HttpFrontDoor>();
+    private WebApplication? _app;
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "mcp-broker", Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggerFactory);
+        builder.WebHost.ConfigureKestrel(o => o.Listen(settings.Listen));
+        builder.Services.AddMcpServer().WithHttpTransport(o =>
+        {
+            o.ConfigureSessionOptions = (context, options, _) =>
+            {
+                var profile = (ProfileModel)context.Items[ProfileKey]!;
+                var session = new BrokerSession(services, profile, Guid.NewGuid().ToString(), "http", _logger);
+                var own = session.Options();
+                options.ServerInfo = own.ServerInfo;
+                options.ServerInstructions = own.ServerInstructions;
+                options.Capabilities = own.Capabilities;
+                options.Handlers = own.Handlers;
+                context.Items[SessionKey] = session;
+                LogSessionStarted(session.Id, profile.Name);
+                return Task.CompletedTask;
+            };
+#pragma warning disable MCPEXP002 // the session's lifetime is the broker session's: registered as a peer, released at the end
+            o.RunSessionHandler = async (context, server, ct) =>
+            {
+                var session = (BrokerSession)context.Items[SessionKey]!;
+                try
+                {
+                    await session.RunAsync(server, ct);
+                }
+                finally
+                {
+                    LogSessionEnded(session.Id);
+                }
+            };
+#pragma warning restore MCPEXP002
+        });
+
+        var app = builder.Build();
+        app.Use(AdmitAsync);
+        app.MapMcp("/mcp/{profile}");
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException ex)
+        {
+            await app.DisposeAsync();
+            throw new FrontDoorException($"cannot listen on {settings.Listen} (broker.http.listen): {ex.Message}; choose another port", ex);
+        }
+
+        _app = app;
+        LogListening(settings.Url("PROFILE"), settings.TokenFile);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_app is { } app)
+        {
+            await app.StopAsync(cancellationToken);
+            await app.DisposeAsync();
+        }
+    }
+
+    /// <summary>Lets a request through to MCP only when it passes every check, each refusal saying what to fix.</summary>
+    private async Task AdmitAsync(HttpContext context, RequestDelegate next)
+    {
+        var request = context.Request;
+        if (!LoopbackHost(request.Host))
+        {
+            // A page on some other site that resolves its name to 127.0.0.1 still sends its own name as Host.
+            await RefuseAsync(context, StatusCodes.Status421MisdirectedRequest, $"Host '{request.Host}' is not this server's loopback address; connect to {settings.Url("PROFILE")}");
+            return;
+        }
+
+        if (request.Headers.Origin is [{ } origin] && !settings.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
+        {
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, $"Origin '{origin}' is not allowed; add it to broker.http.allowed_origins to let that page call the broker");
+            return;
+        }
+
+        var segments = request.Path.Value?.Split('/', StringSplitOptions.RemoveEmptyEntries) ?? [];
+        if (segments is not ["mcp", var name, ..])
+        {
+            await RefuseAsync(context, StatusCodes.Status404NotFound, $"MCP is served at /mcp/PROFILE; profiles: {string.Join(", ", services.Model.Profiles.Keys)}");
+            return;
+        }
+
+        if (!services.Model.Profiles.TryGetValue(name, out var profile))
+        {
+            await RefuseAsync(context, StatusCodes.Status404NotFound, $"no profile named '{name}' in {services.Model.SourcePath}; profiles: {string.Join(", ", services.Model.Profiles.Keys)}");
+            return;
+        }
+
+        var tokenFile = profile.RequireTokenFile ?? settings.TokenFile;
+        var header = request.Headers.Authorization.ToString();
+        var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..] : null;
+        if (TokenFiles.Exposed(tokenFile) || !TokenFiles.Matches(tokenFile, presented))
+        {
+            LogRefusedToken(name);
+            context.Response.Headers.WWWAuthenticate = "Bearer realm=\"mcp-broker\"";
+            await RefuseAsync(context, StatusCodes.Status401Unauthorized, presented is null
+                ? $"send the token from {tokenFile} as 'Authorization: Bearer TOKEN'"
+                : $"the bearer token is not the one in {tokenFile}" + (TokenFiles.Exposed(tokenFile) ? $" (or that file is readable by others: chmod 600 {tokenFile})" : ""));
+            return;
+        }
+
+        context.Items[ProfileKey] = profile;
+        await next(context);
+    }
+
+    private bool LoopbackHost(HostString host)
+    {
+        if (!host.HasValue)
+        {
+            return false;
+        }
+
+        // The name is what a rebinding page cannot fake (it sends its own); the port may differ behind a local proxy.
+        var name = host.Host.Trim('[', ']');
+        return name.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(name, out var address) && IPAddress.IsLoopback(address));
+    }
+
+    private static async Task RefuseAsync(HttpContext context, int status, string message)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync($"mcp-broker: {message}\n");
+    }
+
+    [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "HTTP front door listening at {Url} (bearer token in {TokenFile})")]
+    private partial void LogListening(string url, string tokenFile);
+
+    [LoggerMessage(EventId = 501, Level = LogLevel.Information, Message = "HTTP session {SessionId} started: profile {Profile}")]
+    private partial void LogSessionStarted(string sessionId, string profile);
+
+    [LoggerMessage(EventId = 502, Level = LogLevel.Information, Message = "HTTP session {SessionId} ended")]
+    private partial void LogSessionEnded(string sessionId);
+
+    [LoggerMessage(EventId = 503, Level = LogLevel.Warning, Message = "Refused an HTTP request for profile {Profile}: missing or wrong bearer token")]
+    private partial void LogRefusedToken(string profile);
+}

@@ -1,0 +1,140 @@
+using System.Net;
+using McpBroker.Tests.Support;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpBroker.Tests.Journey;
+
+/// <summary>
+/// The HTTP front door: a client that prefers a URL reaches a profile at http://127.0.0.1:PORT/mcp/PROFILE with the
+/// bearer token; requests without it, with another Host (DNS rebinding) or a foreign Origin are refused before MCP.
+/// </summary>
+public sealed class HttpFrontDoorTests
+{
+    [Fact]
+    public async Task AClientWithTheToken_UsesAProfileOverHttp_AndEverythingElseIsRefusedSayingWhy()
+    {
+        var port = LoopbackServer.FreePort();
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            broker:
+              http: { listen: "127.0.0.1:{{port}}", allowed_origins: ["http://localhost:6274"] }
+            profiles:
+              raw: { compact_tools_enabled: false }
+              default: {}
+              guarded: { compact_tools_enabled: false, require_token_file: guarded-token }
+            upstreams:
+              t: { command: "{{Repo.TestUpstream}}" }
+            """);
+        var guardedToken = Path.Combine(env.Root, "secrets", "guarded-token");
+        Directory.CreateDirectory(Path.GetDirectoryName(guardedToken)!);
+        await File.WriteAllTextAsync(guardedToken, "guarded-secret-value\n");
+        File.SetUnixFileMode(guardedToken, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Assert.Equal(0, (await env.RunCliAsync("daemon", "--detach", "--config", env.ConfigPath)).ExitCode);
+
+        // The daemon made the token file: private, and never in its log.
+        var tokenFile = Path.Combine(env.Root, "secrets", "http-token");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
+        var token = (await File.ReadAllTextAsync(tokenFile)).Trim();
+        Assert.True(token.Length >= 40, "a token with at least 32 random bytes");
+
+        var url = $"http://127.0.0.1:{port}/mcp";
+        await using (var raw = await ConnectAsync($"{url}/raw", token))
+        {
+            Assert.Equal("echo: over http", await BrokerEnvironment.CallTextAsync(raw, "t.echo", new() { ["message"] = "over http" }));
+            Assert.Contains("t.echo", (await raw.ListToolsAsync()).Select(t => t.Name));
+        }
+
+        await using (var compact = await ConnectAsync($"{url}/default", token))
+        {
+            Assert.Equal(["broker.search_tools", "broker.describe_tool", "broker.call_tool", "broker.status"], (await compact.ListToolsAsync()).Select(t => t.Name));
+        }
+
+        // A profile with its own token takes that token, not the door's.
+        await using (var guarded = await ConnectAsync($"{url}/guarded", "guarded-secret-value"))
+        {
+            Assert.Equal("echo: guarded", await BrokerEnvironment.CallTextAsync(guarded, "t.echo", new() { ["message"] = "guarded" }));
+        }
+
+        using var http = new HttpClient();
+        async Task<(HttpStatusCode Status, string Body, HttpResponseMessage Response)> PostAsync(string path, string? bearer, Action<HttpRequestMessage>? adjust = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{port}{path}")
+            {
+                Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}""",
+                    System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+            if (bearer is not null)
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+            }
+
+            adjust?.Invoke(request);
+            var response = await http.SendAsync(request);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync(), response);
+        }
+
+        var noToken = await PostAsync("/mcp/raw", null);
+        Assert.Equal(HttpStatusCode.Unauthorized, noToken.Status);
+        Assert.Contains($"send the token from {tokenFile} as 'Authorization: Bearer TOKEN'", noToken.Body);
+        Assert.Equal("Bearer", noToken.Response.Headers.WwwAuthenticate.Single().Scheme);
+        var wrong = await PostAsync("/mcp/raw", "not-the-token");
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.Status);
+        Assert.DoesNotContain("not-the-token", wrong.Body);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAsync("/mcp/guarded", token)).Status);
+
+        var rebinding = await PostAsync("/mcp/raw", token, r => r.Headers.Host = $"evil.example:{port}");
+        Assert.Equal(HttpStatusCode.MisdirectedRequest, rebinding.Status);
+        Assert.Contains("is not this server's loopback address", rebinding.Body);
+        var foreign = await PostAsync("/mcp/raw", token, r => r.Headers.Add("Origin", "http://evil.example"));
+        Assert.Equal(HttpStatusCode.Forbidden, foreign.Status);
+        Assert.Contains("add it to broker.http.allowed_origins", foreign.Body);
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync("/mcp/raw", token, r => r.Headers.Add("Origin", "http://localhost:6274"))).Status);
+
+        var unknown = await PostAsync("/mcp/nope", token);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.Status);
+        Assert.Contains("no profile named 'nope'", unknown.Body);
+        Assert.Contains("profiles: raw, default, guarded", unknown.Body);
+
+        var log = await File.ReadAllTextAsync(Path.Combine(env.Root, "logs", "daemon.log"));
+        Assert.Contains($"HTTP front door listening at http://127.0.0.1:{port}/mcp/PROFILE", log);
+        Assert.DoesNotContain(token, log);
+        Assert.DoesNotContain("guarded-secret-value", log);
+    }
+
+    [Fact]
+    public async Task ADaemonWhoseFrontDoorCannotOpen_SaysWhy_AndDoesNotStart()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            broker: { http: { listen: "127.0.0.1:{{port}}" } }
+            upstreams:
+              t: { command: "{{Repo.TestUpstream}}" }
+            """);
+
+        var busy = await env.RunCliAsync("daemon", "--config", env.ConfigPath);
+        Assert.Equal(1, busy.ExitCode);
+        Assert.Contains($"cannot listen on 127.0.0.1:{port} (broker.http.listen)", busy.Stderr);
+
+        taken.Stop();
+        var tokenFile = Path.Combine(env.Root, "secrets", "http-token");
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var exposed = await env.RunCliAsync("daemon", "--config", env.ConfigPath);
+        Assert.Equal(1, exposed.ExitCode);
+        Assert.Contains($"is readable by other users, so it proves nothing; run chmod 600 {tokenFile}", exposed.Stderr);
+    }
+
+    private static async Task<McpClient> ConnectAsync(string url, string token) =>
+        await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = new Uri(url),
+            TransportMode = HttpTransportMode.StreamableHttp,
+            AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {token}" },
+        }), new McpClientOptions { ClientInfo = new Implementation { Name = "http-test", Version = "1" } });
+}
