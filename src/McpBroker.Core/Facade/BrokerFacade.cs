@@ -15,7 +15,7 @@ namespace McpBroker.Facade;
 /// What a session's tools/list and tools/call do, for compact and raw profiles. Every failure on these paths
 /// is a <see cref="BrokerError"/> until <see cref="ErrorResult"/> turns it into an MCP tool result.
 /// </summary>
-internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry, ToolCatalog catalog)
+internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources)
 {
     private const int DefaultLimit = 8;
     private const int MaxLimit = 50;
@@ -105,7 +105,8 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
                 FacadeTools.Search => await SearchAsync(profile, sessionId, arguments, ct),
                 FacadeTools.Describe => await DescribeAsync(profile, sessionId, arguments, ct),
                 FacadeTools.Call => await CallThroughAsync(profile, sessionId, arguments, progress, ct),
-                _ => Text(Status(profile, sessionId)),
+                FacadeTools.Status => Text(Status(profile, sessionId)),
+                var unlisted => await UnlistedAsync(profile, sessionId, unlisted, arguments, ct),
             }
             : compact
                 ? new BrokerError(BrokerErrorCode.UnknownTool, $"'{request.Name}' is not a broker tool",
@@ -236,6 +237,12 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
             }
         }
 
+        foreach (var unlisted in FacadeTools.UnlistedMatching(query).Take(2))
+        {
+            var tool = FacadeTools.UnlistedDefinitions(profile.NameStyle).Single(t => t.Name == ToolNames.BrokerTool(unlisted, profile.NameStyle));
+            matches.Add(Match(tool.Name, tool, "broker", mutating: false));
+        }
+
         var result = new JsonObject { ["matches"] = matches };
         if (failures.Count > 0)
         {
@@ -250,6 +257,12 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
         if (!TryGetString(args, "name", out var name))
         {
             return Invalid("'name' must be a tool name as search_tools returned it");
+        }
+
+        if (FacadeTools.Match(name) is { } brokerTool && FacadeTools.Unlisted.Contains(brokerTool))
+        {
+            var own = FacadeTools.UnlistedDefinitions(profile.NameStyle).Single(t => t.Name == ToolNames.BrokerTool(brokerTool, profile.NameStyle));
+            return Text(JsonSerializer.SerializeToNode(own, McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>())!);
         }
 
         var (view, _) = await ViewAsync(profile, sessionId, ct);
@@ -282,7 +295,82 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
             arguments = a.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone(), StringComparer.Ordinal);
         }
 
-        return await CallUpstreamAsync(profile, sessionId, name, arguments, progress, ct);
+        return FacadeTools.Match(name) is { } brokerTool && FacadeTools.Unlisted.Contains(brokerTool)
+            ? await UnlistedAsync(profile, sessionId, brokerTool, arguments ?? new Dictionary<string, JsonElement>(), ct)
+            : await CallUpstreamAsync(profile, sessionId, name, arguments, progress, ct);
+    }
+
+    /// <summary>A compact profile's way to resources and prompts (see <see cref="FacadeTools.Unlisted"/>); names as a raw profile shows them.</summary>
+    private async Task<Outcome<CallToolResult>> UnlistedAsync(ProfileModel profile, string sessionId, string tool, IDictionary<string, JsonElement> args, CancellationToken ct)
+    {
+        var upstream = args.TryGetValue("upstream", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null;
+        if (upstream is not null && !profile.Upstreams.Contains(upstream, StringComparer.Ordinal))
+        {
+            return Invalid($"'upstream' must be one of this profile's upstreams: {string.Join(", ", profile.Upstreams)}");
+        }
+
+        var only = upstream is null ? profile : profile with { Upstreams = [upstream] };
+        try
+        {
+            switch (tool)
+            {
+                case FacadeTools.ListResources:
+                    var listed = await resources.ListResourcesAsync(only, sessionId, null, ct);
+                    var templates = await resources.ListResourceTemplatesAsync(only, sessionId, null, ct);
+                    return Text(new JsonObject
+                    {
+                        ["resources"] = new JsonArray([.. listed.Resources.Select(r => (JsonNode)new JsonObject
+                        {
+                            ["uri"] = r.Uri, ["name"] = r.Name, ["description"] = OneLine(r.Description), ["mimeType"] = r.MimeType,
+                        })]),
+                        ["templates"] = new JsonArray([.. templates.ResourceTemplates.Select(t => (JsonNode)new JsonObject
+                        {
+                            ["uriTemplate"] = t.UriTemplate, ["name"] = t.Name, ["description"] = OneLine(t.Description),
+                        })]),
+                        ["unavailable"] = listed.Meta?["mcp-broker/unavailable"]?.DeepClone(),
+                    });
+                case FacadeTools.ReadResource:
+                    if (!TryGetString(args, "uri", out var uri))
+                    {
+                        return Invalid("'uri' must be a resource URI as list_resources gave it");
+                    }
+
+                    var read = await resources.ReadResourceAsync(profile, sessionId, new ReadResourceRequestParams { Uri = uri }, ct);
+                    return new CallToolResult { Content = [.. read.Contents.Select(c => (ContentBlock)new EmbeddedResourceBlock { Resource = c })] };
+                case FacadeTools.ListPrompts:
+                    var prompts = await resources.ListPromptsAsync(only, sessionId, null, ct);
+                    return Text(new JsonObject
+                    {
+                        ["prompts"] = new JsonArray([.. prompts.Prompts.Select(p => (JsonNode)new JsonObject
+                        {
+                            ["name"] = p.Name, ["description"] = OneLine(p.Description),
+                            ["arguments"] = new JsonArray([.. (p.Arguments ?? []).Select(a => (JsonNode)new JsonObject { ["name"] = a.Name, ["required"] = a.Required == true })]),
+                        })]),
+                        ["unavailable"] = prompts.Meta?["mcp-broker/unavailable"]?.DeepClone(),
+                    });
+                default:
+                    if (!TryGetString(args, "name", out var prompt))
+                    {
+                        return Invalid("'name' must be a prompt name as list_prompts gave it");
+                    }
+
+                    Dictionary<string, JsonElement>? values = null;
+                    if (args.TryGetValue("arguments", out var v) && v.ValueKind == JsonValueKind.Object)
+                    {
+                        values = v.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone(), StringComparer.Ordinal);
+                    }
+
+                    var got = await resources.GetPromptAsync(profile, sessionId, new GetPromptRequestParams { Name = prompt, Arguments = values }, ct);
+                    return Text(JsonSerializer.SerializeToNode(got, McpJsonUtilities.DefaultOptions.GetTypeInfo<GetPromptResult>())!);
+            }
+        }
+        catch (McpProtocolException ex)
+        {
+            return new BrokerError(ex.ErrorCode is McpErrorCode.ResourceNotFound or McpErrorCode.InvalidParams ? BrokerErrorCode.InvalidArguments : BrokerErrorCode.UpstreamError,
+                ex.Message, tool is FacadeTools.ReadResource or FacadeTools.GetPrompt
+                    ? $"use a name exactly as {ToolNames.BrokerTool(tool == FacadeTools.ReadResource ? FacadeTools.ListResources : FacadeTools.ListPrompts, profile.NameStyle)} gave it"
+                    : "'broker.status' shows the upstreams' state");
+        }
     }
 
     private async Task<Outcome<CallToolResult>> CallUpstreamAsync(ProfileModel profile, string sessionId, string name, IDictionary<string, JsonElement>? arguments,

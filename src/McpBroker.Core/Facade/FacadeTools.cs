@@ -17,7 +17,27 @@ internal static class FacadeTools
     public const string Call = "call_tool";
     public const string Status = "status";
 
+    public const string ListResources = "list_resources";
+    public const string ReadResource = "read_resource";
+    public const string ListPrompts = "list_prompts";
+    public const string GetPrompt = "get_prompt";
+
     public static readonly string[] All = [Search, Describe, Call, Status];
+
+    /// <summary>
+    /// How a compact profile reaches resources and prompts: broker tools that are not listed (they cost nothing up
+    /// front), found by search_tools, read with describe_tool and run with call_tool like any tool.
+    /// </summary>
+    public static readonly string[] Unlisted = [ListResources, ReadResource, ListPrompts, GetPrompt];
+
+    /// <summary>The words a search must use to find each unlisted tool.</summary>
+    private static readonly Dictionary<string, string[]> s_unlistedWords = new(StringComparer.Ordinal)
+    {
+        [ListResources] = ["resource", "resources", "file", "files", "document", "documents", "uri", "list", "browse", "template", "templates"],
+        [ReadResource] = ["resource", "resources", "file", "files", "document", "documents", "uri", "read", "open", "content", "contents"],
+        [ListPrompts] = ["prompt", "prompts", "template", "templates", "list"],
+        [GetPrompt] = ["prompt", "prompts", "template", "templates", "get", "use"],
+    };
 
     public static string Instructions(ToolNameStyle style) =>
         $"Tools of many MCP servers sit behind this broker. Find one with {ToolNames.BrokerTool(Search, style)}, read its input schema with "
@@ -43,11 +63,41 @@ internal static class FacadeTools
             readOnly: true),
     ];
 
-    /// <summary>The broker tool a name refers to (either naming style), or null.</summary>
+    /// <summary>The broker tool a name refers to (either naming style, listed or not), or null.</summary>
     public static string? Match(string name) =>
         name.StartsWith("broker.", StringComparison.Ordinal) || name.StartsWith("broker_", StringComparison.Ordinal)
-            ? All.FirstOrDefault(t => string.Equals(t, name[7..], StringComparison.Ordinal))
+            ? All.Concat(Unlisted).FirstOrDefault(t => string.Equals(t, name[7..], StringComparison.Ordinal))
             : null;
+
+    public static IList<Tool> UnlistedDefinitions(ToolNameStyle style) =>
+    [
+        Define(ListResources, style,
+            $"List the resources (files, documents, records) and resource templates of the MCP servers behind this broker: URI, name, description. Read one with {ToolNames.BrokerTool(ReadResource, style)}.",
+            """{"type":"object","properties":{"upstream":{"type":"string","description":"Only this server's (optional)"}}}""",
+            readOnly: true),
+        Define(ReadResource, style,
+            $"Read a resource of the MCP servers behind this broker by its URI, as {ToolNames.BrokerTool(ListResources, style)} gave it (or a template filled in).",
+            """{"type":"object","properties":{"uri":{"type":"string","description":"The resource URI"}},"required":["uri"]}""",
+            readOnly: true),
+        Define(ListPrompts, style,
+            $"List the prompts (message templates) of the MCP servers behind this broker, with their arguments. Get one with {ToolNames.BrokerTool(GetPrompt, style)}.",
+            """{"type":"object","properties":{"upstream":{"type":"string","description":"Only this server's (optional)"}}}""",
+            readOnly: true),
+        Define(GetPrompt, style,
+            "Get a prompt of the MCP servers behind this broker, filled in with its arguments: the messages it makes.",
+            """{"type":"object","properties":{"name":{"type":"string","description":"The prompt name"},"arguments":{"type":"object","description":"The prompt's arguments (strings)"}},"required":["name"]}""",
+            readOnly: true),
+    ];
+
+    /// <summary>The unlisted tools a search query asks for, best first (by how many of their words it uses).</summary>
+    public static IEnumerable<string> UnlistedMatching(string query)
+    {
+        var words = query.ToLowerInvariant().Split([' ', '\t', ',', '.', '/', '-', '_'], StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        var asksForThem = words.Overlaps(["resource", "resources", "prompt", "prompts", "document", "documents", "uri"]);
+        return asksForThem
+            ? Unlisted.Select(t => (Tool: t, Score: s_unlistedWords[t].Count(words.Contains))).Where(m => m.Score > 0).OrderByDescending(m => m.Score).Select(m => m.Tool)
+            : [];
+    }
 
     private static Tool Define(string name, ToolNameStyle style, string description, string schema, bool readOnly) => new()
     {

@@ -29,19 +29,19 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
 
     public string Id => id;
 
+    /// <summary>
+    /// The server a client sees. A raw profile serves resources, prompts and completion as MCP methods; a compact one
+    /// does not declare them (a client lists what a server declares when it connects, which would start every upstream)
+    /// and reaches them through unlisted broker tools instead (<see cref="FacadeTools.Unlisted"/>).
+    /// </summary>
     public McpServerOptions Options()
     {
-        var (facade, resources) = (services.Facade, services.Resources);
-        return new McpServerOptions
+        var facade = services.Facade;
+        var options = new McpServerOptions
         {
             ServerInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
             ServerInstructions = profile.CompactToolsEnabled ? FacadeTools.Instructions(profile.NameStyle) : null,
-            Capabilities = new ServerCapabilities
-            {
-                Tools = new ToolsCapability { ListChanged = !profile.CompactToolsEnabled },
-                Resources = new ResourcesCapability { Subscribe = true, ListChanged = true },
-                Prompts = new PromptsCapability { ListChanged = true },
-            },
+            Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = !profile.CompactToolsEnabled } },
             Handlers = new McpServerHandlers
             {
                 ListToolsHandler = async (request, token) =>
@@ -60,14 +60,6 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                     Attach(request.Server);
                     return facade.CallToolAsync(profile, id, request.Params!, token, ProgressTo(request));
                 },
-                ListResourcesHandler = (request, token) => Attached(request).ListResourcesAsync(profile, id, request.Params, token),
-                ListResourceTemplatesHandler = (request, token) => Attached(request).ListResourceTemplatesAsync(profile, id, request.Params, token),
-                ReadResourceHandler = (request, token) => Attached(request).ReadResourceAsync(profile, id, request.Params!, token),
-                SubscribeToResourcesHandler = (request, token) => Attached(request).SubscribeAsync(profile, id, request.Params!.Uri, subscribe: true, token),
-                UnsubscribeFromResourcesHandler = (request, token) => Attached(request).SubscribeAsync(profile, id, request.Params!.Uri, subscribe: false, token),
-                ListPromptsHandler = (request, token) => Attached(request).ListPromptsAsync(profile, id, request.Params, token),
-                GetPromptHandler = (request, token) => Attached(request).GetPromptAsync(profile, id, request.Params!, token),
-                CompleteHandler = (request, token) => Attached(request).CompleteAsync(profile, id, request.Params!, token),
 #pragma warning disable MCP9005 // logging is deprecated from protocol 2026-07-28 (SEP-2577); today's servers still send logs, and clients set their level
                 SetLoggingLevelHandler = (request, _) =>
                 {
@@ -78,6 +70,22 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
 #pragma warning restore MCP9005
             },
         };
+        if (!profile.CompactToolsEnabled)
+        {
+            options.Capabilities.Resources = new ResourcesCapability { Subscribe = true, ListChanged = true };
+            options.Capabilities.Prompts = new PromptsCapability { ListChanged = true };
+            var handlers = options.Handlers;
+            handlers.ListResourcesHandler = (request, token) => Attached(request).ListResourcesAsync(profile, id, request.Params, token);
+            handlers.ListResourceTemplatesHandler = (request, token) => Attached(request).ListResourceTemplatesAsync(profile, id, request.Params, token);
+            handlers.ReadResourceHandler = (request, token) => Attached(request).ReadResourceAsync(profile, id, request.Params!, token);
+            handlers.SubscribeToResourcesHandler = (request, token) => Attached(request).SubscribeAsync(profile, id, request.Params!.Uri, subscribe: true, token);
+            handlers.UnsubscribeFromResourcesHandler = (request, token) => Attached(request).SubscribeAsync(profile, id, request.Params!.Uri, subscribe: false, token);
+            handlers.ListPromptsHandler = (request, token) => Attached(request).ListPromptsAsync(profile, id, request.Params, token);
+            handlers.GetPromptHandler = (request, token) => Attached(request).GetPromptAsync(profile, id, request.Params!, token);
+            handlers.CompleteHandler = (request, token) => Attached(request).CompleteAsync(profile, id, request.Params!, token);
+        }
+
+        return options;
     }
 
     /// <summary>Serves the session until it ends; the upstreams are told it has gone.</summary>

@@ -43,6 +43,10 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
         builder.WebHost.ConfigureKestrel(o => o.Listen(settings.Listen));
         builder.Services.AddMcpServer().WithHttpTransport(o =>
         {
+            // A client that initializes (protocol 2025-11-25 and older: every agent CLI today) gets a session, which
+            // server-to-client requests, subscriptions and per-session upstreams need; a 2026-07-28 client is served
+            // per request, each request its own broker session.
+            o.SessionMode = ModelContextProtocol.AspNetCore.HttpServerSessionMode.StatefulForInitializeClients;
             o.ConfigureSessionOptions = (context, options, _) =>
             {
                 var profile = (ProfileModel)context.Items[ProfileKey]!;

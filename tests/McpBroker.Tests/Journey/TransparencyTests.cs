@@ -114,6 +114,53 @@ public sealed class TransparencyTests
         await a.CallToolAsync("ev.toggle-subscriber-updates");
     }
 
+    [Fact]
+    public async Task ACompactProfile_ReachesResourcesAndPrompts_ThroughUnlistedBrokerTools_FoundBySearch()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              default: {}
+            upstreams:
+              ev: { command: "{{Repo.NodeBin("mcp-server-everything")}}" }
+            """);
+        var client = await env.ConnectAsync("default", Protocol);
+
+        // A compact session declares no resources or prompts (a client would list them at connect, starting every upstream).
+        Assert.Null(client.ServerCapabilities.Resources);
+        Assert.Null(client.ServerCapabilities.Prompts);
+        Assert.Equal(4, (await client.ListToolsAsync()).Count);
+
+        var found = await BrokerEnvironment.CallJsonAsync(client, "broker.search_tools", new() { ["query"] = "read a resource document" });
+        var names = found.GetProperty("matches").EnumerateArray().Select(m => m.GetProperty("name").GetString()).ToList();
+        Assert.Contains("broker.read_resource", names);
+        Assert.Contains("broker.list_resources", names);
+        var described = await BrokerEnvironment.CallJsonAsync(client, "broker.describe_tool", new() { ["name"] = "broker.read_resource" });
+        Assert.Equal("uri", described.GetProperty("inputSchema").GetProperty("required")[0].GetString());
+
+        var listed = await BrokerEnvironment.CallJsonAsync(client, "broker.call_tool", new() { ["name"] = "broker.list_resources" });
+        var uri = "mcp-broker://ev/demo://resource/static/document/architecture.md";
+        Assert.Contains(listed.GetProperty("resources").EnumerateArray(), r => r.GetProperty("uri").GetString() == uri);
+        Assert.Contains(listed.GetProperty("templates").EnumerateArray(), t => t.GetProperty("uriTemplate").GetString() == "mcp-broker://ev/demo://resource/dynamic/text/{resourceId}");
+
+        var read = await client.CallToolAsync("broker.call_tool", new Dictionary<string, object?> { ["name"] = "broker.read_resource", ["arguments"] = new { uri } });
+        Assert.NotEqual(true, read.IsError);
+        var embedded = Assert.IsType<EmbeddedResourceBlock>(Assert.Single(read.Content));
+        Assert.Equal(uri, embedded.Resource.Uri);
+        Assert.Contains("Architecture", ((TextResourceContents)embedded.Resource).Text, StringComparison.OrdinalIgnoreCase);
+
+        var prompts = await BrokerEnvironment.CallJsonAsync(client, "broker.call_tool", new() { ["name"] = "broker.list_prompts" });
+        Assert.Contains(prompts.GetProperty("prompts").EnumerateArray(), p => p.GetProperty("name").GetString() == "ev.args-prompt");
+        var prompt = await BrokerEnvironment.CallJsonAsync(client, "broker.call_tool", new() { ["name"] = "broker.get_prompt", ["arguments"] = new { name = "ev.args-prompt", arguments = new { city = "Oslo" } } });
+        Assert.Contains("Oslo", prompt.GetProperty("messages")[0].GetProperty("content").GetProperty("text").GetString());
+
+        var wrong = await client.CallToolAsync("broker.call_tool", new Dictionary<string, object?> { ["name"] = "broker.read_resource", ["arguments"] = new { uri = "demo://resource/static/document/architecture.md" } });
+        Assert.True(wrong.IsError);
+        Assert.Equal("invalid_arguments", BrokerEnvironment.ErrorOf(wrong).GetProperty("code").GetString());
+        Assert.Contains("use a name exactly as broker.list_resources gave it", BrokerEnvironment.ErrorOf(wrong).GetProperty("hint").GetString());
+    }
+
     /// <summary>Every feature server-everything offers, each result as JSON.</summary>
     private static async Task<JsonObject> ExerciseAsync(McpClient client)
     {
