@@ -113,7 +113,7 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
             return;
         }
 
-        if (request.Headers.Origin is [{ } origin] && !settings.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
+        if (request.Headers.Origin is [{ } origin] && !LoopbackOrigin(origin) && !settings.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
         {
             await RefuseAsync(context, StatusCodes.Status403Forbidden, $"Origin '{origin}' is not allowed; add it to broker.http.allowed_origins to let that page call the broker");
             return;
@@ -160,6 +160,10 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
         var name = host.Host.Trim('[', ']');
         return name.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(name, out var address) && IPAddress.IsLoopback(address));
     }
+
+    /// <summary>A page served from this machine (a loopback origin) is no rebinding attack; it still needs the token.</summary>
+    private static bool LoopbackOrigin(string origin) =>
+        Uri.TryCreate(origin, UriKind.Absolute, out var uri) && (uri.IsLoopback || uri.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase));
 
     private static async Task RefuseAsync(HttpContext context, int status, string message)
     {

@@ -92,6 +92,7 @@ public sealed class HttpFrontDoorTests
         Assert.Equal(HttpStatusCode.Forbidden, foreign.Status);
         Assert.Contains("add it to broker.http.allowed_origins", foreign.Body);
         Assert.Equal(HttpStatusCode.OK, (await PostAsync("/mcp/raw", token, r => r.Headers.Add("Origin", "http://localhost:6274"))).Status);
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync("/mcp/raw", token, r => r.Headers.Add("Origin", $"http://127.0.0.1:{port}"))).Status);
 
         var unknown = await PostAsync("/mcp/nope", token);
         Assert.Equal(HttpStatusCode.NotFound, unknown.Status);
