@@ -91,7 +91,7 @@ public sealed record HttpFrontDoorConfig
     [Description("File with the bearer token clients send (Authorization: Bearer TOKEN); relative paths are under {runtime.secrets_dir}. Created with a random token (mode 0600) when missing. Default: http-token. A profile with require_token_file takes its own token instead.")]
     public string? TokenFile { get; init; }
 
-    [Description("Browser origins allowed to call (e.g. http://localhost:6274). A request with any other Origin header is refused, as is one whose Host is not the listen address (DNS rebinding). Default: none.")]
+    [Description("Browser origins allowed to call besides loopback ones (e.g. https://inspector.example). A request with any other Origin header is refused, as is one whose Host is not a loopback name (DNS rebinding). Default: none.")]
     public List<string>? AllowedOrigins { get; init; }
 }
 

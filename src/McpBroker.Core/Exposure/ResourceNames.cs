@@ -38,6 +38,28 @@ internal static class ResourceNames
         return upstreams.FirstOrDefault(u => u.Prefix == prefix) is { } upstream ? (upstream, exposed[(slash + 1)..]) : null;
     }
 
+    /// <summary>Renames the resource URIs inside content (resource links, embedded resources) so they can be read back.</summary>
+    public static void ExposeIn(ProfileModel profile, UpstreamModel upstream, IEnumerable<ModelContextProtocol.Protocol.ContentBlock> content)
+    {
+        if (profile.Transparent)
+        {
+            return;
+        }
+
+        foreach (var block in content)
+        {
+            switch (block)
+            {
+                case ModelContextProtocol.Protocol.ResourceLinkBlock link:
+                    link.Uri = Expose(profile, upstream, link.Uri);
+                    break;
+                case ModelContextProtocol.Protocol.EmbeddedResourceBlock embedded:
+                    embedded.Resource.Uri = Expose(profile, upstream, embedded.Resource.Uri);
+                    break;
+            }
+        }
+    }
+
     public static string ExposePrompt(ProfileModel profile, UpstreamModel upstream, string name) =>
         profile.Transparent ? name : $"{upstream.Prefix}{Separator(profile)}{name}";
 

@@ -393,7 +393,13 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
         await using (lease)
         {
             var idempotent = (tool.Upstream.ToolOverrides.GetValueOrDefault(tool.Tool.Name)?.Idempotent ?? tool.Tool.Annotations?.IdempotentHint) == true;
-            return await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress);
+            var outcome = await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress);
+            if (outcome.Ok)
+            {
+                ResourceNames.ExposeIn(profile, tool.Upstream, outcome.Value!.Content);
+            }
+
+            return outcome;
         }
     }
 

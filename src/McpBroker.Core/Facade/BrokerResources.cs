@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using McpBroker.Config;
 using McpBroker.Exposure;
@@ -18,12 +17,6 @@ namespace McpBroker.Facade;
 /// </summary>
 internal sealed class BrokerResources(UpstreamRegistry registry)
 {
-    /// <summary>
-    /// The capabilities each upstream declared when it last ran: one known not to offer resources (or prompts) is not
-    /// started to list them. One never started is started, like tools/list of a raw profile.
-    /// </summary>
-    private readonly ConcurrentDictionary<string, ServerCapabilities> _capabilities = new(StringComparer.Ordinal);
-
     public async ValueTask<ListResourcesResult> ListResourcesAsync(ProfileModel profile, string sessionId, ListResourcesRequestParams? request, CancellationToken ct)
     {
         if (Transparent(profile) is { } only)
@@ -126,8 +119,10 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
     public async ValueTask<GetPromptResult> GetPromptAsync(ProfileModel profile, string sessionId, GetPromptRequestParams request, CancellationToken ct)
     {
         var (upstream, name) = ResolvePrompt(profile, request.Name);
-        return await OnAsync(upstream, sessionId, (client, token) =>
+        var result = await OnAsync(upstream, sessionId, (client, token) =>
             client.GetPromptAsync(new GetPromptRequestParams { Name = name, Arguments = request.Arguments, Meta = request.Meta }, token), ct);
+        ResourceNames.ExposeIn(profile, upstream, result.Messages.Select(m => m.Content));
+        return result;
     }
 
     public async ValueTask<CompleteResult> CompleteAsync(ProfileModel profile, string sessionId, CompleteRequestParams request, CancellationToken ct)
@@ -164,11 +159,7 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
     private async Task<T> OnAsync<T>(UpstreamModel upstream, string sessionId, Func<McpClient, CancellationToken, ValueTask<T>> action, CancellationToken ct)
     {
         await using var lease = Lease(upstream, sessionId);
-        var outcome = await lease.Supervisor.RequestAsync(sessionId, retryable: true, async (client, token) =>
-        {
-            _capabilities[upstream.Name] = client.ServerCapabilities;
-            return await action(client, token);
-        }, ct);
+        var outcome = await lease.Supervisor.RequestAsync(sessionId, retryable: true, async (client, token) => await action(client, token), ct);
         return outcome.Ok ? outcome.Value! : throw Failure(outcome.Error!);
     }
 
@@ -179,7 +170,8 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
     private async Task<(List<(UpstreamModel Upstream, List<T> Items)> Lists, JsonObject? Meta)> MergeAsync<T>(ProfileModel profile, string sessionId,
         Func<ServerCapabilities, bool> offers, Func<McpClient, CancellationToken, Task<List<T>>> list, CancellationToken ct)
     {
-        var asked = Upstreams(profile).Where(u => !_capabilities.TryGetValue(u.Name, out var known) || offers(known)).ToList();
+        // One known (from its last start) not to offer the feature is not started to list it; one never started is.
+        var asked = Upstreams(profile).Where(u => registry.KnownCapabilities(u.Name, sessionId) is not { } known || offers(known)).ToList();
         var answers = await Task.WhenAll(asked.Select(async upstream =>
         {
             try

@@ -20,6 +20,9 @@ internal sealed record SessionServices(BrokerModel Model, BrokerFacade Facade, B
 /// </summary>
 internal sealed partial class BrokerSession(SessionServices services, ProfileModel profile, string id, string client, ILogger logger)
 {
+    /// <summary>Roots are deprecated from protocol 2026-07-28 (SEP-2577) and still used: the method name as a string.</summary>
+    private const string RootsListChanged = "notifications/roots/list_changed";
+
     private readonly ILogger _logger = logger;
     private readonly SemaphoreSlim _listedGate = new(1, 1);
     private readonly Lock _attachGate = new();
@@ -44,9 +47,10 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
             Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = !profile.CompactToolsEnabled } },
             Handlers = new McpServerHandlers
             {
+                NotificationHandlers = [new(RootsListChanged, (_, _) => OnRootsChangedAsync())],
                 ListToolsHandler = async (request, token) =>
                 {
-                    Attach(request.Server);
+                    using var _ = Enter(request.Server);
                     var result = await facade.ListToolsAsync(profile, id, request.Params?.Cursor, token);
                     if (!profile.CompactToolsEnabled && request.Params?.Cursor is null)
                     {
@@ -55,16 +59,19 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
 
                     return result;
                 },
-                CallToolHandler = (request, token) =>
+                CallToolHandler = async (request, token) =>
                 {
-                    Attach(request.Server);
-                    return facade.CallToolAsync(profile, id, request.Params!, token, ProgressTo(request));
+                    using var _ = Enter(request.Server);
+                    return await facade.CallToolAsync(profile, id, request.Params!, token, ProgressTo(request));
                 },
 #pragma warning disable MCP9005 // logging is deprecated from protocol 2026-07-28 (SEP-2577); today's servers still send logs, and clients set their level
                 SetLoggingLevelHandler = (request, _) =>
                 {
-                    Attach(request.Server);
-                    _peer!.SetLogLevel(request.Params?.Level.ToString().ToLowerInvariant() ?? "");
+                    using (Enter(request.Server))
+                    {
+                        _peer!.SetLogLevel(request.Params?.Level.ToString().ToLowerInvariant() ?? "");
+                    }
+
                     return ValueTask.FromResult(new EmptyResult());
                 },
 #pragma warning restore MCP9005
@@ -75,14 +82,15 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
             options.Capabilities.Resources = new ResourcesCapability { Subscribe = true, ListChanged = true };
             options.Capabilities.Prompts = new PromptsCapability { ListChanged = true };
             var handlers = options.Handlers;
-            handlers.ListResourcesHandler = (request, token) => Attached(request).ListResourcesAsync(profile, id, request.Params, token);
-            handlers.ListResourceTemplatesHandler = (request, token) => Attached(request).ListResourceTemplatesAsync(profile, id, request.Params, token);
-            handlers.ReadResourceHandler = (request, token) => Attached(request).ReadResourceAsync(profile, id, request.Params!, token);
-            handlers.SubscribeToResourcesHandler = (request, token) => Attached(request).SubscribeAsync(profile, id, request.Params!.Uri, subscribe: true, token);
-            handlers.UnsubscribeFromResourcesHandler = (request, token) => Attached(request).SubscribeAsync(profile, id, request.Params!.Uri, subscribe: false, token);
-            handlers.ListPromptsHandler = (request, token) => Attached(request).ListPromptsAsync(profile, id, request.Params, token);
-            handlers.GetPromptHandler = (request, token) => Attached(request).GetPromptAsync(profile, id, request.Params!, token);
-            handlers.CompleteHandler = (request, token) => Attached(request).CompleteAsync(profile, id, request.Params!, token);
+            var resources = services.Resources;
+            handlers.ListResourcesHandler = (request, token) => Serve(request, () => resources.ListResourcesAsync(profile, id, request.Params, token));
+            handlers.ListResourceTemplatesHandler = (request, token) => Serve(request, () => resources.ListResourceTemplatesAsync(profile, id, request.Params, token));
+            handlers.ReadResourceHandler = (request, token) => Serve(request, () => resources.ReadResourceAsync(profile, id, request.Params!, token));
+            handlers.SubscribeToResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(profile, id, request.Params!.Uri, subscribe: true, token));
+            handlers.UnsubscribeFromResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(profile, id, request.Params!.Uri, subscribe: false, token));
+            handlers.ListPromptsHandler = (request, token) => Serve(request, () => resources.ListPromptsAsync(profile, id, request.Params, token));
+            handlers.GetPromptHandler = (request, token) => Serve(request, () => resources.GetPromptAsync(profile, id, request.Params!, token));
+            handlers.CompleteHandler = (request, token) => Serve(request, () => resources.CompleteAsync(profile, id, request.Params!, token));
         }
 
         return options;
@@ -91,7 +99,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
     /// <summary>Serves the session until it ends; the upstreams are told it has gone.</summary>
     public async Task RunAsync(McpServer server, CancellationToken ct)
     {
-        Attach(server);
+        Enter(server).Dispose();
         void OnCatalogChanged(CatalogSnapshot snapshot) => _ = NotifyIfChangedAsync(server, ct);
         if (!profile.CompactToolsEnabled)
         {
@@ -116,8 +124,11 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         services.Registry.ReleaseSession(id);
     }
 
-    /// <summary>Registers the session as the peer its upstreams' requests go to, and keeps the server of its latest request (see <see cref="ClientPeer.Server"/>).</summary>
-    private void Attach(McpServer server)
+    /// <summary>
+    /// Registers the session as the peer its upstreams' requests go to (at its start, or its first request over HTTP),
+    /// and marks the request in flight (see <see cref="ClientPeer.Server"/>) until the handle is disposed.
+    /// </summary>
+    private IDisposable Enter(McpServer server)
     {
         lock (_attachGate)
         {
@@ -126,18 +137,19 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 _peer = new ClientPeer(id, profile, client, server);
                 _registration = services.Peers.Add(_peer);
             }
-            else
-            {
-                _peer.Use(server);
-            }
         }
+
+        return _peer.Enter(server);
     }
 
-    private BrokerResources Attached<T>(RequestContext<T> request)
+    private async ValueTask<T> Serve<TParams, T>(RequestContext<TParams> request, Func<ValueTask<T>> work)
     {
-        Attach(request.Server);
-        return services.Resources;
+        using var _ = Enter(request.Server);
+        return await work();
     }
+
+    /// <summary>The client's notifications/roots/list_changed, passed on to the upstreams that asked it for roots (its own).</summary>
+    private ValueTask OnRootsChangedAsync() => new(services.Registry.ForwardToSessionAsync(id, RootsListChanged));
 
     /// <summary>
     /// When the client asked for progress, a route that sends the upstream's progress params to it under the client's

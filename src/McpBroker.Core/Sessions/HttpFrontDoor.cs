@@ -25,6 +25,7 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
     private const string ProfileKey = "mcp-broker.profile";
     private const string SessionKey = "mcp-broker.session";
     private readonly ILogger _logger = loggerFactory.CreateLogger<HttpFrontDoor>();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _sessionProfiles = new(StringComparer.Ordinal);
     private WebApplication? _app;
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -64,12 +65,24 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
             o.RunSessionHandler = async (context, server, ct) =>
             {
                 var session = (BrokerSession)context.Items[SessionKey]!;
+                // Stateful sessions: the SDK has set the new session's id on the response by now (stateless ones have none).
+                var mcpSession = context.Response.Headers["Mcp-Session-Id"] is [{ Length: > 0 } id] ? id : null;
+                if (mcpSession is not null)
+                {
+                    _sessionProfiles[mcpSession] = ((ProfileModel)context.Items[ProfileKey]!).Name;
+                }
+
                 try
                 {
                     await session.RunAsync(server, ct);
                 }
                 finally
                 {
+                    if (mcpSession is not null)
+                    {
+                        _sessionProfiles.TryRemove(mcpSession, out _);
+                    }
+
                     LogSessionEnded(session.Id);
                 }
             };
@@ -142,6 +155,13 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
             await RefuseAsync(context, StatusCodes.Status401Unauthorized, presented is null
                 ? $"send the token from {tokenFile} as 'Authorization: Bearer TOKEN'"
                 : $"the bearer token is not the one in {tokenFile}" + (TokenFiles.Exposed(tokenFile) ? $" (or that file is readable by others: chmod 600 {tokenFile})" : ""));
+            return;
+        }
+
+        // The SDK finds a session by its id alone: a session is only ever used through the profile (and token) it began with.
+        if (request.Headers["Mcp-Session-Id"] is [{ } sessionId] && _sessionProfiles.TryGetValue(sessionId, out var owner) && owner != name)
+        {
+            await RefuseAsync(context, StatusCodes.Status404NotFound, $"this session belongs to another profile; use its own URL, or start a new session at {settings.Url(name)}");
             return;
         }
 

@@ -146,6 +146,13 @@ internal sealed partial class SessionListener(
             }
 
             var sessionId = Guid.TryParse(message.Session, out var g) ? g.ToString() : Guid.NewGuid().ToString();
+            if (services.Peers.Find(sessionId) is { } live && live.Profile.Name != profile.Name)
+            {
+                // A shim resuming its session names its own id; one naming a live session of another profile would take over its replies.
+                await ReplyAsync(stream, Refuse("session_in_use", $"session {sessionId} is connected with another profile; start a new session"), stoppingToken);
+                return;
+            }
+
             await ReplyAsync(stream, new WelcomeMessage { Ok = true, Session = sessionId, DaemonPid = Environment.ProcessId }, stoppingToken);
             await RunSessionAsync(stream, profile, sessionId, message.Client ?? "unknown", stoppingToken);
         }

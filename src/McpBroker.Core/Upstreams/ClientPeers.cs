@@ -12,7 +12,8 @@ namespace McpBroker.Upstreams;
 /// </summary>
 internal sealed class ClientPeer(string id, ProfileModel profile, string client, McpServer server)
 {
-    private McpServer _server = server;
+    private readonly List<McpServer> _inFlight = [];
+    private McpServer _last = server;
     private static readonly string[] s_levels = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
     private int _minLevel = -1;
 
@@ -24,14 +25,48 @@ internal sealed class ClientPeer(string id, ProfileModel profile, string client,
     public string Client => client;
 
     /// <summary>
-    /// The server object of the session's latest request. From protocol 2026-07-28 a client declares its capabilities
-    /// per request, and only the request-bound server knows them.
+    /// The server object of a request of the session still in flight (the latest), else of its last request. Over HTTP a
+    /// request to the client goes out on the stream of the request it is bound to, which must still be open; and from
+    /// protocol 2026-07-28 a client declares its capabilities per request, which only the request-bound server knows.
     /// </summary>
-    public McpServer Server => Volatile.Read(ref _server);
+    public McpServer Server
+    {
+        get
+        {
+            lock (_inFlight)
+            {
+                return _inFlight.Count > 0 ? _inFlight[^1] : _last;
+            }
+        }
+    }
+
+    /// <summary>When the session was connected.</summary>
+    public DateTimeOffset Since { get; } = DateTimeOffset.UtcNow;
 
     public ClientCapabilities Capabilities => Server.ClientCapabilities ?? new ClientCapabilities();
 
-    public void Use(McpServer server) => Volatile.Write(ref _server, server);
+    /// <summary>Marks a request of the session in flight until the handle is disposed.</summary>
+    public IDisposable Enter(McpServer server)
+    {
+        lock (_inFlight)
+        {
+            _inFlight.Add(server);
+            _last = server;
+        }
+
+        return new InFlight(this, server);
+    }
+
+    private sealed class InFlight(ClientPeer peer, McpServer server) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (peer._inFlight)
+            {
+                peer._inFlight.Remove(server);
+            }
+        }
+    }
 
     /// <summary>The client's <c>logging/setLevel</c>: relayed log messages below it are not sent.</summary>
     public void SetLogLevel(string level) => _minLevel = Array.IndexOf(s_levels, level);

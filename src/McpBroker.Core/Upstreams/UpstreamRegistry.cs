@@ -99,6 +99,18 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
         return true;
     }
 
+    /// <summary>What an upstream declared when the instance a session would use last started (null: not known yet).</summary>
+    public ModelContextProtocol.Protocol.ServerCapabilities? KnownCapabilities(string upstream, string? sessionId) => _models[upstream].Mode switch
+    {
+        UpstreamMode.Shared => _shared[upstream].KnownCapabilities,
+        UpstreamMode.PerSession when sessionId is not null => _perSession.GetValueOrDefault((upstream, sessionId))?.KnownCapabilities,
+        _ => null,
+    };
+
+    /// <summary>Passes a client's notification to the upstreams that are its own (per-session).</summary>
+    public Task ForwardToSessionAsync(string sessionId, string method) =>
+        Task.WhenAll(_perSession.Where(p => p.Key.Session == sessionId).Select(p => p.Value.ForwardAsync(method)));
+
     /// <summary>Forgets a session: shared upstreams stop counting it; its per-session instances stop now.</summary>
     public void ReleaseSession(string sessionId)
     {

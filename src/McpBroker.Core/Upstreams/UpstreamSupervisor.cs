@@ -64,6 +64,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _callers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<string>> _subscriptions = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _subscriptionGate = new(1, 1);
     private readonly ClientPeers? _peers;
     private readonly string? _owner;
     private readonly CancellationTokenSource _disposed = new();
@@ -137,9 +138,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             orphaned = [.. _subscriptions.Where(s => s.Value.Contains(sessionId)).Select(s => s.Key)];
         }
 
-        foreach (var uri in orphaned)
+        if (orphaned.Length > 0)
         {
-            _ = UnsubscribeAsync(sessionId, uri, CancellationToken.None);
+            _ = DropSubscriptionsAsync(sessionId, orphaned);
         }
     }
 
@@ -197,66 +198,121 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     public Task<Outcome<T>> RequestAsync<T>(string? sessionId, bool retryable, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct) =>
         RunAsync(sessionId, Model.CallTimeout, retryable, action, ct, passErrors: true);
 
-    /// <summary>The server capabilities of the running instance, or null when none runs.</summary>
-    public ServerCapabilities? RunningCapabilities => Running()?.Client.ServerCapabilities;
+    /// <summary>What the upstream declared when it last started (kept after it stops); null before its first start.</summary>
+    public ServerCapabilities? KnownCapabilities { get; private set; }
 
     /// <summary>
-    /// Subscribes a session to a resource's updates: the first subscriber subscribes upstream; the updates go to every
-    /// session subscribed to that URI.
+    /// Subscribes a session to a resource's updates: the first subscriber subscribes upstream, later ones join; the
+    /// updates go to every subscribed session. Subscriptions of one instance change one at a time (a joiner never
+    /// counts on a subscribe that then fails), and an instance with subscriptions is not stopped for being idle.
     /// </summary>
     public async Task<Outcome<bool>> SubscribeAsync(string sessionId, string uri, CancellationToken ct)
     {
-        bool first;
-        lock (_gate)
-        {
-            if (!_subscriptions.TryGetValue(uri, out var subscribers))
-            {
-                _subscriptions[uri] = subscribers = new HashSet<string>(StringComparer.Ordinal);
-            }
-
-            first = subscribers.Count == 0;
-            subscribers.Add(sessionId);
-        }
-
-        if (!first)
-        {
-            return true;
-        }
-
+        await _subscriptionGate.WaitAsync(ct);
         try
         {
+            lock (_gate)
+            {
+                if (_subscriptions.TryGetValue(uri, out var known) && known.Count > 0)
+                {
+                    known.Add(sessionId);
+                    return true;
+                }
+            }
+
             var outcome = await RequestAsync(sessionId, retryable: true, async (client, token) =>
             {
                 await client.SubscribeToResourceAsync(uri, cancellationToken: token);
                 return true;
             }, ct);
-            if (!outcome.Ok)
+            if (outcome.Ok)
             {
-                Unsubscribed(sessionId, uri);
+                lock (_gate)
+                {
+                    _subscriptions[uri] = new HashSet<string>(StringComparer.Ordinal) { sessionId };
+                }
             }
 
             return outcome;
         }
-        catch (McpProtocolException)
+        finally
         {
-            Unsubscribed(sessionId, uri);
-            throw;
+            _subscriptionGate.Release();
         }
     }
 
     /// <summary>Ends a session's subscription; the last one out unsubscribes upstream (when the instance still runs).</summary>
     public async Task<Outcome<bool>> UnsubscribeAsync(string sessionId, string uri, CancellationToken ct)
     {
-        if (!Unsubscribed(sessionId, uri) || Running() is null)
+        await _subscriptionGate.WaitAsync(ct);
+        try
         {
-            return true;
+            if (!Unsubscribed(sessionId, uri) || Running() is null)
+            {
+                return true;
+            }
+
+            return await RequestAsync(sessionId, retryable: true, async (client, token) =>
+            {
+                await client.UnsubscribeFromResourceAsync(uri, cancellationToken: token);
+                return true;
+            }, ct);
+        }
+        finally
+        {
+            _subscriptionGate.Release();
+        }
+    }
+
+    /// <summary>A session has ended: its subscriptions go, and those nobody else holds are ended upstream (best effort).</summary>
+    private async Task DropSubscriptionsAsync(string sessionId, string[] uris)
+    {
+        await _subscriptionGate.WaitAsync();
+        try
+        {
+            foreach (var uri in uris)
+            {
+                if (Unsubscribed(sessionId, uri) && Running() is { } instance)
+                {
+                    try
+                    {
+                        using var cts = new CancellationTokenSource(Model.CallTimeout);
+                        await instance.Client.UnsubscribeFromResourceAsync(uri, cancellationToken: cts.Token);
+                    }
+                    catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
+                    {
+                        // The upstream may have gone; nothing is left to end.
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _subscriptionGate.Release();
+        }
+    }
+
+    /// <summary>A new instance knows nothing of the last one's subscriptions: subscribe it to every URI someone still holds.</summary>
+    private async Task ResubscribeAsync(Instance instance)
+    {
+        string[] uris;
+        lock (_gate)
+        {
+            uris = [.. _subscriptions.Keys];
         }
 
-        return await RequestAsync(sessionId, retryable: true, async (client, token) =>
+        foreach (var uri in uris)
         {
-            await client.UnsubscribeFromResourceAsync(uri, cancellationToken: token);
-            return true;
-        }, ct);
+            try
+            {
+                using var cts = new CancellationTokenSource(Model.CallTimeout);
+                await instance.Client.SubscribeToResourceAsync(uri, cancellationToken: cts.Token);
+            }
+            catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
+            {
+                LogResubscribeFailed(Model.Name, ex.GetType().Name);
+            }
+        }
     }
 
     /// <summary>Removes a session's subscription; true when nobody is subscribed to the URI any more.</summary>
@@ -306,7 +362,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private async ValueTask RelayListChangedAsync(string method)
     {
         var peers = _owner is not null ? [.. _peers?.Find(_owner) is { } owner ? [owner] : Array.Empty<ClientPeer>()] : _peers?.Seeing(Model.Name).ToArray() ?? [];
-        foreach (var peer in peers)
+        foreach (var peer in peers.Where(p => !p.Profile.CompactToolsEnabled))
         {
             await peer.NotifyAsync(method, null);
         }
@@ -318,11 +374,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         Interlocked.Increment(ref _inFlight);
         Touch();
         var slot = false;
-        if (sessionId is not null)
-        {
-            EnterCaller(sessionId);
-        }
-
+        var entered = false;
         try
         {
 
@@ -351,6 +403,13 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 {
                     Interlocked.Decrement(ref _queued);
                 }
+            }
+
+            // A request waiting for a slot is not yet one the upstream could be asking about.
+            if (sessionId is not null)
+            {
+                EnterCaller(sessionId);
+                entered = true;
             }
 
             var started = await GetInstanceAsync(ct);
@@ -486,9 +545,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
 
             Touch();
-            if (sessionId is not null)
+            if (entered)
             {
-                ExitCaller(sessionId);
+                ExitCaller(sessionId!);
             }
 
             Interlocked.Decrement(ref _inFlight);
@@ -713,29 +772,33 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     }
 
     /// <summary>
-    /// What the broker offers to answer for an upstream: for a per-session (or per-call) instance exactly what its
-    /// client declared, so the server sees the client it would have seen directly (servers offer tools by the client's
-    /// capabilities); for a shared one everything, each request then routed to a session that can answer it or refused.
+    /// What the broker offers to answer for an upstream, fixed at connect and the same for every client (a server may
+    /// shape its tools by it, and the catalog keeps one tool list per upstream): sampling and elicitation (form and URL)
+    /// always, each request then routed to the session that can answer it or refused; roots only to a per-session (or
+    /// per-call) instance, whose one client's roots are the right ones. A shared server that took one session's roots
+    /// would apply them to every session (a filesystem server's roots are the directories it allows).
     /// </summary>
-    private ClientCapabilities OfferedCapabilities()
+    private ClientCapabilities OfferedCapabilities() => new()
     {
-        if (_owner is not null && _peers?.Find(_owner) is { } peer)
-        {
-            var client = peer.Capabilities;
-            return new ClientCapabilities
-            {
-                Sampling = client.Sampling is null ? null : new SamplingCapability(),
-                Roots = client.Roots is null ? null : new RootsCapability { ListChanged = client.Roots.ListChanged },
-                Elicitation = client.Elicitation is null ? null : new ElicitationCapability { Form = client.Elicitation.Form, Url = client.Elicitation.Url },
-            };
-        }
+        Sampling = new SamplingCapability(),
+        Roots = _owner is null ? null : new RootsCapability { ListChanged = true },
+        Elicitation = new ElicitationCapability { Form = new(), Url = new() },
+    };
 
-        return new ClientCapabilities
+    /// <summary>Passes a client's notification (roots/list_changed) on to the running instance, if any.</summary>
+    public async Task ForwardAsync(string method)
+    {
+        if (Running() is { } instance)
         {
-            Sampling = new SamplingCapability(),
-            Roots = new RootsCapability(),
-            Elicitation = new ElicitationCapability { Form = new(), Url = new() },
-        };
+            try
+            {
+                await instance.Client.SendNotificationAsync(method);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+            {
+                // It has just ended; the next instance asks for roots itself.
+            }
+        }
     }
 #pragma warning restore MCP9005
 
@@ -777,7 +840,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
         }
 
+        KnownCapabilities = instance.Client.ServerCapabilities;
         _ = WatchEndAsync(instance);
+        _ = ResubscribeAsync(instance);
         _toolsChanged?.Invoke(this, ToolsChange.Started);
         return instance;
     }
@@ -986,7 +1051,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(ct))
             {
                 var idleFor = _time.GetUtcNow() - new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero);
-                if (Volatile.Read(ref _inFlight) == 0 && idleFor >= Model.IdleTimeout && Running() is { } instance)
+                if (Volatile.Read(ref _inFlight) == 0 && idleFor >= Model.IdleTimeout && !HasSubscriptions() && Running() is { } instance)
                 {
                     await StopInstanceAsync(instance, null, onlyIfIdle: true);
                 }
@@ -994,6 +1059,14 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    private bool HasSubscriptions()
+    {
+        lock (_gate)
+        {
+            return _subscriptions.Count > 0;
         }
     }
 
@@ -1228,6 +1301,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "Upstream {Name}: the server ended the HTTP session (404); starting a new one and retrying once")]
     private partial void LogSessionExpired(string name);
+
+    [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "Upstream {Name}: could not renew a resource subscription after a restart ({Kind})")]
+    private partial void LogResubscribeFailed(string name, string kind);
 
     [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "Upstream {Name} sent {Method}, and no client session could answer it; refused")]
     private partial void LogRefusedClientRequest(string name, string method);

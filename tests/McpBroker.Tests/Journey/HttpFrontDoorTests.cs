@@ -40,10 +40,26 @@ public sealed class HttpFrontDoorTests
         Assert.True(token.Length >= 40, "a token with at least 32 random bytes");
 
         var url = $"http://127.0.0.1:{port}/mcp";
-        await using (var raw = await ConnectAsync($"{url}/raw", token))
+        string rawSession;
+        // An initialize client (2025-11-25) gets a session; the SDK's default 2026-07-28 is served per request.
+        await using (var raw = await ConnectAsync($"{url}/raw", token, "2025-11-25"))
         {
             Assert.Equal("echo: over http", await BrokerEnvironment.CallTextAsync(raw, "t.echo", new() { ["message"] = "over http" }));
             Assert.Contains("t.echo", (await raw.ListToolsAsync()).Select(t => t.Name));
+            rawSession = raw.SessionId ?? throw new InvalidOperationException("an initialize client gets a session");
+
+            // A session is used only through the profile it began with (the SDK knows sessions by id alone).
+            using var other = new HttpClient();
+            using var hijack = new HttpRequestMessage(HttpMethod.Post, $"{url}/default")
+            {
+                Content = new StringContent("""{"jsonrpc":"2.0","id":9,"method":"tools/list"}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            hijack.Headers.Accept.ParseAdd("application/json, text/event-stream");
+            hijack.Headers.Add("Mcp-Session-Id", rawSession);
+            hijack.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            var refused = await other.SendAsync(hijack);
+            Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+            Assert.Contains("this session belongs to another profile", await refused.Content.ReadAsStringAsync());
         }
 
         await using (var compact = await ConnectAsync($"{url}/default", token))
@@ -131,11 +147,11 @@ public sealed class HttpFrontDoorTests
         Assert.Contains($"is readable by other users, so it proves nothing; run chmod 600 {tokenFile}", exposed.Stderr);
     }
 
-    private static async Task<McpClient> ConnectAsync(string url, string token) =>
+    private static async Task<McpClient> ConnectAsync(string url, string token, string? protocolVersion = null) =>
         await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
         {
             Endpoint = new Uri(url),
             TransportMode = HttpTransportMode.StreamableHttp,
             AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {token}" },
-        }), new McpClientOptions { ClientInfo = new Implementation { Name = "http-test", Version = "1" } });
+        }), new McpClientOptions { ClientInfo = new Implementation { Name = "http-test", Version = "1" }, ProtocolVersion = protocolVersion });
 }

@@ -34,14 +34,14 @@ public sealed class TransparencyTests
         {
             Command = Repo.NodeBin("mcp-server-everything"),
             EnvironmentVariables = env.ProcessEnvironment,
-        }), new McpClientOptions { ClientInfo = new Implementation { Name = "journey-test", Version = "1" }, ProtocolVersion = Protocol, Handlers = Handlers() });
+        }), new McpClientOptions { ClientInfo = new Implementation { Name = "journey-test", Version = "1" }, ProtocolVersion = Protocol, Handlers = Handlers(), Capabilities = Capabilities() });
         JsonObject directly;
         await using (direct)
         {
             directly = await ExerciseAsync(direct);
         }
 
-        var brokered = await env.ConnectAsync("everything", Protocol, handlers: Handlers());
+        var brokered = await env.ConnectAsync("everything", Protocol, handlers: Handlers(), capabilities: Capabilities());
         var through = await ExerciseAsync(brokered);
 
         foreach (var (feature, expected) in directly)
@@ -91,6 +91,15 @@ public sealed class TransparencyTests
         Assert.Equal(["Sales", "Support"], completion.Completion.Values);
         Assert.Equal(["1"], (await a.CompleteAsync(new ResourceTemplateReference { Uri = templates[0] }, "resourceId", "1")).Completion.Values);
 
+        // Resource links in a tool's result are named the same way, so they can be read back.
+        var links = await a.CallToolAsync("ev.get-resource-links", new Dictionary<string, object?> { ["count"] = 2 });
+        var link = links.Content.OfType<ResourceLinkBlock>().First();
+        Assert.StartsWith("mcp-broker://ev/demo://", link.Uri);
+        Assert.NotEmpty((await a.ReadResourceAsync(link.Uri)).Contents);
+
+        // A shared upstream is not offered roots (it would apply one session's roots to all), so it offers no roots tool.
+        Assert.DoesNotContain("ev.get-roots-list", (await a.ListToolsAsync()).Select(t => t.Name));
+
         // Names that lead nowhere say what a name looks like.
         var unknown = await Assert.ThrowsAsync<McpProtocolException>(() => a.ReadResourceAsync("demo://resource/static/document/architecture.md").AsTask());
         Assert.Equal(McpErrorCode.ResourceNotFound, unknown.ErrorCode);
@@ -110,6 +119,12 @@ public sealed class TransparencyTests
         await Wait.UntilAsync(() => updatesA.Contains(watched), "the resource update to reach the subscribed session");
         await b.CallToolAsync("ev.echo", new Dictionary<string, object?> { ["message"] = "anything for b?" });
         Assert.Empty(updatesB);
+
+        // A restarted upstream is subscribed again: the updates keep coming.
+        Assert.Equal(0, (await env.RunCliAsync("upstream", "restart", "ev", "--config", env.ConfigPath)).ExitCode);
+        updatesA.Clear();
+        await a.CallToolAsync("ev.toggle-subscriber-updates");
+        await Wait.UntilAsync(() => updatesA.Contains(watched), "the resource update to reach the subscribed session after a restart");
         await a.UnsubscribeFromResourceAsync(watched);
         await a.CallToolAsync("ev.toggle-subscriber-updates");
     }
@@ -267,6 +282,9 @@ public sealed class TransparencyTests
         var error = await Assert.ThrowsAsync<McpProtocolException>(action);
         return $"{error.ErrorCode}: {error.Message}";
     }
+
+    /// <summary>What the broker offers every upstream (form and URL elicitation), so the server shows the same tools both ways.</summary>
+    private static ClientCapabilities Capabilities() => new() { Elicitation = new ElicitationCapability { Form = new(), Url = new() } };
 
 #pragma warning disable MCP9005 // sampling and roots are deprecated from protocol 2026-07-28; server-everything still uses them
     private static McpClientHandlers Handlers() => new()

@@ -87,7 +87,7 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
     /// <summary>An MCP client session through a freshly launched shim, as an agent CLI would start it.</summary>
     /// <param name="handlers">The client's answers to server-to-client requests (sampling, elicitation, roots) and its notification handlers.</param>
     public async Task<McpClient> ConnectAsync(string profile = "default", string? protocolVersion = null, IEnumerable<string>? extraArgs = null, CancellationToken ct = default,
-        McpClientHandlers? handlers = null)
+        McpClientHandlers? handlers = null, ClientCapabilities? capabilities = null)
     {
         var client = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
         {
@@ -99,6 +99,7 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
             ClientInfo = new Implementation { Name = "journey-test", Version = "1" },
             ProtocolVersion = protocolVersion,
             Handlers = handlers ?? new McpClientHandlers(),
+            Capabilities = capabilities,
         }, cancellationToken: ct);
         _clients.Add(client);
         RememberProcesses();
