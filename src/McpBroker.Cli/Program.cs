@@ -3,7 +3,7 @@ using McpBroker.Cli;
 using McpBroker.Config;
 
 // The command tree only; each handler lives in its own file and returns a documented exit code:
-// 0 success, 1 failure (invalid config, daemon error), 2 usage error, 3 daemon already running.
+// 0 success, 1 failure (invalid config, daemon error), 2 usage error, 3 daemon already running (status: none running).
 var configOption = new Option<string?>("--config")
 {
     Description = "Config file (default: $MCP_BROKER_CONFIG, else ~/.config/mcp-broker/broker.yaml)",
@@ -97,6 +97,11 @@ var authJson = new Option<bool>("--json") { Description = "Print one JSON object
 var authStatus = new Command("status", "Check every upstream's credentials without a network call: host variables, secret files (present, non-empty, 0600), OAuth tokens and their expiry; exit 1 if any are missing") { authJson };
 authStatus.SetAction(r => AuthCommands.Status(r.GetValue(configOption), r.GetValue(authJson)));
 
+var statusJson = new Option<bool>("--json") { Description = "Print one JSON object (the default when the output is not a terminal)" };
+var statusTable = new Option<bool>("--table") { Description = "Print tables even when the output is not a terminal" };
+var status = new Command("status", "The running daemon: pid, uptime, version, config; sessions; upstreams (state, pid, mode, sessions, restarts, tools, idle time, auth, last error). Exit 3 if no daemon runs") { statusJson, statusTable };
+status.SetAction((r, ct) => StatusCommand.RunAsync(r.GetValue(configOption), r.GetValue(statusJson), r.GetValue(statusTable)));
+
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams and upstream commands; exit 1 if anything needs fixing");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
 
@@ -109,6 +114,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     configOption,
     new Command("config", "Create, check and show the config") { init, validate, show, schema },
     daemon,
+    status,
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
     new Command("tools", "Pinned tool definitions") { approve },
     measure,

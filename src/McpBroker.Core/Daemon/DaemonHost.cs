@@ -141,6 +141,7 @@ public static partial class DaemonHost
         builder.Services.AddSingleton<BrokerFacade>();
         builder.Services.AddSingleton<BrokerResources>();
         builder.Services.AddSingleton<SessionServices>();
+        builder.Services.AddSingleton<DaemonStatus>();
         builder.Services.AddHostedService<UpstreamShutdown>();
         builder.Services.AddHostedService<SessionListener>();
         if (model.Settings.Http is { } http)

@@ -53,6 +53,9 @@ public sealed record WelcomeMessage
 
     /// <summary>What a control request did, in words.</summary>
     public string? Message { get; init; }
+
+    /// <summary>The answer to a <c>status</c> request (see DaemonStatus).</summary>
+    public System.Text.Json.Nodes.JsonObject? Status { get; init; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

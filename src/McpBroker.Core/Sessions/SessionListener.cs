@@ -22,6 +22,7 @@ namespace McpBroker.Sessions;
 internal sealed partial class SessionListener(
     Socket listener,
     SessionServices services,
+    Daemon.DaemonStatus status,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggerFactory) : BackgroundService
 {
@@ -86,6 +87,9 @@ internal sealed partial class SessionListener(
                     break;
                 case "ping":
                     await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId }, stoppingToken);
+                    return;
+                case "status":
+                    await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Status = status.Build() }, stoppingToken);
                     return;
                 case "restart":
                     var known = message.Upstream is { } name && await registry.RestartAsync(name);

@@ -101,6 +101,8 @@ internal sealed class ClientPeers
         return new Registration(this, peer);
     }
 
+    public IEnumerable<ClientPeer> All => _peers.Values;
+
     public ClientPeer? Find(string? sessionId) => sessionId is not null && _peers.TryGetValue(sessionId, out var peer) ? peer : null;
 
     /// <summary>The sessions whose profile includes <paramref name="upstream"/>.</summary>

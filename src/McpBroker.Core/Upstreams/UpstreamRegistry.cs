@@ -78,6 +78,13 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
         return supervisor?.Snapshot() ?? new UpstreamState(upstream, "stopped", null, 0, 0, 0, 0, null, null, null, null);
     }
 
+    /// <summary>The state of every instance of an upstream: the shared one, or one per session that used it.</summary>
+    public IReadOnlyList<UpstreamState> States(string upstream) => _models[upstream].Mode switch
+    {
+        UpstreamMode.Shared => [_shared[upstream].Snapshot()],
+        _ => [.. _perSession.Where(p => p.Key.Upstream == upstream).Select(p => p.Value.Snapshot())],
+    };
+
     /// <summary>Running instances of an upstream across all sessions.</summary>
     public int Instances(string upstream) => _models[upstream].Mode switch
     {

@@ -1,0 +1,111 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using McpBroker.Daemon;
+using Spectre.Console;
+
+namespace McpBroker.Cli;
+
+/// <summary>
+/// <c>mcp-broker status</c>: the running daemon, its sessions and upstreams — tables on a terminal, one JSON object when
+/// the output is not a terminal or with <c>--json</c>. Exit 0 when a daemon answered, 3 when none runs.
+/// </summary>
+internal static class StatusCommand
+{
+    public const int ExitNotRunning = 3;
+
+    public static async Task<int> RunAsync(string? configOption, bool json, bool table)
+    {
+        if (ConfigCommands.Load(configOption) is not { } model)
+        {
+            return 1;
+        }
+
+        var answer = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "status", TimeSpan.FromSeconds(10));
+        var asJson = json || (Console.IsOutputRedirected && !table);
+        if (answer is not { Ok: true, Status: { } status })
+        {
+            if (asJson)
+            {
+                Console.WriteLine(new JsonObject { ["daemon"] = null, ["config"] = model.SourcePath, ["socket"] = model.Runtime.SocketPath }.ToJsonString());
+            }
+            else
+            {
+                Console.WriteLine($"no daemon running for {model.Runtime.Root} (socket {model.Runtime.SocketPath}); the first client starts one, or: mcp-broker daemon --detach");
+            }
+
+            return ExitNotRunning;
+        }
+
+        if (asJson)
+        {
+            Console.WriteLine(status.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+        else
+        {
+            var console = Console.IsOutputRedirected
+                ? AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = new AnsiConsoleOutput(Console.Out) })
+                : AnsiConsole.Console;
+            if (Console.IsOutputRedirected)
+            {
+                console.Profile.Width = 200;
+            }
+
+            Render(status, console, DateTimeOffset.UtcNow);
+        }
+
+        return 0;
+    }
+
+    /// <summary>Draws the status as a summary line and two tables.</summary>
+    public static void Render(JsonObject status, IAnsiConsole console, DateTimeOffset now)
+    {
+        var daemon = status["daemon"]!;
+        console.MarkupLine($"[bold]mcp-broker[/] {Markup.Escape(Text(daemon["version"]))}: daemon pid {daemon["pid"]}, up {Ago(TimeSpan.FromSeconds(daemon["uptime_seconds"]!.GetValue<long>()))}, config {Markup.Escape(Text(daemon["config"]))}");
+        if (daemon["http"] is { } http)
+        {
+            console.MarkupLine($"HTTP front door: {Markup.Escape(http.GetValue<string>())}");
+        }
+
+        var sessions = new Table().Title("sessions").AddColumns("client", "profile", "since");
+        foreach (var session in status["sessions"]!.AsArray())
+        {
+            var since = session!["since"]!.GetValue<DateTimeOffset>();
+            sessions.AddRow(Markup.Escape(Text(session["client_info"]) is { Length: > 0 } info ? $"{Text(session["client"])} ({info})" : Text(session["client"])),
+                Markup.Escape(Text(session["profile"])), $"{Ago(now - since)} ago");
+        }
+
+        if (sessions.Rows.Count == 0)
+        {
+            sessions.AddRow("[grey]none[/]", "", "");
+        }
+
+        console.Write(sessions);
+        var upstreams = new Table().Title("upstreams").AddColumns("name", "state", "pid", "mode", "sessions", "restarts", "tools", "idle", "auth", "last error");
+        foreach (var upstream in status["upstreams"]!.AsArray())
+        {
+            var state = Text(upstream!["state"]);
+            var colour = state switch { "running" => "green", "stopped" or "disabled" => "grey", "starting" => "yellow", _ => "red" };
+            var auth = Text(upstream["auth"]?["state"]);
+            upstreams.AddRow(
+                Markup.Escape(Text(upstream["name"])),
+                $"[{colour}]{Markup.Escape(state)}[/]",
+                string.Join(",", upstream["pids"]?.AsArray().Select(p => p!.ToString()) ?? []),
+                Text(upstream["mode"]) + (Text(upstream["transport"]) is "stdio" or "" ? "" : $" ({Text(upstream["transport"])})"),
+                Text(upstream["sessions"]),
+                Text(upstream["restarts"]),
+                Text(upstream["tools"]),
+                upstream["idle_seconds"] is { } idle ? Ago(TimeSpan.FromSeconds(idle.GetValue<long>())) : "",
+                auth == "credentials_missing" || auth == "oauth_refresh_expired" ? $"[red]{Markup.Escape(auth)}[/]" : Markup.Escape(auth),
+                Markup.Escape(Text(upstream["last_error"])));
+        }
+
+        console.Write(upstreams);
+    }
+
+    private static string Text(JsonNode? node) => node?.ToString() ?? "";
+
+    private static string Ago(TimeSpan span) => span.TotalSeconds < 90 ? $"{(int)span.TotalSeconds}s"
+        : span.TotalMinutes < 90 ? $"{(int)span.TotalMinutes}m"
+        : span.TotalHours < 48 ? $"{(int)span.TotalHours}h"
+        : $"{(int)span.TotalDays}d";
+}
