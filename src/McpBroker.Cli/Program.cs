@@ -102,6 +102,13 @@ var statusTable = new Option<bool>("--table") { Description = "Print tables even
 var status = new Command("status", "The running daemon: pid, uptime, version, config; sessions; upstreams (state, pid, mode, sessions, restarts, tools, idle time, auth, last error). Exit 3 if no daemon runs") { statusJson, statusTable };
 status.SetAction((r, ct) => StatusCommand.RunAsync(r.GetValue(configOption), r.GetValue(statusJson), r.GetValue(statusTable)));
 
+var logsUpstream = new Option<string?>("--upstream") { Description = "Show this upstream's stderr instead of the daemon's log" };
+var logsLines = new Option<int>("--lines", "-n") { Description = "How many of the last lines to print", DefaultValueFactory = _ => 50 };
+var logsFollow = new Option<bool>("--follow", "-f") { Description = "Keep printing what is appended (across rotations) until interrupted" };
+var logsJson = new Option<bool>("--json") { Description = "Print the daemon's log lines as they are stored (one JSON object each)" };
+var logs = new Command("logs", "The end of the daemon's log ({runtime.root}/logs/daemon.log) or of an upstream's stderr (logs/upstreams/NAME.log)") { logsUpstream, logsLines, logsFollow, logsJson };
+logs.SetAction((r, ct) => LogsCommand.RunAsync(r.GetValue(configOption), r.GetValue(logsUpstream), r.GetValue(logsLines), r.GetValue(logsFollow), r.GetValue(logsJson), ct));
+
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams and upstream commands; exit 1 if anything needs fixing");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
 
@@ -115,6 +122,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("config", "Create, check and show the config") { init, validate, show, schema },
     daemon,
     status,
+    logs,
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
     new Command("tools", "Pinned tool definitions") { approve },
     measure,

@@ -135,8 +135,9 @@ public static partial class DaemonHost
         builder.Services.AddSingleton(listener);
         builder.Services.AddSingleton(new ProcessRecords(model.Runtime.RunDir));
         builder.Services.AddSingleton<ClientPeers>();
+        builder.Services.AddSingleton(new UpstreamLogs(model.Runtime.LogsDir));
         builder.Services.AddSingleton<UpstreamRegistry>(sp => new UpstreamRegistry(model, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ProcessRecords>(), sp.GetRequiredService<ClientPeers>()));
+            sp.GetRequiredService<ProcessRecords>(), sp.GetRequiredService<ClientPeers>(), sp.GetRequiredService<UpstreamLogs>()));
         builder.Services.AddSingleton<ToolCatalog>();
         builder.Services.AddSingleton<BrokerFacade>();
         builder.Services.AddSingleton<BrokerResources>();

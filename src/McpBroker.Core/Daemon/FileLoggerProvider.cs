@@ -1,69 +1,91 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 
 namespace McpBroker.Daemon;
 
 /// <summary>
-/// Appends log lines to <c>logs/daemon.log</c>, rotating at 5 MB and keeping three old files. Hand-written because
-/// Microsoft.Extensions.Logging ships no file sink and a detached daemon has no console.
+/// The daemon's log: one JSON object per line in <c>logs/daemon.log</c> (time, level, category, event id, message and
+/// the message's named values), rotated at 5 MB with three old files kept. <c>mcp-broker logs</c> reads it back.
 /// </summary>
-internal sealed class FileLoggerProvider : ILoggerProvider
+internal sealed class FileLoggerProvider(string directory) : ILoggerProvider
 {
-    private const long MaxBytes = 5 * 1024 * 1024;
-    private const int Keep = 3;
-    private readonly string _path;
-    private readonly Lock _gate = new();
-    private StreamWriter _writer;
-
-    public FileLoggerProvider(string directory)
-    {
-        Directory.CreateDirectory(directory);
-        _path = Path.Combine(directory, "daemon.log");
-        _writer = Open();
-    }
+    public const string FileName = "daemon.log";
+    public const long MaxBytes = 5 * 1024 * 1024;
+    public const int Keep = 3;
+    private static readonly JsonWriterOptions s_options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private readonly RotatingFile _file = new(Path.Combine(directory, FileName), MaxBytes, Keep);
 
     public ILogger CreateLogger(string categoryName) => new FileLogger(this, categoryName);
 
-    public void Dispose()
-    {
-        lock (_gate)
-        {
-            _writer.Dispose();
-        }
-    }
+    public void Dispose() => _file.Dispose();
 
-    private StreamWriter Open()
+    /// <summary>One log line as JSON.</summary>
+    internal static string Format<TState>(DateTimeOffset time, LogLevel level, string category, EventId eventId, TState state, string message, Exception? exception)
     {
-        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite };
-        if (!OperatingSystem.IsWindows())
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, s_options))
         {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        return new StreamWriter(new FileStream(_path, options)) { AutoFlush = true };
-    }
-
-    private void Write(string line)
-    {
-        lock (_gate)
-        {
-            _writer.WriteLine(line);
-            if (_writer.BaseStream.Length < MaxBytes)
+            json.WriteStartObject();
+            json.WriteString("ts", time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+            json.WriteString("level", level switch
             {
-                return;
+                LogLevel.Trace => "trace",
+                LogLevel.Debug => "debug",
+                LogLevel.Information => "info",
+                LogLevel.Warning => "warn",
+                LogLevel.Error => "error",
+                _ => "critical",
+            });
+            json.WriteString("category", category);
+            if (eventId.Id != 0)
+            {
+                json.WriteNumber("event", eventId.Id);
             }
 
-            _writer.Dispose();
-            for (var i = Keep - 1; i >= 1; i--)
+            json.WriteString("message", message);
+            if (state is IReadOnlyList<KeyValuePair<string, object?>> fields)
             {
-                if (File.Exists($"{_path}.{i}"))
+                foreach (var (key, value) in fields)
                 {
-                    File.Move($"{_path}.{i}", $"{_path}.{i + 1}", overwrite: true);
+                    if (key == "{OriginalFormat}")
+                    {
+                        continue;
+                    }
+
+                    var name = char.ToLowerInvariant(key[0]) + key[1..];
+                    if (name is "ts" or "level" or "category" or "event" or "message" or "exception")
+                    {
+                        name = "_" + name;
+                    }
+
+                    switch (value)
+                    {
+                        case null:
+                            json.WriteNull(name);
+                            break;
+                        case int or long or uint or double:
+                            json.WriteNumber(name, Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture));
+                            break;
+                        case bool b:
+                            json.WriteBoolean(name, b);
+                            break;
+                        default:
+                            json.WriteString(name, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture));
+                            break;
+                    }
                 }
             }
 
-            File.Move(_path, $"{_path}.1", overwrite: true);
-            _writer = Open();
+            if (exception is not null)
+            {
+                json.WriteString("exception", $"{exception.GetType().Name}: {exception.Message}");
+            }
+
+            json.WriteEndObject();
         }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
     private sealed class FileLogger(FileLoggerProvider provider, string category) : ILogger
@@ -73,10 +95,7 @@ internal sealed class FileLoggerProvider : ILoggerProvider
 
         public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            var line = $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {logLevel.ToString()[..4].ToUpperInvariant()} {category}[{eventId.Id}] {formatter(state, exception)}";
-            provider.Write(exception is null ? line : $"{line}\n  {exception.GetType().Name}: {exception.Message}");
-        }
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            provider._file.WriteLine(Format(DateTimeOffset.UtcNow, logLevel, category, eventId, state, formatter(state, exception), exception));
     }
 }

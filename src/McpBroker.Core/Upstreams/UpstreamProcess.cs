@@ -19,10 +19,14 @@ internal sealed class UpstreamProcess : IAsyncDisposable
     private readonly Queue<string> _stderr = new();
     private readonly IReadOnlyCollection<string> _secrets;
 
-    private UpstreamProcess(Process process, bool ownGroup, IReadOnlyCollection<string> secrets)
+    private const int LoggedLineLength = 8000;
+    private readonly Daemon.RotatingFile? _stderrLog;
+
+    private UpstreamProcess(Process process, bool ownGroup, IReadOnlyCollection<string> secrets, Daemon.RotatingFile? stderrLog)
     {
         _process = process;
         _secrets = secrets;
+        _stderrLog = stderrLog;
         OwnGroup = ownGroup;
         Pid = process.Id;
         Exited = WaitForExitAsync();
@@ -42,8 +46,9 @@ internal sealed class UpstreamProcess : IAsyncDisposable
 
     public Stream Output => _process.StandardOutput.BaseStream;
 
+    /// <param name="stderrLog">Where every stderr line goes too (secrets masked), with time and pid; null for nowhere.</param>
     public static UpstreamProcess Start(string command, IReadOnlyList<string> args, string workingDir,
-        IReadOnlyDictionary<string, string> environment, IReadOnlyCollection<string> secrets)
+        IReadOnlyDictionary<string, string> environment, IReadOnlyCollection<string> secrets, Daemon.RotatingFile? stderrLog = null)
     {
         var executable = ResolveExecutable(command, environment.GetValueOrDefault("PATH"))
             ?? throw new UpstreamStartException($"command '{command}' was not found" + (command.Contains('/') ? "" : " on PATH"));
@@ -83,7 +88,7 @@ internal sealed class UpstreamProcess : IAsyncDisposable
             throw new UpstreamStartException($"could not start '{command}': {ex.Message}");
         }
 
-        var upstream = new UpstreamProcess(process, s_setsid is not null, secrets);
+        var upstream = new UpstreamProcess(process, s_setsid is not null, secrets, stderrLog);
         process.ErrorDataReceived += (_, e) => upstream.OnStderr(e.Data);
         process.BeginErrorReadLine();
         return upstream;
@@ -204,6 +209,7 @@ internal sealed class UpstreamProcess : IAsyncDisposable
             line = line.Replace(secret, "***", StringComparison.Ordinal);
         }
 
+        _stderrLog?.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} [pid {Pid}] {(line.Length > LoggedLineLength ? line[..LoggedLineLength] + "…" : line)}");
         if (line.Length > StderrLineLength)
         {
             line = line[..StderrLineLength] + "…";

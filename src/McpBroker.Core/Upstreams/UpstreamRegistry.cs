@@ -27,11 +27,14 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     private readonly ConcurrentDictionary<(string Upstream, string Session), UpstreamSupervisor> _perSession = new();
     private readonly ConcurrentDictionary<Task, byte> _stopping = new();
     private readonly ClientPeers? _peers;
+    private readonly Daemon.UpstreamLogs? _logs;
 
-    public UpstreamRegistry(BrokerModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records, ClientPeers? peers = null)
+    public UpstreamRegistry(BrokerModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records, ClientPeers? peers = null,
+        Daemon.UpstreamLogs? logs = null)
     {
         _loggerFactory = loggerFactory;
         _peers = peers;
+        _logs = logs;
         _time = time;
         Records = records;
         _models = model.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled).ToFrozenDictionary(u => u.Name, StringComparer.Ordinal);
@@ -145,5 +148,5 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
 
     /// <param name="owner">The session a per-session (or per-call) instance serves: its server-to-client requests go there.</param>
     private UpstreamSupervisor New(UpstreamModel model, string? owner = null) =>
-        new(model, _loggerFactory, _time, Records, (supervisor, change) => ToolsMayHaveChanged?.Invoke(supervisor, change), _peers, owner);
+        new(model, _loggerFactory, _time, Records, (supervisor, change) => ToolsMayHaveChanged?.Invoke(supervisor, change), _peers, owner, _logs?.For(model.Name));
 }

@@ -67,6 +67,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly SemaphoreSlim _subscriptionGate = new(1, 1);
     private readonly ClientPeers? _peers;
     private readonly string? _owner;
+    private readonly Daemon.RotatingFile? _stderrLog;
     private readonly CancellationTokenSource _disposed = new();
     private readonly SemaphoreSlim? _slots;
     private Task<Instance>? _current;
@@ -83,10 +84,12 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     /// <param name="peers">Where server-to-client requests and notifications go (null: refused and dropped).</param>
     /// <param name="owner">The client session a per-session instance belongs to.</param>
+    /// <param name="stderrLog">The upstream's stderr file (shared by its instances); null for none.</param>
     public UpstreamSupervisor(UpstreamModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records,
-        Action<UpstreamSupervisor, ToolsChange>? toolsChanged = null, ClientPeers? peers = null, string? owner = null)
+        Action<UpstreamSupervisor, ToolsChange>? toolsChanged = null, ClientPeers? peers = null, string? owner = null, Daemon.RotatingFile? stderrLog = null)
     {
         Model = model;
+        _stderrLog = stderrLog;
         _peers = peers;
         _owner = owner;
         _toolsChanged = toolsChanged;
@@ -924,7 +927,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         {
             var (environment, secrets) = BuildEnvironment();
             Directory.CreateDirectory(Model.WorkingDir);
-            process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, secrets);
+            process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, secrets, _stderrLog);
             _records?.Add(Model.Name, process.Pid, process.OwnGroup);
             LogStarting(Model.Name, process.Pid);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -3,7 +3,7 @@ using McpBroker.Tests.Support;
 
 namespace McpBroker.Tests.Journey;
 
-/// <summary>What the people who run the broker use to see what it does: status.</summary>
+/// <summary>What the people who run the broker use to see what it does: status and logs.</summary>
 public sealed class OperatorTests
 {
     [Fact]
@@ -63,5 +63,75 @@ public sealed class OperatorTests
         Assert.Contains("last error", table.Stdout);
         Assert.Matches($@"t\s+│\s+running\s+│\s+{pid}\s+│\s+shared", table.Stdout);
         Assert.Contains("xunit (journey-test 1)", table.Stdout);
+    }
+
+    [Fact]
+    public async Task Logs_TheDaemonsJsonLinesAndEachUpstreamsStderr_SecretsMasked_AndFollowSeesNewLines()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              raw: { compact_tools_enabled: false }
+            upstreams:
+              t:
+                command: "{{Repo.TestUpstream}}"
+                args: [--stderr, "hello from t's stderr", --print-env, T_SECRET]
+                env_files: { T_SECRET: t.secret }
+            """);
+        var secretFile = Path.Combine(env.Root, "secrets", "t.secret");
+        Directory.CreateDirectory(Path.GetDirectoryName(secretFile)!);
+        await File.WriteAllTextAsync(secretFile, "s3cret-value-for-t");
+        File.SetUnixFileMode(secretFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var client = await env.ConnectAsync("raw");
+        var pid = await BrokerEnvironment.CallTextAsync(client, "t.pid", []);
+        var stderrFile = Path.Combine(env.Root, "logs", "upstreams", "t.log");
+        await Wait.UntilAsync(() => File.Exists(stderrFile) && File.ReadAllText(stderrFile).Contains("T_SECRET=", StringComparison.Ordinal), "t's stderr in its log file");
+
+        var upstream = await env.RunCliAsync("logs", "--upstream", "t", "--config", env.ConfigPath);
+        Assert.Equal(0, upstream.ExitCode);
+        Assert.Contains($"[pid {pid}] hello from t's stderr", upstream.Stdout);
+        Assert.Contains("T_SECRET=***", upstream.Stdout);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(stderrFile));
+
+        var daemon = await env.RunCliAsync("logs", "--json", "--lines", "500", "--config", env.ConfigPath);
+        var lines = daemon.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var starting = Assert.Single(lines, l => l.TryGetProperty("event", out var e) && e.GetInt32() == 100);
+        Assert.Equal("info", starting.GetProperty("level").GetString());
+        Assert.Equal("t", starting.GetProperty("name").GetString());
+        Assert.Equal(int.Parse(pid), starting.GetProperty("pid").GetInt32());
+        Assert.Contains($"Starting upstream t (pid {pid})", starting.GetProperty("message").GetString());
+        var readable = await env.RunCliAsync("logs", "--config", env.ConfigPath);
+        Assert.Matches($@"\d{{4}}-\d\d-\d\dT[\d:.]+Z INFO  UpstreamSupervisor: Starting upstream t \(pid {pid}\)", readable.Stdout);
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(env.Root, "logs"), "*", SearchOption.AllDirectories))
+        {
+            Assert.DoesNotContain("s3cret-value-for-t", await File.ReadAllTextAsync(file));
+        }
+
+        // --follow prints what is appended: a restarted upstream's stderr.
+        var follow = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(Repo.Cli)
+        {
+            ArgumentList = { "logs", "--follow", "--lines", "0", "--upstream", "t", "--config", env.ConfigPath },
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        })!;
+        try
+        {
+            var seen = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            follow.OutputDataReceived += (_, e) => { if (e.Data is { } line) { seen.Enqueue(line); } };
+            follow.BeginOutputReadLine();
+            Assert.Equal(0, (await env.RunCliAsync("upstream", "restart", "t", "--config", env.ConfigPath)).ExitCode);
+            var newPid = await BrokerEnvironment.CallTextAsync(client, "t.pid", []);
+            await Wait.UntilAsync(() => seen.Any(l => l.Contains($"[pid {newPid}] hello from t's stderr", StringComparison.Ordinal)), "logs --follow to print the new process's stderr");
+        }
+        finally
+        {
+            follow.Kill();
+            await follow.WaitForExitAsync();
+        }
+
+        var unknown = await env.RunCliAsync("logs", "--upstream", "nope", "--config", env.ConfigPath);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("no upstream named 'nope'", unknown.Stderr);
     }
 }

@@ -1,0 +1,105 @@
+using System.Text;
+
+namespace McpBroker.Daemon;
+
+/// <summary>
+/// Appends lines to a file (mode 0600) and rotates it by size: at <c>maxBytes</c> it becomes <c>NAME.1</c>, older ones
+/// shift up to <c>NAME.KEEP</c> and the oldest is dropped. Hand-written because Microsoft.Extensions.Logging ships no file
+/// sink and a detached daemon has no console; thread-safe; a write that fails (disk full) is dropped, never thrown.
+/// </summary>
+internal sealed class RotatingFile : IDisposable
+{
+    private readonly string _path;
+    private readonly long _maxBytes;
+    private readonly int _keep;
+    private readonly Lock _gate = new();
+    private FileStream? _stream;
+
+    public RotatingFile(string path, long maxBytes, int keep)
+    {
+        _path = path;
+        _maxBytes = maxBytes;
+        _keep = keep;
+    }
+
+    public string Path => _path;
+
+    public void WriteLine(string line)
+    {
+        var bytes = Encoding.UTF8.GetBytes(line + "\n");
+        lock (_gate)
+        {
+            try
+            {
+                _stream ??= Open();
+                _stream.Write(bytes);
+                _stream.Flush();
+                if (_stream.Length >= _maxBytes)
+                {
+                    Rotate();
+                }
+            }
+            catch (IOException)
+            {
+                _stream?.Dispose();
+                _stream = null;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _stream?.Dispose();
+            _stream = null;
+        }
+    }
+
+    private void Rotate()
+    {
+        _stream!.Dispose();
+        _stream = null;
+        for (var i = _keep - 1; i >= 1; i--)
+        {
+            if (File.Exists($"{_path}.{i}"))
+            {
+                File.Move($"{_path}.{i}", $"{_path}.{i + 1}", overwrite: true);
+            }
+        }
+
+        File.Move(_path, $"{_path}.1", overwrite: true);
+    }
+
+    private FileStream Open()
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite | FileShare.Delete };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        return new FileStream(_path, options);
+    }
+}
+
+/// <summary>Each upstream's stderr in its own rotated file, <c>{runtime.root}/logs/upstreams/NAME.log</c> (instances of one upstream share it).</summary>
+internal sealed class UpstreamLogs(string logsDir) : IDisposable
+{
+    public const long MaxBytes = 1024 * 1024;
+    public const int Keep = 3;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RotatingFile> _files = new(StringComparer.Ordinal);
+
+    public static string PathOf(string logsDir, string upstream) => System.IO.Path.Combine(logsDir, "upstreams", upstream + ".log");
+
+    public RotatingFile For(string upstream) => _files.GetOrAdd(upstream, name => new RotatingFile(PathOf(logsDir, name), MaxBytes, Keep));
+
+    public void Dispose()
+    {
+        foreach (var file in _files.Values)
+        {
+            file.Dispose();
+        }
+    }
+}
