@@ -1,4 +1,5 @@
 using McpBroker.Auth;
+using McpBroker.Clients;
 using McpBroker.Config;
 using McpBroker.Daemon;
 using McpBroker.Platform;
@@ -7,87 +8,218 @@ using McpBroker.Upstreams;
 namespace McpBroker.Cli;
 
 /// <summary>
-/// Checks what usually goes wrong and says how to fix it: the config, the daemon and its socket, stale files, orphaned
-/// upstream processes, upstream commands that cannot be found. It changes nothing.
+/// Checks what usually goes wrong and says how to fix it: the config, the daemon, its socket and lock, stale files,
+/// orphaned upstream processes, upstream commands, secrets, each client's config entry, versions. One line per finding
+/// with its fix; it changes nothing. Exit 0 when all is well, 1 when the worst finding is a warning, 2 for a problem.
 /// </summary>
 internal static class DoctorCommand
 {
+    public const int ExitWarning = 1;
+    public const int ExitProblem = 2;
+
     public static async Task<int> RunAsync(string? configOption)
     {
-        var problems = 0;
+        var (warnings, problems) = (0, 0);
         void Ok(string text) => Console.WriteLine($"ok       {text}");
+        void Warn(string text, string fix)
+        {
+            warnings++;
+            Console.WriteLine($"WARN     {text}; fix: {fix}");
+        }
+
         void Problem(string text, string fix)
         {
             problems++;
-            Console.WriteLine($"PROBLEM  {text}\n         fix: {fix}");
+            Console.WriteLine($"PROBLEM  {text}; fix: {fix}");
         }
 
+        int Verdict()
+        {
+            Console.WriteLine(problems + warnings == 0 ? "no problems found" : $"{problems} problem(s), {warnings} warning(s)");
+            return problems > 0 ? ExitProblem : warnings > 0 ? ExitWarning : 0;
+        }
+
+        Ok($"mcp-broker {BrokerInfo.Version} on .NET {Environment.Version}");
         var load = ConfigLoader.LoadFile(ConfigLoader.ResolvePath(configOption));
         if (load.Model is not { } model)
         {
             Problem($"config {load.Path} is invalid ({load.Errors.Count()} error(s))", $"run 'mcp-broker config validate --config {load.Path}' and fix what it lists");
-            return 1;
+            return Verdict();
         }
 
         Ok($"config {model.SourcePath}: {model.Upstreams.Count} upstream(s), {model.Profiles.Count} profile(s)");
         foreach (var warning in load.Warnings)
         {
-            Problem($"config warning: {warning.Path}: {warning.Message}", "see the warning");
+            Warn($"config: {warning.Path}: {warning.Message}", "as the warning says");
         }
 
-        var runtime = model.Runtime;
-        var answer = await DaemonClient.ControlAsync(runtime.SocketPath, "ping", TimeSpan.FromSeconds(2));
-        if (answer is { Ok: true })
-        {
-            Ok($"daemon running (pid {answer.DaemonPid}) on {runtime.SocketPath}");
-        }
-        else
-        {
-            Ok($"no daemon running for {runtime.Root} (the first client starts one)");
-            if (File.Exists(runtime.SocketPath))
-            {
-                Problem($"stale socket {runtime.SocketPath}", "harmless (the next daemon removes it); or delete it");
-            }
-
-            if (DaemonHost.ReadPid(runtime.PidPath) is { } pid)
-            {
-                Problem($"stale pid file {runtime.PidPath} (pid {pid}{(Native.ProcessAlive(pid) ? ", a process with that pid runs but does not answer" : ", not running")})",
-                    Native.ProcessAlive(pid) ? $"check 'ps -p {pid}'; 'kill {pid}' if it is a hung broker" : "harmless (the next daemon rewrites it); or delete it");
-            }
-        }
-
-        foreach (var record in new ProcessRecords(runtime.RunDir).Read().Where(r => !ProcessRecords.OwnerAlive(r)))
+        await CheckDaemonAsync(model, Ok, Warn, Problem);
+        foreach (var record in new ProcessRecords(model.Runtime.RunDir).Read().Where(r => !ProcessRecords.OwnerAlive(r)))
         {
             var alive = Native.ProcessAlive(record.Pid);
             Problem($"upstream {record.Upstream}: pid {record.Pid} was started by daemon {record.OwnerPid}, which is gone{(alive ? "; the process still runs" : "")}",
                 "run 'mcp-broker daemon reap' (a daemon start does it too)");
         }
 
+        CheckUpstreams(model, Ok, Problem);
+        CheckClients(model, Ok, Warn, Problem);
+        return Verdict();
+    }
+
+    private static async Task CheckDaemonAsync(BrokerModel model, Action<string> ok, Action<string, string> warn, Action<string, string> problem)
+    {
+        var runtime = model.Runtime;
+        if (!OperatingSystem.IsWindows() && Directory.Exists(runtime.Root)
+            && (File.GetUnixFileMode(runtime.Root) & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
+        {
+            problem($"the runtime root {runtime.Root} is open to other users (it holds secrets and the socket)", $"chmod 700 {runtime.Root}");
+        }
+
+        var answer = await DaemonClient.ControlAsync(runtime.SocketPath, "status", TimeSpan.FromSeconds(5));
+        if (answer is { Ok: true, Status: { } status })
+        {
+            var daemon = status["daemon"]!;
+            ok($"daemon running (pid {answer.DaemonPid}, version {daemon["version"]}) on {runtime.SocketPath}");
+            if (daemon["version"]?.GetValue<string>() != BrokerInfo.Version)
+            {
+                warn($"the daemon runs version {daemon["version"]}, this command is {BrokerInfo.Version}", "restart it: mcp-broker daemon stop (the next client starts the new one)");
+            }
+
+            if (daemon["config"]?.GetValue<string>() is { } served && Path.GetFullPath(served) != Path.GetFullPath(model.SourcePath))
+            {
+                warn($"the daemon on this socket serves {served}, not {model.SourcePath}", "give each config its own runtime.root");
+            }
+
+            if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(runtime.SocketPath) & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
+            {
+                problem($"the socket {runtime.SocketPath} is open to other users", "restart the daemon (it creates the socket 0600)");
+            }
+
+            foreach (var upstream in status["upstreams"]!.AsArray().Where(u => u?["state"]?.GetValue<string>() is "circuit_open" or "backoff"))
+            {
+                problem($"upstream {upstream!["name"]} is {upstream["state"]}: {upstream["last_error"]}",
+                    $"fix the cause, then: mcp-broker upstream restart {upstream["name"]}");
+            }
+
+            return;
+        }
+
+        ok($"no daemon running for {runtime.Root} (the first client starts one)");
+        if (File.Exists(runtime.SocketPath))
+        {
+            warn($"stale socket {runtime.SocketPath}", "harmless (the next daemon removes it); or delete it");
+        }
+
+        if (DaemonHost.ReadPid(runtime.PidPath) is { } pid)
+        {
+            if (Native.ProcessAlive(pid))
+            {
+                problem($"stale pid file {runtime.PidPath}: pid {pid} runs but does not answer on the socket", $"check 'ps -p {pid}'; 'kill {pid}' if it is a hung broker");
+            }
+            else
+            {
+                warn($"stale pid file {runtime.PidPath} (pid {pid}, not running)", "harmless (the next daemon rewrites it); or delete it");
+            }
+        }
+    }
+
+    private static void CheckUpstreams(BrokerModel model, Action<string> ok, Action<string, string> problem)
+    {
         var now = DateTimeOffset.UtcNow;
         foreach (var upstream in model.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled))
         {
+            var found = true;
             if (upstream.Remote is null && !CommandExists(upstream.Command))
             {
-                Problem($"upstream {upstream.Name}: command '{upstream.Command}' is not found", $"install it or fix upstreams.{upstream.Name}.command (an absolute path always works)");
+                found = false;
+                problem($"upstream {upstream.Name}: command '{upstream.Command}' is not found", $"install it or fix upstreams.{upstream.Name}.command (an absolute path always works)");
             }
 
-            // The same passive probe as 'auth status' and broker.status: variables, secret files, OAuth tokens.
+            // The same passive probe as 'auth status' and status: variables, secret files (present, 0600), OAuth tokens.
             var probe = AuthProbe.Of(upstream, Environment.GetEnvironmentVariable, now);
             foreach (var missing in probe.Missing)
             {
-                Problem($"upstream {upstream.Name}: {missing}", missing.Contains("run", StringComparison.Ordinal)
+                problem($"upstream {upstream.Name}: {missing}", missing.Contains("run", StringComparison.Ordinal)
                     ? "as the line says"
                     : "set the variable in the daemon's environment (a service unit, or the shell that starts clients), or create the file with the secret and 'chmod 600' it");
             }
 
             if (probe.State == AuthProbe.OAuthRefreshExpired)
             {
-                Problem($"upstream {upstream.Name}: {probe.Detail}", $"mcp-broker auth login {upstream.Name}");
+                problem($"upstream {upstream.Name}: {probe.Detail}", $"mcp-broker auth login {upstream.Name}");
+            }
+
+            if (found && probe.Missing.Count == 0 && probe.State != AuthProbe.OAuthRefreshExpired)
+            {
+                ok($"upstream {upstream.Name}: {(upstream.Remote is null ? $"command {upstream.Command}" : upstream.Remote.DisplayUrl)}, credentials {probe.State}");
             }
         }
+    }
 
-        Console.WriteLine(problems == 0 ? "no problems found" : $"{problems} problem(s) found");
-        return problems == 0 ? 0 : 1;
+    /// <summary>Each configured client's file has the broker's entry, enabled, with the intended profile and config.</summary>
+    private static void CheckClients(BrokerModel model, Action<string> ok, Action<string, string> warn, Action<string, string> problem)
+    {
+        var covered = model.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled).Select(ClientImport.Identity).ToHashSet(StringComparer.Ordinal);
+        foreach (var client in model.Clients.Values)
+        {
+            var apply = $"mcp-broker client apply {client.Name}";
+            var path = ClientFiles.Resolve(client.ConfigPath);
+            IReadOnlyList<ClientServer> servers;
+            try
+            {
+                servers = ClientServers.Read(client.Format, ClientFiles.Read(path), client.ConfigPath);
+            }
+            catch (ClientConfigException ex)
+            {
+                problem($"client {client.Name}: {ex.Message}", $"fix the file by hand, or restore it: mcp-broker client rollback {client.Name}");
+                continue;
+            }
+
+            if (servers.FirstOrDefault(s => s.Name == client.EntryName) is not { } entry)
+            {
+                problem($"client {client.Name}: {client.ConfigPath} has no '{client.EntryName}' server entry{(File.Exists(path) ? "" : " (the file does not exist)")}", apply);
+                continue;
+            }
+
+            var profile = ArgAfter(entry.Args, "--profile") ?? ProfileModel.DefaultName;
+            var config = ArgAfter(entry.Args, "--config");
+            if (!ClientImport.IsBroker(entry))
+            {
+                problem($"client {client.Name}: the '{client.EntryName}' entry runs '{entry.Command ?? entry.Url}', not mcp-broker-client", apply);
+            }
+            else if (!entry.Enabled)
+            {
+                problem($"client {client.Name}: the '{client.EntryName}' entry is disabled", apply);
+            }
+            else if (profile != client.Profile)
+            {
+                problem($"client {client.Name}: the entry uses profile '{profile}', the config says '{client.Profile}'", apply);
+            }
+            else if (config is not null && Path.GetFullPath(config) != Path.GetFullPath(model.SourcePath))
+            {
+                problem($"client {client.Name}: the entry reads config {config}, not {model.SourcePath}", apply);
+            }
+            else if (entry.Command is { } command && command.Contains('/') && !File.Exists(command))
+            {
+                problem($"client {client.Name}: the entry's command {command} does not exist", apply);
+            }
+            else
+            {
+                ok($"client {client.Name}: {client.ConfigPath} runs the broker with profile '{profile}'");
+            }
+
+            foreach (var duplicate in servers.Where(s => s.Name != client.EntryName && s.Enabled && !ClientImport.IsBroker(s) && covered.Contains(s.Identity)))
+            {
+                warn($"client {client.Name}: also runs '{duplicate.Name}' itself, which the broker runs too (two copies, and its tools twice)",
+                    $"mcp-broker client apply {client.Name} --remove-others");
+            }
+        }
+    }
+
+    private static string? ArgAfter(IReadOnlyList<string> args, string flag)
+    {
+        var at = args.ToList().IndexOf(flag);
+        return at >= 0 && at + 1 < args.Count ? args[at + 1] : null;
     }
 
     private static bool CommandExists(string command) =>

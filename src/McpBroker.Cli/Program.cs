@@ -109,7 +109,7 @@ var logsJson = new Option<bool>("--json") { Description = "Print the daemon's lo
 var logs = new Command("logs", "The end of the daemon's log ({runtime.root}/logs/daemon.log) or of an upstream's stderr (logs/upstreams/NAME.log)") { logsUpstream, logsLines, logsFollow, logsJson };
 logs.SetAction((r, ct) => LogsCommand.RunAsync(r.GetValue(configOption), r.GetValue(logsUpstream), r.GetValue(logsLines), r.GetValue(logsFollow), r.GetValue(logsJson), ct));
 
-var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams and upstream commands; exit 1 if anything needs fixing");
+var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams, upstream commands and secrets, and each client's entry; exit 0 all well, 1 warnings, 2 problems");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
 
 var keep = new Option<bool>("--keep") { Description = "Keep the throwaway runtime root for a look afterwards" };

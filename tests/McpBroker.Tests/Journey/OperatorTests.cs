@@ -134,4 +134,45 @@ public sealed class OperatorTests
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("no upstream named 'nope'", unknown.Stderr);
     }
+
+    [Fact]
+    public async Task Doctor_FindsAClientNotWiredToTheBroker_OrWiredWrong_AndExitsWithTheWorstFinding()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              default: {}
+              raw: { compact_tools_enabled: false }
+            upstreams:
+              t: { command: "{{Repo.TestUpstream}}" }
+            clients:
+              claude: { format: claude-json, config_path: "{{root}}/home/.claude.json", profile: default }
+            """);
+        var clientFile = Path.Combine(env.Root, "home", ".claude.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(clientFile)!);
+        await File.WriteAllTextAsync(clientFile, $$"""{ "mcpServers": { "t-direct": { "command": "{{Repo.TestUpstream}}", "args": [] } } }""");
+
+        var missing = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains($"PROBLEM  client claude: {clientFile} has no 'mcp-broker' server entry; fix: mcp-broker client apply claude", missing.Stdout);
+        Assert.Contains("ok       no daemon running", missing.Stdout);
+
+        Assert.Equal(0, (await env.RunCliAsync("client", "apply", "claude", "--config", env.ConfigPath)).ExitCode);
+        var duplicate = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
+        Assert.Equal(1, duplicate.ExitCode);
+        Assert.Contains("ok       client claude:", duplicate.Stdout);
+        Assert.Contains("WARN     client claude: also runs 't-direct' itself, which the broker runs too", duplicate.Stdout);
+        Assert.Contains("fix: mcp-broker client apply claude --remove-others", duplicate.Stdout);
+
+        Assert.Equal(0, (await env.RunCliAsync("client", "apply", "claude", "--remove-others", "--config", env.ConfigPath)).ExitCode);
+        var clean = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
+        Assert.True(clean.ExitCode == 0, clean.Stdout);
+        Assert.Contains("no problems found", clean.Stdout);
+
+        await File.WriteAllTextAsync(clientFile, (await File.ReadAllTextAsync(clientFile)).Replace("\"default\"", "\"raw\"", StringComparison.Ordinal));
+        var wrong = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
+        Assert.Equal(2, wrong.ExitCode);
+        Assert.Contains("PROBLEM  client claude: the entry uses profile 'raw', the config says 'default'", wrong.Stdout);
+    }
 }
