@@ -271,7 +271,7 @@ internal static class ClientCommands
     }
 
     /// <summary>The shim beside this CLI (how both are installed and published), else the name for PATH to resolve.</summary>
-    private static string ShimPath()
+    internal static string ShimPath()
     {
         var beside = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "mcp-broker-client.exe" : "mcp-broker-client");
         return File.Exists(beside) ? beside : "mcp-broker-client";

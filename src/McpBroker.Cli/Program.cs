@@ -109,6 +109,15 @@ var logsJson = new Option<bool>("--json") { Description = "Print the daemon's lo
 var logs = new Command("logs", "The end of the daemon's log ({runtime.root}/logs/daemon.log) or of an upstream's stderr (logs/upstreams/NAME.log)") { logsUpstream, logsLines, logsFollow, logsJson };
 logs.SetAction((r, ct) => LogsCommand.RunAsync(r.GetValue(configOption), r.GetValue(logsUpstream), r.GetValue(logsLines), r.GetValue(logsFollow), r.GetValue(logsJson), ct));
 
+var validateProfile = new Argument<string>("PROFILE") { Description = "Profile name, as in the config" };
+var validateToken = new Option<string?>("--token-file") { Description = "Token file, for a profile with require_token_file" };
+var validateJson = new Option<bool>("--json") { Description = "Print one JSON object" };
+var profileValidate = new Command("validate", "Through the shim like a client: status, tools/list, then each visible upstream's smoke probe (search finds the tool, describe, arguments fit its schema, call when asked); exit 1 on any failure")
+{
+    validateProfile, validateToken, validateJson,
+};
+profileValidate.SetAction((r, ct) => ProfileCommands.ValidateAsync(r.GetValue(configOption), r.GetValue(validateProfile)!, r.GetValue(validateToken), r.GetValue(validateJson), ct));
+
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams, upstream commands and secrets, and each client's entry; exit 0 all well, 1 warnings, 2 problems");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
 
@@ -126,6 +135,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
     new Command("tools", "Pinned tool definitions") { approve },
     measure,
+    new Command("profile", "Check what a profile gives a client") { profileValidate },
     new Command("client", "Wire MCP clients to the broker") { render, apply, backup, backups, rollback, import, snippet },
     new Command("auth", "Credentials of remote upstreams: OAuth login and logout, and a passive check") { login, logout, authStatus },
     doctor,

@@ -224,6 +224,9 @@ public sealed record UpstreamConfig
     [Description("Profiles that see this upstream. Omitted: every profile that does not list its upstreams explicitly.")]
     public List<string>? Profiles { get; init; }
 
+    [Description("A smoke probe for 'mcp-broker profile validate': a search that must find one of the upstream's tools, with arguments that must fit its schema, and whether to call it.")]
+    public SmokeConfig? Smoke { get; init; }
+
     [Description("One line on what the upstream is for; searched by broker.search_tools.")]
     public string? Purpose { get; init; }
 
@@ -271,6 +274,21 @@ public sealed record OAuthConfig
 
     [Description("Loopback port for the login redirect (http://127.0.0.1:PORT/callback). Default: any free port; set it when client_id was registered with a fixed redirect URI.")]
     public int? RedirectPort { get; init; }
+}
+
+public sealed record SmokeConfig
+{
+    [Description("What a model would search for to find the tool, e.g. \"remember a fact\".")]
+    public string? Query { get; init; }
+
+    [Description("The upstream's own name of the tool the search must return.")]
+    public string? Tool { get; init; }
+
+    [Description("Arguments for the tool; checked against its input schema.")]
+    public Dictionary<string, JsonElement>? Arguments { get; init; }
+
+    [Description("true: also call the tool with the arguments (choose a harmless, read-only one). Default false.")]
+    public bool? Call { get; init; }
 }
 
 public sealed record ToolOverrideConfig

@@ -182,6 +182,9 @@ public sealed record UpstreamModel(
 
     public TimeSpan CallTimeoutFor(string tool) => ToolTimeouts.TryGetValue(tool, out var t) ? t : CallTimeout;
 
+    /// <summary>The probe 'profile validate' runs for this upstream; null when it has none (a validation failure).</summary>
+    public SmokeModel? Smoke { get; init; }
+
     /// <summary>The profiles the upstream names itself (null: open to profiles that do not list upstreams).</summary>
     public IReadOnlyList<string>? DeclaredProfiles { get; init; }
 
@@ -217,3 +220,6 @@ public sealed record HttpFrontDoorModel(System.Net.IPEndPoint Listen, string Tok
     /// <summary>The URL a client of <paramref name="profile"/> connects to.</summary>
     public string Url(string profile) => $"http://{Listen}/mcp/{profile}";
 }
+
+/// <summary>A smoke probe: <paramref name="Query"/> must find <paramref name="Tool"/> (the upstream's own name), whose schema must accept the arguments.</summary>
+public sealed record SmokeModel(string Query, string Tool, IReadOnlyDictionary<string, System.Text.Json.JsonElement> Arguments, bool Call);

@@ -75,6 +75,13 @@ public static class ConfigShow
                 ["env_files"] = u.EnvFiles.OrderBy(e => e.Key, StringComparer.Ordinal).ToDictionary(e => e.Key, e => e.Value),
                 ["purpose"] = u.Purpose,
                 ["tags"] = u.Tags.ToList(),
+                ["smoke"] = u.Smoke is { } smoke ? new Dictionary<string, object?>
+                {
+                    ["query"] = smoke.Query,
+                    ["tool"] = smoke.Tool,
+                    ["arguments"] = smoke.Arguments.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(smoke.Arguments),
+                    ["call"] = smoke.Call,
+                } : null,
                 ["idle_timeout"] = new Duration(u.IdleTimeout).ToString(),
                 ["timeouts"] = new Dictionary<string, object?>
                 {

@@ -181,6 +181,19 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Error(path, "an upstream name uses only letters, digits, '_' and '-' (no dots: tool names are prefix.tool)"));
         }
 
+        if (u.Smoke is { } smokeConfig)
+        {
+            if (string.IsNullOrWhiteSpace(smokeConfig.Query))
+            {
+                issues.Add(ConfigIssue.Error($"{path}.smoke.query", "say what a model would search for to find the tool, e.g. query: \"remember a fact\""));
+            }
+
+            if (string.IsNullOrWhiteSpace(smokeConfig.Tool))
+            {
+                issues.Add(ConfigIssue.Error($"{path}.smoke.tool", "name the tool the search must find (the upstream's own name, without the prefix)"));
+            }
+        }
+
         var prefix = u.Prefix ?? name;
         if (prefix == "broker")
         {
@@ -347,6 +360,9 @@ internal static partial class ConfigValidator
             u.Purpose, u.Tags ?? [], idle, start, call)
         {
             DeclaredProfiles = u.Profiles,
+            Smoke = u.Smoke is { Query: { Length: > 0 } probeQuery, Tool: { Length: > 0 } probeTool } probe
+                ? new SmokeModel(probeQuery, probeTool, probe.Arguments ?? [], probe.Call ?? false)
+                : null,
             Remote = remote,
             ToolTimeouts = toolTimeouts.ToFrozenDictionary(StringComparer.Ordinal),
             Restart = restart,

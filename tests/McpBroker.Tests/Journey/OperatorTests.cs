@@ -175,4 +175,51 @@ public sealed class OperatorTests
         Assert.Equal(2, wrong.ExitCode);
         Assert.Contains("PROBLEM  client claude: the entry uses profile 'raw', the config says 'default'", wrong.Stdout);
     }
+
+    [Fact]
+    public async Task ProfileValidate_RunsEachUpstreamsSmokeProbeThroughTheShim_AndFailsOnAMissingOrWrongProbe()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              default: { upstreams: [t] }
+              raw: { compact_tools_enabled: false, upstreams: [t] }
+              all: { upstreams: [t, bare, wrong] }
+            upstreams:
+              t:
+                command: "{{Repo.TestUpstream}}"
+                smoke: { query: "echo a message back", tool: echo, arguments: { message: hi }, call: true }
+              bare: { command: "{{Repo.TestUpstream}}", prefix: b }
+              wrong:
+                command: "{{Repo.TestUpstream}}"
+                prefix: w
+                smoke: { query: "echo a message", tool: echo, arguments: { message: 42 } }
+            """);
+
+        var compact = await env.RunCliAsync("profile", "validate", "default", "--config", env.ConfigPath);
+        Assert.True(compact.ExitCode == 0, compact.Stdout + compact.Stderr);
+        Assert.Matches(@"ok    t: t\.echo found at #\d+, arguments fit its schema, call succeeded", compact.Stdout);
+        Assert.Contains("profile 'default': 1 upstream(s) pass their smoke probes", compact.Stdout);
+
+        var raw = await env.RunCliAsync("profile", "validate", "raw", "--config", env.ConfigPath);
+        Assert.True(raw.ExitCode == 0, raw.Stdout + raw.Stderr);
+        Assert.Contains("ok    t: t.echo listed, arguments fit its schema, call succeeded", raw.Stdout);
+
+        var all = await env.RunCliAsync("profile", "validate", "all", "--json", "--config", env.ConfigPath);
+        Assert.Equal(1, all.ExitCode);
+        var report = JsonDocument.Parse(all.Stdout).RootElement;
+        Assert.False(report.GetProperty("ok").GetBoolean());
+        var upstreams = report.GetProperty("upstreams").EnumerateArray().ToDictionary(u => u.GetProperty("upstream").GetString()!);
+        Assert.True(upstreams["t"].GetProperty("ok").GetBoolean());
+        Assert.Equal("probe", upstreams["bare"].GetProperty("failed_step").GetString());
+        Assert.Contains("add upstreams.bare.smoke", upstreams["bare"].GetProperty("error").GetString());
+        Assert.Equal("arguments", upstreams["wrong"].GetProperty("failed_step").GetString());
+        Assert.Contains("do not fit w.echo's input schema", upstreams["wrong"].GetProperty("error").GetString());
+        Assert.Equal("running", upstreams["t"].GetProperty("state").GetString());
+
+        var unknown = await env.RunCliAsync("profile", "validate", "nope", "--config", env.ConfigPath);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("no profile named 'nope'", unknown.Stderr);
+    }
 }

@@ -1,0 +1,200 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using McpBroker.Config;
+using McpBroker.Exposure;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+using Spectre.Console;
+
+namespace McpBroker.Cli;
+
+/// <summary>
+/// <c>mcp-broker profile validate P</c>: goes through the shim exactly as a client would (status, tools/list) and runs
+/// each visible upstream's smoke probe: its search must return the probe tool, describe it, the probe's arguments must
+/// fit the tool's input schema, and with <c>call: true</c> the call must succeed. A visible upstream without a probe
+/// fails. One line (or JSON object) per upstream; exit 1 on any failure.
+/// </summary>
+internal static class ProfileCommands
+{
+    public static async Task<int> ValidateAsync(string? configOption, string profileName, string? tokenFile, bool json, CancellationToken ct)
+    {
+        if (ConfigCommands.Load(configOption) is not { } model)
+        {
+            return 1;
+        }
+
+        if (!model.Profiles.TryGetValue(profileName, out var profile))
+        {
+            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            return 1;
+        }
+
+        if (await DaemonCommands.DetachAsync(model, quiet: true) != 0)
+        {
+            return 1;
+        }
+
+        var reports = new List<JsonObject>();
+        var interactive = !json && !Console.IsOutputRedirected;
+        try
+        {
+            await using var client = await ConnectAsync(model, profileName, tokenFile, ct);
+            var tools = await client.ListToolsAsync(cancellationToken: ct);
+            var status = await CallJsonAsync(client, ToolNames.BrokerTool("status", profile.NameStyle), [], ct);
+            var states = status?["upstreams"]?.AsArray().ToDictionary(u => u!["name"]!.GetValue<string>(), u => u!) ?? [];
+            foreach (var upstream in profile.Upstreams.Select(model.FindUpstream).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled))
+            {
+                var probe = Probe(client, profile, upstream, tools, ct);
+                var report = interactive
+                    ? await AnsiConsole.Status().StartAsync($"checking upstream {Markup.Escape(upstream.Name)}…", _ => probe)
+                    : await probe;
+                report["state"] = states.GetValueOrDefault(upstream.Name)?["state"]?.DeepClone();
+                reports.Add(report);
+                if (!json)
+                {
+                    Print(report);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or McpException or InvalidOperationException or TimeoutException)
+        {
+            Console.Error.WriteLine($"mcp-broker: could not open a session with profile '{profileName}' through the shim: {ex.Message}");
+            return 1;
+        }
+
+        var failed = reports.Count(r => !r["ok"]!.GetValue<bool>());
+        if (json)
+        {
+            Console.WriteLine(new JsonObject
+            {
+                ["profile"] = profileName,
+                ["ok"] = failed == 0,
+                ["upstreams"] = new JsonArray([.. reports]),
+            }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+        else
+        {
+            Console.WriteLine(failed == 0
+                ? $"profile '{profileName}': {reports.Count} upstream(s) pass their smoke probes"
+                : $"profile '{profileName}': {failed} of {reports.Count} upstream(s) failed");
+        }
+
+        return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>One upstream's probe: search (compact) or listing (raw), describe, arguments against the schema, call.</summary>
+    private static async Task<JsonObject> Probe(McpClient client, ProfileModel profile, UpstreamModel upstream, IList<McpClientTool> listed, CancellationToken ct)
+    {
+        var report = new JsonObject { ["upstream"] = upstream.Name, ["ok"] = false };
+        JsonObject Fail(string step, string why)
+        {
+            report["failed_step"] = step;
+            report["error"] = why;
+            return report;
+        }
+
+        if (upstream.Smoke is not { } smoke)
+        {
+            return Fail("probe", $"no smoke probe; add upstreams.{upstream.Name}.smoke: {{query, tool, arguments}}");
+        }
+
+        var canonical = $"{upstream.Prefix}.{smoke.Tool}";
+        report["tool"] = canonical;
+        JsonObject definition;
+        if (profile.CompactToolsEnabled)
+        {
+            var described = await CallJsonAsync(client, ToolNames.BrokerTool("describe_tool", profile.NameStyle), new() { ["name"] = canonical }, ct);
+            if (described?["name"] is not { } exposed)
+            {
+                return Fail("describe", $"describe_tool does not know {canonical}: {described?["error"]?["message"] ?? "no answer"}");
+            }
+
+            definition = described!.AsObject();
+            var found = await CallJsonAsync(client, ToolNames.BrokerTool("search_tools", profile.NameStyle), new() { ["query"] = smoke.Query, ["limit"] = 10 }, ct);
+            var names = found?["matches"]?.AsArray().Select(m => m?["name"]?.GetValue<string>()).ToList() ?? [];
+            var rank = names.IndexOf(exposed.GetValue<string>());
+            if (rank < 0)
+            {
+                return Fail("search", $"searching \"{smoke.Query}\" did not return {exposed} in the top 10 (got: {string.Join(", ", names.Take(5))}); reword upstreams.{upstream.Name}.smoke.query, or improve the tool's description or the upstream's purpose/tags");
+            }
+
+            report["search_rank"] = rank + 1;
+        }
+        else
+        {
+            // A raw profile has no search: the tool must be listed under its exposed name.
+            var exposed = profile.Transparent ? smoke.Tool : ToolNames.Expose([(upstream.Prefix, smoke.Tool)], profile.NameStyle)[canonical];
+            if (listed.FirstOrDefault(t => t.Name == exposed) is not { } tool)
+            {
+                return Fail("list", $"tools/list does not show {exposed} (is it hidden, mutating and not allowed, or quarantined? 'mcp-broker status' and broker.status say)");
+            }
+
+            definition = JsonSerializer.SerializeToNode(tool.ProtocolTool, McpJsonUtilities.DefaultOptions)!.AsObject();
+        }
+
+        var schema = await NJsonSchema.JsonSchema.FromJsonAsync(definition["inputSchema"]?.ToJsonString() ?? "{}", ct);
+        var arguments = JsonSerializer.Serialize(smoke.Arguments);
+        var errors = schema.Validate(arguments);
+        if (errors.Count > 0)
+        {
+            return Fail("arguments", $"the probe's arguments do not fit {canonical}'s input schema: {string.Join("; ", errors.Take(3).Select(e => $"{e.Path}: {e.Kind}"))}; fix upstreams.{upstream.Name}.smoke.arguments");
+        }
+
+        if (smoke.Call)
+        {
+            var name = definition["name"]!.GetValue<string>();
+            var args = smoke.Arguments.ToDictionary(a => a.Key, a => (object?)a.Value);
+            var result = profile.CompactToolsEnabled
+                ? await client.CallToolAsync(ToolNames.BrokerTool("call_tool", profile.NameStyle), new Dictionary<string, object?> { ["name"] = name, ["arguments"] = args }, cancellationToken: ct)
+                : await client.CallToolAsync(name, args, cancellationToken: ct);
+            if (result.IsError == true)
+            {
+                var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+                return Fail("call", $"calling {name} failed: {(text.Length > 300 ? text[..300] + "…" : text)}");
+            }
+
+            report["called"] = true;
+        }
+
+        report["ok"] = true;
+        return report;
+    }
+
+    private static void Print(JsonObject report)
+    {
+        var upstream = report["upstream"]!.GetValue<string>();
+        if (report["ok"]!.GetValue<bool>())
+        {
+            Console.WriteLine($"ok    {upstream}: {report["tool"]}" + (report["search_rank"] is { } rank ? $" found at #{rank}" : " listed")
+                + ", arguments fit its schema" + (report["called"] is not null ? ", call succeeded" : ""));
+        }
+        else
+        {
+            Console.WriteLine($"FAIL  {upstream} ({report["failed_step"]}): {report["error"]}");
+        }
+    }
+
+    private static async Task<JsonNode?> CallJsonAsync(McpClient client, string tool, Dictionary<string, object?> args, CancellationToken ct)
+    {
+        var result = await client.CallToolAsync(tool, args, cancellationToken: ct);
+        var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+        try
+        {
+            return JsonNode.Parse(text);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A session through the shim, started as a client's config would start it.</summary>
+    private static Task<McpClient> ConnectAsync(BrokerModel model, string profile, string? tokenFile, CancellationToken ct) =>
+        McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
+        {
+            Command = ClientCommands.ShimPath(),
+            Arguments = ["--profile", profile, "--config", model.SourcePath, "--client", "mcp-broker-profile-validate", .. tokenFile is null ? Array.Empty<string>() : ["--token-file", tokenFile]],
+            Name = "mcp-broker-client",
+        }), new McpClientOptions { ClientInfo = new Implementation { Name = "mcp-broker-profile-validate", Version = BrokerInfo.Version } }, cancellationToken: ct);
+}
