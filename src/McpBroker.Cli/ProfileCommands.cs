@@ -35,33 +35,12 @@ internal static class ProfileCommands
             return 1;
         }
 
-        var reports = new List<JsonObject>();
-        var interactive = !json && !Console.IsOutputRedirected;
-        try
+        if (await RunAsync(model, profile, tokenFile, json ? null : Print, ct) is not { } run)
         {
-            await using var client = await ConnectAsync(model, profileName, tokenFile, ct);
-            var tools = await client.ListToolsAsync(cancellationToken: ct);
-            var status = await CallJsonAsync(client, ToolNames.BrokerTool("status", profile.NameStyle), [], ct);
-            var states = status?["upstreams"]?.AsArray().ToDictionary(u => u!["name"]!.GetValue<string>(), u => u!) ?? [];
-            foreach (var upstream in profile.Upstreams.Select(model.FindUpstream).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled))
-            {
-                var probe = Probe(client, profile, upstream, tools, ct);
-                var report = interactive
-                    ? await AnsiConsole.Status().StartAsync($"checking upstream {Markup.Escape(upstream.Name)}…", _ => probe)
-                    : await probe;
-                report["state"] = states.GetValueOrDefault(upstream.Name)?["state"]?.DeepClone();
-                reports.Add(report);
-                if (!json)
-                {
-                    Print(report);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or McpException or InvalidOperationException or TimeoutException)
-        {
-            Console.Error.WriteLine($"mcp-broker: could not open a session with profile '{profileName}' through the shim: {ex.Message}");
             return 1;
         }
+
+        var reports = run.Reports;
 
         var failed = reports.Count(r => !r["ok"]!.GetValue<bool>());
         if (json)
@@ -81,6 +60,115 @@ internal static class ProfileCommands
         }
 
         return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// <c>mcp-broker profile parity A B</c>: the same session, discovery and smoke calls through two profiles, side by
+    /// side: the tools each lists, and per upstream whether its probe passes, where search ranks its tool and what the
+    /// call returns. Exit 0 when the probes agree, 1 when they differ (different tool lists alone are shown, not failed:
+    /// a compact and a raw profile list different tools by design).
+    /// </summary>
+    public static async Task<int> ParityAsync(string? configOption, string a, string b, string? tokenFile, bool json, CancellationToken ct)
+    {
+        if (ConfigCommands.Load(configOption) is not { } model)
+        {
+            return 1;
+        }
+
+        foreach (var name in new[] { a, b }.Where(n => !model.Profiles.ContainsKey(n)))
+        {
+            Console.Error.WriteLine($"mcp-broker: no profile named '{name}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            return 1;
+        }
+
+        if (await DaemonCommands.DetachAsync(model, quiet: true) != 0
+            || await RunAsync(model, model.Profiles[a], tokenFile, null, ct) is not { } left
+            || await RunAsync(model, model.Profiles[b], tokenFile, null, ct) is not { } right)
+        {
+            return 1;
+        }
+
+        var onlyA = left.Tools.Except(right.Tools, StringComparer.Ordinal).ToList();
+        var onlyB = right.Tools.Except(left.Tools, StringComparer.Ordinal).ToList();
+        var rows = new JsonArray();
+        var differ = 0;
+        foreach (var upstream in left.Reports.Select(r => r["upstream"]!.GetValue<string>()).Union(right.Reports.Select(r => r["upstream"]!.GetValue<string>())))
+        {
+            var l = left.Reports.FirstOrDefault(r => r["upstream"]!.GetValue<string>() == upstream);
+            var r = right.Reports.FirstOrDefault(r => r["upstream"]!.GetValue<string>() == upstream);
+            var same = l is not null && r is not null && l["ok"]!.GetValue<bool>() == r["ok"]!.GetValue<bool>()
+                && JsonNode.DeepEquals(l["result"], r["result"]);
+            differ += same ? 0 : 1;
+            rows.Add(new JsonObject { ["upstream"] = upstream, [a] = l?.DeepClone(), [b] = r?.DeepClone(), ["same"] = same });
+        }
+
+        if (json)
+        {
+            Console.WriteLine(new JsonObject
+            {
+                ["profiles"] = new JsonArray(a, b),
+                ["tools"] = new JsonObject { [a] = left.Tools.Count, [b] = right.Tools.Count },
+                [$"only_in_{a}"] = new JsonArray([.. onlyA.Select(t => (JsonNode)t)]),
+                [$"only_in_{b}"] = new JsonArray([.. onlyB.Select(t => (JsonNode)t)]),
+                ["upstreams"] = rows,
+                ["same"] = differ == 0,
+            }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+        else
+        {
+            Console.WriteLine($"tools/list: '{a}' lists {left.Tools.Count}, '{b}' lists {right.Tools.Count}");
+            Console.WriteLine($"  only in '{a}': {(onlyA.Count == 0 ? "none" : string.Join(", ", onlyA))}");
+            Console.WriteLine($"  only in '{b}': {(onlyB.Count == 0 ? "none" : string.Join(", ", onlyB))}");
+            foreach (var row in rows)
+            {
+                Console.WriteLine($"{(row!["same"]!.GetValue<bool>() ? "same  " : "DIFFER")} {row["upstream"]}: '{a}' {Outcome(row[a])}; '{b}' {Outcome(row[b])}");
+            }
+
+            Console.WriteLine(differ == 0 ? "the probes agree" : $"{differ} upstream(s) differ");
+        }
+
+        return differ == 0 ? 0 : 1;
+    }
+
+    private static string Outcome(JsonNode? report) => report is null
+        ? "does not see it"
+        : report["ok"]!.GetValue<bool>()
+            ? "ok" + (report["search_rank"] is { } rank ? $" (#{rank})" : "") + (report["result"] is { } result ? $", call returned {Shorten(result.ToString(), 80)}" : "")
+            : $"FAIL ({report["failed_step"]}): {report["error"]}";
+
+    private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
+
+    private sealed record ProbeRun(IReadOnlyList<string> Tools, List<JsonObject> Reports);
+
+    /// <summary>One session through the shim with the profile: its tools/list, then each visible upstream's probe.</summary>
+    private static async Task<ProbeRun?> RunAsync(BrokerModel model, ProfileModel profile, string? tokenFile, Action<JsonObject>? print, CancellationToken ct)
+    {
+        var reports = new List<JsonObject>();
+        var interactive = print is not null && !Console.IsOutputRedirected;
+        try
+        {
+            await using var client = await ConnectAsync(model, profile.Name, tokenFile, ct);
+            var tools = await client.ListToolsAsync(cancellationToken: ct);
+            var status = await CallJsonAsync(client, ToolNames.BrokerTool("status", profile.NameStyle), [], ct);
+            var states = status?["upstreams"]?.AsArray().ToDictionary(u => u!["name"]!.GetValue<string>(), u => u!) ?? [];
+            foreach (var upstream in profile.Upstreams.Select(model.FindUpstream).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled))
+            {
+                var probe = Probe(client, profile, upstream, tools, ct);
+                var report = interactive
+                    ? await AnsiConsole.Status().StartAsync($"checking upstream {Markup.Escape(upstream.Name)}…", _ => probe)
+                    : await probe;
+                report["state"] = states.GetValueOrDefault(upstream.Name)?["state"]?.DeepClone();
+                reports.Add(report);
+                print?.Invoke(report);
+            }
+
+            return new ProbeRun([.. tools.Select(t => t.Name)], reports);
+        }
+        catch (Exception ex) when (ex is IOException or McpException or InvalidOperationException or TimeoutException)
+        {
+            Console.Error.WriteLine($"mcp-broker: could not open a session with profile '{profile.Name}' through the shim: {ex.Message}");
+            return null;
+        }
     }
 
     /// <summary>One upstream's probe: search (compact) or listing (raw), describe, arguments against the schema, call.</summary>
@@ -148,13 +236,14 @@ internal static class ProfileCommands
             var result = profile.CompactToolsEnabled
                 ? await client.CallToolAsync(ToolNames.BrokerTool("call_tool", profile.NameStyle), new Dictionary<string, object?> { ["name"] = name, ["arguments"] = args }, cancellationToken: ct)
                 : await client.CallToolAsync(name, args, cancellationToken: ct);
+            var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(c => c.Text));
             if (result.IsError == true)
             {
-                var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(c => c.Text));
-                return Fail("call", $"calling {name} failed: {(text.Length > 300 ? text[..300] + "…" : text)}");
+                return Fail("call", $"calling {name} failed: {Shorten(text, 300)}");
             }
 
             report["called"] = true;
+            report["result"] = Shorten(text, 2000);
         }
 
         report["ok"] = true;

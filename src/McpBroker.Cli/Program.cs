@@ -118,6 +118,16 @@ var profileValidate = new Command("validate", "Through the shim like a client: s
 };
 profileValidate.SetAction((r, ct) => ProfileCommands.ValidateAsync(r.GetValue(configOption), r.GetValue(validateProfile)!, r.GetValue(validateToken), r.GetValue(validateJson), ct));
 
+var parityA = new Argument<string>("A") { Description = "A profile name" };
+var parityB = new Argument<string>("B") { Description = "Another profile name" };
+var parityToken = new Option<string?>("--token-file") { Description = "Token file, for profiles with require_token_file" };
+var parityJson = new Option<bool>("--json") { Description = "Print one JSON object" };
+var profileParity = new Command("parity", "The same discovery and smoke calls through two profiles, with the differences shown; exit 1 when the probes differ")
+{
+    parityA, parityB, parityToken, parityJson,
+};
+profileParity.SetAction((r, ct) => ProfileCommands.ParityAsync(r.GetValue(configOption), r.GetValue(parityA)!, r.GetValue(parityB)!, r.GetValue(parityToken), r.GetValue(parityJson), ct));
+
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams, upstream commands and secrets, and each client's entry; exit 0 all well, 1 warnings, 2 problems");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
 
@@ -135,7 +145,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
     new Command("tools", "Pinned tool definitions") { approve },
     measure,
-    new Command("profile", "Check what a profile gives a client") { profileValidate },
+    new Command("profile", "Check what a profile gives a client") { profileValidate, profileParity },
     new Command("client", "Wire MCP clients to the broker") { render, apply, backup, backups, rollback, import, snippet },
     new Command("auth", "Credentials of remote upstreams: OAuth login and logout, and a passive check") { login, logout, authStatus },
     doctor,

@@ -221,5 +221,18 @@ public sealed class OperatorTests
         var unknown = await env.RunCliAsync("profile", "validate", "nope", "--config", env.ConfigPath);
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("no profile named 'nope'", unknown.Stderr);
+
+        // Parity: the compact and the raw profile list different tools, and their probes agree (the same call, the same answer).
+        var parity = await env.RunCliAsync("profile", "parity", "default", "raw", "--config", env.ConfigPath);
+        Assert.True(parity.ExitCode == 0, parity.Stdout + parity.Stderr);
+        Assert.Matches(@"tools/list: 'default' lists 4, 'raw' lists \d+", parity.Stdout);
+        Assert.Contains("only in 'default': broker.search_tools, broker.describe_tool, broker.call_tool, broker.status", parity.Stdout);
+        Assert.Matches(@"same   t: 'default' ok \(#\d+\), call returned echo: hi; 'raw' ok, call returned echo: hi", parity.Stdout);
+        var differs = await env.RunCliAsync("profile", "parity", "default", "all", "--json", "--config", env.ConfigPath);
+        Assert.Equal(1, differs.ExitCode);
+        var rows = JsonDocument.Parse(differs.Stdout).RootElement.GetProperty("upstreams").EnumerateArray().ToDictionary(u => u.GetProperty("upstream").GetString()!);
+        Assert.True(rows["t"].GetProperty("same").GetBoolean());
+        Assert.False(rows["bare"].GetProperty("same").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, rows["bare"].GetProperty("default").ValueKind);
     }
 }
