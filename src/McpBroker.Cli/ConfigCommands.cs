@@ -57,6 +57,29 @@ internal static class ConfigCommands
         return 0;
     }
 
+    /// <summary>
+    /// Finds the daemon for a command that only talks to it or reads its files (status, stop, reload, restart, reap,
+    /// logs). An invalid config still names its runtime root, so a half-finished edit does not lock the operator out
+    /// of the daemon that runs on the last good one; a warning says the file needs fixing.
+    /// </summary>
+    public static DaemonTarget? LoadTarget(string? configOption)
+    {
+        var result = ConfigLoader.LoadFile(ConfigLoader.ResolvePath(configOption));
+        if (result.Model is { } model)
+        {
+            return new DaemonTarget(result.Path, model.Runtime, model);
+        }
+
+        if (result.Runtime is not { } runtime)
+        {
+            ReportInvalid(result);
+            return null;
+        }
+
+        Console.Error.WriteLine($"mcp-broker: warning: {result.Path} has {result.Errors.Count()} error(s) ('mcp-broker config validate' lists them); using its runtime root {runtime.Root}");
+        return new DaemonTarget(result.Path, runtime, null);
+    }
+
     /// <summary>Loads the config for a command that needs a valid one; prints the errors and returns null otherwise.</summary>
     public static BrokerModel? Load(string? configOption)
     {
@@ -66,12 +89,20 @@ internal static class ConfigCommands
             return result.Model;
         }
 
+        ReportInvalid(result);
+        return null;
+    }
+
+    private static void ReportInvalid(ConfigLoadResult result)
+    {
         foreach (var issue in result.Issues)
         {
             Console.Error.WriteLine(issue);
         }
 
         Console.Error.WriteLine($"mcp-broker: {result.Path} is invalid; fix the errors above ('mcp-broker config validate' checks it)");
-        return null;
     }
 }
+
+/// <summary>Where a command finds the daemon: the config file, its runtime root, and the model when the file is valid.</summary>
+internal sealed record DaemonTarget(string ConfigPath, RuntimeModel Runtime, BrokerModel? Model);

@@ -48,15 +48,15 @@ internal static class DaemonCommands
 
     public static async Task<int> StopAsync(string? configOption)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (ConfigCommands.LoadTarget(configOption) is not { } target)
         {
             return 1;
         }
 
-        var answer = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "stop", TimeSpan.FromSeconds(5));
+        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "stop", TimeSpan.FromSeconds(5));
         if (answer is not { Ok: true, DaemonPid: { } pid })
         {
-            Console.WriteLine($"no daemon is running for {model.Runtime.Root}");
+            Console.WriteLine($"no daemon is running for {target.Runtime.Root}");
             return 0;
         }
 
@@ -76,14 +76,39 @@ internal static class DaemonCommands
         return 0;
     }
 
-    public static async Task<int> ReapAsync(string? configOption)
+    /// <summary>Asks the running daemon to read its config again now (it also watches the file).</summary>
+    public static async Task<int> ReloadAsync(string? configOption)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (ConfigCommands.LoadTarget(configOption) is not { } target)
         {
             return 1;
         }
 
-        var results = await new ProcessRecords(model.Runtime.RunDir).ReapOrphansAsync();
+        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "reload", TimeSpan.FromSeconds(60));
+        if (answer is null)
+        {
+            Console.WriteLine($"no daemon is running for {target.Runtime.Root}; the next one reads the config as it is");
+            return 0;
+        }
+
+        if (answer.Ok)
+        {
+            Console.WriteLine(answer.Message);
+            return 0;
+        }
+
+        Console.Error.WriteLine($"mcp-broker: {answer.Error?.Message}");
+        return 1;
+    }
+
+    public static async Task<int> ReapAsync(string? configOption)
+    {
+        if (ConfigCommands.LoadTarget(configOption) is not { } target)
+        {
+            return 1;
+        }
+
+        var results = await new ProcessRecords(target.Runtime.RunDir).ReapOrphansAsync();
         foreach (var r in results)
         {
             Console.WriteLine($"{r.Record.Upstream}: pid {r.Record.Pid}{(r.Record.Pgid > 0 ? $" (group {r.Record.Pgid})" : "")} left by dead daemon {r.Record.OwnerPid}: {r.Outcome}");
@@ -95,16 +120,16 @@ internal static class DaemonCommands
 
     public static async Task<int> RestartUpstreamAsync(string? configOption, string upstream)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (ConfigCommands.LoadTarget(configOption) is not { } target)
         {
             return 1;
         }
 
-        var answer = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "restart", TimeSpan.FromSeconds(30), upstream);
+        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "restart", TimeSpan.FromSeconds(30), upstream);
         switch (answer)
         {
             case null:
-                Console.Error.WriteLine($"mcp-broker: no daemon is running for {model.Runtime.Root}; it starts upstreams fresh when it starts");
+                Console.Error.WriteLine($"mcp-broker: no daemon is running for {target.Runtime.Root}; it starts upstreams fresh when it starts");
                 return 1;
             case { Ok: true }:
                 Console.WriteLine(answer.Message);

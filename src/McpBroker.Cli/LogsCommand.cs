@@ -15,7 +15,7 @@ internal static class LogsCommand
 
     public static async Task<int> RunAsync(string? configOption, string? upstream, int lines, bool follow, bool json, CancellationToken ct)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (ConfigCommands.LoadTarget(configOption) is not { } target)
         {
             return 1;
         }
@@ -26,13 +26,13 @@ internal static class LogsCommand
             return 2;
         }
 
-        if (upstream is not null && model.FindUpstream(upstream) is null)
+        if (upstream is not null && target.Model is { } model && model.FindUpstream(upstream) is null)
         {
             Console.Error.WriteLine($"mcp-broker: no upstream named '{upstream}' in {model.SourcePath}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
             return 1;
         }
 
-        var path = upstream is null ? Path.Combine(model.Runtime.LogsDir, FileLoggerProvider.FileName) : UpstreamLogs.PathOf(model.Runtime.LogsDir, upstream);
+        var path = upstream is null ? Path.Combine(target.Runtime.LogsDir, FileLoggerProvider.FileName) : UpstreamLogs.PathOf(target.Runtime.LogsDir, upstream);
         string Show(string line) => upstream is null && !json ? Readable(line) : line;
         long position = 0;
         if (File.Exists(path))

@@ -32,6 +32,10 @@ var stop = new Command("stop", "Stop the daemon and every upstream it runs");
 stop.SetAction((r, ct) => DaemonCommands.StopAsync(r.GetValue(configOption)));
 daemon.Subcommands.Add(stop);
 
+var reload = new Command("reload", "Make the running daemon read its config now and apply what changed (it also watches the file; SIGHUP does the same); exit 1 if the config is invalid");
+reload.SetAction((r, ct) => DaemonCommands.ReloadAsync(r.GetValue(configOption)));
+daemon.Subcommands.Add(reload);
+
 var reap = new Command("reap", "Stop upstream processes left behind by a daemon that died, and report each");
 reap.SetAction((r, ct) => DaemonCommands.ReapAsync(r.GetValue(configOption)));
 daemon.Subcommands.Add(reap);

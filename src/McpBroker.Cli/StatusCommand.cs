@@ -15,22 +15,22 @@ internal static class StatusCommand
 
     public static async Task<int> RunAsync(string? configOption, bool json, bool table)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (ConfigCommands.LoadTarget(configOption) is not { } target)
         {
             return 1;
         }
 
-        var answer = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "status", TimeSpan.FromSeconds(10));
+        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "status", TimeSpan.FromSeconds(10));
         var asJson = json || (Console.IsOutputRedirected && !table);
         if (answer is not { Ok: true, Status: { } status })
         {
             if (asJson)
             {
-                Console.WriteLine(new JsonObject { ["daemon"] = null, ["config"] = model.SourcePath, ["socket"] = model.Runtime.SocketPath }.ToJsonString());
+                Console.WriteLine(new JsonObject { ["daemon"] = null, ["config"] = target.ConfigPath, ["socket"] = target.Runtime.SocketPath }.ToJsonString());
             }
             else
             {
-                Console.WriteLine($"no daemon running for {model.Runtime.Root} (socket {model.Runtime.SocketPath}); the first client starts one, or: mcp-broker daemon --detach");
+                Console.WriteLine($"no daemon running for {target.Runtime.Root} (socket {target.Runtime.SocketPath}); the first client starts one, or: mcp-broker daemon --detach");
             }
 
             return ExitNotRunning;
@@ -61,6 +61,19 @@ internal static class StatusCommand
     {
         var daemon = status["daemon"]!;
         console.MarkupLine($"[bold]mcp-broker[/] {Markup.Escape(Text(daemon["version"]))}: daemon pid {daemon["pid"]}, up {Ago(TimeSpan.FromSeconds(daemon["uptime_seconds"]!.GetValue<long>()))}, config {Markup.Escape(Text(daemon["config"]))}");
+        if (status["config"] is { } config)
+        {
+            console.MarkupLine($"config version {config["version"]}, loaded {Markup.Escape(Text(config["loaded_at"]))}");
+            if (config["rejected"] is { } rejected)
+            {
+                console.MarkupLine($"[red]the last change to the config was refused ({Markup.Escape(Text(rejected["at"]))}); the daemon keeps the last good one:[/]");
+                foreach (var error in rejected["errors"]!.AsArray())
+                {
+                    console.MarkupLine($"[red]  {Markup.Escape(Text(error))}[/]");
+                }
+            }
+        }
+
         if (daemon["http"] is { } http)
         {
             console.MarkupLine($"HTTP front door: {Markup.Escape(http.GetValue<string>())}");

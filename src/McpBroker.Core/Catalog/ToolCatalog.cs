@@ -241,6 +241,51 @@ internal sealed partial class ToolCatalog
             + (model.PinTools == PinSetting.False ? $"; note: upstreams.{upstream}.pin_tools is false, so pins are not enforced" : "");
     }
 
+    /// <summary>
+    /// Takes a config change in: a changed upstream's tools are seen through its new settings at once (descriptions,
+    /// hidden and mutating overrides, pins) and re-listed when it restarts; an added one is listed when first needed (or
+    /// taken from the disk cache); a removed one's tools go. Raw sessions whose view changed are told.
+    /// </summary>
+    public void Apply(BrokerModel next, RegistryChange change)
+    {
+        if (!change.Any)
+        {
+            return;
+        }
+
+        CatalogSnapshot snapshot;
+        lock (_gate)
+        {
+            var models = next.Upstreams.ToDictionary(u => u.Name, StringComparer.Ordinal);
+            var upstreams = _current.Upstreams.Where(u => !change.Removed.Contains(u.Key)).ToDictionary(StringComparer.Ordinal);
+            foreach (var name in change.Removed)
+            {
+                _pins.Remove(name);
+            }
+
+            foreach (var name in change.Changed.Concat(change.Added))
+            {
+                var model = models[name];
+                _pins[name] = model.PinTools == PinSetting.False
+                    ? new Dictionary<string, ToolPin>(StringComparer.Ordinal)
+                    : ToolPins.Load(_pinsDir, name, reason => LogPinsUnreadable(name, reason));
+                if (upstreams.TryGetValue(name, out var old))
+                {
+                    upstreams[name] = Build(model, [.. old.Listed], old.FetchedAt);
+                }
+                else if (ReadCache(model) is { } cached)
+                {
+                    upstreams[name] = cached;
+                }
+            }
+
+            snapshot = new CatalogSnapshot(_current.Version + 1, upstreams.ToFrozenDictionary(StringComparer.Ordinal));
+            _current = snapshot;
+        }
+
+        Changed?.Invoke(snapshot);
+    }
+
     private async Task<Outcome<IList<Tool>>> ListAsync(UpstreamModel model, string? sessionId, CancellationToken ct)
     {
         await using var lease = _registry.Acquire(model.Name, sessionId)!.Value;

@@ -10,6 +10,12 @@ public sealed record ConfigLoadResult(string Path, BrokerModel? Model, IReadOnly
     public IEnumerable<ConfigIssue> Errors => Issues.Where(i => i.Severity == IssueSeverity.Error);
 
     public IEnumerable<ConfigIssue> Warnings => Issues.Where(i => i.Severity == IssueSeverity.Warning);
+
+    /// <summary>
+    /// The runtime section when it is valid, even if the rest is not: commands that only reach the running daemon or
+    /// its files (status, stop, reload, logs) still work while an edit is being fixed.
+    /// </summary>
+    public RuntimeModel? Runtime { get; init; }
 }
 
 /// <summary>
@@ -50,6 +56,7 @@ public static class ConfigLoader
         }
 
         BrokerModel? model = null;
+        RuntimeModel? runtime = null;
         if (document.Readable)
         {
             // Semantic rules run even when the schema found errors, on a copy without the offending values,
@@ -60,7 +67,7 @@ public static class ConfigLoader
             {
                 var config = JsonSerializer.Deserialize(pruned.ToString(Newtonsoft.Json.Formatting.None), ConfigJsonContext.Default.BrokerConfig)!;
                 var semantic = new List<ConfigIssue>();
-                var candidate = ConfigValidator.Validate(config, sourcePath, getEnv, semantic);
+                var candidate = ConfigValidator.Validate(config, sourcePath, getEnv, semantic, out runtime);
                 issues.AddRange(semantic.Where(i => !schemaErrors.Any(p => Covers(p, i.Path))));
                 model = issues.Any(i => i.Severity == IssueSeverity.Error) ? null : candidate;
             }
@@ -76,7 +83,9 @@ public static class ConfigLoader
         }
 
         var located = issues.Select(i => document.Describe(i.Path) is { Length: > 0 } where ? i with { Message = $"{i.Message} ({where})" } : i).ToList();
-        return new ConfigLoadResult(sourcePath, model, located);
+        // A runtime read from a document whose runtime section had errors (and so fell back to the default) is no runtime.
+        var runtimeTrusted = !issues.Any(i => i.Severity == IssueSeverity.Error && (i.Path.Length == 0 || i.Path == "runtime" || i.Path.StartsWith("runtime.", StringComparison.Ordinal)));
+        return new ConfigLoadResult(sourcePath, model, located) { Runtime = model?.Runtime ?? (runtimeTrusted ? runtime : null) };
     }
 
     private static bool Covers(string schemaPath, string path) =>

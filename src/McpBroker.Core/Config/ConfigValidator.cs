@@ -9,7 +9,7 @@ namespace McpBroker.Config;
 /// </summary>
 internal static partial class ConfigValidator
 {
-    public static BrokerModel? Validate(BrokerConfig config, string sourcePath, Func<string, string?> getEnv, List<ConfigIssue> issues)
+    public static BrokerModel? Validate(BrokerConfig config, string sourcePath, Func<string, string?> getEnv, List<ConfigIssue> issues, out RuntimeModel? runtime)
     {
         var errorsBefore = issues.Count(i => i.Severity == IssueSeverity.Error);
         if (config.SchemaVersion != 1)
@@ -17,7 +17,7 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Error("schema_version", $"{config.SchemaVersion} is not supported; this broker reads schema_version: 1"));
         }
 
-        var runtime = ValidateRuntime(config.Runtime, getEnv, issues);
+        runtime = ValidateRuntime(config.Runtime, getEnv, issues);
         var settings = ValidateSettings(config.Broker, issues) with { Http = ValidateHttp(config.Broker?.Http, runtime, getEnv, issues) };
         var profileConfigs = config.Profiles is { Count: > 0 } p
             ? p

@@ -131,6 +131,8 @@ public static partial class DaemonHost
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(model);
+        builder.Services.AddSingleton(sp => new ConfigState(model, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<ConfigReloader>();
         builder.Services.AddSingleton(model.Runtime);
         builder.Services.AddSingleton(listener);
         builder.Services.AddSingleton(new ProcessRecords(model.Runtime.RunDir));
@@ -145,6 +147,7 @@ public static partial class DaemonHost
         builder.Services.AddSingleton<DaemonStatus>();
         builder.Services.AddHostedService<UpstreamShutdown>();
         builder.Services.AddHostedService<SessionListener>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigReloader>());
         if (model.Settings.Http is { } http)
         {
             builder.Services.AddHostedService(sp => new HttpFrontDoor(http, sp.GetRequiredService<SessionServices>(), sp.GetRequiredService<ILoggerFactory>()));

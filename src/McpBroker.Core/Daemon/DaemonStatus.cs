@@ -10,7 +10,7 @@ namespace McpBroker.Daemon;
 /// What <c>mcp-broker status</c> shows: the daemon, its client sessions and every upstream, as one JSON object built
 /// from live state. Starts nothing; holds no secret (auth is the passive probe's verdict, URLs carry no credentials).
 /// </summary>
-internal sealed class DaemonStatus(BrokerModel model, UpstreamRegistry registry, ToolCatalog catalog, ClientPeers peers, TimeProvider time)
+internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry, ToolCatalog catalog, ClientPeers peers, TimeProvider time)
 {
     private readonly DateTimeOffset _startedAt = time.GetUtcNow();
 
@@ -18,6 +18,7 @@ internal sealed class DaemonStatus(BrokerModel model, UpstreamRegistry registry,
     {
         var now = time.GetUtcNow();
         var snapshot = catalog.Current;
+        var model = config.Current;
         return new JsonObject
         {
             ["daemon"] = new JsonObject
@@ -29,6 +30,17 @@ internal sealed class DaemonStatus(BrokerModel model, UpstreamRegistry registry,
                 ["config"] = model.SourcePath,
                 ["socket"] = model.Runtime.SocketPath,
                 ["http"] = model.Settings.Http?.Url("PROFILE"),
+            },
+            ["config"] = new JsonObject
+            {
+                ["path"] = model.SourcePath,
+                ["version"] = config.Version,
+                ["loaded_at"] = config.LoadedAt,
+                ["rejected"] = config.RejectedErrors is { } errors ? new JsonObject
+                {
+                    ["at"] = config.RejectedAt,
+                    ["errors"] = new JsonArray([.. errors.Select(e => (JsonNode)e)]),
+                } : null,
             },
             ["sessions"] = new JsonArray([.. peers.All.OrderBy(p => p.Since).Select(p => (JsonNode)new JsonObject
             {

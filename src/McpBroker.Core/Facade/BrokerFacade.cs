@@ -15,15 +15,13 @@ namespace McpBroker.Facade;
 /// What a session's tools/list and tools/call do, for compact and raw profiles. Every failure on these paths
 /// is a <see cref="BrokerError"/> until <see cref="ErrorResult"/> turns it into an MCP tool result.
 /// </summary>
-internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources)
+internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources)
 {
     private const int DefaultLimit = 8;
     private const int MaxLimit = 50;
     private const int OneLineLength = 160;
     private const int DetailedMatches = 3;
     private readonly ConcurrentDictionary<string, ToolView> _views = new(StringComparer.Ordinal);
-
-    public BrokerModel Model => model;
 
     public async ValueTask<ListToolsResult> ListToolsAsync(ProfileModel profile, string sessionId, string? cursor, CancellationToken ct)
     {
@@ -190,7 +188,8 @@ internal sealed class BrokerFacade(BrokerModel model, UpstreamRegistry registry,
     private async Task<(ToolView View, IReadOnlyDictionary<string, BrokerError> Failures)> ViewAsync(ProfileModel profile, string sessionId, CancellationToken ct)
     {
         var (snapshot, failures) = await catalog.EnsureAsync(profile.Upstreams, sessionId, ct);
-        if (_views.TryGetValue(profile.Name, out var view) && view.CatalogVersion == snapshot.Version)
+        // A reload gives the profile a new definition (a new object) even when no upstream changed.
+        if (_views.TryGetValue(profile.Name, out var view) && view.CatalogVersion == snapshot.Version && ReferenceEquals(view.Profile, profile))
         {
             return (view, failures);
         }

@@ -10,7 +10,7 @@ using ModelContextProtocol.Server;
 namespace McpBroker.Sessions;
 
 /// <summary>The services a client session is served from, whichever door (socket or HTTP) it came in by.</summary>
-internal sealed record SessionServices(BrokerModel Model, BrokerFacade Facade, BrokerResources Resources, ToolCatalog Catalog, UpstreamRegistry Registry,
+internal sealed record SessionServices(Daemon.ConfigState Config, BrokerFacade Facade, BrokerResources Resources, ToolCatalog Catalog, UpstreamRegistry Registry,
     ClientPeers Peers);
 
 /// <summary>
@@ -18,7 +18,7 @@ internal sealed record SessionServices(BrokerModel Model, BrokerFacade Facade, B
 /// resources, prompts and completion through <see cref="BrokerResources"/>; logging/setLevel for relayed logs), and
 /// its lifetime (registered as a peer for the upstreams' requests, told when its raw tool list changes, released at the end).
 /// </summary>
-internal sealed partial class BrokerSession(SessionServices services, ProfileModel profile, string id, string client, ILogger logger)
+internal sealed partial class BrokerSession(SessionServices services, ProfileModel initial, string id, string client, ILogger logger)
 {
     /// <summary>Roots are deprecated from protocol 2026-07-28 (SEP-2577) and still used: the method name as a string.</summary>
     private const string RootsListChanged = "notifications/roots/list_changed";
@@ -29,6 +29,39 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
     private string? _listedSignature;
     private ClientPeer? _peer;
     private IDisposable? _registration;
+    private ProfileModel? _profile;
+    private int _profileVersion = services.Config.Version;
+
+    /// <summary>
+    /// The session's profile as the config says now: its upstreams, gates and overrides follow a reload; its shape
+    /// (compact or raw, naming, transparency, budget) is what the session began with, since the client has already
+    /// been told its capabilities and tool names.
+    /// </summary>
+    private ProfileModel Profile
+    {
+        get
+        {
+            var version = services.Config.Version;
+            if (_profile is null || version != _profileVersion)
+            {
+                _profile ??= initial;
+                if (services.Config.Current.Profiles.GetValueOrDefault(initial.Name) is { } latest)
+                {
+                    var sameShape = latest.CompactToolsEnabled == initial.CompactToolsEnabled && latest.NameStyle == initial.NameStyle
+                        && latest.Transparent == initial.Transparent && latest.MaxTools == initial.MaxTools && latest.OnOverBudget == initial.OnOverBudget;
+                    _profile = sameShape ? latest : latest with
+                    {
+                        CompactToolsEnabled = initial.CompactToolsEnabled, NameStyle = initial.NameStyle, Transparent = initial.Transparent,
+                        MaxTools = initial.MaxTools, OnOverBudget = initial.OnOverBudget,
+                    };
+                }
+
+                _profileVersion = version;
+            }
+
+            return _profile!;
+        }
+    }
 
     public string Id => id;
 
@@ -43,18 +76,18 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         var options = new McpServerOptions
         {
             ServerInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
-            ServerInstructions = profile.CompactToolsEnabled ? FacadeTools.Instructions(profile.NameStyle) : null,
-            Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = !profile.CompactToolsEnabled } },
+            ServerInstructions = initial.CompactToolsEnabled ? FacadeTools.Instructions(initial.NameStyle) : null,
+            Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = !initial.CompactToolsEnabled } },
             Handlers = new McpServerHandlers
             {
                 NotificationHandlers = [new(RootsListChanged, (_, _) => OnRootsChangedAsync())],
                 ListToolsHandler = async (request, token) =>
                 {
                     using var _ = Enter(request.Server);
-                    var result = await facade.ListToolsAsync(profile, id, request.Params?.Cursor, token);
-                    if (!profile.CompactToolsEnabled && request.Params?.Cursor is null)
+                    var result = await facade.ListToolsAsync(Profile, id, request.Params?.Cursor, token);
+                    if (!Profile.CompactToolsEnabled && request.Params?.Cursor is null)
                     {
-                        _listedSignature = await facade.ListSignatureAsync(profile, id, token);
+                        _listedSignature = await facade.ListSignatureAsync(Profile, id, token);
                     }
 
                     return result;
@@ -62,7 +95,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 CallToolHandler = async (request, token) =>
                 {
                     using var _ = Enter(request.Server);
-                    return await facade.CallToolAsync(profile, id, request.Params!, token, ProgressTo(request));
+                    return await facade.CallToolAsync(Profile, id, request.Params!, token, ProgressTo(request));
                 },
 #pragma warning disable MCP9005 // logging is deprecated from protocol 2026-07-28 (SEP-2577); today's servers still send logs, and clients set their level
                 SetLoggingLevelHandler = (request, _) =>
@@ -77,20 +110,20 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
 #pragma warning restore MCP9005
             },
         };
-        if (!profile.CompactToolsEnabled)
+        if (!initial.CompactToolsEnabled)
         {
             options.Capabilities.Resources = new ResourcesCapability { Subscribe = true, ListChanged = true };
             options.Capabilities.Prompts = new PromptsCapability { ListChanged = true };
             var handlers = options.Handlers;
             var resources = services.Resources;
-            handlers.ListResourcesHandler = (request, token) => Serve(request, () => resources.ListResourcesAsync(profile, id, request.Params, token));
-            handlers.ListResourceTemplatesHandler = (request, token) => Serve(request, () => resources.ListResourceTemplatesAsync(profile, id, request.Params, token));
-            handlers.ReadResourceHandler = (request, token) => Serve(request, () => resources.ReadResourceAsync(profile, id, request.Params!, token));
-            handlers.SubscribeToResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(profile, id, request.Params!.Uri, subscribe: true, token));
-            handlers.UnsubscribeFromResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(profile, id, request.Params!.Uri, subscribe: false, token));
-            handlers.ListPromptsHandler = (request, token) => Serve(request, () => resources.ListPromptsAsync(profile, id, request.Params, token));
-            handlers.GetPromptHandler = (request, token) => Serve(request, () => resources.GetPromptAsync(profile, id, request.Params!, token));
-            handlers.CompleteHandler = (request, token) => Serve(request, () => resources.CompleteAsync(profile, id, request.Params!, token));
+            handlers.ListResourcesHandler = (request, token) => Serve(request, () => resources.ListResourcesAsync(Profile, id, request.Params, token));
+            handlers.ListResourceTemplatesHandler = (request, token) => Serve(request, () => resources.ListResourceTemplatesAsync(Profile, id, request.Params, token));
+            handlers.ReadResourceHandler = (request, token) => Serve(request, () => resources.ReadResourceAsync(Profile, id, request.Params!, token));
+            handlers.SubscribeToResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(Profile, id, request.Params!.Uri, subscribe: true, token));
+            handlers.UnsubscribeFromResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(Profile, id, request.Params!.Uri, subscribe: false, token));
+            handlers.ListPromptsHandler = (request, token) => Serve(request, () => resources.ListPromptsAsync(Profile, id, request.Params, token));
+            handlers.GetPromptHandler = (request, token) => Serve(request, () => resources.GetPromptAsync(Profile, id, request.Params!, token));
+            handlers.CompleteHandler = (request, token) => Serve(request, () => resources.CompleteAsync(Profile, id, request.Params!, token));
         }
 
         return options;
@@ -101,11 +134,21 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
     {
         Enter(server).Dispose();
         void OnCatalogChanged(CatalogSnapshot snapshot) => _ = NotifyIfChangedAsync(server, ct);
-        if (!profile.CompactToolsEnabled)
+        void OnReloaded(BrokerModel model)
+        {
+            _peer?.Follow(Profile);
+            if (!initial.CompactToolsEnabled)
+            {
+                _ = NotifyIfChangedAsync(server, ct);
+            }
+        }
+
+        if (!initial.CompactToolsEnabled)
         {
             services.Catalog.Changed += OnCatalogChanged;
         }
 
+        services.Config.Reloaded += OnReloaded;
         try
         {
             await server.RunAsync(ct);
@@ -113,6 +156,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         finally
         {
             services.Catalog.Changed -= OnCatalogChanged;
+            services.Config.Reloaded -= OnReloaded;
             End();
         }
     }
@@ -134,7 +178,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         {
             if (_peer is null)
             {
-                _peer = new ClientPeer(id, profile, client, server);
+                _peer = new ClientPeer(id, Profile, client, server);
                 _registration = services.Peers.Add(_peer);
             }
         }
@@ -182,7 +226,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 return;
             }
 
-            var now = await services.Facade.ListSignatureAsync(profile, id, ct);
+            var now = await services.Facade.ListSignatureAsync(Profile, id, ct);
             if (now != _listedSignature)
             {
                 _listedSignature = now;

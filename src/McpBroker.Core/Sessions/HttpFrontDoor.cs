@@ -135,13 +135,13 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
         var segments = request.Path.Value?.Split('/', StringSplitOptions.RemoveEmptyEntries) ?? [];
         if (segments is not ["mcp", var name, ..])
         {
-            await RefuseAsync(context, StatusCodes.Status404NotFound, $"MCP is served at /mcp/PROFILE; profiles: {string.Join(", ", services.Model.Profiles.Keys)}");
+            await RefuseAsync(context, StatusCodes.Status404NotFound, $"MCP is served at /mcp/PROFILE; profiles: {string.Join(", ", services.Config.Current.Profiles.Keys)}");
             return;
         }
 
-        if (!services.Model.Profiles.TryGetValue(name, out var profile))
+        if (!services.Config.Current.Profiles.TryGetValue(name, out var profile))
         {
-            await RefuseAsync(context, StatusCodes.Status404NotFound, $"no profile named '{name}' in {services.Model.SourcePath}; profiles: {string.Join(", ", services.Model.Profiles.Keys)}");
+            await RefuseAsync(context, StatusCodes.Status404NotFound, $"no profile named '{name}' in {services.Config.Current.SourcePath}; profiles: {string.Join(", ", services.Config.Current.Profiles.Keys)}");
             return;
         }
 

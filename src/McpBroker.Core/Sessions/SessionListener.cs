@@ -23,17 +23,18 @@ internal sealed partial class SessionListener(
     Socket listener,
     SessionServices services,
     Daemon.DaemonStatus status,
+    Daemon.ConfigReloader reloader,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggerFactory) : BackgroundService
 {
-    private readonly BrokerModel model = services.Model;
+    private BrokerModel model => services.Config.Current;
     private readonly ToolCatalog catalog = services.Catalog;
     private readonly UpstreamRegistry registry = services.Registry;
     public const int MaxHelloBytes = 16 * 1024;
     private static readonly TimeSpan s_helloTimeout = TimeSpan.FromSeconds(10);
     private readonly ILogger _logger = loggerFactory.CreateLogger<SessionListener>();
     private readonly ConcurrentDictionary<Task, byte> _connections = new();
-    private readonly TimeSpan _drainLimit = services.Model.Upstreams.Select(u => u.CallTimeout + u.StartTimeout).DefaultIfEmpty(TimeSpan.FromSeconds(30)).Max();
+    private readonly TimeSpan _drainLimit = services.Config.Current.Upstreams.Select(u => u.CallTimeout + u.StartTimeout).DefaultIfEmpty(TimeSpan.FromSeconds(30)).Max();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -87,6 +88,12 @@ internal sealed partial class SessionListener(
                     break;
                 case "ping":
                     await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId }, stoppingToken);
+                    return;
+                case "reload":
+                    var (reloaded, outcome) = await reloader.ReloadAsync("a reload request");
+                    await ReplyAsync(stream, reloaded
+                        ? new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Message = outcome }
+                        : Refuse("invalid_config", outcome), stoppingToken);
                     return;
                 case "status":
                     await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Status = status.Build() }, stoppingToken);

@@ -12,6 +12,7 @@ namespace McpBroker.Upstreams;
 /// </summary>
 internal sealed class ClientPeer(string id, ProfileModel profile, string client, McpServer server)
 {
+    private ProfileModel _profile = profile;
     private readonly List<McpServer> _inFlight = [];
     private McpServer _last = server;
     private static readonly string[] s_levels = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
@@ -19,7 +20,11 @@ internal sealed class ClientPeer(string id, ProfileModel profile, string client,
 
     public string Id => id;
 
-    public ProfileModel Profile => profile;
+    /// <summary>The session's profile as the config says now (see <see cref="Follow"/>).</summary>
+    public ProfileModel Profile => Volatile.Read(ref _profile);
+
+    /// <summary>After a config reload: the profile's new definition.</summary>
+    public void Follow(ProfileModel latest) => Volatile.Write(ref _profile, latest);
 
     /// <summary>The client's name as its hello gave it (for error messages).</summary>
     public string Client => client;

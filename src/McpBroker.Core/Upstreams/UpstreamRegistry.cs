@@ -22,8 +22,9 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
 {
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
-    private readonly FrozenDictionary<string, UpstreamModel> _models;
-    private readonly FrozenDictionary<string, UpstreamSupervisor> _shared;
+    private readonly Lock _applyGate = new();
+    private FrozenDictionary<string, UpstreamModel> _models;
+    private FrozenDictionary<string, UpstreamSupervisor> _shared;
     private readonly ConcurrentDictionary<(string Upstream, string Session), UpstreamSupervisor> _perSession = new();
     private readonly ConcurrentDictionary<Task, byte> _stopping = new();
     private readonly ClientPeers? _peers;
@@ -54,14 +55,16 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     /// <summary>The supervisor for a request of <paramref name="sessionId"/> to <paramref name="upstream"/>, or null if unknown.</summary>
     public UpstreamLease? Acquire(string upstream, string? sessionId)
     {
-        if (!_models.TryGetValue(upstream, out var model))
+        // One read of each map: a reload replaces them, and a name may come or go between two reads.
+        var (models, shared) = (_models, _shared);
+        if (!models.TryGetValue(upstream, out var model))
         {
             return null;
         }
 
         return model.Mode switch
         {
-            UpstreamMode.Shared => new UpstreamLease(_shared[upstream], owned: false),
+            UpstreamMode.Shared => shared.TryGetValue(upstream, out var supervisor) ? new UpstreamLease(supervisor, owned: false) : null,
             UpstreamMode.PerSession when sessionId is not null =>
                 new UpstreamLease(_perSession.GetOrAdd((upstream, sessionId), key => New(model, key.Session)), owned: false),
             _ => new UpstreamLease(New(model, sessionId), owned: true),
@@ -71,10 +74,9 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     /// <summary>The state of the instance a session would use (per-call upstreams have none between calls).</summary>
     public UpstreamState Snapshot(string upstream, string? sessionId)
     {
-        var model = _models[upstream];
-        var supervisor = model.Mode switch
+        var supervisor = _models.GetValueOrDefault(upstream)?.Mode switch
         {
-            UpstreamMode.Shared => _shared[upstream],
+            UpstreamMode.Shared => _shared.GetValueOrDefault(upstream),
             UpstreamMode.PerSession when sessionId is not null => _perSession.GetValueOrDefault((upstream, sessionId)),
             _ => null,
         };
@@ -82,18 +84,14 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     }
 
     /// <summary>The state of every instance of an upstream: the shared one, or one per session that used it.</summary>
-    public IReadOnlyList<UpstreamState> States(string upstream) => _models[upstream].Mode switch
+    public IReadOnlyList<UpstreamState> States(string upstream) => _models.GetValueOrDefault(upstream)?.Mode switch
     {
-        UpstreamMode.Shared => [_shared[upstream].Snapshot()],
+        UpstreamMode.Shared => _shared.GetValueOrDefault(upstream) is { } shared ? [shared.Snapshot()] : [],
         _ => [.. _perSession.Where(p => p.Key.Upstream == upstream).Select(p => p.Value.Snapshot())],
     };
 
     /// <summary>Running instances of an upstream across all sessions.</summary>
-    public int Instances(string upstream) => _models[upstream].Mode switch
-    {
-        UpstreamMode.Shared => _shared[upstream].Snapshot().State == "running" ? 1 : 0,
-        _ => _perSession.Where(p => p.Key.Upstream == upstream).Count(p => p.Value.Snapshot().State == "running"),
-    };
+    public int Instances(string upstream) => States(upstream).Count(s => s.State == "running");
 
     /// <summary>Closes the circuit of every instance of an upstream and stops them; false for an unknown name.</summary>
     public async Task<bool> RestartAsync(string upstream)
@@ -110,9 +108,9 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     }
 
     /// <summary>What an upstream declared when the instance a session would use last started (null: not known yet).</summary>
-    public ModelContextProtocol.Protocol.ServerCapabilities? KnownCapabilities(string upstream, string? sessionId) => _models[upstream].Mode switch
+    public ModelContextProtocol.Protocol.ServerCapabilities? KnownCapabilities(string upstream, string? sessionId) => _models.GetValueOrDefault(upstream)?.Mode switch
     {
-        UpstreamMode.Shared => _shared[upstream].KnownCapabilities,
+        UpstreamMode.Shared => _shared.GetValueOrDefault(upstream)?.KnownCapabilities,
         UpstreamMode.PerSession when sessionId is not null => _perSession.GetValueOrDefault((upstream, sessionId))?.KnownCapabilities,
         _ => null,
     };
@@ -120,6 +118,53 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     /// <summary>Passes a client's notification to the upstreams that are its own (per-session).</summary>
     public Task ForwardToSessionAsync(string sessionId, string method) =>
         Task.WhenAll(_perSession.Where(p => p.Key.Session == sessionId).Select(p => p.Value.ForwardAsync(method)));
+
+    /// <summary>
+    /// Takes a new config in by difference: an upstream whose settings changed gets new supervisors (the old ones stop
+    /// their instances; the next request starts one with the new settings), an added one becomes available, a removed
+    /// one stops. Unchanged upstreams are not touched. Requests in flight on a changed or removed upstream fail.
+    /// </summary>
+    public async Task<RegistryChange> ApplyAsync(BrokerModel next)
+    {
+        var nextModels = next.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled).ToFrozenDictionary(u => u.Name, StringComparer.Ordinal);
+        var retired = new List<UpstreamSupervisor>();
+        RegistryChange change;
+        lock (_applyGate)
+        {
+            var old = _models;
+            var changed = nextModels.Keys.Where(n => old.TryGetValue(n, out var o) && !Same(o, nextModels[n])).Order(StringComparer.Ordinal).ToList();
+            var added = nextModels.Keys.Where(n => !old.ContainsKey(n)).Order(StringComparer.Ordinal).ToList();
+            var removed = old.Keys.Where(n => !nextModels.ContainsKey(n)).Order(StringComparer.Ordinal).ToList();
+            change = new RegistryChange(changed, added, removed);
+            var gone = changed.Concat(removed).ToHashSet(StringComparer.Ordinal);
+            var shared = _shared.Where(s => !gone.Contains(s.Key)).ToDictionary(StringComparer.Ordinal);
+            retired.AddRange(_shared.Where(s => gone.Contains(s.Key)).Select(s => s.Value));
+            foreach (var name in changed.Concat(added).Where(n => nextModels[n].Mode == UpstreamMode.Shared))
+            {
+                shared[name] = New(nextModels[name]);
+            }
+
+            foreach (var key in _perSession.Keys.Where(k => gone.Contains(k.Upstream)))
+            {
+                if (_perSession.TryRemove(key, out var supervisor))
+                {
+                    retired.Add(supervisor);
+                }
+            }
+
+            _models = nextModels;
+            _shared = shared.ToFrozenDictionary(StringComparer.Ordinal);
+        }
+
+        await Task.WhenAll(retired.Select(s => s.DisposeAsync().AsTask()));
+        return change;
+    }
+
+    /// <summary>Whether two models of an upstream would run it the same way (every setting compared, secrets by reference only).</summary>
+    private static bool Same(UpstreamModel a, UpstreamModel b) =>
+        System.Text.Json.JsonSerializer.Serialize(a, s_compare) == System.Text.Json.JsonSerializer.Serialize(b, s_compare);
+
+    private static readonly System.Text.Json.JsonSerializerOptions s_compare = new() { IncludeFields = false };
 
     /// <summary>Forgets a session: shared upstreams stop counting it; its per-session instances stop now.</summary>
     public void ReleaseSession(string sessionId)
@@ -149,4 +194,10 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     /// <param name="owner">The session a per-session (or per-call) instance serves: its server-to-client requests go there.</param>
     private UpstreamSupervisor New(UpstreamModel model, string? owner = null) =>
         new(model, _loggerFactory, _time, Records, (supervisor, change) => ToolsMayHaveChanged?.Invoke(supervisor, change), _peers, owner, _logs?.For(model.Name));
+}
+
+/// <summary>What a config change did to the upstreams, by name.</summary>
+internal sealed record RegistryChange(IReadOnlyList<string> Changed, IReadOnlyList<string> Added, IReadOnlyList<string> Removed)
+{
+    public bool Any => Changed.Count + Added.Count + Removed.Count > 0;
 }

@@ -235,4 +235,70 @@ public sealed class OperatorTests
         Assert.False(rows["bare"].GetProperty("same").GetBoolean());
         Assert.Equal(JsonValueKind.Null, rows["bare"].GetProperty("default").ValueKind);
     }
+
+    [Fact]
+    public async Task HotReload_AppliesAValidChangeByDifference_RefusesAnInvalidOne_AndSessionsStayConnected()
+    {
+        string Config(string root, string uArgs, string extra) => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              raw: { compact_tools_enabled: false }
+            upstreams:
+              t: { command: "{{Repo.TestUpstream}}" }
+              u: { command: "{{Repo.TestUpstream}}", args: [{{uArgs}}] }
+            {{extra}}
+            """;
+        await using var env = await BrokerEnvironment.CreateAsync(root => Config(root, "", ""));
+        var client = await env.ConnectAsync("raw");
+        var listChanged = 0;
+        await using var onChanged = client.RegisterNotificationHandler(ModelContextProtocol.Protocol.NotificationMethods.ToolListChangedNotification,
+            (_, _) => { Interlocked.Increment(ref listChanged); return ValueTask.CompletedTask; });
+        var tPid = await BrokerEnvironment.CallTextAsync(client, "t.pid", []);
+        var uPid = await BrokerEnvironment.CallTextAsync(client, "u.pid", []);
+        Assert.DoesNotContain("v.echo", (await client.ListToolsAsync()).Select(t => t.Name));
+        async Task<JsonElement> ConfigStatusAsync() =>
+            JsonDocument.Parse((await env.RunCliAsync("status", "--json", "--config", env.ConfigPath)).Stdout).RootElement.GetProperty("config").Clone();
+
+        // A valid change, saved the way editors do (a new file renamed over the old): u changes, v is added, t is left alone.
+        async Task SaveAsync(string text)
+        {
+            var temp = env.ConfigPath + ".new";
+            await File.WriteAllTextAsync(temp, text);
+            File.Move(temp, env.ConfigPath, overwrite: true);
+        }
+
+        await SaveAsync(Config(env.Root, "--stderr, changed", "  v: { command: \"" + Repo.TestUpstream + "\" }"));
+        await Wait.UntilAsync(async () => (await ConfigStatusAsync()).GetProperty("version").GetInt32() == 2, "the daemon to apply the changed config");
+        Assert.Equal(tPid, await BrokerEnvironment.CallTextAsync(client, "t.pid", []));
+        Assert.NotEqual(uPid, await BrokerEnvironment.CallTextAsync(client, "u.pid", []));
+        Assert.Equal("echo: new", await BrokerEnvironment.CallTextAsync(client, "v.echo", new() { ["message"] = "new" }));
+        await Wait.UntilAsync(() => Volatile.Read(ref listChanged) > 0, "the raw session to be told its tool list changed");
+        Assert.Contains("v.echo", (await client.ListToolsAsync()).Select(t => t.Name));
+        var log = await env.RunCliAsync("logs", "--config", env.ConfigPath);
+        Assert.Contains("restarted u; added v", log.Stdout);
+
+        // An invalid change is refused: errors in status (and the log), the last good config serves on.
+        await SaveAsync(Config(env.Root, "", "  w: { command: \"" + Repo.TestUpstream + "\", mode: sometimes }"));
+        await Wait.UntilAsync(async () => (await ConfigStatusAsync()).TryGetProperty("rejected", out var r) && r.ValueKind == JsonValueKind.Object, "the invalid change to be refused");
+        var refused = await ConfigStatusAsync();
+        Assert.Equal(2, refused.GetProperty("version").GetInt32());
+        Assert.Contains(refused.GetProperty("rejected").GetProperty("errors").EnumerateArray(), e => e.GetString()!.Contains("upstreams.w.mode", StringComparison.Ordinal));
+        Assert.Equal("echo: still", await BrokerEnvironment.CallTextAsync(client, "v.echo", new() { ["message"] = "still" }));
+        var reload = await env.RunCliAsync("daemon", "reload", "--config", env.ConfigPath);
+        Assert.Equal(1, reload.ExitCode);
+        Assert.Contains("the daemon keeps the last good one", reload.Stderr);
+        Assert.Contains("upstreams.w.mode", reload.Stderr);
+
+        // Fixed, and asked for with SIGHUP: applied; v is removed, its process stopped.
+        var vPid = int.Parse(await BrokerEnvironment.CallTextAsync(client, "v.pid", []));
+        await File.WriteAllTextAsync(env.ConfigPath, Config(env.Root, "--stderr, changed", ""));
+        Assert.Equal(0, Processes.Kill(env.DaemonPid!.Value, 1));
+        await Wait.UntilAsync(async () => (await ConfigStatusAsync()) is var c && c.GetProperty("version").GetInt32() >= 3
+            && c.GetProperty("rejected").ValueKind == JsonValueKind.Null, "the fixed config to be applied");
+        await Wait.UntilAsync(() => Processes.Get(vPid) is null, "the removed upstream's process to stop");
+        Assert.Equal(tPid, await BrokerEnvironment.CallTextAsync(client, "t.pid", []));
+        var gone = await client.CallToolAsync("v.echo", new Dictionary<string, object?> { ["message"] = "gone?" });
+        Assert.Equal("unknown_tool", BrokerEnvironment.ErrorOf(gone).GetProperty("code").GetString());
+    }
 }
