@@ -35,6 +35,7 @@ internal static class MeasureCommand
             return 1;
         }
 
+        await CatalogFill.ShowOnTerminalAsync(model, profileName, json, ct);
         var token = tokenFile is null ? null : (await File.ReadAllTextAsync(tokenFile, ct)).Trim();
         IList<Tool> before, after;
         JsonNode? status;

@@ -35,6 +35,7 @@ internal static class ProfileCommands
             return 1;
         }
 
+        await CatalogFill.ShowOnTerminalAsync(model, profileName, json, ct);
         if (await RunAsync(model, profile, tokenFile, json ? null : Print, ct) is not { } run)
         {
             return 1;
@@ -81,8 +82,14 @@ internal static class ProfileCommands
             return 1;
         }
 
-        if (await DaemonCommands.DetachAsync(model, quiet: true) != 0
-            || await RunAsync(model, model.Profiles[a], tokenFile, null, ct) is not { } left
+        if (await DaemonCommands.DetachAsync(model, quiet: true) != 0)
+        {
+            return 1;
+        }
+
+        await CatalogFill.ShowOnTerminalAsync(model, a, json, ct);
+        await CatalogFill.ShowOnTerminalAsync(model, b, json, ct);
+        if (await RunAsync(model, model.Profiles[a], tokenFile, null, ct) is not { } left
             || await RunAsync(model, model.Profiles[b], tokenFile, null, ct) is not { } right)
         {
             return 1;

@@ -49,6 +49,11 @@ var approveTool = new Argument<string?>("TOOL") { Description = "The upstream's 
 var approve = new Command("approve", "Approve an upstream's tool definitions as it lists them now: pinned tools leave quarantine") { approveUpstream, approveTool };
 approve.SetAction((r, ct) => ToolsCommands.ApproveAsync(r.GetValue(configOption), r.GetValue(approveUpstream)!, r.GetValue(approveTool)));
 
+var warmProfile = new Option<string?>("--profile") { Description = "Only the upstreams this profile sees (default: every enabled upstream)" };
+var warmJson = new Option<bool>("--json") { Description = "Print one JSON object" };
+var warm = new Command("warm", "Start upstreams and list their tools now, as a session's first search would (the daemon starts if needed); live progress on a terminal; exit 1 if any could not be listed") { warmProfile, warmJson };
+warm.SetAction((r, ct) => ToolsCommands.WarmAsync(r.GetValue(configOption), r.GetValue(warmProfile), r.GetValue(warmJson), ct));
+
 var measureProfile = new Option<string>("--profile") { Description = "Profile to measure", DefaultValueFactory = _ => "default" };
 var measureToken = new Option<string?>("--token-file") { Description = "Token file, for a profile with require_token_file" };
 var measureJson = new Option<bool>("--json") { Description = "Print one JSON object" };
@@ -147,7 +152,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     status,
     logs,
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
-    new Command("tools", "Pinned tool definitions") { approve },
+    new Command("tools", "The daemon's tool catalog: fill it, approve pinned definitions") { warm, approve },
     measure,
     new Command("profile", "Check what a profile gives a client") { profileValidate, profileParity },
     new Command("client", "Wire MCP clients to the broker") { render, apply, backup, backups, rollback, import, snippet },

@@ -5,11 +5,11 @@ using McpBroker.Sessions;
 
 namespace McpBroker.Daemon;
 
-/// <summary>The CLI's side of the control requests: is a daemon answering, stop it, restart an upstream, approve tools.</summary>
+/// <summary>The CLI's side of the control requests: is a daemon answering, stop it, reload, restart an upstream, approve tools, fill the catalog.</summary>
 public static class DaemonClient
 {
     /// <summary>Sends one control request; null when no daemon answers on the socket.</summary>
-    public static async Task<WelcomeMessage?> ControlAsync(string socketPath, string control, TimeSpan timeout, string? upstream = null, string? tool = null)
+    public static async Task<WelcomeMessage?> ControlAsync(string socketPath, string control, TimeSpan timeout, string? upstream = null, string? tool = null, string? profile = null)
     {
         if (!File.Exists(socketPath))
         {
@@ -22,7 +22,7 @@ public static class DaemonClient
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cts.Token);
             await using var stream = new NetworkStream(socket, ownsSocket: false);
-            var hello = JsonSerializer.SerializeToUtf8Bytes(new HelloMessage { Version = 1, Control = control, Pid = Environment.ProcessId, Upstream = upstream, Tool = tool }, HelloJsonContext.Default.HelloMessage);
+            var hello = JsonSerializer.SerializeToUtf8Bytes(new HelloMessage { Version = 1, Control = control, Pid = Environment.ProcessId, Upstream = upstream, Tool = tool, Profile = profile }, HelloJsonContext.Default.HelloMessage);
             await stream.WriteAsync(hello, cts.Token);
             await stream.WriteAsync("\n"u8.ToArray(), cts.Token);
             using var reader = new StreamReader(stream, Encoding.UTF8);

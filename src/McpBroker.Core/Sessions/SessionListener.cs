@@ -110,6 +110,9 @@ internal sealed partial class SessionListener(
                         ? new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Message = approved.Value }
                         : Refuse(approved.Error!.CodeName, $"{approved.Error.Message}; {approved.Error.Hint}"), stoppingToken);
                     return;
+                case "warm":
+                    await ReplyAsync(stream, await WarmAsync(message.Profile, stoppingToken), stoppingToken);
+                    return;
                 case "stop":
                     LogStopRequested();
                     await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId }, stoppingToken);
@@ -235,6 +238,46 @@ internal sealed partial class SessionListener(
     }
 
     private static WelcomeMessage Refuse(string code, string message) => new() { Ok = false, Error = new HelloError(code, message) };
+
+    /// <summary>
+    /// Fills the catalog for a profile's upstreams (all enabled ones without a profile), starting them as needed, the
+    /// way a session's first search would; per upstream its tool count or why it could not be listed.
+    /// </summary>
+    private async Task<WelcomeMessage> WarmAsync(string? profileName, CancellationToken ct)
+    {
+        var current = model;
+        IEnumerable<string> names;
+        if (profileName is null)
+        {
+            names = current.Upstreams.Select(u => u.Name);
+        }
+        else if (current.Profiles.TryGetValue(profileName, out var profile))
+        {
+            names = profile.Upstreams;
+        }
+        else
+        {
+            return Refuse("unknown_profile", $"no profile named '{profileName}' in {current.SourcePath}; defined: {string.Join(", ", current.Profiles.Keys)}");
+        }
+
+        var enabled = names.Select(current.FindUpstream).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled).Select(u => u.Name).ToList();
+        var (snapshot, failures) = await catalog.EnsureAsync(enabled, sessionId: null, ct);
+        var upstreams = new JsonObject();
+        foreach (var name in enabled)
+        {
+            upstreams[name] = failures.TryGetValue(name, out var error)
+                ? new JsonObject { ["error"] = $"{error.Message}; {error.Hint}" }
+                : new JsonObject { ["tools"] = snapshot.Upstreams.GetValueOrDefault(name)?.Tools.Count ?? 0 };
+        }
+
+        return new WelcomeMessage
+        {
+            Ok = true,
+            DaemonPid = Environment.ProcessId,
+            Message = $"{enabled.Count - failures.Count} of {enabled.Count} upstream(s) listed",
+            Status = new JsonObject { ["upstreams"] = upstreams },
+        };
+    }
 
     private static async Task ReplyAsync(Stream stream, WelcomeMessage message, CancellationToken ct)
     {

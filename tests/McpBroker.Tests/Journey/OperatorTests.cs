@@ -301,4 +301,47 @@ public sealed class OperatorTests
         var gone = await client.CallToolAsync("v.echo", new Dictionary<string, object?> { ["message"] = "gone?" });
         Assert.Equal("unknown_tool", BrokerEnvironment.ErrorOf(gone).GetProperty("code").GetString());
     }
+
+    [Fact]
+    public async Task ToolsWarm_FillsTheCatalogBeforeAnySession_PerProfile_AndNamesTheUpstreamThatCannotBeListed()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              default: { upstreams: [t] }
+            upstreams:
+              t: { command: "{{Repo.TestUpstream}}" }
+              broken: { command: "{{Repo.TestUpstream}}", args: [--exit-at-start, "7"] }
+              off: { command: "{{Repo.TestUpstream}}", mode: disabled }
+            """);
+        async Task<Dictionary<string, JsonElement>> UpstreamsAsync() =>
+            JsonDocument.Parse((await env.RunCliAsync("status", "--json", "--config", env.ConfigPath)).Stdout).RootElement
+                .GetProperty("upstreams").EnumerateArray().ToDictionary(u => u.GetProperty("name").GetString()!, u => u.Clone());
+
+        // One profile: only what it sees is started and listed, with no client connected.
+        var one = await env.RunCliAsync("tools", "warm", "--profile", "default", "--config", env.ConfigPath);
+        Assert.True(one.ExitCode == 0, one.Stdout + one.Stderr);
+        var upstreams = await UpstreamsAsync();
+        var tools = upstreams["t"].GetProperty("tools").GetInt32();
+        Assert.True(tools > 0);
+        Assert.Equal("running", upstreams["t"].GetProperty("state").GetString());
+        Assert.Equal(JsonValueKind.Null, upstreams["broken"].GetProperty("tools").ValueKind);
+        Assert.Equal("stopped", upstreams["broken"].GetProperty("state").GetString());
+        Assert.Contains($"t: {tools} tool(s)", one.Stdout);
+        Assert.Contains("1 of 1 upstream(s) listed", one.Stdout);
+        Assert.Single(upstreams["t"].GetProperty("pids").EnumerateArray());
+
+        // Every enabled upstream: the one that cannot start is named with its reason, and the exit says so.
+        var all = await env.RunCliAsync("tools", "warm", "--json", "--config", env.ConfigPath);
+        Assert.Equal(1, all.ExitCode);
+        var outcome = JsonDocument.Parse(all.Stdout).RootElement.GetProperty("upstreams");
+        Assert.Equal(tools, outcome.GetProperty("t").GetProperty("tools").GetInt32());
+        Assert.Contains("broken", outcome.GetProperty("broken").GetProperty("error").GetString());
+        Assert.False(outcome.TryGetProperty("off", out _));
+
+        var unknown = await env.RunCliAsync("tools", "warm", "--profile", "nope", "--config", env.ConfigPath);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("no profile named 'nope'", unknown.Stderr);
+    }
 }
