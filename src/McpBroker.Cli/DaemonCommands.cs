@@ -13,7 +13,7 @@ internal static class DaemonCommands
     private static readonly TimeSpan s_stopTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(25);
 
-    public static async Task<int> RunAsync(string? configOption, bool detach, bool background, CancellationToken ct)
+    public static async Task<int> RunAsync(string? configOption, bool detach, bool background, bool logFile, CancellationToken ct)
     {
         if (background)
         {
@@ -43,7 +43,7 @@ internal static class DaemonCommands
             return await DetachAsync(model);
         }
 
-        return await DaemonHost.RunAsync(model, logToFile: background, error => Report(model, error.Message, background), ct);
+        return await DaemonHost.RunAsync(model, logToFile: background || logFile, error => Report(model, error.Message, background), ct);
     }
 
     public static async Task<int> StopAsync(string? configOption)
@@ -198,7 +198,7 @@ internal static class DaemonCommands
     }
 
     /// <summary>How to run this CLI again: the apphost, or 'dotnet mcp-broker.dll' when started through dotnet.</summary>
-    private static (string FileName, string[] Prefix) SelfCommand()
+    internal static (string FileName, string[] Prefix) SelfCommand()
     {
         var process = Environment.ProcessPath!;
         return Path.GetFileNameWithoutExtension(process) == "dotnet"

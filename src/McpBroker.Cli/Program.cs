@@ -1,6 +1,7 @@
 using System.CommandLine;
 using McpBroker.Cli;
 using McpBroker.Config;
+using McpBroker.Service;
 
 // The command tree only; each handler lives in its own file and returns a documented exit code:
 // 0 success, 1 failure (invalid config, daemon error), 2 usage error, 3 daemon already running (status: none running).
@@ -25,8 +26,9 @@ schema.SetAction(_ => ConfigCommands.Schema());
 
 var detach = new Option<bool>("--detach") { Description = "Start in the background (if none is running) and print the socket path" };
 var background = new Option<bool>("--background") { Hidden = true };
-var daemon = new Command("daemon", "Run the broker daemon in the foreground (SIGTERM/SIGINT stop it)") { detach, background };
-daemon.SetAction((r, ct) => DaemonCommands.RunAsync(r.GetValue(configOption), r.GetValue(detach), r.GetValue(background), ct));
+var logFile = new Option<bool>("--log-file") { Description = "Log to {runtime.root}/logs/daemon.log (JSON lines, rotated) instead of stderr, as a background daemon does; service units use it" };
+var daemon = new Command("daemon", "Run the broker daemon in the foreground (SIGTERM/SIGINT stop it)") { detach, background, logFile };
+daemon.SetAction((r, ct) => DaemonCommands.RunAsync(r.GetValue(configOption), r.GetValue(detach), r.GetValue(background), r.GetValue(logFile), ct));
 
 var stop = new Command("stop", "Stop the daemon and every upstream it runs");
 stop.SetAction((r, ct) => DaemonCommands.StopAsync(r.GetValue(configOption)));
@@ -137,6 +139,34 @@ var profileParity = new Command("parity", "The same discovery and smoke calls th
 };
 profileParity.SetAction((r, ct) => ProfileCommands.ParityAsync(r.GetValue(configOption), r.GetValue(parityA)!, r.GetValue(parityB)!, r.GetValue(parityToken), r.GetValue(parityJson), ct));
 
+var servicePlatform = new Option<string?>("--platform") { Description = "systemd, launchd or windows (default: this machine's)" };
+var serviceApply = new Option<bool>("--apply") { Description = "Do it: back up replaced files, write them, run the commands (only for this machine's platform); without it the plan is printed" };
+var socketActivation = new Option<bool>("--socket-activation") { Description = "systemd: also install a .socket unit, so the daemon starts on the first connection" };
+var service = new Command("service", "Run the daemon as a per-user service (systemd user unit, launchd LaunchAgent, Windows Scheduled Task); dry run unless --apply");
+foreach (var (verb, action, text) in new[]
+{
+    ("install", ServiceAction.Install, "Write the unit (plist, task) and enable it at login"),
+    ("uninstall", ServiceAction.Uninstall, "Stop and disable the service and remove its files (backed up first)"),
+    ("load", ServiceAction.Load, "Start the service now"),
+    ("unload", ServiceAction.Unload, "Stop the service now (it starts again at the next login)"),
+    ("status", ServiceAction.Status, "Whether the service files are installed and current, and the platform's own status; exit 0 when installed and current"),
+})
+{
+    var command = new Command(verb, text) { servicePlatform };
+    if (action != ServiceAction.Status)
+    {
+        command.Options.Add(serviceApply);
+    }
+
+    if (action == ServiceAction.Install)
+    {
+        command.Options.Add(socketActivation);
+    }
+
+    command.SetAction((r, ct) => ServiceCommands.RunAsync(r.GetValue(configOption), action, r.GetValue(servicePlatform), r.GetValue(socketActivation), r.GetValue(serviceApply), ct));
+    service.Subcommands.Add(command);
+}
+
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams, upstream commands and secrets, and each client's entry; exit 0 all well, 1 warnings, 2 problems");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
 
@@ -157,6 +187,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("profile", "Check what a profile gives a client") { profileValidate, profileParity },
     new Command("client", "Wire MCP clients to the broker") { render, apply, backup, backups, rollback, import, snippet },
     new Command("auth", "Credentials of remote upstreams: OAuth login and logout, and a passive check") { login, logout, authStatus },
+    service,
     doctor,
     demo,
 };

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using McpBroker.Catalog;
 using McpBroker.Config;
 using McpBroker.Facade;
+using McpBroker.Platform;
 using McpBroker.Sessions;
 using McpBroker.Upstreams;
 using Microsoft.Extensions.DependencyInjection;
@@ -40,24 +41,37 @@ public static partial class DaemonHost
         // Holding the lock means the previous daemon is gone: stop whatever upstreams it left behind.
         var reaped = await new ProcessRecords(runtime.RunDir).ReapOrphansAsync();
 
-        // Holding the lock means no daemon owns the socket: whatever file is there is stale.
-        File.Delete(runtime.SocketPath);
-        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            listener.Bind(new UnixDomainSocketEndPoint(runtime.SocketPath));
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(runtime.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-
-            listener.Listen(128);
-        }
-        catch (SocketException ex)
+        // Socket-activated (a systemd .socket unit): systemd owns the socket file and hands over the listening socket.
+        var listener = SocketActivation.Take();
+        var activated = listener is not null;
+        if (listener is not null && (listener.LocalEndPoint as UnixDomainSocketEndPoint)?.ToString() is { } passed && passed != runtime.SocketPath)
         {
             listener.Dispose();
-            reportError(new DaemonStartError(1, $"cannot listen on {runtime.SocketPath}: {ex.Message}"));
+            reportError(new DaemonStartError(1, $"systemd passed the socket {passed}, but clients of {model.SourcePath} connect to {runtime.SocketPath}; run 'mcp-broker service install --socket-activation --apply' again to match the config"));
             return 1;
+        }
+
+        if (listener is null)
+        {
+            // Holding the lock means no daemon owns the socket: whatever file is there is stale.
+            File.Delete(runtime.SocketPath);
+            listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                listener.Bind(new UnixDomainSocketEndPoint(runtime.SocketPath));
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(runtime.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                }
+
+                listener.Listen(128);
+            }
+            catch (SocketException ex)
+            {
+                listener.Dispose();
+                reportError(new DaemonStartError(1, $"cannot listen on {runtime.SocketPath}: {ex.Message}"));
+                return 1;
+            }
         }
 
         await File.WriteAllTextAsync(runtime.PidPath, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
@@ -82,7 +96,11 @@ public static partial class DaemonHost
         }
         finally
         {
-            File.Delete(runtime.SocketPath);
+            if (!activated)
+            {
+                File.Delete(runtime.SocketPath);
+            }
+
             File.Delete(runtime.PidPath);
             if (File.Exists(pointer) && File.ReadAllText(pointer) == runtime.SocketPath)
             {

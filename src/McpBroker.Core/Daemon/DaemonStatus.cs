@@ -29,6 +29,7 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 ["uptime_seconds"] = (long)(now - _startedAt).TotalSeconds,
                 ["config"] = model.SourcePath,
                 ["socket"] = model.Runtime.SocketPath,
+                ["socket_activated"] = Platform.SocketActivation.Used,
                 ["http"] = model.Settings.Http?.Url("PROFILE"),
             },
             ["config"] = new JsonObject

@@ -30,6 +30,10 @@ internal static partial class Native
     [LibraryImport("libc", SetLastError = true)]
     private static partial int dup2(int oldfd, int newfd);
 
+    // fcntl is variadic; an int third argument is passed like a fixed one on Linux (x64 and arm64), the only place it is used.
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fcntl(int fd, int cmd, int arg);
+
     [StructLayout(LayoutKind.Sequential)]
     private struct UCred
     {
@@ -108,6 +112,15 @@ internal static partial class Native
         if (fd >= 0)
         {
             _ = dup2(fd, 2);
+        }
+    }
+
+    /// <summary>Marks an inherited descriptor close-on-exec (Linux), so the processes the daemon starts do not inherit it.</summary>
+    public static void SetCloseOnExec(int fd)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            _ = fcntl(fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
         }
     }
 

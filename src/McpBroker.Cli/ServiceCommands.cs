@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using System.Text;
+using McpBroker.Clients;
+using McpBroker.Config;
+using McpBroker.Platform;
+using McpBroker.Service;
+
+namespace McpBroker.Cli;
+
+/// <summary>
+/// <c>mcp-broker service install|uninstall|load|unload|status [--platform P] [--socket-activation] [--apply]</c>: the
+/// daemon as a per-user service. A dry run by default: every file it would write (in full) and every command it would
+/// run. With --apply (only for this machine's platform) it backs up each file it replaces or removes under
+/// {runtime.root}/backups/service/, writes atomically, and runs the commands, stopping at the first that fails.
+/// <c>status</c> always runs: whether the files are installed and current, and the platform's own view.
+/// </summary>
+internal static class ServiceCommands
+{
+    public static async Task<int> RunAsync(string? configOption, ServiceAction action, string? platformOption, bool socketActivation, bool apply, CancellationToken ct)
+    {
+        if (ConfigCommands.Load(configOption) is not { } model)
+        {
+            return 1;
+        }
+
+        var here = ThisPlatform();
+        ServicePlatform platform;
+        if (platformOption is null)
+        {
+            platform = here;
+        }
+        else if (!Enum.TryParse(platformOption, ignoreCase: true, out platform) || !Enum.IsDefined(platform))
+        {
+            Console.Error.WriteLine($"mcp-broker: --platform must be systemd, launchd or windows, not '{platformOption}'");
+            return 2;
+        }
+
+        var context = Context(model, platform);
+        var installed = platform == ServicePlatform.Systemd && File.Exists(Path.Combine(context.UnitDirectory, ServiceDefinitions.Name + ".socket"));
+        var plan = ServiceDefinitions.Plan(platform, action, context, socketActivation || (action != ServiceAction.Install && installed));
+        if (action == ServiceAction.Status)
+        {
+            return await StatusAsync(plan, context, socketActivation || installed, platform == here, ct);
+        }
+
+        if (!apply)
+        {
+            PrintDryRun(plan);
+            return 0;
+        }
+
+        if (platform != here)
+        {
+            Console.Error.WriteLine($"mcp-broker: --apply for {Lower(platform)} runs {plan.Commands.FirstOrDefault()?.FileName ?? "its tools"} on {Lower(platform)}; this machine is {Lower(here)}. Without --apply the plan is printed.");
+            return 2;
+        }
+
+        model.Runtime.EnsureCreated();
+        var backups = Path.Combine(model.Runtime.Root, "backups", "service");
+        foreach (var file in plan.Files)
+        {
+            Console.WriteLine(Change(file, backups));
+        }
+
+        foreach (var command in plan.Commands)
+        {
+            Console.WriteLine($"$ {command}");
+            var (exit, output) = await RunCommandAsync(command, ct);
+            if (output.Length > 0)
+            {
+                Console.WriteLine(output.TrimEnd());
+            }
+
+            // Uninstalling goes on past a unit that was not there; installing and the rest stop at the first failure.
+            if (exit != 0 && action != ServiceAction.Uninstall)
+            {
+                Console.Error.WriteLine($"mcp-broker: '{command}' exited {exit}; the files above are in place, run the command again once the cause is fixed");
+                return 1;
+            }
+        }
+
+        Console.WriteLine(action switch
+        {
+            ServiceAction.Install => $"installed; the daemon now runs as a {Lower(platform)} service ('mcp-broker service status' shows it)",
+            ServiceAction.Uninstall => "uninstalled; 'mcp-broker daemon stop' ends a daemon started by hand",
+            _ => "done",
+        });
+        return 0;
+    }
+
+    /// <summary>This user's service context on this machine: how to run this CLI, the config, the unit folder, PATH.</summary>
+    internal static ServiceContext Context(BrokerModel model, ServicePlatform platform)
+    {
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var unitDirectory = platform switch
+        {
+            ServicePlatform.Systemd => Path.Combine(Environment.GetEnvironmentVariable("XDG_CONFIG_HOME") is { Length: > 0 } xdg ? xdg : Path.Combine(home, ".config"), "systemd", "user"),
+            ServicePlatform.Launchd => Path.Combine(home, "Library", "LaunchAgents"),
+            _ => Path.Combine(Environment.GetEnvironmentVariable("LOCALAPPDATA") is { Length: > 0 } local ? local : Path.Combine(home, "AppData", "Local"), "mcp-broker", "service"),
+        };
+        var (executable, prefix) = DaemonCommands.SelfCommand();
+        var user = OperatingSystem.IsWindows() ? $"{Environment.UserDomainName}\\{Environment.UserName}" : Environment.UserName;
+        return new ServiceContext(executable, prefix, Path.GetFullPath(model.SourcePath), model.Runtime.Root, unitDirectory,
+            Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin", (int)Native.EffectiveUserId, user);
+    }
+
+    private static ServicePlatform ThisPlatform() =>
+        OperatingSystem.IsWindows() ? ServicePlatform.Windows : OperatingSystem.IsMacOS() ? ServicePlatform.Launchd : ServicePlatform.Systemd;
+
+    private static string Lower(ServicePlatform platform) => platform.ToString().ToLowerInvariant();
+
+    private static void PrintDryRun(ServicePlan plan)
+    {
+        Console.WriteLine($"# mcp-broker service {plan.Action.ToString().ToLowerInvariant()} --platform {Lower(plan.Platform)}: dry run, nothing is written or run (--apply does it)");
+        foreach (var file in plan.Files)
+        {
+            if (file.Content is null)
+            {
+                Console.WriteLine($"\n# would remove {file.Path} ({file.Purpose}), if present, after a backup");
+                continue;
+            }
+
+            var verb = File.Exists(file.Path) ? (File.ReadAllText(file.Path) == file.Content ? "would leave unchanged" : "would replace (after a backup)") : "would write";
+            Console.WriteLine($"\n# {verb} {file.Path} ({file.Purpose}):");
+            Console.Write(file.Content);
+        }
+
+        Console.WriteLine();
+        foreach (var command in plan.Commands)
+        {
+            Console.WriteLine($"# would run ({command.Purpose}):\n{command}");
+        }
+    }
+
+    /// <summary>Writes or removes one file, backing up what it replaces; the outcome in words.</summary>
+    private static string Change(ServiceFile file, string backups)
+    {
+        var current = ClientFiles.Read(file.Path);
+        if (file.Content is not null && current is not null && current.AsSpan().SequenceEqual(Encoding.UTF8.GetBytes(file.Content)))
+        {
+            return $"unchanged {file.Path}";
+        }
+
+        var backup = current is null ? null : Backup(file.Path, current, backups);
+        if (file.Content is null)
+        {
+            if (current is null)
+            {
+                return $"not present {file.Path}";
+            }
+
+            File.Delete(file.Path);
+            return $"removed {file.Path} (backup {backup})";
+        }
+
+        ClientFiles.WriteAtomic(file.Path, Encoding.UTF8.GetBytes(file.Content),
+            OperatingSystem.IsWindows() ? null : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        return backup is null ? $"wrote {file.Path}" : $"replaced {file.Path} (backup {backup})";
+    }
+
+    private static string Backup(string path, byte[] content, string backups)
+    {
+        Directory.CreateDirectory(backups);
+        var backup = Path.Combine(backups, $"{Path.GetFileName(path)}.{DateTime.UtcNow:yyyyMMddTHHmmssfffZ}");
+        ClientFiles.WriteAtomic(backup, content);
+        return backup;
+    }
+
+    private static async Task<int> StatusAsync(ServicePlan plan, ServiceContext context, bool socketActivation, bool here, CancellationToken ct)
+    {
+        var install = ServiceDefinitions.Plan(plan.Platform, ServiceAction.Install, context, socketActivation);
+        var current = 0;
+        foreach (var file in install.Files)
+        {
+            var state = !File.Exists(file.Path) ? "not installed" : File.ReadAllText(file.Path) == file.Content ? "installed" : "installed, differs from what 'service install' writes now";
+            current += state == "installed" ? 1 : 0;
+            Console.WriteLine($"{file.Path}: {state}");
+        }
+
+        if (!here)
+        {
+            Console.WriteLine($"({Lower(plan.Platform)} is not this machine's platform: nothing more to ask)");
+            return current == install.Files.Count ? 0 : 1;
+        }
+
+        foreach (var command in plan.Commands)
+        {
+            Console.WriteLine($"$ {command}");
+            var (_, output) = await RunCommandAsync(command, ct);
+            Console.WriteLine(output.TrimEnd());
+        }
+
+        return current == install.Files.Count ? 0 : 1;
+    }
+
+    private static async Task<(int Exit, string Output)> RunCommandAsync(ServiceCommand command, CancellationToken ct)
+    {
+        var start = new ProcessStartInfo(command.FileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in command.Arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        try
+        {
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync(ct);
+            var stderr = process.StandardError.ReadToEndAsync(ct);
+            await process.WaitForExitAsync(ct);
+            return (process.ExitCode, (await stdout) + (await stderr));
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            return (127, $"cannot run {command.FileName}: {ex.Message}");
+        }
+    }
+}
