@@ -2,6 +2,14 @@ using System.CommandLine;
 using McpBroker.Cli;
 using McpBroker.Config;
 using McpBroker.Service;
+using McpBroker.Shim;
+
+// 'mcp-broker shim ARGS' is mcp-broker-client in this process (a .NET tool package installs one command): taken
+// before the command tree is built, so a client session starts as fast as this process can.
+if (args is ["shim", .. var shimArgs])
+{
+    return await ShimEntry.RunAsync(shimArgs);
+}
 
 // The command tree only; each handler lives in its own file and returns a documented exit code:
 // 0 success, 1 failure (invalid config, daemon error), 2 usage error, 3 daemon already running (status: none running).
@@ -167,6 +175,15 @@ foreach (var (verb, action, text) in new[]
     service.Subcommands.Add(command);
 }
 
+var stdioProfile = new Option<string>("--profile") { Description = "The profile this session uses", DefaultValueFactory = _ => "default" };
+var stdioClient = new Option<string>("--client") { Description = "The client's name, shown in status and logs", DefaultValueFactory = _ => "stdio" };
+var initIfMissing = new Option<bool>("--init-if-missing") { Description = "Write the starter config first if the config file does not exist" };
+var stdio = new Command("stdio", "The whole broker on stdin/stdout, for MCPB bundles, containers and one-entry installs: the shim when a daemon runs, else the daemon in this process, stopped (with every upstream it started) when the client goes") { stdioProfile, stdioClient, initIfMissing };
+stdio.SetAction((r, ct) => StdioCommand.RunAsync(r.GetValue(configOption), r.GetValue(stdioProfile)!, r.GetValue(stdioClient)!, r.GetValue(initIfMissing), ct));
+
+var shim = new Command("shim", "mcp-broker-client in this process (same options: --profile, --config, --client, --socket, --token-file); what client configs run when only the .NET tool is installed") { TreatUnmatchedTokensAsErrors = false };
+shim.SetAction((r, ct) => ShimEntry.RunAsync([.. r.GetValue(configOption) is { } c ? new[] { "--config", c } : [], .. r.UnmatchedTokens]));
+
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams, upstream commands and secrets, and each client's entry; exit 0 all well, 1 warnings, 2 problems");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
 
@@ -188,6 +205,8 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("client", "Wire MCP clients to the broker") { render, apply, backup, backups, rollback, import, snippet },
     new Command("auth", "Credentials of remote upstreams: OAuth login and logout, and a passive check") { login, logout, authStatus },
     service,
+    stdio,
+    shim,
     doctor,
     demo,
 };

@@ -17,7 +17,9 @@ internal static class Program
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan s_helloTimeout = TimeSpan.FromSeconds(15);
 
-    private static async Task<int> Main(string[] args)
+    private static Task<int> Main(string[] args) => RunAsync(args);
+
+    internal static async Task<int> RunAsync(string[] args)
     {
         string profile = "default", client = "unknown";
         string? config = null, tokenFile = null, socketPath = Environment.GetEnvironmentVariable(BrokerEndpoints.SocketVariable);
@@ -294,3 +296,13 @@ internal static class Program
 
 /// <summary>What the shim says about itself in every hello, the first and any after a reconnect.</summary>
 internal sealed record Hello(string Profile, string Client, string SessionId, string? Token);
+
+/// <summary>
+/// The shim for a host process: <c>mcp-broker shim</c> (what a .NET tool install puts in client configs, since a tool
+/// package has one command) and <c>mcp-broker stdio</c> run it in-process on their own stdin and stdout.
+/// </summary>
+public static class ShimEntry
+{
+    public static Task<int> RunAsync(string[] args) => Program.RunAsync(args);
+}
+
