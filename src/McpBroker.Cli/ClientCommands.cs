@@ -199,7 +199,8 @@ internal static class ClientCommands
             args.AddRange(["--config", Path.GetFullPath(model.SourcePath)]);
         }
 
-        return new ClientEntry(name, ShimPath(), args);
+        var (command, prefix) = ShimCommand();
+        return new ClientEntry(name, command, [.. prefix, .. args]);
     }
 
     private static ClientEntry Entry(BrokerModel model, ClientModel client) =>
@@ -270,10 +271,28 @@ internal static class ClientCommands
         }
     }
 
-    /// <summary>The shim beside this CLI (how both are installed and published), else the name for PATH to resolve.</summary>
-    internal static string ShimPath()
+    /// <summary>
+    /// How a client starts the shim: MCP_BROKER_CLIENT when set; for a .NET tool install (one command per package,
+    /// a versioned folder) a separately installed mcp-broker-client tool, else 'mcp-broker shim' through the tool's
+    /// stable launcher; otherwise the shim beside this CLI (how both are published), else the name for PATH to resolve.
+    /// </summary>
+    internal static (string Command, string[] Prefix) ShimCommand()
     {
-        var beside = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "mcp-broker-client.exe" : "mcp-broker-client");
-        return File.Exists(beside) ? beside : "mcp-broker-client";
+        var name = OperatingSystem.IsWindows() ? "mcp-broker-client.exe" : "mcp-broker-client";
+        if (Environment.GetEnvironmentVariable("MCP_BROKER_CLIENT") is { Length: > 0 } explicitShim)
+        {
+            return (explicitShim, []);
+        }
+
+        var sep = Path.DirectorySeparatorChar;
+        if (AppContext.BaseDirectory.Contains($"{sep}.store{sep}", StringComparison.Ordinal))
+        {
+            var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+                .Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists);
+            return onPath is not null ? (onPath, []) : (Environment.ProcessPath!, ["shim"]);
+        }
+
+        var beside = Path.Combine(AppContext.BaseDirectory, name);
+        return File.Exists(beside) ? (beside, []) : ("mcp-broker-client", []);
     }
 }

@@ -197,6 +197,19 @@ internal static class DaemonCommands
         }
     }
 
+    /// <summary>
+    /// Before the shim runs in this process: it starts a missing daemon with the CLI it finds beside itself or on
+    /// PATH, which a .NET tool install has neither of (only the versioned dll); name this very executable instead.
+    /// </summary>
+    internal static void ExportSelfForShim()
+    {
+        var (fileName, prefix) = SelfCommand();
+        if (prefix.Length == 0 && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MCP_BROKER_CLI")))
+        {
+            Environment.SetEnvironmentVariable("MCP_BROKER_CLI", fileName);
+        }
+    }
+
     /// <summary>How to run this CLI again: the apphost, or 'dotnet mcp-broker.dll' when started through dotnet.</summary>
     internal static (string FileName, string[] Prefix) SelfCommand()
     {

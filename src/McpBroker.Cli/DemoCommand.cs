@@ -35,13 +35,7 @@ internal static class DemoCommand
             return 1;
         }
 
-        var shim = FindShim();
-        if (shim is null)
-        {
-            Console.Error.WriteLine("mcp-broker: mcp-broker-client is not beside mcp-broker; build the solution or run scripts/publish");
-            return 1;
-        }
-
+        var shim = ClientCommands.ShimCommand();
         Step("setup", $"runtime root [blue]{Markup.Escape(root)}[/], config [blue]{Markup.Escape(configPath)}[/]");
         Step("setup", "upstreams: [green]memory[/] (@modelcontextprotocol/server-memory) and [green]everything[/] (@modelcontextprotocol/server-everything), started with npx on first need");
         var exit = 1;
@@ -66,15 +60,15 @@ internal static class DemoCommand
         return exit;
     }
 
-    private static async Task<int> ConverseAsync(string shim, string configPath, CancellationToken ct)
+    private static async Task<int> ConverseAsync((string Command, string[] Prefix) shim, string configPath, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         Step("connect", $"launching [blue]mcp-broker-client --profile default --config …[/] as an MCP client would (it starts the daemon)");
         await using var client = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
         {
             Name = "mcp-broker-client",
-            Command = shim,
-            Arguments = ["--profile", "default", "--config", configPath, "--client", "demo"],
+            Command = shim.Command,
+            Arguments = [.. shim.Prefix, "--profile", "default", "--config", configPath, "--client", "demo"],
         }), new McpClientOptions { ClientInfo = new Implementation { Name = "mcp-broker-demo", Version = McpBroker.BrokerInfo.Version } }, cancellationToken: ct);
         Step("initialize", $"server [green]{client.ServerInfo?.Name} {client.ServerInfo?.Version}[/], protocol {client.NegotiatedProtocolVersion} ({clock.ElapsedMilliseconds} ms)");
         if (client.ServerInstructions is { } instructions)
@@ -145,13 +139,6 @@ internal static class DemoCommand
 
             Step("stop", $"daemon (pid {pid}) stopped with its upstreams in {clock.ElapsedMilliseconds} ms");
         }
-    }
-
-    private static string? FindShim()
-    {
-        var name = OperatingSystem.IsWindows() ? "mcp-broker-client.exe" : "mcp-broker-client";
-        var beside = Path.Combine(AppContext.BaseDirectory, name);
-        return Environment.GetEnvironmentVariable("MCP_BROKER_CLIENT") ?? (File.Exists(beside) ? beside : null);
     }
 
     private static void Step(string step, string text) => AnsiConsole.MarkupLine($"[bold yellow]{step,-10}[/] {text}");

@@ -289,8 +289,8 @@ internal static class ProfileCommands
     private static Task<McpClient> ConnectAsync(BrokerModel model, string profile, string? tokenFile, CancellationToken ct) =>
         McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
         {
-            Command = ClientCommands.ShimPath(),
-            Arguments = ["--profile", profile, "--config", model.SourcePath, "--client", "mcp-broker-profile-validate", .. tokenFile is null ? Array.Empty<string>() : ["--token-file", tokenFile]],
+            Command = ClientCommands.ShimCommand().Command,
+            Arguments = [.. ClientCommands.ShimCommand().Prefix, "--profile", profile, "--config", model.SourcePath, "--client", "mcp-broker-profile-validate", .. tokenFile is null ? Array.Empty<string>() : ["--token-file", tokenFile]],
             Name = "mcp-broker-client",
         }), new McpClientOptions { ClientInfo = new Implementation { Name = "mcp-broker-profile-validate", Version = BrokerInfo.Version } }, cancellationToken: ct);
 }

@@ -8,6 +8,7 @@ using McpBroker.Shim;
 // before the command tree is built, so a client session starts as fast as this process can.
 if (args is ["shim", .. var shimArgs])
 {
+    DaemonCommands.ExportSelfForShim();
     return await ShimEntry.RunAsync(shimArgs);
 }
 
@@ -182,7 +183,11 @@ var stdio = new Command("stdio", "The whole broker on stdin/stdout, for MCPB bun
 stdio.SetAction((r, ct) => StdioCommand.RunAsync(r.GetValue(configOption), r.GetValue(stdioProfile)!, r.GetValue(stdioClient)!, r.GetValue(initIfMissing), ct));
 
 var shim = new Command("shim", "mcp-broker-client in this process (same options: --profile, --config, --client, --socket, --token-file); what client configs run when only the .NET tool is installed") { TreatUnmatchedTokensAsErrors = false };
-shim.SetAction((r, ct) => ShimEntry.RunAsync([.. r.GetValue(configOption) is { } c ? new[] { "--config", c } : [], .. r.UnmatchedTokens]));
+shim.SetAction((r, ct) =>
+{
+    DaemonCommands.ExportSelfForShim();
+    return ShimEntry.RunAsync([.. r.GetValue(configOption) is { } c ? new[] { "--config", c } : [], .. r.UnmatchedTokens]);
+});
 
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams, upstream commands and secrets, and each client's entry; exit 0 all well, 1 warnings, 2 problems");
 doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));

@@ -30,6 +30,7 @@ internal static class StdioCommand
             return 1;
         }
 
+        DaemonCommands.ExportSelfForShim();
         string[] shimArgs = ["--profile", profile, "--config", model.SourcePath, "--client", client];
         if (await DaemonClient.ControlAsync(model.Runtime.SocketPath, "ping", TimeSpan.FromSeconds(2)) is { Ok: true })
         {

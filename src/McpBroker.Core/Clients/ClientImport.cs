@@ -62,9 +62,14 @@ internal static partial class ClientImport
         return new ImportPlan(blocks.Length == 0 ? yaml : Insert(yaml, blocks.ToString()), added, lines);
     }
 
-    /// <summary>True for an entry that already launches the broker's shim (under any name).</summary>
+    /// <summary>True for an entry that already launches the broker's shim: mcp-broker-client, or 'mcp-broker shim|stdio'.</summary>
     public static bool IsBroker(ClientServer server) =>
-        server.Command is { } command && Path.GetFileNameWithoutExtension(command) == "mcp-broker-client";
+        server.Command is { } command && Path.GetFileNameWithoutExtension(command) switch
+        {
+            "mcp-broker-client" => true,
+            "mcp-broker" => server.Args is ["shim" or "stdio", ..],
+            _ => false,
+        };
 
     /// <summary>What makes an upstream the same server as a client's entry: its URL, or its command and arguments as written.</summary>
     public static string Identity(UpstreamModel upstream) => upstream.Remote is { } remote

@@ -108,7 +108,7 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
 
     public async Task<CliResult> RunCliAsync(params string[] args) => await RunAsync(Repo.Cli, args, stdin: null);
 
-    public async Task<CliResult> RunAsync(string fileName, IEnumerable<string> args, string? stdin)
+    public async Task<CliResult> RunAsync(string fileName, IEnumerable<string> args, string? stdin, TimeSpan? timeout = null)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -143,7 +143,7 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
         }
 
         process.StandardInput.Close();
-        await process.WaitForExitAsync().WaitAsync(Wait.Timeout);
+        await process.WaitForExitAsync().WaitAsync(timeout ?? Wait.Timeout);
         RememberProcesses();
         return new CliResult(process.ExitCode, await stdout, await stderr);
     }

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using McpBroker.Tests.Support;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpBroker.Tests.Journey;
+
+/// <summary>The .NET tool packages as a user installs them: packed, installed into a tool path, run.</summary>
+public sealed class PackagingTests
+{
+    [Fact]
+    public async Task ThePackedTools_InstallIntoAToolPath_RunTheDemo_AndClientEntriesStartTheShimThroughTheTool()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              raw: { compact_tools_enabled: false }
+            upstreams:
+              t: { command: "{{Repo.TestUpstream}}" }
+            """);
+        var packages = Path.Combine(env.Root, "packages");
+        var tools = Path.Combine(env.Root, "tools");
+
+        // A NuGet folder of its own: the packages are rebuilt with the same version on every run.
+        env.ExtraEnvironment["NUGET_PACKAGES"] = Path.Combine(env.Root, "nuget");
+        var pack = await env.RunAsync(Path.Combine(Repo.Root, "scripts", "pack"), [packages], stdin: null, TimeSpan.FromMinutes(5));
+        Assert.True(pack.ExitCode == 0, pack.Stdout + pack.Stderr);
+        Assert.Equal(["mcp-broker-client.0.1.0.nupkg", "mcp-broker.0.1.0.nupkg"], Directory.GetFiles(packages, "*.nupkg").Select(Path.GetFileName).Order());
+
+        var install = await env.RunAsync("dotnet", ["tool", "install", "mcp-broker", "--tool-path", tools, "--add-source", packages], stdin: null, TimeSpan.FromMinutes(3));
+        Assert.True(install.ExitCode == 0, install.Stdout + install.Stderr);
+        var cli = Path.Combine(tools, "mcp-broker");
+
+        var demo = await env.RunAsync(cli, ["demo"], stdin: null, TimeSpan.FromMinutes(5));
+        Assert.True(demo.ExitCode == 0, demo.Stdout + demo.Stderr);
+        Assert.Contains("demo complete", demo.Stdout);
+
+        // With only the mcp-broker tool, a client entry runs 'mcp-broker shim' through the tool's launcher...
+        var snippet = await env.RunAsync(cli, ["client", "snippet", "--format", "cursor", "--profile", "raw", "--config", env.ConfigPath], stdin: null);
+        var entry = JsonDocument.Parse(snippet.Stdout[..(snippet.Stdout.LastIndexOf('}') + 1)]).RootElement.GetProperty("mcpServers").GetProperty("mcp-broker");
+        Assert.Equal(cli, entry.GetProperty("command").GetString());
+        var args = entry.GetProperty("args").EnumerateArray().Select(a => a.GetString()!).ToArray();
+        Assert.Equal("shim", args[0]);
+
+        // ... which is a working session (it starts the daemon with the same launcher).
+        await using (var client = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
+        {
+            Command = cli,
+            Arguments = args,
+            EnvironmentVariables = new Dictionary<string, string?>(env.ProcessEnvironment) { ["MCP_BROKER_CLI"] = null },
+        })))
+        {
+            Assert.Equal("echo: tool", await BrokerEnvironment.CallTextAsync(client, "t.echo", new() { ["message"] = "tool" }));
+            env.RememberProcesses();
+        }
+
+        // With the mcp-broker-client tool installed too (and on PATH), entries name it instead.
+        var shimInstall = await env.RunAsync("dotnet", ["tool", "install", "mcp-broker-client", "--tool-path", tools, "--add-source", packages], stdin: null, TimeSpan.FromMinutes(3));
+        Assert.True(shimInstall.ExitCode == 0, shimInstall.Stdout + shimInstall.Stderr);
+        env.ExtraEnvironment["PATH"] = tools + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
+        var withShim = await env.RunAsync(cli, ["client", "snippet", "--format", "cursor", "--profile", "raw", "--config", env.ConfigPath], stdin: null);
+        Assert.Contains($"\"command\": \"{Path.Combine(tools, "mcp-broker-client")}\"", withShim.Stdout);
+        var version = await env.RunAsync(Path.Combine(tools, "mcp-broker-client"), ["--version"], stdin: null);
+        Assert.Equal("0.1.0", version.Stdout.Trim());
+    }
+}
