@@ -215,7 +215,7 @@ internal static class DaemonCommands
     {
         var process = Environment.ProcessPath!;
         return Path.GetFileNameWithoutExtension(process) == "dotnet"
-            ? (process, [Assembly.GetEntryAssembly()!.Location])
+            ? (process, [Path.Combine(AppContext.BaseDirectory, "mcp-broker.dll")])
             : (process, []);
     }
 

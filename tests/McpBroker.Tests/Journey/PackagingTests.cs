@@ -64,4 +64,43 @@ public sealed class PackagingTests
         var version = await env.RunAsync(Path.Combine(tools, "mcp-broker-client"), ["--version"], stdin: null);
         Assert.Equal("0.1.0", version.Stdout.Trim());
     }
+
+    [Fact]
+    public async Task TheMcpbManifestRegistryEntryAndDockerfile_RunStdioModeWithOptionsTheCliHas_AtTheProjectsVersion()
+    {
+        var version = System.Xml.Linq.XDocument.Load(Path.Combine(Repo.Root, "Directory.Build.props")).Descendants("Version").Single().Value;
+        var packaging = Path.Combine(Repo.Root, "packaging");
+        var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(packaging, "mcpb", "manifest.json"))).RootElement;
+        var server = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(packaging, "server.json"))).RootElement;
+        Assert.Equal(version, manifest.GetProperty("version").GetString());
+        Assert.Equal(version, server.GetProperty("version").GetString());
+        var package = Assert.Single(server.GetProperty("packages").EnumerateArray());
+        Assert.Equal(version, package.GetProperty("version").GetString());
+        Assert.Equal("mcp-broker", package.GetProperty("identifier").GetString());
+
+        // Every option the bundle, the registry entry and the image pass is one 'mcp-broker stdio' accepts.
+        var help = await HelpAsync("stdio");
+        var manifestArgs = manifest.GetProperty("server").GetProperty("mcp_config").GetProperty("args").EnumerateArray().Select(a => a.GetString()!).ToList();
+        Assert.Equal("stdio", manifestArgs[0]);
+        Assert.All(manifestArgs.Where(a => a.StartsWith("--", StringComparison.Ordinal)), option => Assert.Contains(option, help));
+        var registryArgs = package.GetProperty("packageArguments").EnumerateArray().ToList();
+        Assert.Equal("stdio", registryArgs[0].GetProperty("value").GetString());
+        Assert.All(registryArgs.Skip(1), a => Assert.Contains(a.GetProperty("name").GetString()!, help));
+        var dockerfile = await File.ReadAllTextAsync(Path.Combine(packaging, "Dockerfile"));
+        Assert.Contains("ENTRYPOINT [\"mcp-broker\", \"stdio\", \"--init-if-missing\"]", dockerfile);
+        Assert.Contains("--init-if-missing", help);
+    }
+
+    /// <summary>The CLI's help for a command.</summary>
+    private static async Task<string> HelpAsync(string command)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(Repo.Cli) { RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add(command);
+        start.ArgumentList.Add("--help");
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(Wait.Timeout);
+        return output;
+    }
 }
+
