@@ -4,8 +4,12 @@ using McpBroker.Bench;
 // dotnet run -c Release --project bench/McpBroker.Bench -- search-eval    recall@1/@5 and MRR, broker vs plain BM25
 // dotnet run -c Release --project bench/McpBroker.Bench -- search-speed   BenchmarkDotNet: search latency, re-indexing
 // dotnet run -c Release --project bench/McpBroker.Bench -- search "QUERY" [SERVER...]   one query's top 8
+// dotnet run -c Release --project bench/McpBroker.Bench -- broker [--pub DIR] [--json OUT] [--baseline FILE]
+//                                                          end to end, side by side with direct (docs/benchmarks.md)
 switch (args.FirstOrDefault())
 {
+    case "broker":
+        return await BrokerBench.RunAsync(args[1..]);
     case "search-eval":
         SearchEvalReport.Print(args.Contains("--misses"));
         return 0;
@@ -23,7 +27,7 @@ switch (args.FirstOrDefault())
         BenchmarkRunner.Run<SearchSpeed>(args: args[1..]);
         return 0;
     default:
-        Console.Error.WriteLine("usage: McpBroker.Bench search-eval [--misses] | search-speed [BenchmarkDotNet options]");
+        Console.Error.WriteLine("usage: McpBroker.Bench broker [--pub DIR] [--json OUT] [--baseline FILE] | search-eval [--misses] | search-speed [BenchmarkDotNet options]");
         return 2;
 }
 

@@ -1,0 +1,384 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using McpBroker.Catalog;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace McpBroker.Bench;
+
+/// <summary>
+/// <c>McpBroker.Bench broker</c>: the broker end to end in one run, side by side with calling the upstream directly —
+/// shim start, round-trip overhead (raw and facade), 32 concurrent sessions, search at 1k/5k/20k tools, daemon memory,
+/// and warm versus cold first calls. Real processes on loopback only; every count and duration is bounded.
+/// Medians and p99 of one run; compare within a run, not across machines.
+/// </summary>
+internal static class BrokerBench
+{
+    private const int RoundTrips = 2_000;
+    private const int Warmup = 200;
+    private const int Sessions = 32;
+    private static readonly TimeSpan s_loadDuration = TimeSpan.FromSeconds(10);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var pub = Option(args, "--pub") ?? Path.Combine(Path.GetTempPath(), "mcp-broker-bench-pub");
+        var jsonOut = Option(args, "--json");
+        var baseline = Option(args, "--baseline");
+        await EnsurePublishedAsync(pub);
+        var fast = await EnsureFastUpstreamAsync();
+        var everything = Path.Combine(Program.RepoRoot, "tests", "upstreams", "node_modules", ".bin", "mcp-server-everything");
+        if (!File.Exists(everything))
+        {
+            Console.Error.WriteLine($"{everything} is missing: run 'npm ci' in tests/upstreams first");
+            return 2;
+        }
+
+        var root = Directory.CreateTempSubdirectory("mbb-").FullName;
+        var config = Path.Combine(root, "broker.yaml");
+        var idle = string.Concat(Enumerable.Range(1, 18).Select(i => $"  idle{i}: {{ command: \"{fast}\" }}\n"));
+        await File.WriteAllTextAsync(config, $"""
+            schema_version: 1
+            runtime: {"{"} root: "{root}/r" {"}"}
+            profiles:
+              default: {"{"} compact_tools_enabled: true {"}"}
+              raw: {"{"} compact_tools_enabled: false, max_tools: 1000 {"}"}
+            upstreams:
+              everything: {"{"} command: "{everything}" {"}"}
+              fast: {"{"} command: "{fast}" {"}"}
+            {idle}
+            """);
+        var results = new JsonObject
+        {
+            ["date"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+            ["machine"] = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}",
+        };
+        var cli = Path.Combine(pub, "mcp-broker");
+        var shim = Path.Combine(pub, "mcp-broker-client");
+        await RunAsync(cli, "daemon", "--detach", "--config", config);
+        try
+        {
+            Console.WriteLine($"# mcp-broker bench — {results["machine"]}\n");
+            results["shim_initialize_ms"] = await ShimSpawnAsync(shim, config);
+            results["round_trip_us"] = await RoundTripsAsync(everything, shim, config);
+            results["concurrency"] = await ConcurrencyAsync(shim, config);
+            results["search_us"] = Search();
+            results["memory"] = await MemoryAsync(cli, shim, config);
+            results["first_call_ms"] = await FirstCallAsync(cli, shim, config);
+        }
+        finally
+        {
+            await RunAsync(cli, "daemon", "stop", "--config", config);
+            Directory.Delete(root, recursive: true);
+        }
+
+        if (jsonOut is not null)
+        {
+            await File.WriteAllTextAsync(jsonOut, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+
+        return baseline is null ? 0 : Compare(results, JsonNode.Parse(await File.ReadAllTextAsync(baseline))!.AsObject());
+    }
+
+    // a. shim spawn → initialize answered, warm daemon.
+    private static async Task<JsonObject> ShimSpawnAsync(string shim, string config)
+    {
+        var init = """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}""";
+        var times = new List<double>();
+        for (var i = 0; i < 31; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using var process = Process.Start(new ProcessStartInfo(shim, ["--config", config, "--client", "bench"])
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
+            })!;
+            await process.StandardInput.WriteLineAsync(init);
+            await process.StandardInput.FlushAsync();
+            var line = await process.StandardOutput.ReadLineAsync();
+            var elapsed = clock.Elapsed.TotalMilliseconds;
+            if (line?.Contains("\"id\":1", StringComparison.Ordinal) != true)
+            {
+                throw new InvalidOperationException($"the shim answered: {line}");
+            }
+
+            process.StandardInput.Close();
+            await process.WaitForExitAsync();
+            if (i > 0)
+            {
+                times.Add(elapsed); // the first spawn warms the file cache
+            }
+        }
+
+        var result = Summary(times);
+        Console.WriteLine($"a. shim spawn → initialize answered (30 runs): p50 {result["p50"]} ms, p99 {result["p99"]} ms  (budget ≤ 10 ms p50)");
+        return result;
+    }
+
+    // b. echo to server-everything: directly, through a raw profile, through the facade's call_tool. Interleaved.
+    private static async Task<JsonObject> RoundTripsAsync(string everything, string shim, string config)
+    {
+        await using var direct = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions { Command = everything }));
+        await using var raw = await ShimClientAsync(shim, config, "raw");
+        await using var compact = await ShimClientAsync(shim, config, "default");
+        var echo = new Dictionary<string, object?> { ["message"] = "bench" };
+        var facade = new Dictionary<string, object?> { ["name"] = "everything.echo", ["arguments"] = echo };
+        var runs = new (string Name, Func<Task> Call, List<double> Times)[]
+        {
+            ("direct", () => direct.CallToolAsync("echo", echo).AsTask(), []),
+            ("raw", () => raw.CallToolAsync("everything.echo", echo).AsTask(), []),
+            ("facade", () => compact.CallToolAsync("broker.call_tool", facade).AsTask(), []),
+        };
+        for (var i = 0; i < Warmup + RoundTrips; i++)
+        {
+            foreach (var (_, call, times) in runs)
+            {
+                var clock = Stopwatch.StartNew();
+                await call();
+                if (i >= Warmup)
+                {
+                    times.Add(clock.Elapsed.TotalMicroseconds);
+                }
+            }
+        }
+
+        var result = new JsonObject();
+        foreach (var (name, _, times) in runs)
+        {
+            result[name] = Summary(times);
+        }
+
+        var d = result["direct"]!;
+        foreach (var name in new[] { "raw", "facade" })
+        {
+            result[$"{name}_overhead"] = new JsonObject
+            {
+                ["p50"] = Math.Round(result[name]!["p50"]!.GetValue<double>() - d["p50"]!.GetValue<double>(), 1),
+                ["p99"] = Math.Round(result[name]!["p99"]!.GetValue<double>() - d["p99"]!.GetValue<double>(), 1),
+            };
+        }
+
+        Console.WriteLine($"b. echo round trip, {RoundTrips} each, µs:      p50      p99");
+        foreach (var name in new[] { "direct", "raw", "facade" })
+        {
+            Console.WriteLine($"   {name,-28} {result[name]!["p50"],8} {result[name]!["p99"],8}");
+        }
+
+        Console.WriteLine($"   added by the broker (raw)    {result["raw_overhead"]!["p50"],8} {result["raw_overhead"]!["p99"],8}   (budget ≤ 100 µs p50, ≤ 1000 µs p99)");
+        Console.WriteLine($"   added by the broker (facade) {result["facade_overhead"]!["p50"],8} {result["facade_overhead"]!["p99"],8}");
+        return result;
+    }
+
+    // c. 32 sessions, one call in flight each, against the fast in-repo upstream, for a fixed time.
+    private static async Task<JsonObject> ConcurrencyAsync(string shim, string config)
+    {
+        var clients = await Task.WhenAll(Enumerable.Range(0, Sessions).Select(_ => ShimClientAsync(shim, config, "raw")));
+        try
+        {
+            var echo = new Dictionary<string, object?> { ["message"] = "load" };
+            foreach (var client in clients)
+            {
+                await client.CallToolAsync("fast.echo", echo);
+            }
+
+            var latencies = new List<double>[Sessions];
+            var clock = Stopwatch.StartNew();
+            await Task.WhenAll(clients.Select(async (client, i) =>
+            {
+                var mine = latencies[i] = [];
+                while (clock.Elapsed < s_loadDuration)
+                {
+                    var call = Stopwatch.StartNew();
+                    await client.CallToolAsync("fast.echo", echo);
+                    mine.Add(call.Elapsed.TotalMilliseconds);
+                }
+            }));
+            var all = latencies.SelectMany(l => l).ToList();
+            var result = Summary(all);
+            result["calls_per_second"] = Math.Round(all.Count / clock.Elapsed.TotalSeconds);
+            Console.WriteLine($"c. {Sessions} sessions × 1 in flight, {s_loadDuration.TotalSeconds:0} s: {result["calls_per_second"]} calls/s, latency p50 {result["p50"]} ms, p99 {result["p99"]} ms  (budget ≥ 10,000 calls/s)");
+            return result;
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    // d. search over 1k, 5k, 20k tools: the captured real catalog repeated under distinct server names.
+    private static JsonObject Search()
+    {
+        var catalog = SearchEvaluation.LoadCatalog(SearchEvaluation.DataDir(Program.RepoRoot));
+        string[] queries = ["remember that my sister likes tea", "take a screenshot of the page", "open a ticket about the crash", "list the files in my project folder", "delete the old branch"];
+        var result = new JsonObject();
+        foreach (var size in new[] { 1_000, 5_000, 20_000 })
+        {
+            var copies = (size + catalog.Count - 1) / catalog.Count;
+            var index = SearchIndex.Compose([.. Enumerable.Range(0, copies).SelectMany(c => catalog
+                .GroupBy(d => d.Key.Split('.')[0])
+                .Select(g => SearchSegment.Build(g.Select(d => d with { Key = $"{g.Key}{c}.{d.Key[(d.Key.IndexOf('.') + 1)..]}" }))))]);
+            var times = new List<double>();
+            for (var i = 0; i < 1_100; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                _ = index.Search(queries[i % queries.Length], 8);
+                if (i >= 100)
+                {
+                    times.Add(clock.Elapsed.TotalMicroseconds);
+                }
+            }
+
+            result[$"{size}"] = Summary(times);
+        }
+
+        Console.WriteLine($"d. search, µs p50/p99: 1k {result["1000"]!["p50"]}/{result["1000"]!["p99"]}, 5k {result["5000"]!["p50"]}/{result["5000"]!["p99"]}, 20k {result["20000"]!["p50"]}/{result["20000"]!["p99"]}  (budget ≤ 1000 µs p50 at 5k)");
+        return result;
+    }
+
+    // e. daemon RSS: with every upstream catalogued, then with 50 more idle sessions.
+    private static async Task<JsonObject> MemoryAsync(string cli, string shim, string config)
+    {
+        var warm = await RunAsync(cli, "tools", "warm", "--json", "--config", config);
+        var tools = JsonNode.Parse(warm)!["upstreams"]!.AsObject().Sum(u => u.Value?["tools"]?.GetValue<int>() ?? 0);
+        var pid = JsonNode.Parse(await RunAsync(cli, "status", "--json", "--config", config))!["daemon"]!["pid"]!.GetValue<int>();
+        GC.Collect();
+        var idle = RssMegabytes(pid);
+        const int idleSessions = 50;
+        var clients = await Task.WhenAll(Enumerable.Range(0, idleSessions).Select(_ => ShimClientAsync(shim, config, "raw")));
+        var withSessions = RssMegabytes(pid);
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        var result = new JsonObject
+        {
+            ["upstreams_catalogued"] = 20,
+            ["tools_catalogued"] = tools,
+            ["idle_mb"] = Math.Round(idle, 1),
+            ["per_idle_session_kb"] = Math.Round((withSessions - idle) * 1024 / idleSessions, 1),
+        };
+        Console.WriteLine($"e. daemon RSS: {result["idle_mb"]} MB with 20 upstreams ({tools} tools) catalogued and running (budget ≤ 80 MB); +{result["per_idle_session_kb"]} KB per idle session (budget ≤ 100 KB)");
+        return result;
+    }
+
+    // f. a new session's first call: to a warm shared upstream, and to one that must start first.
+    private static async Task<JsonObject> FirstCallAsync(string cli, string shim, string config)
+    {
+        var echo = new Dictionary<string, object?> { ["message"] = "first" };
+        var warm = new List<double>();
+        var cold = new List<double>();
+        for (var i = 0; i < 5; i++)
+        {
+            foreach (var (times, restart) in new[] { (warm, false), (cold, true) })
+            {
+                if (restart)
+                {
+                    await RunAsync(cli, "upstream", "restart", "fast", "--config", config);
+                }
+
+                await using var client = await ShimClientAsync(shim, config, "raw");
+                var clock = Stopwatch.StartNew();
+                await client.CallToolAsync("fast.echo", echo);
+                times.Add(clock.Elapsed.TotalMilliseconds);
+            }
+        }
+
+        var result = new JsonObject { ["warm"] = Summary(warm), ["cold"] = Summary(cold) };
+        Console.WriteLine($"f. a new session's first call: warm shared upstream p50 {result["warm"]!["p50"]} ms, cold start p50 {result["cold"]!["p50"]} ms");
+        return result;
+    }
+
+    /// <summary>Exit 1 when a headline number is more than 25 % worse than in <paramref name="baseline"/>.</summary>
+    private static int Compare(JsonObject now, JsonObject baseline)
+    {
+        var checks = new (string Name, Func<JsonObject, double?> Read, bool HigherIsBetter)[]
+        {
+            ("shim initialize p50 (ms)", r => r["shim_initialize_ms"]?["p50"]?.GetValue<double>(), false),
+            ("raw round trip p50 (µs)", r => r["round_trip_us"]?["raw"]?["p50"]?.GetValue<double>(), false),
+            ("facade round trip p50 (µs)", r => r["round_trip_us"]?["facade"]?["p50"]?.GetValue<double>(), false),
+            ("calls/s, 32 sessions", r => r["concurrency"]?["calls_per_second"]?.GetValue<double>(), true),
+            ("search p50 at 5k (µs)", r => r["search_us"]?["5000"]?["p50"]?.GetValue<double>(), false),
+            ("daemon RSS idle (MB)", r => r["memory"]?["idle_mb"]?.GetValue<double>(), false),
+        };
+        var worse = 0;
+        Console.WriteLine($"\nagainst the baseline of {baseline["date"]} ({baseline["machine"]}):");
+        foreach (var (name, read, higherIsBetter) in checks)
+        {
+            if (read(now) is not { } a || read(baseline) is not { } b || b == 0)
+            {
+                continue;
+            }
+
+            var change = (a - b) / b * 100;
+            var regressed = higherIsBetter ? change < -25 : change > 25;
+            worse += regressed ? 1 : 0;
+            Console.WriteLine($"  {(regressed ? "WORSE" : "ok   ")} {name}: {b} → {a} ({change:+0;-0} %)");
+        }
+
+        return worse == 0 ? 0 : 1;
+    }
+
+    private static JsonObject Summary(List<double> values)
+    {
+        values.Sort();
+        double At(double q) => values[Math.Min(values.Count - 1, (int)Math.Ceiling(q * values.Count) - 1)];
+        return new JsonObject { ["n"] = values.Count, ["p50"] = Math.Round(At(0.5), 1), ["p99"] = Math.Round(At(0.99), 1) };
+    }
+
+    private static double RssMegabytes(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024;
+    }
+
+    private static Task<McpClient> ShimClientAsync(string shim, string config, string profile) =>
+        McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
+        {
+            Command = shim,
+            Arguments = ["--profile", profile, "--config", config, "--client", "bench"],
+        }));
+
+    private static async Task EnsurePublishedAsync(string pub)
+    {
+        if (!File.Exists(Path.Combine(pub, "mcp-broker")) || !File.Exists(Path.Combine(pub, "mcp-broker-client")))
+        {
+            Console.Error.WriteLine($"publishing to {pub} (scripts/publish: NativeAOT shim, ReadyToRun daemon)…");
+            await RunAsync(Path.Combine(Program.RepoRoot, "scripts", "publish"), pub);
+        }
+    }
+
+    private static async Task<string> EnsureFastUpstreamAsync()
+    {
+        var path = Path.Combine(Program.RepoRoot, "tests", "McpBroker.TestUpstream", "bin", "Release", "net10.0", "mcp-test-upstream");
+        if (!File.Exists(path))
+        {
+            await RunAsync("dotnet", "build", "-c", "Release", Path.Combine(Program.RepoRoot, "tests", "McpBroker.TestUpstream"), "--nologo", "-v", "quiet");
+        }
+
+        return path;
+    }
+
+    private static async Task<string> RunAsync(string fileName, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(fileName, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(10));
+        if (process.ExitCode != 0 && !(args.Length > 1 && args[0] == "tools"))
+        {
+            throw new InvalidOperationException($"{fileName} {string.Join(' ', args)} exited {process.ExitCode}: {await stderr}");
+        }
+
+        return await stdout;
+    }
+
+    private static string? Option(string[] args, string name) =>
+        Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
