@@ -27,6 +27,7 @@ internal static class BrokerBench
         var pub = Option(args, "--pub") ?? Path.Combine(Path.GetTempPath(), "mcp-broker-bench-pub");
         var jsonOut = Option(args, "--json");
         var baseline = Option(args, "--baseline");
+        var only = Option(args, "--only") ?? "abcdef";
         await EnsurePublishedAsync(pub);
         var fast = await EnsureFastUpstreamAsync();
         var everything = Path.Combine(Program.RepoRoot, "tests", "upstreams", "node_modules", ".bin", "mcp-server-everything");
@@ -61,12 +62,35 @@ internal static class BrokerBench
         try
         {
             Console.WriteLine($"# mcp-broker bench — {results["machine"]}\n");
-            results["shim_initialize_ms"] = await ShimSpawnAsync(shim, config);
-            results["round_trip_us"] = await RoundTripsAsync(everything, shim, config);
-            results["concurrency"] = await ConcurrencyAsync(shim, config);
-            results["search_us"] = Search();
-            results["memory"] = await MemoryAsync(cli, shim, config);
-            results["first_call_ms"] = await FirstCallAsync(cli, shim, config);
+            if (only.Contains('a', StringComparison.Ordinal))
+            {
+                results["shim_initialize_ms"] = await ShimSpawnAsync(shim, config);
+            }
+
+            if (only.Contains('b', StringComparison.Ordinal))
+            {
+                results["round_trip_us"] = await RoundTripsAsync(everything, shim, config);
+            }
+
+            if (only.Contains('c', StringComparison.Ordinal))
+            {
+                results["concurrency"] = await ConcurrencyAsync(shim, config);
+            }
+
+            if (only.Contains('d', StringComparison.Ordinal))
+            {
+                results["search_us"] = Search();
+            }
+
+            if (only.Contains('e', StringComparison.Ordinal))
+            {
+                results["memory"] = await MemoryAsync(cli, shim, config);
+            }
+
+            if (only.Contains('f', StringComparison.Ordinal))
+            {
+                results["first_call_ms"] = await FirstCallAsync(cli, shim, config);
+            }
         }
         finally
         {
@@ -185,6 +209,7 @@ internal static class BrokerBench
             }
 
             var latencies = new List<double>[Sessions];
+            var cpuBefore = CpuByRole();
             var clock = Stopwatch.StartNew();
             await Task.WhenAll(clients.Select(async (client, i) =>
             {
@@ -197,9 +222,20 @@ internal static class BrokerBench
                 }
             }));
             var all = latencies.SelectMany(l => l).ToList();
+            var cpuAfter = CpuByRole();
             var result = Summary(all);
             result["calls_per_second"] = Math.Round(all.Count / clock.Elapsed.TotalSeconds);
+
+            // Where the two cores went: CPU time per call of each kind of process on the path.
+            var perCall = new JsonObject();
+            foreach (var (role, seconds) in cpuAfter)
+            {
+                perCall[role] = Math.Round((seconds - cpuBefore.GetValueOrDefault(role)) * 1e6 / all.Count, 1);
+            }
+
+            result["cpu_us_per_call"] = perCall;
             Console.WriteLine($"c. {Sessions} sessions × 1 in flight, {s_loadDuration.TotalSeconds:0} s: {result["calls_per_second"]} calls/s, latency p50 {result["p50"]} ms, p99 {result["p99"]} ms  (budget ≥ 10,000 calls/s)");
+            Console.WriteLine($"   CPU µs per call: {string.Join(", ", perCall.Select(p => $"{p.Key} {p.Value}"))}");
             return result;
         }
         finally
@@ -323,6 +359,39 @@ internal static class BrokerBench
         }
 
         return worse == 0 ? 0 : 1;
+    }
+
+    /// <summary>CPU seconds (user + system) used so far by the bench itself, the shims, the daemon and the upstreams.</summary>
+    private static Dictionary<string, double> CpuByRole()
+    {
+        var ticks = 100.0; // USER_HZ on Linux
+        var result = new Dictionary<string, double>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                var role = Path.GetFileName(dir) == Environment.ProcessId.ToString(CultureInfo.InvariantCulture) ? "bench client"
+                    : cmdline.Contains("mcp-broker-client", StringComparison.Ordinal) ? "shims"
+                    : cmdline.Contains("mcp-broker daemon", StringComparison.Ordinal) || cmdline.Contains("mcp-broker.dll daemon", StringComparison.Ordinal) ? "daemon"
+                    : cmdline.Contains("mcp-test-upstream", StringComparison.Ordinal) ? "upstream"
+                    : null;
+                if (role is null)
+                {
+                    continue;
+                }
+
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                result[role] = result.GetValueOrDefault(role) + ((double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) / ticks);
+            }
+            catch (IOException)
+            {
+                // the process ended meanwhile
+            }
+        }
+
+        return result;
     }
 
     private static JsonObject Summary(List<double> values)

@@ -4,7 +4,7 @@ using McpBroker.Bench;
 // dotnet run -c Release --project bench/McpBroker.Bench -- search-eval    recall@1/@5 and MRR, broker vs plain BM25
 // dotnet run -c Release --project bench/McpBroker.Bench -- search-speed   BenchmarkDotNet: search latency, re-indexing
 // dotnet run -c Release --project bench/McpBroker.Bench -- search "QUERY" [SERVER...]   one query's top 8
-// dotnet run -c Release --project bench/McpBroker.Bench -- broker [--pub DIR] [--json OUT] [--baseline FILE]
+// dotnet run -c Release --project bench/McpBroker.Bench -- broker [--pub DIR] [--only abcdef] [--json OUT] [--baseline FILE]
 //                                                          end to end, side by side with direct (docs/benchmarks.md)
 switch (args.FirstOrDefault())
 {

@@ -9,50 +9,86 @@ internal sealed class LineReader(Stream stream)
     private int _start;
     private int _end;
     private bool _eof;
+    private int _scanned;
 
     /// <summary>The next line without its '\n' (valid until the next call), or null at the end of the stream.</summary>
     public async ValueTask<ReadOnlyMemory<byte>?> ReadLineAsync()
     {
-        var scanned = _start;
         while (true)
         {
-            var newline = _buffer.AsSpan(scanned, _end - scanned).IndexOf((byte)'\n');
-            if (newline >= 0)
+            if (TryTake(out var line))
             {
-                var line = _buffer.AsMemory(_start, scanned + newline - _start);
-                _start = scanned + newline + 1;
                 return line;
             }
 
-            scanned = _end;
-            if (_eof)
-            {
-                if (_start == _end)
-                {
-                    ArrayPool<byte>.Shared.Return(_buffer);
-                    _buffer = [];
-                    _start = _end = 0;
-                    return null;
-                }
-
-                var last = _buffer.AsMemory(_start, _end - _start);
-                _start = _end;
-                return last;
-            }
-
-            if (_end == _buffer.Length)
-            {
-                Compact(ref scanned);
-            }
-
-            var n = await stream.ReadAsync(_buffer.AsMemory(_end));
-            if (n == 0)
-            {
-                _eof = true;
-            }
-
-            _end += n;
+            Filled(await stream.ReadAsync(Free()));
         }
+    }
+
+    /// <summary>
+    /// The same, blocking: for the client's stdin, read on a thread of its own, where a read is a plain read(2)
+    /// and not a thread-pool hop.
+    /// </summary>
+    public ReadOnlyMemory<byte>? ReadLine()
+    {
+        while (true)
+        {
+            if (TryTake(out var line))
+            {
+                return line;
+            }
+
+            Filled(stream.Read(Free().Span));
+        }
+    }
+
+    /// <summary>A complete line (or, at the end, the rest, or null when nothing is left); false when more must be read.</summary>
+    private bool TryTake(out ReadOnlyMemory<byte>? line)
+    {
+        _scanned = Math.Max(_scanned, _start);
+        var newline = _buffer.AsSpan(_scanned, _end - _scanned).IndexOf((byte)'\n');
+        if (newline >= 0)
+        {
+            line = _buffer.AsMemory(_start, _scanned + newline - _start);
+            _start = _scanned = _scanned + newline + 1;
+            return true;
+        }
+
+        _scanned = _end;
+        if (!_eof)
+        {
+            line = null;
+            return false;
+        }
+
+        if (_start == _end)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
+            _start = _end = _scanned = 0;
+            line = null;
+            return true;
+        }
+
+        line = _buffer.AsMemory(_start, _end - _start);
+        _start = _end;
+        return true;
+    }
+
+    private Memory<byte> Free()
+    {
+        if (_end == _buffer.Length)
+        {
+            Compact(ref _scanned);
+        }
+
+        return _buffer.AsMemory(_end);
+    }
+
+    private void Filled(int n)
+    {
+        _eof |= n == 0;
+        _end += n;
     }
 
     /// <summary>Moves the unread bytes to the front, growing the buffer when a single line fills it.</summary>

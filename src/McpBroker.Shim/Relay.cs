@@ -21,7 +21,6 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
 {
     private const int MaxReconnects = 5;
     private const int ConnectAttempts = 3;
-    private static readonly byte[] s_newline = "\n"u8.ToArray();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
     private TaskCompletionSource<Link?> _nextLink = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -35,7 +34,10 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
 
     public async Task<int> RunAsync(Stream stdin, Stream stdout)
     {
-        var input = Task.Run(() => ClientToDaemonAsync(stdin, stdout));
+        // The client's side runs on a thread of its own with blocking reads: a console stream has no real async read
+        // (each one is a thread-pool hop), and the shim's CPU per call was mostly such hops (docs/benchmarks.md). The
+        // socket's async reads are epoll-driven and measured cheaper than a blocked thread per direction.
+        var input = Task.Factory.StartNew(() => ClientToDaemon(stdin, stdout), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var code = await DaemonToClientAsync(stdout);
         if (!input.IsCompleted)
         {
@@ -46,18 +48,19 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
         return Math.Max(code, await input);
     }
 
-    private async Task<int> ClientToDaemonAsync(Stream stdin, Stream stdout)
+    private int ClientToDaemon(Stream stdin, Stream stdout)
     {
         var reader = new LineReader(stdin);
+        var framed = new Framer();
         try
         {
-            while (await reader.ReadLineAsync() is { } line)
+            while (reader.ReadLine() is { } line)
             {
                 var info = MessageInfo.Inspect(line.Span);
-                await _gate.WaitAsync();
+                _gate.Wait();
                 try
                 {
-                    if (_link is null && !await ReconnectAsync(stdout))
+                    if (_link is null && !ReconnectAsync(stdout).GetAwaiter().GetResult())
                     {
                         // Wake the daemon-side loop, which waits for a new connection, so the shim can exit.
                         _nextLink.TrySetResult(null);
@@ -65,8 +68,7 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
                     }
 
                     Track(info, line);
-                    await _link!.Stream.WriteAsync(line);
-                    await _link.Stream.WriteAsync(s_newline);
+                    _link!.Stream.Write(framed.Frame(line).Span);
                 }
                 catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
                 {
@@ -74,7 +76,7 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
                     {
                         // The reconnect itself failed mid-way: no connection will fail this request later, so answer
                         // it now; the client's next message tries again.
-                        await WriteErrorAsync(stdout, id, "mcp-broker: the broker daemon could not be reached; retry the request");
+                        WriteError(stdout, id, "mcp-broker: the broker daemon could not be reached; retry the request");
                     }
 
                     // Otherwise the daemon went away under this write; the reader side notices and fails what is in flight.
@@ -90,7 +92,7 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
         }
 
         _inputDone = true;
-        await _gate.WaitAsync();
+        _gate.Wait();
         try
         {
             // Half-close: the daemon sees the end of input, answers what is still in flight, then closes.
@@ -111,6 +113,7 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
     private async Task<int> DaemonToClientAsync(Stream stdout)
     {
         var link = _link!;
+        var framed = new Framer();
         while (true)
         {
             var reader = new LineReader(link.Stream);
@@ -130,9 +133,8 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
                         }
                     }
 
-                    await stdout.WriteAsync(line);
-                    await stdout.WriteAsync(s_newline);
-                    await stdout.FlushAsync();
+                    // One write per message, and a plain one: stdout is a pipe, its async write another thread-pool hop.
+                    stdout.Write(framed.Frame(line).Span);
                 }
             }
             catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
@@ -144,7 +146,7 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
             Task<Link?> next;
             try
             {
-                await FailInFlightAsync(stdout);
+                FailInFlight(stdout);
                 await link.DisposeAsync();
                 _link = null;
                 if (_inputDone)
@@ -196,12 +198,11 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
         if (_initialize is not null)
         {
             Volatile.Write(ref _dropId, _initializeId);
-            await link.Stream.WriteAsync(_initialize);
-            await link.Stream.WriteAsync(s_newline);
+            var framed = new Framer();
+            await link.Stream.WriteAsync(framed.Frame(_initialize));
             if (_initialized is not null)
             {
-                await link.Stream.WriteAsync(_initialized);
-                await link.Stream.WriteAsync(s_newline);
+                await link.Stream.WriteAsync(framed.Frame(_initialized));
             }
         }
 
@@ -209,7 +210,6 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
         var signal = _nextLink;
         _nextLink = new TaskCompletionSource<Link?>(TaskCreationOptions.RunContinuationsAsynchronously);
         signal.TrySetResult(link);
-        await stdout.FlushAsync();
         return true;
     }
 
@@ -231,7 +231,7 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
     }
 
     /// <summary>Called with the gate held: every request the lost daemon did not answer gets a JSON-RPC error.</summary>
-    private async Task FailInFlightAsync(Stream stdout)
+    private void FailInFlight(Stream stdout)
     {
         foreach (var id in _inFlight.Keys)
         {
@@ -242,16 +242,33 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
                 _initialized = null;
             }
 
-            await WriteErrorAsync(stdout, id, "mcp-broker: the broker daemon stopped while this request was in flight; retry it (the next message reconnects)");
+            WriteError(stdout, id, "mcp-broker: the broker daemon stopped while this request was in flight; retry it (the next message reconnects)");
         }
 
         _inFlight.Clear();
     }
 
-    private static async Task WriteErrorAsync(Stream stdout, string id, string message)
+    private static void WriteError(Stream stdout, string id, string message)
     {
         var error = $$$"""{"jsonrpc":"2.0","id":{{{id}}},"error":{"code":-32603,"message":"{{{message}}}"}}""";
-        await stdout.WriteAsync(Encoding.UTF8.GetBytes(error + "\n"));
-        await stdout.FlushAsync();
+        stdout.Write(Encoding.UTF8.GetBytes(error + "\n"));
+    }
+
+    /// <summary>A message and its newline in one buffer, so each message is one write; reused, one per direction.</summary>
+    private sealed class Framer
+    {
+        private byte[] _buffer = new byte[16 * 1024];
+
+        public ReadOnlyMemory<byte> Frame(ReadOnlyMemory<byte> line)
+        {
+            if (line.Length + 1 > _buffer.Length)
+            {
+                _buffer = new byte[Math.Max(line.Length + 1, _buffer.Length * 2)];
+            }
+
+            line.Span.CopyTo(_buffer);
+            _buffer[line.Length] = (byte)'\n';
+            return _buffer.AsMemory(0, line.Length + 1);
+        }
     }
 }
