@@ -65,19 +65,45 @@ internal static class ConfigCommands
     public static DaemonTarget? LoadTarget(string? configOption)
     {
         var result = ConfigLoader.LoadFile(ConfigLoader.ResolvePath(configOption));
+        var running = RunningRoot(result.Path);
         if (result.Model is { } model)
         {
+            if (running is not null && running != model.Runtime.Root)
+            {
+                // runtime.root was changed under a running daemon (which keeps its root until restarted): reach that one.
+                Console.Error.WriteLine($"mcp-broker: note: the daemon of {result.Path} runs with runtime root {running}; the file now says {model.Runtime.Root}, which takes effect when it restarts");
+                return new DaemonTarget(result.Path, new RuntimeModel(running), model);
+            }
+
             return new DaemonTarget(result.Path, model.Runtime, model);
         }
 
-        if (result.Runtime is not { } runtime)
+        if ((result.Runtime?.Root ?? running) is not { } root)
         {
             ReportInvalid(result);
             return null;
         }
 
-        Console.Error.WriteLine($"mcp-broker: warning: {result.Path} has {result.Errors.Count()} error(s) ('mcp-broker config validate' lists them); using its runtime root {runtime.Root}");
-        return new DaemonTarget(result.Path, runtime, null);
+        Console.Error.WriteLine($"mcp-broker: warning: {result.Path} has {result.Errors.Count()} error(s) ('mcp-broker config validate' lists them); using the runtime root {root}");
+        return new DaemonTarget(result.Path, running is not null ? new RuntimeModel(running) : result.Runtime!, null);
+    }
+
+    /// <summary>
+    /// The runtime root of the daemon running for this config file, from the pointer it keeps (its socket path, which
+    /// is {root}/sockets/broker.sock), when that socket exists; null otherwise.
+    /// </summary>
+    private static string? RunningRoot(string configPath)
+    {
+        try
+        {
+            var pointer = Shared.BrokerEndpoints.PointerPath(configPath);
+            var socket = File.Exists(pointer) ? File.ReadAllText(pointer).Trim() : null;
+            return socket is { Length: > 0 } && File.Exists(socket) && Path.GetDirectoryName(Path.GetDirectoryName(socket)) is { } root ? root : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Loads the config for a command that needs a valid one; prints the errors and returns null otherwise.</summary>

@@ -56,6 +56,22 @@ internal static class ServiceCommands
         }
 
         model.Runtime.EnsureCreated();
+        foreach (var command in plan.Prepare)
+        {
+            // Stops what runs before its files change; may fail when there is nothing to stop.
+            Console.WriteLine($"$ {command}");
+            var (exit, output) = await RunCommandAsync(command, ct);
+            if (output.Length > 0)
+            {
+                Console.WriteLine(output.TrimEnd());
+            }
+
+            if (exit != 0)
+            {
+                Console.WriteLine($"(exit {exit}: taken as nothing to stop)");
+            }
+        }
+
         var backups = Path.Combine(model.Runtime.Root, "backups", "service");
         foreach (var file in plan.Files)
         {
@@ -71,8 +87,7 @@ internal static class ServiceCommands
                 Console.WriteLine(output.TrimEnd());
             }
 
-            // Uninstalling goes on past a unit that was not there; installing and the rest stop at the first failure.
-            if (exit != 0 && action != ServiceAction.Uninstall)
+            if (exit != 0)
             {
                 Console.Error.WriteLine($"mcp-broker: '{command}' exited {exit}; the files above are in place, run the command again once the cause is fixed");
                 return 1;
@@ -112,6 +127,11 @@ internal static class ServiceCommands
     private static void PrintDryRun(ServicePlan plan)
     {
         Console.WriteLine($"# mcp-broker service {plan.Action.ToString().ToLowerInvariant()} --platform {Lower(plan.Platform)}: dry run, nothing is written or run (--apply does it)");
+        foreach (var command in plan.Prepare)
+        {
+            Console.WriteLine($"# would run first ({command.Purpose}; failing is fine):\n{command}");
+        }
+
         foreach (var file in plan.Files)
         {
             if (file.Content is null)

@@ -221,7 +221,11 @@ internal sealed partial class ToolCatalog
         var before = Current.Upstreams.GetValueOrDefault(upstream)?.Quarantined.ToDictionary(q => q.Tool.Name, q => q.Reason, StringComparer.Ordinal) ?? [];
         lock (_gate)
         {
-            var pins = _pins[upstream];
+            if (!_pins.TryGetValue(upstream, out var pins))
+            {
+                return new BrokerError(BrokerErrorCode.UnknownTool, $"upstream '{upstream}' was removed from the config meanwhile", "nothing to approve");
+            }
+
             if (tool is null)
             {
                 pins.Clear();
@@ -317,12 +321,19 @@ internal sealed partial class ToolCatalog
         }
     }
 
-    private void Update(UpstreamModel model, IList<Tool> listed)
+    private void Update(UpstreamModel listedWith, IList<Tool> listed)
     {
         UpstreamTools entry;
         CatalogSnapshot snapshot;
         lock (_gate)
         {
+            // A listing can finish after a reload: of an upstream since removed it is dropped; otherwise it is seen
+            // through the settings the config has now (as Apply does), never the ones it was started with.
+            if (_registry.FindModel(listedWith.Name) is not { } model || !_pins.ContainsKey(model.Name))
+            {
+                return;
+            }
+
             entry = Build(model, listed, _time.GetUtcNow());
             var old = _current.Upstreams.GetValueOrDefault(model.Name);
             if (old?.Signature == entry.Signature)

@@ -87,18 +87,7 @@ internal sealed partial class ConfigReloader(ConfigState state, UpstreamRegistry
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var path = Path.GetFullPath(state.Current.SourcePath);
-        using var watcher = new FileSystemWatcher(Path.GetDirectoryName(path)!, Path.GetFileName(path))
-        {
-            NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.CreationTime,
-        };
-
-        // Editors save by writing in place or by renaming a new file over the old one: every event is a poke.
-        FileSystemEventHandler poke = (_, _) => _poke.Release();
-        watcher.Changed += poke;
-        watcher.Created += poke;
-        watcher.Renamed += (_, _) => _poke.Release();
-        watcher.EnableRaisingEvents = true;
+        using var watcher = Watch(Path.GetFullPath(state.Current.SourcePath));
         using var hangup = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true; // SIGHUP reloads; it does not stop the daemon
@@ -124,6 +113,38 @@ internal sealed partial class ConfigReloader(ConfigState state, UpstreamRegistry
         {
         }
     }
+
+    /// <summary>
+    /// Watches the config file's folder (editors save by writing in place or by renaming a new file over the old one:
+    /// every event is a poke). Without a watcher (the user's inotify watches used up, say) the daemon still runs, and
+    /// SIGHUP and 'mcp-broker daemon reload' still reload.
+    /// </summary>
+    private FileSystemWatcher? Watch(string path)
+    {
+        FileSystemWatcher? watcher = null;
+        try
+        {
+            watcher = new FileSystemWatcher(Path.GetDirectoryName(path)!, Path.GetFileName(path))
+            {
+                NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.CreationTime,
+            };
+            FileSystemEventHandler poke = (_, _) => _poke.Release();
+            watcher.Changed += poke;
+            watcher.Created += poke;
+            watcher.Renamed += (_, _) => _poke.Release();
+            watcher.EnableRaisingEvents = true;
+            return watcher;
+        }
+        catch (Exception ex) when (ex is IOException or ArgumentException or PlatformNotSupportedException or UnauthorizedAccessException)
+        {
+            watcher?.Dispose();
+            LogWatchFailed(path, ex.Message);
+            return null;
+        }
+    }
+
+    [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "Cannot watch {Path} for changes ({Reason}); 'mcp-broker daemon reload' or SIGHUP reloads it")]
+    private partial void LogWatchFailed(string path, string reason);
 
     [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Reload ({Why}): {Message}")]
     private partial void LogApplied(string why, string message);

@@ -55,8 +55,14 @@ public sealed record ServiceCommand(string FileName, IReadOnlyList<string> Argum
         word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:@%+,".Contains(c)) ? word : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }
 
-/// <summary>Every file an action writes or removes and every command it runs, in order.</summary>
-public sealed record ServicePlan(ServicePlatform Platform, ServiceAction Action, IReadOnlyList<ServiceFile> Files, IReadOnlyList<ServiceCommand> Commands);
+/// <summary>
+/// Every file an action writes or removes and every command it runs: <see cref="Prepare"/> first (stopping what runs;
+/// allowed to fail, since it may not be there), then the files, then <see cref="Commands"/>.
+/// </summary>
+public sealed record ServicePlan(ServicePlatform Platform, ServiceAction Action, IReadOnlyList<ServiceFile> Files, IReadOnlyList<ServiceCommand> Commands)
+{
+    public IReadOnlyList<ServiceCommand> Prepare { get; init; } = [];
+}
 
 /// <summary>
 /// The daemon as a per-user service: a systemd user unit (optionally socket-activated), a launchd LaunchAgent, or a
@@ -95,13 +101,17 @@ public static class ServiceDefinitions
                     Systemctl("read the new unit files", "daemon-reload"),
                     Systemctl($"start {unit} at login", "enable", unit),
                 ]),
+            // Disabled while the unit files still exist: older systemd cannot disable (or stop) a unit whose file is gone.
             ServiceAction.Uninstall => new ServicePlan(ServicePlatform.Systemd, action,
                 [new ServiceFile(service, null, "the daemon's user unit"), new ServiceFile(socket, null, "the activation socket, if installed")],
+                [Systemctl("forget the removed unit files", "daemon-reload")])
+            {
+                Prepare =
                 [
                     Systemctl("stop and disable the socket, if installed", "disable", "--now", Name + ".socket"),
                     Systemctl("stop and disable the daemon", "disable", "--now", Name + ".service"),
-                    Systemctl("forget the removed unit files", "daemon-reload"),
-                ]),
+                ],
+            },
             ServiceAction.Load => new ServicePlan(ServicePlatform.Systemd, action, [], [Systemctl(socketActivation ? "listen; the daemon starts on the first connection" : "start the daemon", "start", unit)]),
             ServiceAction.Unload => new ServicePlan(ServicePlatform.Systemd, action, [],
                 [Systemctl("stop the daemon (and its socket, if installed)", "stop", Name + ".service", Name + ".socket")]),
@@ -184,13 +194,21 @@ public static class ServiceDefinitions
         ServiceCommand Launchctl(string purpose, params string[] args) => new("launchctl", args, purpose);
         return action switch
         {
+            // bootstrap refuses an agent that is loaded: unload it first (which fails, harmlessly, when it is not).
             ServiceAction.Install => new ServicePlan(ServicePlatform.Launchd, action,
                 [new ServiceFile(plist, LaunchAgent(context), "the LaunchAgent")],
-                [Launchctl("load it now (and at every login)", "bootstrap", domain, plist)]),
-            ServiceAction.Uninstall => new ServicePlan(ServicePlatform.Launchd, action,
-                [new ServiceFile(plist, null, "the LaunchAgent")],
-                [Launchctl("stop the daemon and unload the agent", "bootout", $"{domain}/{LaunchdLabel}")]),
-            ServiceAction.Load => new ServicePlan(ServicePlatform.Launchd, action, [], [Launchctl("load the agent (starts the daemon)", "bootstrap", domain, plist)]),
+                [Launchctl("load it now (and at every login)", "bootstrap", domain, plist)])
+            {
+                Prepare = [Launchctl("unload the agent if an earlier one is loaded", "bootout", $"{domain}/{LaunchdLabel}")],
+            },
+            ServiceAction.Uninstall => new ServicePlan(ServicePlatform.Launchd, action, [new ServiceFile(plist, null, "the LaunchAgent")], [])
+            {
+                Prepare = [Launchctl("stop the daemon and unload the agent", "bootout", $"{domain}/{LaunchdLabel}")],
+            },
+            ServiceAction.Load => new ServicePlan(ServicePlatform.Launchd, action, [], [Launchctl("load the agent (starts the daemon)", "bootstrap", domain, plist)])
+            {
+                Prepare = [Launchctl("unload the agent if it is loaded", "bootout", $"{domain}/{LaunchdLabel}")],
+            },
             ServiceAction.Unload => new ServicePlan(ServicePlatform.Launchd, action, [], [Launchctl("unload the agent (stops the daemon)", "bootout", $"{domain}/{LaunchdLabel}")]),
             _ => new ServicePlan(ServicePlatform.Launchd, action, [], [Launchctl("the agent's state", "print", $"{domain}/{LaunchdLabel}")]),
         };
@@ -236,8 +254,10 @@ public static class ServiceDefinitions
                 ],
                 [new ServiceCommand("powershell.exe", ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-File", script], "register the task")]),
             ServiceAction.Uninstall => new ServicePlan(ServicePlatform.Windows, action,
-                [new ServiceFile(xml, null, "the task definition"), new ServiceFile(script, null, "the registration script")],
-                [PowerShell("stop and unregister the task", $"Stop-ScheduledTask -TaskName '{Name}' -ErrorAction SilentlyContinue; Unregister-ScheduledTask -TaskName '{Name}' -Confirm:$false")]),
+                [new ServiceFile(xml, null, "the task definition"), new ServiceFile(script, null, "the registration script")], [])
+            {
+                Prepare = [PowerShell("stop and unregister the task", $"Stop-ScheduledTask -TaskName '{Name}' -ErrorAction SilentlyContinue; Unregister-ScheduledTask -TaskName '{Name}' -Confirm:$false")],
+            },
             ServiceAction.Load => new ServicePlan(ServicePlatform.Windows, action, [], [PowerShell("start the daemon now", $"Start-ScheduledTask -TaskName '{Name}'")]),
             ServiceAction.Unload => new ServicePlan(ServicePlatform.Windows, action, [], [PowerShell("stop the daemon", $"Stop-ScheduledTask -TaskName '{Name}'")]),
             _ => new ServicePlan(ServicePlatform.Windows, action, [], [PowerShell("the task's state", $"Get-ScheduledTask -TaskName '{Name}' | Get-ScheduledTaskInfo | Format-List")]),

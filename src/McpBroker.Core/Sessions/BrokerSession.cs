@@ -55,6 +55,11 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                         MaxTools = initial.MaxTools, OnOverBudget = initial.OnOverBudget,
                     };
                 }
+                else
+                {
+                    // The profile was deleted: its sessions stay connected but reach no upstream any more.
+                    _profile = initial with { Upstreams = [] };
+                }
 
                 _profileVersion = version;
             }

@@ -300,6 +300,21 @@ public sealed class OperatorTests
         Assert.Equal(tPid, await BrokerEnvironment.CallTextAsync(client, "t.pid", []));
         var gone = await client.CallToolAsync("v.echo", new Dictionary<string, object?> { ["message"] = "gone?" });
         Assert.Equal("unknown_tool", BrokerEnvironment.ErrorOf(gone).GetProperty("code").GetString());
+
+        // A file that is not even YAML names no runtime root: status still finds the daemon, through the socket
+        // path the daemon keeps for its config.
+        await SaveAsync("upstreams: [unclosed\n");
+        await Wait.UntilAsync(async () => (await ConfigStatusAsync()).GetProperty("rejected").ValueKind == JsonValueKind.Object, "the unreadable file to be refused");
+        var unreadable = await env.RunCliAsync("status", "--json", "--config", env.ConfigPath);
+        Assert.Equal(0, unreadable.ExitCode);
+        Assert.Contains("warning", unreadable.Stderr);
+
+        // A deleted profile: its connected session stays, but reaches no upstream any more.
+        await SaveAsync(Config(env.Root, "--stderr, changed", "").Replace("  raw: { compact_tools_enabled: false }", "  other: { compact_tools_enabled: false }", StringComparison.Ordinal));
+        await Wait.UntilAsync(async () => (await ConfigStatusAsync()) is var c && c.GetProperty("rejected").ValueKind == JsonValueKind.Null
+            && c.GetProperty("version").GetInt32() >= 4, "the change that deletes the profile to be applied");
+        var cut = await client.CallToolAsync("t.pid", new Dictionary<string, object?>());
+        Assert.Equal("unknown_tool", BrokerEnvironment.ErrorOf(cut).GetProperty("code").GetString());
     }
 
     [Fact]

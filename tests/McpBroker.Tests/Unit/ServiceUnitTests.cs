@@ -40,7 +40,8 @@ public sealed class ServiceUnitTests : IDisposable
             _ => s_context,
         };
         var plan = ServiceDefinitions.Plan(platform, ServiceAction.Install, context, socketActivation);
-        var text = string.Join("", plan.Files.Select(f => $"=== {f.Path} ({f.Purpose})\n{f.Content}"))
+        var text = string.Join("", plan.Prepare.Select(c => $"=== first run ({c.Purpose})\n{c}\n"))
+            + string.Join("", plan.Files.Select(f => $"=== {f.Path} ({f.Purpose})\n{f.Content}"))
             + string.Join("", plan.Commands.Select(c => $"=== run ({c.Purpose})\n{c}\n"));
         Golden.AssertMatches($"service/{golden}.txt", text);
     }
