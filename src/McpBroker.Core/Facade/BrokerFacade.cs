@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpBroker.Auth;
@@ -21,7 +21,10 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
     private const int MaxLimit = 50;
     private const int OneLineLength = 160;
     private const int DetailedMatches = 3;
-    private readonly ConcurrentDictionary<string, ToolView> _views = new(StringComparer.Ordinal);
+    // One view per profile object: sessions of one profile share it; a session whose profile is its own copy (view: raw,
+    // or a shape kept across a reload) gets its own instead of evicting theirs on every call. Weak: a profile object
+    // a reload replaced takes its view with it.
+    private readonly ConditionalWeakTable<ProfileModel, ToolView> _views = new();
 
     public async ValueTask<ListToolsResult> ListToolsAsync(ProfileModel profile, string sessionId, string? cursor, CancellationToken ct)
     {
@@ -188,14 +191,13 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
     private async Task<(ToolView View, IReadOnlyDictionary<string, BrokerError> Failures)> ViewAsync(ProfileModel profile, string sessionId, CancellationToken ct)
     {
         var (snapshot, failures) = await catalog.EnsureAsync(profile.Upstreams, sessionId, ct);
-        // A reload gives the profile a new definition (a new object) even when no upstream changed.
-        if (_views.TryGetValue(profile.Name, out var view) && view.CatalogVersion == snapshot.Version && ReferenceEquals(view.Profile, profile))
+        if (_views.TryGetValue(profile, out var view) && view.CatalogVersion == snapshot.Version)
         {
             return (view, failures);
         }
 
         view = ToolView.Build(profile, snapshot);
-        _views[profile.Name] = view;
+        _views.AddOrUpdate(profile, view);
         return (view, failures);
     }
 
@@ -433,7 +435,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         var hint = profile.CompactToolsEnabled
             ? $"use a name exactly as {search} returned it"
             : "use a name exactly as tools/list returned it";
-        if (_views.TryGetValue(profile.Name, out var view) && name.Length <= 256
+        if (_views.TryGetValue(profile, out var view) && name.Length <= 256
             && catalog.Current.Index.Search(name, 1, view.Contains) is [var best] && view.Find(best.Key) is { } suggestion)
         {
             hint += $"; did you mean '{suggestion.ExposedName}'?";
