@@ -58,7 +58,7 @@ internal static class BrokerBench
         };
         var cli = Path.Combine(pub, "mcp-broker");
         var shim = Path.Combine(pub, "mcp-broker-client");
-        await RunAsync(cli, "daemon", "--detach", "--config", config);
+        await ExecAsync(cli, "daemon", "--detach", "--config", config);
         try
         {
             Console.WriteLine($"# mcp-broker bench — {results["machine"]}\n");
@@ -94,7 +94,7 @@ internal static class BrokerBench
         }
         finally
         {
-            await RunAsync(cli, "daemon", "stop", "--config", config);
+            await ExecAsync(cli, "daemon", "stop", "--config", config);
             Directory.Delete(root, recursive: true);
         }
 
@@ -280,9 +280,9 @@ internal static class BrokerBench
     // e. daemon RSS: with every upstream catalogued, then with 50 more idle sessions.
     private static async Task<JsonObject> MemoryAsync(string cli, string shim, string config)
     {
-        var warm = await RunAsync(cli, "tools", "warm", "--json", "--config", config);
+        var warm = await ExecAsync(false, cli, "tools", "warm", "--json", "--config", config);
         var tools = JsonNode.Parse(warm)!["upstreams"]!.AsObject().Sum(u => u.Value?["tools"]?.GetValue<int>() ?? 0);
-        var pid = JsonNode.Parse(await RunAsync(cli, "status", "--json", "--config", config))!["daemon"]!["pid"]!.GetValue<int>();
+        var pid = JsonNode.Parse(await ExecAsync(cli, "status", "--json", "--config", config))!["daemon"]!["pid"]!.GetValue<int>();
         GC.Collect();
         var idle = RssMegabytes(pid);
         const int idleSessions = 50;
@@ -316,7 +316,7 @@ internal static class BrokerBench
             {
                 if (restart)
                 {
-                    await RunAsync(cli, "upstream", "restart", "fast", "--config", config);
+                    await ExecAsync(cli, "upstream", "restart", "fast", "--config", config);
                 }
 
                 await using var client = await ShimClientAsync(shim, config, "raw");
@@ -419,7 +419,7 @@ internal static class BrokerBench
         if (!File.Exists(Path.Combine(pub, "mcp-broker")) || !File.Exists(Path.Combine(pub, "mcp-broker-client")))
         {
             Console.Error.WriteLine($"publishing to {pub} (scripts/publish: NativeAOT shim, ReadyToRun daemon)…");
-            await RunAsync(Path.Combine(Program.RepoRoot, "scripts", "publish"), pub);
+            await ExecAsync(Path.Combine(Program.RepoRoot, "scripts", "publish"), pub);
         }
     }
 
@@ -428,19 +428,22 @@ internal static class BrokerBench
         var path = Path.Combine(Program.RepoRoot, "tests", "McpBroker.TestUpstream", "bin", "Release", "net10.0", "mcp-test-upstream");
         if (!File.Exists(path))
         {
-            await RunAsync("dotnet", "build", "-c", "Release", Path.Combine(Program.RepoRoot, "tests", "McpBroker.TestUpstream"), "--nologo", "-v", "quiet");
+            await ExecAsync("dotnet", "build", "-c", "Release", Path.Combine(Program.RepoRoot, "tests", "McpBroker.TestUpstream"), "--nologo", "-v", "quiet");
         }
 
         return path;
     }
 
-    private static async Task<string> RunAsync(string fileName, params string[] args)
+    /// <summary>Runs a command to its end and returns its output; throws when it fails.</summary>
+    private static Task<string> ExecAsync(string fileName, params string[] args) => ExecAsync(true, fileName, args);
+
+    private static async Task<string> ExecAsync(bool check, string fileName, params string[] args)
     {
         using var process = Process.Start(new ProcessStartInfo(fileName, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(10));
-        if (process.ExitCode != 0 && !(args.Length > 1 && args[0] == "tools"))
+        if (check && process.ExitCode != 0)
         {
             throw new InvalidOperationException($"{fileName} {string.Join(' ', args)} exited {process.ExitCode}: {await stderr}");
         }

@@ -29,8 +29,7 @@ internal static class CatalogFill
     /// <summary>Fills the catalog for the profile's upstreams; per upstream its tool count or error, or null when the daemon did not answer.</summary>
     public static async Task<JsonObject?> RunAsync(BrokerModel model, string? profile, bool show, CancellationToken ct)
     {
-        var upstreams = (profile is null ? model.Upstreams.Select(u => u.Name) : model.Profiles[profile].Upstreams)
-            .Select(model.FindUpstream).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled).Select(u => u.Name).ToList();
+        var upstreams = model.EnabledUpstreams(profile is null ? null : model.Profiles[profile]).Select(u => u.Name).ToList();
         var timeout = model.Upstreams.Select(u => u.StartTimeout).DefaultIfEmpty(TimeSpan.Zero).Max() + TimeSpan.FromSeconds(60);
         var warm = DaemonClient.ControlAsync(model.Runtime.SocketPath, "warm", timeout, profile: profile);
         if (!show || upstreams.Count == 0)

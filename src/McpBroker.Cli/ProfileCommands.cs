@@ -158,7 +158,7 @@ internal static class ProfileCommands
             var tools = await client.ListToolsAsync(cancellationToken: ct);
             var status = await CallJsonAsync(client, ToolNames.BrokerTool("status", profile.NameStyle), [], ct);
             var states = status?["upstreams"]?.AsArray().ToDictionary(u => u!["name"]!.GetValue<string>(), u => u!) ?? [];
-            foreach (var upstream in profile.Upstreams.Select(model.FindUpstream).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled))
+            foreach (var upstream in model.EnabledUpstreams(profile))
             {
                 var probe = Probe(client, profile, upstream, tools, ct);
                 var report = interactive

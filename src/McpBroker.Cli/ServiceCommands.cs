@@ -59,14 +59,7 @@ internal static class ServiceCommands
         foreach (var command in plan.Prepare)
         {
             // Stops what runs before its files change; may fail when there is nothing to stop.
-            Console.WriteLine($"$ {command}");
-            var (exit, output) = await RunCommandAsync(command, ct);
-            if (output.Length > 0)
-            {
-                Console.WriteLine(output.TrimEnd());
-            }
-
-            if (exit != 0)
+            if (await RunAndPrintAsync(command, ct) is var exit and not 0)
             {
                 Console.WriteLine($"(exit {exit}: taken as nothing to stop)");
             }
@@ -80,14 +73,7 @@ internal static class ServiceCommands
 
         foreach (var command in plan.Commands)
         {
-            Console.WriteLine($"$ {command}");
-            var (exit, output) = await RunCommandAsync(command, ct);
-            if (output.Length > 0)
-            {
-                Console.WriteLine(output.TrimEnd());
-            }
-
-            if (exit != 0)
+            if (await RunAndPrintAsync(command, ct) is var exit and not 0)
             {
                 Console.Error.WriteLine($"mcp-broker: '{command}' exited {exit}; the files above are in place, run the command again once the cause is fixed");
                 return 1;
@@ -205,12 +191,23 @@ internal static class ServiceCommands
 
         foreach (var command in plan.Commands)
         {
-            Console.WriteLine($"$ {command}");
-            var (_, output) = await RunCommandAsync(command, ct);
-            Console.WriteLine(output.TrimEnd());
+            await RunAndPrintAsync(command, ct);
         }
 
         return current == install.Files.Count ? 0 : 1;
+    }
+
+    /// <summary>Prints the command, runs it, prints what it printed; its exit code.</summary>
+    private static async Task<int> RunAndPrintAsync(ServiceCommand command, CancellationToken ct)
+    {
+        Console.WriteLine($"$ {command}");
+        var (exit, output) = await RunCommandAsync(command, ct);
+        if (output.Length > 0)
+        {
+            Console.WriteLine(output.TrimEnd());
+        }
+
+        return exit;
     }
 
     private static async Task<(int Exit, string Output)> RunCommandAsync(ServiceCommand command, CancellationToken ct)

@@ -16,6 +16,10 @@ public sealed record BrokerModel(
 {
     public UpstreamModel? FindUpstream(string name) => Upstreams.FirstOrDefault(u => u.Name == name);
 
+    /// <summary>The upstreams a profile sees that are not disabled (every enabled upstream without a profile).</summary>
+    public IReadOnlyList<UpstreamModel> EnabledUpstreams(ProfileModel? profile) =>
+        [.. (profile?.Upstreams.Select(FindUpstream).OfType<UpstreamModel>() ?? Upstreams).Where(u => u.Mode != UpstreamMode.Disabled)];
+
     /// <summary>The clients whose config files the CLI manages, by name.</summary>
     public FrozenDictionary<string, ClientModel> Clients { get; init; } = FrozenDictionary<string, ClientModel>.Empty;
 }

@@ -246,21 +246,13 @@ internal sealed partial class SessionListener(
     private async Task<WelcomeMessage> WarmAsync(string? profileName, CancellationToken ct)
     {
         var current = model;
-        IEnumerable<string> names;
-        if (profileName is null)
-        {
-            names = current.Upstreams.Select(u => u.Name);
-        }
-        else if (current.Profiles.TryGetValue(profileName, out var profile))
-        {
-            names = profile.Upstreams;
-        }
-        else
+        ProfileModel? profile = null;
+        if (profileName is not null && !current.Profiles.TryGetValue(profileName, out profile))
         {
             return Refuse("unknown_profile", $"no profile named '{profileName}' in {current.SourcePath}; defined: {string.Join(", ", current.Profiles.Keys)}");
         }
 
-        var enabled = names.Select(current.FindUpstream).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled).Select(u => u.Name).ToList();
+        var enabled = current.EnabledUpstreams(profile).Select(u => u.Name).ToList();
         var (snapshot, failures) = await catalog.EnsureAsync(enabled, sessionId: null, ct);
         var upstreams = new JsonObject();
         foreach (var name in enabled)

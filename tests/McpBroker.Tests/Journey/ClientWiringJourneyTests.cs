@@ -209,17 +209,7 @@ public sealed class ClientWiringJourneyTests
             WorkingDirectory = Path.Combine(env.Root, "home"),
         };
         start.ArgumentList.Add("app-server");
-        foreach (var (key, value) in env.ProcessEnvironment)
-        {
-            if (value is null)
-            {
-                start.Environment.Remove(key);
-            }
-            else
-            {
-                start.Environment[key] = value;
-            }
-        }
+        env.ApplyEnvironment(start);
 
         using var codex = Process.Start(start)!;
         _ = codex.StandardError.ReadToEndAsync();

@@ -9,16 +9,10 @@ public sealed class OperatorTests
     [Fact]
     public async Task Status_ShowsTheDaemonItsSessionsAndUpstreams_AndSaysWhenNoneRuns()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
-            schema_version: 1
-            runtime: { root: "{{root}}" }
-            profiles:
-              raw: { compact_tools_enabled: false }
-            upstreams:
-              t: { command: "{{Repo.TestUpstream}}" }
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root, $$"""
               mine: { command: "{{Repo.TestUpstream}}", mode: per_session }
               off: { command: "{{Repo.TestUpstream}}", mode: disabled }
-            """);
+            """));
 
         var none = await env.RunCliAsync("status", "--config", env.ConfigPath);
         Assert.Equal(3, none.ExitCode);
@@ -239,16 +233,8 @@ public sealed class OperatorTests
     [Fact]
     public async Task HotReload_AppliesAValidChangeByDifference_RefusesAnInvalidOne_AndSessionsStayConnected()
     {
-        string Config(string root, string uArgs, string extra) => $$"""
-            schema_version: 1
-            runtime: { root: "{{root}}" }
-            profiles:
-              raw: { compact_tools_enabled: false }
-            upstreams:
-              t: { command: "{{Repo.TestUpstream}}" }
-              u: { command: "{{Repo.TestUpstream}}", args: [{{uArgs}}] }
-            {{extra}}
-            """;
+        string Config(string root, string uArgs, string extra) =>
+            BrokerEnvironment.TestUpstreamConfig(root, $"  u: {{ command: \"{Repo.TestUpstream}\", args: [{uArgs}] }}\n{extra}");
         await using var env = await BrokerEnvironment.CreateAsync(root => Config(root, "", ""));
         var client = await env.ConnectAsync("raw");
         var listChanged = 0;

@@ -11,14 +11,7 @@ public sealed class PackagingTests
     [Fact]
     public async Task ThePackedTools_InstallIntoAToolPath_RunTheDemo_AndClientEntriesStartTheShimThroughTheTool()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
-            schema_version: 1
-            runtime: { root: "{{root}}" }
-            profiles:
-              raw: { compact_tools_enabled: false }
-            upstreams:
-              t: { command: "{{Repo.TestUpstream}}" }
-            """);
+        await using var env = await BrokerEnvironment.CreateAsync(r => BrokerEnvironment.TestUpstreamConfig(r));
         var packages = Path.Combine(env.Root, "packages");
         var tools = Path.Combine(env.Root, "tools");
 

@@ -11,19 +11,10 @@ namespace McpBroker.Tests.Journey;
 /// </summary>
 public sealed class ServiceTests
 {
-    private static string Config(string root) => $$"""
-        schema_version: 1
-        runtime: { root: "{{root}}" }
-        profiles:
-          raw: { compact_tools_enabled: false }
-        upstreams:
-          t: { command: "{{Repo.TestUpstream}}" }
-        """;
-
     [Fact]
     public async Task ServiceInstall_IsADryRunUntilApply_ThenWritesTheUnit_BacksUpWhatItReplaces_AndUninstallRemovesIt()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(Config);
+        await using var env = await BrokerEnvironment.CreateAsync(r => BrokerEnvironment.TestUpstreamConfig(r));
         var bin = Directory.CreateDirectory(Path.Combine(env.Root, "stub-bin")).FullName;
         var calls = Path.Combine(env.Root, "systemctl.calls");
         var systemctl = Path.Combine(bin, "systemctl");
@@ -88,7 +79,7 @@ public sealed class ServiceTests
     [Fact]
     public async Task SocketActivation_TheDaemonStartsOnTheFirstConnection_AndServesOnTheSocketItWasGiven()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(Config);
+        await using var env = await BrokerEnvironment.CreateAsync(r => BrokerEnvironment.TestUpstreamConfig(r));
         var sockets = Directory.CreateDirectory(Path.Combine(env.Root, "sockets"));
         File.SetUnixFileMode(sockets.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var start = new ProcessStartInfo("systemd-socket-activate") { UseShellExecute = false, RedirectStandardError = true };
@@ -97,17 +88,7 @@ public sealed class ServiceTests
             start.ArgumentList.Add(arg);
         }
 
-        foreach (var (key, value) in env.ProcessEnvironment)
-        {
-            if (value is null)
-            {
-                start.Environment.Remove(key);
-            }
-            else
-            {
-                start.Environment[key] = value;
-            }
-        }
+        env.ApplyEnvironment(start);
 
         using var activator = Process.Start(start)!;
         try

@@ -11,15 +11,6 @@ namespace McpBroker.Tests.Journey;
 /// </summary>
 public sealed class StdioModeTests
 {
-    private static string Config(string root) => $$"""
-        schema_version: 1
-        runtime: { root: "{{root}}" }
-        profiles:
-          raw: { compact_tools_enabled: false }
-        upstreams:
-          t: { command: "{{Repo.TestUpstream}}" }
-        """;
-
     private static Task<McpClient> StdioAsync(BrokerEnvironment env, params string[] args) =>
         McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
         {
@@ -37,7 +28,7 @@ public sealed class StdioModeTests
     [Fact]
     public async Task WithNoDaemon_ItRunsTheDaemonInProcess_AndStopsItAndItsUpstreamsWhenTheClientGoes()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(Config);
+        await using var env = await BrokerEnvironment.CreateAsync(r => BrokerEnvironment.TestUpstreamConfig(r));
         int upstreamPid, daemonPid;
         await using (var client = await StdioAsync(env, "--config", env.ConfigPath, "--profile", "raw"))
         {
@@ -57,7 +48,7 @@ public sealed class StdioModeTests
     [Fact]
     public async Task WithADaemonRunning_ItIsTheShim_AndLeavesTheDaemonRunning()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(Config);
+        await using var env = await BrokerEnvironment.CreateAsync(r => BrokerEnvironment.TestUpstreamConfig(r));
         var first = await env.ConnectAsync("raw");
         var upstreamPid = await BrokerEnvironment.CallTextAsync(first, "t.pid", []);
         await using (var client = await StdioAsync(env, "--config", env.ConfigPath, "--profile", "raw", "--client", "bundle"))
@@ -75,7 +66,7 @@ public sealed class StdioModeTests
     [Fact]
     public async Task InitIfMissing_WritesTheStarterConfig_WithoutIt_AMissingConfigIsAClearError()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(Config);
+        await using var env = await BrokerEnvironment.CreateAsync(r => BrokerEnvironment.TestUpstreamConfig(r));
         env.ExtraEnvironment["HOME"] = Path.Combine(env.Root, "home");
         var fresh = Path.Combine(env.Root, "fresh", "broker.yaml");
 

@@ -55,6 +55,17 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
             purpose: read and write files
         """;
 
+    /// <summary>A raw profile and the in-repo test upstream 't', plus <paramref name="upstreams"/> (lines indented two spaces).</summary>
+    public static string TestUpstreamConfig(string root, string upstreams = "") => $$"""
+        schema_version: 1
+        runtime: { root: "{{root}}" }
+        profiles:
+          raw: { compact_tools_enabled: false }
+        upstreams:
+          t: { command: "{{Repo.TestUpstream}}" }
+        {{upstreams}}
+        """;
+
     public static async Task<BrokerEnvironment> CreateAsync(Func<string, string>? config = null)
     {
         await NpmUpstreams.EnsureInstalledAsync();
@@ -106,6 +117,22 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
         return client;
     }
 
+    /// <summary>Gives a process this test's environment (<see cref="ProcessEnvironment"/>: set, or removed when null).</summary>
+    public void ApplyEnvironment(ProcessStartInfo start)
+    {
+        foreach (var (key, value) in ProcessEnvironment)
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(key);
+            }
+            else
+            {
+                start.Environment[key] = value;
+            }
+        }
+    }
+
     public async Task<CliResult> RunCliAsync(params string[] args) => await RunAsync(Repo.Cli, args, stdin: null);
 
     public async Task<CliResult> RunAsync(string fileName, IEnumerable<string> args, string? stdin, TimeSpan? timeout = null)
@@ -122,18 +149,7 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
             start.ArgumentList.Add(arg);
         }
 
-        foreach (var (key, value) in ProcessEnvironment)
-        {
-            if (value is null)
-            {
-                start.Environment.Remove(key);
-            }
-            else
-            {
-                start.Environment[key] = value;
-            }
-        }
-
+        ApplyEnvironment(start);
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
