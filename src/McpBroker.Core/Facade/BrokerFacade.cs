@@ -86,13 +86,15 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            // A bug must not surface as the SDK's bare "An error occurred": keep the error shape clients parse.
-            outcome = new BrokerError(BrokerErrorCode.Internal, $"the broker failed while handling '{request.Name}': {ex.GetType().Name}",
-                "retry; if it persists, the daemon log ({runtime.root}/logs/daemon.log) has details");
+            outcome = Failed(request.Name, ex);
         }
 
         return outcome.Ok ? outcome.Value! : ErrorResult(outcome.Error!);
     }
+
+    /// <summary>A bug must not surface as the SDK's bare "An error occurred": keep the error shape clients parse.</summary>
+    private static BrokerError Failed(string tool, Exception ex) => new(BrokerErrorCode.Internal, $"the broker failed while handling '{tool}': {ex.GetType().Name}",
+        "retry; if it persists, the daemon log ({runtime.root}/logs/daemon.log) has details");
 
     private async Task<Outcome<CallToolResult>> DispatchAsync(ProfileModel profile, string sessionId, CallToolRequestParams request, Func<JsonObject, ValueTask>? progress, CancellationToken ct)
     {
@@ -374,8 +376,73 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         }
     }
 
-    private async Task<Outcome<CallToolResult>> CallUpstreamAsync(ProfileModel profile, string sessionId, string name, IDictionary<string, JsonElement>? arguments,
+    private Task<Outcome<CallToolResult>> CallUpstreamAsync(ProfileModel profile, string sessionId, string name, IDictionary<string, JsonElement>? arguments,
+        Func<JsonObject, ValueTask>? progress, CancellationToken ct) =>
+        WithUpstreamToolAsync(profile, sessionId, name, async (tool, supervisor, idempotent) =>
+        {
+            var outcome = await supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress);
+            if (outcome.Ok)
+            {
+                ResourceNames.ExposeIn(profile, tool.Upstream, outcome.Value!.Content);
+            }
+
+            return outcome;
+        }, ct);
+
+    /// <summary>
+    /// Whether a raw profile's tools/call can take <see cref="RelayCallAsync"/>: a call of an upstream tool (not a
+    /// broker tool) whose params the typed path would accept — a string name, arguments an object or absent.
+    /// </summary>
+    public static bool Relayable(ProfileModel profile, JsonObject parameters, out string name)
+    {
+        name = "";
+        if (profile.CompactToolsEnabled
+            || parameters["name"] is not JsonValue value || !value.TryGetValue(out string? n) || FacadeTools.Match(n) is not null
+            || parameters["arguments"] is not (null or JsonObject))
+        {
+            return false;
+        }
+
+        name = n;
+        return true;
+    }
+
+    /// <summary>
+    /// A raw profile's call of an upstream tool, relayed as JSON: what <see cref="CallToolAsync"/> does for it, without
+    /// converting the arguments and the result to and from the SDK's types. <paramref name="arguments"/> is the
+    /// request's own node (the caller gives it up). The answer is a CallToolResult as JSON, errors included.
+    /// </summary>
+    public async ValueTask<JsonNode?> RelayCallAsync(ProfileModel profile, string sessionId, string name, JsonObject? arguments,
         Func<JsonObject, ValueTask>? progress, CancellationToken ct)
+    {
+        Outcome<JsonNode?> outcome;
+        try
+        {
+            outcome = await WithUpstreamToolAsync(profile, sessionId, name, async (tool, supervisor, idempotent) =>
+            {
+                var relayed = await supervisor.CallToolJsonAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress);
+                if (relayed.Ok)
+                {
+                    ResourceNames.ExposeIn(profile, tool.Upstream, relayed.Value);
+                }
+
+                return relayed;
+            }, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            outcome = Failed(name, ex);
+        }
+
+        return outcome.Ok ? outcome.Value : JsonSerializer.SerializeToNode(ErrorResult(outcome.Error!), McpJsonUtilities.DefaultOptions.GetTypeInfo<CallToolResult>());
+    }
+
+    /// <summary>
+    /// Finds an upstream tool the profile shows by its exposed name and holds its upstream while
+    /// <paramref name="call"/> runs; a withheld, unknown or unreachable tool is the error a client reads instead.
+    /// </summary>
+    private async Task<Outcome<T>> WithUpstreamToolAsync<T>(ProfileModel profile, string sessionId, string name,
+        Func<ExposedTool, UpstreamSupervisor, bool, Task<Outcome<T>>> call, CancellationToken ct)
     {
         var (view, failures) = await ViewAsync(profile, sessionId, ct);
         if (view.FindWithheld(name) is { } withheld)
@@ -394,13 +461,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         await using (lease)
         {
             var idempotent = (tool.Upstream.ToolOverrides.GetValueOrDefault(tool.Tool.Name)?.Idempotent ?? tool.Tool.Annotations?.IdempotentHint) == true;
-            var outcome = await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress);
-            if (outcome.Ok)
-            {
-                ResourceNames.ExposeIn(profile, tool.Upstream, outcome.Value!.Content);
-            }
-
-            return outcome;
+            return await call(tool, lease.Supervisor, idempotent);
         }
     }
 
@@ -427,6 +488,26 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         }
 
         return merged;
+    }
+
+    /// <summary><see cref="WithDefaults(ExposedTool, IDictionary{string, JsonElement}?)"/> for arguments as JSON.</summary>
+    private static JsonObject? WithDefaults(ExposedTool tool, JsonObject? arguments)
+    {
+        if (tool.Upstream.ToolOverrides.GetValueOrDefault(tool.Tool.Name) is not { Defaults.Count: > 0 } overrides)
+        {
+            return arguments;
+        }
+
+        arguments ??= [];
+        foreach (var (key, value) in overrides.Defaults)
+        {
+            if (!arguments.ContainsKey(key))
+            {
+                arguments[key] = JsonSerializer.SerializeToNode(value, McpJsonUtilities.DefaultOptions.GetTypeInfo<JsonElement>());
+            }
+        }
+
+        return arguments;
     }
 
     private BrokerError UnknownTool(ProfileModel profile, string name)

@@ -146,6 +146,8 @@ public sealed class FacadeJourneyTests
         Assert.Equal("Echo: from defaults", await BrokerEnvironment.CallTextAsync(compact, "broker.call_tool", new() { ["name"] = "everything.echo" }));
         Assert.Equal("Echo: mine", await BrokerEnvironment.CallTextAsync(compact, "broker.call_tool",
             new() { ["name"] = "everything.echo", ["arguments"] = new Dictionary<string, object?> { ["message"] = "mine" } }));
+        Assert.Equal("Echo: from defaults", await BrokerEnvironment.CallTextAsync(raw, "everything.echo", []));
+        Assert.Equal("Echo: mine", await BrokerEnvironment.CallTextAsync(raw, "everything.echo", new() { ["message"] = "mine" }));
     }
 
     [Fact]

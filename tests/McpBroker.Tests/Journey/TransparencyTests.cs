@@ -96,6 +96,9 @@ public sealed class TransparencyTests
         var link = links.Content.OfType<ResourceLinkBlock>().First();
         Assert.StartsWith("mcp-broker://ev/demo://", link.Uri);
         Assert.NotEmpty((await a.ReadResourceAsync(link.Uri)).Contents);
+        var embedded = (await a.CallToolAsync("ev2.get-resource-reference", new Dictionary<string, object?> { ["resourceId"] = 3 }))
+            .Content.OfType<EmbeddedResourceBlock>().Single();
+        Assert.Equal("mcp-broker://ev2/demo://resource/dynamic/text/3", embedded.Resource.Uri);
 
         // A shared upstream is not offered roots (it would apply one session's roots to all), so it offers no roots tool.
         Assert.DoesNotContain("ev.get-roots-list", (await a.ListToolsAsync()).Select(t => t.Name));
