@@ -170,8 +170,17 @@ internal sealed partial class ToolCatalog
         IEnumerable<string> upstreams, string? sessionId, CancellationToken ct)
     {
         var snapshot = Current;
-        var missing = upstreams.Where(u => !snapshot.Upstreams.ContainsKey(u)).Select(_registry.FindModel).OfType<UpstreamModel>().ToList();
-        if (missing.Count == 0)
+        List<UpstreamModel>? missing = null;
+        foreach (var name in upstreams)
+        {
+            // Every call passes here: nothing is allocated when every upstream is catalogued already.
+            if (!snapshot.Upstreams.ContainsKey(name) && _registry.FindModel(name) is { } model)
+            {
+                (missing ??= []).Add(model);
+            }
+        }
+
+        if (missing is null)
         {
             return (snapshot, FrozenDictionary<string, BrokerError>.Empty);
         }

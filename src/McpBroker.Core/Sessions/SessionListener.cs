@@ -185,7 +185,7 @@ internal sealed partial class SessionListener(
         options.Filters.Message.OutgoingFilters.Add(pending.OutgoingFilter);
         try
         {
-            var transport = new StreamServerTransport(new DrainingInputStream(stream, pending, _drainLimit), stream, sessionId, loggerFactory);
+            var transport = new StreamServerTransport(new DrainingInputStream(stream, pending, _drainLimit), new OneWritePerMessage(stream), sessionId, loggerFactory);
             await using var server = McpServer.Create(transport, options, loggerFactory);
             await session.RunAsync(server, ct);
         }

@@ -966,7 +966,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             LogStarting(Model.Name, process.Pid);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
-            var transport = new StreamClientTransport(process.Input, ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
+            var transport = new StreamClientTransport(new Platform.OneWritePerMessage(process.Input), ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
             var connect = McpClient.CreateAsync(transport, ClientOptions(), _loggerFactory, startCts.Token);
             if (await Task.WhenAny(connect, process.Exited) != connect)
             {
