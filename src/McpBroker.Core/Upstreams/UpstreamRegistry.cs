@@ -65,10 +65,29 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
         return model.Mode switch
         {
             UpstreamMode.Shared => shared.TryGetValue(upstream, out var supervisor) ? new UpstreamLease(supervisor, owned: false) : null,
-            UpstreamMode.PerSession when sessionId is not null =>
-                new UpstreamLease(_perSession.GetOrAdd((upstream, sessionId), key => New(model, key.Session)), owned: false),
+            UpstreamMode.PerSession when sessionId is not null => PerSession(upstream, sessionId) is { } own ? new UpstreamLease(own, owned: false) : null,
             _ => new UpstreamLease(New(model, sessionId), owned: true),
         };
+    }
+
+    /// <summary>
+    /// The session's own instance of a per-session upstream, made under the same gate a reload replaces the models
+    /// and retires per-session instances under: one made from a model a concurrent reload just replaced would live,
+    /// with the old settings, until the session ends.
+    /// </summary>
+    private UpstreamSupervisor? PerSession(string upstream, string sessionId)
+    {
+        if (_perSession.TryGetValue((upstream, sessionId), out var existing))
+        {
+            return existing; // a reload retires it under the gate, like a shared one
+        }
+
+        lock (_applyGate)
+        {
+            return _models.TryGetValue(upstream, out var model) && model.Mode == UpstreamMode.PerSession
+                ? _perSession.GetOrAdd((upstream, sessionId), key => New(model, key.Session))
+                : null;
+        }
     }
 
     /// <summary>The state of the instance a session would use (per-call upstreams have none between calls).</summary>
