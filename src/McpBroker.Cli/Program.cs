@@ -65,6 +65,11 @@ var warmJson = new Option<bool>("--json") { Description = "Print one JSON object
 var warm = new Command("warm", "Start upstreams and list their tools now, as a session's first search would (the daemon starts if needed); live progress on a terminal; exit 1 if any could not be listed") { warmProfile, warmJson };
 warm.SetAction((r, ct) => ToolsCommands.WarmAsync(r.GetValue(configOption), r.GetValue(warmProfile), r.GetValue(warmJson), ct));
 
+var countProfile = new Option<string?>("--profile") { Description = "Only this profile (default: every profile)" };
+var countJson = new Option<bool>("--json") { Description = "Print one JSON object" };
+var count = new Command("count", "The tools a profile advertises (its tools/list) and, per upstream and in total, the upstream tools it shows and hides (the daemon starts if needed); exit 1 if any could not be listed") { countProfile, countJson };
+count.SetAction((r, ct) => ToolsCommands.CountAsync(r.GetValue(configOption), r.GetValue(countProfile), r.GetValue(countJson), ct));
+
 var measureProfile = new Option<string>("--profile") { Description = "Profile to measure", DefaultValueFactory = _ => "default" };
 var measureToken = new Option<string?>("--token-file") { Description = "Token file, for a profile with require_token_file" };
 var measureJson = new Option<bool>("--json") { Description = "Print one JSON object" };
@@ -215,7 +220,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     status,
     logs,
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
-    new Command("tools", "The daemon's tool catalog: fill it, approve pinned definitions") { warm, approve },
+    new Command("tools", "The daemon's tool catalog: fill it, count it, approve pinned definitions") { warm, count, approve },
     measure,
     new Command("profile", "Check what a profile gives a client") { profileValidate, profileParity },
     new Command("client", "Wire MCP clients to the broker") { render, apply, backup, backups, rollback, import, snippet, appsPolicy, acceptance },
