@@ -30,9 +30,12 @@ internal static class CodexAcceptance
     /// </summary>
     public static (string Name, bool Shortened) CodexToolName(string server, string tool)
     {
-        var name = $"mcp__{Sanitize(server)}__{Sanitize(tool)}";
+        var name = $"{CodexNamespace(server)}__{Sanitize(tool)}";
         return (name, name.Length > MaxToolName);
     }
+
+    /// <summary>The namespace Codex declares a server's tools in: <c>mcp__SERVER</c>, sanitized the same way.</summary>
+    public static string CodexNamespace(string server) => $"mcp__{Sanitize(server)}";
 
     public static IReadOnlyList<AcceptanceUpstream> Steps(BrokerModel model, ClientModel client, ProfileModel profile)
     {
@@ -89,6 +92,7 @@ internal static class CodexAcceptance
     {
         yield return $"Codex acceptance for profile '{profile.Name}' ({(profile.CompactToolsEnabled ? "compact: deferred tools behind search" : "raw: upstream tools listed")}), "
             + $"server entry '{client.EntryName}' of client '{client.Name}'.";
+        yield return $"Codex declares the broker's tools to the model in the namespace {CodexNamespace(client.EntryName)}; each name below is that namespace, '__' and the tool.";
         yield return "In a Codex session, ask it to call each tool below with exactly these arguments; nothing here was run.";
         foreach (var upstream in upstreams)
         {

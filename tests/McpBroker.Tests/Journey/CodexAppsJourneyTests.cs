@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using McpBroker.Tests.Support;
 
 namespace McpBroker.Tests.Journey;
@@ -93,6 +94,90 @@ public sealed class CodexAppsJourneyTests
         Assert.Equal(1, notCodex.ExitCode);
         Assert.Null(env.DaemonPid);
         Assert.False(File.Exists(env.SocketPath));
+    }
+
+    /// <summary>
+    /// The names are checked against Codex itself: the pinned Codex CLI runs one turn (<c>codex exec</c>) against a
+    /// stand-in Responses endpoint on 127.0.0.1 that records the request and refuses it, so no model is involved; the
+    /// tools it declares for the broker (a namespace and its functions) must be the names the acceptance steps print.
+    /// </summary>
+    [Fact]
+    public async Task Acceptance_ToolNames_AreTheNamesCodexDeclaresToTheModel()
+    {
+        await NpmClients.EnsureInstalledAsync();
+        await using var env = await BrokerEnvironment.CreateAsync(Config);
+        var home = Directory.CreateDirectory(Path.Combine(env.Root, "home")).FullName;
+        env.ExtraEnvironment["HOME"] = home;
+        env.ExtraEnvironment["CODEX_HOME"] = Path.Combine(home, ".codex");
+        var apply = await env.RunCliAsync("client", "apply", "codex", "--config", env.ConfigPath);
+        Assert.True(apply.ExitCode == 0, apply.Stderr);
+        var started = await env.RunCliAsync("daemon", "--detach", "--config", env.ConfigPath);
+        Assert.True(started.ExitCode == 0, started.Stderr);
+
+        var port = LoopbackServer.FreePort();
+        using var listener = new System.Net.HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var captured = CaptureOneRequestAsync(listener);
+
+        // Codex starts MCP servers with a reduced environment: give the shim what it needs to find this test's daemon.
+        var toml = Path.Combine(home, ".codex", "config.toml");
+        await File.WriteAllTextAsync(toml, $$"""
+            model = "gpt-test"
+            model_provider = "stand-in"
+
+            {{await File.ReadAllTextAsync(toml)}}
+            [mcp_servers.mcp-broker.env]
+            XDG_CACHE_HOME = "{{env.ProcessEnvironment["XDG_CACHE_HOME"]}}"
+            MCP_BROKER_CLI = "{{Repo.Cli}}"
+
+            [model_providers.stand-in]
+            name = "stand-in"
+            base_url = "http://127.0.0.1:{{port}}/v1"
+            wire_api = "responses"
+            """);
+        var exec = env.RunAsync(NpmClients.Bin("codex"), ["exec", "--skip-git-repo-check", "say hi"], stdin: "");
+        var request = await captured.WaitAsync(Wait.Timeout);
+        await exec;
+
+        var declared = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var tool in request["tools"]!.AsArray().OfType<JsonObject>().Where(t => (string?)t["type"] == "namespace"))
+        {
+            foreach (var function in tool["tools"]!.AsArray().OfType<JsonObject>())
+            {
+                declared.Add($"{tool["name"]}__{function["name"]}");
+            }
+        }
+
+        var acceptance = await env.RunCliAsync("client", "acceptance", "codex", "--config", env.ConfigPath, "--json");
+        var names = JsonDocument.Parse(acceptance.Stdout).RootElement.GetProperty("upstreams").EnumerateArray()
+            .SelectMany(u => u.GetProperty("steps").EnumerateArray())
+            .Select(s => s.GetProperty("tool").GetString()).OfType<string>().ToList();
+        Assert.Equal(["mcp__mcp_broker__broker_call_tool", "mcp__mcp_broker__broker_describe_tool", "mcp__mcp_broker__broker_search_tools"], names.Distinct().Order());
+        Assert.All(names, n => Assert.Contains(n, declared));
+        await env.StopDaemonAndAssertNothingLeftAsync();
+    }
+
+    /// <summary>The first POST to the listener: its JSON body, answered with HTTP 400 so the client stops there.</summary>
+    private static async Task<JsonObject> CaptureOneRequestAsync(System.Net.HttpListener listener)
+    {
+        while (true)
+        {
+            var context = await listener.GetContextAsync();
+            if (context.Request.HttpMethod != "POST")
+            {
+                context.Response.StatusCode = 404;
+                context.Response.Close();
+                continue;
+            }
+
+            var body = JsonNode.Parse(context.Request.InputStream)!.AsObject();
+            context.Response.StatusCode = 400;
+            context.Response.ContentType = "application/json";
+            await context.Response.OutputStream.WriteAsync("""{"error":{"message":"recorded by the test","type":"invalid_request_error"}}"""u8.ToArray());
+            context.Response.Close();
+            return body;
+        }
     }
 
     [Fact]
