@@ -143,7 +143,8 @@ internal static class ClientCommands
     /// <c>client apps-policy NAME [--apply]</c>: a Codex client's hosted-app policy. Without --apply it prints what would
     /// change (the config.toml diff, the connectors marked disabled, the tools taken out of each cache file) and writes
     /// nothing; with it, every file to change is backed up first under one backup id, then each is written atomically
-    /// (refused if Codex wrote it meanwhile). If a write fails, the files already written are restored from that backup.
+    /// (refused if Codex wrote it meanwhile). If a write fails, the files it had written already are restored from that
+    /// backup and the others are left as they are.
     /// </summary>
     public static int AppsPolicy(string? configOption, string name, bool apply) => Run(configOption, name, (model, client) =>
     {
@@ -189,21 +190,7 @@ internal static class ClientCommands
             return 0;
         }
 
-        var files = Backups(model, client);
-        var backup = files.Backup(client.ConfigPath, "before apps-policy", [.. plan.Changes.Select(c => c.Path).Where(p => p != client.ConfigPath)]);
-        try
-        {
-            foreach (var change in plan.Changes)
-            {
-                ClientFiles.WriteAtomic(change.Path, change.After, expectedHash: ClientFiles.Hash(change.Before));
-            }
-        }
-        catch (Exception e) when (e is ClientConfigException or IOException or UnauthorizedAccessException)
-        {
-            files.Restore(backup);
-            throw new ClientConfigException($"{e.Message.TrimEnd('.')}; every file is as it was (restored from backup {backup.Id})");
-        }
-
+        var backup = CodexApps.Apply(plan, client, Backups(model, client));
         Console.WriteLine($"applied: {plan.Changes.Count} file(s) written; backup {backup.Id}; undo with 'mcp-broker client rollback {client.Name}'");
         return 0;
     });

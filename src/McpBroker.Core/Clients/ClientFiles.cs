@@ -89,13 +89,19 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
 
     /// <summary>
     /// Puts every file of the backup back byte for byte as the backup saw it, removing those that did not exist then.
-    /// Every saved copy is read and checked against its hash before the first file is touched.
+    /// Every saved copy is read and checked against its hash before the first file is touched. With
+    /// <paramref name="only"/>, just those files (the ones a failed command had written already).
     /// </summary>
-    public void Restore(FileBackup backup)
+    public void Restore(FileBackup backup, IReadOnlyCollection<string>? only = null)
     {
         var copies = new List<(SavedFile File, byte[]? Bytes)>();
         foreach (var (i, file) in backup.Files.Index())
         {
+            if (only is not null && !only.Contains(file.Path))
+            {
+                continue;
+            }
+
             byte[]? bytes = null;
             if (file.Existed)
             {
@@ -121,6 +127,17 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
                 WriteAtomic(real, bytes, file.Mode is { } mode ? (UnixFileMode)mode : null);
             }
         }
+    }
+
+    /// <summary>Deletes a backup that protects nothing any more (its command failed and put everything back).</summary>
+    public void Forget(FileBackup backup)
+    {
+        foreach (var index in Enumerable.Range(0, backup.Files.Count))
+        {
+            File.Delete(BakPath(backup.Id, index));
+        }
+
+        File.Delete(MetaPath(backup.Id));
     }
 
     /// <summary>

@@ -151,6 +151,35 @@ internal static class CodexApps
         return new AppsPlan(changes, notes, cacheFiles.Count, ContextCost.OfDefinitions(all), ContextCost.OfDefinitions(kept));
     }
 
+    /// <summary>
+    /// Writes the plan: every file to change backed up first under one backup id (config.toml as the main file), then
+    /// each written atomically and refused if it changed since the plan read it (Codex wrote it meanwhile). If a write
+    /// fails, the files already written are put back from the backup, the others keep whatever they hold now, the
+    /// backup is dropped (it would only undo nothing), and the error says so.
+    /// </summary>
+    public static FileBackup Apply(AppsPlan plan, ClientModel client, ClientFiles files)
+    {
+        var backup = files.Backup(client.ConfigPath, "before apps-policy", [.. plan.Changes.Select(c => c.Path).Where(p => p != client.ConfigPath)]);
+        var written = new List<string>();
+        try
+        {
+            foreach (var change in plan.Changes)
+            {
+                ClientFiles.WriteAtomic(change.Path, change.After, expectedHash: ClientFiles.Hash(change.Before));
+                written.Add(change.Path);
+            }
+        }
+        catch (Exception e) when (e is ClientConfigException or IOException or UnauthorizedAccessException)
+        {
+            files.Restore(backup, written);
+            files.Forget(backup);
+            throw new ClientConfigException($"{e.Message.TrimEnd('.')}"
+                + (written.Count == 0 ? "" : $"; the {written.Count} other file(s) this command had written were put back as they were"));
+        }
+
+        return backup;
+    }
+
     /// <summary>The plan in words: per file what changes, notes, and the hosted tool definitions before and after.</summary>
     public static IEnumerable<string> Describe(AppsPlan plan)
     {

@@ -61,6 +61,26 @@ public sealed class CodexAppsTests : IDisposable
     }
 
     [Fact]
+    public void Apply_CodexRewritesACacheMeanwhile_PutsBackWhatItWrote_KeepsCodexsFile_AndDropsTheBackup()
+    {
+        WriteFixtures();
+        var client = Codex(Policy).Clients["codex"];
+        var originals = new[] { ConfigToml, DirectoryFile }.ToDictionary(p => p, File.ReadAllBytes);
+        var plan = CodexApps.Plan(client, client.CodexAppsPolicy!);
+        File.WriteAllText(ToolsFile, "{\"schema_version\": 4, \"tools\": []}"); // Codex refreshed its cache after the plan read it
+        var files = new ClientFiles(Path.Combine(_root, "backups"), TimeProvider.System);
+
+        var error = Assert.Throws<ClientConfigException>(() => CodexApps.Apply(plan, client, files));
+
+        Assert.Contains($"{ToolsFile} changed while this command ran", error.Message);
+        Assert.Contains("the 2 other file(s) this command had written were put back", error.Message);
+        Assert.All(originals, o => Assert.Equal(o.Value, File.ReadAllBytes(o.Key)));
+        Assert.Equal("{\"schema_version\": 4, \"tools\": []}", File.ReadAllText(ToolsFile));
+        Assert.Empty(files.List());
+        Assert.Empty(Directory.GetFiles(Path.Combine(_root, "backups")));
+    }
+
+    [Fact]
     public void AppsPolicy_CacheFileNotJson_IsRefusedNamingTheFile()
     {
         WriteFixtures();
