@@ -135,7 +135,9 @@ internal static class ClientCommands
                 : $"removed {file.Path}: it did not exist at backup {target.Id}");
         }
 
-        Console.WriteLine($"the file as it was just now is backup {before.Id}");
+        Console.WriteLine(before.Files.Count == 1
+            ? $"the file as it was just now is backup {before.Id}"
+            : $"the files as they were just now are backup {before.Id}");
         return 0;
     });
 

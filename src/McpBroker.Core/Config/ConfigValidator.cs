@@ -706,9 +706,10 @@ internal static partial class ConfigValidator
             }
         }
 
-        if (p.Enabled != false && rules.Count == 0 && p.DisableConnectors is not null)
+        if (p.Enabled != false && (p.DisableConnectors?.Count ?? 0) == 0)
         {
-            issues.Add(ConfigIssue.Warning($"{path}.disable_connectors", "is empty, so apps-policy changes nothing"));
+            issues.Add(ConfigIssue.Warning(p.DisableConnectors is null ? path : $"{path}.disable_connectors",
+                "names no connector, so apps-policy changes nothing; add disable_connectors: [{ name: GitHub, reason: \"the broker serves github\" }]"));
         }
 
         return new CodexAppsPolicyModel(p.Enabled ?? true,

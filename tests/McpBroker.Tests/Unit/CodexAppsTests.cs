@@ -138,6 +138,15 @@ public sealed class CodexAppsTests : IDisposable
         Assert.Contains(errors, e => e.Contains("clients.codex.codex_apps_policy.disable_connectors[0]", StringComparison.Ordinal) && e.Contains("id: connector_", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("clients.codex.codex_apps_policy.disable_connectors[1].reason", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("clients.claude.codex_apps_policy", StringComparison.Ordinal) && e.Contains("only codex-toml", StringComparison.Ordinal));
+
+        var empty = ConfigLoader.Load($$"""
+            schema_version: 1
+            runtime: { root: "{{_root}}/rt" }
+            clients:
+              codex: { format: codex-toml, config_path: "{{CodexHome}}/config.toml", codex_apps_policy: { enabled: true } }
+            """, Path.Combine(_root, "broker.yaml"));
+        Assert.True(empty.IsValid);
+        Assert.Contains(empty.Warnings, w => w.ToString().Contains("clients.codex.codex_apps_policy", StringComparison.Ordinal) && w.ToString().Contains("names no connector", StringComparison.Ordinal));
     }
 
     [Fact]
