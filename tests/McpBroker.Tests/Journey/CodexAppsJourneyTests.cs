@@ -21,6 +21,10 @@ public sealed class CodexAppsJourneyTests
         var originals = files.ToDictionary(f => f, File.ReadAllBytes);
         File.SetUnixFileMode(files[2], UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
 
+        var doctor = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
+        Assert.Contains("client codex: its codex_apps_policy is not applied: 3 file(s) to change, 22 hosted-app tool definition(s) of disabled connectors still cached", doctor.Stdout + doctor.Stderr);
+        Assert.Contains("mcp-broker client apps-policy codex --apply", doctor.Stdout + doctor.Stderr);
+
         var dryRun = await env.RunCliAsync("client", "apps-policy", "codex", "--config", env.ConfigPath);
         Assert.True(dryRun.ExitCode == 0, dryRun.Stderr);
         Assert.Contains("+[apps.connector_6a1f0c9e2b7d4e51a3c8f09b12de4477]", dryRun.Stdout);
@@ -39,6 +43,9 @@ public sealed class CodexAppsJourneyTests
         Assert.Contains("nothing to change", again.Stdout);
         var backups = await env.RunCliAsync("client", "backups", "codex", "--config", env.ConfigPath);
         Assert.Contains("before apps-policy (+2 more file(s)", backups.Stdout);
+
+        var applied = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
+        Assert.Contains("client codex: its codex_apps_policy is applied (18 hosted-app tool definition(s) cached)", applied.Stdout + applied.Stderr);
 
         var rollback = await env.RunCliAsync("client", "rollback", "codex", "--config", env.ConfigPath);
         Assert.True(rollback.ExitCode == 0, rollback.Stderr);
