@@ -205,6 +205,32 @@ public sealed class CodexAppsTests : IDisposable
     }
 
     [Theory]
+    [InlineData("[apps.c1]\ndefault_tools_approval_mode = \"prompt\"\n", "[apps.c1]\nenabled = false\ndefault_tools_approval_mode = \"prompt\"\n")]
+    [InlineData("[apps.c1]\r\nenabled = true\r\n", "[apps.c1]\r\nenabled = false\r\n")]
+    [InlineData("model = \"x\"", "model = \"x\"\n\n[apps.c1]\nenabled = false\n")]
+    [InlineData("[apps.\"c1\"]\nenabled = false\n", null)]
+    public void DisableApp_EachShapeOfTheTable_SetsEnabledFalse_AndNothingElse(string before, string? after)
+    {
+        var toml = TomlTextEdit.Parse(before, "/home/dev/.codex/config.toml");
+
+        var changed = toml.DisableApp("c1");
+
+        Assert.Equal(after is not null, changed);
+        Assert.Equal(after ?? before, toml.ToString());
+    }
+
+    [Theory]
+    [InlineData("apps = { c1 = { enabled = true } }\n", ":1: apps is written as a key")]
+    [InlineData("[apps]\nc1 = { enabled = true }\n", ":2: 'c1' is written as a key under [apps]")]
+    [InlineData("[apps.c1\nenabled = true\n", "not valid TOML")]
+    public void DisableApp_AppsWrittenAsKeysOrInvalidToml_IsRefusedWithTheLine(string before, string expected)
+    {
+        var error = Assert.Throws<ClientConfigException>(() => TomlTextEdit.Parse(before, "/home/dev/.codex/config.toml").DisableApp("c1"));
+
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Theory]
     [InlineData("mcp-broker", "broker.search_tools", "mcp__mcp_broker__broker_search_tools", false)]
     [InlineData("mcp-broker", "broker_call_tool", "mcp__mcp_broker__broker_call_tool", false)]
     [InlineData("work", "memory__read_graph", "mcp__work__memory__read_graph", false)]
