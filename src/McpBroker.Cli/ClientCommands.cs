@@ -99,7 +99,8 @@ internal static class ClientCommands
         Console.WriteLine($"{"ID",-24} {"CREATED (UTC)",-20} {"SIZE",10}  REASON");
         foreach (var b in backups)
         {
-            Console.WriteLine($"{b.Id,-24} {b.Created.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss} {(b.Existed ? $"{b.Bytes} B" : "absent"),10}  {b.Reason}");
+            Console.WriteLine($"{b.Id,-24} {b.Created.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss} {(b.Existed ? $"{b.Bytes} B" : "absent"),10}  {b.Reason}"
+                + (b.Also is { Count: > 0 } also ? $" (+{also.Count} more file(s): {string.Join(", ", also.Select(f => f.Path))})" : ""));
         }
 
         return 0;
@@ -124,13 +125,112 @@ internal static class ClientCommands
             return 1;
         }
 
-        var before = files.Backup(client.ConfigPath, "before rollback");
+        // The files as they are now, every one the target holds (a hosted-app policy backs up Codex's caches too).
+        var before = files.Backup(client.ConfigPath, "before rollback", [.. (target.Also ?? []).Select(f => f.Path)]);
         files.Restore(target);
-        Console.WriteLine(target.Existed
-            ? $"restored {client.ConfigPath} from backup {target.Id} ({target.Bytes} bytes, {target.Reason})"
-            : $"removed {client.ConfigPath}: it did not exist at backup {target.Id}");
-        Console.WriteLine($"the file as it was just now is backup {before.Id}");
+        foreach (var file in target.Files)
+        {
+            Console.WriteLine(file.Existed
+                ? $"restored {file.Path} from backup {target.Id} ({file.Bytes} bytes, {target.Reason})"
+                : $"removed {file.Path}: it did not exist at backup {target.Id}");
+        }
+
+        Console.WriteLine(before.Files.Count == 1
+            ? $"the file as it was just now is backup {before.Id}"
+            : $"the files as they were just now are backup {before.Id}");
         return 0;
+    });
+
+    /// <summary>
+    /// <c>client apps-policy NAME [--apply]</c>: a Codex client's hosted-app policy. Without --apply it prints what would
+    /// change (the config.toml diff, the connectors marked disabled, the tools taken out of each cache file) and writes
+    /// nothing; with it, every file to change is backed up first under one backup id, then each is written atomically
+    /// (refused if Codex wrote it meanwhile). If a write fails, the files it had written already are restored from that
+    /// backup and the others are left as they are.
+    /// </summary>
+    public static int AppsPolicy(string? configOption, string name, bool apply) => Run(configOption, name, (model, client) =>
+    {
+        if (client.Format != ClientFormat.CodexToml)
+        {
+            Console.Error.WriteLine($"mcp-broker: client '{client.Name}' is {ClientFormats.Name(client.Format)}; hosted-app policies are for codex-toml clients");
+            return 1;
+        }
+
+        if (client.CodexAppsPolicy is not { } policy)
+        {
+            Console.Error.WriteLine($"mcp-broker: client '{client.Name}' has no codex_apps_policy; add one, e.g.\n  clients:\n    {client.Name}:\n      format: codex-toml\n      codex_apps_policy:\n        disable_connectors:\n          - {{ name: GitHub, reason: \"the broker serves github\" }}");
+            return 1;
+        }
+
+        if (!policy.Enabled)
+        {
+            Console.WriteLine($"clients.{client.Name}.codex_apps_policy.enabled is false: nothing to do");
+            return 0;
+        }
+
+        var plan = CodexApps.Plan(client, policy);
+        foreach (var change in plan.Changes.Where(c => c.Path == client.ConfigPath))
+        {
+            Console.Write(UnifiedDiff.FormatRedacted(change.Before is null ? null : Encoding.UTF8.GetString(change.Before), Encoding.UTF8.GetString(change.After),
+                client.ConfigPath, client.ConfigPath + " (with the policy)"));
+        }
+
+        foreach (var line in CodexApps.Describe(plan))
+        {
+            Console.WriteLine(line);
+        }
+
+        if (plan.Changes.Count == 0)
+        {
+            Console.WriteLine("nothing to change: the policy is applied already");
+            return 0;
+        }
+
+        if (!apply)
+        {
+            Console.WriteLine($"dry run: nothing written; 'mcp-broker client apps-policy {client.Name} --apply' writes it (with a backup)");
+            return 0;
+        }
+
+        var backup = CodexApps.Apply(plan, client, Backups(model, client));
+        Console.WriteLine($"applied: {plan.Changes.Count} file(s) written; backup {backup.Id}; undo with 'mcp-broker client rollback {client.Name}'");
+        return 0;
+    });
+
+    /// <summary>
+    /// <c>client acceptance NAME [--profile P]</c>: for a Codex client, the calls to make inside a live Codex session to
+    /// check the broker's deferred tools, from each visible upstream's smoke probe, under the names Codex shows the
+    /// model. Computed from the config; nothing is started or called. Exit 1 when an upstream has no probe.
+    /// </summary>
+    public static int Acceptance(string? configOption, string name, string? profileName, bool json) => Run(configOption, name, (model, client) =>
+    {
+        if (client.Format != ClientFormat.CodexToml)
+        {
+            Console.Error.WriteLine($"mcp-broker: client '{client.Name}' is {ClientFormats.Name(client.Format)}; acceptance steps are written for codex-toml clients");
+            return 1;
+        }
+
+        profileName ??= client.Profile;
+        if (!model.Profiles.TryGetValue(profileName, out var profile))
+        {
+            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            return 1;
+        }
+
+        var steps = CodexAcceptance.Steps(model, client, profile);
+        if (json)
+        {
+            Console.WriteLine(CodexAcceptance.Json(client, profile, steps).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        }
+        else
+        {
+            foreach (var line in CodexAcceptance.Describe(client, profile, steps))
+            {
+                Console.WriteLine(line);
+            }
+        }
+
+        return steps.Any(s => s.Problem is not null) ? 1 : 0;
     });
 
     /// <summary>

@@ -162,6 +162,7 @@ internal static class DoctorCommand
         var covered = model.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled).Select(ClientImport.Identity).ToHashSet(StringComparer.Ordinal);
         foreach (var client in model.Clients.Values)
         {
+            CheckAppsPolicy(client, ok, warn, problem);
             var apply = $"mcp-broker client apply {client.Name}";
             var path = ClientFiles.Resolve(client.ConfigPath);
             IReadOnlyList<ClientServer> servers;
@@ -213,6 +214,33 @@ internal static class DoctorCommand
                 warn($"client {client.Name}: also runs '{duplicate.Name}' itself, which the broker runs too (two copies, and its tools twice)",
                     $"mcp-broker client apply {client.Name} --remove-others");
             }
+        }
+    }
+
+    /// <summary>A Codex client's hosted-app policy: applied, or what applying it would still change.</summary>
+    private static void CheckAppsPolicy(ClientModel client, Action<string> ok, Action<string, string> warn, Action<string, string> problem)
+    {
+        if (client.CodexAppsPolicy is not { Enabled: true } policy)
+        {
+            return;
+        }
+
+        try
+        {
+            var plan = CodexApps.Plan(client, policy);
+            if (plan.Changes.Count == 0)
+            {
+                ok($"client {client.Name}: its codex_apps_policy is applied ({plan.After.Tools} hosted-app tool definition(s) cached)");
+            }
+            else
+            {
+                warn($"client {client.Name}: its codex_apps_policy is not applied: {plan.Changes.Count} file(s) to change, {plan.Before.Tools - plan.After.Tools} hosted-app tool definition(s) of disabled connectors still cached",
+                    $"mcp-broker client apps-policy {client.Name} --apply");
+            }
+        }
+        catch (Exception ex) when (ex is ClientConfigException or IOException or UnauthorizedAccessException)
+        {
+            problem($"client {client.Name}: codex_apps_policy: {ex.Message}", "fix or delete the file it names (Codex rebuilds its caches), or fix the globs");
         }
     }
 

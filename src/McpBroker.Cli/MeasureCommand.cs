@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using McpBroker.Clients;
 using McpBroker.Config;
 using McpBroker.Measure;
 using ModelContextProtocol.Client;
@@ -60,6 +61,7 @@ internal static class MeasureCommand
             .Where(u => u?["tools"] is null)
             .Select(u => $"{u!["name"]}{(u["last_error"] is { } e ? $" ({e})" : "")}")
             .ToList() ?? [];
+        var hosted = HostedApps(model);
         if (json)
         {
             var result = new JsonObject
@@ -79,6 +81,24 @@ internal static class MeasureCommand
                 result["not_listed"] = new JsonArray([.. unlisted.Select(u => (JsonNode)u)]);
             }
 
+            if (hosted.Count > 0)
+            {
+                result["hosted_apps"] = new JsonArray([.. hosted.Select(h => (JsonNode)(h.Plan is { } plan
+                    ? new JsonObject
+                    {
+                        ["client"] = h.Client,
+                        ["cache_files"] = plan.CacheFiles,
+                        ["before"] = Json(plan.Before),
+                        ["after"] = Json(plan.After),
+                        ["reduction_pct"] = new JsonObject
+                        {
+                            ["tools"] = ContextCost.Reduction(plan.Before.Tools, plan.After.Tools),
+                            ["tokens"] = ContextCost.Reduction(plan.Before.Tokens, plan.After.Tokens),
+                        },
+                    }
+                    : new JsonObject { ["client"] = h.Client, ["error"] = h.Error }))]);
+            }
+
             Console.WriteLine(result.ToJsonString());
         }
         else
@@ -92,22 +112,63 @@ internal static class MeasureCommand
             {
                 AnsiConsole.MarkupLineInterpolated($"[yellow]not counted[/]: upstream {u} could not be listed");
             }
+
+            foreach (var (client, plan, error) in hosted)
+            {
+                if (plan is null)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[yellow]hosted apps of client '{client}' not counted[/]: {error}");
+                    continue;
+                }
+
+                var apps = new Table().AddColumns($"hosted apps of client '{Markup.Escape(client)}' ({plan.CacheFiles} tools cache file(s))", "tools", "bytes", "o200k tokens");
+                apps.AddRow("before (as the cache files are now)", $"{plan.Before.Tools}", $"{plan.Before.Bytes:N0}", $"{plan.Before.Tokens:N0}");
+                apps.AddRow("after (with its codex_apps_policy)", $"{plan.After.Tools}", $"{plan.After.Bytes:N0}", $"{plan.After.Tokens:N0}");
+                apps.AddRow("reduction", $"{ContextCost.Reduction(plan.Before.Tools, plan.After.Tools)}%", $"{ContextCost.Reduction(plan.Before.Bytes, plan.After.Bytes)}%", $"{ContextCost.Reduction(plan.Before.Tokens, plan.After.Tokens)}%");
+                AnsiConsole.Write(apps);
+            }
         }
 
         return 0;
     }
 
+    /// <summary>
+    /// Codex hosted-app tool definitions, for each Codex client with an enabled codex_apps_policy whose tools cache files
+    /// exist: as the files are now, and as the policy would leave them. Read only; a file that cannot be read is named.
+    /// </summary>
+    private static List<(string Client, AppsPlan? Plan, string? Error)> HostedApps(BrokerModel model)
+    {
+        var hosted = new List<(string, AppsPlan?, string?)>();
+        foreach (var client in model.Clients.Values.Where(c => c.CodexAppsPolicy is { Enabled: true }).OrderBy(c => c.Name, StringComparer.Ordinal))
+        {
+            try
+            {
+                var plan = CodexApps.Plan(client, client.CodexAppsPolicy!);
+                if (plan.CacheFiles > 0)
+                {
+                    hosted.Add((client.Name, plan, null));
+                }
+            }
+            catch (Exception e) when (e is ClientConfigException or IOException or UnauthorizedAccessException)
+            {
+                hosted.Add((client.Name, null, e.Message));
+            }
+        }
+
+        return hosted;
+    }
+
     private static JsonObject Json(Cost c) => new() { ["tools"] = c.Tools, ["bytes"] = c.Bytes, ["tokens"] = c.Tokens };
 
     /// <summary>An MCP session with the daemon over its socket, as the shim would open it (hello, answer, then MCP).</summary>
-    private static async Task<McpClient> ConnectAsync(BrokerModel model, string profile, string? token, string? view, CancellationToken ct)
+    internal static async Task<McpClient> ConnectAsync(BrokerModel model, string profile, string? token, string? view, CancellationToken ct, string client = "mcp-broker-measure")
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(model.Runtime.SocketPath), ct);
             var stream = new NetworkStream(socket, ownsSocket: true);
-            var hello = new JsonObject { ["mcp_broker"] = 1, ["profile"] = profile, ["client"] = "mcp-broker-measure", ["view"] = view, ["token"] = token };
+            var hello = new JsonObject { ["mcp_broker"] = 1, ["profile"] = profile, ["client"] = client, ["view"] = view, ["token"] = token };
             await stream.WriteAsync(Encoding.UTF8.GetBytes(hello.ToJsonString() + "\n"), ct);
             var line = new List<byte>();
             var one = new byte[1];
@@ -124,7 +185,7 @@ internal static class MeasureCommand
 
             return await McpClient.CreateAsync(new StreamClientTransport(stream, stream), new McpClientOptions
             {
-                ClientInfo = new Implementation { Name = "mcp-broker-measure", Version = BrokerInfo.Version },
+                ClientInfo = new Implementation { Name = client, Version = BrokerInfo.Version },
             }, cancellationToken: ct);
         }
         catch
@@ -134,5 +195,5 @@ internal static class MeasureCommand
         }
     }
 
-    private sealed class MeasureException(string message) : Exception(message);
+    internal sealed class MeasureException(string message) : Exception(message);
 }

@@ -65,6 +65,11 @@ var warmJson = new Option<bool>("--json") { Description = "Print one JSON object
 var warm = new Command("warm", "Start upstreams and list their tools now, as a session's first search would (the daemon starts if needed); live progress on a terminal; exit 1 if any could not be listed") { warmProfile, warmJson };
 warm.SetAction((r, ct) => ToolsCommands.WarmAsync(r.GetValue(configOption), r.GetValue(warmProfile), r.GetValue(warmJson), ct));
 
+var countProfile = new Option<string?>("--profile") { Description = "Only this profile (default: every profile)" };
+var countJson = new Option<bool>("--json") { Description = "Print one JSON object" };
+var count = new Command("count", "The tools a profile advertises (its tools/list) and, per upstream and in total, the upstream tools it shows and hides (the daemon starts if needed); exit 1 if any could not be listed") { countProfile, countJson };
+count.SetAction((r, ct) => ToolsCommands.CountAsync(r.GetValue(configOption), r.GetValue(countProfile), r.GetValue(countJson), ct));
+
 var measureProfile = new Option<string>("--profile") { Description = "Profile to measure", DefaultValueFactory = _ => "default" };
 var measureToken = new Option<string?>("--token-file") { Description = "Token file, for a profile with require_token_file" };
 var measureJson = new Option<bool>("--json") { Description = "Print one JSON object" };
@@ -102,6 +107,17 @@ var importName = ClientName();
 var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be added; write nothing" };
 var import = new Command("import", "Add the client's other MCP servers to the broker config as upstreams (secrets become env_from references)") { importName, dryRun };
 import.SetAction(r => ClientCommands.Import(r.GetValue(configOption), r.GetValue(importName)!, r.GetValue(dryRun)));
+
+var appsPolicyName = ClientName();
+var appsPolicyApply = new Option<bool>("--apply") { Description = "Write the changes (every file backed up first under one backup id; 'client rollback' undoes them); without it they are printed" };
+var appsPolicy = new Command("apps-policy", "Codex: disable the hosted apps (connectors) named in the client's codex_apps_policy and remove their tools from Codex's caches; dry run unless --apply") { appsPolicyName, appsPolicyApply };
+appsPolicy.SetAction(r => ClientCommands.AppsPolicy(r.GetValue(configOption), r.GetValue(appsPolicyName)!, r.GetValue(appsPolicyApply)));
+
+var acceptanceName = ClientName();
+var acceptanceProfile = new Option<string?>("--profile") { Description = "Profile to check (default: the client's)" };
+var acceptanceJson = new Option<bool>("--json") { Description = "Print one JSON object" };
+var acceptance = new Command("acceptance", "Codex: the calls to make inside a Codex session (search, describe, safe call) to check the broker's deferred tools, from each visible upstream's smoke probe, under Codex's mcp__SERVER__TOOL names; runs nothing; exit 1 if an upstream has no probe") { acceptanceName, acceptanceProfile, acceptanceJson };
+acceptance.SetAction(r => ClientCommands.Acceptance(r.GetValue(configOption), r.GetValue(acceptanceName)!, r.GetValue(acceptanceProfile), r.GetValue(acceptanceJson)));
 
 var authName = new Argument<string>("UPSTREAM") { Description = "An http/sse upstream with an oauth block" };
 var noBrowser = new Option<bool>("--no-browser") { Description = "Only print the authorization URL" };
@@ -204,10 +220,10 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     status,
     logs,
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
-    new Command("tools", "The daemon's tool catalog: fill it, approve pinned definitions") { warm, approve },
+    new Command("tools", "The daemon's tool catalog: fill it, count it, approve pinned definitions") { warm, count, approve },
     measure,
     new Command("profile", "Check what a profile gives a client") { profileValidate, profileParity },
-    new Command("client", "Wire MCP clients to the broker") { render, apply, backup, backups, rollback, import, snippet },
+    new Command("client", "Wire MCP clients to the broker") { render, apply, backup, backups, rollback, import, snippet, appsPolicy, acceptance },
     new Command("auth", "Credentials of remote upstreams: OAuth login and logout, and a passive check") { login, logout, authStatus },
     service,
     stdio,

@@ -1,5 +1,11 @@
+using System.Net.Sockets;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using McpBroker.Config;
 using McpBroker.Daemon;
+using McpBroker.Exposure;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Cli;
 
@@ -87,5 +93,117 @@ internal static class ToolsCommands
         }
 
         return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// <c>tools count [--profile P]</c>: what a profile advertises — its tools/list — and, per upstream, the tools it
+    /// shows of each (directly in a raw profile, behind search in a compact one) and those it hides (mutating and not
+    /// allowed, quarantined), from real sessions with the daemon (started, and the catalog filled, if needed).
+    /// Without --profile, every profile. Exit 1 when a session could not be opened or an upstream could not be listed.
+    /// </summary>
+    public static async Task<int> CountAsync(string? configOption, string? profileName, bool json, CancellationToken ct)
+    {
+        if (ConfigCommands.Load(configOption) is not { } model)
+        {
+            return 1;
+        }
+
+        if (profileName is not null && !model.Profiles.ContainsKey(profileName))
+        {
+            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            return 1;
+        }
+
+        if (await DaemonCommands.DetachAsync(model, quiet: true) != 0)
+        {
+            return 1;
+        }
+
+        // Fill the catalog first: a compact profile's tools/list alone would not list any upstream.
+        if (await CatalogFill.RunAsync(model, profileName, show: !json && !Console.IsOutputRedirected, ct) is null)
+        {
+            Console.Error.WriteLine("mcp-broker: the daemon did not answer the request to list tools; see 'mcp-broker logs'");
+            return 1;
+        }
+
+        var profiles = profileName is null ? model.Profiles.Values.OrderBy(p => p.Name, StringComparer.Ordinal).ToList() : [model.Profiles[profileName]];
+        var results = new JsonArray();
+        var failed = false;
+        foreach (var profile in profiles)
+        {
+            var result = await CountProfileAsync(model, profile, ct);
+            failed |= result["error"] is not null || result["upstreams"]?.AsArray().Any(u => u?["error"] is not null) == true;
+            results.Add(result);
+        }
+
+        if (json)
+        {
+            Console.WriteLine(new JsonObject { ["profiles"] = results }.ToJsonString());
+            return failed ? 1 : 0;
+        }
+
+        foreach (var result in results.OfType<JsonObject>())
+        {
+            var name = result["profile"]!.GetValue<string>();
+            if (result["error"] is { } error)
+            {
+                Console.WriteLine($"profile '{name}': {error}");
+                continue;
+            }
+
+            var compact = result["compact"]!.GetValue<bool>();
+            var total = result["total"]!.GetValue<int>();
+            Console.WriteLine($"profile '{name}' ({(compact ? "compact" : "raw")}): tools/list advertises {result["advertised"]} tool(s)"
+                + (compact ? $"; {total} upstream tool(s) behind search" : ""));
+            Console.WriteLine($"  {"UPSTREAM",-24} {"TOOLS",6}  HIDDEN");
+            foreach (var u in result["upstreams"]!.AsArray().OfType<JsonObject>())
+            {
+                var hidden = string.Join(", ", new[] { u["mutating_hidden"] is { } m ? $"{m} mutating" : null, u["quarantined"] is { } q ? $"{q} quarantined" : null }.OfType<string>());
+                Console.WriteLine(u["error"] is { } e
+                    ? $"  {u["upstream"],-24} {"-",6}  not listed: {e}"
+                    : $"  {u["upstream"],-24} {u["tools"],6}  {(hidden.Length == 0 ? "-" : hidden)}");
+            }
+
+            Console.WriteLine($"  {"total",-24} {total,6}");
+        }
+
+        return failed ? 1 : 0;
+    }
+
+    /// <summary>One profile's counts: its tools/list, and per upstream what its broker.status says it shows and hides.</summary>
+    private static async Task<JsonObject> CountProfileAsync(BrokerModel model, ProfileModel profile, CancellationToken ct)
+    {
+        var result = new JsonObject { ["profile"] = profile.Name, ["compact"] = profile.CompactToolsEnabled };
+        try
+        {
+            // The CLI runs as the daemon's user, so it may read a profile's token file itself; the token is only sent.
+            var token = profile.RequireTokenFile is { } file ? (await File.ReadAllTextAsync(file, ct)).Trim() : null;
+            await using var session = await MeasureCommand.ConnectAsync(model, profile.Name, token, null, ct, "mcp-broker-tools-count");
+            var advertised = await session.ListToolsAsync(cancellationToken: ct);
+            result["advertised"] = advertised.Count;
+            var answer = await session.CallToolAsync(ToolNames.BrokerTool("status", profile.NameStyle), cancellationToken: ct);
+            var status = answer.IsError == true ? null : JsonNode.Parse(string.Concat(answer.Content.OfType<TextContentBlock>().Select(c => c.Text)));
+            var upstreams = new JsonArray();
+            foreach (var u in status?["upstreams"]?.AsArray().OfType<JsonObject>() ?? [])
+            {
+                upstreams.Add(new JsonObject
+                {
+                    ["upstream"] = u["name"]?.DeepClone(),
+                    ["tools"] = u["tools"]?.DeepClone(),
+                    ["mutating_hidden"] = u["mutating_hidden"]?.DeepClone(),
+                    ["quarantined"] = u["quarantined"] is JsonArray q ? q.Count : null,
+                    ["error"] = u["tools"] is null ? u["last_error"]?.DeepClone() ?? "its tools could not be listed" : null,
+                });
+            }
+
+            result["upstreams"] = upstreams;
+            result["total"] = upstreams.Sum(u => u?["tools"]?.GetValue<int>() ?? 0);
+        }
+        catch (Exception ex) when (ex is MeasureCommand.MeasureException or IOException or SocketException or McpException or JsonException or UnauthorizedAccessException)
+        {
+            result["error"] = ex.Message;
+        }
+
+        return result;
     }
 }

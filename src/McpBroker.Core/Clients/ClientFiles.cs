@@ -4,7 +4,10 @@ using System.Text.Json.Serialization;
 
 namespace McpBroker.Clients;
 
-/// <summary>One saved copy of a file: where it came from, whether it existed, its mode and hash.</summary>
+/// <summary>
+/// One saved copy of a file: where it came from, whether it existed, its mode and hash — and, for a change that touches
+/// several files at once (Codex's config and its app caches), the other files saved with it, restored together.
+/// </summary>
 internal sealed record FileBackup(
     [property: JsonPropertyName("id")] string Id,
     [property: JsonPropertyName("path")] string Path,
@@ -13,7 +16,21 @@ internal sealed record FileBackup(
     [property: JsonPropertyName("bytes")] long Bytes,
     [property: JsonPropertyName("sha256")] string? Sha256,
     [property: JsonPropertyName("created")] DateTimeOffset Created,
-    [property: JsonPropertyName("reason")] string Reason);
+    [property: JsonPropertyName("reason")] string Reason,
+    [property: JsonPropertyName("also"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<SavedFile>? Also = null)
+{
+    /// <summary>Every file this backup holds: the main one first.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<SavedFile> Files => [new SavedFile(Path, Existed, Mode, Bytes, Sha256), .. Also ?? []];
+}
+
+/// <summary>One file inside a backup.</summary>
+internal sealed record SavedFile(
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("existed")] bool Existed,
+    [property: JsonPropertyName("mode")] int? Mode,
+    [property: JsonPropertyName("bytes")] long Bytes,
+    [property: JsonPropertyName("sha256")] string? Sha256);
 
 /// <summary>
 /// Reading, backing up, writing and restoring the files the CLI edits (client configs, and broker.yaml on import).
@@ -34,11 +51,12 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
 
     public static string Hash(byte[]? bytes) => bytes is null ? "none" : Convert.ToHexStringLower(SHA256.HashData(bytes));
 
-    /// <summary>Saves the file as it is now (or the fact that it does not exist) and returns the backup.</summary>
-    public FileBackup Backup(string path, string reason)
+    /// <summary>
+    /// Saves the file as it is now (or the fact that it does not exist), and the files in <paramref name="also"/> with
+    /// it under the same id (<c>ID.bak</c>, <c>ID.1.bak</c>, …), and returns the backup.
+    /// </summary>
+    public FileBackup Backup(string path, string reason, IReadOnlyList<string>? also = null)
     {
-        var real = Resolve(path);
-        var bytes = Read(real);
         Directory.CreateDirectory(backupsDir);
         Restrict(backupsDir, directory: true);
         var stamp = time.GetUtcNow();
@@ -48,13 +66,9 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
             id = $"{stamp.ToString("yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture)}-{n}";
         }
 
-        var backup = new FileBackup(id, path, bytes is not null, bytes is null || OperatingSystem.IsWindows() ? null : (int)File.GetUnixFileMode(real),
-            bytes?.LongLength ?? 0, bytes is null ? null : Hash(bytes), stamp, reason);
-        if (bytes is not null)
-        {
-            WriteAtomic(Path.Combine(backupsDir, id + ".bak"), bytes, Private);
-        }
-
+        var main = Save(path, BakPath(id, 0));
+        var others = also is null ? null : also.Select((p, i) => Save(p, BakPath(id, i + 1))).ToList();
+        var backup = new FileBackup(id, path, main.Existed, main.Mode, main.Bytes, main.Sha256, stamp, reason, others is { Count: > 0 } ? others : null);
         WriteAtomic(MetaPath(id), JsonSerializer.SerializeToUtf8Bytes(backup, s_json), Private);
         return backup;
     }
@@ -73,23 +87,57 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
             .OrderBy(b => b.Id, StringComparer.Ordinal)];
     }
 
-    /// <summary>Puts the file back byte for byte as the backup saw it; removes it when it did not exist then.</summary>
-    public void Restore(FileBackup backup)
+    /// <summary>
+    /// Puts every file of the backup back byte for byte as the backup saw it, removing those that did not exist then.
+    /// Every saved copy is read and checked against its hash before the first file is touched. With
+    /// <paramref name="only"/>, just those files (the ones a failed command had written already).
+    /// </summary>
+    public void Restore(FileBackup backup, IReadOnlyCollection<string>? only = null)
     {
-        var real = Resolve(backup.Path);
-        if (!backup.Existed)
+        var copies = new List<(SavedFile File, byte[]? Bytes)>();
+        foreach (var (i, file) in backup.Files.Index())
         {
-            File.Delete(real);
-            return;
+            if (only is not null && !only.Contains(file.Path))
+            {
+                continue;
+            }
+
+            byte[]? bytes = null;
+            if (file.Existed)
+            {
+                bytes = File.ReadAllBytes(BakPath(backup.Id, i));
+                if (Hash(bytes) != file.Sha256)
+                {
+                    throw new ClientConfigException($"backup {backup.Id} is damaged (the copy of {file.Path} does not match the hash recorded); nothing was restored");
+                }
+            }
+
+            copies.Add((file, bytes));
         }
 
-        var bytes = File.ReadAllBytes(Path.Combine(backupsDir, backup.Id + ".bak"));
-        if (Hash(bytes) != backup.Sha256)
+        foreach (var (file, bytes) in copies)
         {
-            throw new ClientConfigException($"backup {backup.Id} is damaged (its hash does not match the one recorded); nothing was restored");
+            var real = Resolve(file.Path);
+            if (bytes is null)
+            {
+                File.Delete(real);
+            }
+            else
+            {
+                WriteAtomic(real, bytes, file.Mode is { } mode ? (UnixFileMode)mode : null);
+            }
+        }
+    }
+
+    /// <summary>Deletes a backup that protects nothing any more (its command failed and put everything back).</summary>
+    public void Forget(FileBackup backup)
+    {
+        foreach (var index in Enumerable.Range(0, backup.Files.Count))
+        {
+            File.Delete(BakPath(backup.Id, index));
         }
 
-        WriteAtomic(real, bytes, backup.Mode is { } mode ? (UnixFileMode)mode : null);
+        File.Delete(MetaPath(backup.Id));
     }
 
     /// <summary>
@@ -141,6 +189,22 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
     public const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private string MetaPath(string id) => Path.Combine(backupsDir, id + ".json");
+
+    /// <summary>Where a backup keeps its copy of file <paramref name="index"/> (0: the main file, as before several files were kept).</summary>
+    private string BakPath(string id, int index) => Path.Combine(backupsDir, index == 0 ? id + ".bak" : $"{id}.{index}.bak");
+
+    private static SavedFile Save(string path, string bakPath)
+    {
+        var real = Resolve(path);
+        var bytes = Read(real);
+        if (bytes is not null)
+        {
+            WriteAtomic(bakPath, bytes, Private);
+        }
+
+        return new SavedFile(path, bytes is not null, bytes is null || OperatingSystem.IsWindows() ? null : (int)File.GetUnixFileMode(real),
+            bytes?.LongLength ?? 0, bytes is null ? null : Hash(bytes));
+    }
 
     private static void Restrict(string path, bool directory)
     {

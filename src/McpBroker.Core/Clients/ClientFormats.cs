@@ -86,7 +86,7 @@ internal static class ClientFormats
     };
 
     /// <summary>A bare TOML key when it may be one, else a quoted key.</summary>
-    private static string TomlKey(string key) =>
+    internal static string TomlKey(string key) =>
         key.Length > 0 && key.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-') ? key : JsonSerializer.Serialize(key, s_json);
 
     private static JsonArray ToJson(IEnumerable<string> items) => new([.. items.Select(i => (JsonNode)i)]);

@@ -4,12 +4,13 @@ using Tomlyn.Syntax;
 namespace McpBroker.Clients;
 
 /// <summary>
-/// Edits the <c>[mcp_servers.NAME]</c> tables of a Codex config.toml through Tomlyn's syntax tree: the tree gives each
+/// Edits the <c>[mcp_servers.NAME]</c> (and <c>[apps.ID]</c>) tables of a Codex config.toml through Tomlyn's syntax tree: the tree gives each
 /// table's exact span, and only those spans change, so every other table, key, comment and blank line stays as it was.
 /// </summary>
 internal sealed class TomlTextEdit
 {
     private const string Container = "mcp_servers";
+    private const string Apps = "apps";
     private readonly string _path;
     private string _text;
 
@@ -71,6 +72,68 @@ internal sealed class TomlTextEdit
         }
 
         Check();
+    }
+
+    /// <summary>
+    /// Switches a Codex hosted app (connector) off: <c>enabled = false</c> in its <c>[apps.ID]</c> table — the value
+    /// replaced where the table has the key, the line added under its header where it has not, and a new table added
+    /// (after the last <c>[apps.*]</c> one, else at the end) where there is none. Returns false when it was off already.
+    /// </summary>
+    public bool DisableApp(string id)
+    {
+        var doc = Document();
+        foreach (var kv in doc.KeyValues.Where(kv => KeyPath(kv.Key) is [Apps, ..]))
+        {
+            throw new ClientConfigException($"{_path}:{kv.Span.Start.Line + 1}: apps is written as a key, not as [apps.ID] tables; rewrite it as tables, then run this again");
+        }
+
+        foreach (var table in Tables(doc).Where(t => t.Path is [Apps]))
+        {
+            foreach (var item in table.Syntax.Items)
+            {
+                if (item is KeyValueSyntax pair && KeyPath(pair.Key) is [var first, ..] && first == id)
+                {
+                    throw new ClientConfigException($"{_path}:{pair.Span.Start.Line + 1}: '{id}' is written as a key under [apps]; rewrite it as [apps.{id}], then run this again");
+                }
+            }
+        }
+
+        var nl = NewLine();
+        if (Tables(doc).FirstOrDefault(t => t.Path is [Apps, var own] && own == id) is { } app)
+        {
+            var enabled = app.Syntax.Items.OfType<KeyValueSyntax>().FirstOrDefault(kv => KeyPath(kv.Key) is ["enabled"]);
+            if (enabled?.Value is BooleanValueSyntax { Value: false })
+            {
+                return false;
+            }
+
+            if (enabled?.Value is { } value)
+            {
+                _text = _text[..value.Span.Start.Offset] + "false" + _text[(value.Span.End.Offset + 1)..];
+            }
+            else
+            {
+                var headerEnd = _text.IndexOf('\n', app.Start);
+                _text = headerEnd < 0 ? _text + nl + "enabled = false" + nl : _text.Insert(headerEnd + 1, "enabled = false" + nl);
+            }
+        }
+        else
+        {
+            var table = $"[{Apps}.{ClientFormats.TomlKey(id)}]{nl}enabled = false{nl}";
+            if (Tables(doc).LastOrDefault(t => t.Path.Count >= 2 && t.Path[0] == Apps) is { } last)
+            {
+                var lead = _text[last.End - 1] == '\n' ? nl : nl + nl;
+                _text = _text[..last.End] + lead + table + _text[last.End..];
+            }
+            else
+            {
+                var lead = _text.Length == 0 ? "" : _text.EndsWith('\n') ? nl : nl + nl;
+                _text += lead + table;
+            }
+        }
+
+        Check();
+        return true;
     }
 
     /// <summary>A removed table takes one blank line after it along, so no double gap is left.</summary>

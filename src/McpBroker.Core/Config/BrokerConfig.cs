@@ -60,6 +60,36 @@ public sealed record ClientConfig
 
     [Description("gemini-settings only: server names to put in mcp.allowed (Gemini CLI starts only the servers listed there once the list exists). The broker's entry is always added to an existing list; a file without one gets one only when this is set.")]
     public List<string>? McpAllowedServers { get; init; }
+
+    [Description("codex-toml only: hosted apps (connectors) whose tools the broker already serves: 'mcp-broker client apps-policy NAME' disables them in config.toml and removes their tools from Codex's caches.")]
+    public CodexAppsPolicyConfig? CodexAppsPolicy { get; init; }
+}
+
+public sealed record CodexAppsPolicyConfig
+{
+    [Description("false: the policy is kept but apps-policy changes nothing and measure does not count it. Default true.")]
+    public bool? Enabled { get; init; }
+
+    [Description("Codex's app directory cache files (globs in the file name; ~ and $VAR expand). Default: cache/codex_app_directory/*.json beside the client's config_path.")]
+    public List<string>? AppDirectory { get; init; }
+
+    [Description("Codex's hosted-app tools cache files (globs in the file name; ~ and $VAR expand). Default: cache/codex_apps_tools/*.json beside the client's config_path.")]
+    public List<string>? ToolsCache { get; init; }
+
+    [Description("Connectors to disable, each by id (as Codex's files spell it, e.g. connector_…) or by name (its display name, any case), with the reason.")]
+    public List<DisableConnectorConfig>? DisableConnectors { get; init; }
+}
+
+public sealed record DisableConnectorConfig
+{
+    [Description("The connector's id, e.g. connector_0123abcd…")]
+    public string? Id { get; init; }
+
+    [Description("The connector's display name, e.g. GitHub (compared without regard to case).")]
+    public string? Name { get; init; }
+
+    [Required, Description("Why it is disabled, e.g. \"the broker serves github\"; shown by apps-policy.")]
+    public string? Reason { get; init; }
 }
 
 public sealed record RuntimeConfig

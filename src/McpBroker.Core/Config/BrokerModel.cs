@@ -29,6 +29,9 @@ public sealed record ClientModel(string Name, ClientFormat Format, string Config
 {
     public const string DefaultEntryName = "mcp-broker";
 
+    /// <summary>codex-toml only: the hosted-app policy, when the config has one.</summary>
+    public CodexAppsPolicyModel? CodexAppsPolicy { get; init; }
+
     /// <summary>The client's usual user-scope config file, relative to the home directory.</summary>
     public static string DefaultPath(ClientFormat format) => format switch
     {
@@ -41,6 +44,21 @@ public sealed record ClientModel(string Name, ClientFormat Format, string Config
         ClientFormat.Opencode => "~/.config/opencode/opencode.json",
         _ => "~/.config/mcp/mcp_settings.json",
     };
+}
+
+/// <summary>
+/// Codex hosted apps (connectors) to switch off: the file-name globs of Codex's app directory and tools-cache files
+/// (absolute, expanded) and the connectors, each matched by id or by name.
+/// </summary>
+public sealed record CodexAppsPolicyModel(bool Enabled, IReadOnlyList<string> AppDirectory, IReadOnlyList<string> ToolsCache, IReadOnlyList<ConnectorRule> DisableConnectors);
+
+/// <summary>One connector to disable: by id (exact) or by display name (any case), and why.</summary>
+public sealed record ConnectorRule(string? Id, string? Name, string Reason)
+{
+    public bool Matches(string? id, string? name) =>
+        (Id is not null && id == Id) || (Name is not null && name is not null && string.Equals(name, Name, StringComparison.OrdinalIgnoreCase));
+
+    public override string ToString() => Id is not null && Name is not null ? $"{Name} ({Id})" : Id ?? Name ?? "";
 }
 
 public sealed record RuntimeModel(string Root)

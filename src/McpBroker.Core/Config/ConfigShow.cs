@@ -51,6 +51,13 @@ public static class ConfigShow
                 ["entry_name"] = c.Value.EntryName,
                 ["profile"] = c.Value.Profile,
                 ["mcp_allowed_servers"] = c.Value.Format == ClientFormat.GeminiSettings ? c.Value.McpAllowedServers?.ToList() : null,
+                ["codex_apps_policy"] = c.Value.CodexAppsPolicy is { } apps ? new Dictionary<string, object?>
+                {
+                    ["enabled"] = apps.Enabled,
+                    ["app_directory"] = apps.AppDirectory.ToList(),
+                    ["tools_cache"] = apps.ToolsCache.ToList(),
+                    ["disable_connectors"] = apps.DisableConnectors.Select(r => (object?)new Dictionary<string, object?> { ["id"] = r.Id, ["name"] = r.Name, ["reason"] = r.Reason }).ToList(),
+                } : null,
             }),
             ["upstreams"] = model.Upstreams.ToDictionary(u => u.Name, u => (object?)new Dictionary<string, object?>
             {

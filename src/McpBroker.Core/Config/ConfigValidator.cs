@@ -630,10 +630,95 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Warning($"{path}.mcp_allowed_servers", "only gemini-settings clients have mcp.allowed; this list is ignored"));
         }
 
+        CodexAppsPolicyModel? appsPolicy = null;
+        if (c.CodexAppsPolicy is { } policy)
+        {
+            if (format != ClientFormat.CodexToml)
+            {
+                issues.Add(ConfigIssue.Error($"{path}.codex_apps_policy", $"only codex-toml clients have hosted apps; remove codex_apps_policy from this {System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(format.ToString())} client"));
+            }
+            else if (configPath is not null && Path.IsPathFullyQualified(configPath))
+            {
+                appsPolicy = ValidateAppsPolicy($"{path}.codex_apps_policy", policy, Path.GetDirectoryName(Path.GetFullPath(configPath))!, runtime, getEnv, issues);
+            }
+        }
+
         return issues.Skip(before).Any(i => i.Severity == IssueSeverity.Error)
             ? null
-            : new ClientModel(name, format, Path.GetFullPath(configPath!), entry, profile, c.McpAllowedServers);
+            : new ClientModel(name, format, Path.GetFullPath(configPath!), entry, profile, c.McpAllowedServers) { CodexAppsPolicy = appsPolicy };
     }
+
+    /// <summary>
+    /// A Codex hosted-app policy: each glob absolute after expansion with wildcards in its file name only (the folder is
+    /// read, not searched), and each connector named by id or name, with a reason.
+    /// </summary>
+    private static CodexAppsPolicyModel ValidateAppsPolicy(string path, CodexAppsPolicyConfig p, string codexHome, RuntimeModel? runtime,
+        Func<string, string?> getEnv, List<ConfigIssue> issues)
+    {
+        List<string> Globs(List<string>? globs, string key, string fallback)
+        {
+            if (globs is null)
+            {
+                return [Path.Combine(codexHome, fallback)];
+            }
+
+            var expanded = new List<string>();
+            foreach (var (i, glob) in globs.Index())
+            {
+                var at = $"{path}.{key}[{i}]";
+                var value = Placeholders.Expand(glob, runtime, null, getEnv, out var error);
+                if (value is null)
+                {
+                    issues.Add(ConfigIssue.Error(at, error!));
+                }
+                else if (!Path.IsPathFullyQualified(value))
+                {
+                    issues.Add(ConfigIssue.Error(at, $"'{glob}' is not an absolute path; write it from '/' or '~/', e.g. ~/.codex/{fallback}"));
+                }
+                else if (Path.GetDirectoryName(value) is { } folder && folder.IndexOfAny(['*', '?']) >= 0)
+                {
+                    issues.Add(ConfigIssue.Error(at, $"'{glob}' has a wildcard in a folder name; only the file name may have * or ?, e.g. ~/.codex/{fallback}"));
+                }
+                else
+                {
+                    expanded.Add(Path.GetFullPath(value));
+                }
+            }
+
+            return expanded;
+        }
+
+        var rules = new List<ConnectorRule>();
+        foreach (var (i, rule) in (p.DisableConnectors ?? []).Index())
+        {
+            var at = $"{path}.disable_connectors[{i}]";
+            if (string.IsNullOrWhiteSpace(rule.Id) && string.IsNullOrWhiteSpace(rule.Name))
+            {
+                issues.Add(ConfigIssue.Error(at, "name the connector: id: connector_… (as Codex's files spell it) or name: GitHub"));
+            }
+            else if (string.IsNullOrWhiteSpace(rule.Reason))
+            {
+                issues.Add(ConfigIssue.Error($"{at}.reason", "say why it is disabled, e.g. reason: \"the broker serves github\""));
+            }
+            else
+            {
+                rules.Add(new ConnectorRule(NullIfBlank(rule.Id), NullIfBlank(rule.Name), rule.Reason.Trim()));
+            }
+        }
+
+        if (p.Enabled != false && (p.DisableConnectors?.Count ?? 0) == 0)
+        {
+            issues.Add(ConfigIssue.Warning(p.DisableConnectors is null ? path : $"{path}.disable_connectors",
+                "names no connector, so apps-policy changes nothing; add disable_connectors: [{ name: GitHub, reason: \"the broker serves github\" }]"));
+        }
+
+        return new CodexAppsPolicyModel(p.Enabled ?? true,
+            Globs(p.AppDirectory, "app_directory", Path.Combine("cache", "codex_app_directory", "*.json")),
+            Globs(p.ToolsCache, "tools_cache", Path.Combine("cache", "codex_apps_tools", "*.json")),
+            rules);
+    }
+
+    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
     private static string? TokenFile(string? raw, string path, RuntimeModel? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)
     {

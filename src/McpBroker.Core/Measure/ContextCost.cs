@@ -36,6 +36,13 @@ public static class ContextCost
         return new Cost(tools.Count, Encoding.UTF8.GetByteCount(text), Tokens(text));
     }
 
+    /// <summary>The cost of tool definitions kept as JSON (a client's cache), serialized the same canonical way.</summary>
+    public static Cost OfDefinitions(IReadOnlyCollection<JsonNode?> definitions)
+    {
+        var text = CanonicalJson.Sort(new JsonObject { ["tools"] = new JsonArray([.. definitions.Select(d => d?.DeepClone())]) })!.ToJsonString(s_wire);
+        return new Cost(definitions.Count, Encoding.UTF8.GetByteCount(text), Tokens(text));
+    }
+
     /// <summary>How much smaller <paramref name="after"/> is, in percent of <paramref name="before"/> (0 when before is 0).</summary>
     public static double Reduction(int before, int after) => before == 0 ? 0 : Math.Round(100.0 * (before - after) / before, 1);
 }
