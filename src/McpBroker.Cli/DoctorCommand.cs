@@ -240,7 +240,8 @@ internal static class DoctorCommand
         }
         catch (Exception ex) when (ex is ClientConfigException or IOException or UnauthorizedAccessException)
         {
-            problem($"client {client.Name}: codex_apps_policy: {ex.Message}", "fix or delete the file it names (Codex rebuilds its caches), or fix the globs");
+            // The message names the file and its fix: a cache file may be deleted (Codex rebuilds it), config.toml may not.
+            problem($"client {client.Name}: codex_apps_policy: {ex.Message}", $"see the file named above, or fix clients.{client.Name}.codex_apps_policy's globs");
         }
     }
 

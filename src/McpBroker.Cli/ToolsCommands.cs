@@ -182,7 +182,14 @@ internal static class ToolsCommands
             var advertised = await session.ListToolsAsync(cancellationToken: ct);
             result["advertised"] = advertised.Count;
             var answer = await session.CallToolAsync(ToolNames.BrokerTool("status", profile.NameStyle), cancellationToken: ct);
-            var status = answer.IsError == true ? null : JsonNode.Parse(string.Concat(answer.Content.OfType<TextContentBlock>().Select(c => c.Text)));
+            var text = string.Concat(answer.Content.OfType<TextContentBlock>().Select(c => c.Text));
+            if (answer.IsError == true)
+            {
+                result["error"] = $"broker.status failed: {text}";
+                return result;
+            }
+
+            var status = JsonNode.Parse(text);
             var upstreams = new JsonArray();
             foreach (var u in status?["upstreams"]?.AsArray().OfType<JsonObject>() ?? [])
             {

@@ -101,15 +101,20 @@ internal static class CodexApps
             var tools = root["tools"] as JsonArray
                 ?? throw new ClientConfigException($"{path}: has no \"tools\" list, so it is not a Codex apps tools cache; fix codex_apps_policy.tools_cache");
             var removed = new List<(string Label, string Tool)>();
-            foreach (var entry in tools.ToList())
+            foreach (var (entry, i) in tools.ToList().Select((e, i) => (e, i)))
             {
-                var definition = entry?["tool"];
+                if (entry is not JsonObject cached)
+                {
+                    throw new ClientConfigException($"{path}: tools[{i}] is not an object, so it is not a Codex apps tools cache; fix or delete it (Codex rebuilds its caches)");
+                }
+
+                var definition = cached["tool"];
                 all.Add(definition);
-                var (id, name) = (Text(entry?["connector_id"]), Text(entry?["connector_name"]));
+                var (id, name) = (Text(cached["connector_id"]), Text(cached["connector_name"]));
                 if (rules.FirstOrDefault(r => r.Matches(id, name)) is { } rule)
                 {
                     Matched(rule, id);
-                    removed.Add((Label(id, name), Text(definition?["name"]) ?? Text(entry?["tool_name"]) ?? "?"));
+                    removed.Add((Label(id, name), Text((definition as JsonObject)?["name"]) ?? Text(cached["tool_name"]) ?? "?"));
                     tools.Remove(entry);
                 }
                 else
@@ -160,21 +165,34 @@ internal static class CodexApps
     public static FileBackup Apply(AppsPlan plan, ClientModel client, ClientFiles files)
     {
         var backup = files.Backup(client.ConfigPath, "before apps-policy", [.. plan.Changes.Select(c => c.Path).Where(p => p != client.ConfigPath)]);
-        var written = new List<string>();
+        var written = new List<AppsFileChange>();
         try
         {
             foreach (var change in plan.Changes)
             {
                 ClientFiles.WriteAtomic(change.Path, change.After, expectedHash: ClientFiles.Hash(change.Before));
-                written.Add(change.Path);
+                written.Add(change);
             }
         }
         catch (Exception e) when (e is ClientConfigException or IOException or UnauthorizedAccessException)
         {
-            files.Restore(backup, written);
+            // Put back only what still holds this command's bytes: a file Codex rewrote since keeps Codex's.
+            var ours = written.Where(c => ClientFiles.Hash(ClientFiles.Read(c.Path)) == ClientFiles.Hash(c.After)).Select(c => c.Path).ToList();
+            try
+            {
+                files.Restore(backup, ours);
+            }
+            catch (Exception restoreFailed) when (restoreFailed is ClientConfigException or IOException or UnauthorizedAccessException)
+            {
+                throw new ClientConfigException($"{e.Message.TrimEnd('.')}; putting back the files written before it failed too ({restoreFailed.Message.TrimEnd('.')}): "
+                    + $"backup {backup.Id} holds them as they were; run 'mcp-broker client rollback {client.Name} --to {backup.Id}'");
+            }
+
             files.Forget(backup);
-            throw new ClientConfigException($"{e.Message.TrimEnd('.')}"
-                + (written.Count == 0 ? "" : $"; the {written.Count} other file(s) this command had written were put back as they were"));
+            var skipped = written.Count - ours.Count;
+            throw new ClientConfigException(e.Message.TrimEnd('.')
+                + (written.Count == 0 ? "; no file was changed" : $"; {ours.Count} file(s) this command had already written were put back as they were")
+                + (skipped == 0 ? "" : $", {skipped} that Codex rewrote meanwhile keep Codex's bytes"));
         }
 
         return backup;

@@ -73,7 +73,7 @@ public sealed class CodexAppsTests : IDisposable
         var error = Assert.Throws<ClientConfigException>(() => CodexApps.Apply(plan, client, files));
 
         Assert.Contains($"{ToolsFile} changed while this command ran", error.Message);
-        Assert.Contains("the 2 other file(s) this command had written were put back", error.Message);
+        Assert.Contains("2 file(s) this command had already written were put back", error.Message);
         Assert.All(originals, o => Assert.Equal(o.Value, File.ReadAllBytes(o.Key)));
         Assert.Equal("{\"schema_version\": 4, \"tools\": []}", File.ReadAllText(ToolsFile));
         Assert.Empty(files.List());
@@ -91,6 +91,21 @@ public sealed class CodexAppsTests : IDisposable
 
         Assert.Contains(ToolsFile, error.Message);
         Assert.Contains("not valid JSON", error.Message);
+    }
+
+    [Theory]
+    [InlineData("{\"schema_version\": 4, \"tools\": [\"github\"]}")]
+    [InlineData("{\"schema_version\": 4, \"tools\": [{\"tool\": \"search\", \"connector_id\": \"x\"}, 7]}")]
+    public void AppsPolicy_CacheEntryNotAnObject_IsRefusedNamingTheFile(string cache)
+    {
+        WriteFixtures();
+        File.WriteAllText(ToolsFile, cache);
+        var client = Codex(Policy).Clients["codex"];
+
+        var error = Assert.Throws<ClientConfigException>(() => CodexApps.Plan(client, client.CodexAppsPolicy!));
+
+        Assert.Contains($"{ToolsFile}: tools[", error.Message);
+        Assert.Contains("is not an object", error.Message);
     }
 
     [Fact]
