@@ -232,6 +232,12 @@ internal static class DoctorCommand
             {
                 ok($"client {client.Name}: its codex_apps_policy is applied ({plan.After.Tools} hosted-app tool definition(s) cached)");
             }
+            else if (plan.Changes.All(c => c.Path != client.ConfigPath))
+            {
+                // The switch that lasts is in config.toml; Codex rewrites its caches when it refreshes them, whole.
+                ok($"client {client.Name}: its codex_apps_policy is applied in {client.ConfigPath}; Codex has refreshed its caches since "
+                    + $"({plan.Before.Tools - plan.After.Tools} cached definition(s) of disabled connectors; 'mcp-broker client apps-policy {client.Name} --apply' prunes them again)");
+            }
             else
             {
                 warn($"client {client.Name}: its codex_apps_policy is not applied: {plan.Changes.Count} file(s) to change, {plan.Before.Tools - plan.After.Tools} hosted-app tool definition(s) of disabled connectors still cached",

@@ -47,6 +47,13 @@ public sealed class CodexAppsJourneyTests
         var applied = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
         Assert.Contains("client codex: its codex_apps_policy is applied (18 hosted-app tool definition(s) cached)", applied.Stdout + applied.Stderr);
 
+        // Codex refreshes its tools cache whole: config.toml's switch still holds, so that is not a failure.
+        File.WriteAllBytes(files[2], originals[files[2]]);
+        var refreshed = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
+        Assert.Contains("its codex_apps_policy is applied in", refreshed.Stdout + refreshed.Stderr);
+        Assert.Contains("Codex has refreshed its caches since (22 cached definition(s) of disabled connectors", refreshed.Stdout + refreshed.Stderr);
+        File.WriteAllBytes(files[2], Golden("codex_apps_tools.applied.json"));
+
         var rollback = await env.RunCliAsync("client", "rollback", "codex", "--config", env.ConfigPath);
         Assert.True(rollback.ExitCode == 0, rollback.Stderr);
         Assert.All(files, f => Assert.Equal(originals[f], File.ReadAllBytes(f)));
