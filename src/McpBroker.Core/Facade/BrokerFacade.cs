@@ -15,7 +15,7 @@ namespace McpBroker.Facade;
 /// What a session's tools/list and tools/call do, for compact and raw profiles. Every failure on these paths
 /// is a <see cref="BrokerError"/> until <see cref="ErrorResult"/> turns it into an MCP tool result.
 /// </summary>
-internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources)
+internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources, Telemetry.CallLog calls)
 {
     private const int DefaultLimit = 8;
     private const int MaxLimit = 50;
@@ -80,6 +80,14 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         Func<JsonObject, ValueTask>? progress = null)
     {
         Outcome<CallToolResult> outcome;
+        using var span = Telemetry.BrokerTelemetry.Source.StartActivity(Telemetry.BrokerTelemetry.CallSpan, System.Diagnostics.ActivityKind.Internal);
+        if (span is not null)
+        {
+            span.SetTag("mcp_broker.session.id", sessionId);
+            span.SetTag("mcp_broker.profile", profile.Name);
+            span.SetTag("mcp_broker.tool", request.Name);
+        }
+
         try
         {
             outcome = await DispatchAsync(profile, sessionId, request, progress, ct);
@@ -394,7 +402,19 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         await using (lease)
         {
             var idempotent = (tool.Upstream.ToolOverrides.GetValueOrDefault(tool.Tool.Name)?.Idempotent ?? tool.Tool.Annotations?.IdempotentHint) == true;
+            var started = calls.Time.GetTimestamp();
+            using var span = Telemetry.BrokerTelemetry.Source.StartActivity(Telemetry.BrokerTelemetry.UpstreamSpan, System.Diagnostics.ActivityKind.Client);
+            span?.SetTag("mcp_broker.upstream", tool.Upstream.Name);
+            span?.SetTag("mcp_broker.tool", tool.Tool.Name);
             var outcome = await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress);
+            var result = outcome.Ok ? outcome.Value!.IsError == true ? Telemetry.CallLog.ToolError : Telemetry.CallLog.Ok : outcome.Error!.CodeName;
+            calls.Record(profile.Name, tool.Upstream.Name, tool.Tool.Name, started, result);
+            if (span is not null)
+            {
+                span.SetTag("mcp_broker.outcome", result);
+                span.SetStatus(outcome.Ok && outcome.Value!.IsError != true ? System.Diagnostics.ActivityStatusCode.Ok : System.Diagnostics.ActivityStatusCode.Error, outcome.Ok ? null : result);
+            }
+
             if (outcome.Ok)
             {
                 ResourceNames.ExposeIn(profile, tool.Upstream, outcome.Value!.Content);
