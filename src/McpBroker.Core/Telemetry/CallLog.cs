@@ -85,6 +85,7 @@ internal sealed class CallLog(TimeProvider time)
         private long _errors;
         private long _totalTicks;
         private long _lastTicks;
+        private long _maxTicks;
 
         public void Add(TimeSpan elapsed, bool failed)
         {
@@ -96,6 +97,12 @@ internal sealed class CallLog(TimeProvider time)
 
             Interlocked.Add(ref _totalTicks, elapsed.Ticks);
             Interlocked.Exchange(ref _lastTicks, elapsed.Ticks);
+            var max = Interlocked.Read(ref _maxTicks);
+            while (elapsed.Ticks > max && Interlocked.CompareExchange(ref _maxTicks, elapsed.Ticks, max) is var seen && seen != max)
+            {
+                max = seen;
+            }
+
             var bucket = elapsed.Ticks <= FirstBucketTicks ? 0 : Math.Min(Buckets - 1, 64 - long.LeadingZeroCount((elapsed.Ticks - 1) / FirstBucketTicks));
             Interlocked.Increment(ref _buckets[bucket]);
         }
@@ -113,6 +120,7 @@ internal sealed class CallLog(TimeProvider time)
                     ["p50"] = Percentile(calls, 0.50),
                     ["p95"] = Percentile(calls, 0.95),
                     ["last"] = calls == 0 ? null : Ms(Interlocked.Read(ref _lastTicks)),
+                    ["max"] = calls == 0 ? null : Ms(Interlocked.Read(ref _maxTicks)),
                 },
             };
         }
@@ -121,10 +129,10 @@ internal sealed class CallLog(TimeProvider time)
         {
             ["calls"] = 0,
             ["errors"] = 0,
-            ["latency_ms"] = new JsonObject { ["avg"] = null, ["p50"] = null, ["p95"] = null, ["last"] = null },
+            ["latency_ms"] = new JsonObject { ["avg"] = null, ["p50"] = null, ["p95"] = null, ["last"] = null, ["max"] = null },
         };
 
-        /// <summary>The upper bound of the bucket the percentile falls in.</summary>
+        /// <summary>The upper bound of the bucket the percentile falls in (never above the slowest call seen).</summary>
         private double? Percentile(long calls, double fraction)
         {
             if (calls == 0)
@@ -139,11 +147,11 @@ internal sealed class CallLog(TimeProvider time)
                 seen += Interlocked.Read(ref _buckets[i]);
                 if (seen >= rank)
                 {
-                    return Ms(FirstBucketTicks << i);
+                    return Ms(Math.Min(FirstBucketTicks << i, Interlocked.Read(ref _maxTicks)));
                 }
             }
 
-            return Ms(FirstBucketTicks << (Buckets - 1));
+            return Ms(Interlocked.Read(ref _maxTicks));
         }
     }
 
