@@ -89,7 +89,8 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
             {
                 var enabled = model.EnabledUpstreams(profile);
                 var listed = enabled.Where(u => snapshot.Upstreams.ContainsKey(u.Name)).ToList();
-                var raw = Measure.ContextCost.Of([.. listed.SelectMany(u => snapshot.Upstreams[u.Name].Tools)]);
+                var tools = listed.SelectMany(u => snapshot.Upstreams[u.Name].Tools).ToList();
+                var raw = tools.Count == 0 ? default : Measure.ContextCost.Of(tools); // nothing catalogued yet: nothing to compare
                 var shown = profile.CompactToolsEnabled ? Measure.ContextCost.Of([.. Facade.FacadeTools.Definitions(profile.NameStyle)]) : raw;
                 json.Add(new JsonObject
                 {

@@ -127,8 +127,8 @@ internal sealed class CallLog(TimeProvider time)
 
         public static JsonObject Empty() => new()
         {
-            ["calls"] = 0,
-            ["errors"] = 0,
+            ["calls"] = 0L,
+            ["errors"] = 0L,
             ["latency_ms"] = new JsonObject { ["avg"] = null, ["p50"] = null, ["p95"] = null, ["last"] = null, ["max"] = null },
         };
 
