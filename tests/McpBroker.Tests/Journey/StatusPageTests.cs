@@ -232,6 +232,28 @@ public sealed class StatusPageTests(ITestOutputHelper output)
         Assert.DoesNotContain(receiver.Metrics.Concat(receiver.Traces), b => Contains(b, "canary-must-not-reach-upstreams"));
     }
 
+    [Fact]
+    public async Task ADaemonWhoseStatusPageCannotOpen_SaysWhy_AndDoesNotStart()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        await using var env = await BrokerEnvironment.CreateAsync(root => Config(root, port));
+
+        var busy = await env.RunCliAsync("daemon", "--config", env.ConfigPath);
+        Assert.Equal(1, busy.ExitCode);
+        Assert.Contains($"cannot serve the status page on 127.0.0.1:{port} (broker.status_page.port)", busy.Stderr);
+        Assert.Contains("choose another port", busy.Stderr);
+
+        taken.Stop();
+        var tokenFile = Path.Combine(env.Root, "secrets", "status-token");
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        var exposed = await env.RunCliAsync("daemon", "--config", env.ConfigPath);
+        Assert.Equal(1, exposed.ExitCode);
+        Assert.Contains($"cannot open the status page: the token file {tokenFile} (broker.status_page.token_file) is readable by other users", exposed.Stderr);
+        Assert.Null(env.DaemonPid);
+    }
+
     private static bool Contains(byte[] body, string text) => body.AsSpan().IndexOf(Encoding.UTF8.GetBytes(text)) >= 0;
 
     private static async Task<HttpResponseMessage> SendAsync(HttpClient http, string url, string? token, Action<HttpRequestMessage>? change = null)
