@@ -9,10 +9,18 @@ using Xunit.Abstractions;
 
 namespace McpBroker.Tests.Journey;
 
+/// <summary>Headless Chromium takes most of a small machine: these tests run alone, so others' timings stay theirs.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class BrowserCollection
+{
+    public const string Name = "browser";
+}
+
 /// <summary>
 /// The status page, /metrics and OTLP export against a real daemon and the real test upstream: what people look at,
 /// and what telemetry collectors collect. The page is refused without its token, and shows no secret.
 /// </summary>
+[Collection(BrowserCollection.Name)]
 public sealed class StatusPageTests(ITestOutputHelper output)
 {
     private const string SecretArgument = "argument-that-must-stay-private-5150";
