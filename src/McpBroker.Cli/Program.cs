@@ -138,6 +138,13 @@ var statusTable = new Option<bool>("--table") { Description = "Print tables even
 var status = new Command("status", "The running daemon: pid, uptime, version, config; sessions; upstreams (state, pid, mode, sessions, restarts, tools, idle time, auth, last error). Exit 3 if no daemon runs") { statusJson, statusTable };
 status.SetAction((r, ct) => StatusCommand.RunAsync(r.GetValue(configOption), r.GetValue(statusJson), r.GetValue(statusTable)));
 
+var topInterval = new Option<string>("--interval") { Description = "How often to redraw", DefaultValueFactory = _ => "1s" };
+var topOnce = new Option<bool>("--once") { Description = "Draw one frame and exit (also when the output is not a terminal)" };
+var top = new Command("top", "A live view of the running daemon, like the status page: upstreams (state, pid, calls, errors, latency, restarts, auth), sessions, recent calls, context saved per profile; Ctrl+C or q quits. Exit 3 if no daemon runs") { topInterval, topOnce };
+top.SetAction((r, ct) => Duration.TryParse(r.GetValue(topInterval)!, out var every) && every.Value > TimeSpan.Zero
+    ? TopCommand.RunAsync(r.GetValue(configOption), every.Value, r.GetValue(topOnce), ct)
+    : Task.FromResult(Usage($"--interval '{r.GetValue(topInterval)}' is not a duration such as 1s or 500ms")));
+
 var logsUpstream = new Option<string?>("--upstream") { Description = "Show this upstream's stderr instead of the daemon's log" };
 var logsLines = new Option<int>("--lines", "-n") { Description = "How many of the last lines to print", DefaultValueFactory = _ => 50 };
 var logsFollow = new Option<bool>("--follow", "-f") { Description = "Keep printing what is appended (across rotations) until interrupted" };
@@ -218,6 +225,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("config", "Create, check and show the config") { init, validate, show, schema },
     daemon,
     status,
+    top,
     logs,
     new Command("upstream", "Act on one upstream of the running daemon") { restart },
     new Command("tools", "The daemon's tool catalog: fill it, count it, approve pinned definitions") { warm, count, approve },

@@ -29,6 +29,31 @@ public sealed record BrokerConfig
 
     [Description("MCP clients whose config files mcp-broker client render/apply manage, by name.")]
     public Dictionary<string, ClientConfig?>? Clients { get; init; }
+
+    [Description("OpenTelemetry: metrics and traces exported over OTLP, and Prometheus text at the status page's /metrics. Off when absent.")]
+    public TelemetryConfig? Telemetry { get; init; }
+}
+
+public sealed record TelemetryConfig
+{
+    [Description("OTLP receiver to export metrics and traces to, e.g. http://127.0.0.1:4318 (OTLP/HTTP: /v1/metrics and /v1/traces are appended) or http://127.0.0.1:4317 with otlp_protocol: grpc. No credentials in the URL. Off when absent.")]
+    public string? OtlpEndpoint { get; init; }
+
+    [Description("http_protobuf (default) or grpc.")]
+    public OtlpProtocolSetting? OtlpProtocol { get; init; }
+
+    [Description("How often metrics are exported over OTLP (e.g. 15s). Default 60s.")]
+    public Duration? ExportInterval { get; init; }
+
+    [Description("true: the status page (broker.status_page, which must be set) also serves the metrics as Prometheus text at /metrics, behind the same token. Default false.")]
+    public bool? Prometheus { get; init; }
+}
+
+[JsonConverter(typeof(SnakeCaseEnumConverter<OtlpProtocolSetting>))]
+public enum OtlpProtocolSetting
+{
+    HttpProtobuf,
+    Grpc,
 }
 
 [JsonConverter(typeof(KebabCaseEnumConverter<ClientFormat>))]
@@ -111,6 +136,18 @@ public sealed record BrokerSettingsConfig
 
     [Description("The HTTP front door: the daemon also serves MCP over streamable HTTP, one URL per profile (http://127.0.0.1:PORT/mcp/PROFILE), for clients that prefer a URL to a command. Off when absent.")]
     public HttpFrontDoorConfig? Http { get; init; }
+
+    [Description("The status page: a live web view of upstreams, sessions and recent calls at http://127.0.0.1:PORT/, behind a token. Off when absent.")]
+    public StatusPageConfig? StatusPage { get; init; }
+}
+
+public sealed record StatusPageConfig
+{
+    [Description("The port to serve the page on, on 127.0.0.1 only (1-65535).")]
+    public int? Port { get; init; }
+
+    [Description("File with the page's access token (open http://127.0.0.1:PORT/?token=TOKEN once, or send Authorization: Bearer TOKEN); relative paths are under {runtime.secrets_dir}. Created with a random token (mode 0600) when missing. Default: status-token.")]
+    public string? TokenFile { get; init; }
 }
 
 public sealed record HttpFrontDoorConfig

@@ -22,6 +22,23 @@ public sealed record BrokerModel(
 
     /// <summary>The clients whose config files the CLI manages, by name.</summary>
     public FrozenDictionary<string, ClientModel> Clients { get; init; } = FrozenDictionary<string, ClientModel>.Empty;
+
+    /// <summary>OTLP export and the Prometheus endpoint; null when off.</summary>
+    public TelemetryModel? Telemetry { get; init; }
+}
+
+/// <summary>Where metrics and traces go: an OTLP receiver (null: none), and whether the status page serves /metrics.</summary>
+public sealed record TelemetryModel(Uri? OtlpEndpoint, OtlpProtocolSetting OtlpProtocol, TimeSpan ExportInterval, bool Prometheus)
+{
+    public static readonly TimeSpan DefaultExportInterval = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>The status page's listener: 127.0.0.1 only, and the file holding its access token.</summary>
+public sealed record StatusPageModel(System.Net.IPEndPoint Listen, string TokenFile)
+{
+    public const string DefaultTokenFile = "status-token";
+
+    public string Url => $"http://{Listen}/";
 }
 
 /// <summary>One managed client: where its config file is, and the broker entry it gets.</summary>
@@ -130,6 +147,9 @@ public sealed record BrokerSettingsModel(TimeSpan IdleTimeout, TimeSpan StartTim
 {
     /// <summary>The HTTP front door; null when off.</summary>
     public HttpFrontDoorModel? Http { get; init; }
+
+    /// <summary>The status page; null when off.</summary>
+    public StatusPageModel? StatusPage { get; init; }
 
     public static readonly BrokerSettingsModel Defaults = new(TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120));
 }

@@ -30,7 +30,26 @@ public static class ConfigShow
                 ["idle_timeout"] = new Duration(model.Settings.IdleTimeout).ToString(),
                 ["start_timeout"] = new Duration(model.Settings.StartTimeout).ToString(),
                 ["call_timeout"] = new Duration(model.Settings.CallTimeout).ToString(),
+                ["http"] = model.Settings.Http is { } http ? new Dictionary<string, object?>
+                {
+                    ["listen"] = http.Listen.ToString(),
+                    ["token_file"] = http.TokenFile,
+                    ["allowed_origins"] = http.AllowedOrigins.Count == 0 ? null : http.AllowedOrigins.ToList(),
+                } : null,
+                ["status_page"] = model.Settings.StatusPage is { } page ? new Dictionary<string, object?>
+                {
+                    ["port"] = page.Listen.Port,
+                    ["token_file"] = page.TokenFile,
+                    ["url"] = page.Url,
+                } : null,
             },
+            ["telemetry"] = model.Telemetry is { } telemetry ? new Dictionary<string, object?>
+            {
+                ["otlp_endpoint"] = telemetry.OtlpEndpoint?.ToString(),
+                ["otlp_protocol"] = telemetry.OtlpEndpoint is null ? null : Word(telemetry.OtlpProtocol),
+                ["export_interval"] = telemetry.OtlpEndpoint is null ? null : new Duration(telemetry.ExportInterval).ToString(),
+                ["prometheus"] = telemetry.Prometheus,
+            } : null,
             ["profiles"] = model.Profiles.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => (object?)new Dictionary<string, object?>
             {
                 ["description"] = p.Value.Description,

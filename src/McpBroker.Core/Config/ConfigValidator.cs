@@ -18,7 +18,12 @@ internal static partial class ConfigValidator
         }
 
         runtime = ValidateRuntime(config.Runtime, getEnv, issues);
-        var settings = ValidateSettings(config.Broker, issues) with { Http = ValidateHttp(config.Broker?.Http, runtime, getEnv, issues) };
+        var settings = ValidateSettings(config.Broker, issues) with
+        {
+            Http = ValidateHttp(config.Broker?.Http, runtime, getEnv, issues),
+            StatusPage = ValidateStatusPage(config.Broker?.StatusPage, runtime, getEnv, issues),
+        };
+        var telemetry = ValidateTelemetry(config.Telemetry, config.Broker?.StatusPage is not null, issues);
         var profileConfigs = config.Profiles is { Count: > 0 } p
             ? p
             : new Dictionary<string, ProfileConfig?> { [ProfileModel.DefaultName] = null };
@@ -77,7 +82,76 @@ internal static partial class ConfigValidator
             issues.Where(i => i.Severity == IssueSeverity.Warning).ToList())
         {
             Clients = clients.ToFrozenDictionary(StringComparer.Ordinal),
+            Telemetry = telemetry,
         };
+    }
+
+    private static StatusPageModel? ValidateStatusPage(StatusPageConfig? page, RuntimeModel? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)
+    {
+        if (page is null)
+        {
+            return null;
+        }
+
+        const string path = "broker.status_page";
+        if (page.Port is not { } port)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.port", "say which port to serve the page on (127.0.0.1 only), e.g. port: 8766"));
+        }
+        else if (port is < 1 or > 65535)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.port", $"{port} is not a port from 1 to 65535, e.g. port: 8766"));
+        }
+
+        var tokenFile = TokenFile(page.TokenFile ?? StatusPageModel.DefaultTokenFile, $"{path}.token_file", runtime, getEnv, issues);
+        return page.Port is { } p and >= 1 and <= 65535 && tokenFile is not null
+            ? new StatusPageModel(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, p), tokenFile)
+            : null;
+    }
+
+    private static TelemetryModel? ValidateTelemetry(TelemetryConfig? telemetry, bool statusPage, List<ConfigIssue> issues)
+    {
+        if (telemetry is null)
+        {
+            return null;
+        }
+
+        Uri? endpoint = null;
+        if (telemetry.OtlpEndpoint is { } raw)
+        {
+            if (!Uri.TryCreate(raw, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            {
+                issues.Add(ConfigIssue.Error("telemetry.otlp_endpoint", $"'{raw}' is not an http(s) URL, e.g. http://127.0.0.1:4318"));
+            }
+            else if (uri.UserInfo.Length > 0 || uri.Query.Length > 0)
+            {
+                // The value is not repeated: it may hold a credential.
+                issues.Add(ConfigIssue.Error("telemetry.otlp_endpoint", "must carry no user name, password or query (they would be a secret in the config); use a receiver on this machine that forwards with its own credentials"));
+            }
+            else
+            {
+                endpoint = uri;
+            }
+        }
+
+        var interval = telemetry.ExportInterval?.Value ?? TelemetryModel.DefaultExportInterval;
+        if (interval < TimeSpan.FromMilliseconds(100))
+        {
+            issues.Add(ConfigIssue.Error("telemetry.export_interval", $"{new Duration(interval)} is too short; use at least 100ms (e.g. 15s)"));
+        }
+
+        var prometheus = telemetry.Prometheus ?? false;
+        if (prometheus && !statusPage)
+        {
+            issues.Add(ConfigIssue.Error("telemetry.prometheus", "/metrics is served by the status page: set broker.status_page (port, token_file) too, or prometheus: false"));
+        }
+
+        if (endpoint is null && !prometheus && telemetry.OtlpEndpoint is null)
+        {
+            issues.Add(ConfigIssue.Warning("telemetry", "neither otlp_endpoint nor prometheus: true is set, so nothing is exported"));
+        }
+
+        return new TelemetryModel(endpoint, telemetry.OtlpProtocol ?? OtlpProtocolSetting.HttpProtobuf, interval, prometheus);
     }
 
     private static RuntimeModel? ValidateRuntime(RuntimeConfig? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)

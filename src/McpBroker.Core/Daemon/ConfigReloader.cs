@@ -54,7 +54,23 @@ internal sealed partial class ConfigReloader(ConfigState state, UpstreamRegistry
                 kept.Add("broker.http");
             }
 
-            next = next with { Runtime = current.Runtime, Settings = next.Settings with { Http = current.Settings.Http } };
+            if (next.Settings.StatusPage != current.Settings.StatusPage)
+            {
+                kept.Add("broker.status_page");
+            }
+
+            if (next.Telemetry != current.Telemetry)
+            {
+                kept.Add("telemetry");
+            }
+
+            // The listeners and exporters opened at start stay as they are until the daemon restarts.
+            next = next with
+            {
+                Runtime = current.Runtime,
+                Settings = next.Settings with { Http = current.Settings.Http, StatusPage = current.Settings.StatusPage },
+                Telemetry = current.Telemetry,
+            };
             var change = await registry.ApplyAsync(next);
             catalog.Apply(next, change);
             state.Apply(next);

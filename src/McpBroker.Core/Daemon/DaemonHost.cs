@@ -38,6 +38,12 @@ public static partial class DaemonHost
             return 1;
         }
 
+        if (model.Settings.StatusPage is { } page && TokenFiles.EnsureExists(page.TokenFile, "broker.status_page.token_file") is { } pageTokenError)
+        {
+            reportError(new DaemonStartError(1, $"cannot open the status page: {pageTokenError}"));
+            return 1;
+        }
+
         // Holding the lock means the previous daemon is gone: stop whatever upstreams it left behind.
         var reaped = await new ProcessRecords(runtime.RunDir).ReapOrphansAsync();
 
@@ -162,13 +168,21 @@ public static partial class DaemonHost
         builder.Services.AddSingleton<BrokerFacade>();
         builder.Services.AddSingleton<BrokerResources>();
         builder.Services.AddSingleton<SessionServices>();
+        builder.Services.AddSingleton<Telemetry.CallLog>();
         builder.Services.AddSingleton<DaemonStatus>();
+        Telemetry.TelemetrySetup.Add(builder.Services, model);
         builder.Services.AddHostedService<UpstreamShutdown>();
         builder.Services.AddHostedService<SessionListener>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigReloader>());
         if (model.Settings.Http is { } http)
         {
             builder.Services.AddHostedService(sp => new HttpFrontDoor(http, sp.GetRequiredService<SessionServices>(), sp.GetRequiredService<ILoggerFactory>()));
+        }
+
+        if (model.Settings.StatusPage is { } page)
+        {
+            builder.Services.AddHostedService(sp => new Telemetry.StatusPage(page, sp.GetRequiredService<DaemonStatus>(),
+                model.Telemetry is { Prometheus: true } ? sp.GetRequiredService<OpenTelemetry.Metrics.MeterProvider>() : null, sp.GetRequiredService<ILoggerFactory>()));
         }
         return builder.Build();
     }

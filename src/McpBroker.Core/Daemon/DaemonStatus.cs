@@ -7,14 +7,19 @@ using McpBroker.Upstreams;
 namespace McpBroker.Daemon;
 
 /// <summary>
-/// What <c>mcp-broker status</c> shows: the daemon, its client sessions and every upstream, as one JSON object built
-/// from live state. Starts nothing; holds no secret (auth is the passive probe's verdict, URLs carry no credentials).
+/// What <c>mcp-broker status</c>, <c>mcp-broker top</c> and the status page show: the daemon, its client sessions,
+/// every upstream with its call counters and latency, the recent calls, and (on request) the context each profile
+/// saves, as one JSON object built from live state. Starts nothing; holds no secret (auth is the passive probe's
+/// verdict, URLs carry no credentials, calls are named by tool only — never their arguments or results).
 /// </summary>
-internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry, ToolCatalog catalog, ClientPeers peers, TimeProvider time)
+internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry, ToolCatalog catalog, ClientPeers peers, Telemetry.CallLog calls, TimeProvider time)
 {
     private readonly DateTimeOffset _startedAt = time.GetUtcNow();
+    private readonly Lock _contextGate = new();
+    private (long Catalog, int Config, JsonArray Json)? _context;
 
-    public JsonObject Build()
+    /// <param name="withContext">Add what each profile's tool list costs against the raw tools (tokenized once per catalog or config change).</param>
+    public JsonObject Build(bool withContext = false)
     {
         var now = time.GetUtcNow();
         var snapshot = catalog.Current;
@@ -50,9 +55,61 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 ["client_info"] = p.Server.ClientInfo is { } info ? $"{info.Name} {info.Version}" : null,
                 ["profile"] = p.Profile.Name,
                 ["since"] = p.Since,
+                ["uptime_seconds"] = (long)(now - p.Since).TotalSeconds,
             })]),
             ["upstreams"] = new JsonArray([.. model.Upstreams.Select(u => (JsonNode)Upstream(u, snapshot, now))]),
+            ["recent_calls"] = new JsonArray([.. calls.Recent().Select(c => (JsonNode)new JsonObject
+            {
+                ["at"] = new DateTimeOffset(c.AtTicks, TimeSpan.Zero),
+                ["profile"] = c.Profile,
+                ["upstream"] = c.Upstream,
+                ["tool"] = c.Tool,
+                ["duration_ms"] = Telemetry.CallLog.Ms(c.ElapsedTicks),
+                ["outcome"] = c.Outcome,
+            })]),
+            ["context"] = withContext ? Context(model, snapshot).DeepClone() : null,
         };
+    }
+
+    /// <summary>
+    /// Per profile: what its tools/list costs a model (the four broker tools when compact) against the raw tool
+    /// definitions of its catalogued upstreams, in o200k tokens. Cached until the catalog or the config changes.
+    /// </summary>
+    private JsonArray Context(BrokerModel model, CatalogSnapshot snapshot)
+    {
+        lock (_contextGate)
+        {
+            if (_context is { } cached && cached.Catalog == snapshot.Version && cached.Config == config.Version)
+            {
+                return cached.Json;
+            }
+
+            var json = new JsonArray();
+            foreach (var profile in model.Profiles.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
+            {
+                var enabled = model.EnabledUpstreams(profile);
+                var listed = enabled.Where(u => snapshot.Upstreams.ContainsKey(u.Name)).ToList();
+                var tools = listed.SelectMany(u => snapshot.Upstreams[u.Name].Tools).ToList();
+                var raw = tools.Count == 0 ? default : Measure.ContextCost.Of(tools); // nothing catalogued yet: nothing to compare
+                var shown = profile.CompactToolsEnabled ? Measure.ContextCost.Of([.. Facade.FacadeTools.Definitions(profile.NameStyle)]) : raw;
+                json.Add(new JsonObject
+                {
+                    ["profile"] = profile.Name,
+                    ["compact"] = profile.CompactToolsEnabled,
+                    ["upstreams"] = enabled.Count,
+                    ["catalogued"] = listed.Count,
+                    ["raw_tools"] = raw.Tools,
+                    ["raw_tokens"] = raw.Tokens,
+                    ["listed_tools"] = shown.Tools,
+                    ["listed_tokens"] = shown.Tokens,
+                    ["saved_tokens"] = Math.Max(0, raw.Tokens - shown.Tokens),
+                    ["saved_pct"] = Math.Max(0, Measure.ContextCost.Reduction(raw.Tokens, shown.Tokens)),
+                });
+            }
+
+            _context = (snapshot.Version, config.Version, json);
+            return json;
+        }
     }
 
     private JsonObject Upstream(UpstreamModel upstream, CatalogSnapshot snapshot, DateTimeOffset now)
@@ -85,11 +142,17 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
         entry["instances"] = running.Count;
         entry["sessions"] = states.Sum(s => s.Sessions);
         entry["in_flight"] = states.Sum(s => s.InFlight);
+        entry["queued"] = registry.Queued(upstream.Name);
         entry["restarts"] = states.Sum(s => s.Restarts);
         entry["failures"] = states.Select(s => s.ConsecutiveFailures).DefaultIfEmpty(0).Max();
         entry["last_error"] = states.Select(s => s.LastError).LastOrDefault(e => e is not null);
         entry["retry_at"] = states.Select(s => s.RetryAt).Max();
         entry["tools"] = snapshot.Upstreams.TryGetValue(upstream.Name, out var tools) ? tools.Tools.Count : null;
+        foreach (var (key, value) in calls.Summary(upstream.Name).ToList())
+        {
+            entry[key] = value?.DeepClone();
+        }
+
         var lastUsed = running.Select(s => s.LastUsedAt).Max();
         entry["idle_seconds"] = running.Count > 0 && entry["in_flight"]!.GetValue<int>() == 0 && lastUsed is { } used ? (long)(now - used).TotalSeconds : null;
         return entry;

@@ -15,7 +15,7 @@ namespace McpBroker.Facade;
 /// What a session's tools/list and tools/call do, for compact and raw profiles. Every failure on these paths
 /// is a <see cref="BrokerError"/> until <see cref="ErrorResult"/> turns it into an MCP tool result.
 /// </summary>
-internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources)
+internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources, Telemetry.CallLog calls)
 {
     private const int DefaultLimit = 8;
     private const int MaxLimit = 50;
@@ -80,6 +80,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         Func<JsonObject, ValueTask>? progress = null)
     {
         Outcome<CallToolResult> outcome;
+        using var span = CallSpan(profile, sessionId, request.Name);
         try
         {
             outcome = await DispatchAsync(profile, sessionId, request, progress, ct);
@@ -90,6 +91,20 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         }
 
         return outcome.Ok ? outcome.Value! : ErrorResult(outcome.Error!);
+    }
+
+    /// <summary>The span of one session's tool call (null, and nothing built, when no one listens).</summary>
+    private static System.Diagnostics.Activity? CallSpan(ProfileModel profile, string sessionId, string tool)
+    {
+        var span = Telemetry.BrokerTelemetry.Source.StartActivity(Telemetry.BrokerTelemetry.CallSpan, System.Diagnostics.ActivityKind.Internal);
+        if (span is not null)
+        {
+            span.SetTag("mcp_broker.session.id", sessionId);
+            span.SetTag("mcp_broker.profile", profile.Name);
+            span.SetTag("mcp_broker.tool", tool);
+        }
+
+        return span;
     }
 
     /// <summary>A bug must not surface as the SDK's bare "An error occurred": keep the error shape clients parse.</summary>
@@ -387,7 +402,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             }
 
             return outcome;
-        }, ct);
+        }, result => result.IsError == true, ct);
 
     /// <summary>
     /// Whether a raw profile's tools/call can take <see cref="RelayCallAsync"/>: a call of an upstream tool (not a
@@ -416,6 +431,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         Func<JsonObject, ValueTask>? progress, CancellationToken ct)
     {
         Outcome<JsonNode?> outcome;
+        using var span = CallSpan(profile, sessionId, name);
         try
         {
             outcome = await WithUpstreamToolAsync(profile, sessionId, name, async (tool, supervisor, idempotent) =>
@@ -427,7 +443,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
                 }
 
                 return relayed;
-            }, ct);
+            }, result => result?["isError"] is JsonValue v && v.TryGetValue(out bool isError) && isError, ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -439,10 +455,11 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
 
     /// <summary>
     /// Finds an upstream tool the profile shows by its exposed name and holds its upstream while
-    /// <paramref name="call"/> runs; a withheld, unknown or unreachable tool is the error a client reads instead.
+    /// <paramref name="call"/> runs, recorded (call log, metrics, an upstream span) with its outcome; a withheld,
+    /// unknown or unreachable tool is the error a client reads instead.
     /// </summary>
     private async Task<Outcome<T>> WithUpstreamToolAsync<T>(ProfileModel profile, string sessionId, string name,
-        Func<ExposedTool, UpstreamSupervisor, bool, Task<Outcome<T>>> call, CancellationToken ct)
+        Func<ExposedTool, UpstreamSupervisor, bool, Task<Outcome<T>>> call, Func<T, bool> isToolError, CancellationToken ct)
     {
         var (view, failures) = await ViewAsync(profile, sessionId, ct);
         if (view.FindWithheld(name) is { } withheld)
@@ -461,7 +478,21 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         await using (lease)
         {
             var idempotent = (tool.Upstream.ToolOverrides.GetValueOrDefault(tool.Tool.Name)?.Idempotent ?? tool.Tool.Annotations?.IdempotentHint) == true;
-            return await call(tool, lease.Supervisor, idempotent);
+            var started = calls.Time.GetTimestamp();
+            using var span = Telemetry.BrokerTelemetry.Source.StartActivity(Telemetry.BrokerTelemetry.UpstreamSpan, System.Diagnostics.ActivityKind.Client);
+            span?.SetTag("mcp_broker.upstream", tool.Upstream.Name);
+            span?.SetTag("mcp_broker.tool", tool.Tool.Name);
+            var outcome = await call(tool, lease.Supervisor, idempotent);
+            var toolError = outcome.Ok && isToolError(outcome.Value!);
+            var result = outcome.Ok ? toolError ? Telemetry.CallLog.ToolError : Telemetry.CallLog.Ok : outcome.Error!.CodeName;
+            calls.Record(profile.Name, tool.Upstream.Name, tool.Tool.Name, started, result);
+            if (span is not null)
+            {
+                span.SetTag("mcp_broker.outcome", result);
+                span.SetStatus(outcome.Ok && !toolError ? System.Diagnostics.ActivityStatusCode.Ok : System.Diagnostics.ActivityStatusCode.Error, outcome.Ok ? null : result);
+            }
+
+            return outcome;
         }
     }
 

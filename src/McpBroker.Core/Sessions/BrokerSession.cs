@@ -155,6 +155,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         }
 
         services.Config.Reloaded += OnReloaded;
+        using var span = Telemetry.BrokerTelemetry.StartSession(id, initial.Name, client);
         try
         {
             await server.RunAsync(ct);

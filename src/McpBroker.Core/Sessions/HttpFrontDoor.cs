@@ -169,7 +169,7 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
         await next(context);
     }
 
-    private bool LoopbackHost(HostString host)
+    internal static bool LoopbackHost(HostString host)
     {
         if (!host.HasValue)
         {
@@ -182,7 +182,7 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
     }
 
     /// <summary>A page served from this machine (a loopback origin) is no rebinding attack; it still needs the token.</summary>
-    private static bool LoopbackOrigin(string origin) =>
+    internal static bool LoopbackOrigin(string origin) =>
         Uri.TryCreate(origin, UriKind.Absolute, out var uri) && (uri.IsLoopback || uri.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase));
 
     private static async Task RefuseAsync(HttpContext context, int status, string message)

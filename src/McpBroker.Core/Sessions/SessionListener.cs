@@ -95,8 +95,8 @@ internal sealed partial class SessionListener(
                         ? new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Message = outcome }
                         : Refuse("invalid_config", outcome), stoppingToken);
                     return;
-                case "status":
-                    await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Status = status.Build() }, stoppingToken);
+                case "status" or "top":
+                    await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Status = status.Build(withContext: message.Control == "top") }, stoppingToken);
                     return;
                 case "restart":
                     var known = message.Upstream is { } name && await registry.RestartAsync(name);

@@ -109,6 +109,13 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
         _ => [.. _perSession.Where(p => p.Key.Upstream == upstream).Select(p => p.Value.Snapshot())],
     };
 
+    /// <summary>Requests waiting for a slot on an upstream's instances (max_concurrency), across all sessions.</summary>
+    public int Queued(string upstream) => _models.GetValueOrDefault(upstream)?.Mode switch
+    {
+        UpstreamMode.Shared => _shared.GetValueOrDefault(upstream)?.Queued ?? 0,
+        _ => _perSession.Where(p => p.Key.Upstream == upstream).Sum(p => p.Value.Queued),
+    };
+
     /// <summary>Running instances of an upstream across all sessions.</summary>
     public int Instances(string upstream) => States(upstream).Count(s => s.State == "running");
 

@@ -116,6 +116,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     public UpstreamModel Model { get; }
 
+    /// <summary>Requests waiting for a free slot (max_concurrency), for the queue-depth gauge.</summary>
+    public int Queued => Volatile.Read(ref _queued);
+
     public UpstreamState Snapshot()
     {
         lock (_gate)
@@ -874,6 +877,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             if (_starts++ > 0)
             {
                 _restarts++;
+                Telemetry.BrokerTelemetry.Restarted(Model.Name);
             }
         }
 

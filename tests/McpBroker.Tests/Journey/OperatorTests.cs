@@ -7,6 +7,31 @@ namespace McpBroker.Tests.Journey;
 public sealed class OperatorTests
 {
     [Fact]
+    public async Task Top_Once_ShowsUpstreamCallsLatencySessionsAndContextSaved_AndSaysWhenNoneRuns()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root));
+        var none = await env.RunCliAsync("top", "--once", "--config", env.ConfigPath);
+        Assert.Equal(3, none.ExitCode);
+        Assert.Contains("no daemon running", none.Stdout);
+        Assert.Equal(2, (await env.RunCliAsync("top", "--interval", "soon", "--config", env.ConfigPath)).ExitCode);
+
+        var client = await env.ConnectAsync("raw");
+        var pid = int.Parse(await BrokerEnvironment.CallTextAsync(client, "t.pid", []));
+        await BrokerEnvironment.CallTextAsync(client, "t.echo", new() { ["message"] = "private words" });
+
+        var top = await env.RunCliAsync("top", "--once", "--config", env.ConfigPath);
+        Assert.Equal(0, top.ExitCode);
+        Assert.Contains($"daemon pid {env.DaemonPid}", top.Stdout);
+        Assert.Contains("1 session(s)", top.Stdout);
+        // name, state, pid, mode, sessions, in flight, queued, calls, errors
+        Assert.Matches($@"│\s+t\s+│\s+running\s+│\s+{pid}\s+│\s+shared\s+│\s+1\s+│\s+0\s+│\s+0\s+│\s+2\s+│\s+0\s+│", top.Stdout);
+        Assert.Matches(@"│\s+\d\d:\d\d:\d\d\s+│\s+raw\s+│\s+t\s+│\s+echo\s+│\s+[\d.]+\s+│\s+ok\s+│", top.Stdout);
+        Assert.Matches(@"│\s+raw\s+│\s+raw\s+│\s+1 of 1\s+│", top.Stdout);
+        Assert.Contains("xunit (journey-test 1)", top.Stdout);
+        Assert.DoesNotContain("private words", top.Stdout);
+    }
+
+    [Fact]
     public async Task Status_ShowsTheDaemonItsSessionsAndUpstreams_AndSaysWhenNoneRuns()
     {
         await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root, $$"""

@@ -1,0 +1,152 @@
+using System.Text.Json.Nodes;
+using McpBroker.Daemon;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace McpBroker.Cli;
+
+/// <summary>
+/// <c>mcp-broker top</c>: the status page's picture in a terminal, redrawn every interval until Ctrl+C or q — upstreams
+/// with their calls, errors and latency, sessions, recent calls, and the context each profile saves. With <c>--once</c>
+/// (or when the output is not a terminal) it draws one frame and exits. Exit 0, or 3 when no daemon runs.
+/// </summary>
+internal static class TopCommand
+{
+    private const int RecentRows = 12;
+
+    public static async Task<int> RunAsync(string? configOption, TimeSpan interval, bool once, CancellationToken ct)
+    {
+        if (ConfigCommands.LoadTarget(configOption) is not { } target)
+        {
+            return 1;
+        }
+
+        var socket = target.Runtime.SocketPath;
+        if (await FetchAsync(socket) is not { } first)
+        {
+            Console.WriteLine($"no daemon running for {target.Runtime.Root} (socket {socket}); the first client starts one, or: mcp-broker daemon --detach");
+            return StatusCommand.ExitNotRunning;
+        }
+
+        if (once || Console.IsOutputRedirected)
+        {
+            var console = Console.IsOutputRedirected
+                ? AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = new AnsiConsoleOutput(Console.Out) })
+                : AnsiConsole.Console;
+            if (Console.IsOutputRedirected)
+            {
+                console.Profile.Width = 200;
+            }
+
+            console.Write(Frame(first, DateTimeOffset.UtcNow));
+            return 0;
+        }
+
+        await AnsiConsole.Live(Frame(first, DateTimeOffset.UtcNow)).AutoClear(false).StartAsync(async live =>
+        {
+            while (!ct.IsCancellationRequested && !QuitPressed())
+            {
+                try
+                {
+                    await Task.Delay(interval, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                var status = await FetchAsync(socket);
+                live.UpdateTarget(status is null
+                    ? new Markup($"[red]the daemon stopped answering on {Markup.Escape(socket)}[/] (Ctrl+C or q to quit)")
+                    : Frame(status, DateTimeOffset.UtcNow));
+            }
+        });
+        return 0;
+    }
+
+    private static async Task<JsonObject?> FetchAsync(string socket) =>
+        await DaemonClient.ControlAsync(socket, "top", TimeSpan.FromSeconds(10)) is { Ok: true, Status: { } status } ? status : null;
+
+    private static bool QuitPressed()
+    {
+        if (Console.IsInputRedirected)
+        {
+            return false;
+        }
+
+        while (Console.KeyAvailable)
+        {
+            if (Console.ReadKey(intercept: true).Key is ConsoleKey.Q or ConsoleKey.Escape)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>One screen: a summary line and four tables.</summary>
+    public static IRenderable Frame(JsonObject status, DateTimeOffset now)
+    {
+        var daemon = status["daemon"]!;
+        var sessionsList = status["sessions"]!.AsArray();
+        var header = new Markup($"[bold]mcp-broker top[/] {Markup.Escape(Text(daemon["version"]))} · daemon pid {daemon["pid"]} · up {Ago(daemon["uptime_seconds"]!.GetValue<long>())} · {sessionsList.Count} session(s) · {now:HH:mm:ss} UTC · Ctrl+C or q quits");
+
+        var upstreams = new Table().Title("upstreams").AddColumns("name", "state", "pid", "mode", "sessions", "in flight", "queued", "calls", "errors", "p50 ms", "p95 ms", "restarts", "auth", "last error");
+        foreach (var u in status["upstreams"]!.AsArray())
+        {
+            var state = Text(u!["state"]);
+            var colour = state switch { "running" => "green", "stopped" or "disabled" => "grey", "starting" or "backoff" => "yellow", _ => "red" };
+            var latency = u["latency_ms"];
+            upstreams.AddRow(
+                Markup.Escape(Text(u["name"])), $"[{colour}]{Markup.Escape(state)}[/]",
+                string.Join(",", u["pids"]?.AsArray().Select(p => p!.ToString()) ?? []),
+                Markup.Escape(Text(u["mode"])), Text(u["sessions"]), Text(u["in_flight"]), Text(u["queued"]), Text(u["calls"]),
+                u["errors"]?.GetValue<long>() > 0 ? $"[red]{u["errors"]}[/]" : Text(u["errors"]),
+                Text(latency?["p50"]), Text(latency?["p95"]), Text(u["restarts"]),
+                Markup.Escape(Text(u["auth"]?["state"])), Markup.Escape(Text(u["last_error"]).Split('\n')[0]));
+        }
+
+        var sessions = new Table().Title("sessions").AddColumns("client", "profile", "uptime");
+        foreach (var s in sessionsList)
+        {
+            sessions.AddRow(Markup.Escape(Text(s!["client_info"]) is { Length: > 0 } info ? $"{Text(s["client"])} ({info})" : Text(s["client"])),
+                Markup.Escape(Text(s["profile"])), Ago(s["uptime_seconds"]?.GetValue<long>() ?? 0));
+        }
+
+        if (sessions.Rows.Count == 0)
+        {
+            sessions.AddRow("[grey]none[/]", "", "");
+        }
+
+        var calls = new Table().Title("recent calls").AddColumns("at", "profile", "upstream", "tool", "ms", "outcome");
+        foreach (var c in status["recent_calls"]?.AsArray().Take(RecentRows) ?? [])
+        {
+            var outcome = Text(c!["outcome"]);
+            calls.AddRow(c["at"]!.GetValue<DateTimeOffset>().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(Text(c["profile"])),
+                Markup.Escape(Text(c["upstream"])), Markup.Escape(Text(c["tool"])), Text(c["duration_ms"]),
+                outcome == "ok" ? "[green]ok[/]" : $"[red]{Markup.Escape(outcome)}[/]");
+        }
+
+        if (calls.Rows.Count == 0)
+        {
+            calls.AddRow("[grey]none yet[/]", "", "", "", "", "");
+        }
+
+        var context = new Table().Title("context saved per profile").AddColumns("profile", "view", "catalogued", "raw tokens", "listed tokens", "saved");
+        foreach (var p in status["context"]?.AsArray() ?? [])
+        {
+            context.AddRow(Markup.Escape(Text(p!["profile"])), p["compact"]?.GetValue<bool>() == true ? "compact" : "raw",
+                $"{p["catalogued"]} of {p["upstreams"]}", Text(p["raw_tokens"]), Text(p["listed_tokens"]), $"{p["saved_tokens"]} ({p["saved_pct"]}%)");
+        }
+
+        return new Rows(header, upstreams, sessions, calls, context);
+    }
+
+    private static string Text(JsonNode? node) => node?.ToString() ?? "";
+
+    private static string Ago(long seconds) => seconds < 90 ? $"{seconds}s"
+        : seconds < 5400 ? $"{seconds / 60}m"
+        : seconds < 172800 ? $"{seconds / 3600}h"
+        : $"{seconds / 86400}d";
+}

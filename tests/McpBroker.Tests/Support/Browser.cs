@@ -1,0 +1,71 @@
+using System.Diagnostics;
+
+namespace McpBroker.Tests.Support;
+
+/// <summary>
+/// Headless Chromium for the status page test: Debian's <c>chromium</c> (installed here with apt-get when missing and
+/// the tests run as root, as CI does) driven by the pinned <c>playwright-core</c> in tests/browser (npm ci, scripts off:
+/// it never downloads a browser of its own).
+/// </summary>
+internal static class Browser
+{
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    private static readonly Lazy<Task> s_install = new(InstallAsync);
+
+    public static string Dir => Path.Combine(Repo.Root, "tests", "browser");
+
+    /// <summary>Why the browser test cannot run on this machine (null: it can, installing what is missing).</summary>
+    public static string? Unavailable =>
+        File.Exists(ChromiumPath) || (Environment.UserName == "root" && File.Exists("/usr/bin/apt-get"))
+            ? null
+            : $"{ChromiumPath} is missing and cannot be installed here (not root, or no apt-get): install Debian's chromium package";
+
+    public static Task EnsureInstalledAsync() => s_install.Value;
+
+    private static async Task InstallAsync()
+    {
+        if (!File.Exists(ChromiumPath))
+        {
+            await RunAsync("apt-get", Dir, "update", "-qq");
+            await RunAsync("apt-get", Dir, "install", "-y", "-qq", "chromium");
+        }
+
+        var marker = Path.Combine(Dir, "node_modules", ".package-lock.json");
+        if (!File.Exists(marker) || File.GetLastWriteTimeUtc(marker) < File.GetLastWriteTimeUtc(Path.Combine(Dir, "package-lock.json")))
+        {
+            await RunAsync("npm", Dir, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error");
+        }
+    }
+
+    private static async Task RunAsync(string file, string directory, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({process.ExitCode}): {stdout}{await stderr}");
+        }
+    }
+}
+
+/// <summary>A test that needs headless Chromium: skipped, saying why, only where it cannot be installed.</summary>
+internal sealed class BrowserFactAttribute : FactAttribute
+{
+    public BrowserFactAttribute()
+    {
+        if (Browser.Unavailable is { } why)
+        {
+            Skip = why;
+        }
+    }
+}
