@@ -9,7 +9,7 @@ const [url, token, screenshot, forbidden, stoppedMarker] = process.argv.slice(2)
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
   headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-crash-reporter"],
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -37,6 +37,8 @@ try {
 
   const html = await page.content();
   console.log(html.includes(token) ? "TOKEN IN PAGE" : "TOKEN NOT IN PAGE");
+  const cookies = await page.context().cookies();
+  console.log(cookies.some((c) => c.value.includes(token)) ? "TOKEN IN COOKIE" : "TOKEN NOT IN COOKIE");
   console.log(html.includes(forbidden) ? "ARGUMENT IN PAGE" : "ARGUMENT NOT IN PAGE");
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`SCREENSHOT ${screenshot}`);

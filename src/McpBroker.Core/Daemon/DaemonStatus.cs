@@ -16,7 +16,8 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
 {
     private readonly DateTimeOffset _startedAt = time.GetUtcNow();
     private readonly Lock _contextGate = new();
-    private (long Catalog, int Config, JsonArray Json)? _context;
+    // Keyed by the model object itself: a version read after the model could pair a reload's number with the old model.
+    private (long Catalog, BrokerModel Config, JsonArray Json)? _context;
 
     /// <param name="withContext">Add what each profile's tool list costs against the raw tools (tokenized once per catalog or config change).</param>
     public JsonObject Build(bool withContext = false)
@@ -79,7 +80,7 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
     {
         lock (_contextGate)
         {
-            if (_context is { } cached && cached.Catalog == snapshot.Version && cached.Config == config.Version)
+            if (_context is { } cached && cached.Catalog == snapshot.Version && ReferenceEquals(cached.Config, model))
             {
                 return cached.Json;
             }
@@ -107,7 +108,7 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 });
             }
 
-            _context = (snapshot.Version, config.Version, json);
+            _context = (snapshot.Version, model, json);
             return json;
         }
     }

@@ -482,7 +482,20 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             using var span = Telemetry.BrokerTelemetry.Source.StartActivity(Telemetry.BrokerTelemetry.UpstreamSpan, System.Diagnostics.ActivityKind.Client);
             span?.SetTag("mcp_broker.upstream", tool.Upstream.Name);
             span?.SetTag("mcp_broker.tool", tool.Tool.Name);
-            var outcome = await call(tool, lease.Supervisor, idempotent);
+            Outcome<T> outcome;
+            try
+            {
+                outcome = await call(tool, lease.Supervisor, idempotent);
+            }
+            catch (Exception ex)
+            {
+                // Counted too (a cancellation as such, anything else as the internal error the client is told).
+                var failed = ex is OperationCanceledException && ct.IsCancellationRequested ? BrokerErrorCode.Cancelled : BrokerErrorCode.Internal;
+                calls.Record(profile.Name, tool.Upstream.Name, tool.Tool.Name, started, new BrokerError(failed, "", "").CodeName);
+                span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.GetType().Name);
+                throw;
+            }
+
             var toolError = outcome.Ok && isToolError(outcome.Value!);
             var result = outcome.Ok ? toolError ? Telemetry.CallLog.ToolError : Telemetry.CallLog.Ok : outcome.Error!.CodeName;
             calls.Record(profile.Name, tool.Upstream.Name, tool.Tool.Name, started, result);

@@ -36,10 +36,24 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>
+    /// A web app that knows only what this code sets: no Kestrel endpoints, environment (with its developer exception
+    /// page) or settings from environment variables or an appsettings file in the working directory, no log providers.
+    /// </summary>
+    internal static WebApplicationBuilder SlimBuilder(string applicationName)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ApplicationName = applicationName, Args = [], EnvironmentName = Environments.Production, ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.Sources.Clear();
+        builder.Logging.ClearProviders();
+        return builder;
+    }
+
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "mcp-broker", Args = [] });
-        builder.Logging.ClearProviders();
+        var builder = SlimBuilder("mcp-broker");
         builder.Services.AddSingleton(loggerFactory);
         builder.WebHost.ConfigureKestrel(o => o.Listen(settings.Listen));
         builder.Services.AddMcpServer().WithHttpTransport(o =>
@@ -96,10 +110,10 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
         {
             await app.StartAsync(cancellationToken);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
         {
             await app.DisposeAsync();
-            throw new FrontDoorException($"cannot listen on {settings.Listen} (broker.http.listen): {ex.Message}; choose another port", ex);
+            throw new FrontDoorException($"cannot listen on {settings.Listen} (broker.http.listen): {ex.Message}; choose another port (1024 or above unless the daemon runs as root)", ex);
         }
 
         _app = app;

@@ -27,6 +27,28 @@ internal static class TokenFiles
     }
 
     /// <summary>
+    /// A value derived from the file's current token for one <paramref name="purpose"/> (HMAC-SHA256, hex), so a
+    /// browser can hold a proof of the token without holding the token; null when the file cannot be read or is empty.
+    /// </summary>
+    public static string? Derive(string tokenFile, string purpose)
+    {
+        try
+        {
+            var token = File.ReadAllText(tokenFile).Trim();
+            return token.Length == 0 ? null : Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(purpose)));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Constant-time comparison of a presented derived value with the one the file's token gives now.</summary>
+    public static bool MatchesDerived(string tokenFile, string purpose, string? presented) =>
+        presented is not null && Derive(tokenFile, purpose) is { } expected
+        && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.UTF8.GetBytes(presented));
+
+    /// <summary>
     /// Makes sure the file holds a token: creates it with a random one (0600) when missing. The error to report when it
     /// cannot be used (readable by others, empty, unwritable), or null.
     /// </summary>

@@ -23,7 +23,13 @@ namespace McpBroker.Telemetry;
 /// </summary>
 internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus status, MeterProvider? meters, ILoggerFactory loggerFactory) : IHostedLifecycleService
 {
-    public const string Cookie = "mcp_broker_status";
+    /// <summary>
+    /// Browsers send a 127.0.0.1 cookie to every port of that host, so the cookie is named by port and holds not the
+    /// token but an HMAC of it for this page: another local server that sees it learns nothing it can use elsewhere.
+    /// </summary>
+    private string Cookie => $"mcp_broker_status_{settings.Listen.Port}";
+
+    private string CookiePurpose => $"mcp-broker status page {settings.Listen.Port}";
 
     private static readonly Dictionary<string, (string Resource, string ContentType)> s_assets = new(StringComparer.Ordinal)
     {
@@ -35,6 +41,7 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = false };
     private readonly ILogger _logger = loggerFactory.CreateLogger<StatusPage>();
     private WebApplication? _app;
+    private long _lastRefusalLogged = -60_000;
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -46,8 +53,7 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
 
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "mcp-broker-status", Args = [] });
-        builder.Logging.ClearProviders();
+        var builder = HttpFrontDoor.SlimBuilder("mcp-broker-status");
         builder.WebHost.ConfigureKestrel(o =>
         {
             o.Listen(settings.Listen);
@@ -65,10 +71,10 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
         {
             await app.StartAsync(cancellationToken);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
         {
             await app.DisposeAsync();
-            throw new FrontDoorException($"cannot serve the status page on {settings.Listen} (broker.status_page.port): {ex.Message}; choose another port", ex);
+            throw new FrontDoorException($"cannot serve the status page on {settings.Listen} (broker.status_page.port): {ex.Message}; choose another port (1024 or above unless the daemon runs as root)", ex);
         }
 
         _app = app;
@@ -100,7 +106,8 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
             return;
         }
 
-        if (request.Headers.Origin is [{ } origin] && !HttpFrontDoor.LoopbackOrigin(origin))
+        // A cookie-carrying request from another local port is same-site to a browser: only this page's origin may read.
+        if (request.Headers.Origin is [{ } origin] && !SameOrigin(origin))
         {
             await RefuseAsync(context, StatusCodes.Status403Forbidden, $"Origin '{origin}' may not read the status page");
             return;
@@ -117,14 +124,19 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
                 return;
             }
 
-            context.Response.Cookies.Append(Cookie, offered.Trim(), new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Path = "/", IsEssential = true });
-            context.Response.Redirect(request.Path.HasValue ? request.Path.Value! : "/");
+            context.Response.Cookies.Append(Cookie, TokenFiles.Derive(settings.TokenFile, CookiePurpose)!,
+                new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Path = "/", IsEssential = true });
+            context.Response.Redirect("/");
             return;
         }
 
         var header = request.Headers.Authorization.ToString();
-        var presented = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..] : request.Cookies[Cookie];
-        if (!Valid(presented))
+        var bearer = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..] : null;
+        var presented = bearer ?? request.Cookies[Cookie];
+        var admitted = bearer is not null
+            ? Valid(bearer)
+            : !TokenFiles.Exposed(settings.TokenFile) && TokenFiles.MatchesDerived(settings.TokenFile, CookiePurpose, presented);
+        if (!admitted)
         {
             LogRefused(request.Path);
             context.Response.Headers.WWWAuthenticate = "Bearer realm=\"mcp-broker status\"";
@@ -136,6 +148,10 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
 
         await next(context);
     }
+
+    private bool SameOrigin(string origin) =>
+        Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttp && uri.Port == settings.Listen.Port
+        && HttpFrontDoor.LoopbackOrigin(origin);
 
     private bool Valid(string? presented) => !TokenFiles.Exposed(settings.TokenFile) && TokenFiles.Matches(settings.TokenFile, presented);
 
@@ -180,6 +196,17 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
     [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Status page at {Url} (token in {TokenFile})")]
     private partial void LogListening(string url, string tokenFile);
 
-    [LoggerMessage(EventId = 701, Level = LogLevel.Warning, Message = "Refused a status page request for {Path}: missing or wrong token")]
-    private partial void LogRefused(string path);
+    /// <summary>Logs a refusal at most once a minute: a page left open after a token change polls every second.</summary>
+    private void LogRefused(PathString path)
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastRefusalLogged);
+        if (now - last >= 60_000 && Interlocked.CompareExchange(ref _lastRefusalLogged, now, last) == last)
+        {
+            LogRefusedRequest(path);
+        }
+    }
+
+    [LoggerMessage(EventId = 701, Level = LogLevel.Warning, Message = "Refused a status page request for {Path}: missing or wrong token (further refusals within a minute are not logged)")]
+    private partial void LogRefusedRequest(string path);
 }

@@ -103,11 +103,17 @@ public sealed class StatusPageTests(ITestOutputHelper output)
         Assert.Contains(lines, l => l.StartsWith("RUNNING trunning", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("CALLS ", StringComparison.Ordinal) && l.Contains("rawtecho", StringComparison.Ordinal));
         Assert.Contains("TOKEN NOT IN PAGE", lines);
+        Assert.Contains("TOKEN NOT IN COOKIE", lines);
         Assert.Contains("ARGUMENT NOT IN PAGE", lines);
         var png = await File.ReadAllBytesAsync(screenshot);
         Assert.True(png.Length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', "a PNG screenshot");
         output.WriteLine($"screenshot: {screenshot}");
         Console.WriteLine($"status page screenshot: {screenshot}");
+
+        // Nothing of the browser outlives it (its class runs alone, so any chromium left would be this test's), and
+        // nothing of the broker outlives the daemon.
+        await Wait.UntilAsync(() => !Browser.AnyRunning(), "chromium to exit");
+        await env.StopDaemonAndAssertNothingLeftAsync();
     }
 
     [Fact]
@@ -152,6 +158,18 @@ public sealed class StatusPageTests(ITestOutputHelper output)
             var cookie = Assert.Single(link.Headers.GetValues("Set-Cookie"));
             Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
             Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
+            // Other servers on 127.0.0.1 get this cookie too: it is named by port and holds a proof, not the token.
+            Assert.StartsWith($"mcp_broker_status_{new Uri(url).Port}=", cookie, StringComparison.Ordinal);
+            Assert.DoesNotContain(token, cookie, StringComparison.Ordinal);
+            using (var foreign = await SendAsync(http, url + "/api/status", null, r =>
+            {
+                r.Headers.Add("Cookie", cookie.Split(';')[0]);
+                r.Headers.Add("Origin", "http://127.0.0.1:1");
+            }))
+            {
+                Assert.Equal(HttpStatusCode.Forbidden, foreign.StatusCode); // another local port's page may not read it
+            }
+
             using var page = await SendAsync(http, url + "/", null, r => r.Headers.Add("Cookie", cookie.Split(';')[0]));
             Assert.Equal(HttpStatusCode.OK, page.StatusCode);
             var html = await page.Content.ReadAsStringAsync();

@@ -23,6 +23,10 @@ internal static class Browser
 
     public static Task EnsureInstalledAsync() => s_install.Value;
 
+    /// <summary>Whether any chromium process runs (Debian's /usr/bin/chromium is a script that runs /usr/lib/chromium/chromium).</summary>
+    public static bool AnyRunning() => Processes.All().Any(p => p.CommandLine.StartsWith(ChromiumPath, StringComparison.Ordinal)
+        || p.CommandLine.StartsWith("/usr/lib/chromium/", StringComparison.Ordinal));
+
     private static async Task InstallAsync()
     {
         if (!File.Exists(ChromiumPath))
