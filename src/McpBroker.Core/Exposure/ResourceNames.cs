@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using McpBroker.Config;
 
 namespace McpBroker.Exposure;
@@ -57,30 +56,6 @@ internal static class ResourceNames
                 case ModelContextProtocol.Protocol.EmbeddedResourceBlock embedded:
                     embedded.Resource.Uri = Expose(profile, upstream, embedded.Resource.Uri);
                     break;
-            }
-        }
-    }
-
-    /// <summary><see cref="ExposeIn(ProfileModel, UpstreamModel, IEnumerable{ModelContextProtocol.Protocol.ContentBlock})"/> for a tool result as JSON.</summary>
-    public static void ExposeIn(ProfileModel profile, UpstreamModel upstream, JsonNode? result)
-    {
-        if (profile.Transparent || result?["content"] is not JsonArray content)
-        {
-            return;
-        }
-
-        foreach (var block in content)
-        {
-            var type = block?["type"] is JsonValue t && t.TryGetValue(out string? kind) ? kind : null;
-            var target = type switch
-            {
-                "resource_link" => block,
-                "resource" => block!["resource"],
-                _ => null,
-            };
-            if (target?["uri"] is JsonValue uri && uri.TryGetValue(out string? text))
-            {
-                target["uri"] = Expose(profile, upstream, text);
             }
         }
     }

@@ -405,55 +405,6 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         }, result => result.IsError == true, ct);
 
     /// <summary>
-    /// Whether a raw profile's tools/call can take <see cref="RelayCallAsync"/>: a call of an upstream tool (not a
-    /// broker tool) whose params the typed path would accept — a string name, arguments an object or absent.
-    /// </summary>
-    public static bool Relayable(ProfileModel profile, JsonObject parameters, out string name)
-    {
-        name = "";
-        if (profile.CompactToolsEnabled
-            || parameters["name"] is not JsonValue value || !value.TryGetValue(out string? n) || FacadeTools.Match(n) is not null
-            || parameters["arguments"] is not (null or JsonObject))
-        {
-            return false;
-        }
-
-        name = n;
-        return true;
-    }
-
-    /// <summary>
-    /// A raw profile's call of an upstream tool, relayed as JSON: what <see cref="CallToolAsync"/> does for it, without
-    /// converting the arguments and the result to and from the SDK's types. <paramref name="arguments"/> is the
-    /// request's own node (the caller gives it up). The answer is a CallToolResult as JSON, errors included.
-    /// </summary>
-    public async ValueTask<JsonNode?> RelayCallAsync(ProfileModel profile, string sessionId, string name, JsonObject? arguments,
-        Func<JsonObject, ValueTask>? progress, CancellationToken ct)
-    {
-        Outcome<JsonNode?> outcome;
-        using var span = CallSpan(profile, sessionId, name);
-        try
-        {
-            outcome = await WithUpstreamToolAsync(profile, sessionId, name, async (tool, supervisor, idempotent) =>
-            {
-                var relayed = await supervisor.CallToolJsonAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress);
-                if (relayed.Ok)
-                {
-                    ResourceNames.ExposeIn(profile, tool.Upstream, relayed.Value);
-                }
-
-                return relayed;
-            }, result => result?["isError"] is JsonValue v && v.TryGetValue(out bool isError) && isError, ct);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            outcome = Failed(name, ex);
-        }
-
-        return outcome.Ok ? outcome.Value : JsonSerializer.SerializeToNode(ErrorResult(outcome.Error!), McpJsonUtilities.DefaultOptions.GetTypeInfo<CallToolResult>());
-    }
-
-    /// <summary>
     /// Finds an upstream tool the profile shows by its exposed name and holds its upstream while
     /// <paramref name="call"/> runs, recorded (call log, metrics, an upstream span) with its outcome; a withheld,
     /// unknown or unreachable tool is the error a client reads instead.
@@ -532,26 +483,6 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         }
 
         return merged;
-    }
-
-    /// <summary><see cref="WithDefaults(ExposedTool, IDictionary{string, JsonElement}?)"/> for arguments as JSON.</summary>
-    private static JsonObject? WithDefaults(ExposedTool tool, JsonObject? arguments)
-    {
-        if (tool.Upstream.ToolOverrides.GetValueOrDefault(tool.Tool.Name) is not { Defaults.Count: > 0 } overrides)
-        {
-            return arguments;
-        }
-
-        arguments ??= [];
-        foreach (var (key, value) in overrides.Defaults)
-        {
-            if (!arguments.ContainsKey(key))
-            {
-                arguments[key] = JsonSerializer.SerializeToNode(value, McpJsonUtilities.DefaultOptions.GetTypeInfo<JsonElement>());
-            }
-        }
-
-        return arguments;
     }
 
     private BrokerError UnknownTool(ProfileModel profile, string name)

@@ -117,7 +117,6 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         };
         if (!initial.CompactToolsEnabled)
         {
-            options.Filters.Message.IncomingFilters.Add(RelayToolCalls);
             options.Capabilities.Resources = new ResourcesCapability { Subscribe = true, ListChanged = true };
             options.Capabilities.Prompts = new PromptsCapability { ListChanged = true };
             var handlers = options.Handlers;
@@ -201,34 +200,6 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
 
     /// <summary>The client's notifications/roots/list_changed, passed on to the upstreams that asked it for roots (its own).</summary>
     private ValueTask OnRootsChangedAsync() => new(services.Registry.ForwardToSessionAsync(id, RootsListChanged));
-
-    /// <summary>
-    /// A raw session's calls of upstream tools skip the SDK's typed request handling: the request's params are read as
-    /// the JSON they arrived as, the upstream is called with them, and its result goes back as the JSON it came as
-    /// (<see cref="BrokerFacade.RelayCallAsync"/>). What the typed path would refuse, and the broker's own tools, go on
-    /// to it. The SDK runs each message's filters on a task of its own with the request's cancellation, so a client's
-    /// notifications/cancelled and the session's end cancel a relayed call the same way.
-    /// </summary>
-    private McpMessageFilter RelayToolCalls => next => async (context, ct) =>
-    {
-        if (context.JsonRpcMessage is not JsonRpcRequest { Method: RequestMethods.ToolsCall, Params: JsonObject parameters } request
-            || !BrokerFacade.Relayable(Profile, parameters, out var name))
-        {
-            await next(context, ct);
-            return;
-        }
-
-        JsonNode? result;
-        using (Enter(context.Server))
-        {
-            var arguments = parameters["arguments"] as JsonObject;
-            parameters.Remove("arguments");
-            result = await services.Facade.RelayCallAsync(Profile, id, name, arguments, ProgressTo(context.Server, parameters["_meta"]?["progressToken"]), ct);
-        }
-
-        // The server this filter was given is bound to the request's own transport (over HTTP: its POST's response).
-        await context.Server.SendMessageAsync(new JsonRpcResponse { Id = request.Id, Result = result }, ct);
-    };
 
     private static Func<JsonObject, ValueTask>? ProgressTo(RequestContext<CallToolRequestParams> request) =>
         ProgressTo(request.Server, request.Params?.Meta?["progressToken"]);

@@ -196,40 +196,6 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     }
 
     /// <summary>
-    /// <see cref="CallToolAsync"/> for a call relayed as JSON: the arguments go out and the result comes back as the
-    /// JSON nodes they are, never converted to or from the SDK's typed request and result (the raw-profile hot path).
-    /// </summary>
-    public async Task<Outcome<JsonNode?>> CallToolJsonAsync(string? sessionId, string tool, JsonNode? arguments, CancellationToken ct,
-        bool idempotent = false, Func<JsonObject, ValueTask>? progress = null)
-    {
-        using var lease = progress is null ? default(ProgressRelay.Lease?) : ProgressRelay.Open(progress);
-        return await RunAsync(sessionId, Model.CallTimeoutFor(tool), idempotent, async (client, token) =>
-        {
-            var parameters = new JsonObject { ["name"] = tool };
-            if (arguments is not null)
-            {
-                parameters["arguments"] = arguments;
-            }
-
-            if (lease is { } l)
-            {
-                parameters["_meta"] = new JsonObject { ["progressToken"] = l.Token };
-            }
-
-            try
-            {
-                var response = await client.SendRequestAsync(new JsonRpcRequest { Method = RequestMethods.ToolsCall, Params = parameters }, token);
-                return response.Result;
-            }
-            finally
-            {
-                // Written by now; detached again so a retry can send the same node without copying it.
-                parameters.Remove("arguments");
-            }
-        }, ct);
-    }
-
-    /// <summary>
     /// Any other request of a session (resources, prompts, completion) on the running (or a started) instance, with the
     /// same start, limits, timeout and failure handling as a tool call; <paramref name="retryable"/> for reads.
     /// </summary>

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace McpBroker.Tests.Support;
 
 /// <summary>
@@ -31,33 +29,14 @@ internal static class Browser
     {
         if (!File.Exists(ChromiumPath))
         {
-            await RunAsync("apt-get", Dir, "update", "-qq");
-            await RunAsync("apt-get", Dir, "install", "-y", "-qq", "chromium");
+            await NpmClients.RunAsync("apt-get", Dir, "update", "-qq");
+            await NpmClients.RunAsync("apt-get", Dir, "install", "-y", "-qq", "chromium");
         }
 
         var marker = Path.Combine(Dir, "node_modules", ".package-lock.json");
         if (!File.Exists(marker) || File.GetLastWriteTimeUtc(marker) < File.GetLastWriteTimeUtc(Path.Combine(Dir, "package-lock.json")))
         {
-            await RunAsync("npm", Dir, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error");
-        }
-    }
-
-    private static async Task RunAsync(string file, string directory, params string[] args)
-    {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({process.ExitCode}): {stdout}{await stderr}");
+            await NpmClients.RunAsync("npm", Dir, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error");
         }
     }
 }

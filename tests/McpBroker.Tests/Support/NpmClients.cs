@@ -30,9 +30,11 @@ internal static class NpmClients
         await RunAsync("node", Path.Combine(Dir, "node_modules", "opencode-ai"), "postinstall.mjs");
     }
 
-    private static async Task RunAsync(string file, string directory, params string[] args)
+    /// <summary>Runs an installer (npm, node, apt-get) to its end; its output is the error when it fails.</summary>
+    internal static async Task RunAsync(string file, string directory, params string[] args)
     {
         var start = new ProcessStartInfo(file) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["DEBIAN_FRONTEND"] = "noninteractive"; // apt-get asks nothing
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
