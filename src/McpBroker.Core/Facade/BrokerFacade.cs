@@ -391,26 +391,12 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         }
     }
 
-    private Task<Outcome<CallToolResult>> CallUpstreamAsync(ProfileModel profile, string sessionId, string name, IDictionary<string, JsonElement>? arguments,
-        Func<JsonObject, ValueTask>? progress, CancellationToken ct) =>
-        WithUpstreamToolAsync(profile, sessionId, name, async (tool, supervisor, idempotent) =>
-        {
-            var outcome = await supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress);
-            if (outcome.Ok)
-            {
-                ResourceNames.ExposeIn(profile, tool.Upstream, outcome.Value!.Content);
-            }
-
-            return outcome;
-        }, result => result.IsError == true, ct);
-
     /// <summary>
-    /// Finds an upstream tool the profile shows by its exposed name and holds its upstream while
-    /// <paramref name="call"/> runs, recorded (call log, metrics, an upstream span) with its outcome; a withheld,
-    /// unknown or unreachable tool is the error a client reads instead.
+    /// Calls an upstream tool the profile shows, by its exposed name, recorded (call log, metrics, an upstream span)
+    /// with its outcome; a withheld, unknown or unreachable tool is the error a client reads instead.
     /// </summary>
-    private async Task<Outcome<T>> WithUpstreamToolAsync<T>(ProfileModel profile, string sessionId, string name,
-        Func<ExposedTool, UpstreamSupervisor, bool, Task<Outcome<T>>> call, Func<T, bool> isToolError, CancellationToken ct)
+    private async Task<Outcome<CallToolResult>> CallUpstreamAsync(ProfileModel profile, string sessionId, string name, IDictionary<string, JsonElement>? arguments,
+        Func<JsonObject, ValueTask>? progress, CancellationToken ct)
     {
         var (view, failures) = await ViewAsync(profile, sessionId, ct);
         if (view.FindWithheld(name) is { } withheld)
@@ -433,10 +419,10 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             using var span = Telemetry.BrokerTelemetry.Source.StartActivity(Telemetry.BrokerTelemetry.UpstreamSpan, System.Diagnostics.ActivityKind.Client);
             span?.SetTag("mcp_broker.upstream", tool.Upstream.Name);
             span?.SetTag("mcp_broker.tool", tool.Tool.Name);
-            Outcome<T> outcome;
+            Outcome<CallToolResult> outcome;
             try
             {
-                outcome = await call(tool, lease.Supervisor, idempotent);
+                outcome = await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress);
             }
             catch (Exception ex)
             {
@@ -447,13 +433,18 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
                 throw;
             }
 
-            var toolError = outcome.Ok && isToolError(outcome.Value!);
+            var toolError = outcome.Ok && outcome.Value!.IsError == true;
             var result = outcome.Ok ? toolError ? Telemetry.CallLog.ToolError : Telemetry.CallLog.Ok : outcome.Error!.CodeName;
             calls.Record(profile.Name, tool.Upstream.Name, tool.Tool.Name, started, result);
             if (span is not null)
             {
                 span.SetTag("mcp_broker.outcome", result);
                 span.SetStatus(outcome.Ok && !toolError ? System.Diagnostics.ActivityStatusCode.Ok : System.Diagnostics.ActivityStatusCode.Error, outcome.Ok ? null : result);
+            }
+
+            if (outcome.Ok)
+            {
+                ResourceNames.ExposeIn(profile, tool.Upstream, outcome.Value!.Content);
             }
 
             return outcome;

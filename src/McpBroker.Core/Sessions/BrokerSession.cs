@@ -201,20 +201,18 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
     /// <summary>The client's notifications/roots/list_changed, passed on to the upstreams that asked it for roots (its own).</summary>
     private ValueTask OnRootsChangedAsync() => new(services.Registry.ForwardToSessionAsync(id, RootsListChanged));
 
-    private static Func<JsonObject, ValueTask>? ProgressTo(RequestContext<CallToolRequestParams> request) =>
-        ProgressTo(request.Server, request.Params?.Meta?["progressToken"]);
-
     /// <summary>
     /// When the client asked for progress, a route that sends the upstream's progress params to it under the client's
     /// own token (the params are relayed as they came, so no value is rounded through the SDK's float fields).
     /// </summary>
-    private static Func<JsonObject, ValueTask>? ProgressTo(McpServer server, JsonNode? clientToken)
+    private static Func<JsonObject, ValueTask>? ProgressTo(RequestContext<CallToolRequestParams> request)
     {
-        if (clientToken is null)
+        if (request.Params?.Meta?["progressToken"] is not { } clientToken)
         {
             return null;
         }
 
+        var server = request.Server;
         return async parameters =>
         {
             var relayed = (JsonObject)parameters.DeepClone();
