@@ -106,25 +106,32 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
         var app = builder.Build();
         app.Use(AdmitAsync);
         app.MapMcp("/mcp/{profile}");
+        _app = await StartAsync(app, $"cannot listen on {settings.Listen} (broker.http.listen)", cancellationToken);
+        LogListening(settings.Url("PROFILE"), settings.TokenFile);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => StopAsync(_app, cancellationToken);
+
+    /// <summary>Starts a loopback web app; a port it cannot have is a <see cref="FrontDoorException"/> saying so (<paramref name="what"/> names the setting).</summary>
+    internal static async Task<WebApplication> StartAsync(WebApplication app, string what, CancellationToken ct)
+    {
         try
         {
-            await app.StartAsync(cancellationToken);
+            await app.StartAsync(ct);
+            return app;
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
         {
             await app.DisposeAsync();
-            throw new FrontDoorException($"cannot listen on {settings.Listen} (broker.http.listen): {ex.Message}; choose another port (1024 or above unless the daemon runs as root)", ex);
+            throw new FrontDoorException($"{what}: {ex.Message}; choose another port (1024 or above unless the daemon runs as root)", ex);
         }
-
-        _app = app;
-        LogListening(settings.Url("PROFILE"), settings.TokenFile);
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    internal static async Task StopAsync(WebApplication? app, CancellationToken ct)
     {
-        if (_app is { } app)
+        if (app is not null)
         {
-            await app.StopAsync(cancellationToken);
+            await app.StopAsync(ct);
             await app.DisposeAsync();
         }
     }
@@ -199,7 +206,8 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
     internal static bool LoopbackOrigin(string origin) =>
         Uri.TryCreate(origin, UriKind.Absolute, out var uri) && (uri.IsLoopback || uri.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase));
 
-    private static async Task RefuseAsync(HttpContext context, int status, string message)
+    /// <summary>A refusal in plain text, saying what to fix.</summary>
+    internal static async Task RefuseAsync(HttpContext context, int status, string message)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";

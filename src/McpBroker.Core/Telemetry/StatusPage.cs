@@ -67,28 +67,11 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
         }
 
         app.Run(ServeAsync);
-        try
-        {
-            await app.StartAsync(cancellationToken);
-        }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
-        {
-            await app.DisposeAsync();
-            throw new FrontDoorException($"cannot serve the status page on {settings.Listen} (broker.status_page.port): {ex.Message}; choose another port (1024 or above unless the daemon runs as root)", ex);
-        }
-
-        _app = app;
+        _app = await HttpFrontDoor.StartAsync(app, $"cannot serve the status page on {settings.Listen} (broker.status_page.port)", cancellationToken);
         LogListening(settings.Url, settings.TokenFile);
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (_app is { } app)
-        {
-            await app.StopAsync(cancellationToken);
-            await app.DisposeAsync();
-        }
-    }
+    public Task StopAsync(CancellationToken cancellationToken) => HttpFrontDoor.StopAsync(_app, cancellationToken);
 
     /// <summary>Lets a request through only from this machine's pages, with the token; each refusal says what to fix.</summary>
     private async Task AdmitAsync(HttpContext context, RequestDelegate next)
@@ -102,14 +85,14 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
         headers.ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
         if (!HttpFrontDoor.LoopbackHost(request.Host))
         {
-            await RefuseAsync(context, StatusCodes.Status421MisdirectedRequest, $"Host '{request.Host}' is not this server's loopback address; open {settings.Url}");
+            await HttpFrontDoor.RefuseAsync(context, StatusCodes.Status421MisdirectedRequest, $"Host '{request.Host}' is not this server's loopback address; open {settings.Url}");
             return;
         }
 
         // A cookie-carrying request from another local port is same-site to a browser: only this page's origin may read.
         if (request.Headers.Origin is [{ } origin] && !SameOrigin(origin))
         {
-            await RefuseAsync(context, StatusCodes.Status403Forbidden, $"Origin '{origin}' may not read the status page");
+            await HttpFrontDoor.RefuseAsync(context, StatusCodes.Status403Forbidden, $"Origin '{origin}' may not read the status page");
             return;
         }
 
@@ -120,7 +103,7 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
             if (!Valid(offered))
             {
                 LogRefused(request.Path);
-                await RefuseAsync(context, StatusCodes.Status401Unauthorized, $"the token is not the one in {settings.TokenFile}" + ExposedHint());
+                await HttpFrontDoor.RefuseAsync(context, StatusCodes.Status401Unauthorized, $"the token is not the one in {settings.TokenFile}" + ExposedHint());
                 return;
             }
 
@@ -140,7 +123,7 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
         {
             LogRefused(request.Path);
             context.Response.Headers.WWWAuthenticate = "Bearer realm=\"mcp-broker status\"";
-            await RefuseAsync(context, StatusCodes.Status401Unauthorized, presented is null
+            await HttpFrontDoor.RefuseAsync(context, StatusCodes.Status401Unauthorized, presented is null
                 ? $"the status page needs its token: open {settings.Url}?token=TOKEN once, or send 'Authorization: Bearer TOKEN', with the token from {settings.TokenFile}"
                 : $"the token is not the one in {settings.TokenFile}" + ExposedHint());
             return;
@@ -162,7 +145,7 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
         var path = context.Request.Path.Value ?? "/";
         if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
         {
-            await RefuseAsync(context, StatusCodes.Status405MethodNotAllowed, "the status page only reads: use GET");
+            await HttpFrontDoor.RefuseAsync(context, StatusCodes.Status405MethodNotAllowed, "the status page only reads: use GET");
             return;
         }
 
@@ -181,16 +164,9 @@ internal sealed partial class StatusPage(StatusPageModel settings, DaemonStatus 
             return;
         }
 
-        await RefuseAsync(context, StatusCodes.Status404NotFound, path == "/metrics"
+        await HttpFrontDoor.RefuseAsync(context, StatusCodes.Status404NotFound, path == "/metrics"
             ? "/metrics is off; set telemetry.prometheus: true to serve Prometheus text here"
             : $"nothing at {path}; the page is at /, its data at /api/status");
-    }
-
-    private static async Task RefuseAsync(HttpContext context, int status, string message)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        await context.Response.WriteAsync($"mcp-broker: {message}\n");
     }
 
     [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "Status page at {Url} (token in {TokenFile})")]
