@@ -170,6 +170,11 @@ internal sealed partial class SessionListener(
             await ReplyAsync(stream, new WelcomeMessage { Ok = true, Session = sessionId, DaemonPid = Environment.ProcessId }, stoppingToken);
             await RunSessionAsync(stream, profile, sessionId, message.Client ?? "unknown", stoppingToken);
         }
+        catch (Exception ex) when (ex is FileNotFoundException or FileLoadException or BadImageFormatException)
+        {
+            // An assembly that cannot load is an install fault, not a dropped connection: say so, or sessions end silently.
+            LogSessionFailed(ex);
+        }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
         }
@@ -296,4 +301,7 @@ internal sealed partial class SessionListener(
 
     [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "Stop requested over the socket")]
     private partial void LogStopRequested();
+
+    [LoggerMessage(EventId = 306, Level = LogLevel.Error, Message = "A session failed: the broker's installation is incomplete")]
+    private partial void LogSessionFailed(Exception exception);
 }

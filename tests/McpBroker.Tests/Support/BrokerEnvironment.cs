@@ -242,7 +242,7 @@ internal sealed class BrokerEnvironment : IAsyncDisposable
                 .ContinueWith(_ => { }, TaskScheduler.Default);
             await new McpBroker.Upstreams.ProcessRecords(Path.Combine(Root, "run")).ReapOrphansAsync();
 
-            Directory.Delete(Root, recursive: true);
+            if (Environment.GetEnvironmentVariable("MCP_BROKER_KEEP_TEST_ROOT") != "1") { Directory.Delete(Root, recursive: true); }
         }
     }
 

@@ -8,7 +8,11 @@ internal static class Repo
     /// <summary>Debug or Release: whatever this test assembly was built as.</summary>
     private static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
 
-    public static string CliDir => Path.Combine(Root, "src", "McpBroker.Cli", "bin", Configuration, "net10.0");
+    /// <summary>
+    /// The test project references the CLI, so mcp-broker and mcp-broker-client are built into this folder beside the
+    /// tests' own McpBroker.Core.dll: the daemons the journey tests start run the code the coverage run measures.
+    /// </summary>
+    public static string CliDir => AppContext.BaseDirectory;
 
     public static string Cli => Path.Combine(CliDir, "mcp-broker");
 
