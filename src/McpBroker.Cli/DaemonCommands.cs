@@ -144,12 +144,54 @@ internal static class DaemonCommands
     internal static async Task<int> DetachAsync(BrokerModel model, bool quiet = false)
     {
         var socket = model.Runtime.SocketPath;
-        if (await DaemonClient.ControlAsync(socket, "ping", TimeSpan.FromSeconds(2)) is { Ok: true })
+        Process? child = null;
+        try
         {
-            Announce(socket);
-            return 0;
+            var deadline = Stopwatch.StartNew();
+            while (deadline.Elapsed < s_readyTimeout)
+            {
+                if (await DaemonClient.ControlAsync(socket, "ping", TimeSpan.FromSeconds(2)) is { Ok: true })
+                {
+                    Announce(socket);
+                    return 0;
+                }
+
+                // Start one only when nothing listens. A socket that accepts but does not answer yet is a daemon still
+                // starting, or systemd starting one for this very connection: a second daemon would race it for the lock.
+                if (child is null && !await DaemonClient.ListeningAsync(socket, TimeSpan.FromSeconds(2)))
+                {
+                    child = StartBackground(model);
+                }
+
+                // Exit code 3: another daemon won the race for the lock; wait for it to answer instead.
+                if (child is { HasExited: true } && child.ExitCode != DaemonHost.ExitAlreadyRunning)
+                {
+                    Console.Error.WriteLine($"mcp-broker: the daemon exited with code {child.ExitCode} while starting; {LastLogLine(model)}");
+                    return 1;
+                }
+
+                await Task.Delay(s_poll);
+            }
+        }
+        finally
+        {
+            child?.Dispose();
         }
 
+        Console.Error.WriteLine($"mcp-broker: the daemon did not answer on {socket} within {s_readyTimeout.TotalSeconds:0} s; {LastLogLine(model)}");
+        return 1;
+
+        void Announce(string path)
+        {
+            if (!quiet)
+            {
+                Console.WriteLine(path);
+            }
+        }
+    }
+
+    private static Process StartBackground(BrokerModel model)
+    {
         model.Runtime.EnsureCreated();
         var (fileName, prefix) = SelfCommand();
         var start = new ProcessStartInfo(fileName)
@@ -165,36 +207,7 @@ internal static class DaemonCommands
             start.ArgumentList.Add(arg);
         }
 
-        using var child = Process.Start(start)!;
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < s_readyTimeout)
-        {
-            if (await DaemonClient.ControlAsync(socket, "ping", TimeSpan.FromSeconds(2)) is { Ok: true })
-            {
-                Announce(socket);
-                return 0;
-            }
-
-            // Exit code 3: another daemon won the race for the lock; wait for it to answer instead.
-            if (child.HasExited && child.ExitCode != DaemonHost.ExitAlreadyRunning)
-            {
-                Console.Error.WriteLine($"mcp-broker: the daemon exited with code {child.ExitCode} while starting; {LastLogLine(model)}");
-                return 1;
-            }
-
-            await Task.Delay(s_poll);
-        }
-
-        Console.Error.WriteLine($"mcp-broker: the daemon did not answer on {socket} within {s_readyTimeout.TotalSeconds:0} s; {LastLogLine(model)}");
-        return 1;
-
-        void Announce(string path)
-        {
-            if (!quiet)
-            {
-                Console.WriteLine(path);
-            }
-        }
+        return Process.Start(start)!;
     }
 
     /// <summary>

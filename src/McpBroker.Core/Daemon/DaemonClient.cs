@@ -9,6 +9,30 @@ namespace McpBroker.Daemon;
 public static class DaemonClient
 {
     /// <summary>Sends one control request; null when no daemon answers on the socket.</summary>
+    /// <summary>
+    /// Whether something listens on the socket (it accepts a connection), answering or not: a daemon still starting,
+    /// or a service manager holding the socket for the daemon it starts on the first connection.
+    /// </summary>
+    public static async Task<bool> ListeningAsync(string socketPath, TimeSpan timeout)
+    {
+        if (!File.Exists(socketPath))
+        {
+            return false;
+        }
+
+        using var cts = new CancellationTokenSource(timeout);
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cts.Token);
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     public static async Task<WelcomeMessage?> ControlAsync(string socketPath, string control, TimeSpan timeout, string? upstream = null, string? tool = null, string? profile = null)
     {
         if (!File.Exists(socketPath))

@@ -40,11 +40,14 @@ internal sealed class InProcessBroker : IAsyncDisposable
 
     public BrokerFacade Facade { get; }
 
-    /// <summary>A broker over <paramref name="body"/>: the config's profiles and upstreams sections (YAML, unindented).</summary>
-    public static async Task<InProcessBroker> CreateAsync(string body)
+    /// <summary>
+    /// A broker over <paramref name="body"/>: the config's profiles and upstreams sections (YAML, unindented), with its
+    /// runtime root at <paramref name="root"/> (made here; a new temporary folder when null).
+    /// </summary>
+    public static async Task<InProcessBroker> CreateAsync(string body, string? root = null)
     {
         await NpmUpstreams.EnsureInstalledAsync();
-        var root = Directory.CreateTempSubdirectory("mbip-").FullName;
+        root = root is null ? Directory.CreateTempSubdirectory("mbip-").FullName : Directory.CreateDirectory(root).FullName;
         var loaded = ConfigLoader.Load($"schema_version: 1\nruntime: {{ root: \"{root}\" }}\n{body}", Path.Combine(root, "broker.yaml"));
         Assert.True(loaded.IsValid, string.Join("\n", loaded.Issues));
         return new InProcessBroker(root, loaded.Model!);

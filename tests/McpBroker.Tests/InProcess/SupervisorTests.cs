@@ -1,0 +1,102 @@
+using System.Text.Json;
+using McpBroker.Tests.Support;
+
+namespace McpBroker.Tests.InProcess;
+
+/// <summary>
+/// An upstream's supervisor in-process over real processes, at the edges of its life: a start that never finishes,
+/// a start the caller gives up on, a process that dies at start, a call that waits for a slot.
+/// </summary>
+public sealed class SupervisorTests
+{
+    private static Dictionary<string, JsonElement> Args(string json) => JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!;
+
+    /// <summary>A process that never speaks MCP; its command line carries the broker's root, so the test can find it.</summary>
+    private static string Mute(string root, string timeouts) =>
+        $$"""mute: { command: /bin/sh, args: ["-c", "sleep 600; true", "{{root}}"], timeouts: {{timeouts}} }""";
+
+    private static async Task<InProcessBroker> CreateAsync(Func<string, string> upstreams)
+    {
+        var root = Directory.CreateTempSubdirectory("mbip-").FullName;
+        Directory.Delete(root);
+        return await InProcessBroker.CreateAsync($"upstreams:\n  {upstreams(root).ReplaceLineEndings("\n  ")}", root);
+    }
+
+    [Fact]
+    public async Task Start_AnUpstreamThatNeverAnswersInitialize_FailsAtItsStartTimeoutAndIsStopped()
+    {
+        await using var broker = await CreateAsync(root => Mute(root, "{ start: 1s }"));
+        var supervisor = broker.Registry.Acquire("mute", "s1")!.Value.Supervisor;
+
+        var call = supervisor.CallToolAsync("s1", "any", null, CancellationToken.None);
+        await Wait.UntilAsync(() => Processes.Matching(broker.Root).Count == 1 || call.IsCompleted, "the upstream process to start");
+        Assert.False(call.IsCompleted);
+        var outcome = await call;
+
+        Assert.False(outcome.Ok);
+        Assert.Equal("upstream_unavailable", outcome.Error!.CodeName);
+        Assert.StartsWith("upstream 'mute' could not start: no answer to initialize within 1s", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.Equal("check upstreams.mute (command, args, env_from, env_files); 'broker.status' shows the last error", outcome.Error.Hint);
+        Assert.Empty(Processes.Matching(broker.Root));
+        Assert.Empty(broker.Records.Read());
+        Assert.Contains("no answer to initialize within 1s", broker.Registry.Snapshot("mute", null).LastError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_TheCallerGivesUp_IsCancelledAndTheStartGoesOnForTheNext()
+    {
+        await using var broker = await CreateAsync(root => Mute(root, "{ start: 60s }"));
+        var supervisor = broker.Registry.Acquire("mute", "s1")!.Value.Supervisor;
+        using var cts = new CancellationTokenSource();
+
+        var call = supervisor.CallToolAsync("s1", "any", null, cts.Token);
+        await Wait.UntilAsync(() => Processes.Matching(broker.Root).Count == 1, "the upstream process to start");
+        broker.RememberProcesses();
+        await cts.CancelAsync();
+        var outcome = await call;
+
+        Assert.Equal("cancelled", outcome.Error!.CodeName);
+        Assert.Equal("the request was cancelled while the upstream started", outcome.Error.Message);
+        Assert.Equal("starting", broker.Registry.Snapshot("mute", null).State);
+    }
+
+    [Fact]
+    public async Task Start_AProcessThatExitsAtStart_IsReportedWithItsExitCodeAndStderrCutToALine()
+    {
+        var noise = new string('e', 1000);
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--stderr", "{{noise}}", "--exit-at-start", "3"] }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+
+        var outcome = await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+
+        Assert.Equal("upstream_unavailable", outcome.Error!.CodeName);
+        Assert.Contains("exited with code 3; last stderr lines:", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("  " + new string('e', 400) + "…", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(new string('e', 401), outcome.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("test upstream: exiting at start as asked", outcome.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Call_WaitingForAFreeSlotAndCancelled_IsCancelledAndTheSlotServesTheNext()
+    {
+        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], max_concurrency: 1 }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        using var holding = new CancellationTokenSource();
+        using var waiting = new CancellationTokenSource();
+
+        var first = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 600000, "tag": "first"}"""), holding.Token);
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(broker.Root, "started-first")), "the first call to reach the upstream, holding the only slot");
+        broker.RememberProcesses();
+        var second = supervisor.CallToolAsync("s2", "echo", Args("""{"message": "x"}"""), waiting.Token);
+        // Queued counts the catalog's tools/list too, which waits for the same slot once the instance started.
+        await Wait.UntilAsync(() => broker.Registry.Queued("t") >= 1, "the second call to queue for the slot");
+        await waiting.CancelAsync();
+
+        Assert.Equal("cancelled", (await second).Error!.CodeName);
+        await holding.CancelAsync();
+        Assert.Equal("cancelled", (await first).Error!.CodeName);
+        var after = await supervisor.CallToolAsync("s2", "echo", Args("""{"message": "free"}"""), CancellationToken.None);
+        Assert.True(after.Ok);
+        Assert.Equal(0, broker.Registry.Queued("t"));
+    }
+}
