@@ -131,6 +131,7 @@ public static class ConfigShow
                     ["hidden"] = t.Value.Hidden ? true : null,
                     ["description"] = t.Value.Description,
                     ["mutating"] = t.Value.Mutating,
+                    ["idempotent"] = t.Value.Idempotent,
                     ["defaults"] = t.Value.Defaults.Count == 0 ? null : t.Value.Defaults.OrderBy(d => d.Key, StringComparer.Ordinal).ToDictionary(d => d.Key, d => SecretHeuristics.LooksLikeSecret(d.Value.GetRawText()) ? Redacted : d.Value.GetRawText()),
                 }),
             }),

@@ -130,7 +130,7 @@ public sealed class OperatorTests
         // --follow prints what is appended: a restarted upstream's stderr.
         var follow = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(Repo.Cli)
         {
-            ArgumentList = { "logs", "--follow", "--lines", "0", "--upstream", "t", "--config", env.ConfigPath },
+            ArgumentList = { "logs", "--follow", "--lines", "1", "--upstream", "t", "--config", env.ConfigPath },
             RedirectStandardOutput = true,
             UseShellExecute = false,
         })!;
@@ -139,6 +139,9 @@ public sealed class OperatorTests
             var seen = new System.Collections.Concurrent.ConcurrentQueue<string>();
             follow.OutputDataReceived += (_, e) => { if (e.Data is { } line) { seen.Enqueue(line); } };
             follow.BeginOutputReadLine();
+
+            // The last line there is means it follows the file now: what the restart appends comes after.
+            await Wait.UntilAsync(() => seen.Any(l => l.Contains($"[pid {pid}]", StringComparison.Ordinal)), "logs --follow to print the last line there is");
             Assert.Equal(0, (await env.RunCliAsync("upstream", "restart", "t", "--config", env.ConfigPath)).ExitCode);
             var newPid = await BrokerEnvironment.CallTextAsync(client, "t.pid", []);
             await Wait.UntilAsync(() => seen.Any(l => l.Contains($"[pid {newPid}] hello from t's stderr", StringComparison.Ordinal)), "logs --follow to print the new process's stderr");

@@ -233,6 +233,58 @@ public sealed class ConfigTests
     }
 
     [Fact]
+    public void ConfigShow_EverySection_MatchesGoldenFileInKeyOrderAndHidesSecrets()
+    {
+        var result = Load("""
+            schema_version: 1
+            runtime: { root: /srv/broker }
+            broker:
+              idle_timeout: 5m
+              http: { listen: "127.0.0.1:8931", token_file: http.token }
+              status_page: { port: 8932 }
+            telemetry: { otlp_endpoint: "http://127.0.0.1:4318", otlp_protocol: grpc, export_interval: 30s, prometheus: true }
+            profiles:
+              zeta: { compact_tools_enabled: false, require_token_file: zeta.token, upstreams: [remote, local] }
+              alpha: { broker_tool_name_style: snake, allow_mutating_tools: ["local.write"] }
+            clients:
+              gem: { format: gemini-settings, config_path: /home/ada/.gemini/settings.json, mcp_allowed_servers: [mcp-broker], profile: alpha }
+              codex:
+                format: codex-toml
+                config_path: /home/ada/.codex/config.toml
+                entry_name: broker
+                profile: zeta
+                codex_apps_policy:
+                  app_directory: ["/home/ada/.codex/apps/*.json"]
+                  tools_cache: ["/home/ada/.codex/cache/*.json"]
+                  disable_connectors: [{ name: GitHub, reason: "served by the broker" }, { id: connector_0123abcd, reason: dup }]
+            upstreams:
+              remote:
+                transport: http
+                url: https://mcp.example.com/mcp
+                headers: { X-Zed: "static", X-Api-Key: "Key ${TOKEN_VAR}" }
+                env_from: { TOKEN_VAR: GITHUB_TOKEN }
+                oauth: { client_id: app, client_secret_file: app.secret, scopes: [read, write], redirect_port: 8765 }
+              local:
+                command: /usr/bin/server
+                max_concurrency: 2
+                max_queue: 3
+                smoke: { query: "write a note", tool: write, arguments: { text: hi }, call: true }
+                timeouts: { tools: { zz: 1m, aa: 2s } }
+                env_files: { Z_KEY: z.key, A_KEY: a.key }
+                tools:
+                  write: { hidden: true, description: "Writes.", mutating: true, defaults: { text: "x", api_key: "sk-proj-9f8e7d6c5b4a39281706" } }
+                  read: { idempotent: true }
+            """);
+        Assert.True(result.IsValid, string.Join("\n", result.Issues));
+
+        var shown = ConfigShow.Render(result.Model!, s_env.GetValueOrDefault);
+
+        Assert.DoesNotContain("sk-proj", shown);
+        Assert.DoesNotContain("ghp_", shown);
+        Golden.AssertMatches("config-show-full.yaml", shown);
+    }
+
+    [Fact]
     public void ConfigShow_ResolvedModel_MatchesGoldenFileAndHidesSecrets()
     {
         var result = Load("""
