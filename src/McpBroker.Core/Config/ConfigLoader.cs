@@ -60,11 +60,14 @@ public static class ConfigLoader
             var (json, schemaErrors) = SchemaCheck(document.Root, issues);
             try
             {
-                var config = JsonSerializer.Deserialize(json, ConfigJsonContext.Default.BrokerConfig)!;
-                var semantic = new List<ConfigIssue>();
-                var candidate = ConfigValidator.Validate(config, sourcePath, getEnv, semantic, out runtime);
-                issues.AddRange(semantic.Where(i => !schemaErrors.Any(p => Covers(p, i.Path))));
-                model = issues.Any(i => i.Severity == IssueSeverity.Error) ? null : candidate;
+                // Null only for a document that is null itself ('~'), which the schema has refused.
+                if (JsonSerializer.Deserialize(json, ConfigJsonContext.Default.BrokerConfig) is { } config)
+                {
+                    var semantic = new List<ConfigIssue>();
+                    var candidate = ConfigValidator.Validate(config, sourcePath, getEnv, semantic, out runtime);
+                    issues.AddRange(semantic.Where(i => !schemaErrors.Any(p => Covers(p, i.Path))));
+                    model = issues.Any(i => i.Severity == IssueSeverity.Error) ? null : candidate;
+                }
             }
             catch (JsonException ex) when (schemaErrors.Count > 0)
             {
