@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ModelContextProtocol;
@@ -23,7 +22,7 @@ internal static class ToolPins
         CanonicalJson.Sort(JsonSerializer.SerializeToNode(tool, McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>()))!;
 
     public static string Hash(JsonNode canonical) =>
-        Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(canonical.ToJsonString())));
+        Convert.ToHexStringLower(Shared.Sha256.HashData(System.Text.Encoding.UTF8.GetBytes(canonical.ToJsonString())));
 
     public static ToolPin Pin(Tool tool, DateTimeOffset now)
     {

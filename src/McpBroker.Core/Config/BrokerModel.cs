@@ -1,5 +1,4 @@
 using System.Collections.Frozen;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace McpBroker.Config;
@@ -250,7 +249,7 @@ public sealed record UpstreamModel(
             sb.Append('\u0001');
         }
 
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..16];
+        return Convert.ToHexStringLower(Shared.Sha256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..16];
     }
 }
 

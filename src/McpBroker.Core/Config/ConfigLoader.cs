@@ -1,5 +1,7 @@
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace McpBroker.Config;
 
@@ -49,27 +51,23 @@ public static class ConfigLoader
         getEnv ??= Environment.GetEnvironmentVariable;
         var issues = new List<ConfigIssue>();
         var document = YamlDocument.Parse(yaml, issues);
-        var parseIssues = issues.Count;
-        if (document.Readable)
-        {
-            ConfigSchema.Validate(document.Root, issues);
-        }
-
         BrokerModel? model = null;
         RuntimeModel? runtime = null;
         if (document.Readable)
         {
             // Semantic rules run even when the schema found errors, on a copy without the offending values,
             // so one run reports every error; a rule does not repeat what the schema said about the same path.
-            var schemaErrors = issues.Skip(parseIssues).Select(i => i.Path).ToList();
-            var pruned = Prune(document.Root, schemaErrors);
+            var (json, schemaErrors) = SchemaCheck(document.Root, issues);
             try
             {
-                var config = JsonSerializer.Deserialize(pruned.ToString(Newtonsoft.Json.Formatting.None), ConfigJsonContext.Default.BrokerConfig)!;
-                var semantic = new List<ConfigIssue>();
-                var candidate = ConfigValidator.Validate(config, sourcePath, getEnv, semantic, out runtime);
-                issues.AddRange(semantic.Where(i => !schemaErrors.Any(p => Covers(p, i.Path))));
-                model = issues.Any(i => i.Severity == IssueSeverity.Error) ? null : candidate;
+                // Null only for a document that is null itself ('~'), which the schema has refused.
+                if (JsonSerializer.Deserialize(json, ConfigJsonContext.Default.BrokerConfig) is { } config)
+                {
+                    var semantic = new List<ConfigIssue>();
+                    var candidate = ConfigValidator.Validate(config, sourcePath, getEnv, semantic, out runtime);
+                    issues.AddRange(semantic.Where(i => !schemaErrors.Any(p => Covers(p, i.Path))));
+                    model = issues.Any(i => i.Severity == IssueSeverity.Error) ? null : candidate;
+                }
             }
             catch (JsonException ex) when (schemaErrors.Count > 0)
             {
@@ -88,33 +86,33 @@ public static class ConfigLoader
         return new ConfigLoadResult(sourcePath, model, located) { Runtime = model?.Runtime ?? (runtimeTrusted ? runtime : null) };
     }
 
-    private static bool Covers(string schemaPath, string path) =>
-        schemaPath.Length > 0 && (path == schemaPath || path.StartsWith(schemaPath + ".", StringComparison.Ordinal) || path.StartsWith(schemaPath + "[", StringComparison.Ordinal));
-
-    private static Newtonsoft.Json.Linq.JToken Prune(Newtonsoft.Json.Linq.JToken root, IEnumerable<string> paths)
+    /// <summary>
+    /// The document checked against the schema: its JSON for the records, without the values the schema refused, and
+    /// the paths of those. The fast route (<see cref="SchemaSubset"/>) judges first; only a document it refuses is
+    /// validated again by NJsonSchema (<see cref="ConfigSchema"/>), which explains each error.
+    /// </summary>
+    private static (string Json, List<string> ErrorPaths) SchemaCheck(JsonNode? root, List<ConfigIssue> issues)
     {
-        var copy = root.DeepClone();
-        foreach (var path in paths.Where(p => p.Length > 0).OrderByDescending(p => p.Length))
+        if (SchemaSubset.Embedded?.Accepts(root) == true)
         {
-            try
-            {
-                var token = copy.SelectToken(path);
-                if (token?.Parent is Newtonsoft.Json.Linq.JProperty property)
-                {
-                    property.Remove();
-                }
-                else
-                {
-                    token?.Remove();
-                }
-            }
-            catch (Newtonsoft.Json.JsonException)
-            {
-            }
+            return (CompactJson.Write(root), []);
         }
 
-        return copy;
+        return Explained(root, issues);
+
+        // Its own method, so the JIT meets NJsonSchema's and Json.NET's types only when a document is refused.
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        static (string Json, List<string> ErrorPaths) Explained(JsonNode? root, List<ConfigIssue> issues)
+        {
+            var before = issues.Count;
+            ConfigSchema.Validate(root, issues);
+            var errorPaths = issues.Skip(before).Select(i => i.Path).ToList();
+            return (ConfigSchema.WithoutPaths(root, errorPaths), errorPaths);
+        }
     }
+
+    private static bool Covers(string schemaPath, string path) =>
+        schemaPath.Length > 0 && (path == schemaPath || path.StartsWith(schemaPath + ".", StringComparison.Ordinal) || path.StartsWith(schemaPath + "[", StringComparison.Ordinal));
 
     /// <summary>The commented starter written by <c>config init</c>.</summary>
     public static string StarterYaml => ReadResource("McpBroker.starter.yaml");

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Newtonsoft.Json.Linq;
 using NJsonSchema;
@@ -11,6 +12,8 @@ namespace McpBroker.Config;
 /// <summary>
 /// The JSON Schema of broker.yaml, generated from the <see cref="BrokerConfig"/> records so it cannot drift
 /// from the code; <c>config/broker.schema.json</c> is its committed copy (a golden test keeps them equal).
+/// This is the detailed route: NJsonSchema and Json.NET are loaded only when a document is refused by
+/// <see cref="SchemaSubset"/> (or the schema is wanted as text), to explain each error.
 /// </summary>
 public static class ConfigSchema
 {
@@ -76,11 +79,81 @@ public static class ConfigSchema
         }));
 
     /// <summary>Checks a document against the schema and explains each failure in terms of YAML paths.</summary>
-    public static void Validate(JToken document, List<ConfigIssue> issues)
+    public static void Validate(JsonNode? document, List<ConfigIssue> issues)
     {
-        foreach (var error in Schema.Validate(document))
+        foreach (var error in Schema.Validate(ToToken(document)))
         {
             Explain(error, issues);
+        }
+    }
+
+    /// <summary>The document as compact JSON without the values at <paramref name="paths"/> (those the schema refused).</summary>
+    public static string WithoutPaths(JsonNode? document, IEnumerable<string> paths)
+    {
+        var copy = ToToken(document);
+        foreach (var path in paths.Where(p => p.Length > 0).OrderByDescending(p => p.Length))
+        {
+            try
+            {
+                var token = copy.SelectToken(path);
+                if (token?.Parent is JProperty property)
+                {
+                    property.Remove();
+                }
+                else
+                {
+                    token?.Remove();
+                }
+            }
+            catch (Newtonsoft.Json.JsonException)
+            {
+            }
+        }
+
+        return copy.ToString(Newtonsoft.Json.Formatting.None);
+    }
+
+    /// <summary>Json.NET's indented text of a node (how a mapping or list used as a YAML key has always been named).</summary>
+    public static string IndentedJson(JsonNode? node) => ToToken(node).ToString();
+
+    /// <summary>The same tree as Json.NET tokens, scalar types kept: a <c>long</c> stays an integer, a <c>double</c> a float.</summary>
+    internal static JToken ToToken(JsonNode? node)
+    {
+        switch (node)
+        {
+            case null:
+                return JValue.CreateNull();
+            case JsonObject obj:
+            {
+                var result = new JObject();
+                foreach (var (key, value) in obj)
+                {
+                    result[key] = ToToken(value);
+                }
+
+                return result;
+            }
+
+            case JsonArray array:
+            {
+                var result = new JArray();
+                foreach (var item in array)
+                {
+                    result.Add(ToToken(item));
+                }
+
+                return result;
+            }
+
+            default:
+            {
+                var value = node.AsValue();
+                return value.TryGetValue<string>(out var text) ? new JValue(text)
+                    : value.TryGetValue<bool>(out var flag) ? new JValue(flag)
+                    : value.TryGetValue<long>(out var whole) ? new JValue(whole)
+                    : value.TryGetValue<double>(out var number) ? new JValue(number)
+                    : throw new ArgumentException($"a {value.GetValueKind()} that YAML does not produce", nameof(node));
+            }
         }
     }
 

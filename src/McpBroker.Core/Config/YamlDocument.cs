@@ -1,6 +1,6 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Newtonsoft.Json.Linq;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 
@@ -9,16 +9,19 @@ namespace McpBroker.Config;
 /// <summary>
 /// A YAML document read into a JSON tree (so the JSON Schema can check it) plus the source position of every
 /// node, keyed by its path (<c>upstreams.memory.args[0]</c>). Duplicate keys are errors, as are multiple documents.
-/// Plain scalars follow the YAML 1.2 core schema (null, booleans, integers, floats); quoted scalars are strings.
+/// Plain scalars follow the YAML 1.2 core schema (null, booleans, integers as <c>long</c>, floats as <c>double</c>);
+/// quoted scalars are strings. JSON null is a null node.
 /// </summary>
 internal sealed partial class YamlDocument
 {
     private readonly Dictionary<string, Mark> _marks = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, JToken> _anchors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, JsonNode?> _anchors = new(StringComparer.Ordinal);
 
-    private YamlDocument(JToken root) => Root = root;
+    private YamlDocument()
+    {
+    }
 
-    public JToken Root { get; private set; }
+    public JsonNode? Root { get; private set; }
 
     /// <summary>False when the text is not YAML at all; duplicate keys still leave a usable document.</summary>
     public bool Readable { get; private set; } = true;
@@ -28,7 +31,7 @@ internal sealed partial class YamlDocument
 
     public static YamlDocument Parse(string text, List<ConfigIssue> issues)
     {
-        var doc = new YamlDocument(JValue.CreateNull());
+        var doc = new YamlDocument();
         try
         {
             var parser = new Parser(new StringReader(text));
@@ -57,7 +60,7 @@ internal sealed partial class YamlDocument
         return doc;
     }
 
-    private JToken ReadNode(IParser parser, string path, List<ConfigIssue> issues)
+    private JsonNode? ReadNode(IParser parser, string path, List<ConfigIssue> issues)
     {
         var start = parser.Current!.Start;
         _marks.TryAdd(path, start);
@@ -65,14 +68,14 @@ internal sealed partial class YamlDocument
         {
             case AnchorAlias alias:
                 parser.MoveNext();
-                return _anchors.TryGetValue(alias.Value.Value, out var anchored) ? anchored.DeepClone() : JValue.CreateNull();
+                return _anchors.TryGetValue(alias.Value.Value, out var anchored) ? anchored?.DeepClone() : null;
             case Scalar scalar:
                 parser.MoveNext();
                 return Remember(scalar.Anchor, ScalarToken(scalar));
             case SequenceStart seq:
             {
                 parser.MoveNext();
-                var array = new JArray();
+                var array = new JsonArray();
                 while (!parser.TryConsume<SequenceEnd>(out _))
                 {
                     array.Add(ReadNode(parser, $"{path}[{array.Count}]", issues));
@@ -84,12 +87,11 @@ internal sealed partial class YamlDocument
             case MappingStart map:
             {
                 parser.MoveNext();
-                var obj = new JObject();
+                var obj = new JsonObject();
                 while (!parser.TryConsume<MappingEnd>(out _))
                 {
                     var keyMark = parser.Current!.Start;
-                    var keyToken = ReadNode(parser, path + "#key", issues);
-                    var key = keyToken.Type == JTokenType.Null ? "" : keyToken.ToString();
+                    var key = KeyText(ReadNode(parser, path + "#key", issues));
                     var childPath = path.Length == 0 ? key : $"{path}.{key}";
                     var value = ReadNode(parser, childPath, issues);
                     if (obj.ContainsKey(key))
@@ -111,7 +113,7 @@ internal sealed partial class YamlDocument
         }
     }
 
-    private JToken Remember(AnchorName anchor, JToken token)
+    private JsonNode? Remember(AnchorName anchor, JsonNode? token)
     {
         if (!anchor.IsEmpty)
         {
@@ -121,24 +123,38 @@ internal sealed partial class YamlDocument
         return token;
     }
 
-    private static JToken ScalarToken(Scalar scalar)
+    private static JsonNode? ScalarToken(Scalar scalar)
     {
         var v = scalar.Value;
         if (scalar.Style is not ScalarStyle.Plain || !scalar.Tag.IsEmpty)
         {
-            return new JValue(v);
+            return JsonValue.Create(v);
         }
 
         return v switch
         {
-            "" or "~" or "null" or "Null" or "NULL" => JValue.CreateNull(),
-            "true" or "True" or "TRUE" => new JValue(true),
-            "false" or "False" or "FALSE" => new JValue(false),
-            _ when IntegerRegex().IsMatch(v) && long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) => new JValue(l),
-            _ when FloatRegex().IsMatch(v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => new JValue(d),
-            _ => new JValue(v),
+            "" or "~" or "null" or "Null" or "NULL" => null,
+            "true" or "True" or "TRUE" => JsonValue.Create(true),
+            "false" or "False" or "FALSE" => JsonValue.Create(false),
+            _ when IntegerRegex().IsMatch(v) && long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) => JsonValue.Create(l),
+            _ when FloatRegex().IsMatch(v) && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => JsonValue.Create(d),
+            _ => JsonValue.Create(v),
         };
     }
+
+    /// <summary>
+    /// A key as text, spelled as the config has always read it (Json.NET's <c>ToString</c> of the key's token):
+    /// <c>true</c> is <c>True</c>, numbers in invariant culture, a mapping or list used as a key its indented JSON.
+    /// </summary>
+    private static string KeyText(JsonNode? key) => key switch
+    {
+        null => "",
+        JsonValue value when value.TryGetValue<string>(out var text) => text,
+        JsonValue value when value.TryGetValue<bool>(out var flag) => flag ? "True" : "False",
+        JsonValue value when value.TryGetValue<long>(out var number) => number.ToString(CultureInfo.InvariantCulture),
+        JsonValue value when value.TryGetValue<double>(out var number) => number.ToString(CultureInfo.InvariantCulture),
+        _ => ConfigSchema.IndentedJson(key),
+    };
 
     [GeneratedRegex("^[-+]?[0-9]+$")]
     private static partial Regex IntegerRegex();

@@ -170,7 +170,11 @@ public static partial class DaemonHost
         builder.Services.AddSingleton<SessionServices>();
         builder.Services.AddSingleton<Telemetry.CallLog>();
         builder.Services.AddSingleton<DaemonStatus>();
-        Telemetry.TelemetrySetup.Add(builder.Services, model);
+        if (model.Telemetry is { } telemetry)
+        {
+            Telemetry.TelemetrySetup.Add(builder.Services, telemetry);
+        }
+
         builder.Services.AddHostedService<UpstreamShutdown>();
         builder.Services.AddHostedService<SessionListener>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigReloader>());

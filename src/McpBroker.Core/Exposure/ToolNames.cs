@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using McpBroker.Config;
 
@@ -46,7 +45,7 @@ internal static class ToolNames
 
     private static string WithHash(string name, string canonical)
     {
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)))[..HashLength];
+        var hash = Convert.ToHexStringLower(Shared.Sha256.HashData(Encoding.UTF8.GetBytes(canonical)))[..HashLength];
         var keep = Math.Min(name.Length, MaxSnakeLength - HashLength - 1);
         return $"{name[..keep]}_{hash}";
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -12,6 +13,9 @@ internal static class TokenFiles
         && (File.GetUnixFileMode(tokenFile) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0;
 
     /// <summary>Compares in constant time with the file's current content. A missing, unreadable or empty file refuses everyone.</summary>
+    // Not inlined: the session handshake calls it only for a profile with a token, and once the handshake is hot the
+    // JIT would otherwise load System.Security.Cryptography into every daemon to inline it.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static bool Matches(string tokenFile, string? presented)
     {
         try

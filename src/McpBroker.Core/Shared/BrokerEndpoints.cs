@@ -1,5 +1,4 @@
 // Compiled into both the broker and the shim (which references no broker assembly, to stay small and start fast).
-using System.Security.Cryptography;
 using System.Text;
 
 namespace McpBroker.Shared;
@@ -38,7 +37,7 @@ internal static class BrokerEndpoints
     {
         var cacheHome = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
         var dir = string.IsNullOrEmpty(cacheHome) ? Path.Combine(Home, ".cache", "mcp-broker", "endpoints") : Path.Combine(cacheHome, "mcp-broker", "endpoints");
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(configPath)))[..16];
+        var hash = Convert.ToHexStringLower(Sha256.HashData(Encoding.UTF8.GetBytes(configPath)))[..16];
         return Path.Combine(dir, hash);
     }
 

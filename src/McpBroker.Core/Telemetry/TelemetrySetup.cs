@@ -14,17 +14,13 @@ namespace McpBroker.Telemetry;
 /// <summary>
 /// Wires OpenTelemetry into the daemon when <c>telemetry</c> is set: the <see cref="BrokerTelemetry"/> meter and
 /// spans, exported over OTLP (metrics every export_interval, spans in batches) and/or read by the status page's
-/// <c>/metrics</c>. Without the section nothing subscribes, and the instruments cost nothing.
+/// <c>/metrics</c>. Without the section nothing subscribes, and the instruments cost nothing. Only called when the
+/// section is set: a daemon without it never touches an OpenTelemetry type, so their assemblies are never loaded.
 /// </summary>
 internal static class TelemetrySetup
 {
-    public static void Add(IServiceCollection services, BrokerModel model)
+    public static void Add(IServiceCollection services, TelemetryModel telemetry)
     {
-        if (model.Telemetry is not { } telemetry)
-        {
-            return;
-        }
-
         services.AddHostedService<Gauges>();
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("mcp-broker", serviceVersion: BrokerInfo.Version, serviceInstanceId: Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)))

@@ -104,6 +104,26 @@ public sealed class DaemonJourneyTests
         Assert.DoesNotContain("s3cret", await File.ReadAllTextAsync(Path.Combine(env.Root, "logs", "daemon.log")));
     }
 
+    [LinuxFact]
+    public async Task IdleDaemon_ValidConfigWithoutTelemetry_LoadsNoSchemaValidatorTelemetryOrOpenSsl()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root));
+        var client = await env.ConnectAsync("raw");
+        Assert.Equal("echo: hi", await BrokerEnvironment.CallTextAsync(client, "t.echo", new() { ["message"] = "hi" }));
+
+        var mapped = (await File.ReadAllLinesAsync($"/proc/{env.DaemonPid}/maps")).Select(l => Path.GetFileName(l.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(5) ?? "")).ToHashSet();
+
+        // Read from the right process: the daemon's own assembly is there.
+        Assert.Contains("McpBroker.Core.dll", mapped);
+        // A valid config is judged by the fast route: no NJsonSchema, no Json.NET (docs/architecture.md, "Config pipeline").
+        Assert.DoesNotContain("NJsonSchema.dll", mapped);
+        Assert.DoesNotContain("Newtonsoft.Json.dll", mapped);
+        // Without a telemetry section nothing of OpenTelemetry is loaded.
+        Assert.DoesNotContain(mapped, name => name.StartsWith("OpenTelemetry", StringComparison.Ordinal));
+        // Hashes on the idle path are managed (Shared/Sha256.cs): OpenSSL stays out.
+        Assert.DoesNotContain(mapped, name => name.StartsWith("libcrypto", StringComparison.Ordinal) || name.StartsWith("libssl", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Shim_UnknownProfile_ExitsNonZeroWithOneClearLine()
     {

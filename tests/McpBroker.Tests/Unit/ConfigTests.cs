@@ -59,6 +59,18 @@ public sealed class ConfigTests
         Assert.Equal(["memory", "everything"], model.Profiles["raw"].Upstreams);
     }
 
+    [Theory]
+    [InlineData("~")]
+    [InlineData("null")]
+    public void Load_DocumentThatIsNull_ReportsTheSchemaErrors(string yaml)
+    {
+        var result = Load(yaml);
+
+        Assert.False(result.IsValid);
+        Assert.Contains(result.Errors, e => e.Message.StartsWith("expected a mapping of keys, found nothing", StringComparison.Ordinal));
+        Assert.Contains(result.Errors, e => e.Path == "schema_version" && e.Message.StartsWith("missing required key 'schema_version'", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Load_ManyMistakes_ReportsEveryErrorWithItsPath()
     {
