@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
@@ -12,7 +13,7 @@ using ModelContextProtocol.Server;
 // ping), add_tool (changes the tool list and sends list_changed), log (sends notifications/message with the text),
 // sample (asks the client for sampling/createMessage during the call; answers with the reply or the refusal),
 // sample_after (answers at once; once the file go-TAG appears in the marker dir it asks for sampling, outside any
-// call, and writes the reply or the refusal to sampled-TAG).
+// call, and writes the reply or the refusal to sampled-TAG), reject (a JSON-RPC error, invalid params, not a result).
 var options = ParseArgs(args);
 if (options.TryGetValue("--stderr", out var text))
 {
@@ -67,6 +68,7 @@ IList<Tool> Tools() =>
     new() { Name = "log", Description = "Send a log message (notifications/message) with the message, then answer", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "sample", Description = "Ask the client to sample a reply to the message", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "sample_after", Description = "Ask the client to sample once go-TAG exists in the marker dir, after answering", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
+    new() { Name = "reject", Description = "Refuse the call with a JSON-RPC error (invalid params) that carries the message", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     .. extraTools,
 ];
 
@@ -124,6 +126,8 @@ var serverOptions = new McpServerOptions
                     Console.Error.WriteLine("test upstream: freezing as asked");
                     System.Diagnostics.Process.Start("kill", ["-STOP", Environment.ProcessId.ToString()])!.WaitForExit();
                     return Result("thawed");
+                case "reject":
+                    throw new McpProtocolException($"rejected: {Text("message")}", McpErrorCode.InvalidParams);
                 case "log":
                     await request.Server.SendMessageAsync(new JsonRpcNotification
                     {

@@ -30,7 +30,7 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     private readonly ClientPeers? _peers;
     private readonly Daemon.UpstreamLogs? _logs;
 
-    public UpstreamRegistry(BrokerModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records, ClientPeers? peers = null,
+    public UpstreamRegistry(BrokerModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords records, ClientPeers? peers = null,
         Daemon.UpstreamLogs? logs = null)
     {
         _loggerFactory = loggerFactory;
@@ -46,7 +46,7 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     /// <summary>Raised (on the supervisor's thread) when an instance starts or announces that its tools changed.</summary>
     public event Action<UpstreamSupervisor, ToolsChange>? ToolsMayHaveChanged;
 
-    public ProcessRecords? Records { get; }
+    public ProcessRecords Records { get; }
 
     public IEnumerable<UpstreamModel> Models => _models.Values;
 

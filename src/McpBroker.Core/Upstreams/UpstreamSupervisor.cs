@@ -58,7 +58,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
-    private readonly ProcessRecords? _records;
+    private readonly ProcessRecords _records;
     private readonly Action<UpstreamSupervisor, ToolsChange>? _toolsChanged;
     private readonly Lock _gate = new();
     private readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
@@ -85,7 +85,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     /// <param name="peers">Where server-to-client requests and notifications go (null: refused and dropped).</param>
     /// <param name="owner">The client session a per-session instance belongs to.</param>
     /// <param name="stderrLog">The upstream's stderr file (shared by its instances); null for none.</param>
-    public UpstreamSupervisor(UpstreamModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords? records,
+    public UpstreamSupervisor(UpstreamModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords records,
         Action<UpstreamSupervisor, ToolsChange>? toolsChanged = null, ClientPeers? peers = null, string? owner = null, Daemon.RotatingFile? stderrLog = null)
     {
         Model = model;
@@ -932,7 +932,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             var (environment, secrets) = BuildEnvironment();
             Directory.CreateDirectory(Model.WorkingDir);
             process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, secrets, _stderrLog);
-            _records?.Add(Model.Name, process.Pid, process.OwnGroup);
+            _records.Add(Model.Name, process.Pid, process.OwnGroup);
             LogStarting(Model.Name, process.Pid);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
@@ -967,7 +967,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             if (process is not null)
             {
                 await process.DisposeAsync();
-                _records?.Remove(process.Pid);
+                _records.Remove(process.Pid);
             }
 
             lock (_gate)
@@ -1151,7 +1151,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         await instance.DisposeAsync();
         if (instance.Pid is { } pid)
         {
-            _records?.Remove(pid);
+            _records.Remove(pid);
         }
     }
 

@@ -136,4 +136,25 @@ public sealed class ProcessRecordsTests : IDisposable
 
     [Fact]
     public void StartTicks_OfNoProcess_IsNull() => Assert.Null(ProcStat.StartTicks(int.MaxValue));
+
+    [Fact]
+    public async Task Reap_ARecordWithoutStartTimes_GoesByPidAlone()
+    {
+        // Where /proc gives no start time the record holds none: the owner counts as alive while its pid is.
+        var owned = Start("echo ready; exec sleep 600", ownGroup: false);
+        var orphan = Start("echo ready; exec sleep 600", ownGroup: false);
+        var dir = Path.Combine(_run, "upstreams");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, $"{owned.Id}.json"),
+            $$"""{"upstream":"u","pid":{{owned.Id}},"pgid":0,"start_ticks":null,"owner_pid":{{Environment.ProcessId}},"owner_start_ticks":null}""");
+        File.WriteAllText(Path.Combine(dir, $"{orphan.Id}.json"),
+            $$"""{"upstream":"u","pid":{{orphan.Id}},"pgid":0,"start_ticks":null,"owner_pid":{{int.MaxValue}},"owner_start_ticks":null}""");
+
+        var result = Assert.Single(await new ProcessRecords(_run).ReapOrphansAsync());
+
+        Assert.Equal((orphan.Id, "stopped (SIGTERM)"), (result.Record.Pid, result.Outcome));
+        await orphan.WaitForExitAsync();
+        Assert.False(owned.HasExited);
+        Assert.Equal(owned.Id, Assert.Single(new ProcessRecords(_run).Read()).Pid);
+    }
 }

@@ -99,4 +99,87 @@ public sealed class SupervisorTests
         Assert.True(after.Ok);
         Assert.Equal(0, broker.Registry.Queued("t"));
     }
+
+    [Fact]
+    public async Task Call_WaitingForASlotLongerThanItsTimeout_TimesOutSayingSo()
+    {
+        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], max_concurrency: 1, timeouts: { call: 1s, tools: { slow: 10m } } }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        using var holding = new CancellationTokenSource();
+        var first = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 600000, "tag": "first"}"""), holding.Token);
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(broker.Root, "started-first")), "the first call to reach the upstream, holding the only slot");
+        broker.RememberProcesses();
+
+        var second = await supervisor.CallToolAsync("s2", "echo", Args("""{"message": "x"}"""), CancellationToken.None);
+
+        Assert.Equal("upstream_timeout", second.Error!.CodeName);
+        Assert.StartsWith("upstream 't' did not finish waiting for a free slot within 1s", second.Error.Message, StringComparison.Ordinal);
+        await holding.CancelAsync();
+        Assert.Equal("cancelled", (await first).Error!.CodeName);
+    }
+
+    [Fact]
+    public async Task Start_FailingTwiceInARow_BacksOffBeforeTheNextTry()
+    {
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--exit-at-start", "3"], restart: { backoff: 10m, max_backoff: 10m } }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+
+        await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+        var afterOne = broker.Registry.Snapshot("t", null);
+        await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+        var afterTwo = broker.Registry.Snapshot("t", null);
+        var third = await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+
+        Assert.Equal(("stopped", 1, (DateTimeOffset?)null), (afterOne.State, afterOne.ConsecutiveFailures, afterOne.RetryAt));
+        Assert.Equal(("backoff", 2), (afterTwo.State, afterTwo.ConsecutiveFailures));
+        Assert.InRange(afterTwo.RetryAt!.Value, DateTimeOffset.UtcNow.AddMinutes(9), DateTimeOffset.UtcNow.AddMinutes(10));
+        Assert.Equal("upstream_unavailable", third.Error!.CodeName);
+        Assert.Equal(2, broker.Registry.Snapshot("t", null).ConsecutiveFailures); // the third did not start it again
+    }
+
+    [Fact]
+    public async Task Call_TheUpstreamAnswersAJsonRpcError_IsAnUpstreamErrorWithAHint()
+    {
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}" }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+
+        var outcome = await supervisor.CallToolAsync("s1", "reject", Args("""{"message": "no such thing"}"""), CancellationToken.None);
+        broker.RememberProcesses();
+
+        Assert.Equal("upstream_error", outcome.Error!.CodeName);
+        Assert.StartsWith("upstream 't' answered with an error: ", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("rejected: no such thing", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.Equal("check the arguments against describe_tool's input schema", outcome.Error.Hint);
+        Assert.Equal(("running", 0), (broker.Registry.Snapshot("t", null).State, broker.Registry.Snapshot("t", null).ConsecutiveFailures));
+    }
+
+    [Fact]
+    public async Task Call_AfterTheRegistryStopped_IsRefusedAsStopping()
+    {
+        var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}" }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        await broker.DisposeAsync();
+
+        var outcome = await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+
+        Assert.Equal("upstream_unavailable", outcome.Error!.CodeName);
+        Assert.Equal("upstream 't' is stopping", outcome.Error.Message);
+        Assert.Equal("the daemon is shutting down", outcome.Error.Hint);
+    }
+
+    [Fact]
+    public async Task PerSession_WithoutASession_RunsOnAnInstanceOfItsOwnThatStopsWithTheLease()
+    {
+        await using var broker = await CreateAsync(_ => $$"""ps: { command: "{{Repo.TestUpstream}}", mode: per_session }""");
+        var lease = broker.Registry.Acquire("ps", null)!.Value;
+        int pid;
+        await using (lease)
+        {
+            var outcome = await lease.Supervisor.CallToolAsync(null, "pid", null, CancellationToken.None);
+            pid = int.Parse(Assert.IsType<ModelContextProtocol.Protocol.TextContentBlock>(Assert.Single(outcome.Value!.Content)).Text);
+            Assert.Empty(broker.Registry.States("ps"));
+        }
+
+        Assert.False(Processes.Alive(pid));
+    }
 }
