@@ -8,12 +8,13 @@ using ModelContextProtocol.Server;
 // that a call and its cancellation reached the server),
 // --linger (keep running after stdin ends, as a misbehaving server would), --spawn-child (start a child process),
 // --print-env NAME[,NAME] (writes NAME=value to stderr at start, as a careless server might),
-// --describe-from FILE (echo's description is the file's content, read at each tools/list: a "rug pull" on demand).
+// --describe-from FILE (echo's description is the file's content, read at each tools/list: a "rug pull" on demand),
+// --unknown-tool-error (an unknown tool is a JSON-RPC error, invalid params, as some servers answer, not an error result).
 // Tools: echo, pid, child_pid, crash, hang, slow, freeze (SIGSTOPs the whole process: it answers nothing, not even
 // ping), add_tool (changes the tool list and sends list_changed), log (sends notifications/message with the text),
 // sample (asks the client for sampling/createMessage during the call; answers with the reply or the refusal),
 // sample_after (answers at once; once the file go-TAG appears in the marker dir it asks for sampling, outside any
-// call, and writes the reply or the refusal to sampled-TAG), reject (a JSON-RPC error, invalid params, not a result).
+// call, and writes the reply or the refusal to sampled-TAG).
 var options = ParseArgs(args);
 if (options.TryGetValue("--stderr", out var text))
 {
@@ -68,7 +69,6 @@ IList<Tool> Tools() =>
     new() { Name = "log", Description = "Send a log message (notifications/message) with the message, then answer", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "sample", Description = "Ask the client to sample a reply to the message", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "sample_after", Description = "Ask the client to sample once go-TAG exists in the marker dir, after answering", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
-    new() { Name = "reject", Description = "Refuse the call with a JSON-RPC error (invalid params) that carries the message", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     .. extraTools,
 ];
 
@@ -126,8 +126,6 @@ var serverOptions = new McpServerOptions
                     Console.Error.WriteLine("test upstream: freezing as asked");
                     System.Diagnostics.Process.Start("kill", ["-STOP", Environment.ProcessId.ToString()])!.WaitForExit();
                     return Result("thawed");
-                case "reject":
-                    throw new McpProtocolException($"rejected: {Text("message")}", McpErrorCode.InvalidParams);
                 case "log":
                     await request.Server.SendMessageAsync(new JsonRpcNotification
                     {
@@ -151,7 +149,9 @@ var serverOptions = new McpServerOptions
                     await request.Server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);
                     return Result($"now {Tools().Count} tools");
                 default:
-                    return new CallToolResult { IsError = true, Content = [new TextContentBlock { Text = $"unknown tool {request.Params?.Name}" }] };
+                    return options.ContainsKey("--unknown-tool-error")
+                        ? throw new McpProtocolException($"unknown tool {request.Params?.Name}", McpErrorCode.InvalidParams)
+                        : new CallToolResult { IsError = true, Content = [new TextContentBlock { Text = $"unknown tool {request.Params?.Name}" }] };
             }
         },
     },

@@ -324,7 +324,7 @@ public sealed class FacadeTests(FacadeFixture fixture) : IClassFixture<FacadeFix
         Assert.Equal("stdio", (string)upstream["transport"]!);
         Assert.Equal("running", (string)upstream["state"]!);
         Assert.True((int)upstream["pid"]! > 0);
-        Assert.Equal(8, (int)upstream["tools"]!); // 12 tools, less pid (hidden) and crash, freeze, add_tool (mutating)
+        Assert.Equal(7, (int)upstream["tools"]!); // 11 tools, less pid (hidden) and crash, freeze, add_tool (mutating)
         Assert.Equal(3, (int)upstream["mutating_hidden"]!);
         Assert.False(upstream.AsObject().ContainsKey("quarantined"));
     }

@@ -140,15 +140,15 @@ public sealed class SupervisorTests
     [Fact]
     public async Task Call_TheUpstreamAnswersAJsonRpcError_IsAnUpstreamErrorWithAHint()
     {
-        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}" }""");
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--unknown-tool-error"] }""");
         var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
 
-        var outcome = await supervisor.CallToolAsync("s1", "reject", Args("""{"message": "no such thing"}"""), CancellationToken.None);
+        var outcome = await supervisor.CallToolAsync("s1", "no_such_tool", null, CancellationToken.None);
         broker.RememberProcesses();
 
         Assert.Equal("upstream_error", outcome.Error!.CodeName);
         Assert.StartsWith("upstream 't' answered with an error: ", outcome.Error.Message, StringComparison.Ordinal);
-        Assert.Contains("rejected: no such thing", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("unknown tool no_such_tool", outcome.Error.Message, StringComparison.Ordinal);
         Assert.Equal("check the arguments against describe_tool's input schema", outcome.Error.Hint);
         Assert.Equal(("running", 0), (broker.Registry.Snapshot("t", null).State, broker.Registry.Snapshot("t", null).ConsecutiveFailures));
     }
