@@ -182,4 +182,44 @@ public sealed class SupervisorTests
 
         Assert.False(Processes.Alive(pid));
     }
+
+    [Theory]
+    [InlineData("/nonexistent/bin/server", "command '/nonexistent/bin/server' was not found")]
+    [InlineData("no-such-server-anywhere", "command 'no-such-server-anywhere' was not found on PATH")]
+    [InlineData("not-executable", "command 'not-executable' was not found on PATH")]
+    public async Task Start_ACommandThatCannotBeFound_SaysSoWithoutStartingAnything(string command, string message)
+    {
+        // PATH is the upstream's own: one folder that holds a file of that name which may not be run.
+        await using var broker = await CreateAsync(root =>
+        {
+            Directory.CreateDirectory(Path.Combine(root, "bin"));
+            File.WriteAllText(Path.Combine(root, "bin", "not-executable"), "#!/bin/sh\n");
+            return $$"""u: { command: "{{command}}", env: { PATH: "{{root}}/bin" } }""";
+        });
+        var supervisor = broker.Registry.Acquire("u", "s1")!.Value.Supervisor;
+
+        var outcome = await supervisor.CallToolAsync("s1", "any", null, CancellationToken.None);
+
+        Assert.Equal("upstream_unavailable", outcome.Error!.CodeName);
+        Assert.Equal($"upstream 'u' could not start: {message}", outcome.Error.Message);
+        Assert.Empty(broker.Records.Read());
+    }
+
+    [Fact]
+    public async Task Call_TwoAtOnceFromOneSession_BothAreServedAndTheSessionStaysCounted()
+    {
+        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"] }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        using var holding = new CancellationTokenSource();
+        var first = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 600000, "tag": "first"}"""), holding.Token);
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(broker.Root, "started-first")), "the first call to reach the upstream");
+        broker.RememberProcesses();
+
+        var second = await supervisor.CallToolAsync("s1", "echo", Args("""{"message": "meanwhile"}"""), CancellationToken.None);
+        await holding.CancelAsync();
+
+        Assert.True(second.Ok);
+        Assert.Equal("cancelled", (await first).Error!.CodeName);
+        Assert.Equal(1, broker.Registry.Snapshot("t", null).Sessions);
+    }
 }
