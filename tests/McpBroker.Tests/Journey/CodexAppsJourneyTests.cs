@@ -135,12 +135,16 @@ public sealed class CodexAppsJourneyTests
         var captured = CaptureOneRequestAsync(listener);
 
         // Codex starts MCP servers with a reduced environment: give the shim what it needs to find this test's daemon.
+        // A generous MCP start limit too: Codex leaves out a server that starts slowly (its default is 10 s), and a
+        // busy test machine with coverage on can take that long; what is checked here is names, not speed.
         var toml = Path.Combine(home, ".codex", "config.toml");
+        var rendered = (await File.ReadAllTextAsync(toml)).Replace("[mcp_servers.mcp-broker]\n", "[mcp_servers.mcp-broker]\nstartup_timeout_sec = 120\n", StringComparison.Ordinal);
+        Assert.Contains("startup_timeout_sec = 120", rendered, StringComparison.Ordinal);
         await File.WriteAllTextAsync(toml, $$"""
             model = "gpt-test"
             model_provider = "stand-in"
 
-            {{await File.ReadAllTextAsync(toml)}}
+            {{rendered}}
             [mcp_servers.mcp-broker.env]
             XDG_CACHE_HOME = "{{env.ProcessEnvironment["XDG_CACHE_HOME"]}}"
             MCP_BROKER_CLI = "{{Repo.Cli}}"
