@@ -22,6 +22,19 @@ public sealed class SupervisorTests
         return await InProcessBroker.CreateAsync($"upstreams:\n  {upstreams(root).ReplaceLineEndings("\n  ")}", root);
     }
 
+    /// <summary>
+    /// Starts a call of session s1 that runs until <paramref name="ct"/> is cancelled, once it has reached the upstream
+    /// (started with --marker-dir at the broker's root), so it holds a slot from then on.
+    /// </summary>
+    private static async Task<Task<Outcome<ModelContextProtocol.Protocol.CallToolResult>>> SlowCallStartedAsync(
+        InProcessBroker broker, Upstreams.UpstreamSupervisor supervisor, CancellationToken ct)
+    {
+        var call = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 600000, "tag": "first"}"""), ct);
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(broker.Root, "started-first")) || call.IsCompleted, "the first call to reach the upstream");
+        Assert.False(call.IsCompleted);
+        return call;
+    }
+
     [Fact]
     public async Task Start_AnUpstreamThatNeverAnswersInitialize_FailsAtItsStartTimeoutAndIsStopped()
     {
@@ -84,8 +97,7 @@ public sealed class SupervisorTests
         using var holding = new CancellationTokenSource();
         using var waiting = new CancellationTokenSource();
 
-        var first = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 600000, "tag": "first"}"""), holding.Token);
-        await Wait.UntilAsync(() => File.Exists(Path.Combine(broker.Root, "started-first")), "the first call to reach the upstream, holding the only slot");
+        var first = await SlowCallStartedAsync(broker, supervisor, holding.Token);
         broker.RememberProcesses();
         var second = supervisor.CallToolAsync("s2", "echo", Args("""{"message": "x"}"""), waiting.Token);
         // Queued counts the catalog's tools/list too, which waits for the same slot once the instance started.
@@ -106,8 +118,7 @@ public sealed class SupervisorTests
         await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], max_concurrency: 1, timeouts: { call: 1s, tools: { slow: 10m } } }""");
         var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
         using var holding = new CancellationTokenSource();
-        var first = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 600000, "tag": "first"}"""), holding.Token);
-        await Wait.UntilAsync(() => File.Exists(Path.Combine(broker.Root, "started-first")), "the first call to reach the upstream, holding the only slot");
+        var first = await SlowCallStartedAsync(broker, supervisor, holding.Token);
         broker.RememberProcesses();
 
         var second = await supervisor.CallToolAsync("s2", "echo", Args("""{"message": "x"}"""), CancellationToken.None);
@@ -211,8 +222,7 @@ public sealed class SupervisorTests
         await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"] }""");
         var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
         using var holding = new CancellationTokenSource();
-        var first = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 600000, "tag": "first"}"""), holding.Token);
-        await Wait.UntilAsync(() => File.Exists(Path.Combine(broker.Root, "started-first")), "the first call to reach the upstream");
+        var first = await SlowCallStartedAsync(broker, supervisor, holding.Token);
         broker.RememberProcesses();
 
         var second = await supervisor.CallToolAsync("s1", "echo", Args("""{"message": "meanwhile"}"""), CancellationToken.None);
