@@ -9,7 +9,7 @@ using McpBroker.Shim;
 if (args is ["shim", .. var shimArgs])
 {
     DaemonCommands.ExportSelfForShim();
-    return await ShimEntry.RunAsync(shimArgs);
+    return ShimEntry.Run(shimArgs);
 }
 
 // The command tree only; each handler lives in its own file and returns a documented exit code:
@@ -209,7 +209,7 @@ var shim = new Command("shim", "mcp-broker-client in this process (same options:
 shim.SetAction((r, ct) =>
 {
     DaemonCommands.ExportSelfForShim();
-    return ShimEntry.RunAsync([.. r.GetValue(configOption) is { } c ? new[] { "--config", c } : [], .. r.UnmatchedTokens]);
+    return Task.FromResult(ShimEntry.Run([.. r.GetValue(configOption) is { } c ? new[] { "--config", c } : [], .. r.UnmatchedTokens]));
 });
 
 var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams, upstream commands and secrets, and each client's entry; exit 0 all well, 1 warnings, 2 problems");

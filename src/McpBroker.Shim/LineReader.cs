@@ -11,24 +11,7 @@ internal sealed class LineReader(Stream stream)
     private bool _eof;
     private int _scanned;
 
-    /// <summary>The next line without its '\n' (valid until the next call), or null at the end of the stream.</summary>
-    public async ValueTask<ReadOnlyMemory<byte>?> ReadLineAsync()
-    {
-        while (true)
-        {
-            if (TryTake(out var line))
-            {
-                return line;
-            }
-
-            Filled(await stream.ReadAsync(Free()));
-        }
-    }
-
-    /// <summary>
-    /// The same, blocking: for the client's stdin, read on a thread of its own, where a read is a plain read(2)
-    /// and not a thread-pool hop.
-    /// </summary>
+    /// <summary>The next line without its '\n' (valid until the next call), or null at the end of the stream. Blocking.</summary>
     public ReadOnlyMemory<byte>? ReadLine()
     {
         while (true)

@@ -17,9 +17,15 @@ internal static class Program
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan s_helloTimeout = TimeSpan.FromSeconds(15);
 
-    private static Task<int> Main(string[] args) => RunAsync(args);
+    private static int Main(string[] args) => Run(args);
 
-    internal static async Task<int> RunAsync(string[] args)
+    /// <summary>
+    /// Runs the shim on this process's stdin and stdout. Blocking throughout, on purpose: the shim is started once per
+    /// client session and its first answer is on the client's critical path, so the way to the daemon's welcome and
+    /// the relay itself use plain blocking calls on two threads of their own instead of the thread pool and the
+    /// socket engine's epoll thread (each a thread to start and a hop to schedule on a busy machine).
+    /// </summary>
+    internal static int Run(string[] args)
     {
         string profile = "default", client = "unknown";
         string? config = null, tokenFile = null, socketPath = Environment.GetEnvironmentVariable(BrokerEndpoints.SocketVariable);
@@ -65,20 +71,20 @@ internal static class Program
         var configPath = BrokerEndpoints.ResolveConfigPath(config);
         var sessionId = Guid.NewGuid().ToString();
         var hello = new Hello(profile, client, sessionId, token);
-        var first = await OpenAsync(socketPath, configPath, hello);
+        var first = Open(socketPath, configPath, hello);
         if (first.Error is { } error)
         {
             return Fail(error, 1);
         }
 
-        var relay = new Relay(first.Link!, () => OpenAsync(socketPath, configPath, hello));
-        return await relay.RunAsync(Console.OpenStandardInput(), Console.OpenStandardOutput());
+        var relay = new Relay(first.Link!, () => Open(socketPath, configPath, hello));
+        return relay.Run(Console.OpenStandardInput(), Console.OpenStandardOutput());
     }
 
     /// <summary>A welcomed connection for this session: found (or started) daemon, hello sent, answer read.</summary>
-    private static async Task<(Link? Link, string? Error)> OpenAsync(string? socketPath, string configPath, Hello hello)
+    private static (Link? Link, string? Error) Open(string? socketPath, string configPath, Hello hello)
     {
-        var socket = await ConnectAsync(socketPath, configPath);
+        var socket = Connect(socketPath, configPath);
         if (socket.Error is { } error)
         {
             return (null, error);
@@ -88,7 +94,7 @@ internal static class Program
         string? refused;
         try
         {
-            refused = await HelloAsync(stream, hello);
+            refused = SayHello(socket.Socket!, stream, hello);
         }
         catch (Exception ex) when (ex is IOException or SocketException)
         {
@@ -98,44 +104,44 @@ internal static class Program
 
         if (refused is not null)
         {
-            await stream.DisposeAsync();
+            stream.Dispose();
             return (null, refused);
         }
 
         return (new Link(socket.Socket!, stream), null);
     }
 
-    private static async Task<(Socket? Socket, string? Error)> ConnectAsync(string? socketPath, string configPath)
+    private static (Socket? Socket, string? Error) Connect(string? socketPath, string configPath)
     {
         if (!string.IsNullOrEmpty(socketPath))
         {
-            var (explicitSocket, reason) = await TryConnectAsync(socketPath);
+            var (explicitSocket, reason) = TryConnect(socketPath);
             return explicitSocket is not null ? (explicitSocket, null) : (null, $"no broker daemon answers on {socketPath}: {reason}");
         }
 
         var pointer = BrokerEndpoints.PointerPath(configPath);
-        if (File.Exists(pointer) && (await TryConnectAsync(File.ReadAllText(pointer).Trim())).Socket is { } known)
+        if (File.Exists(pointer) && TryConnect(File.ReadAllText(pointer).Trim()).Socket is { } known)
         {
             return (known, null);
         }
 
         // Slow path: ask the CLI to start the daemon (or find the running one); it prints the socket path.
-        var (started, output) = await StartDaemonAsync(configPath);
+        var (started, output) = StartDaemon(configPath);
         if (!started)
         {
             return (null, output);
         }
 
-        var (fresh, why) = await TryConnectAsync(output);
+        var (fresh, why) = TryConnect(output);
         return fresh is not null ? (fresh, null) : (null, $"the daemon started but does not answer on {output}: {why}");
     }
 
-    private static async Task<(Socket? Socket, string? Reason)> TryConnectAsync(string path)
+    private static (Socket? Socket, string? Reason) TryConnect(string path)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
+            socket.Connect(new UnixDomainSocketEndPoint(path));
             return (socket, null);
         }
         catch (SocketException ex)
@@ -145,7 +151,7 @@ internal static class Program
         }
     }
 
-    private static async Task<(bool Ok, string Output)> StartDaemonAsync(string configPath)
+    private static (bool Ok, string Output) StartDaemon(string configPath)
     {
         var cli = FindCli();
         if (cli is null)
@@ -171,15 +177,14 @@ internal static class Program
             process.StandardInput.Close();
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(s_startTimeout);
-            await process.WaitForExitAsync(timeout.Token);
+            if (!process.WaitForExit(s_startTimeout))
+            {
+                return (false, $"the broker daemon did not start within {s_startTimeout.TotalSeconds:0} s");
+            }
+
             return process.ExitCode == 0
-                ? (true, (await stdout).Trim())
-                : (false, (await stderr).Trim() is { Length: > 0 } message ? message : $"'mcp-broker daemon --detach' failed with exit code {process.ExitCode}");
-        }
-        catch (OperationCanceledException)
-        {
-            return (false, $"the broker daemon did not start within {s_startTimeout.TotalSeconds:0} s");
+                ? (true, stdout.GetAwaiter().GetResult().Trim())
+                : (false, stderr.GetAwaiter().GetResult().Trim() is { Length: > 0 } message ? message : $"'mcp-broker daemon --detach' failed with exit code {process.ExitCode}");
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
@@ -209,7 +214,7 @@ internal static class Program
     }
 
     /// <summary>Sends the hello line and reads the answer byte by byte. Returns null when welcomed, else why not.</summary>
-    private static async Task<string?> HelloAsync(NetworkStream stream, Hello hello)
+    private static string? SayHello(Socket socket, NetworkStream stream, Hello hello)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -235,7 +240,7 @@ internal static class Program
         // a failed write still leaves its answer to read.
         try
         {
-            await stream.WriteAsync(buffer.WrittenMemory);
+            stream.Write(buffer.WrittenSpan);
         }
         catch (IOException)
         {
@@ -245,19 +250,20 @@ internal static class Program
         // client with it.
         var line = new List<byte>(256);
         var one = new byte[1];
-        using var timeout = new CancellationTokenSource(s_helloTimeout);
+        socket.ReceiveTimeout = (int)s_helloTimeout.TotalMilliseconds;
         try
         {
-            while (await stream.ReadAsync(one, timeout.Token) == 1 && one[0] != (byte)'\n')
+            while (stream.Read(one) == 1 && one[0] != (byte)'\n')
             {
                 line.Add(one[0]);
             }
         }
-        catch (OperationCanceledException)
+        catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut or SocketError.WouldBlock })
         {
             return $"the broker daemon accepted the connection but did not answer within {s_helloTimeout.TotalSeconds:0} s; 'mcp-broker doctor' checks it";
         }
 
+        socket.ReceiveTimeout = 0; // the relay's reads wait as long as the session lasts
         return ParseWelcome(line.ToArray());
     }
 
@@ -303,6 +309,10 @@ internal sealed record Hello(string Profile, string Client, string SessionId, st
 /// </summary>
 public static class ShimEntry
 {
-    public static Task<int> RunAsync(string[] args) => Program.RunAsync(args);
+    public static int Run(string[] args) => Program.Run(args);
+
+    /// <summary>The same on a thread of its own, for a host that goes on doing something else meanwhile.</summary>
+    public static Task<int> RunAsync(string[] args) =>
+        Task.Factory.StartNew(() => Program.Run(args), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 }
 

@@ -5,9 +5,9 @@ using System.Text;
 namespace McpBroker.Shim;
 
 /// <summary>One welcomed connection to the daemon.</summary>
-internal sealed record Link(Socket Socket, NetworkStream Stream) : IAsyncDisposable
+internal sealed record Link(Socket Socket, NetworkStream Stream) : IDisposable
 {
-    public ValueTask DisposeAsync() => Stream.DisposeAsync();
+    public void Dispose() => Stream.Dispose();
 }
 
 /// <summary>
@@ -17,7 +17,7 @@ internal sealed record Link(Socket Socket, NetworkStream Stream) : IAsyncDisposa
 /// in flight with an error, and on the client's next message reconnects (starting a daemon if none runs) and
 /// replays the client's <c>initialize</c>/<c>initialized</c>, so the client's session goes on.
 /// </summary>
-internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> reconnect)
+internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconnect)
 {
     private const int MaxReconnects = 5;
     private const int ConnectAttempts = 3;
@@ -32,20 +32,27 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
     private volatile bool _inputDone;
     private int _reconnects;
 
-    public async Task<int> RunAsync(Stream stdin, Stream stdout)
+    /// <summary>
+    /// Relays until the session ends. Each direction is a thread of its own with blocking reads and writes: the client's
+    /// side on a new one, the daemon's on the caller's. A console stream has no real async read (each one is a
+    /// thread-pool hop), and on the socket side the blocking thread measured as cheap per call as epoll-driven reads
+    /// while sparing the start of the thread pool and the socket engine on the way to the first answer
+    /// (docs/benchmarks.md).
+    /// </summary>
+    public int Run(Stream stdin, Stream stdout)
     {
-        // The client's side runs on a thread of its own with blocking reads: a console stream has no real async read
-        // (each one is a thread-pool hop), and the shim's CPU per call was mostly such hops (docs/benchmarks.md). The
-        // socket's async reads are epoll-driven and measured cheaper than a blocked thread per direction.
-        var input = Task.Factory.StartNew(() => ClientToDaemon(stdin, stdout), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        var code = await DaemonToClientAsync(stdout);
-        if (!input.IsCompleted)
+        var inputCode = 0;
+        var input = new Thread(() => inputCode = ClientToDaemon(stdin, stdout)) { IsBackground = true, Name = "client to daemon" };
+        input.Start();
+        var code = DaemonToClient(stdout);
+        if (input.IsAlive)
         {
             // The client is still connected but the broker cannot be reached any more: that is the error to report.
             return code;
         }
 
-        return Math.Max(code, await input);
+        input.Join();
+        return Math.Max(code, inputCode);
     }
 
     private int ClientToDaemon(Stream stdin, Stream stdout)
@@ -60,7 +67,7 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
                 _gate.Wait();
                 try
                 {
-                    if (_link is null && !ReconnectAsync(stdout).GetAwaiter().GetResult())
+                    if (_link is null && !Reconnect(stdout))
                     {
                         // Wake the daemon-side loop, which waits for a new connection, so the shim can exit.
                         _nextLink.TrySetResult(null);
@@ -110,7 +117,7 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
         return 0;
     }
 
-    private async Task<int> DaemonToClientAsync(Stream stdout)
+    private int DaemonToClient(Stream stdout)
     {
         var link = _link!;
         var framed = new Framer();
@@ -119,7 +126,7 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
             var reader = new LineReader(link.Stream);
             try
             {
-                while (await reader.ReadLineAsync() is { } line)
+                while (reader.ReadLine() is { } line)
                 {
                     var info = MessageInfo.Inspect(line.Span);
                     if (info.IsResponse && info.Id is { } id)
@@ -142,12 +149,12 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
             }
 
             // The daemon closed the connection: after our half-close that is the normal end.
-            await _gate.WaitAsync();
+            _gate.Wait();
             Task<Link?> next;
             try
             {
                 FailInFlight(stdout);
-                await link.DisposeAsync();
+                link.Dispose();
                 _link = null;
                 if (_inputDone)
                 {
@@ -162,7 +169,7 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
             }
 
             // Wait until the client's next message has reconnected (or stdin has ended).
-            if (await next is not { } reconnected)
+            if (next.GetAwaiter().GetResult() is not { } reconnected)
             {
                 return 0;
             }
@@ -172,7 +179,7 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
     }
 
     /// <summary>Called with the gate held: a new daemon connection, with the client's initialization replayed.</summary>
-    private async Task<bool> ReconnectAsync(Stream stdout)
+    private bool Reconnect(Stream stdout)
     {
         if (++_reconnects > MaxReconnects)
         {
@@ -182,11 +189,11 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
 
         // Right after a daemon dies its socket may still accept for a moment (the kernel closes the dying process's
         // files one by one) and then reset the connection: one more attempt finds no listener and starts a daemon.
-        var (link, error) = await reconnect();
+        var (link, error) = reconnect();
         for (var attempt = 1; link is null && attempt < ConnectAttempts; attempt++)
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt));
-            (link, error) = await reconnect();
+            Thread.Sleep(TimeSpan.FromMilliseconds(100 * attempt)); // a back-off between attempts, not synchronisation
+            (link, error) = reconnect();
         }
 
         if (link is null)
@@ -199,10 +206,10 @@ internal sealed class Relay(Link first, Func<Task<(Link? Link, string? Error)>> 
         {
             Volatile.Write(ref _dropId, _initializeId);
             var framed = new Framer();
-            await link.Stream.WriteAsync(framed.Frame(_initialize));
+            link.Stream.Write(framed.Frame(_initialize).Span);
             if (_initialized is not null)
             {
-                await link.Stream.WriteAsync(framed.Frame(_initialized));
+                link.Stream.Write(framed.Frame(_initialized).Span);
             }
         }
 
