@@ -144,4 +144,29 @@ public sealed class FacadeResourcesTests(FacadeResourcesFixture fixture) : IClas
         Assert.Equal("invalid_arguments", (string)unknown["code"]!);
         Assert.Equal("use a name exactly as broker.list_prompts gave it", (string)unknown["hint"]!);
     }
+
+    [Fact]
+    public async Task Search_NamesTheUpstreamThatCouldNotBeListed_BesideWhatItFound()
+    {
+        var found = Json(await Broker.Facade.CallToolAsync(Broker.Profile("compact"), "s1", new CallToolRequestParams
+        {
+            Name = "broker.search_tools",
+            Arguments = new Dictionary<string, JsonElement> { ["query"] = JsonSerializer.SerializeToElement("echo a message") },
+        }, CancellationToken.None));
+        Broker.RememberProcesses();
+
+        Assert.Contains(found["matches"]!.AsArray(), m => (string)m!["name"]! == "ev.echo");
+        var down = Assert.Single(found["unavailable"]!.AsArray());
+        Assert.Equal("down", (string)down!["upstream"]!);
+        Assert.False(string.IsNullOrWhiteSpace((string?)down["error"]));
+    }
+
+    [Fact]
+    public async Task CallTool_OfAnUpstreamThatCouldNotBeListed_IsThatUpstreamsErrorNotAnUnknownTool()
+    {
+        var error = Error(await CallAsync("down.anything"));
+
+        Assert.NotEqual("unknown_tool", (string)error["code"]!);
+        Assert.Contains("down", (string)error["message"]!, StringComparison.Ordinal);
+    }
 }

@@ -21,6 +21,8 @@ public sealed class FacadeFixture : IAsyncLifetime
           one_page: { compact_tools_enabled: false, tools_page_size: 0 }
           tiny: { compact_tools_enabled: false, max_tools: 2 }
           tiny_compact: { compact_tools_enabled: false, max_tools: 2, on_over_budget: compact }
+          at_budget: { compact_tools_enabled: false, tools_page_size: 0, max_tools: 7 }
+          at_budget_compact: { compact_tools_enabled: false, max_tools: 7, on_over_budget: compact }
         upstreams:
           t:
             command: "{{Repo.TestUpstream}}"
@@ -385,6 +387,34 @@ public sealed class FacadeTests(FacadeFixture fixture) : IClassFixture<FacadeFix
 
         Assert.Matches("^profile 'tiny' would list [0-9]+ tools, over its max_tools budget of 2; raise profiles.tiny.max_tools, set on_over_budget: compact, or use compact_tools_enabled: true$", ex.Message);
         Assert.Equal("over-budget", await Broker.Facade.ListSignatureAsync(Broker.Profile("tiny"), Session, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task RawProfile_ExactlyAtItsBudget_ListsItsTools_AndItsBrokerToolsStayUnlisted()
+    {
+        var all = await Broker.Facade.ListToolsAsync(Broker.Profile("one_page"), Session, null, CancellationToken.None);
+        var atBudget = await Broker.Facade.ListToolsAsync(Broker.Profile("at_budget"), Session, null, CancellationToken.None);
+        var fallback = await Broker.Facade.ListToolsAsync(Broker.Profile("at_budget_compact"), Session, null, CancellationToken.None);
+        var search = await CallAsync("at_budget_compact", "broker.search_tools", """{"query": "echo"}""");
+
+        Assert.Equal(7, all.Tools.Count); // the budget of both profiles: exactly what the profile would list
+        Assert.Equal(all.Tools.Select(t => t.Name), atBudget.Tools.Select(t => t.Name));
+        Assert.Equal(all.Tools.Select(t => t.Name), fallback.Tools.Select(t => t.Name));
+        Assert.NotEqual("over-budget", await Broker.Facade.ListSignatureAsync(Broker.Profile("at_budget"), Session, CancellationToken.None));
+        Assert.Equal("unknown_tool", Error(search).Code);
+    }
+
+    [Fact]
+    public async Task RawProfile_ACursorAtOffsetZero_GivesTheFirstPageAgain()
+    {
+        var profile = Broker.Profile("raw");
+        var first = await Broker.Facade.ListToolsAsync(profile, Session, null, CancellationToken.None);
+        var version = first.NextCursor![..first.NextCursor!.IndexOf('.', StringComparison.Ordinal)];
+
+        var again = await Broker.Facade.ListToolsAsync(profile, Session, $"{version}.0", CancellationToken.None);
+
+        Assert.Equal(first.Tools.Select(t => t.Name), again.Tools.Select(t => t.Name));
+        Assert.Equal(first.NextCursor, again.NextCursor);
     }
 
     [Fact]
