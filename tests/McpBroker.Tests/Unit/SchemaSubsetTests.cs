@@ -86,6 +86,95 @@ public sealed class SchemaSubsetTests
         Assert.Equal(valid, SchemaSubset.Embedded!.Accepts(document.Root));
     }
 
+    [Theory]
+    [InlineData("""{ "type": "string", "format": "date-time" }""")]
+    [InlineData("""{ "type": "string", "format": "date" }""")]
+    [InlineData("""{ "type": "string", "format": "time" }""")]
+    [InlineData("""{ "type": "string", "format": "time-span" }""")]
+    [InlineData("""{ "type": "string", "format": "duration" }""")]
+    [InlineData("""{ "type": "string", "format": "email" }""")]
+    [InlineData("""{ "type": "string", "format": "guid" }""")]
+    [InlineData("""{ "type": "string", "format": "uuid" }""")]
+    [InlineData("""{ "type": "string", "format": "hostname" }""")]
+    [InlineData("""{ "type": "string", "format": "ipv4" }""")]
+    [InlineData("""{ "type": "string", "format": "ipv6" }""")]
+    [InlineData("""{ "type": "string", "format": "uri" }""")]
+    [InlineData("""{ "type": "string", "format": "byte" }""")]
+    [InlineData("""{ "type": "string", "format": "base64" }""")]
+    public void TryCompile_AFormatNJsonSchemaChecks_IsOutsideTheSubset(string schema)
+    {
+        Assert.Equal(["#/format"], Unsupported(schema));
+    }
+
+    [Theory]
+    [InlineData("""{ "type": "integer", "format": "int32" }""")]
+    [InlineData("""{ "$schema": "x", "title": "x", "description": "x", "default": 1, "examples": [1], "$comment": "x", "type": "string" }""")]
+    [InlineData("""{ "definitions": { "a": { "type": "string" } }, "properties": { "p": { "$ref": "#/definitions/a", "description": "annotations may sit beside a $ref" } } }""")]
+    public void TryCompile_AnnotationsAndUncheckedFormats_AreInsideTheSubset(string schema)
+    {
+        Assert.Empty(Unsupported(schema));
+    }
+
+    [Theory]
+    [InlineData("""{ "definitions": { "a": { "$ref": "#/definitions/b" }, "b": { "$ref": "#/definitions/a" } } }""", "#/definitions/a: a $ref cycle|#/definitions/b: a $ref cycle")]
+    [InlineData("""{ "properties": { "a": true } }""", "#/properties/a: a schema that is not an object")]
+    [InlineData("""{ "$ref": "#/definitions/nope" }""", "#/$ref: '#/definitions/nope' is not one of this schema's definitions")]
+    [InlineData("""{ "enum": ["a", 1] }""", "#/enum: the value 1")]
+    [InlineData("""{ "enum": ["{x"] }""", "#/enum: the value \"{x\"")]
+    [InlineData("""{ "enum": ["[x"] }""", "#/enum: the value \"[x\"")]
+    [InlineData("""{ "definitions": { "a": { "type": "string" } }, "properties": { "p": { "$ref": "#/definitions/a", "minLength": 1 } } }""", "#/properties/p: $ref beside other keywords")]
+    [InlineData("""{ "properties": { "p": { "definitions": {} } } }""", "#/properties/p/definitions")]
+    [InlineData("""{ "type": "decimal" }""", "#/type: type \"decimal\"")]
+    [InlineData("""{ "type": ["string", "decimal"] }""", "#/type: type \"decimal\"")]
+    public void TryCompile_WhatTheSubsetCannotJudge_IsNamedAtItsPlace(string schema, string expected)
+    {
+        Assert.Equal(expected.Split('|'), Unsupported(schema));
+    }
+
+    [Theory]
+    [InlineData("""{ "type": ["string", "null"] }""", "null", true)]
+    [InlineData("""{ "type": ["string", "null"] }""", "\"x\"", true)]
+    [InlineData("""{ "type": ["string", "null"] }""", "1", false)]
+    [InlineData("""{ "type": "number" }""", "1.5", true)]
+    [InlineData("""{ "type": "number" }""", "2", true)]
+    [InlineData("""{ "type": "integer" }""", "1.5", false)]
+    [InlineData("""{ "type": "object", "properties": { "a": { "type": "string" } } }""", "null", false)]
+    [InlineData("""{ "type": ["object", "null"], "required": ["a"] }""", "null", true)]
+    [InlineData("""{ "type": "object", "required": ["a"] }""", "{}", false)]
+    [InlineData("""{ "type": "object", "required": ["a"] }""", "{ \"a\": 1 }", true)]
+    [InlineData("""{ "properties": { "a": {} }, "required": ["a"] }""", "{}", false)]
+    [InlineData("""{ "properties": { "a": {} } }""", "{ \"b\": 1 }", true)]
+    [InlineData("""{ "properties": { "a": {} }, "additionalProperties": false }""", "{ \"b\": 1 }", false)]
+    [InlineData("""{ "additionalProperties": { "type": "integer" } }""", "{ \"b\": \"x\" }", false)]
+    [InlineData("""{ "enum": [true, "auto"] }""", "true", true)]
+    [InlineData("""{ "enum": [true, "auto"] }""", "false", false)]
+    [InlineData("""{ "enum": [false] }""", "false", true)]
+    [InlineData("""{ "enum": [false] }""", "true", false)]
+    [InlineData("""{ "properties": { "a": { "pattern": "^x$" }, "b": { "pattern": "^x$" } } }""", "{ \"a\": \"x\", \"b\": \"y\" }", false)]
+    [InlineData("""{ "properties": { "a": { "oneOf": [{ "type": "null" }, { "type": "string" }] } } }""", "{ \"a\": null }", true)]
+    [InlineData("""{ "properties": { "a": { "oneOf": [{ "type": "integer" }, { "type": "string" }] } } }""", "{ \"a\": null }", false)]
+    [InlineData("""{ "definitions": { "n": { "type": ["string", "null"] } }, "properties": { "a": { "$ref": "#/definitions/n" } } }""", "{ \"a\": null }", true)]
+    [InlineData("""{ "items": { "type": "integer" } }""", "[1, \"x\"]", false)]
+    [InlineData("""{ "minLength": 2 }""", "\"x\"", false)]
+    public async Task Accepts_SmallSchemas_AgreesWithNJsonSchema(string schema, string document, bool valid)
+    {
+        using var compiled = JsonDocument.Parse(schema);
+        var subset = SchemaSubset.TryCompile(compiled.RootElement, []);
+        var reference = await NJsonSchema.JsonSchema.FromJsonAsync(schema);
+
+        Assert.Equal(valid, reference.Validate(Newtonsoft.Json.Linq.JToken.Parse(document)).Count == 0);
+        Assert.Equal(valid, subset!.Accepts(System.Text.Json.Nodes.JsonNode.Parse(document)));
+    }
+
+    private static List<string> Unsupported(string schema)
+    {
+        using var document = JsonDocument.Parse(schema);
+        var unsupported = new List<string>();
+        var compiled = SchemaSubset.TryCompile(document.RootElement, unsupported);
+        Assert.Equal(unsupported.Count == 0, compiled is not null);
+        return unsupported;
+    }
+
     private static IEnumerable<(string Yaml, System.Text.Json.Nodes.JsonNode? Root)> Generated()
     {
         using var schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(Repo.Root, "config", "broker.schema.json")));
