@@ -85,7 +85,7 @@ public sealed class CoverageGate : Task
             {
                 var key = (file, (int)line.Attribute("number")!);
                 bool hit = (long)line.Attribute("hits")! > 0;
-                (int covered, int total) = Conditions((string?)line.Attribute("condition-coverage"));
+                (int covered, int total) = Conditions((string)line.Attribute("condition-coverage"));
                 byLine[key] = byLine.TryGetValue(key, out var seen)
                     ? new LineCoverage(seen.Hit || hit, Math.Max(seen.BranchesCovered, covered), Math.Max(seen.Branches, total))
                     : new LineCoverage(hit, covered, total);
@@ -96,7 +96,7 @@ public sealed class CoverageGate : Task
     }
 
     /// <summary>"50% (1/2)" → (1, 2); no attribute → (0, 0).</summary>
-    private static (int Covered, int Total) Conditions(string? conditionCoverage)
+    private static (int Covered, int Total) Conditions(string conditionCoverage)
     {
         if (conditionCoverage is null) { return (0, 0); }
         int open = conditionCoverage.IndexOf('(') + 1;
