@@ -18,9 +18,16 @@ namespace McpBroker.Bench;
 internal static class BrokerBench
 {
     private const int RoundTrips = 2_000;
-    private const int Warmup = 200;
     private const int Sessions = 32;
     private static readonly TimeSpan s_loadDuration = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long (b) and (c) run their calls before measuring. A daemon serves for hours, so these measure it warm: for its
+    /// first ~15 s under calls the runtime is still recompiling the hot path (tiered compilation, with profile-guided
+    /// instrumentation in between; mcp-broker recompiles after 1,000 calls of a method, not 30, to save memory), and
+    /// numbers taken then were up to 40 % worse (docs/benchmarks.md, "Warm means warm").
+    /// </summary>
+    private static readonly TimeSpan s_warmUp = TimeSpan.FromSeconds(20);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -70,6 +77,7 @@ internal static class BrokerBench
             if (only.Contains('b', StringComparison.Ordinal))
             {
                 results["round_trip_us"] = await RoundTripsAsync(everything, shim, config);
+                results["round_trip_us"]!["anatomy"] = Anatomy(fast, shim, config, Path.Combine(root, "r", "sockets", "broker.sock"));
             }
 
             if (only.Contains('c', StringComparison.Ordinal))
@@ -184,16 +192,21 @@ internal static class BrokerBench
             ("raw", () => raw.CallToolAsync("everything.echo", echo).AsTask(), []),
             ("facade", () => compact.CallToolAsync("broker.call_tool", facade).AsTask(), []),
         };
-        for (var i = 0; i < Warmup + RoundTrips; i++)
+        for (var warmUp = Stopwatch.StartNew(); warmUp.Elapsed < s_warmUp;)
+        {
+            foreach (var (_, call, _) in runs)
+            {
+                await call();
+            }
+        }
+
+        for (var i = 0; i < RoundTrips; i++)
         {
             foreach (var (_, call, times) in runs)
             {
                 var clock = Stopwatch.StartNew();
                 await call();
-                if (i >= Warmup)
-                {
-                    times.Add(clock.Elapsed.TotalMicroseconds);
-                }
+                times.Add(clock.Elapsed.TotalMicroseconds);
             }
         }
 
@@ -224,6 +237,141 @@ internal static class BrokerBench
         return result;
     }
 
+    /// <summary>
+    /// b, taken apart: the same fast upstream reached from the cheapest client there is (JSON lines, blocking reads and
+    /// writes, one request at a time), directly, through the daemon's socket (no shim) and through the shim, plus
+    /// <c>ping</c>, which an SDK server answers itself, to the upstream and to the daemon. A ping is what one SDK
+    /// session costs per round trip on this machine; a broker call passes two (the client's session in the daemon and
+    /// the daemon's client session to the upstream), which is why the added time cannot fall to one ping's.
+    /// </summary>
+    private static JsonObject Anatomy(string fast, string shim, string config, string socketPath)
+    {
+        using var direct = LineSession.Start(fast, []);
+        using var directPing = LineSession.Start(fast, []);
+        using var daemon = LineSession.Connect(socketPath, "raw");
+        using var daemonPing = LineSession.Connect(socketPath, "raw");
+        using var shimmed = LineSession.Start(shim, ["--profile", "raw", "--config", config, "--client", "bench"]);
+        const string Ping = """{"jsonrpc":"2.0","id":ID,"method":"ping"}""";
+        const string Echo = """{"jsonrpc":"2.0","id":ID,"method":"tools/call","params":{"name":"NAME","arguments":{"message":"bench"}}}""";
+        var routes = new (string Name, LineSession Session, string Request, List<double> Times)[]
+        {
+            ("ping_upstream", directPing, Ping, []),
+            ("ping_daemon", daemonPing, Ping, []),
+            ("echo_upstream", direct, Echo.Replace("NAME", "echo", StringComparison.Ordinal), []),
+            ("echo_daemon_socket", daemon, Echo.Replace("NAME", "fast.echo", StringComparison.Ordinal), []),
+            ("echo_shim", shimmed, Echo.Replace("NAME", "fast.echo", StringComparison.Ordinal), []),
+        };
+        var id = 1;
+        for (var warmUp = Stopwatch.StartNew(); warmUp.Elapsed < s_warmUp; id++)
+        {
+            foreach (var (_, session, request, _) in routes)
+            {
+                session.Call(request.Replace("ID", $"{id}", StringComparison.Ordinal));
+            }
+        }
+
+        for (var i = 0; i < RoundTrips; i++, id++)
+        {
+            foreach (var (_, session, request, times) in routes)
+            {
+                var line = Encoding.UTF8.GetBytes(request.Replace("ID", $"{id}", StringComparison.Ordinal) + "\n");
+                var clock = Stopwatch.StartNew();
+                session.Call(line);
+                times.Add(clock.Elapsed.TotalMicroseconds);
+            }
+        }
+
+        var result = new JsonObject();
+        foreach (var (name, _, _, times) in routes)
+        {
+            result[name] = Summary(times);
+        }
+
+        double P50(string name) => result[name]!["p50"]!.GetValue<double>();
+        Console.WriteLine("   taken apart — a plain JSON-lines client, one request at a time, the fast upstream; µs p50/p99:");
+        foreach (var (name, _, _, _) in routes)
+        {
+            Console.WriteLine($"   {name,-28} {result[name]!["p50"],8} {result[name]!["p99"],8}");
+        }
+
+        Console.WriteLine($"   the daemon adds {P50("echo_daemon_socket") - P50("echo_upstream"):0.0} µs, the shim {P50("echo_shim") - P50("echo_daemon_socket"):0.0} µs; one SDK session's ping costs {P50("ping_upstream"):0.0} µs");
+        return result;
+    }
+
+    /// <summary>An MCP session spoken as JSON lines with blocking calls, initialized; the process or socket goes with it.</summary>
+    private sealed class LineSession : IDisposable
+    {
+        private readonly Stream _output;
+        private readonly StreamReader _input;
+        private readonly IDisposable _owner;
+
+        private LineSession(Stream output, Stream input, IDisposable owner)
+        {
+            (_output, _input, _owner) = (output, new StreamReader(input, Encoding.UTF8), owner);
+            Call("""{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}""");
+            Send("""{"jsonrpc":"2.0","method":"notifications/initialized"}""");
+        }
+
+        public static LineSession Start(string file, string[] args)
+        {
+            var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false })!;
+            return new LineSession(process.StandardInput.BaseStream, process.StandardOutput.BaseStream, new Ending(() =>
+            {
+                process.StandardInput.Close();
+                if (!process.WaitForExit(TimeSpan.FromSeconds(10)))
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+
+                process.Dispose();
+            }));
+        }
+
+        public static LineSession Connect(string socketPath, string profile)
+        {
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            socket.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath));
+            var stream = new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            var hello = new JsonObject { ["mcp_broker"] = 1, ["profile"] = profile, ["session"] = $"{Guid.NewGuid()}", ["client"] = "bench", ["cwd"] = "/", ["pid"] = Environment.ProcessId };
+            stream.Write(Encoding.UTF8.GetBytes(hello.ToJsonString() + "\n"));
+            var welcome = new List<byte>();
+            for (int b; (b = stream.ReadByte()) is not ('\n' or -1);)
+            {
+                welcome.Add((byte)b);
+            }
+
+            if (!Encoding.UTF8.GetString([.. welcome]).Contains("\"ok\":true", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"the daemon refused the session: {Encoding.UTF8.GetString([.. welcome])}");
+            }
+
+            return new LineSession(stream, stream, stream);
+        }
+
+        public string Call(string request) => Call(Encoding.UTF8.GetBytes(request + "\n"));
+
+        public string Call(byte[] line)
+        {
+            _output.Write(line);
+            _output.Flush();
+            var answer = _input.ReadLine();
+            return answer is not null && answer.Contains("\"result\"", StringComparison.Ordinal) ? answer : throw new InvalidOperationException($"answered: {answer}");
+        }
+
+        public void Dispose() => _owner.Dispose();
+
+        private void Send(string message)
+        {
+            _output.Write(Encoding.UTF8.GetBytes(message + "\n"));
+            _output.Flush();
+        }
+
+        private sealed class Ending(Action end) : IDisposable
+        {
+            public void Dispose() => end();
+        }
+    }
+
     // c. 32 sessions, one call in flight each, against the fast in-repo upstream, for a fixed time.
     private static async Task<JsonObject> ConcurrencyAsync(string shim, string config)
     {
@@ -231,10 +379,14 @@ internal static class BrokerBench
         try
         {
             var echo = new Dictionary<string, object?> { ["message"] = "load" };
-            foreach (var client in clients)
+            var warmUp = Stopwatch.StartNew();
+            await Task.WhenAll(clients.Select(async client =>
             {
-                await client.CallToolAsync("fast.echo", echo);
-            }
+                while (warmUp.Elapsed < s_warmUp)
+                {
+                    await client.CallToolAsync("fast.echo", echo);
+                }
+            }));
 
             var latencies = new List<double>[Sessions];
             var cpuBefore = CpuByRole();

@@ -78,8 +78,17 @@ internal static class Program
         }
 
         var relay = new Relay(first.Link!, () => Open(socketPath, configPath, hello));
-        return relay.Run(Console.OpenStandardInput(), Console.OpenStandardOutput());
+        return relay.Run(Standard(0, FileAccess.Read), Standard(1, FileAccess.Write));
     }
+
+    /// <summary>
+    /// stdin or stdout. On Unix a plain stream over the descriptor: the first write to a console stream sets up the
+    /// terminal and starts the runtime's signal-handling thread, on the way to the client's first answer, for a shim
+    /// whose stdin and stdout are pipes.
+    /// </summary>
+    private static Stream Standard(int descriptor, FileAccess access) => OperatingSystem.IsWindows()
+        ? access == FileAccess.Read ? Console.OpenStandardInput() : Console.OpenStandardOutput()
+        : new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(descriptor, ownsHandle: false), access, bufferSize: 0);
 
     /// <summary>A welcomed connection for this session: found (or started) daemon, hello sent, answer read.</summary>
     private static (Link? Link, string? Error) Open(string? socketPath, string configPath, Hello hello)
@@ -213,7 +222,7 @@ internal static class Program
             .FirstOrDefault(File.Exists);
     }
 
-    /// <summary>Sends the hello line and reads the answer byte by byte. Returns null when welcomed, else why not.</summary>
+    /// <summary>Sends the hello line and reads the answer line. Returns null when welcomed, else why not.</summary>
     private static string? SayHello(Socket socket, NetworkStream stream, Hello hello)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
@@ -248,23 +257,51 @@ internal static class Program
 
         // A daemon answers at once; one that accepted but never answers (hung, or stopped mid-accept) must not hang the
         // client with it.
-        var line = new List<byte>(256);
-        var one = new byte[1];
         socket.ReceiveTimeout = (int)s_helloTimeout.TotalMilliseconds;
+        byte[] line;
         try
         {
-            while (stream.Read(one) == 1 && one[0] != (byte)'\n')
-            {
-                line.Add(one[0]);
-            }
+            line = ReadWelcome(socket);
         }
-        catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut or SocketError.WouldBlock })
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
         {
             return $"the broker daemon accepted the connection but did not answer within {s_helloTimeout.TotalSeconds:0} s; 'mcp-broker doctor' checks it";
         }
 
         socket.ReceiveTimeout = 0; // the relay's reads wait as long as the session lasts
-        return ParseWelcome(line.ToArray());
+        return ParseWelcome(line);
+    }
+
+    /// <summary>
+    /// The daemon's one-line answer, without its newline, and not a byte past it (what follows is the session's, for
+    /// the relay): it peeks at what has arrived and takes only up to the newline — two reads where one a byte took a
+    /// read per byte. Empty when the daemon closed the connection first.
+    /// </summary>
+    private static byte[] ReadWelcome(Socket socket)
+    {
+        var line = new List<byte>(256);
+        var peeked = new byte[4096];
+        while (true)
+        {
+            var available = socket.Receive(peeked, SocketFlags.Peek);
+            if (available == 0)
+            {
+                return [.. line];
+            }
+
+            var newline = Array.IndexOf(peeked, (byte)'\n', 0, available);
+            var take = newline >= 0 ? newline + 1 : available;
+            for (var taken = 0; taken < take;)
+            {
+                taken += socket.Receive(peeked, taken, take - taken, SocketFlags.None);
+            }
+
+            line.AddRange(peeked.AsSpan(0, newline >= 0 ? newline : take));
+            if (newline >= 0)
+            {
+                return [.. line];
+            }
+        }
     }
 
     private static string? ParseWelcome(byte[] line)

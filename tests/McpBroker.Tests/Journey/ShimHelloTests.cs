@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using McpBroker.Tests.Support;
+
+namespace McpBroker.Tests.Journey;
+
+/// <summary>
+/// The shim's hello against a stand-in daemon on a socket of the test's own: what it does with the answer line
+/// however it arrives, and with no answer. The real shim process; the stand-in speaks only the hello.
+/// </summary>
+public sealed class ShimHelloTests
+{
+    private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
+    private const string Notification = """{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"right behind the welcome"}}""";
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task WelcomeWithTheFirstMessageRightBehindIt_TheShimRelaysThatMessageWhole(bool welcomeInTwoWrites)
+    {
+        using var daemon = StandIn.Listen();
+        using var shim = StartShim(daemon.Path);
+        using var connection = await daemon.AcceptAsync();
+        var hello = await ReadLineAsync(connection);
+        Assert.Contains("\"mcp_broker\":1", hello, StringComparison.Ordinal);
+
+        // The welcome and the session's first message in one write (or the welcome cut in two): the shim must take the
+        // welcome line and not a byte more, so the message reaches the client intact.
+        const string Welcome = """{"mcp_broker":1,"ok":true,"session":"s"}""";
+        var cut = welcomeInTwoWrites ? Welcome.Length / 2 : 0;
+        if (cut > 0)
+        {
+            await connection.SendAsync(Encoding.UTF8.GetBytes(Welcome[..cut]));
+        }
+
+        await connection.SendAsync(Encoding.UTF8.GetBytes(Welcome[cut..] + "\n" + Notification + "\n"));
+
+        Assert.Equal(Notification, await shim.StandardOutput.ReadLineAsync().WaitAsync(s_limit));
+        shim.StandardInput.Close();
+        Assert.Equal("", await ReadToEndAsync(connection)); // the shim half-closes when its stdin ends
+        connection.Shutdown(SocketShutdown.Both);
+        await shim.WaitForExitAsync().WaitAsync(s_limit);
+        Assert.Equal(0, shim.ExitCode);
+    }
+
+    [Fact]
+    public async Task DaemonClosesWithoutAnswering_TheShimExitsNonZeroAndSaysSo()
+    {
+        using var daemon = StandIn.Listen();
+        using var shim = StartShim(daemon.Path);
+        using (var connection = await daemon.AcceptAsync())
+        {
+            await ReadLineAsync(connection);
+        }
+
+        await shim.WaitForExitAsync().WaitAsync(s_limit);
+        Assert.Equal(1, shim.ExitCode);
+        Assert.Equal("", await shim.StandardOutput.ReadToEndAsync());
+        Assert.Contains("the broker daemon closed the connection without answering", await shim.StandardError.ReadToEndAsync(), StringComparison.Ordinal);
+    }
+
+    private static ShimProcess StartShim(string socketPath) => new(Process.Start(new ProcessStartInfo(Repo.Shim, ["--socket", socketPath, "--client", "test"])
+    {
+        RedirectStandardInput = true,
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+        UseShellExecute = false,
+    })!);
+
+    /// <summary>The shim's process, killed at the end of the test if it is still running (a failed assertion).</summary>
+    private sealed class ShimProcess(Process process) : IDisposable
+    {
+        public StreamWriter StandardInput => process.StandardInput;
+
+        public StreamReader StandardOutput => process.StandardOutput;
+
+        public StreamReader StandardError => process.StandardError;
+
+        public int ExitCode => process.ExitCode;
+
+        public Task WaitForExitAsync() => process.WaitForExitAsync();
+
+        public void Dispose()
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            process.Dispose();
+        }
+    }
+
+    private static async Task<string> ReadLineAsync(Socket connection)
+    {
+        var line = new List<byte>();
+        var one = new byte[1];
+        while (await connection.ReceiveAsync(one).WaitAsync(s_limit) == 1 && one[0] != (byte)'\n')
+        {
+            line.Add(one[0]);
+        }
+
+        return Encoding.UTF8.GetString([.. line]);
+    }
+
+    private static async Task<string> ReadToEndAsync(Socket connection)
+    {
+        var all = new List<byte>();
+        var buffer = new byte[4096];
+        for (int n; (n = await connection.ReceiveAsync(buffer).WaitAsync(s_limit)) > 0;)
+        {
+            all.AddRange(buffer.AsSpan(0, n));
+        }
+
+        return Encoding.UTF8.GetString([.. all]);
+    }
+
+    /// <summary>A listening Unix socket in a folder of its own, removed with it.</summary>
+    private sealed class StandIn : IDisposable
+    {
+        private readonly Socket _listener;
+        private readonly string _dir;
+
+        private StandIn(Socket listener, string dir) => (_listener, _dir) = (listener, dir);
+
+        public string Path => System.IO.Path.Combine(_dir, "d.sock");
+
+        public static StandIn Listen()
+        {
+            var dir = Directory.CreateTempSubdirectory("mbh-").FullName;
+            var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            listener.Bind(new UnixDomainSocketEndPoint(System.IO.Path.Combine(dir, "d.sock")));
+            listener.Listen(1);
+            return new StandIn(listener, dir);
+        }
+
+        public async Task<Socket> AcceptAsync() => await _listener.AcceptAsync().WaitAsync(s_limit);
+
+        public void Dispose()
+        {
+            _listener.Dispose();
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+}
