@@ -19,6 +19,9 @@ internal static class BrokerBench
 {
     private const int RoundTrips = 2_000;
     private const int Sessions = 32;
+
+    /// <summary>(c) also with this many calls in flight per session: the broker's capacity, not one client's round trip.</summary>
+    private const int DeepInFlight = 8;
     private static readonly TimeSpan s_loadDuration = TimeSpan.FromSeconds(10);
 
     /// <summary>
@@ -372,7 +375,7 @@ internal static class BrokerBench
         }
     }
 
-    // c. 32 sessions, one call in flight each, against the fast in-repo upstream, for a fixed time.
+    // c. 32 sessions against the fast in-repo upstream for a fixed time: one call in flight each, then DeepInFlight each.
     private static async Task<JsonObject> ConcurrencyAsync(string shim, string config)
     {
         var clients = await Task.WhenAll(Enumerable.Range(0, Sessions).Select(_ => ShimClientAsync(shim, config, "raw")));
@@ -388,35 +391,43 @@ internal static class BrokerBench
                 }
             }));
 
-            var latencies = new List<double>[Sessions];
-            var cpuBefore = CpuByRole();
-            var clock = Stopwatch.StartNew();
-            await Task.WhenAll(clients.Select(async (client, i) =>
-            {
-                var mine = latencies[i] = [];
-                while (clock.Elapsed < s_loadDuration)
-                {
-                    var call = Stopwatch.StartNew();
-                    await client.CallToolAsync("fast.echo", echo);
-                    mine.Add(call.Elapsed.TotalMilliseconds);
-                }
-            }));
-            var all = latencies.SelectMany(l => l).ToList();
-            var cpuAfter = CpuByRole();
-            var result = Summary(all);
-            result["calls_per_second"] = Math.Round(all.Count / clock.Elapsed.TotalSeconds);
-
-            // Where the two cores went: CPU time per call of each kind of process on the path.
-            var perCall = new JsonObject();
-            foreach (var (role, seconds) in cpuAfter)
-            {
-                perCall[role] = Math.Round((seconds - cpuBefore.GetValueOrDefault(role)) * 1e6 / all.Count, 1);
-            }
-
-            result["cpu_us_per_call"] = perCall;
-            Console.WriteLine($"c. {Sessions} sessions × 1 in flight, {s_loadDuration.TotalSeconds:0} s: {result["calls_per_second"]} calls/s, latency p50 {result["p50"]} ms, p99 {result["p99"]} ms  (budget ≥ 10,000 calls/s)");
-            Console.WriteLine($"   CPU µs per call: {string.Join(", ", perCall.Select(p => $"{p.Key} {p.Value}"))}");
+            var result = await LoadAsync(1);
+            result[$"in_flight_{DeepInFlight}"] = await LoadAsync(DeepInFlight);
             return result;
+
+            // Every session keeps inFlight calls going for the load's duration: latencies, calls/s, CPU per call by role.
+            async Task<JsonObject> LoadAsync(int inFlight)
+            {
+                var latencies = new List<double>[Sessions * inFlight];
+                var cpuBefore = CpuByRole();
+                var clock = Stopwatch.StartNew();
+                await Task.WhenAll(Enumerable.Range(0, Sessions * inFlight).Select(async i =>
+                {
+                    var mine = latencies[i] = [];
+                    while (clock.Elapsed < s_loadDuration)
+                    {
+                        var call = Stopwatch.StartNew();
+                        await clients[i % Sessions].CallToolAsync("fast.echo", echo);
+                        mine.Add(call.Elapsed.TotalMilliseconds);
+                    }
+                }));
+                var all = latencies.SelectMany(l => l).ToList();
+                var cpuAfter = CpuByRole();
+                var load = Summary(all);
+                load["calls_per_second"] = Math.Round(all.Count / clock.Elapsed.TotalSeconds);
+
+                // Where the two cores went: CPU time per call of each kind of process on the path.
+                var perCall = new JsonObject();
+                foreach (var (role, seconds) in cpuAfter)
+                {
+                    perCall[role] = Math.Round((seconds - cpuBefore.GetValueOrDefault(role)) * 1e6 / all.Count, 1);
+                }
+
+                load["cpu_us_per_call"] = perCall;
+                Console.WriteLine($"{(inFlight == 1 ? "c." : "  ")} {Sessions} sessions × {inFlight} in flight, {s_loadDuration.TotalSeconds:0} s: {load["calls_per_second"]} calls/s, latency p50 {load["p50"]} ms, p99 {load["p99"]} ms  (budget ≥ 10,000 calls/s)");
+                Console.WriteLine($"   CPU µs per call: {string.Join(", ", perCall.Select(p => $"{p.Key} {p.Value}"))}");
+                return load;
+            }
         }
         finally
         {

@@ -202,31 +202,42 @@ internal sealed partial class SessionListener(
     }
 
     /// <summary>Reads the hello line one byte at a time, so not a byte of the MCP stream behind it is consumed.</summary>
+    /// <summary>
+    /// The hello line, peeked at and taken up to its newline: not a byte past it (what follows is the session's, read by
+    /// the MCP server), and two reads where one a byte took a read per byte.
+    /// </summary>
     private static async Task<(HelloMessage? Message, HelloError? Error)> ReadHelloAsync(NetworkStream stream, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(s_helloTimeout);
-        var buffer = new byte[MaxHelloBytes];
+        var socket = stream.Socket;
+        var buffer = new byte[MaxHelloBytes + 1];
         var length = 0;
-        var one = new byte[1];
         while (true)
         {
-            if (await stream.ReadAsync(one, timeout.Token) == 0)
+            var available = await socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.Peek, timeout.Token);
+            if (available == 0)
             {
                 return (null, new HelloError("bad_hello", "the connection closed before its hello line"));
             }
 
-            if (one[0] == (byte)'\n')
+            var newline = buffer.AsSpan(length, available).IndexOf((byte)'\n');
+            var take = newline >= 0 ? newline + 1 : available;
+            for (var taken = 0; taken < take;)
             {
-                break;
+                taken += await socket.ReceiveAsync(buffer.AsMemory(length + taken, take - taken), SocketFlags.None, timeout.Token);
             }
 
-            if (length == MaxHelloBytes)
+            length += newline >= 0 ? newline : take;
+            if (length > MaxHelloBytes)
             {
                 return (null, new HelloError("bad_hello", $"the hello line is longer than {MaxHelloBytes} bytes"));
             }
 
-            buffer[length++] = one[0];
+            if (newline >= 0)
+            {
+                break;
+            }
         }
 
         try

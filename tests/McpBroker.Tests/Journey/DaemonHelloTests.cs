@@ -1,0 +1,95 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using McpBroker.Sessions;
+using McpBroker.Tests.Support;
+
+namespace McpBroker.Tests.Journey;
+
+/// <summary>
+/// The daemon's side of the hello, from a plain socket: a hello with the session's first message right behind it, and
+/// hellos it refuses. One daemon for the class; each case is a connection of its own.
+/// </summary>
+public sealed class DaemonHelloTests : IAsyncLifetime
+{
+    private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
+    private BrokerEnvironment _env = null!;
+
+    public async Task InitializeAsync()
+    {
+        _env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root));
+        Assert.Equal(0, (await _env.RunCliAsync("daemon", "--detach", "--config", _env.ConfigPath)).ExitCode);
+    }
+
+    public async Task DisposeAsync() => await _env.DisposeAsync();
+
+    [Fact]
+    public async Task HelloAndInitializeInOneWrite_TheSessionAnswersTheInitialize()
+    {
+        using var socket = await ConnectAsync();
+        var hello = """{"mcp_broker":1,"profile":"raw","client":"test"}""";
+        var initialize = """{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}""";
+
+        await socket.SendAsync(Encoding.UTF8.GetBytes(hello + "\n" + initialize + "\n"));
+
+        using var welcome = JsonDocument.Parse(await ReadLineAsync(socket));
+        Assert.True(welcome.RootElement.GetProperty("ok").GetBoolean());
+        using var answer = JsonDocument.Parse(await ReadLineAsync(socket));
+        Assert.Equal(7, answer.RootElement.GetProperty("id").GetInt32());
+        Assert.Equal("mcp-broker", answer.RootElement.GetProperty("result").GetProperty("serverInfo").GetProperty("name").GetString());
+    }
+
+    [Theory]
+    [InlineData("not json", "the hello line is not JSON; connect with mcp-broker-client")]
+    [InlineData("""{"mcp_broker":2}""", "the hello line must be a JSON object with \"mcp_broker\": 1; is the client older or newer than the daemon?")]
+    public async Task HelloThatIsNotOne_IsRefusedWithWhatIsWrong(string line, string message)
+    {
+        Assert.Equal(message, await RefusalAsync(Encoding.UTF8.GetBytes(line + "\n")));
+    }
+
+    [Fact]
+    public async Task HelloLongerThanTheLimit_IsRefused_AndOneAtTheLimitIsRead()
+    {
+        static byte[] HelloOf(int length)
+        {
+            var head = """{"mcp_broker":1,"profile":"raw","client":"x""";
+            return Encoding.UTF8.GetBytes(head + new string('x', length - head.Length - 2) + "\"}\n");
+        }
+
+        Assert.Equal($"the hello line is longer than {SessionListener.MaxHelloBytes} bytes", await RefusalAsync(HelloOf(SessionListener.MaxHelloBytes + 1)));
+
+        using var socket = await ConnectAsync();
+        await socket.SendAsync(HelloOf(SessionListener.MaxHelloBytes));
+        using var welcome = JsonDocument.Parse(await ReadLineAsync(socket));
+        Assert.True(welcome.RootElement.GetProperty("ok").GetBoolean());
+    }
+
+    private async Task<string> RefusalAsync(byte[] hello)
+    {
+        using var socket = await ConnectAsync();
+        await socket.SendAsync(hello);
+        using var answer = JsonDocument.Parse(await ReadLineAsync(socket));
+        Assert.False(answer.RootElement.GetProperty("ok").GetBoolean());
+        Assert.Equal("bad_hello", answer.RootElement.GetProperty("error").GetProperty("code").GetString());
+        return answer.RootElement.GetProperty("error").GetProperty("message").GetString()!;
+    }
+
+    private async Task<Socket> ConnectAsync()
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(_env.SocketPath)).WaitAsync(s_limit);
+        return socket;
+    }
+
+    private static async Task<string> ReadLineAsync(Socket socket)
+    {
+        var line = new List<byte>();
+        var one = new byte[1];
+        while (await socket.ReceiveAsync(one).WaitAsync(s_limit) == 1 && one[0] != (byte)'\n')
+        {
+            line.Add(one[0]);
+        }
+
+        return Encoding.UTF8.GetString([.. line]);
+    }
+}
