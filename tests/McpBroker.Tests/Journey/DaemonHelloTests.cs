@@ -32,9 +32,9 @@ public sealed class DaemonHelloTests : IAsyncLifetime
 
         await socket.SendAsync(Encoding.UTF8.GetBytes(hello + "\n" + initialize + "\n"));
 
-        using var welcome = JsonDocument.Parse(await ReadLineAsync(socket));
+        using var welcome = JsonDocument.Parse(await SocketLines.ReadLineAsync(socket, s_limit));
         Assert.True(welcome.RootElement.GetProperty("ok").GetBoolean());
-        using var answer = JsonDocument.Parse(await ReadLineAsync(socket));
+        using var answer = JsonDocument.Parse(await SocketLines.ReadLineAsync(socket, s_limit));
         Assert.Equal(7, answer.RootElement.GetProperty("id").GetInt32());
         Assert.Equal("mcp-broker", answer.RootElement.GetProperty("result").GetProperty("serverInfo").GetProperty("name").GetString());
     }
@@ -60,7 +60,7 @@ public sealed class DaemonHelloTests : IAsyncLifetime
 
         using var socket = await ConnectAsync();
         await socket.SendAsync(HelloOf(SessionListener.MaxHelloBytes));
-        using var welcome = JsonDocument.Parse(await ReadLineAsync(socket));
+        using var welcome = JsonDocument.Parse(await SocketLines.ReadLineAsync(socket, s_limit));
         Assert.True(welcome.RootElement.GetProperty("ok").GetBoolean());
     }
 
@@ -68,7 +68,7 @@ public sealed class DaemonHelloTests : IAsyncLifetime
     {
         using var socket = await ConnectAsync();
         await socket.SendAsync(hello);
-        using var answer = JsonDocument.Parse(await ReadLineAsync(socket));
+        using var answer = JsonDocument.Parse(await SocketLines.ReadLineAsync(socket, s_limit));
         Assert.False(answer.RootElement.GetProperty("ok").GetBoolean());
         Assert.Equal("bad_hello", answer.RootElement.GetProperty("error").GetProperty("code").GetString());
         return answer.RootElement.GetProperty("error").GetProperty("message").GetString()!;
@@ -79,17 +79,5 @@ public sealed class DaemonHelloTests : IAsyncLifetime
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await socket.ConnectAsync(new UnixDomainSocketEndPoint(_env.SocketPath)).WaitAsync(s_limit);
         return socket;
-    }
-
-    private static async Task<string> ReadLineAsync(Socket socket)
-    {
-        var line = new List<byte>();
-        var one = new byte[1];
-        while (await socket.ReceiveAsync(one).WaitAsync(s_limit) == 1 && one[0] != (byte)'\n')
-        {
-            line.Add(one[0]);
-        }
-
-        return Encoding.UTF8.GetString([.. line]);
     }
 }

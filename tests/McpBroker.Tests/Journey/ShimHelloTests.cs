@@ -22,7 +22,7 @@ public sealed class ShimHelloTests
         using var daemon = StandIn.Listen();
         using var shim = StartShim(daemon.Path);
         using var connection = await daemon.AcceptAsync();
-        var hello = await ReadLineAsync(connection);
+        var hello = await SocketLines.ReadLineAsync(connection, s_limit);
         Assert.Contains("\"mcp_broker\":1", hello, StringComparison.Ordinal);
 
         // The welcome and the session's first message in one write (or the welcome cut in two): the shim must take the
@@ -51,7 +51,7 @@ public sealed class ShimHelloTests
         using var shim = StartShim(daemon.Path);
         using (var connection = await daemon.AcceptAsync())
         {
-            await ReadLineAsync(connection);
+            await SocketLines.ReadLineAsync(connection, s_limit);
         }
 
         await shim.WaitForExitAsync().WaitAsync(s_limit);
@@ -90,18 +90,6 @@ public sealed class ShimHelloTests
 
             process.Dispose();
         }
-    }
-
-    private static async Task<string> ReadLineAsync(Socket connection)
-    {
-        var line = new List<byte>();
-        var one = new byte[1];
-        while (await connection.ReceiveAsync(one).WaitAsync(s_limit) == 1 && one[0] != (byte)'\n')
-        {
-            line.Add(one[0]);
-        }
-
-        return Encoding.UTF8.GetString([.. line]);
     }
 
     private static async Task<string> ReadToEndAsync(Socket connection)
