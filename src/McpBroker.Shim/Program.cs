@@ -291,9 +291,13 @@ internal static class Program
 
             var newline = Array.IndexOf(peeked, (byte)'\n', 0, available);
             var take = newline >= 0 ? newline + 1 : available;
-            for (var taken = 0; taken < take;)
+            for (int taken = 0, n; taken < take; taken += n)
             {
-                taken += socket.Receive(peeked, taken, take - taken, SocketFlags.None);
+                // What was peeked is there to take; 0 only if the connection broke in between.
+                if ((n = socket.Receive(peeked, taken, take - taken, SocketFlags.None)) == 0)
+                {
+                    return [];
+                }
             }
 
             line.AddRange(peeked.AsSpan(0, newline >= 0 ? newline : take));

@@ -201,7 +201,6 @@ internal sealed partial class SessionListener(
         }
     }
 
-    /// <summary>Reads the hello line one byte at a time, so not a byte of the MCP stream behind it is consumed.</summary>
     /// <summary>
     /// The hello line, peeked at and taken up to its newline: not a byte past it (what follows is the session's, read by
     /// the MCP server), and two reads where one a byte took a read per byte.
@@ -223,9 +222,13 @@ internal sealed partial class SessionListener(
 
             var newline = buffer.AsSpan(length, available).IndexOf((byte)'\n');
             var take = newline >= 0 ? newline + 1 : available;
-            for (var taken = 0; taken < take;)
+            for (int taken = 0, n; taken < take; taken += n)
             {
-                taken += await socket.ReceiveAsync(buffer.AsMemory(length + taken, take - taken), SocketFlags.None, timeout.Token);
+                // What was peeked is there to take; 0 only if the connection broke in between.
+                if ((n = await socket.ReceiveAsync(buffer.AsMemory(length + taken, take - taken), SocketFlags.None, timeout.Token)) == 0)
+                {
+                    return (null, new HelloError("bad_hello", "the connection closed before its hello line"));
+                }
             }
 
             length += newline >= 0 ? newline : take;
