@@ -318,7 +318,7 @@ internal static class BrokerBench
         public static LineSession Start(string file, string[] args)
         {
             var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false })!;
-            return new LineSession(process.StandardInput.BaseStream, process.StandardOutput.BaseStream, new Ending(() =>
+            return Initialized(process.StandardInput.BaseStream, process.StandardOutput.BaseStream, new Ending(() =>
             {
                 process.StandardInput.Close();
                 if (!process.WaitForExit(TimeSpan.FromSeconds(10)))
@@ -345,10 +345,25 @@ internal static class BrokerBench
 
             if (!Encoding.UTF8.GetString([.. welcome]).Contains("\"ok\":true", StringComparison.Ordinal))
             {
+                stream.Dispose();
                 throw new InvalidOperationException($"the daemon refused the session: {Encoding.UTF8.GetString([.. welcome])}");
             }
 
-            return new LineSession(stream, stream, stream);
+            return Initialized(stream, stream, stream);
+        }
+
+        /// <summary>The session once initialized; if that fails, its process or socket goes first.</summary>
+        private static LineSession Initialized(Stream output, Stream input, IDisposable owner)
+        {
+            try
+            {
+                return new LineSession(output, input, owner);
+            }
+            catch
+            {
+                owner.Dispose();
+                throw;
+            }
         }
 
         public string Call(string request) => Call(Encoding.UTF8.GetBytes(request + "\n"));

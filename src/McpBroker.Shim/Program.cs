@@ -78,17 +78,8 @@ internal static class Program
         }
 
         var relay = new Relay(first.Link!, () => Open(socketPath, configPath, hello));
-        return relay.Run(Standard(0, FileAccess.Read), Standard(1, FileAccess.Write));
+        return relay.Run(StandardStreams.Input(), StandardStreams.Output());
     }
-
-    /// <summary>
-    /// stdin or stdout. On Unix a plain stream over the descriptor: the first write to a console stream sets up the
-    /// terminal and starts the runtime's signal-handling thread, on the way to the client's first answer, for a shim
-    /// whose stdin and stdout are pipes.
-    /// </summary>
-    private static Stream Standard(int descriptor, FileAccess access) => OperatingSystem.IsWindows()
-        ? access == FileAccess.Read ? Console.OpenStandardInput() : Console.OpenStandardOutput()
-        : new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(descriptor, ownsHandle: false), access, bufferSize: 0);
 
     /// <summary>A welcomed connection for this session: found (or started) daemon, hello sent, answer read.</summary>
     private static (Link? Link, string? Error) Open(string? socketPath, string configPath, Hello hello)

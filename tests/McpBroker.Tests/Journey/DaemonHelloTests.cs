@@ -10,18 +10,9 @@ namespace McpBroker.Tests.Journey;
 /// The daemon's side of the hello, from a plain socket: a hello with the session's first message right behind it, and
 /// hellos it refuses. One daemon for the class; each case is a connection of its own.
 /// </summary>
-public sealed class DaemonHelloTests : IAsyncLifetime
+public sealed class DaemonHelloTests(DaemonHelloTests.Daemon daemon) : IClassFixture<DaemonHelloTests.Daemon>
 {
     private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
-    private BrokerEnvironment _env = null!;
-
-    public async Task InitializeAsync()
-    {
-        _env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root));
-        Assert.Equal(0, (await _env.RunCliAsync("daemon", "--detach", "--config", _env.ConfigPath)).ExitCode);
-    }
-
-    public async Task DisposeAsync() => await _env.DisposeAsync();
 
     [Fact]
     public async Task HelloAndInitializeInOneWrite_TheSessionAnswersTheInitialize()
@@ -77,7 +68,21 @@ public sealed class DaemonHelloTests : IAsyncLifetime
     private async Task<Socket> ConnectAsync()
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await socket.ConnectAsync(new UnixDomainSocketEndPoint(_env.SocketPath)).WaitAsync(s_limit);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(daemon.Env.SocketPath)).WaitAsync(s_limit);
         return socket;
+    }
+
+    /// <summary>The daemon the class's tests connect to.</summary>
+    public sealed class Daemon : IAsyncLifetime
+    {
+        internal BrokerEnvironment Env { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            Env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root));
+            Assert.Equal(0, (await Env.RunCliAsync("daemon", "--detach", "--config", Env.ConfigPath)).ExitCode);
+        }
+
+        public async Task DisposeAsync() => await Env.DisposeAsync();
     }
 }

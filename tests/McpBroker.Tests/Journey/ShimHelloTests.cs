@@ -6,8 +6,8 @@ using McpBroker.Tests.Support;
 namespace McpBroker.Tests.Journey;
 
 /// <summary>
-/// The shim's hello against a stand-in daemon on a socket of the test's own: what it does with the answer line
-/// however it arrives, and with no answer. The real shim process; the stand-in speaks only the hello.
+/// The shim against a stand-in daemon on a socket of the test's own: the hello's answer however it arrives, no answer,
+/// and a client that stops reading. The real shim process; the stand-in speaks only the hello.
 /// </summary>
 public sealed class ShimHelloTests
 {
@@ -25,8 +25,9 @@ public sealed class ShimHelloTests
         var hello = await SocketLines.ReadLineAsync(connection, s_limit);
         Assert.Contains("\"mcp_broker\":1", hello, StringComparison.Ordinal);
 
-        // The welcome and the session's first message in one write (or the welcome cut in two): the shim must take the
-        // welcome line and not a byte more, so the message reaches the client intact.
+        // The welcome and the session's first message in one write (or the welcome cut in two, which the kernel may
+        // still deliver as one read: nothing short of a pause would force the split): the shim must take the welcome
+        // line and not a byte more, so the message reaches the client intact.
         const string Welcome = """{"mcp_broker":1,"ok":true,"session":"s"}""";
         var cut = welcomeInTwoWrites ? Welcome.Length / 2 : 0;
         if (cut > 0)
@@ -41,6 +42,30 @@ public sealed class ShimHelloTests
         Assert.Equal("", await ReadToEndAsync(connection)); // the shim half-closes when its stdin ends
         connection.Shutdown(SocketShutdown.Both);
         await shim.WaitForExitAsync().WaitAsync(s_limit);
+        Assert.Equal(0, shim.ExitCode);
+    }
+
+    [Fact]
+    public async Task ClientStopsReadingWithARequestInFlight_TheShimGoesOnUntilStdinEnds()
+    {
+        using var daemon = StandIn.Listen();
+        using var shim = StartShim(daemon.Path);
+        using var connection = await daemon.AcceptAsync();
+        await SocketLines.ReadLineAsync(connection, s_limit);
+        await connection.SendAsync(Encoding.UTF8.GetBytes("""{"mcp_broker":1,"ok":true,"session":"s"}""" + "\n"));
+        await shim.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""");
+        await shim.StandardInput.FlushAsync();
+        Assert.Contains("\"id\":1", await SocketLines.ReadLineAsync(connection, s_limit), StringComparison.Ordinal);
+
+        // The client closes its end of the shim's stdout: what the daemon sends now meets a broken pipe, and so does the
+        // error the shim owes the request in flight when the connection ends. Neither may crash the shim.
+        shim.StandardOutput.Close();
+        await connection.SendAsync(Encoding.UTF8.GetBytes(Notification + "\n"));
+        shim.StandardInput.Close();
+        Assert.Equal("", await ReadToEndAsync(connection));
+        connection.Shutdown(SocketShutdown.Both);
+        await shim.WaitForExitAsync().WaitAsync(s_limit);
+        Assert.Equal("", await shim.StandardError.ReadToEndAsync());
         Assert.Equal(0, shim.ExitCode);
     }
 
