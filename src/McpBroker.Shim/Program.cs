@@ -272,9 +272,10 @@ internal static class Program
     {
         var line = new List<byte>(256);
         var peeked = new byte[4096];
+        var peek = !OperatingSystem.IsWindows(); // Windows does not document MSG_PEEK on AF_UNIX: a byte at a time there
         while (true)
         {
-            var available = socket.Receive(peeked, SocketFlags.Peek);
+            var available = peek ? socket.Receive(peeked, SocketFlags.Peek) : socket.Receive(peeked, 0, 1, SocketFlags.None);
             if (available == 0)
             {
                 return [.. line];
@@ -282,7 +283,7 @@ internal static class Program
 
             var newline = Array.IndexOf(peeked, (byte)'\n', 0, available);
             var take = newline >= 0 ? newline + 1 : available;
-            for (int taken = 0, n; taken < take; taken += n)
+            for (int taken = peek ? 0 : take, n; taken < take; taken += n)
             {
                 // What was peeked is there to take; 0 only if the connection broke in between.
                 if ((n = socket.Receive(peeked, taken, take - taken, SocketFlags.None)) == 0)

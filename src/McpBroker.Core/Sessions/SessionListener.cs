@@ -212,9 +212,12 @@ internal sealed partial class SessionListener(
         var socket = stream.Socket;
         var buffer = new byte[MaxHelloBytes + 1];
         var length = 0;
+        var peek = !OperatingSystem.IsWindows(); // Windows does not document MSG_PEEK on AF_UNIX: a byte at a time there
         while (true)
         {
-            var available = await socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.Peek, timeout.Token);
+            var available = peek
+                ? await socket.ReceiveAsync(buffer.AsMemory(length), SocketFlags.Peek, timeout.Token)
+                : await socket.ReceiveAsync(buffer.AsMemory(length, 1), SocketFlags.None, timeout.Token);
             if (available == 0)
             {
                 return (null, new HelloError("bad_hello", "the connection closed before its hello line"));
@@ -222,7 +225,7 @@ internal sealed partial class SessionListener(
 
             var newline = buffer.AsSpan(length, available).IndexOf((byte)'\n');
             var take = newline >= 0 ? newline + 1 : available;
-            for (int taken = 0, n; taken < take; taken += n)
+            for (int taken = peek ? 0 : take, n; taken < take; taken += n)
             {
                 // What was peeked is there to take; 0 only if the connection broke in between.
                 if ((n = await socket.ReceiveAsync(buffer.AsMemory(length + taken, take - taken), SocketFlags.None, timeout.Token)) == 0)
