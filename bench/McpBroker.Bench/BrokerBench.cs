@@ -135,7 +135,7 @@ internal static class BrokerBench
         for (var i = 0; i < 31; i++)
         {
             var clock = Stopwatch.StartNew();
-            using (var process = Start(shim, ["--config", config, "--client", "bench"]))
+            using (var process = StartPiped(shim, ["--config", config, "--client", "bench"]))
             {
                 await process.StandardInput.WriteLineAsync(init);
                 await process.StandardInput.FlushAsync();
@@ -157,7 +157,7 @@ internal static class BrokerBench
             if (i > 0 && nothingProgram is not null)
             {
                 clock.Restart();
-                using var nothing = Start(nothingProgram, []);
+                using var nothing = StartPiped(nothingProgram, []);
                 await nothing.WaitForExitAsync();
                 floor.Add(clock.Elapsed.TotalMilliseconds);
             }
@@ -172,14 +172,15 @@ internal static class BrokerBench
         }
 
         return result;
-
-        static Process Start(string file, string[] args) => Process.Start(new ProcessStartInfo(file, args)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        })!;
     }
+
+    /// <summary>A process with its stdin and stdout piped to the bench.</summary>
+    private static Process StartPiped(string file, string[] args) => Process.Start(new ProcessStartInfo(file, args)
+    {
+        RedirectStandardInput = true,
+        RedirectStandardOutput = true,
+        UseShellExecute = false,
+    })!;
 
     // b. echo to server-everything: directly, through a raw profile, through the facade's call_tool. Interleaved.
     private static async Task<JsonObject> RoundTripsAsync(string everything, string shim, string config)
@@ -317,7 +318,7 @@ internal static class BrokerBench
 
         public static LineSession Start(string file, string[] args)
         {
-            var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false })!;
+            var process = StartPiped(file, args);
             return Initialized(process.StandardInput.BaseStream, process.StandardOutput.BaseStream, new Ending(() =>
             {
                 process.StandardInput.Close();

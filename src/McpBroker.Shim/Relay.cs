@@ -36,8 +36,7 @@ internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconn
     /// Relays until the session ends. Each direction is a thread of its own with blocking reads and writes: the client's
     /// side on a new one, the daemon's on the caller's. A console stream has no real async read (each one is a
     /// thread-pool hop), and on the socket side the blocking thread measured as cheap per call as epoll-driven reads
-    /// while sparing the start of the thread pool and the socket engine on the way to the first answer
-    /// (docs/benchmarks.md).
+    /// while sparing the start of the thread pool on the way to the first answer (docs/benchmarks.md).
     /// </summary>
     public int Run(Stream stdin, Stream stdout)
     {

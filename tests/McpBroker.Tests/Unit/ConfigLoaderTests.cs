@@ -81,17 +81,6 @@ public sealed class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("auto", MutatingSetting.Auto)]
-    [InlineData("true", MutatingSetting.True)]
-    [InlineData("false", MutatingSetting.False)]
-    public void Load_Mutating_IsABooleanOrAuto(string written, MutatingSetting expected)
-    {
-        var result = Load(Head + $"upstreams:\n  u: {{ command: /bin/true, mutating: {written} }}\n");
-
-        Assert.Equal(expected, result.Model!.FindUpstream("u")!.Mutating);
-    }
-
-    [Theory]
     [InlineData("trust_on_first_use", PinSetting.TrustOnFirstUse)]
     [InlineData("true", PinSetting.True)]
     [InlineData("false", PinSetting.False)]
