@@ -93,7 +93,7 @@ internal static class StatusCommand
         }
 
         console.Write(sessions);
-        var upstreams = new Table().Title("upstreams").AddColumns("name", "state", "pid", "mode", "sessions", "restarts", "tools", "idle", "auth", "last error");
+        var upstreams = new Table().Title("upstreams").AddColumns("name", "state", "pid", "mode", "protocol", "sessions", "restarts", "tools", "idle", "auth", "last error");
         foreach (var upstream in status["upstreams"]!.AsArray())
         {
             var state = Text(upstream!["state"]);
@@ -104,6 +104,7 @@ internal static class StatusCommand
                 $"[{colour}]{Markup.Escape(state)}[/]",
                 string.Join(",", upstream["pids"]?.AsArray().Select(p => p!.ToString()) ?? []),
                 Text(upstream["mode"]) + (Text(upstream["transport"]) is "stdio" or "" ? "" : $" ({Text(upstream["transport"])})"),
+                Text(upstream["protocol"]),
                 Text(upstream["sessions"]),
                 Text(upstream["restarts"]),
                 Text(upstream["tools"]),

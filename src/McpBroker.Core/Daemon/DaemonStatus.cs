@@ -148,6 +148,8 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
         entry["failures"] = states.Select(s => s.ConsecutiveFailures).DefaultIfEmpty(0).Max();
         entry["last_error"] = states.Select(s => s.LastError).LastOrDefault(e => e is not null);
         entry["retry_at"] = states.Select(s => s.RetryAt).Max();
+        // The revision negotiated at the last start (remembered across restarts until the upstream is started afresh).
+        entry["protocol"] = states.Select(s => s.Protocol).LastOrDefault(p => p is not null) ?? registry.Protocols.Recall(upstream);
         entry["tools"] = snapshot.Upstreams.TryGetValue(upstream.Name, out var tools) ? tools.Tools.Count : null;
         foreach (var (key, value) in calls.Summary(upstream.Name).ToList())
         {

@@ -38,6 +38,7 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
         _logs = logs;
         _time = time;
         Records = records;
+        Protocols = new ProtocolMemory(Path.Combine(model.Runtime.CacheDir, "protocols"), time);
         _models = model.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled).ToFrozenDictionary(u => u.Name, StringComparer.Ordinal);
         _shared = _models.Values.Where(u => u.Mode == UpstreamMode.Shared)
             .ToFrozenDictionary(u => u.Name, u => New(u), StringComparer.Ordinal);
@@ -47,6 +48,9 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     public event Action<UpstreamSupervisor, ToolsChange>? ToolsMayHaveChanged;
 
     public ProcessRecords Records { get; }
+
+    /// <summary>The protocol revision each upstream endpoint spoke last, kept across daemon restarts.</summary>
+    public ProtocolMemory Protocols { get; }
 
     public IEnumerable<UpstreamModel> Models => _models.Values;
 
@@ -99,7 +103,8 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
             UpstreamMode.PerSession when sessionId is not null => _perSession.GetValueOrDefault((upstream, sessionId)),
             _ => null,
         };
-        return supervisor?.Snapshot() ?? new UpstreamState(upstream, "stopped", null, 0, 0, 0, 0, null, null, null, null);
+        return supervisor?.Snapshot() ?? new UpstreamState(upstream, "stopped", null, 0, 0, 0, 0, null, null, null, null,
+            _models.GetValueOrDefault(upstream) is { } model ? Protocols.Recall(model) : null);
     }
 
     /// <summary>The state of every instance of an upstream: the shared one, or one per session that used it.</summary>
@@ -219,7 +224,8 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
 
     /// <param name="owner">The session a per-session (or per-call) instance serves: its server-to-client requests go there.</param>
     private UpstreamSupervisor New(UpstreamModel model, string? owner = null) =>
-        new(model, _loggerFactory, _time, Records, (supervisor, change) => ToolsMayHaveChanged?.Invoke(supervisor, change), _peers, owner, _logs?.For(model.Name));
+        new(model, _loggerFactory, _time, Records, (supervisor, change) => ToolsMayHaveChanged?.Invoke(supervisor, change), _peers, owner, _logs?.For(model.Name),
+            Protocols);
 }
 
 /// <summary>What a config change did to the upstreams, by name.</summary>

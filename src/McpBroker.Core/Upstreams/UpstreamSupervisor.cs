@@ -23,7 +23,8 @@ public sealed record UpstreamState(
     string? LastError,
     DateTimeOffset? RetryAt,
     DateTimeOffset? StartedAt,
-    DateTimeOffset? LastUsedAt);
+    DateTimeOffset? LastUsedAt,
+    string? Protocol = null);
 
 /// <summary>Why an upstream's tools may differ from what the catalog holds.</summary>
 internal enum ToolsChange
@@ -42,13 +43,13 @@ internal enum ToolsChange
 /// </summary>
 internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 {
-    /// <summary>The newest revision both the SDK and the npm reference servers speak; the SDK default probes first.</summary>
-    public const string UpstreamProtocolVersion = "2025-11-25";
-
     /// <summary>Logging is deprecated from protocol 2026-07-28 (SEP-2577), and still sent by today's servers: the name as a string.</summary>
     private const string LogMethod = "notifications/message";
 
     private static readonly TimeSpan s_pingTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a server of unknown era has to answer server/discover before it is taken for a session-era one (the SDK's default).</summary>
+    private static readonly TimeSpan s_discoverProbeTimeout = TimeSpan.FromSeconds(5);
 
     private static readonly string[] s_inheritedVariables =
         ["LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
@@ -70,6 +71,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly Daemon.RotatingFile? _stderrLog;
     private readonly CancellationTokenSource _disposed = new();
     private readonly SemaphoreSlim? _slots;
+    private readonly ProtocolMemory? _protocols;
     private Task<Instance>? _current;
     private UpstreamStateKind _state = UpstreamStateKind.Stopped;
     private string? _lastError;
@@ -81,14 +83,19 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private int _queued;
     private long _lastUsedTicks;
     private DateTimeOffset? _startedAt;
+    private string? _protocol;
 
     /// <param name="peers">Where server-to-client requests and notifications go (null: refused and dropped).</param>
     /// <param name="owner">The client session a per-session instance belongs to.</param>
     /// <param name="stderrLog">The upstream's stderr file (shared by its instances); null for none.</param>
+    /// <param name="protocols">The protocol revision each endpoint spoke last (null: probe on every start).</param>
     public UpstreamSupervisor(UpstreamModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords records,
-        Action<UpstreamSupervisor, ToolsChange>? toolsChanged = null, ClientPeers? peers = null, string? owner = null, Daemon.RotatingFile? stderrLog = null)
+        Action<UpstreamSupervisor, ToolsChange>? toolsChanged = null, ClientPeers? peers = null, string? owner = null, Daemon.RotatingFile? stderrLog = null,
+        ProtocolMemory? protocols = null)
     {
         Model = model;
+        _protocols = protocols;
+        _protocol = protocols?.Recall(model);
         _stderrLog = stderrLog;
         _peers = peers;
         _owner = owner;
@@ -131,7 +138,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             };
             return new UpstreamState(Model.Name, state, instance?.Pid, _sessions.Count, Volatile.Read(ref _inFlight), _restarts,
                 _failures, _lastError, _retryAt, _startedAt,
-                _starts == 0 ? null : new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero));
+                _starts == 0 ? null : new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero), _protocol);
         }
     }
 
@@ -164,9 +171,13 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the circuit and stops the running instance: the next request starts a fresh one.</summary>
+    /// <summary>
+    /// Closes the circuit and stops the running instance: the next request starts a fresh one, which probes the
+    /// protocol afresh (a server that was upgraded is then spoken to at its newest revision).
+    /// </summary>
     public async Task RestartAsync()
     {
+        _protocols?.Forget(Model);
         ResetCircuit();
         if (Running() is { } instance)
         {
@@ -662,13 +673,29 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
     }
 
-    private McpClientOptions ClientOptions()
+    /// <summary>
+    /// The revision to start with: the one a session-era server answered last time (so <c>initialize</c> is sent at once,
+    /// without a <c>server/discover</c> probe it may ignore until the probe times out), or null to negotiate.
+    /// </summary>
+    private string? RememberedSessionRevision() =>
+        _protocols?.Recall(Model) is { } known && !ProtocolMemory.IsStateless(known) ? known : null;
+
+    /// <summary>
+    /// Negotiated, never pinned, unless <paramref name="revision"/> is one the upstream answered before. With no version set
+    /// the SDK offers 2026-07-28 by <c>server/discover</c>; any error or no answer within the probe timeout means a
+    /// session-era server, which then gets <c>initialize</c> at the newest revision the SDK speaks and may answer any
+    /// revision the SDK supports (2024-11-05 … 2025-11-25). A set version is one the SDK demands back exactly: that is
+    /// why it is only ever one the upstream chose itself. A server known to be stateless is given the whole start timeout
+    /// to answer the probe (a slow start must not be taken for an old server).
+    /// </summary>
+    private McpClientOptions ClientOptions(string? revision)
     {
         var offered = OfferedCapabilities();
         return new()
         {
         ClientInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
-        ProtocolVersion = UpstreamProtocolVersion,
+        ProtocolVersion = revision,
+        DiscoverProbeTimeout = _protocol is { } known && ProtocolMemory.IsStateless(known) ? Model.StartTimeout : s_discoverProbeTimeout,
         InitializationTimeout = Model.StartTimeout,
         Capabilities = offered,
         Handlers = ClientRequestHandlers(new McpClientHandlers
@@ -848,6 +875,12 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
 
         KnownCapabilities = instance.Client.ServerCapabilities;
+        if (instance.Client.NegotiatedProtocolVersion is { Length: > 0 } negotiated)
+        {
+            _protocol = negotiated;
+            _protocols?.Remember(Model, negotiated);
+        }
+
         _ = WatchEndAsync(instance);
         _ = ResubscribeAsync(instance);
         _toolsChanged?.Invoke(this, ToolsChange.Started);
@@ -868,13 +901,18 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             LogConnecting(Model.Name, remote.DisplayUrl);
             startCts.CancelAfter(Model.StartTimeout);
             var oauth = OAuthOptions(remote);
+            var revision = RememberedSessionRevision();
             for (var attempt = 1; ; attempt++)
             {
                 try
                 {
                     var transport = RemoteConnection.CreateTransport(Model, remote, resolved, oauth, _loggerFactory);
-                    var client = await McpClient.CreateAsync(transport, ClientOptions(), _loggerFactory, startCts.Token);
+                    var client = await McpClient.CreateAsync(transport, ClientOptions(revision), _loggerFactory, startCts.Token);
                     return Started(new Instance(client, null, remote.DisplayUrl, secrets));
+                }
+                catch (Exception ex) when (revision is not null && RevisionRefused(ex))
+                {
+                    revision = Reprobe(revision);
                 }
                 catch (Exception ex) when (RemoteFailure.StatusCode(ex) is { } status && RemoteFailure.Retryable(status) && attempt <= RemoteFailure.Retries)
                 {
@@ -892,6 +930,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 OperationCanceledException or TimeoutException when startCts.IsCancellationRequested || ex is TimeoutException =>
                     $"no answer to initialize from {remote.DisplayUrl} within {new Duration(Model.StartTimeout)}",
                 OperationCanceledException => $"the connection to {remote.DisplayUrl} ended during initialize (a server that forgets the session at once does this)",
+                _ when UnspokenRevision(ex) is { } why => why,
                 _ => RemoteFailure.Explain(ex, Model),
             };
             reason = Instance.Mask(reason, secrets);
@@ -931,22 +970,37 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         {
             var (environment, secrets) = BuildEnvironment();
             Directory.CreateDirectory(Model.WorkingDir);
-            process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, secrets, _stderrLog);
-            _records.Add(Model.Name, process.Pid, process.OwnGroup);
-            LogStarting(Model.Name, process.Pid);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
-            var transport = new StreamClientTransport(new Platform.OneWritePerMessage(process.Input), ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
-            var connect = McpClient.CreateAsync(transport, ClientOptions(), _loggerFactory, startCts.Token);
-            if (await Task.WhenAny(connect, process.Exited) != connect)
+            var revision = RememberedSessionRevision();
+            while (true)
             {
-                await startCts.CancelAsync();
-                _ = connect.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                throw new UpstreamStartException($"the process {process.Describe()} before answering initialize");
-            }
+                process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, secrets, _stderrLog);
+                _records.Add(Model.Name, process.Pid, process.OwnGroup);
+                LogStarting(Model.Name, process.Pid);
+                var transport = new StreamClientTransport(new Platform.OneWritePerMessage(process.Input), ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
+                var connect = McpClient.CreateAsync(transport, ClientOptions(revision), _loggerFactory, startCts.Token);
+                if (await Task.WhenAny(connect, process.Exited) != connect)
+                {
+                    await startCts.CancelAsync();
+                    _ = connect.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    throw new UpstreamStartException($"the process {process.Describe()} before answering initialize");
+                }
 
-            var client = await connect;
-            return Started(new Instance(client, process, $"pid {process.Pid}", []));
+                try
+                {
+                    var client = await connect;
+                    return Started(new Instance(client, process, $"pid {process.Pid}", []));
+                }
+                catch (Exception ex) when (revision is not null && RevisionRefused(ex))
+                {
+                    // The remembered revision was refused: this process is done with; a fresh one negotiates.
+                    await process.DisposeAsync();
+                    _records.Remove(process.Pid);
+                    process = null;
+                    revision = Reprobe(revision);
+                }
+            }
         }
 
         catch (Exception ex)
@@ -962,6 +1016,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 UpstreamStartException => ex.Message,
                 OperationCanceledException when ct.IsCancellationRequested => "the daemon is stopping",
                 OperationCanceledException or TimeoutException => $"no answer to initialize within {new Duration(Model.StartTimeout)}" + (process is null ? "" : $"; the process {process.Describe()}"),
+                _ when UnspokenRevision(ex) is { } why => why,
                 _ => process is { Exited.IsCompleted: true } ? $"the process {process.Describe()}" : ex.Message,
             };
             if (process is not null)
@@ -979,6 +1034,43 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             LogStartFailed(Model.Name, ex.GetType().Name);
             throw new UpstreamStartException(reason);
         }
+    }
+
+    /// <summary>
+    /// Whether a start failed because the upstream would not speak the revision it spoke last time (it was upgraded, or
+    /// replaced): the SDK refuses an <c>initialize</c> answer that differs from a set version with an
+    /// <see cref="McpException"/> saying "protocol version mismatch", and a server that does not support a set version
+    /// with one saying it "does not support the requested protocol version". The SDK gives no code for either, so its
+    /// message is matched here, in one place.
+    /// </summary>
+    private static bool RevisionRefused(Exception ex) =>
+        ex is McpException { Message: var message }
+        && (message.Contains("protocol version mismatch", StringComparison.OrdinalIgnoreCase)
+            || message.Contains("does not support the requested protocol version", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// The reason for an upstream that answered <c>initialize</c> with a revision the SDK does not speak, naming both
+    /// sides; null for any other failure. The SDK says "Server protocol version mismatch. Expected X, got Y".
+    /// </summary>
+    private static string? UnspokenRevision(Exception ex) =>
+        ex is McpException { Message: var message } && s_mismatch.Match(message) is { Success: true } m
+            ? $"it answered initialize with protocol version '{m.Groups["got"].Value}', which the broker does not speak "
+              + $"(it offered {m.Groups["offered"].Value}, and speaks {string.Join(", ", SpokenRevisions)}); update the server, or ask its authors which revision it implements"
+            : null;
+
+    private static readonly System.Text.RegularExpressions.Regex s_mismatch =
+        new(@"protocol version mismatch\. Expected (?<offered>\S+), got (?<got>[^\s,]+)", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+
+    /// <summary>The revisions the MCP SDK (2.4) speaks to a server: the four of the session era and the stateless one.</summary>
+    public static readonly string[] SpokenRevisions = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", ProtocolMemory.StatelessRevision];
+
+    /// <summary>Forgets the refused revision: the next connection negotiates (null). Returns that null.</summary>
+    private string? Reprobe(string refused)
+    {
+        LogReprobing(Model.Name, refused);
+        _protocols?.Forget(Model);
+        _protocol = null;
+        return null;
     }
 
     /// <summary>Counts a failure and decides when the next start may happen (call under the lock).</summary>
@@ -1287,6 +1379,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
         }
     }
+
+    [LoggerMessage(EventId = 113, Level = LogLevel.Information, Message = "Upstream {Name} no longer answers protocol {Revision}, which it spoke last time; negotiating afresh")]
+    private partial void LogReprobing(string name, string revision);
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Starting upstream {Name} (pid {Pid})")]
     private partial void LogStarting(string name, int pid);
