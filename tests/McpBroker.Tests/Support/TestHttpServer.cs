@@ -63,15 +63,26 @@ internal sealed class TestHttpServer : IAsyncDisposable
     /// <summary>Every Authorization header the MCP endpoint received, in order.</summary>
     public IReadOnlyCollection<string> Authorizations => _authorizations;
 
-    public static async Task<TestHttpServer> StartAsync(string? bearerToken = null, bool oauth = false, TimeSpan? tokenLifetime = null)
+    /// <summary>Every request method received on /mcp, in order.</summary>
+    public ConcurrentQueue<string> Methods { get; } = new();
+
+    /// <param name="statelessOnly">Speaks only protocol 2026-07-28 (see EraFilters).</param>
+    /// <param name="sessionRevision">A session-era server that speaks only this revision (see EraFilters).</param>
+    public static async Task<TestHttpServer> StartAsync(string? bearerToken = null, bool oauth = false, TimeSpan? tokenLifetime = null,
+        bool statelessOnly = false, string? sessionRevision = null)
     {
+
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var counters = new ServerCounters();
         builder.Services.AddSingleton(counters);
-        builder.Services.AddMcpServer(o => o.ServerInfo = new() { Name = "test-http", Version = "1" })
-            .WithHttpTransport(o => o.Stateless = false)
+        builder.Services.AddMcpServer(o =>
+            {
+                o.ServerInfo = new() { Name = "test-http", Version = "1" };
+                McpBroker.TestUpstream.EraFilters.Add(o, statelessOnly, sessionRevision, received: null);
+            })
+            .WithHttpTransport(o => o.Stateless = statelessOnly)
             .WithTools<HttpTools>();
         var app = builder.Build();
         var server = new TestHttpServer(app, counters, bearerToken, oauth, tokenLifetime ?? TimeSpan.FromHours(1));
@@ -129,6 +140,18 @@ internal sealed class TestHttpServer : IAsyncDisposable
 
         var authorization = context.Request.Headers.Authorization.ToString();
         _authorizations.Enqueue(authorization);
+        if (HttpMethods.IsPost(context.Request.Method))
+        {
+            // Seen here, before the transport: a request the transport refuses at the HTTP layer is recorded too.
+            context.Request.EnableBuffering();
+            var posted = await new StreamReader(context.Request.Body, leaveOpen: true).ReadToEndAsync();
+            context.Request.Body.Position = 0;
+            if (JsonNode.Parse(posted) is JsonObject { } message && message["id"] is not null && message["method"]?.GetValue<string>() is { } method)
+            {
+                Methods.Enqueue(method);
+            }
+        }
+
         if (BearerToken is not null && authorization != "Bearer " + BearerToken)
         {
             context.Response.StatusCode = 401;
