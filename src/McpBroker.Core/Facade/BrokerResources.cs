@@ -66,7 +66,7 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
     {
         var (upstream, uri) = ResolveResource(profile, request.Uri);
         var result = await OnAsync(upstream, sessionId, (client, token) =>
-            client.ReadResourceAsync(new ReadResourceRequestParams { Uri = uri, Meta = request.Meta }, token), ct);
+            client.ReadResourceAsync(new ReadResourceRequestParams { Uri = uri, Meta = ForwardedMeta.Of(request.Meta) }, token), ct);
         if (!profile.Transparent)
         {
             foreach (var content in result.Contents)
@@ -120,7 +120,7 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
     {
         var (upstream, name) = ResolvePrompt(profile, request.Name);
         var result = await OnAsync(upstream, sessionId, (client, token) =>
-            client.GetPromptAsync(new GetPromptRequestParams { Name = name, Arguments = request.Arguments, Meta = request.Meta }, token), ct);
+            client.GetPromptAsync(new GetPromptRequestParams { Name = name, Arguments = request.Arguments, Meta = ForwardedMeta.Of(request.Meta) }, token), ct);
         ResourceNames.ExposeIn(profile, upstream, result.Messages.Select(m => m.Content));
         return result;
     }
@@ -134,7 +134,7 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
             _ => throw new McpProtocolException("completion/complete needs ref/prompt (a prompt name) or ref/resource (a resource template URI)", McpErrorCode.InvalidParams),
         };
         return await OnAsync(upstream, sessionId, (client, token) =>
-            client.CompleteAsync(new CompleteRequestParams { Ref = reference, Argument = request.Argument, Context = request.Context, Meta = request.Meta }, token), ct);
+            client.CompleteAsync(new CompleteRequestParams { Ref = reference, Argument = request.Argument, Context = request.Context, Meta = ForwardedMeta.Of(request.Meta) }, token), ct);
     }
 
     private UpstreamModel? Transparent(ProfileModel profile) => profile.Transparent && Upstreams(profile) is [var only] ? only : null;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using McpBroker.Config;
 
@@ -95,3 +96,35 @@ internal sealed class ProtocolMemory(string directory, TimeProvider time)
 
 [JsonSerializable(typeof(RememberedProtocol))]
 internal sealed partial class ProtocolMemoryJsonContext : JsonSerializerContext;
+
+/// <summary>What of a client's request <c>_meta</c> is passed on to an upstream.</summary>
+internal static class ForwardedMeta
+{
+    /// <summary>The prefix of the keys the 2026-07-28 revision reserves for its per-request envelope.</summary>
+    public const string ReservedPrefix = "io.modelcontextprotocol/";
+
+    /// <summary>
+    /// The client's <c>_meta</c> without the entries of its own protocol envelope (protocol version, client info and
+    /// capabilities under 2026-07-28): they describe the client's connection to the broker, not the broker's to the
+    /// upstream, which the SDK describes itself where the upstream's revision has them and an older upstream must not
+    /// see. Null when nothing is left.
+    /// </summary>
+    public static JsonObject? Of(JsonObject? meta)
+    {
+        if (meta is null || !meta.Any(p => p.Key.StartsWith(ReservedPrefix, StringComparison.Ordinal)))
+        {
+            return meta;
+        }
+
+        var kept = new JsonObject();
+        foreach (var (key, value) in meta)
+        {
+            if (!key.StartsWith(ReservedPrefix, StringComparison.Ordinal))
+            {
+                kept[key] = value?.DeepClone();
+            }
+        }
+
+        return kept.Count == 0 ? null : kept;
+    }
+}

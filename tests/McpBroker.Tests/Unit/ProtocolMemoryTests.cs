@@ -1,0 +1,90 @@
+using System.Text.Json.Nodes;
+using McpBroker.Config;
+using McpBroker.Upstreams;
+
+namespace McpBroker.Tests.Unit;
+
+/// <summary>What the broker remembers of each upstream's protocol, and what of a client's _meta reaches an upstream.</summary>
+public sealed class ProtocolMemoryTests
+{
+    private static UpstreamModel Model(string yaml)
+    {
+        var result = ConfigLoader.Load($$"""
+            schema_version: 1
+            runtime: { root: "/tmp/mb-protocol-memory" }
+            profiles: { default: {} }
+            upstreams:
+              {{yaml}}
+            """, "/etc/broker.yaml", _ => null);
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+        return result.Model!.Upstreams.Single();
+    }
+
+    [Fact]
+    public void Remember_IsReadBackByANewMemory_PerUrlForRemotes_AndForgetRemovesIt()
+    {
+        var dir = Directory.CreateTempSubdirectory("mb-protocols-").FullName;
+        var remote = Model("a: { transport: http, url: \"http://127.0.0.1:9/tenant-7f3a/mcp\" }");
+        var sameUrl = Model("b: { transport: http, url: \"http://127.0.0.1:9/tenant-7f3a/mcp\", prefix: other }");
+        var stdio = Model("c: { command: node, args: [server.js] }");
+
+        var memory = new ProtocolMemory(dir, TimeProvider.System);
+        memory.Remember(remote, "2024-11-05");
+        memory.Remember(stdio, "2026-07-28");
+
+        var restarted = new ProtocolMemory(dir, TimeProvider.System);
+        Assert.Equal("2024-11-05", restarted.Recall(remote));
+        Assert.Equal("2024-11-05", restarted.Recall(sameUrl));
+        Assert.Equal("2026-07-28", restarted.Recall(stdio));
+        Assert.All(Directory.GetFiles(dir), f => Assert.DoesNotContain("tenant-7f3a", Path.GetFileName(f) + File.ReadAllText(f)));
+
+        restarted.Forget(remote);
+        Assert.Null(restarted.Recall(sameUrl));
+        Assert.Null(new ProtocolMemory(dir, TimeProvider.System).Recall(remote));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("not json")]
+    [InlineData("{\"version\": \"\"}")]
+    [InlineData("[1, 2]")]
+    public void Recall_OfAnUnreadableFile_IsNothing(string content)
+    {
+        var dir = Directory.CreateTempSubdirectory("mb-protocols-").FullName;
+        var stdio = Model("c: { command: node }");
+        var memory = new ProtocolMemory(dir, TimeProvider.System);
+        memory.Remember(stdio, "2025-06-18");
+        File.WriteAllText(Directory.GetFiles(dir).Single(), content);
+
+        Assert.Null(new ProtocolMemory(dir, TimeProvider.System).Recall(stdio));
+    }
+
+    [Theory]
+    [InlineData("2024-11-05", false)]
+    [InlineData("2025-11-25", false)]
+    [InlineData("2026-07-28", true)]
+    [InlineData("2027-01-01", true)]
+    public void IsStateless_FromThe20260728RevisionOn(string version, bool stateless) =>
+        Assert.Equal(stateless, ProtocolMemory.IsStateless(version));
+
+    [Fact]
+    public void ForwardedMeta_DropsTheClientsProtocolEnvelope_KeepsTheRest()
+    {
+        var meta = new JsonObject
+        {
+            ["io.modelcontextprotocol/protocolVersion"] = "2026-07-28",
+            ["io.modelcontextprotocol/clientInfo"] = new JsonObject { ["name"] = "c" },
+            ["progressToken"] = 7,
+            ["vendor/trace"] = "abc",
+        };
+
+        var forwarded = ForwardedMeta.Of(meta)!;
+
+        Assert.Equal(["progressToken", "vendor/trace"], forwarded.Select(p => p.Key));
+        Assert.Equal(4, meta.Count);
+        Assert.Null(ForwardedMeta.Of(new JsonObject { ["io.modelcontextprotocol/protocolVersion"] = "2026-07-28" }));
+        Assert.Null(ForwardedMeta.Of(null));
+        var plain = new JsonObject { ["progressToken"] = 1 };
+        Assert.Same(plain, ForwardedMeta.Of(plain));
+    }
+}
