@@ -176,6 +176,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
                 ["name"] = state.Name,
                 ["mode"] = upstream.Mode switch { UpstreamMode.PerSession => "per_session", UpstreamMode.PerCall => "per_call", _ => "shared" },
                 ["transport"] = upstream.Transport.ToString().ToLowerInvariant(),
+                ["protocol"] = state.Protocol,
                 ["url"] = upstream.Remote?.DisplayUrl,
                 ["state"] = state.State,
                 ["pid"] = state.Pid,
