@@ -49,6 +49,8 @@ public sealed class ProtocolEraTests
         }
 
         Assert.Equal("2026-07-28", protocols["stateless"]);
+        Assert.Equal(protocols, (await BrokerEnvironment.UpstreamStatusAsync(client))
+            .ToDictionary(u => u.GetProperty("name").GetString()!, u => u.GetProperty("protocol").GetString()));
         Assert.Equal("server/discover", Methods(Log("stateless"))[0]);
         Assert.DoesNotContain("initialize", Methods(Log("stateless")));
 
