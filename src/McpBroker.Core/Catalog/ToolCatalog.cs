@@ -120,8 +120,10 @@ internal sealed class CatalogSnapshot
 /// <summary>
 /// Tool definitions per upstream: kept in memory, cached on disk under <c>cache/tools/</c> (trusted only for the
 /// same upstream fingerprint), so search works after a daemon restart without starting anything. Missing lists
-/// are fetched from their upstreams in parallel; a list is fetched again when an instance starts or says its
-/// tools changed, and checked against the upstream's pins (<c>state/pins/</c>).
+/// are fetched from their upstreams in parallel, one listing in flight per upstream; a list is fetched again when an
+/// instance starts or says its tools changed, and checked against the upstream's pins (<c>state/pins/</c>). Sessions
+/// are never held up by an upstream that fails: its listing is retried in the background, no faster than its backoff
+/// (docs/architecture.md, "No head-of-line blocking").
 /// </summary>
 internal sealed partial class ToolCatalog
 {
@@ -132,6 +134,8 @@ internal sealed partial class ToolCatalog
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Dictionary<string, ToolPin>> _pins = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Listing> _listings = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ListingFailure> _failed = new(StringComparer.Ordinal);
     private CatalogSnapshot _current;
 
     public ToolCatalog(UpstreamRegistry registry, RuntimeModel runtime, ILogger<ToolCatalog> logger, TimeProvider time)
@@ -154,7 +158,7 @@ internal sealed partial class ToolCatalog
         }
 
         _current = new CatalogSnapshot(1, cached.ToFrozenDictionary(StringComparer.Ordinal));
-        registry.ToolsMayHaveChanged += (supervisor, change) => _ = RefreshAsync(supervisor, change);
+        registry.ToolsMayHaveChanged += Refresh;
     }
 
     /// <summary>Raised after the catalog changed (a new snapshot is <see cref="Current"/>).</summary>
@@ -163,17 +167,47 @@ internal sealed partial class ToolCatalog
     public CatalogSnapshot Current => Volatile.Read(ref _current);
 
     /// <summary>
-    /// Makes sure the catalog holds the tool lists of <paramref name="upstreams"/>, fetching what is missing in
-    /// parallel. Returns the snapshot and, per upstream that could not be listed, why.
+    /// Makes sure the catalog holds the tool lists of <paramref name="upstreams"/>, waiting for every one missing (each
+    /// listed once, in parallel, sharing a listing already in flight). For <c>tools warm</c>, whose job is to wait:
+    /// sessions use <see cref="AvailableAsync"/> and <see cref="ListedAsync"/>, which never wait on a failing upstream.
+    /// Returns the snapshot and, per upstream that could not be listed, why.
     /// </summary>
     public async Task<(CatalogSnapshot Snapshot, IReadOnlyDictionary<string, BrokerError> Failures)> EnsureAsync(
         IEnumerable<string> upstreams, string? sessionId, CancellationToken ct)
     {
         var snapshot = Current;
+        var missing = upstreams.Where(n => !snapshot.Upstreams.ContainsKey(n)).Select(_registry.FindModel).OfType<UpstreamModel>().ToList();
+        if (missing.Count == 0)
+        {
+            return (snapshot, FrozenDictionary<string, BrokerError>.Empty);
+        }
+
+        var results = await Task.WhenAll(missing.Select(async model => (Model: model, Result: await ListOnce(model, sessionId).WaitAsync(ct))));
+        var failures = new Dictionary<string, BrokerError>(StringComparer.Ordinal);
+        foreach (var (model, result) in results.Where(r => !r.Result.Ok))
+        {
+            failures[model.Name] = result.Error!;
+        }
+
+        return (Current, failures);
+    }
+
+    /// <summary>
+    /// What the catalog holds of <paramref name="upstreams"/> now, and why each missing one is missing. Never waits on
+    /// an upstream that has failed (a failed listing or start, backoff, open circuit): its listing is retried in the
+    /// background once its retry time has come, at most one listing per upstream at a time. With
+    /// <paramref name="waitForFirstListings"/>, a missing upstream that has never failed — listed for the first time,
+    /// on a cold daemon without a disk cache — is waited for, but only until <see cref="FirstListingWait"/> (at most its
+    /// start timeout) after its listing began, however many requests wait on it.
+    /// </summary>
+    public async ValueTask<(CatalogSnapshot Snapshot, IReadOnlyDictionary<string, BrokerError> Unavailable)> AvailableAsync(
+        IEnumerable<string> upstreams, string? sessionId, bool waitForFirstListings, CancellationToken ct)
+    {
+        var snapshot = Current;
         List<UpstreamModel>? missing = null;
         foreach (var name in upstreams)
         {
-            // Every call passes here: nothing is allocated when every upstream is catalogued already.
+            // Every list and search passes here: nothing is allocated when every upstream is catalogued already.
             if (!snapshot.Upstreams.ContainsKey(name) && _registry.FindModel(name) is { } model)
             {
                 (missing ??= []).Add(model);
@@ -185,22 +219,241 @@ internal sealed partial class ToolCatalog
             return (snapshot, FrozenDictionary<string, BrokerError>.Empty);
         }
 
-        var results = await Task.WhenAll(missing.Select(async model => (Model: model, Result: await ListAsync(model, sessionId, ct))));
-        var failures = new Dictionary<string, BrokerError>(StringComparer.Ordinal);
-        foreach (var (model, result) in results)
+        List<Task>? first = null;
+        var deadline = DateTimeOffset.MaxValue;
+        foreach (var model in missing)
         {
-            if (result.Ok)
+            if (FirstListing(model, sessionId) is { } listing)
             {
-                Update(model, result.Value!);
+                if (waitForFirstListings)
+                {
+                    (first ??= []).Add(listing.Task);
+                    var until = listing.StartedAt + (model.StartTimeout < FirstListingWait ? model.StartTimeout : FirstListingWait);
+                    deadline = until < deadline ? until : deadline;
+                }
             }
             else
             {
-                failures[model.Name] = result.Error!;
+                RetryInBackgroundIfDue(model, sessionId);
             }
         }
 
-        return (Current, failures);
+        if (first is not null)
+        {
+            var left = deadline - _time.GetUtcNow();
+            try
+            {
+                if (left > TimeSpan.Zero)
+                {
+                    await Task.WhenAll(first).WaitAsync(left, _time, ct);
+                }
+            }
+            catch (TimeoutException)
+            {
+                // The rest arrive in the background (raw sessions are told list_changed).
+            }
+        }
+
+        snapshot = Current;
+        var unavailable = new Dictionary<string, BrokerError>(StringComparer.Ordinal);
+        foreach (var model in missing.Where(m => !snapshot.Upstreams.ContainsKey(m.Name)))
+        {
+            unavailable[model.Name] = WhyMissing(model, sessionId);
+        }
+
+        return (snapshot, unavailable);
     }
+
+    /// <summary>
+    /// The catalog with <paramref name="upstream"/>'s tools, listing them first if they are missing: what a call to one
+    /// upstream needs, and all it waits for (the upstream's own start and backoff rules apply, as to the call itself).
+    /// </summary>
+    public async ValueTask<(CatalogSnapshot Snapshot, BrokerError? Error)> ListedAsync(string upstream, string? sessionId, CancellationToken ct)
+    {
+        var snapshot = Current;
+        if (snapshot.Upstreams.ContainsKey(upstream) || _registry.FindModel(upstream) is not { } model)
+        {
+            return (snapshot, null);
+        }
+
+        var result = await ListOnce(model, sessionId).WaitAsync(ct);
+        return (Current, result.Ok ? null : result.Error);
+    }
+
+    /// <summary>
+    /// After <c>upstream restart</c>: the next list or search retries a failed listing at once (in the background still:
+    /// an upstream that failed is not waited on until it has been listed again).
+    /// </summary>
+    public void RetryFailedListingNow(string upstream)
+    {
+        lock (_gate)
+        {
+            if (_failed.TryGetValue(upstream, out var failed))
+            {
+                _failed[upstream] = failed with { RetryAt = DateTimeOffset.MinValue };
+            }
+        }
+    }
+
+    /// <summary>
+    /// How long a request may wait for an upstream's first listing (one that never failed, on a cold daemon without a
+    /// disk cache), counted from when that listing began: long enough for a healthy server (npx included) to start,
+    /// short enough that a client's own timeout is not reached. What is not listed by then follows in the background.
+    /// </summary>
+    public static readonly TimeSpan FirstListingWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>The listing in flight of a missing upstream that has never failed (started here if none is); null once it has failed.</summary>
+    private Listing? FirstListing(UpstreamModel model, string? sessionId)
+    {
+        if (HasFailed(model, sessionId))
+        {
+            return null;
+        }
+
+        ListOnce(model, sessionId);
+        lock (_gate)
+        {
+            // Null when it finished meanwhile: listed (the caller finds it in the snapshot) or failed.
+            return _listings.GetValueOrDefault(model.Name);
+        }
+    }
+
+    /// <summary>Whether listing the upstream failed since its last success, or its instance has failures (backoff, open circuit).</summary>
+    private bool HasFailed(UpstreamModel model, string? sessionId)
+    {
+        lock (_gate)
+        {
+            if (_failed.ContainsKey(model.Name))
+            {
+                return true;
+            }
+        }
+
+        var state = _registry.Snapshot(model.Name, sessionId);
+        return state.ConsecutiveFailures > 0 || state.State is "backoff" or "circuit_open";
+    }
+
+    /// <summary>Starts a background listing of a failed upstream once its retry time (the catalog's and its instance's) has come.</summary>
+    private void RetryInBackgroundIfDue(UpstreamModel model, string? sessionId)
+    {
+        var now = _time.GetUtcNow();
+        lock (_gate)
+        {
+            if (_listings.ContainsKey(model.Name) || (_failed.TryGetValue(model.Name, out var failed) && now < failed.RetryAt))
+            {
+                return;
+            }
+        }
+
+        if (_registry.Snapshot(model.Name, sessionId).RetryAt is { } retryAt && now < retryAt)
+        {
+            return;
+        }
+
+        ListOnce(model, sessionId);
+    }
+
+    /// <summary>Why a missing upstream has no tools in the catalog: its last failure, or that it is still being listed.</summary>
+    private BrokerError WhyMissing(UpstreamModel model, string? sessionId)
+    {
+        lock (_gate)
+        {
+            if (_failed.TryGetValue(model.Name, out var failed))
+            {
+                return failed.Error;
+            }
+        }
+
+        var state = _registry.Snapshot(model.Name, sessionId);
+        return state.ConsecutiveFailures > 0 || state.State is "backoff" or "circuit_open"
+            ? new BrokerError(BrokerErrorCode.UpstreamUnavailable,
+                $"upstream '{model.Name}' is {state.State.Replace('_', ' ')} after {state.ConsecutiveFailures} failure(s)"
+                + (state.RetryAt is { } at ? $", retried at {at:HH:mm:ss} UTC" : "") + $"; last error: {state.LastError}",
+                "'broker.status' shows its state; its tools appear once it answers")
+            : new BrokerError(BrokerErrorCode.UpstreamUnavailable, $"upstream '{model.Name}' is starting: its tools are not listed yet",
+                "search again in a moment (raw sessions are sent tools/list_changed when they arrive); 'broker.status' shows its state");
+    }
+
+    /// <summary>
+    /// The one listing in flight of an upstream, started by <paramref name="list"/> (by default on the instance the session
+    /// would use) when none is. Its outcome is in the catalog (or its failures) before the task completes.
+    /// </summary>
+    private Task<Outcome<IList<Tool>>> ListOnce(UpstreamModel model, string? sessionId, Func<Task<Outcome<IList<Tool>>>>? list = null)
+    {
+        lock (_gate)
+        {
+            if (_listings.TryGetValue(model.Name, out var running))
+            {
+                return running.Task;
+            }
+
+            var done = new TaskCompletionSource<Outcome<IList<Tool>>>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var listing = new Listing(done.Task, _time.GetUtcNow());
+            _listings[model.Name] = listing;
+            _ = RunListingAsync(model, listing, done, list ?? (() => ListAsync(model, sessionId)));
+            return done.Task;
+        }
+    }
+
+    private async Task RunListingAsync(UpstreamModel model, Listing listing, TaskCompletionSource<Outcome<IList<Tool>>> done, Func<Task<Outcome<IList<Tool>>>> list)
+    {
+        await Task.Yield();
+        Outcome<IList<Tool>> result;
+        try
+        {
+            result = await list();
+        }
+        catch (Exception ex)
+        {
+            result = new BrokerError(BrokerErrorCode.Internal, $"listing the tools of '{model.Name}' failed: {ex.GetType().Name}",
+                "the daemon log has details");
+        }
+
+        if (result.Ok)
+        {
+            Update(model, result.Value!);
+        }
+        else
+        {
+            LogRefreshFailed(model.Name, result.Error!.Message);
+        }
+
+        bool again;
+        lock (_gate)
+        {
+            _listings.Remove(model.Name);
+            again = listing.Again;
+            if (result.Ok)
+            {
+                _failed.Remove(model.Name);
+            }
+            else
+            {
+                // Not retried in the background before the upstream's own backoff would retry it.
+                var count = _failed.TryGetValue(model.Name, out var before) ? before.Count + 1 : 1;
+                _failed[model.Name] = new ListingFailure(count, _time.GetUtcNow() + model.Restart.DelayAfter(count + 1), result.Error!);
+            }
+        }
+
+        done.SetResult(result);
+        if (again && result.Ok)
+        {
+            _ = ListOnce(model, null, list);
+        }
+    }
+
+    /// <summary>A listing in flight; <see cref="Again"/> when the upstream announced a change meanwhile (list once more after it).</summary>
+    private sealed class Listing(Task<Outcome<IList<Tool>>> task, DateTimeOffset startedAt)
+    {
+        public Task<Outcome<IList<Tool>>> Task => task;
+
+        public DateTimeOffset StartedAt => startedAt;
+
+        public bool Again { get; set; }
+    }
+
+    /// <summary>Listings of an upstream that failed in a row, the last one's error, and when the background may try again.</summary>
+    private sealed record ListingFailure(int Count, DateTimeOffset RetryAt, BrokerError Error);
 
     /// <summary>
     /// Lists the upstream's tools afresh and approves them as they are now (all of them, or only
@@ -214,7 +467,7 @@ internal sealed partial class ToolCatalog
                 $"defined: {string.Join(", ", _registry.Models.Select(m => m.Name))}");
         }
 
-        var listed = await ListAsync(model, null, ct);
+        var listed = await ListAsync(model, null).WaitAsync(ct);
         if (!listed.Ok)
         {
             return listed.Error!;
@@ -276,6 +529,12 @@ internal sealed partial class ToolCatalog
                 _pins.Remove(name);
             }
 
+            // New settings deserve a first try of their own: a changed upstream's past failures are forgotten.
+            foreach (var name in change.Changed.Concat(change.Added).Concat(change.Removed))
+            {
+                _failed.Remove(name);
+            }
+
             foreach (var name in change.Changed.Concat(change.Added))
             {
                 var model = models[name];
@@ -299,16 +558,22 @@ internal sealed partial class ToolCatalog
         Changed?.Invoke(snapshot);
     }
 
-    private async Task<Outcome<IList<Tool>>> ListAsync(UpstreamModel model, string? sessionId, CancellationToken ct)
+    private async Task<Outcome<IList<Tool>>> ListAsync(UpstreamModel model, string? sessionId)
     {
-        await using var lease = _registry.Acquire(model.Name, sessionId)!.Value;
-        return await lease.Supervisor.ListToolsAsync(sessionId, ct);
+        if (_registry.Acquire(model.Name, sessionId) is not { } lease)
+        {
+            return new BrokerError(BrokerErrorCode.UpstreamUnavailable, $"upstream '{model.Name}' was removed from the config", "");
+        }
+
+        await using (lease)
+        {
+            return await lease.Supervisor.ListToolsAsync(sessionId, CancellationToken.None);
+        }
     }
 
     /// <summary>Lists the tools of an instance that just started or announced a change, and takes in what differs.</summary>
-    private async Task RefreshAsync(UpstreamSupervisor supervisor, ToolsChange change)
+    private void Refresh(UpstreamSupervisor supervisor, ToolsChange change)
     {
-        await Task.Yield();
         var model = supervisor.Model;
 
         // A per-call instance lives for one request: listing on every start would double each call.
@@ -319,15 +584,17 @@ internal sealed partial class ToolCatalog
             return;
         }
 
-        var result = await supervisor.ListToolsAsync(null, CancellationToken.None);
-        if (result.Ok)
+        lock (_gate)
         {
-            Update(model, result.Value!);
+            if (_listings.TryGetValue(model.Name, out var running))
+            {
+                // A start is seen by the listing in flight (it waits for the instance); a change needs one more after it.
+                running.Again |= change == ToolsChange.ListChanged;
+                return;
+            }
         }
-        else
-        {
-            LogRefreshFailed(model.Name, result.Error!.Message);
-        }
+
+        _ = ListOnce(model, null, () => supervisor.ListToolsAsync(null, CancellationToken.None));
     }
 
     private void Update(UpstreamModel listedWith, IList<Tool> listed)

@@ -26,18 +26,26 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
     // a reload replaced takes its view with it.
     private readonly ConditionalWeakTable<ProfileModel, ToolView> _views = new();
 
-    public async ValueTask<ListToolsResult> ListToolsAsync(ProfileModel profile, string sessionId, string? cursor, CancellationToken ct)
+    public async ValueTask<ListToolsResult> ListToolsAsync(ProfileModel profile, string sessionId, string? cursor, CancellationToken ct) =>
+        (await ListToolsWithSignatureAsync(profile, sessionId, cursor, ct)).Result;
+
+    /// <summary>
+    /// A session's tools/list, with the signature (<see cref="ListSignatureAsync"/>) of the very view it was listed from.
+    /// Upstreams not catalogued are named under <c>_meta["mcp-broker/unavailable"]</c> (see <see cref="ToolCatalog.AvailableAsync"/>).
+    /// </summary>
+    public async ValueTask<(ListToolsResult Result, string? Signature)> ListToolsWithSignatureAsync(ProfileModel profile, string sessionId, string? cursor,
+        CancellationToken ct)
     {
         if (profile.CompactToolsEnabled)
         {
-            return new ListToolsResult { Tools = FacadeTools.Definitions(profile.NameStyle) };
+            return (new ListToolsResult { Tools = FacadeTools.Definitions(profile.NameStyle) }, null);
         }
 
-        var (view, _) = await ViewAsync(profile, sessionId, ct);
+        var (view, unavailable) = await ViewAsync(profile, sessionId, ct);
         if (view.Tools.Count > profile.MaxTools)
         {
             return profile.OnOverBudget == OverBudgetAction.Compact
-                ? new ListToolsResult { Tools = FacadeTools.Definitions(profile.NameStyle) }
+                ? (new ListToolsResult { Tools = FacadeTools.Definitions(profile.NameStyle) }, Signature(profile, view))
                 : throw new McpProtocolException(
                     $"profile '{profile.Name}' would list {view.Tools.Count} tools, over its max_tools budget of {profile.MaxTools}; raise profiles.{profile.Name}.max_tools, set on_over_budget: compact, or use compact_tools_enabled: true",
                     McpErrorCode.InternalError);
@@ -52,20 +60,30 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
 
         var page = view.Tools.Skip(offset).Take(size).Select(t => Renamed(t.Tool, t.ExposedName)).ToList();
         var next = offset + page.Count;
-        return new ListToolsResult { Tools = page, NextCursor = next < view.Tools.Count ? $"{view.CatalogVersion}.{next}" : null };
+        return (new ListToolsResult
+        {
+            Tools = page,
+            NextCursor = next < view.Tools.Count ? $"{view.CatalogVersion}.{next}" : null,
+            Meta = unavailable.Count == 0 ? null : new JsonObject { ["mcp-broker/unavailable"] = Unavailable(unavailable) },
+        }, Signature(profile, view));
     }
 
     /// <summary>
     /// What the session's tools/list shows now, as a fingerprint: it differs exactly when the list a client holds is
     /// out of date, so a session is told list_changed only then.
     /// </summary>
-    public async ValueTask<string> ListSignatureAsync(ProfileModel profile, string sessionId, CancellationToken ct)
-    {
-        var (view, _) = await ViewAsync(profile, sessionId, ct);
-        return view.Tools.Count > profile.MaxTools
-            ? "over-budget"
-            : string.Join('\n', view.Tools.Select(t => $"{t.ExposedName}\t{t.Tool.Description}\t{t.Tool.InputSchema.GetRawText()}\t{t.Tool.Annotations?.ReadOnlyHint}"));
-    }
+    public async ValueTask<string> ListSignatureAsync(ProfileModel profile, string sessionId, CancellationToken ct) =>
+        Signature(profile, (await ViewAsync(profile, sessionId, ct)).View);
+
+    /// <summary>The signature of what the catalog holds now (nothing listed, started or waited for): for change notices.</summary>
+    public string CurrentSignature(ProfileModel profile) => Signature(profile, CurrentView(profile));
+
+    private static string Signature(ProfileModel profile, ToolView view) => view.Tools.Count > profile.MaxTools
+        ? "over-budget"
+        : string.Join('\n', view.Tools.Select(t => $"{t.ExposedName}\t{t.Tool.Description}\t{t.Tool.InputSchema.GetRawText()}\t{t.Tool.Annotations?.ReadOnlyHint}"));
+
+    private static JsonArray Unavailable(IReadOnlyDictionary<string, BrokerError> unavailable) =>
+        new([.. unavailable.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => (JsonNode)new JsonObject { ["upstream"] = f.Key, ["error"] = f.Value.Message })]);
 
     private static bool TryReadCursor(string cursor, long version, out int offset)
     {
@@ -206,17 +224,29 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         return new JsonObject { ["profile"] = profile.Name, ["upstreams"] = upstreams };
     }
 
-    private async Task<(ToolView View, IReadOnlyDictionary<string, BrokerError> Failures)> ViewAsync(ProfileModel profile, string sessionId, CancellationToken ct)
+    /// <summary>
+    /// The profile's view for list, search and describe: what the catalog holds, after a bounded wait for upstreams
+    /// listed for the first time (never for one that failed), and why each missing upstream is missing.
+    /// </summary>
+    private async ValueTask<(ToolView View, IReadOnlyDictionary<string, BrokerError> Unavailable)> ViewAsync(ProfileModel profile, string sessionId, CancellationToken ct)
     {
-        var (snapshot, failures) = await catalog.EnsureAsync(profile.Upstreams, sessionId, ct);
+        var (snapshot, unavailable) = await catalog.AvailableAsync(profile.Upstreams, sessionId, waitForFirstListings: true, ct);
+        return (ViewOf(profile, snapshot), unavailable);
+    }
+
+    /// <summary>The profile's view of what the catalog holds now: nothing is listed, started or waited for.</summary>
+    private ToolView CurrentView(ProfileModel profile) => ViewOf(profile, catalog.Current);
+
+    private ToolView ViewOf(ProfileModel profile, CatalogSnapshot snapshot)
+    {
         if (_views.TryGetValue(profile, out var view) && view.CatalogVersion == snapshot.Version)
         {
-            return (view, failures);
+            return view;
         }
 
         view = ToolView.Build(profile, snapshot);
         _views.AddOrUpdate(profile, view);
-        return (view, failures);
+        return view;
     }
 
     private async Task<Outcome<CallToolResult>> SearchAsync(ProfileModel profile, string sessionId, IDictionary<string, JsonElement> args, CancellationToken ct)
@@ -242,7 +272,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             detail = true;
         }
 
-        var (view, failures) = await ViewAsync(profile, sessionId, ct);
+        var (view, unavailable) = await ViewAsync(profile, sessionId, ct);
         var snapshot = catalog.Current;
         var hits = snapshot.Index.Search(query, limit, view.Contains);
         var matches = new JsonArray();
@@ -263,9 +293,9 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         }
 
         var result = new JsonObject { ["matches"] = matches };
-        if (failures.Count > 0)
+        if (unavailable.Count > 0)
         {
-            result["unavailable"] = new JsonArray([.. failures.Select(f => (JsonNode)new JsonObject { ["upstream"] = f.Key, ["error"] = f.Value.Message })]);
+            result["unavailable"] = Unavailable(unavailable);
         }
 
         return Text(result);
@@ -284,10 +314,11 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             return Text(JsonSerializer.SerializeToNode(own, McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>())!);
         }
 
-        var (view, _) = await ViewAsync(profile, sessionId, ct);
+        var (view, unavailable) = await ViewAsync(profile, sessionId, ct);
         if (view.Find(name) is not { } tool)
         {
-            return UnknownTool(profile, name);
+            // A tool of an upstream that is not catalogued is unknown because that upstream is down or starting: say so.
+            return Serving(profile, name).Select(u => unavailable.GetValueOrDefault(u.Name)).FirstOrDefault(e => e is not null) ?? UnknownTool(profile, name);
         }
 
         var definition = JsonSerializer.SerializeToNode(Renamed(tool.Tool, tool.ExposedName), McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>())!.AsObject();
@@ -399,7 +430,29 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
     private async Task<Outcome<CallToolResult>> CallUpstreamAsync(ProfileModel profile, string sessionId, string name, IDictionary<string, JsonElement>? arguments,
         Func<JsonObject, ValueTask>? progress, CancellationToken ct)
     {
-        var (view, failures) = await ViewAsync(profile, sessionId, ct);
+        // A call needs only its own upstream's tools: what the catalog holds, or that one upstream listed now. No other
+        // upstream is listed, started or waited for on this path.
+        var snapshot = catalog.Current;
+        var view = ViewOf(profile, snapshot);
+        BrokerError? down = null;
+        if (view.Find(name) is null && view.FindWithheld(name) is null)
+        {
+            var missing = Serving(profile, name).Where(u => !snapshot.Upstreams.ContainsKey(u.Name)).ToList();
+            if (missing.Count > 0)
+            {
+                var listed = await Task.WhenAll(missing.Select(u => catalog.ListedAsync(u.Name, sessionId, ct).AsTask()));
+                down = listed.Select(l => l.Error).FirstOrDefault(e => e is not null);
+            }
+            else if (profile.Transparent && profile.Upstreams.Any(u => !snapshot.Upstreams.ContainsKey(u)))
+            {
+                // Unprefixed names do not say their upstream: a transparent profile waits as tools/list does.
+                var (_, unavailable) = await ViewAsync(profile, sessionId, ct);
+                down = unavailable.Values.FirstOrDefault();
+            }
+
+            view = CurrentView(profile);
+        }
+
         if (view.FindWithheld(name) is { } withheld)
         {
             return Refusal(profile, withheld.Tool, withheld.Why, withheld.Reason);
@@ -407,10 +460,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
 
         if (view.Find(name) is not { } tool || registry.Acquire(tool.Upstream.Name, sessionId) is not { } lease)
         {
-            // A tool of an upstream that could not be listed is unknown because that upstream is down: say so.
-            var down = failures.FirstOrDefault(f => registry.FindModel(f.Key) is { } m
-                && (name.StartsWith(m.Prefix + ".", StringComparison.Ordinal) || name.StartsWith(m.Prefix + "__", StringComparison.Ordinal)));
-            return down.Value ?? UnknownTool(profile, name);
+            return down ?? UnknownTool(profile, name);
         }
 
         await using (lease)
@@ -451,6 +501,11 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             return outcome;
         }
     }
+
+    /// <summary>The profile's upstreams a name would belong to by its prefix (<c>PREFIX.tool</c> or <c>PREFIX__tool</c>).</summary>
+    private IEnumerable<UpstreamModel> Serving(ProfileModel profile, string name) => profile.Upstreams
+        .Select(registry.FindModel).OfType<UpstreamModel>()
+        .Where(m => name.StartsWith(m.Prefix + ".", StringComparison.Ordinal) || name.StartsWith(m.Prefix + "__", StringComparison.Ordinal));
 
     private static BrokerError Refusal(ProfileModel profile, ExposedTool tool, Withheld why, string? reason) => why == Withheld.Mutating
         ? new BrokerError(BrokerErrorCode.MutatingNotAllowed,

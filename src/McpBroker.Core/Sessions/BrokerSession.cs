@@ -27,6 +27,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
     private readonly SemaphoreSlim _listedGate = new(1, 1);
     private readonly Lock _attachGate = new();
     private string? _listedSignature;
+    private (McpServer Server, CancellationToken Ct)? _notify;
     private ClientPeer? _peer;
     private IDisposable? _registration;
     private ProfileModel? _profile;
@@ -89,10 +90,19 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 ListToolsHandler = async (request, token) =>
                 {
                     using var _ = Enter(request.Server);
-                    var result = await facade.ListToolsAsync(Profile, id, request.Params?.Cursor, token);
-                    if (!Profile.CompactToolsEnabled && request.Params?.Cursor is null)
+                    // The signature of the very view listed: one taken after could already include an upstream that arrived
+                    // meanwhile, and the session would never be told of it.
+                    var (result, signature) = await facade.ListToolsWithSignatureAsync(Profile, id, request.Params?.Cursor, token);
+                    if (signature is not null && request.Params?.Cursor is null)
                     {
-                        _listedSignature = await facade.ListSignatureAsync(Profile, id, token);
+                        _listedSignature = signature;
+
+                        // An upstream listed in the background after this view was taken, but before the signature was
+                        // kept, found nothing to compare with: compare now.
+                        if (_notify is { } notify && facade.CurrentSignature(Profile) != signature)
+                        {
+                            NotifyLater(notify.Server, notify.Ct);
+                        }
                     }
 
                     return result;
@@ -150,6 +160,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
 
         if (!initial.CompactToolsEnabled)
         {
+            _notify = (server, ct);
             services.Catalog.Changed += OnCatalogChanged;
         }
 
@@ -221,6 +232,8 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         };
     }
 
+    private void NotifyLater(McpServer server, CancellationToken ct) => _ = NotifyIfChangedAsync(server, ct);
+
     /// <summary>Tells a raw session its tool list changed, only when what it last listed is out of date.</summary>
     private async Task NotifyIfChangedAsync(McpServer server, CancellationToken ct)
     {
@@ -232,7 +245,8 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 return;
             }
 
-            var now = await services.Facade.ListSignatureAsync(Profile, id, ct);
+            // What the catalog holds now: a change notice never waits for, or starts, a listing.
+            var now = services.Facade.CurrentSignature(Profile);
             if (now != _listedSignature)
             {
                 _listedSignature = now;

@@ -100,6 +100,11 @@ internal sealed partial class SessionListener(
                     return;
                 case "restart":
                     var known = message.Upstream is { } name && await registry.RestartAsync(name);
+                    if (known)
+                    {
+                        catalog.RetryFailedListingNow(message.Upstream!);
+                    }
+
                     await ReplyAsync(stream, known
                         ? new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Message = $"upstream '{message.Upstream}' restarts on its next request" }
                         : Refuse("unknown_upstream", $"no enabled upstream named '{message.Upstream}' in {model.SourcePath}; defined: {string.Join(", ", registry.Models.Select(m => m.Name))}"), stoppingToken);
