@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Text.Json;
+using McpBroker.Tests.Support;
+
+namespace McpBroker.Tests.Journey;
+
+/// <summary>
+/// The compatibility corpus (tests/compat): dozens of real MCP servers from npm, and small in-repo servers on older SDKs
+/// for every protocol revision and the awkward cases, each run by the TypeScript SDK client directly and through the
+/// shim with a transparent profile — one daemon for all of them — and compared (tests/compat/differential.mjs).
+/// With MCP_BROKER_WRITE_COMPAT=1 the run also writes docs/compatibility.md (scripts/compat).
+/// </summary>
+public sealed class CompatibilityCorpusTests
+{
+    /// <summary>Servers compared at once: each is a client, a server and a shim, then the same server inside the daemon.</summary>
+    private static readonly int Concurrency = int.TryParse(Environment.GetEnvironmentVariable("MCP_BROKER_COMPAT_CONCURRENCY"), out var n) && n > 0 ? n : 4;
+
+    /// <summary>One server, both ways: its start (at most 60 s each way, the slowest here take 4 s) and a handful of requests.</summary>
+    private static readonly TimeSpan PerServer = TimeSpan.FromSeconds(150);
+
+    private static readonly string[] ProtocolLines = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+
+    [Fact]
+    public async Task EveryCorpusServer_ThroughATransparentProfile_AnswersAsItDoesDirectly()
+    {
+        await CompatCorpus.EnsureInstalledAsync();
+        var (all, dropped) = CompatCorpus.Load();
+        var only = Environment.GetEnvironmentVariable("MCP_BROKER_COMPAT_ONLY")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var servers = only is null ? all : all.Where(s => only.Contains(s.Name)).ToList();
+        string workRoot = "";
+        await using var env = await BrokerEnvironment.CreateAsync(root =>
+        {
+            workRoot = Path.Combine(root, "w");
+            return CompatCorpus.BrokerConfig(root, servers, s => Path.Combine(workRoot, s.Name));
+        });
+        foreach (var server in servers)
+        {
+            Directory.CreateDirectory(Path.Combine(workRoot, server.Name, "home"));
+        }
+
+        var daemon = await env.RunCliAsync("daemon", "--detach", "--config", env.ConfigPath);
+        Assert.True(daemon.ExitCode == 0, $"daemon --detach exited {daemon.ExitCode}: {daemon.Stderr}");
+        env.RememberProcesses();
+
+        var clock = Stopwatch.StartNew();
+        using var slots = new SemaphoreSlim(Concurrency);
+        var results = await Task.WhenAll(servers.Select(async server =>
+        {
+            await slots.WaitAsync();
+            try
+            {
+                var result = await CompareAsync(env, server, Path.Combine(workRoot, server.Name));
+                env.RememberProcesses();
+                return result;
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }));
+        clock.Stop();
+
+        // Every answer, for a reader of a failure (each line has all the differences, not only the first).
+        await File.WriteAllLinesAsync(Path.Combine(CompatCorpus.Dir, "last-run.jsonl"), results.Select(r => r.GetRawText()));
+        if (Environment.GetEnvironmentVariable("MCP_BROKER_WRITE_COMPAT") == "1" && only is null)
+        {
+            await File.WriteAllTextAsync(CompatCorpus.DocPath, CompatCorpus.Render(servers, results, dropped, clock.Elapsed, Concurrency));
+        }
+
+        // Every server the corpus keeps must start offline and answer directly: one that does not belongs under "dropped".
+        var brokenDirectly = results.Where(r => r.TryGetProperty("why", out var why) && why.GetString()!.StartsWith("directly:", StringComparison.Ordinal)).ToList();
+        Assert.True(brokenDirectly.Count == 0, "servers that no longer start offline (move them to 'dropped' in tests/compat/corpus.json):\n"
+            + string.Join("\n", brokenDirectly.Select(r => $"{r.GetProperty("server").GetString()}: {CompatCorpus.Describe(r)}")));
+        if (only is null)
+        {
+            Assert.True(servers.Count(s => s.Package is not null) >= 30, $"the corpus has {servers.Count(s => s.Package is not null)} npm servers; it keeps at least 30");
+            var negotiated = results.Select(r => r.GetProperty("protocol").GetProperty("direct").GetString()).OfType<string>().ToHashSet();
+            Assert.All(ProtocolLines, line => Assert.Contains(line, negotiated));
+        }
+
+        var notSame = results.Where(r => CompatCorpus.Result(r) != "same").ToList();
+        Assert.True(notSame.Count == 0, $"{notSame.Count} of {results.Length} servers answer differently through the broker ({clock.Elapsed.TotalSeconds:0} s):\n"
+            + string.Join("\n", notSame.Select(r => $"- {r.GetProperty("server").GetString()}: {CompatCorpus.Describe(r)}")));
+    }
+
+    /// <summary>Runs differential.mjs for one server; its JSON line, or a "fails" line saying why there was none.</summary>
+    private static async Task<JsonElement> CompareAsync(BrokerEnvironment env, CorpusServer server, string work)
+    {
+        var start = new ProcessStartInfo("node")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+        {
+            Path.Combine(CompatCorpus.Dir, "differential.mjs"), "--server", server.Name, "--work", work,
+            "--shim", Repo.Shim, "--config", env.ConfigPath, "--profile", server.Name,
+        })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        env.ApplyEnvironment(start);
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(PerServer);
+        }
+        catch (TimeoutException)
+        {
+            // The client and whatever it started (the server run directly, the shim) go with it; the daemon is not its child.
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            return Fails(server, $"no answer within {PerServer.TotalSeconds:0} s");
+        }
+
+        var line = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
+        if (process.ExitCode != 0 || line is null || !line.StartsWith('{'))
+        {
+            var error = (await stderr).Trim();
+            return Fails(server, $"differential.mjs exited {process.ExitCode}: {(error.Length > 300 ? error[^300..] : error)}");
+        }
+
+        return JsonDocument.Parse(line).RootElement.Clone();
+    }
+
+    private static JsonElement Fails(CorpusServer server, string why) =>
+        JsonSerializer.SerializeToElement(new Dictionary<string, object?>
+        {
+            ["server"] = server.Name,
+            ["protocol"] = new Dictionary<string, string?> { ["direct"] = null, ["broker"] = null },
+            ["result"] = "fails",
+            ["why"] = why,
+        });
+}

@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace McpBroker.Tests.Support;
+
+/// <summary>One server of the compatibility corpus (tests/compat/corpus.json).</summary>
+internal sealed record CorpusServer(string Name, string? Package, string? Bin, string? Main, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Env, string? Note)
+{
+    /// <summary>How both sides start it (differential.mjs's launchOf does the same): a bin of tests/compat, or a file run with node.</summary>
+    public (string Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Env) Launch(string work)
+    {
+        string Expand(string s) => s.Replace("{work}", work, StringComparison.Ordinal);
+        var env = new Dictionary<string, string> { ["HOME"] = Path.Combine(work, "home") };
+        foreach (var (key, value) in Env)
+        {
+            env[key] = Expand(value);
+        }
+
+        var args = Args.Select(Expand).ToList();
+        return Main is not null
+            ? ("node", [Path.Combine(CompatCorpus.Dir, Main), .. args], env)
+            : (Path.Combine(CompatCorpus.Dir, "node_modules", ".bin", Bin!), args, env);
+    }
+}
+
+/// <summary>A package tried for the corpus and left out, with why.</summary>
+internal sealed record DroppedServer(string Package, string? Version, string Why);
+
+/// <summary>
+/// The compatibility corpus: real MCP servers pinned in tests/compat (installed once per test run with npm ci, scripts
+/// off), the broker config that puts each behind its own transparent profile, and docs/compatibility.md.
+/// </summary>
+internal static class CompatCorpus
+{
+    private static readonly Lazy<Task> s_install = new(InstallAsync);
+
+    public static string Dir => Path.Combine(Repo.Root, "tests", "compat");
+
+    public static string DocPath => Path.Combine(Repo.Root, "docs", "compatibility.md");
+
+    /// <summary>The command that regenerates docs/compatibility.md (also printed in it).</summary>
+    public const string RegenerateCommand = "scripts/compat";
+
+    public static Task EnsureInstalledAsync() => s_install.Value;
+
+    public static (IReadOnlyList<CorpusServer> Servers, IReadOnlyList<DroppedServer> Dropped) Load()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "corpus.json")));
+        var servers = doc.RootElement.GetProperty("servers").EnumerateArray().Select(s => new CorpusServer(
+            s.GetProperty("name").GetString()!,
+            Optional(s, "package"),
+            Optional(s, "bin"),
+            Optional(s, "main"),
+            s.TryGetProperty("args", out var args) ? args.EnumerateArray().Select(a => a.GetString()!).ToList() : [],
+            s.TryGetProperty("env", out var env) ? env.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!) : [],
+            Optional(s, "note"))).ToList();
+        var dropped = doc.RootElement.GetProperty("dropped").EnumerateArray()
+            .Select(d => new DroppedServer(d.GetProperty("package").GetString()!, Optional(d, "version"), d.GetProperty("why").GetString()!)).ToList();
+        return (servers, dropped);
+    }
+
+    /// <summary>Every server as an upstream of the same name, each the one upstream of a transparent profile of that name.</summary>
+    public static string BrokerConfig(string root, IEnumerable<CorpusServer> servers, Func<CorpusServer, string> workOf)
+    {
+        static string Q(string s) => JsonSerializer.Serialize(s);
+        var yaml = new StringBuilder()
+            .AppendLine("schema_version: 1")
+            .AppendLine(CultureInfo.InvariantCulture, $"runtime: {{ root: {Q(root)} }}")
+            .AppendLine("broker: { idle_timeout: 10m, start_timeout: 60s, call_timeout: 60s }")
+            .AppendLine("profiles:");
+        foreach (var server in servers)
+        {
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"  {server.Name}: {{ transparent: true, upstreams: [{server.Name}], allow_mutating_upstreams: [{server.Name}] }}");
+        }
+
+        yaml.AppendLine("upstreams:");
+        foreach (var server in servers)
+        {
+            var work = workOf(server);
+            var (command, args, env) = server.Launch(work);
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"  {server.Name}:")
+                .AppendLine(CultureInfo.InvariantCulture, $"    command: {Q(command)}")
+                .AppendLine(CultureInfo.InvariantCulture, $"    args: [{string.Join(", ", args.Select(Q))}]")
+                .AppendLine(CultureInfo.InvariantCulture, $"    working_dir: {Q(work)}")
+                .AppendLine(CultureInfo.InvariantCulture, $"    env: {{ {string.Join(", ", env.Select(e => $"{e.Key}: {Q(e.Value)}"))} }}")
+                .AppendLine(CultureInfo.InvariantCulture, $"    profiles: [{server.Name}]");
+        }
+
+        return yaml.ToString();
+    }
+
+    /// <summary>docs/compatibility.md from one run's JSON lines (one per server, in corpus order).</summary>
+    public static string Render(IReadOnlyList<CorpusServer> servers, IReadOnlyList<JsonElement> results, IReadOnlyList<DroppedServer> dropped, TimeSpan elapsed, int concurrency)
+    {
+        static string Cell(string? s) => (s ?? "").Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+        static string Count(JsonElement counts, string key) =>
+            counts.TryGetProperty(key, out var v) ? v.ValueKind switch { JsonValueKind.Number => v.GetInt32().ToString(CultureInfo.InvariantCulture), JsonValueKind.Null => "–", _ => v.ToString() } : "–";
+
+        var same = results.Count(r => Result(r) == "same");
+        var md = new StringBuilder()
+            .AppendLine("# Compatibility corpus")
+            .AppendLine()
+            .AppendLine(CultureInfo.InvariantCulture, $"Generated by `{RegenerateCommand}` (the test `CompatibilityCorpusTests` with `MCP_BROKER_WRITE_COMPAT=1`); do not edit by hand.")
+            .AppendLine(CultureInfo.InvariantCulture, $"Last run: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {results.Count} servers, {same} the same through the broker, {elapsed.TotalSeconds:0} s with {concurrency} at a time.")
+            .AppendLine()
+            .AppendLine("Each server of [tests/compat/corpus.json](../tests/compat/corpus.json) (pinned in `tests/compat/package-lock.json`, installed")
+            .AppendLine("with `npm ci --ignore-scripts`, started offline with dummy credentials) is run by")
+            .AppendLine("[tests/compat/differential.mjs](../tests/compat/differential.mjs) with the official TypeScript SDK client (1.32.2, which asks for")
+            .AppendLine("protocol 2025-11-25): once directly over stdio, once through `mcp-broker-client` and one daemon whose config has every")
+            .AppendLine("server as an upstream behind its own `transparent: true` profile. Both answers are compared as raw JSON.")
+            .AppendLine()
+            .AppendLine("**Equal, names aside**, means:")
+            .AppendLine()
+            .AppendLine("- `initialize`: the same `instructions`. `serverInfo` is not compared: the broker presents its own name and version.")
+            .AppendLine("  Nor is `protocolVersion` (the table shows both): the broker negotiates with the client itself and speaks to each")
+            .AppendLine("  upstream in the upstream's own revision; what matters is what is said in it. Of the capabilities, what a client")
+            .AppendLine("  decides on must match — whether tools, resources, prompts and")
+            .AppendLine("  completions are offered, and whether resources can be subscribed to. `listChanged` flags, `logging` and `experimental`")
+            .AppendLine("  are the broker's own to declare (it re-reads lists and notifies sessions itself, and filters logs per session).")
+            .AppendLine("- `tools/list`, `resources/list`, `resources/templates/list`, `prompts/list`: every page (`nextCursor` followed), deeply")
+            .AppendLine("  equal and in the same order; a list the server does not offer must not be offered through the broker either; an")
+            .AppendLine("  error must be the same error (code and message).")
+            .AppendLine("- One harmless call where one works offline (`call` in corpus.json): the raw result deeply equal.")
+            .AppendLine()
+            .AppendLine("*protocol* is the version the server negotiated directly (through the broker when it differs: direct → broker);")
+            .AppendLine("counts are what the server listed directly (– not offered, `error` when listing failed).")
+            .AppendLine()
+            .AppendLine("| server | package | version | protocol | tools | resources | templates | prompts | call | result |")
+            .AppendLine("|---|---|---|---|---:|---:|---:|---:|---|---|");
+        for (var i = 0; i < servers.Count; i++)
+        {
+            var server = servers[i];
+            var r = results[i];
+            var counts = r.TryGetProperty("counts", out var c) ? c : default;
+            var protocol = r.TryGetProperty("protocol", out var p) ? p : default;
+            var direct = protocol.ValueKind == JsonValueKind.Object ? protocol.GetProperty("direct").GetString() : null;
+            var broker = protocol.ValueKind == JsonValueKind.Object ? protocol.GetProperty("broker").GetString() : null;
+            var negotiated = broker is null || broker == direct ? direct ?? "–" : $"{direct ?? "–"} → {broker}";
+            var package = server.Package ?? $"[{server.Main}](../tests/compat/{server.Main})";
+            var version = r.TryGetProperty("version", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : "";
+            var callText = counts.ValueKind == JsonValueKind.Object ? Count(counts, "call") : "–";
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"| {Cell(server.Name)} | {Cell(package)} | {Cell(version)} | {negotiated} | {(counts.ValueKind == JsonValueKind.Object ? Count(counts, "tools") : "–")} | " +
+                $"{(counts.ValueKind == JsonValueKind.Object ? Count(counts, "resources") : "–")} | {(counts.ValueKind == JsonValueKind.Object ? Count(counts, "resourceTemplates") : "–")} | " +
+                $"{(counts.ValueKind == JsonValueKind.Object ? Count(counts, "prompts") : "–")} | {callText} | {Cell(Describe(r))} |");
+        }
+
+        var notes = servers.Where(s => s.Note is not null).ToList();
+        if (notes.Count > 0)
+        {
+            md.AppendLine().AppendLine("Notes on single servers:").AppendLine();
+            foreach (var server in notes)
+            {
+                md.AppendLine(CultureInfo.InvariantCulture, $"- **{server.Name}**: {server.Note}");
+            }
+        }
+
+        md.AppendLine()
+            .AppendLine("## Left out")
+            .AppendLine()
+            .AppendLine("Tried and not in the corpus, because they cannot start or answer offline here:")
+            .AppendLine();
+        foreach (var d in dropped)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- `{d.Package}`{(d.Version is null ? "" : $" {d.Version}")}: {d.Why}");
+        }
+
+        md.AppendLine()
+            .AppendLine("## Regenerate")
+            .AppendLine()
+            .AppendLine("```bash")
+            .AppendLine(RegenerateCommand + "    # = MCP_BROKER_WRITE_COMPAT=1 dotnet test McpBroker.slnx --filter FullyQualifiedName~CompatibilityCorpusTests")
+            .AppendLine("```")
+            .AppendLine()
+            .AppendLine("One server by hand, with its full answers both ways in a file: start a daemon on a generated config (or run the test")
+            .AppendLine("with `MCP_BROKER_KEEP_TEST_ROOT=1` and use its `broker.yaml`), then")
+            .AppendLine("`node tests/compat/differential.mjs --server NAME --work DIR --shim mcp-broker-client --config broker.yaml --profile NAME --dump out.json`;")
+            .AppendLine("without `--shim` it only runs the server directly (a quick check that it starts offline).");
+        return md.ToString();
+    }
+
+    /// <summary>same / differs / fails, from one JSON line.</summary>
+    public static string Result(JsonElement line) => line.TryGetProperty("result", out var r) ? r.GetString() ?? "fails" : "fails";
+
+    /// <summary>The result and, when not the same, its first differing field with both values, or why it failed.</summary>
+    public static string Describe(JsonElement line)
+    {
+        var result = Result(line);
+        if (result == "differs")
+        {
+            return $"differs at `{line.GetProperty("path").GetString()}`: directly {Short(line.GetProperty("direct"))}, through the broker {Short(line.GetProperty("broker"))}";
+        }
+
+        return result == "fails" ? $"fails: {(line.TryGetProperty("why", out var why) ? why.GetString() : "no result")}" : result;
+    }
+
+    private static string Short(JsonElement value)
+    {
+        var text = value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
+        return text.Length > 120 ? $"`{text[..120]}…`" : $"`{text}`";
+    }
+
+    private static string? Optional(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static async Task InstallAsync()
+    {
+        var marker = Path.Combine(Dir, "node_modules", ".package-lock.json");
+        var lockFile = Path.Combine(Dir, "package-lock.json");
+        if (File.Exists(marker) && File.GetLastWriteTimeUtc(marker) >= File.GetLastWriteTimeUtc(lockFile)
+            && File.Exists(Path.Combine(Dir, "node_modules", "@modelcontextprotocol", "sdk", "package.json")))
+        {
+            return;
+        }
+
+        var start = new ProcessStartInfo("npm") { WorkingDirectory = Dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "ci", "--ignore-scripts", "--no-audit", "--no-fund" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var npm = Process.Start(start)!;
+        var stderr = npm.StandardError.ReadToEndAsync();
+        await npm.StandardOutput.ReadToEndAsync();
+        await npm.WaitForExitAsync();
+        if (npm.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"npm ci in tests/compat failed ({npm.ExitCode}): {await stderr}");
+        }
+    }
+}
