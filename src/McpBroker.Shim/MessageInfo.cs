@@ -23,25 +23,37 @@ internal readonly record struct MessageInfo(string? Method, string? Id, bool IsR
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("method"u8) && reader.Read() && reader.TokenType == JsonTokenType.String)
+                // Which key it is, decided on the name; then its value, whatever its type. A value of a type the key
+                // does not take (a number as method, an object as id) is skipped whole like any other: its inner keys
+                // are not top-level ones, and ValueTextEquals is never asked of a value that is not text.
+                var key = reader.ValueTextEquals("method"u8) ? Key.Method
+                    : reader.ValueTextEquals("id"u8) ? Key.Id
+                    : reader.ValueTextEquals("result"u8) || reader.ValueTextEquals("error"u8) ? Key.Outcome
+                    : Key.Other;
+                if (!reader.Read())
                 {
-                    method = reader.GetString();
+                    break;
                 }
-                else if (reader.ValueTextEquals("id"u8) && reader.Read())
+
+                switch (key)
                 {
-                    id = reader.TokenType switch
-                    {
-                        JsonTokenType.String => "\"" + Encoding.UTF8.GetString(reader.ValueSpan) + "\"",
-                        JsonTokenType.Number => Encoding.UTF8.GetString(reader.ValueSpan),
-                        _ => null,
-                    };
+                    case Key.Method:
+                        method = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        break;
+                    case Key.Id:
+                        id = reader.TokenType switch
+                        {
+                            JsonTokenType.String => "\"" + Encoding.UTF8.GetString(reader.ValueSpan) + "\"",
+                            JsonTokenType.Number => Encoding.UTF8.GetString(reader.ValueSpan),
+                            _ => null,
+                        };
+                        break;
+                    case Key.Outcome:
+                        response = true;
+                        break;
                 }
-                else
-                {
-                    response |= reader.ValueTextEquals("result"u8) || reader.ValueTextEquals("error"u8);
-                    reader.Read();
-                    reader.Skip();
-                }
+
+                reader.Skip();
             }
         }
         catch (JsonException)
@@ -50,5 +62,13 @@ internal readonly record struct MessageInfo(string? Method, string? Id, bool IsR
         }
 
         return new MessageInfo(method, id, response && method is null);
+    }
+
+    private enum Key
+    {
+        Other,
+        Method,
+        Id,
+        Outcome,
     }
 }

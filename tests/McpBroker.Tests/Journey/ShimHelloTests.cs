@@ -69,6 +69,48 @@ public sealed class ShimHelloTests
         Assert.Equal(0, shim.ExitCode);
     }
 
+    [Theory]
+    [InlineData("""{"jsonrpc":"2.0","id":8,"method":42}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":8,"method":null}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":8,"method":{}}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":8,"method":[1]}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":8,"method":true}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":8,"method":"tools/list","method":42}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":{"method":"tools/call","id":99},"method":"x"}""")]
+    [InlineData("""{"jsonrpc":"2.0","id":[99],"result":{"id":98}}""")]
+    public async Task MessageWhoseMethodOrIdHasTheWrongShape_IsRelayedBothWays_AndOnlyRealRequestsAreAnsweredWhenTheDaemonGoes(string odd)
+    {
+        using var daemon = StandIn.Listen();
+        using var shim = StartShim(daemon.Path);
+        using (var connection = await daemon.AcceptAsync())
+        {
+            await SocketLines.ReadLineAsync(connection, s_limit);
+            await connection.SendAsync(Encoding.UTF8.GetBytes("""{"mcp_broker":1,"ok":true,"session":"s"}""" + "\n"));
+
+            // Client to daemon: the odd message, then a real request; both arrive as they were written.
+            await shim.StandardInput.WriteLineAsync(odd);
+            await shim.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","id":9,"method":"tools/list"}""");
+            await shim.StandardInput.FlushAsync();
+            Assert.Equal(odd, await SocketLines.ReadLineAsync(connection, s_limit));
+            Assert.Equal("""{"jsonrpc":"2.0","id":9,"method":"tools/list"}""", await SocketLines.ReadLineAsync(connection, s_limit));
+
+            // Daemon to client: the same odd message, then a notification; both reach the client.
+            await connection.SendAsync(Encoding.UTF8.GetBytes(odd + "\n" + Notification + "\n"));
+            Assert.Equal(odd, await shim.StandardOutput.ReadLineAsync().WaitAsync(s_limit));
+            Assert.Equal(Notification, await shim.StandardOutput.ReadLineAsync().WaitAsync(s_limit));
+        }
+
+        // The daemon goes with request 9 in flight: the client gets an error for 9, and for nothing the odd message
+        // only seemed to hold (an inner "id" of 99 or 98).
+        var answer = await shim.StandardOutput.ReadLineAsync().WaitAsync(s_limit);
+        Assert.StartsWith("""{"jsonrpc":"2.0","id":9,"error":""", answer, StringComparison.Ordinal);
+        shim.StandardInput.Close();
+        await shim.WaitForExitAsync().WaitAsync(s_limit);
+        Assert.DoesNotContain("\"id\":9", await shim.StandardOutput.ReadToEndAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", await shim.StandardError.ReadToEndAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, shim.ExitCode);
+    }
+
     [Fact]
     public async Task DaemonClosesWithoutAnswering_TheShimExitsNonZeroAndSaysSo()
     {
