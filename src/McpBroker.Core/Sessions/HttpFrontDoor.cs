@@ -147,10 +147,14 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
             return;
         }
 
-        if (request.Headers.Origin is [{ } origin] && !LoopbackOrigin(origin) && !settings.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase))
+        // Every Origin header counts: a second one must not let a foreign first one through.
+        foreach (var origin in request.Headers.Origin)
         {
-            await RefuseAsync(context, StatusCodes.Status403Forbidden, $"Origin '{origin}' is not allowed; add it to broker.http.allowed_origins to let that page call the broker");
-            return;
+            if (origin is null || !(LoopbackOrigin(origin) || settings.AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase)))
+            {
+                await RefuseAsync(context, StatusCodes.Status403Forbidden, $"Origin '{origin}' is not allowed; add it to broker.http.allowed_origins to let that page call the broker");
+                return;
+            }
         }
 
         var segments = request.Path.Value?.Split('/', StringSplitOptions.RemoveEmptyEntries) ?? [];

@@ -110,6 +110,22 @@ public sealed class HttpFrontDoorTests
         Assert.Equal(HttpStatusCode.OK, (await PostAsync("/mcp/raw", token, r => r.Headers.Add("Origin", "http://localhost:6274"))).Status);
         Assert.Equal(HttpStatusCode.OK, (await PostAsync("/mcp/raw", token, r => r.Headers.Add("Origin", $"http://127.0.0.1:{port}"))).Status);
 
+        // Two Origin header lines (HttpClient would join them into one): the foreign one must not pass behind an allowed one.
+        foreach (var origins in new[] { ("http://evil.example", "http://localhost:6274"), ("http://localhost:6274", "http://evil.example") })
+        {
+            using var raw = new System.Net.Sockets.TcpClient();
+            await raw.ConnectAsync(System.Net.IPAddress.Loopback, port);
+            var body = """{"jsonrpc":"2.0","id":1,"method":"ping"}""";
+            var stream = raw.GetStream();
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+                $"POST /mcp/raw HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: {origins.Item1}\r\nOrigin: {origins.Item2}\r\n"
+                + $"Authorization: Bearer {token}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+                + $"Content-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}"));
+            var reply = await new StreamReader(stream).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.StartsWith("HTTP/1.1 403", reply, StringComparison.Ordinal);
+            Assert.Contains("Origin 'http://evil.example' is not allowed", reply, StringComparison.Ordinal);
+        }
+
         var unknown = await PostAsync("/mcp/nope", token);
         Assert.Equal(HttpStatusCode.NotFound, unknown.Status);
         Assert.Contains("no profile named 'nope'", unknown.Body);
