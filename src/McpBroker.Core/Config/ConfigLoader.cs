@@ -28,11 +28,21 @@ public static class ConfigLoader
     /// <summary><c>--config</c> wins, then <c>MCP_BROKER_CONFIG</c>, then <c>~/.config/mcp-broker/broker.yaml</c>.</summary>
     public static string ResolvePath(string? explicitPath) => Shared.BrokerEndpoints.ResolveConfigPath(explicitPath);
 
+    /// <summary>The largest config file read (1 MiB).</summary>
+    public const long MaxFileBytes = 1024 * 1024;
+
     public static ConfigLoadResult LoadFile(string path, Func<string, string?>? getEnv = null)
     {
         string text;
         try
         {
+            // A config is a few KB; a file far past that is a mistake (or an attack on the daemon's reload), not read.
+            if (new FileInfo(path) is { Exists: true, Length: > MaxFileBytes } big)
+            {
+                return new ConfigLoadResult(path, null, [ConfigIssue.Error("",
+                    $"{path} is {big.Length / (1024 * 1024.0):0.#} MiB; a broker config is a few KB and at most {MaxFileBytes / (1024 * 1024)} MiB is read — is this the right file?")]);
+            }
+
             text = File.ReadAllText(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -15,7 +15,17 @@ namespace McpBroker.Config;
 internal sealed partial class YamlDocument
 {
     private readonly Dictionary<string, Mark> _marks = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, JsonNode?> _anchors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (JsonNode? Node, int Size)> _anchors = new(StringComparer.Ordinal);
+    private int _nodes;
+
+    /// <summary>
+    /// The most nodes a document may hold once its aliases are expanded: a broker config has hundreds; a few hundred
+    /// bytes of nested aliases (an "alias bomb") would otherwise expand to billions and take the machine's memory.
+    /// </summary>
+    public const int MaxNodes = 100_000;
+
+    /// <summary>The deepest nesting read (the reader recurses; a config nests a handful of levels).</summary>
+    public const int MaxDepth = 64;
 
     private YamlDocument()
     {
@@ -44,7 +54,7 @@ internal sealed partial class YamlDocument
             }
 
             parser.Consume<DocumentStart>();
-            doc.Root = doc.ReadNode(parser, "", issues);
+            doc.Root = doc.ReadNode(parser, "", issues, depth: 0);
             parser.Consume<DocumentEnd>();
             if (!parser.Accept<StreamEnd>(out _))
             {
@@ -60,40 +70,55 @@ internal sealed partial class YamlDocument
         return doc;
     }
 
-    private JsonNode? ReadNode(IParser parser, string path, List<ConfigIssue> issues)
+    private JsonNode? ReadNode(IParser parser, string path, List<ConfigIssue> issues, int depth)
     {
         var start = parser.Current!.Start;
+        if (depth > MaxDepth)
+        {
+            throw new YamlException(start, parser.Current.End, $"the document nests deeper than {MaxDepth} levels; a broker config needs a handful");
+        }
+
         _marks.TryAdd(path, start);
+        var before = _nodes;
         switch (parser.Current)
         {
             case AnchorAlias alias:
                 parser.MoveNext();
-                return _anchors.TryGetValue(alias.Value.Value, out var anchored) ? anchored?.DeepClone() : null;
+                if (!_anchors.TryGetValue(alias.Value.Value, out var anchored))
+                {
+                    return null;
+                }
+
+                Count(start, parser, anchored.Size, $"alias *{alias.Value.Value}");
+                return anchored.Node?.DeepClone();
             case Scalar scalar:
                 parser.MoveNext();
-                return Remember(scalar.Anchor, ScalarToken(scalar));
+                Count(start, parser, 1, "");
+                return Remember(scalar.Anchor, ScalarToken(scalar), before);
             case SequenceStart seq:
             {
                 parser.MoveNext();
+                Count(start, parser, 1, "");
                 var array = new JsonArray();
                 while (!parser.TryConsume<SequenceEnd>(out _))
                 {
-                    array.Add(ReadNode(parser, $"{path}[{array.Count}]", issues));
+                    array.Add(ReadNode(parser, $"{path}[{array.Count}]", issues, depth + 1));
                 }
 
-                return Remember(seq.Anchor, array);
+                return Remember(seq.Anchor, array, before);
             }
 
             case MappingStart map:
             {
                 parser.MoveNext();
+                Count(start, parser, 1, "");
                 var obj = new JsonObject();
                 while (!parser.TryConsume<MappingEnd>(out _))
                 {
                     var keyMark = parser.Current!.Start;
-                    var key = KeyText(ReadNode(parser, path + "#key", issues));
+                    var key = KeyText(ReadNode(parser, path + "#key", issues, depth + 1));
                     var childPath = path.Length == 0 ? key : $"{path}.{key}";
-                    var value = ReadNode(parser, childPath, issues);
+                    var value = ReadNode(parser, childPath, issues, depth + 1);
                     if (obj.ContainsKey(key))
                     {
                         issues.Add(ConfigIssue.Error(childPath,
@@ -105,7 +130,7 @@ internal sealed partial class YamlDocument
                     obj[key] = value;
                 }
 
-                return Remember(map.Anchor, obj);
+                return Remember(map.Anchor, obj, before);
             }
 
             default:
@@ -113,11 +138,23 @@ internal sealed partial class YamlDocument
         }
     }
 
-    private JsonNode? Remember(AnchorName anchor, JsonNode? token)
+    /// <summary>Adds <paramref name="size"/> nodes to the document's count, refusing it past <see cref="MaxNodes"/>.</summary>
+    private void Count(Mark start, IParser parser, int size, string what)
+    {
+        _nodes += size;
+        if (_nodes > MaxNodes)
+        {
+            throw new YamlException(start, parser.Current?.End ?? start,
+                $"the document expands to more than {MaxNodes:N0} values{(what.Length == 0 ? "" : $" at {what}")}; a broker config has a few hundred — write values out instead of nesting aliases");
+        }
+    }
+
+    /// <param name="before">The node count before <paramref name="token"/> was read: an alias to it adds the difference.</param>
+    private JsonNode? Remember(AnchorName anchor, JsonNode? token, int before)
     {
         if (!anchor.IsEmpty)
         {
-            _anchors[anchor.Value] = token;
+            _anchors[anchor.Value] = (token, _nodes - before);
         }
 
         return token;

@@ -85,4 +85,70 @@ public sealed class YamlDocumentTests
 
         Assert.Equal("the file holds more than one YAML document; keep one", Assert.Single(issues).Message);
     }
+
+    /// <summary>Nested aliases: <paramref name="levels"/> levels of <paramref name="fanOut"/> aliases each (fanOut^levels values).</summary>
+    private static string AliasBomb(int levels, int fanOut)
+    {
+        var text = new System.Text.StringBuilder("l0: &l0 [x, x, x, x, x, x, x, x, x]\n");
+        for (var level = 1; level <= levels; level++)
+        {
+            text.Append($"l{level}: &l{level} [{string.Join(", ", Enumerable.Repeat($"*l{level - 1}", fanOut))}]\n");
+        }
+
+        return text.ToString();
+    }
+
+    [Fact]
+    public void AliasBomb_IsRefusedAtTheLimit_WithoutExpanding()
+    {
+        var bomb = AliasBomb(levels: 8, fanOut: 9);
+        Assert.True(bomb.Length < 600, $"the bomb is {bomb.Length} bytes");
+        var issues = new List<ConfigIssue>();
+
+        var document = YamlDocument.Parse(bomb, issues);
+
+        Assert.False(document.Readable);
+        var issue = Assert.Single(issues);
+        Assert.Contains($"expands to more than {YamlDocument.MaxNodes:N0} values at alias *l", issue.Message);
+        Assert.Contains("write values out instead of nesting aliases", issue.Message);
+    }
+
+    [Fact]
+    public void Aliases_BelowTheLimit_AreExpandedAsBefore()
+    {
+        var issues = new List<ConfigIssue>();
+        var document = YamlDocument.Parse(AliasBomb(levels: 3, fanOut: 9), issues);
+
+        Assert.Empty(issues);
+        Assert.Equal(9 * 9 * 9 * 9, document.Root!["l3"]!.AsArray().SelectMany(a => a!.AsArray()).SelectMany(a => a!.AsArray()).SelectMany(a => a!.AsArray()).Count());
+    }
+
+    [Theory]
+    [InlineData(YamlDocument.MaxDepth, true)]
+    [InlineData(YamlDocument.MaxDepth + 1, false)]
+    [InlineData(100_000, false)]
+    public void Nesting_PastTheDepthLimit_IsRefusedNotOverflowed(int depth, bool readable)
+    {
+        var issues = new List<ConfigIssue>();
+        var document = YamlDocument.Parse("a: " + new string('[', depth) + new string(']', depth) + "\n", issues);
+
+        Assert.Equal(readable, document.Readable);
+        Assert.Equal(readable, issues.Count == 0);
+        if (!readable)
+        {
+            Assert.Contains($"nests deeper than {YamlDocument.MaxDepth} levels", issues.Single().Message);
+        }
+    }
+
+    [Fact]
+    public void LoadFile_OfAFileOverTheSizeLimit_IsRefusedUnread()
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("mb-yaml-").FullName, "broker.yaml");
+        File.WriteAllText(path, "schema_version: 1\n# " + new string('x', (int)ConfigLoader.MaxFileBytes) + "\n");
+
+        var result = ConfigLoader.LoadFile(path);
+
+        Assert.False(result.IsValid);
+        Assert.Contains("a broker config is a few KB and at most 1 MiB is read", Assert.Single(result.Errors).Message);
+    }
 }
