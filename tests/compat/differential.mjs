@@ -19,6 +19,8 @@
 //     equal, in order; a list the server does not offer is "not offered" (null) and must be not offered through the
 //     broker either; an error must be the same error (code and message).
 //   - the harmless call (corpus.json "call"): the raw result deeply equal.
+//   A difference listed under "known" in corpus.json (a path with indexes written [], e.g. "tools[].execution", and why)
+//   is reported under "known" and does not count; only such differences make the result "known".
 import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -207,8 +209,10 @@ function report(server, direct, broker, ms) {
     ["prompts", direct.lists.prompts, broker.lists.prompts],
     ["call", direct.call, broker.call],
   ];
-  const differences = sections.map(([path, a, b]) => firstDifference(a, b, path)).filter((d) => d);
-  if (differences.length === 0) return out;
+  const known = new Set();
+  const differences = sections.map(([path, a, b]) => firstDifference(a, b, path, known)).filter((d) => d);
+  if (known.size > 0) out.known = [...known].map((k) => `${k.path}: ${k.why}`);
+  if (differences.length === 0) return known.size > 0 ? { ...out, result: "known" } : out;
   return { ...out, result: "differs", path: differences[0].path, direct: differences[0].direct, broker: differences[0].broker, differences };
 }
 
@@ -238,9 +242,20 @@ function versionOf(server) {
   }
 }
 
-/** The first place two JSON values differ (depth first, in document order), or null when they are deeply equal. */
-function firstDifference(a, b, path) {
+/**
+ * The first place two JSON values differ (depth first, in document order), or null when they are deeply equal. A
+ * place listed under "known" in corpus.json (its path with indexes written [], for every server or those it names)
+ * counts as equal and is added to the known set instead.
+ */
+function firstDifference(a, b, path, known) {
   if (a === b) return null;
+  const general = path.replace(/\[\d+( "[^"]*")?\]/g, "[]");
+  const expected = (corpus.known ?? []).find((k) => k.path === general && (!k.servers || k.servers.includes(entry.name)));
+  if (expected) {
+    known.add(expected);
+    return null;
+  }
+
   const kind = (v) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
   if (kind(a) !== kind(b) || (kind(a) !== "array" && kind(a) !== "object")) {
     return { path, direct: show(a), broker: show(b) };
@@ -249,7 +264,7 @@ function firstDifference(a, b, path) {
   if (Array.isArray(a)) {
     for (let i = 0; i < Math.min(a.length, b.length); i++) {
       const label = a[i]?.name ?? a[i]?.uri ?? a[i]?.uriTemplate;
-      const d = firstDifference(a[i], b[i], label === undefined ? `${path}[${i}]` : `${path}[${i} ${JSON.stringify(label)}]`);
+      const d = firstDifference(a[i], b[i], label === undefined ? `${path}[${i}]` : `${path}[${i} ${JSON.stringify(label)}]`, known);
       if (d) return d;
     }
 
@@ -257,7 +272,7 @@ function firstDifference(a, b, path) {
   }
 
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    const d = firstDifference(a[key], b[key], `${path}.${key}`);
+    const d = firstDifference(a[key], b[key], `${path}.${key}`, known);
     if (d) return d;
   }
 

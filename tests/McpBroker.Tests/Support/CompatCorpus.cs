@@ -32,7 +32,7 @@ internal sealed record DroppedServer(string Package, string? Version, string Why
 /// The compatibility corpus: real MCP servers pinned in tests/compat (installed once per test run with npm ci, scripts
 /// off), the broker config that puts each behind its own transparent profile, and docs/compatibility.md.
 /// </summary>
-internal static class CompatCorpus
+internal static partial class CompatCorpus
 {
     private static readonly Lazy<Task> s_install = new(InstallAsync);
 
@@ -61,7 +61,11 @@ internal static class CompatCorpus
         return (servers, dropped);
     }
 
-    /// <summary>Every server as an upstream of the same name, each the one upstream of a transparent profile of that name.</summary>
+    /// <summary>
+    /// Every server as an upstream of the same name, each the one upstream of a transparent profile of that name. The
+    /// profiles allow every tool (mutating ones are hidden otherwise) and raise the tools budget over the default 200
+    /// (large-schemas lists 240): both are the profile's policy, not what the comparison is about.
+    /// </summary>
     public static string BrokerConfig(string root, IEnumerable<CorpusServer> servers, Func<CorpusServer, string> workOf)
     {
         static string Q(string s) => JsonSerializer.Serialize(s);
@@ -72,7 +76,7 @@ internal static class CompatCorpus
             .AppendLine("profiles:");
         foreach (var server in servers)
         {
-            yaml.AppendLine(CultureInfo.InvariantCulture, $"  {server.Name}: {{ transparent: true, upstreams: [{server.Name}], allow_mutating_upstreams: [{server.Name}] }}");
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"  {server.Name}: {{ transparent: true, upstreams: [{server.Name}], allow_mutating_upstreams: [{server.Name}], max_tools: 1000 }}");
         }
 
         yaml.AppendLine("upstreams:");
@@ -116,13 +120,15 @@ internal static class CompatCorpus
             .AppendLine("- `initialize`: the same `instructions`. `serverInfo` is not compared: the broker presents its own name and version.")
             .AppendLine("  Nor is `protocolVersion` (the table shows both): the broker negotiates with the client itself and speaks to each")
             .AppendLine("  upstream in the upstream's own revision; what matters is what is said in it. Of the capabilities, what a client")
-            .AppendLine("  decides on must match — whether tools, resources, prompts and")
-            .AppendLine("  completions are offered, and whether resources can be subscribed to. `listChanged` flags, `logging` and `experimental`")
-            .AppendLine("  are the broker's own to declare (it re-reads lists and notifies sessions itself, and filters logs per session).")
+            .AppendLine("  decides on must match: whether tools, resources, prompts and completions are offered, and whether resources can be")
+            .AppendLine("  subscribed to. `listChanged` flags, `logging` and `experimental` are the broker's own to declare (it re-reads lists")
+            .AppendLine("  and notifies sessions itself, and filters logs per session).")
             .AppendLine("- `tools/list`, `resources/list`, `resources/templates/list`, `prompts/list`: every page (`nextCursor` followed), deeply")
             .AppendLine("  equal and in the same order; a list the server does not offer must not be offered through the broker either; an")
             .AppendLine("  error must be the same error (code and message).")
             .AppendLine("- One harmless call where one works offline (`call` in corpus.json): the raw result deeply equal.")
+            .AppendLine()
+            .AppendLine("A difference listed under `known` in corpus.json (with why) does not count: such a server's result is *known*.")
             .AppendLine()
             .AppendLine("*protocol* is the version the server negotiated directly (through the broker when it differs: direct → broker);")
             .AppendLine("counts are what the server listed directly (– not offered, `error` when listing failed).")
@@ -145,6 +151,20 @@ internal static class CompatCorpus
                 $"| {Cell(server.Name)} | {Cell(package)} | {Cell(version)} | {negotiated} | {(counts.ValueKind == JsonValueKind.Object ? Count(counts, "tools") : "–")} | " +
                 $"{(counts.ValueKind == JsonValueKind.Object ? Count(counts, "resources") : "–")} | {(counts.ValueKind == JsonValueKind.Object ? Count(counts, "resourceTemplates") : "–")} | " +
                 $"{(counts.ValueKind == JsonValueKind.Object ? Count(counts, "prompts") : "–")} | {callText} | {Cell(Describe(r))} |");
+        }
+
+        var byField = results
+            .SelectMany(r => r.TryGetProperty("differences", out var d) ? d.EnumerateArray().Select(x => (Field: General(x.GetProperty("path").GetString()!), Server: r.GetProperty("server").GetString()!)) : [])
+            .GroupBy(x => x.Field).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
+        if (byField.Count > 0)
+        {
+            md.AppendLine().AppendLine("## Differences by field").AppendLine()
+                .AppendLine("The first difference of each compared part (initialize, each list, the call), counted over the servers:").AppendLine()
+                .AppendLine("| field | servers | which |").AppendLine("|---|---:|---|");
+            foreach (var group in byField)
+            {
+                md.AppendLine(CultureInfo.InvariantCulture, $"| `{Cell(group.Key)}` | {group.Count()} | {Cell(string.Join(", ", group.Select(g => g.Server)))} |");
+            }
         }
 
         var notes = servers.Where(s => s.Note is not null).ToList();
@@ -181,7 +201,7 @@ internal static class CompatCorpus
         return md.ToString();
     }
 
-    /// <summary>same / differs / fails, from one JSON line.</summary>
+    /// <summary>same / known (the same but for differences listed under "known" in corpus.json) / differs / fails, from one JSON line.</summary>
     public static string Result(JsonElement line) => line.TryGetProperty("result", out var r) ? r.GetString() ?? "fails" : "fails";
 
     /// <summary>The result and, when not the same, its first differing field with both values, or why it failed.</summary>
@@ -190,11 +210,24 @@ internal static class CompatCorpus
         var result = Result(line);
         if (result == "differs")
         {
-            return $"differs at `{line.GetProperty("path").GetString()}`: directly {Short(line.GetProperty("direct"))}, through the broker {Short(line.GetProperty("broker"))}";
+            var others = line.GetProperty("differences").EnumerateArray().Skip(1).Select(d => $"`{General(d.GetProperty("path").GetString()!)}`").ToList();
+            return $"differs at `{line.GetProperty("path").GetString()}`: directly {Short(line.GetProperty("direct"))}, through the broker {Short(line.GetProperty("broker"))}"
+                + (others.Count > 0 ? $"; also {string.Join(", ", others)}" : "");
+        }
+
+        if (result == "known")
+        {
+            return $"same but for known differences: {string.Join("; ", line.GetProperty("known").EnumerateArray().Select(k => k.GetString()))}";
         }
 
         return result == "fails" ? $"fails: {(line.TryGetProperty("why", out var why) ? why.GetString() : "no result")}" : result;
     }
+
+    /// <summary>A difference's path with its list indexes written [] (as "known" in corpus.json names them).</summary>
+    private static string General(string path) => IndexRegex().Replace(path, "[]");
+
+    [System.Text.RegularExpressions.GeneratedRegex("""\[\d+( "[^"]*")?\]""")]
+    private static partial System.Text.RegularExpressions.Regex IndexRegex();
 
     private static string Short(JsonElement value)
     {
