@@ -37,6 +37,8 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 ["socket"] = model.Runtime.SocketPath,
                 ["socket_activated"] = Platform.SocketActivation.Used,
                 ["http"] = model.Settings.Http?.Url("PROFILE"),
+                // Log lines that could not be written (disk full, read-only root): the daemon kept serving meanwhile.
+                ["log_lines_dropped"] = RotatingFile.DroppedLines,
             },
             ["config"] = new JsonObject
             {

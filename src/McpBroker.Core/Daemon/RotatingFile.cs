@@ -5,7 +5,8 @@ namespace McpBroker.Daemon;
 /// <summary>
 /// Appends lines to a file (mode 0600) and rotates it by size: at <c>maxBytes</c> it becomes <c>NAME.1</c>, older ones
 /// shift up to <c>NAME.KEEP</c> and the oldest is dropped. Hand-written because Microsoft.Extensions.Logging ships no file
-/// sink and a detached daemon has no console; thread-safe; a write that fails (disk full) is dropped, never thrown.
+/// sink and a detached daemon has no console; thread-safe; a write that fails (disk full, a read-only root) is dropped
+/// and counted (<see cref="DroppedLines"/>, shown in status), never thrown.
 /// </summary>
 internal sealed class RotatingFile : IDisposable
 {
@@ -14,6 +15,7 @@ internal sealed class RotatingFile : IDisposable
     private readonly int _keep;
     private readonly Lock _gate = new();
     private FileStream? _stream;
+    private static long s_dropped;
 
     public RotatingFile(string path, long maxBytes, int keep)
     {
@@ -23,6 +25,9 @@ internal sealed class RotatingFile : IDisposable
     }
 
     public string Path => _path;
+
+    /// <summary>Lines no log file of this process could take since it started.</summary>
+    public static long DroppedLines => Interlocked.Read(ref s_dropped);
 
     public void WriteLine(string line)
     {
@@ -39,9 +44,18 @@ internal sealed class RotatingFile : IDisposable
                     Rotate();
                 }
             }
-            catch (IOException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                _stream?.Dispose();
+                Interlocked.Increment(ref s_dropped);
+                try
+                {
+                    _stream?.Dispose();
+                }
+                catch (IOException)
+                {
+                    // Closing can fail on the same full disk; the next line opens the file afresh.
+                }
+
                 _stream = null;
             }
         }
@@ -74,7 +88,8 @@ internal sealed class RotatingFile : IDisposable
     private FileStream Open()
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
-        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite | FileShare.Delete };
+        // Unbuffered: a line is written whole or fails in Write, and nothing is left to fail again when the stream closes.
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0 };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;

@@ -25,7 +25,18 @@ public sealed class ProcessRecords(string runDir)
     {
         Directory.CreateDirectory(_dir);
         var record = new ProcessRecord(upstream, pid, ownGroup ? pid : 0, ProcStat.StartTicks(pid), Environment.ProcessId, ProcStat.StartTicks(Environment.ProcessId));
-        File.WriteAllBytes(PathOf(pid), JsonSerializer.SerializeToUtf8Bytes(record, RecordsJsonContext.Default.ProcessRecord));
+        // Written whole or not at all: a full disk must not leave a 0-byte record behind (the reaper would skip it).
+        var temp = PathOf(pid) + ".tmp";
+        try
+        {
+            File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(record, RecordsJsonContext.Default.ProcessRecord));
+            File.Move(temp, PathOf(pid), overwrite: true);
+        }
+        catch (IOException)
+        {
+            File.Delete(temp);
+            throw;
+        }
     }
 
     public void Remove(int pid) => File.Delete(PathOf(pid));
