@@ -60,6 +60,11 @@ public sealed class CompatibilityCorpusTests
         }));
         clock.Stop();
 
+        // Nothing may outlive the run: the daemon and its upstreams, and the servers the clients ran directly (known by
+        // the HOME each was given under this run's work folder).
+        await env.StopDaemonAndAssertNothingLeftAsync();
+        await Wait.UntilAsync(() => CorpusProcesses(workRoot).Count == 0, "every corpus server started directly to exit", TimeSpan.FromSeconds(30));
+
         // Every answer, for a reader of a failure (each line has all the differences, not only the first).
         await File.WriteAllLinesAsync(Path.Combine(CompatCorpus.Dir, "last-run.jsonl"), results.Select(r => r.GetRawText()));
         if (Environment.GetEnvironmentVariable("MCP_BROKER_WRITE_COMPAT") == "1" && only is null)
@@ -82,6 +87,24 @@ public sealed class CompatibilityCorpusTests
         Assert.True(notSame.Count == 0, $"{notSame.Count} of {results.Length} servers answer differently through the broker ({clock.Elapsed.TotalSeconds:0} s):\n"
             + string.Join("\n", notSame.Select(r => $"- {r.GetProperty("server").GetString()}: {CompatCorpus.Describe(r)}")));
     }
+
+    /// <summary>Processes of this run's corpus servers: started from tests/compat with a HOME under <paramref name="workRoot"/>.</summary>
+    private static List<ProcessInfo> CorpusProcesses(string workRoot) =>
+        Processes.Matching(CompatCorpus.Dir + Path.DirectorySeparatorChar).Where(p =>
+        {
+            try
+            {
+                return File.ReadAllText($"/proc/{p.Pid}/environ").Split('\0').Any(v => v.StartsWith("HOME=" + workRoot, StringComparison.Ordinal));
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return false;
+            }
+        }).ToList();
 
     /// <summary>Runs differential.mjs for one server; its JSON line, or a "fails" line saying why there was none.</summary>
     private static async Task<JsonElement> CompareAsync(BrokerEnvironment env, CorpusServer server, string work)
