@@ -144,6 +144,64 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         return options;
     }
 
+    /// <summary>
+    /// <see cref="Options"/>, and for a transparent profile what its one upstream declared at its last start (started now
+    /// if it never has, as a direct connection would): its instructions, and only the capabilities it has — a client of
+    /// a transparent profile sees the server as it is, with what its revision lacks absent rather than empty. An
+    /// upstream that cannot start leaves the broker's own declaration (its error then comes with the first request).
+    /// </summary>
+    public async Task<McpServerOptions> OptionsAsync(CancellationToken ct)
+    {
+        var options = Options();
+        if (initial.Transparent && !initial.CompactToolsEnabled && initial.Upstreams is [var only]
+            && await services.Registry.DeclarationAsync(only, id, ct) is { Capabilities: { } declared } upstream
+            && System.Text.Json.JsonSerializer.Deserialize(declared, ModelContextProtocol.McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(ServerCapabilities))) is ServerCapabilities capabilities)
+        {
+            Mirror(options, capabilities, upstream.Instructions);
+        }
+
+        return options;
+    }
+
+    private static void Mirror(McpServerOptions options, ServerCapabilities upstream, string? instructions)
+    {
+        // The SDK declares a capability for every handler it is given: a handler goes with what the upstream lacks.
+        var (own, handlers) = (options.Capabilities!, options.Handlers);
+        options.ServerInstructions = instructions;
+        if (upstream.Tools is null)
+        {
+            own.Tools = null;
+            (handlers.ListToolsHandler, handlers.CallToolHandler) = (null, null);
+        }
+
+        if (upstream.Resources is null)
+        {
+            own.Resources = null;
+            (handlers.ListResourcesHandler, handlers.ListResourceTemplatesHandler, handlers.ReadResourceHandler) = (null, null, null);
+        }
+        else
+        {
+            own.Resources = new ResourcesCapability { Subscribe = upstream.Resources.Subscribe, ListChanged = true };
+        }
+
+        if (upstream.Resources?.Subscribe != true)
+        {
+            (handlers.SubscribeToResourcesHandler, handlers.UnsubscribeFromResourcesHandler) = (null, null);
+        }
+
+        if (upstream.Prompts is null)
+        {
+            own.Prompts = null;
+            (handlers.ListPromptsHandler, handlers.GetPromptHandler) = (null, null);
+        }
+
+        if (upstream.Completions is null)
+        {
+            own.Completions = null;
+            handlers.CompleteHandler = null;
+        }
+    }
+
     /// <summary>Serves the session until it ends; the upstreams are told it has gone.</summary>
     public async Task RunAsync(McpServer server, CancellationToken ct)
     {

@@ -62,18 +62,17 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
             // server-to-client requests, subscriptions and per-session upstreams need; a 2026-07-28 client is served
             // per request, each request its own broker session.
             o.SessionMode = ModelContextProtocol.AspNetCore.HttpServerSessionMode.StatefulForInitializeClients;
-            o.ConfigureSessionOptions = (context, options, _) =>
+            o.ConfigureSessionOptions = async (context, options, ct) =>
             {
                 var profile = (ProfileModel)context.Items[ProfileKey]!;
                 var session = new BrokerSession(services, profile, Guid.NewGuid().ToString(), "http", _logger);
-                var own = session.Options();
+                var own = await session.OptionsAsync(ct);
                 options.ServerInfo = own.ServerInfo;
                 options.ServerInstructions = own.ServerInstructions;
                 options.Capabilities = own.Capabilities;
                 options.Handlers = own.Handlers;
                 context.Items[SessionKey] = session;
                 LogSessionStarted(session.Id, profile.Name);
-                return Task.CompletedTask;
             };
 #pragma warning disable MCPEXP002 // the session's lifetime is the broker session's: registered as a peer, released at the end
             o.RunSessionHandler = async (context, server, ct) =>

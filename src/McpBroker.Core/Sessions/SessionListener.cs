@@ -190,7 +190,7 @@ internal sealed partial class SessionListener(
         LogSessionStarted(sessionId, profile.Name, client);
         var pending = new PendingRequests();
         var session = new BrokerSession(services, profile, sessionId, client, _logger);
-        var options = session.Options();
+        var options = await session.OptionsAsync(ct);
         options.Filters.Message.IncomingFilters.Add(pending.IncomingFilter);
         options.Filters.Message.OutgoingFilters.Add(pending.OutgoingFilter);
         try

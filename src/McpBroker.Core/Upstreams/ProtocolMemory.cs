@@ -7,13 +7,18 @@ using McpBroker.Config;
 
 namespace McpBroker.Upstreams;
 
-/// <summary>The protocol an upstream endpoint spoke when it last started, as remembered on disk.</summary>
+/// <summary>
+/// What an upstream endpoint declared when it last started, as remembered on disk: the protocol revision it spoke, and
+/// its capabilities and instructions (raw JSON), which a transparent profile's sessions declare as their own.
+/// </summary>
 internal sealed record RememberedProtocol(
     [property: JsonPropertyName("version")] string Version,
-    [property: JsonPropertyName("learned_at")] DateTimeOffset LearnedAt);
+    [property: JsonPropertyName("learned_at")] DateTimeOffset LearnedAt,
+    [property: JsonPropertyName("capabilities")] JsonNode? Capabilities = null,
+    [property: JsonPropertyName("instructions")] string? Instructions = null);
 
 /// <summary>
-/// Which protocol revision each upstream endpoint negotiated, kept beside the tool catalog under
+/// Which protocol revision each upstream endpoint negotiated (and what it declared), kept beside the tool catalog under
 /// <c>cache/protocols/</c> so a restarted daemon does not probe again: a server that answered <c>initialize</c> with an
 /// older revision (2024-11-05 … 2025-11-25) is started with <c>initialize</c> at that revision directly, without the
 /// <c>server/discover</c> probe (which an older server may ignore until the probe timeout). Keyed by what is started:
@@ -34,17 +39,21 @@ internal sealed class ProtocolMemory(string directory, TimeProvider time)
     /// <summary>The era of a revision, as status shows it.</summary>
     public static string Era(string version) => IsStateless(version) ? "stateless" : "session";
 
-    public string? Recall(UpstreamModel model) => _known.GetOrAdd(Key(model), Read)?.Version;
+    public string? Recall(UpstreamModel model) => Declared(model)?.Version;
 
-    public void Remember(UpstreamModel model, string version)
+    /// <summary>Everything remembered of the endpoint's last start; null when it never started (or was forgotten).</summary>
+    public RememberedProtocol? Declared(UpstreamModel model) => _known.GetOrAdd(Key(model), Read);
+
+    public void Remember(UpstreamModel model, string version, JsonNode? capabilities = null, string? instructions = null)
     {
         var key = Key(model);
-        if (_known.TryGetValue(key, out var known) && known?.Version == version)
+        if (_known.TryGetValue(key, out var known) && known is not null && known.Version == version && known.Instructions == instructions
+            && JsonNode.DeepEquals(known.Capabilities, capabilities))
         {
             return;
         }
 
-        var entry = new RememberedProtocol(version, time.GetUtcNow());
+        var entry = new RememberedProtocol(version, time.GetUtcNow(), capabilities?.DeepClone(), instructions);
         _known[key] = entry;
         try
         {

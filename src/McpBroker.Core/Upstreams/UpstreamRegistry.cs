@@ -146,6 +146,34 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
         _ => null,
     };
 
+    /// <summary>
+    /// What <paramref name="upstream"/> declared at its last start (remembered across daemon restarts); when it never
+    /// started, it is started now (the instance <paramref name="sessionId"/> would use) to learn it. Null when it cannot
+    /// start or is unknown.
+    /// </summary>
+    public async Task<RememberedProtocol?> DeclarationAsync(string upstream, string? sessionId, CancellationToken ct)
+    {
+        if (FindModel(upstream) is not { } model)
+        {
+            return null;
+        }
+
+        if (Protocols.Declared(model) is { Capabilities: not null } known)
+        {
+            return known;
+        }
+
+        if (Acquire(upstream, sessionId) is not { } lease)
+        {
+            return null;
+        }
+
+        await using (lease)
+        {
+            return await lease.Supervisor.EnsureStartedAsync(ct) is null ? Protocols.Declared(model) : null;
+        }
+    }
+
     /// <summary>Passes a client's notification to the upstreams that are its own (per-session).</summary>
     public Task ForwardToSessionAsync(string sessionId, string method) =>
         Task.WhenAll(_perSession.Where(p => p.Key.Session == sessionId).Select(p => p.Value.ForwardAsync(method)));

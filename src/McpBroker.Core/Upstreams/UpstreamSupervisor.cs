@@ -215,6 +215,13 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     public Task<Outcome<T>> RequestAsync<T>(string? sessionId, bool retryable, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct) =>
         RunAsync(sessionId, Model.CallTimeout, retryable, action, ct, passErrors: true);
 
+    /// <summary>Starts the instance if none runs (nothing is sent but the handshake); the error when it cannot start.</summary>
+    public async Task<BrokerError?> EnsureStartedAsync(CancellationToken ct)
+    {
+        var instance = await GetInstanceAsync(ct);
+        return instance.Ok ? null : instance.Error;
+    }
+
     /// <summary>What the upstream declared when it last started (kept after it stops); null before its first start.</summary>
     public ServerCapabilities? KnownCapabilities { get; private set; }
 
@@ -878,7 +885,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         if (instance.Client.NegotiatedProtocolVersion is { Length: > 0 } negotiated)
         {
             _protocol = negotiated;
-            _protocols?.Remember(Model, negotiated);
+            _protocols?.Remember(Model, negotiated,
+                JsonSerializer.SerializeToNode(instance.Client.ServerCapabilities, McpJsonUtilities.DefaultOptions.GetTypeInfo<ServerCapabilities>()),
+                instance.Client.ServerInstructions);
         }
 
         _ = WatchEndAsync(instance);
