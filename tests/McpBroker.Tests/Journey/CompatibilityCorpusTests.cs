@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using McpBroker.Tests.Support;
+using Xunit.Abstractions;
 
 namespace McpBroker.Tests.Journey;
 
@@ -10,7 +11,7 @@ namespace McpBroker.Tests.Journey;
 /// shim with a transparent profile — one daemon for all of them — and compared (tests/compat/differential.mjs).
 /// With MCP_BROKER_WRITE_COMPAT=1 the run also writes docs/compatibility.md (scripts/compat).
 /// </summary>
-public sealed class CompatibilityCorpusTests
+public sealed class CompatibilityCorpusTests(ITestOutputHelper output)
 {
     /// <summary>Servers compared at once: each is a client, a server and a shim, then the same server inside the daemon.</summary>
     private static readonly int Concurrency = int.TryParse(Environment.GetEnvironmentVariable("MCP_BROKER_COMPAT_CONCURRENCY"), out var n) && n > 0 ? n : 4;
@@ -42,6 +43,7 @@ public sealed class CompatibilityCorpusTests
         Assert.True(daemon.ExitCode == 0, $"daemon --detach exited {daemon.ExitCode}: {daemon.Stderr}");
         env.RememberProcesses();
 
+        var total = Stopwatch.StartNew();
         var clock = Stopwatch.StartNew();
         using var slots = new SemaphoreSlim(Concurrency);
         var results = await Task.WhenAll(servers.Select(async server =>
@@ -59,17 +61,27 @@ public sealed class CompatibilityCorpusTests
             }
         }));
         clock.Stop();
+        output.WriteLine($"corpus: {servers.Count} servers in {clock.Elapsed.TotalSeconds:0.0} s, {Concurrency} at a time");
+
+        // The revision the broker negotiated with each upstream (the client's own, through the broker, is in each line).
+        var status = await env.RunCliAsync("status", "--json", "--config", env.ConfigPath);
+        Assert.True(status.ExitCode == 0, $"status --json exited {status.ExitCode}: {status.Stderr}");
+        using var statusJson = JsonDocument.Parse(status.Stdout);
+        var upstreamProtocols = statusJson.RootElement.GetProperty("upstreams").EnumerateArray()
+            .ToDictionary(u => u.GetProperty("name").GetString()!, u => u.TryGetProperty("protocol", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null);
 
         // Nothing may outlive the run: the daemon and its upstreams, and the servers the clients ran directly (known by
         // the HOME each was given under this run's work folder).
+        var stopping = Stopwatch.StartNew();
         await env.StopDaemonAndAssertNothingLeftAsync();
         await Wait.UntilAsync(() => CorpusProcesses(workRoot).Count == 0, "every corpus server started directly to exit", TimeSpan.FromSeconds(30));
+        output.WriteLine($"daemon and servers stopped in {stopping.Elapsed.TotalSeconds:0.0} s; {total.Elapsed.TotalSeconds:0.0} s since the daemon started");
 
         // Every answer, for a reader of a failure (each line has all the differences, not only the first).
         await File.WriteAllLinesAsync(Path.Combine(CompatCorpus.Dir, "last-run.jsonl"), results.Select(r => r.GetRawText()));
         if (Environment.GetEnvironmentVariable("MCP_BROKER_WRITE_COMPAT") == "1" && only is null)
         {
-            await File.WriteAllTextAsync(CompatCorpus.DocPath, CompatCorpus.Render(servers, results, dropped, clock.Elapsed, Concurrency));
+            await File.WriteAllTextAsync(CompatCorpus.DocPath, CompatCorpus.Render(servers, results, upstreamProtocols, dropped, clock.Elapsed, Concurrency));
         }
 
         // Every server the corpus keeps must start offline and answer directly: one that does not belongs under "dropped".

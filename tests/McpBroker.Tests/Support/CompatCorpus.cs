@@ -96,13 +96,14 @@ internal static partial class CompatCorpus
     }
 
     /// <summary>docs/compatibility.md from one run's JSON lines (one per server, in corpus order).</summary>
-    public static string Render(IReadOnlyList<CorpusServer> servers, IReadOnlyList<JsonElement> results, IReadOnlyList<DroppedServer> dropped, TimeSpan elapsed, int concurrency)
+    public static string Render(IReadOnlyList<CorpusServer> servers, IReadOnlyList<JsonElement> results, IReadOnlyDictionary<string, string?> upstreamProtocols,
+        IReadOnlyList<DroppedServer> dropped, TimeSpan elapsed, int concurrency)
     {
         static string Cell(string? s) => (s ?? "").Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
         static string Count(JsonElement counts, string key) =>
             counts.TryGetProperty(key, out var v) ? v.ValueKind switch { JsonValueKind.Number => v.GetInt32().ToString(CultureInfo.InvariantCulture), JsonValueKind.Null => "–", _ => v.ToString() } : "–";
 
-        var same = results.Count(r => Result(r) == "same");
+        var same = results.Count(r => Result(r) is "same" or "known");
         var md = new StringBuilder()
             .AppendLine("# Compatibility corpus")
             .AppendLine()
@@ -130,11 +131,12 @@ internal static partial class CompatCorpus
             .AppendLine()
             .AppendLine("A difference listed under `known` in corpus.json (with why) does not count: such a server's result is *known*.")
             .AppendLine()
-            .AppendLine("*protocol* is the version the server negotiated directly (through the broker when it differs: direct → broker);")
+            .AppendLine("*direct* is the protocol revision the server negotiated with the client directly, *client* the one the broker")
+            .AppendLine("negotiated with the same client, *upstream* the one the broker negotiated with the server (`mcp-broker status`);")
             .AppendLine("counts are what the server listed directly (– not offered, `error` when listing failed).")
             .AppendLine()
-            .AppendLine("| server | package | version | protocol | tools | resources | templates | prompts | call | result |")
-            .AppendLine("|---|---|---|---|---:|---:|---:|---:|---|---|");
+            .AppendLine("| server | package | version | direct | client | upstream | tools | resources | templates | prompts | call | result |")
+            .AppendLine("|---|---|---|---|---|---|---:|---:|---:|---:|---|---|");
         for (var i = 0; i < servers.Count; i++)
         {
             var server = servers[i];
@@ -143,7 +145,8 @@ internal static partial class CompatCorpus
             var protocol = r.TryGetProperty("protocol", out var p) ? p : default;
             var direct = protocol.ValueKind == JsonValueKind.Object ? protocol.GetProperty("direct").GetString() : null;
             var broker = protocol.ValueKind == JsonValueKind.Object ? protocol.GetProperty("broker").GetString() : null;
-            var negotiated = broker is null || broker == direct ? direct ?? "–" : $"{direct ?? "–"} → {broker}";
+            var upstream = upstreamProtocols.TryGetValue(server.Name, out var u) ? u : null;
+            var negotiated = $"{direct ?? "–"} | {broker ?? "–"} | {upstream ?? "–"}";
             var package = server.Package ?? $"[{server.Main}](../tests/compat/{server.Main})";
             var version = r.TryGetProperty("version", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : "";
             var callText = counts.ValueKind == JsonValueKind.Object ? Count(counts, "call") : "–";
