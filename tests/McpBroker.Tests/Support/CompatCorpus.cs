@@ -183,7 +183,7 @@ internal static partial class CompatCorpus
         md.AppendLine()
             .AppendLine("## Left out")
             .AppendLine()
-            .AppendLine("Tried and not in the corpus, because they cannot start or answer offline here:")
+            .AppendLine("Tried and not in the corpus, each with why:")
             .AppendLine();
         foreach (var d in dropped)
         {

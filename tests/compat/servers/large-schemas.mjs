@@ -1,5 +1,5 @@
 // Very large tool definitions: 240 tools whose input schemas are big (many properties, enums, nested objects and
-// long descriptions; about 2 MB of tools/list in all), listed in pages of 80 (nextCursor). Deterministic: no random
+// long descriptions; about 3.7 MB of tools/list in all, over 1 MB a page), listed in pages of 80 (nextCursor). No random
 // content. On @modelcontextprotocol/sdk 1.13.3 (protocol 2025-06-18).
 import { Server } from "sdk-1-13/server/index.js";
 import { StdioServerTransport } from "sdk-1-13/server/stdio.js";
