@@ -53,7 +53,7 @@ public sealed class CompatibilityCorpusTests(ITestOutputHelper output)
             {
                 var result = await CompareAsync(env, server, Path.Combine(workRoot, server.Name));
                 env.RememberProcesses();
-                return result;
+                return server.ExpectDiffers is null ? result : WithControl(result, server.ExpectDiffers);
             }
             finally
             {
@@ -95,7 +95,15 @@ public sealed class CompatibilityCorpusTests(ITestOutputHelper output)
             Assert.All(ProtocolLines, line => Assert.Contains(line, negotiated));
         }
 
-        var notSame = results.Where(r => CompatCorpus.Result(r) is not ("same" or "known")).ToList();
+        // The control differs by construction (its broker-side environment); the comparison must find exactly that.
+        foreach (var control in servers.Where(s => s.ExpectDiffers is not null))
+        {
+            var line = results.Single(r => r.GetProperty("server").GetString() == control.Name);
+            Assert.True(CompatCorpus.Result(line) == "differs" && line.GetProperty("path").GetString() == control.ExpectDiffers,
+                $"the control {control.Name} must differ at {control.ExpectDiffers}; the comparison found: {CompatCorpus.Describe(line)}");
+        }
+
+        var notSame = results.Where(r => CompatCorpus.Result(r) is not ("same" or "known") && !IsControl(r)).ToList();
         Assert.True(notSame.Count == 0, $"{notSame.Count} of {results.Length} servers answer differently through the broker ({clock.Elapsed.TotalSeconds:0} s):\n"
             + string.Join("\n", notSame.Select(r => $"- {r.GetProperty("server").GetString()}: {CompatCorpus.Describe(r)}")));
     }
@@ -162,6 +170,16 @@ public sealed class CompatibilityCorpusTests(ITestOutputHelper output)
         }
 
         return JsonDocument.Parse(line).RootElement.Clone();
+    }
+
+    private static bool IsControl(JsonElement line) => line.TryGetProperty("control", out _);
+
+    /// <summary>The line with "control": the path where it must differ (the doc and the failure message say so).</summary>
+    private static JsonElement WithControl(JsonElement line, string expected)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(line.GetRawText())!.AsObject();
+        node["control"] = expected;
+        return JsonSerializer.SerializeToElement(node);
     }
 
     private static JsonElement Fails(CorpusServer server, string why) =>
