@@ -50,7 +50,7 @@ async function main() {
     args: launch.args,
     env: { ...getDefaultEnvironment(), ...launch.env },
     cwd: work,
-    stderr: "ignore",
+    stderr: "pipe",
   }));
   let brokered = null;
   if (args.shim) {
@@ -58,7 +58,7 @@ async function main() {
       command: args.shim,
       args: ["--profile", args.profile, "--config", args.config, "--client", "compat-corpus"],
       env: process.env,
-      stderr: "ignore",
+      stderr: "pipe",
     }));
   }
 
@@ -82,7 +82,10 @@ function launchOf(server, workDir) {
 async function exercise(makeTransport) {
   const side = { initialize: null, lists: {}, call: undefined, error: null, ms: 0 };
   const t0 = Date.now();
-  const transport = new RawTransport(makeTransport());
+  const inner = makeTransport();
+  let stderrTail = "";
+  inner.stderr?.on("data", (chunk) => { stderrTail = (stderrTail + chunk).slice(-400); });
+  const transport = new RawTransport(inner);
   const client = new Client({ name: "mcp-broker-compat", version: "1.0.0" }, { capabilities: {} });
   try {
     await withTimeout(client.connect(transport, { timeout: START_TIMEOUT_MS }), START_TIMEOUT_MS + 1000, "initialize");
@@ -97,7 +100,8 @@ async function exercise(makeTransport) {
       side.call = await raw(client, transport, "tools/call", { name: entry.call.tool, arguments: entry.call.arguments ?? {} });
     }
   } catch (e) {
-    side.error = String(e?.message ?? e).split("\n")[0].slice(0, 300);
+    const last = stderrTail.trim().split("\n").slice(-2).join(" / ");
+    side.error = String(e?.message ?? e).split("\n")[0].slice(0, 300) + (last ? ` (stderr: ${last})` : "");
   } finally {
     side.ms = Date.now() - t0;
     await withTimeout(client.close(), 10_000, "close").catch(() => {});
