@@ -75,7 +75,7 @@ internal sealed record UpstreamTools
 
     public DateTimeOffset FetchedAt { get; }
 
-    public static Tool Copy(Tool tool, string name, string? description) => new()
+    public static Tool Copy(Tool tool, string name, string? description) => ToolExtras.Carry(tool, new()
     {
         Name = name,
         Title = tool.Title,
@@ -85,7 +85,7 @@ internal sealed record UpstreamTools
         Annotations = tool.Annotations,
         Icons = tool.Icons,
         Meta = tool.Meta,
-    };
+    });
 
     private static string? QuarantineReason(ToolPin? pin, JsonNode canonical, string hash) =>
         pin is null ? "not approved yet"
@@ -671,8 +671,11 @@ internal sealed partial class ToolCatalog
                 return null;
             }
 
-            var result = root.GetProperty("result").Deserialize(McpJsonUtilities.DefaultOptions.GetTypeInfo<ListToolsResult>());
-            return result is null ? null : Build(upstream, result.Tools, root.GetProperty("fetched_at").GetDateTimeOffset());
+            // Each tool as the upstream wrote it: the typed tool, with what the SDK's type does not model kept beside it.
+            var tools = JsonNode.Parse(root.GetProperty("result").GetProperty("tools").GetRawText()) is JsonArray listed
+                ? listed.OfType<JsonObject>().Select(raw => ToolExtras.Attach(raw.Deserialize(McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>())!, raw)).ToList()
+                : null;
+            return tools is null ? null : Build(upstream, tools, root.GetProperty("fetched_at").GetDateTimeOffset());
         }
         catch (Exception ex) when (ex is JsonException or IOException or KeyNotFoundException or InvalidOperationException)
         {
@@ -694,7 +697,7 @@ internal sealed partial class ToolCatalog
                 writer.WriteString("fingerprint", entry.Upstream.Fingerprint);
                 writer.WriteString("fetched_at", entry.FetchedAt);
                 writer.WritePropertyName("result");
-                JsonSerializer.Serialize(writer, new ListToolsResult { Tools = [.. entry.Listed] }, McpJsonUtilities.DefaultOptions.GetTypeInfo<ListToolsResult>());
+                new JsonObject { ["tools"] = new JsonArray([.. entry.Listed.Select(t => (JsonNode)ToolExtras.Serialize(t, withExtras: true))]) }.WriteTo(writer);
                 writer.WriteEndObject();
             }
 

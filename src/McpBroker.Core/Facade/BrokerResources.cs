@@ -159,7 +159,7 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
     private async Task<T> OnAsync<T>(UpstreamModel upstream, string sessionId, Func<McpClient, CancellationToken, ValueTask<T>> action, CancellationToken ct)
     {
         await using var lease = Lease(upstream, sessionId);
-        var outcome = await lease.Supervisor.RequestAsync(sessionId, retryable: true, async (client, token) => await action(client, token), ct);
+        var outcome = await lease.Supervisor.RequestAsync(sessionId, retryable: true, async (client, token) => ForwardedMeta.Strip(await action(client, token)), ct);
         return outcome.Ok ? outcome.Value! : throw Failure(outcome.Error!);
     }
 

@@ -33,6 +33,9 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
     private ProfileModel? _profile;
     private int _profileVersion = services.Config.Version;
 
+    // Tool lists being answered whose tools carry fields the SDK's Tool type drops: merged back on the way out.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<RequestId, IList<Tool>> _listings = new();
+
     /// <summary>
     /// The session's profile as the config says now: its upstreams, gates and overrides follow a reload; its shape
     /// (compact or raw, naming, transparency, budget) is what the session began with, since the client has already
@@ -93,6 +96,11 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                     // The signature of the very view listed: one taken after could already include an upstream that arrived
                     // meanwhile, and the session would never be told of it.
                     var (result, signature) = await facade.ListToolsWithSignatureAsync(Profile, id, request.Params?.Cursor, token);
+                    if (ToolExtras.Any(result.Tools))
+                    {
+                        _listings[request.JsonRpcRequest.Id] = result.Tools;
+                    }
+
                     if (signature is not null && request.Params?.Cursor is null)
                     {
                         _listedSignature = signature;
@@ -125,6 +133,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
 #pragma warning restore MCP9005
             },
         };
+        options.Filters.Message.OutgoingFilters.Add(WithToolExtras);
         if (!initial.CompactToolsEnabled)
         {
             options.Capabilities.Resources = new ResourcesCapability { Subscribe = true, ListChanged = true };
@@ -143,6 +152,32 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
 
         return options;
     }
+
+    /// <summary>
+    /// Puts back into a tools/list answer what the upstreams wrote in their tool definitions and the SDK's Tool type
+    /// does not model (<see cref="ToolExtras"/>): the answer leaves as the upstream's definitions, renamed where the
+    /// profile renames.
+    /// </summary>
+    private McpMessageHandler WithToolExtras(McpMessageHandler next) => async (context, ct) =>
+    {
+        if (context.JsonRpcMessage is JsonRpcResponse { Result: JsonObject result } response && _listings.TryRemove(response.Id, out var tools)
+            && result["tools"] is JsonArray listed && listed.Count == tools.Count)
+        {
+            for (var i = 0; i < tools.Count; i++)
+            {
+                if (listed[i] is JsonObject definition)
+                {
+                    ToolExtras.MergeInto(definition, tools[i]);
+                }
+            }
+        }
+        else if (context.JsonRpcMessage is JsonRpcError error)
+        {
+            _listings.TryRemove(error.Id, out _);
+        }
+
+        await next(context, ct);
+    };
 
     /// <summary>
     /// <see cref="Options"/>, and for a transparent profile what its one upstream declared at its last start (started now

@@ -71,6 +71,11 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
                 options.ServerInstructions = own.ServerInstructions;
                 options.Capabilities = own.Capabilities;
                 options.Handlers = own.Handlers;
+                foreach (var filter in own.Filters.Message.OutgoingFilters)
+                {
+                    options.Filters.Message.OutgoingFilters.Add(filter);
+                }
+
                 context.Items[SessionKey] = session;
                 LogSessionStarted(session.Id, profile.Name);
             };

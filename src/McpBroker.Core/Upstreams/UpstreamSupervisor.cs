@@ -187,11 +187,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     /// <summary>Lists the upstream's tools; an http/sse upstream's HTTP 429/5xx answers are retried with backoff.</summary>
     public Task<Outcome<IList<Tool>>> ListToolsAsync(string? sessionId, CancellationToken ct) =>
-        RunAsync(sessionId, Model.StartTimeout, retryable: true, async (client, token) =>
-        {
-            var tools = await client.ListToolsAsync(cancellationToken: token);
-            return (IList<Tool>)[.. tools.Select(t => t.ProtocolTool)];
-        }, ct);
+        RunAsync(sessionId, Model.StartTimeout, retryable: true, ToolExtras.ListAsync, ct);
 
     /// <summary>
     /// Calls a tool; <paramref name="idempotent"/> lets HTTP 429/5xx answers of an http/sse upstream be retried, and
@@ -203,7 +199,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         using var lease = progress is null ? default(ProgressRelay.Lease?) : ProgressRelay.Open(progress);
         var meta = lease is { } l ? new JsonObject { ["progressToken"] = l.Token } : null;
         return await RunAsync(sessionId, Model.CallTimeoutFor(tool), idempotent, async (client, token) =>
-            await client.CallToolAsync(new CallToolRequestParams { Name = tool, Arguments = arguments, Meta = meta }, token), ct);
+            ForwardedMeta.Strip(await client.CallToolAsync(new CallToolRequestParams { Name = tool, Arguments = arguments, Meta = meta }, token)), ct);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpBroker.Config;
 using McpBroker.Upstreams;
@@ -86,5 +87,48 @@ public sealed class ProtocolMemoryTests
         Assert.Null(ForwardedMeta.Of(null));
         var plain = new JsonObject { ["progressToken"] = 1 };
         Assert.Same(plain, ForwardedMeta.Of(plain));
+    }
+
+    [Fact]
+    public void ForwardedMeta_Strip_DropsTheUpstreamsEnvelopeFromAResult()
+    {
+        var result = new ModelContextProtocol.Protocol.CallToolResult
+        {
+            Meta = new JsonObject { ["io.modelcontextprotocol/serverInfo"] = new JsonObject { ["name"] = "up" }, ["vendor/x"] = 1 },
+            ResultType = "complete",
+        };
+
+        Assert.Same(result, ForwardedMeta.Strip(result));
+        Assert.Equal(["vendor/x"], result.Meta!.Select(p => p.Key));
+        Assert.Null(result.ResultType);
+        Assert.Equal("input_required", ForwardedMeta.Strip(new ModelContextProtocol.Protocol.CallToolResult { ResultType = "input_required" }).ResultType);
+        Assert.Equal("text", ForwardedMeta.Strip("text"));
+    }
+
+    [Fact]
+    public void ToolExtras_KeepWhatTheSdksToolTypeDrops_AndPutItBackOnCopies_WithoutOverwriting()
+    {
+        var raw = JsonNode.Parse("""
+            {"name":"echo","description":"Echo","inputSchema":{"type":"object"},
+             "execution":{"taskSupport":"forbidden"},
+             "annotations":{"readOnlyHint":true,"category":"input"}}
+            """)!.AsObject();
+        var tool = ToolExtras.Attach((ModelContextProtocol.Protocol.Tool)raw.Deserialize(ModelContextProtocol.McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(ModelContextProtocol.Protocol.Tool)))!, raw);
+
+        Assert.False(ToolExtras.Serialize(tool).ContainsKey("execution"));
+        var written = ToolExtras.Serialize(tool, withExtras: true);
+        Assert.True(JsonNode.DeepEquals(raw, written), written.ToJsonString());
+
+        var renamed = McpBroker.Catalog.UpstreamTools.Copy(tool, "up__echo", "Echo, renamed");
+        var copy = ToolExtras.Serialize(renamed, withExtras: true);
+        Assert.Equal("up__echo", copy["name"]!.GetValue<string>());
+        Assert.Equal("Echo, renamed", copy["description"]!.GetValue<string>());
+        Assert.Equal("forbidden", copy["execution"]!["taskSupport"]!.GetValue<string>());
+        Assert.Equal("input", copy["annotations"]!["category"]!.GetValue<string>());
+        Assert.True(copy["annotations"]!["readOnlyHint"]!.GetValue<bool>());
+
+        var plain = new ModelContextProtocol.Protocol.Tool { Name = "plain", InputSchema = System.Text.Json.JsonElement.Parse("""{"type":"object"}""") };
+        Assert.False(ToolExtras.Any([plain]));
+        Assert.True(ToolExtras.Any([plain, tool]));
     }
 }
