@@ -18,7 +18,7 @@ public sealed class NoHeadOfLineBlockingTests
     /// <summary>
     /// A broker with the test upstream <c>t</c>, <c>mute</c> (a real process that answers nothing, not even
     /// initialize, until the file <c>go</c> appears in <paramref name="markers"/>; each start leaves a
-    /// <c>started-PID</c> file there) and <c>broken</c> (exits at once; after its second failure it waits 10 minutes).
+    /// <c>started-PID</c> file there, and the methods it was asked go to the file <c>methods</c>) and <c>broken</c> (exits at once; after its second failure it waits 10 minutes).
     /// </summary>
     private static async Task<InProcessBroker> CreateAsync(string markers)
     {
@@ -27,7 +27,7 @@ public sealed class NoHeadOfLineBlockingTests
             #!/bin/sh
             touch "{markers}/started-$$"
             while [ ! -e "{markers}/go" ]; do sleep 0.05; done
-            exec "{Repo.TestUpstream}"
+            exec "{Repo.TestUpstream}" --record-methods "{markers}/methods"
             """);
         File.SetUnixFileMode(mute, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         return await InProcessBroker.CreateAsync($$"""
@@ -183,6 +183,27 @@ public sealed class NoHeadOfLineBlockingTests
         Assert.Contains(again.Tools, t => t.Name == "mute.echo");
         Assert.Equal(["broken"], Unavailable(again.Meta?["mcp-broker/unavailable"]).Keys);
         Assert.NotEqual(before, broker.Facade.CurrentSignature(profile));
+        Assert.Equal(1, Starts(markers.Path));
+    }
+
+    [Fact]
+    public async Task Listing_ManyRequestsDuringOneSlowStart_ListTheUpstreamOnce()
+    {
+        using var markers = new TempDir();
+        await using var broker = await CreateAsync(markers.Path);
+
+        // Searches and lists of several sessions, all while mute's first start is in flight.
+        var requests = Enumerable.Range(0, 8).Select(i => i % 2 == 0
+            ? (Task)CallAsync(broker, "compact", "broker.search_tools", """{"query": "echo"}""")
+            : broker.Facade.ListToolsAsync(broker.Profile("raw"), $"s{i}", null, CancellationToken.None).AsTask()).ToList();
+        await Wait.UntilAsync(() => Starts(markers.Path) == 1 && broker.Registry.Snapshot("mute", Session).State == "starting", "mute's start to begin");
+        File.WriteAllText(Path.Combine(markers.Path, "go"), "");
+        await Wait.UntilAsync(() => broker.Catalog.Current.Upstreams.ContainsKey("mute"), "mute's tools to arrive");
+        await Task.WhenAll(requests).WaitAsync(Wait.Timeout);
+
+        // One listing for all of them (and none more for the instance's start, which the listing in flight saw).
+        var methods = File.ReadAllLines(Path.Combine(markers.Path, "methods"));
+        Assert.Equal(1, methods.Count(m => m == "tools/list"));
         Assert.Equal(1, Starts(markers.Path));
     }
 
