@@ -103,6 +103,7 @@ async function exercise(makeTransport) {
     const last = stderrTail.trim().split("\n").slice(-2).join(" / ");
     side.error = String(e?.message ?? e).split("\n")[0].slice(0, 300) + (last ? ` (stderr: ${last})` : "");
   } finally {
+    side.stdoutErrors = transport.errors;
     side.ms = Date.now() - t0;
     await withTimeout(client.close(), 10_000, "close").catch(() => {});
   }
@@ -154,7 +155,9 @@ class RawTransport {
       if (message.id !== undefined && ("result" in message || "error" in message)) this.responses.set(message.id, message);
       this.onmessage?.(message, extra);
     };
-    inner.onerror = (e) => this.onerror?.(e);
+    // A line on stdout that is not JSON-RPC reaches here as an error (the SDK skips it and reads on): count them.
+    this.errors = 0;
+    inner.onerror = (e) => { this.errors++; this.onerror?.(e); };
     inner.onclose = () => this.onclose?.();
   }
 
@@ -199,6 +202,7 @@ function report(server, direct, broker, ms) {
     result: "same",
   };
   if (broker) out.brokerCounts = counts(broker);
+  if (direct.stdoutErrors > 0) out.stdoutErrors = direct.stdoutErrors;
   out.ms = { direct: direct.ms, broker: broker?.ms ?? null, total: ms };
   if (direct.error) return { ...out, result: "fails", why: `directly: ${direct.error}` };
   if (!broker) return out;
