@@ -137,6 +137,25 @@ public sealed class NoHeadOfLineBlockingTests
     }
 
     [Fact]
+    public async Task RetryFailedListingNow_AfterUpstreamRestart_TheNextSearchRetriesInTheBackground()
+    {
+        using var markers = new TempDir();
+        await using var broker = await CreateAsync(markers.Path);
+        await CallAsync(broker, "without_mute", "broker.search_tools", """{"query": "echo"}""");
+        Assert.Equal(1, broker.Registry.Snapshot("broken", Session).ConsecutiveFailures);
+
+        // What 'mcp-broker upstream restart broken' does: the circuit closes, and the catalog's retry falls due at once.
+        await broker.Registry.RestartAsync("broken");
+        broker.Catalog.RetryFailedListingNow("broken");
+        Assert.Equal(0, broker.Registry.Snapshot("broken", Session).ConsecutiveFailures);
+        var search = Json(await CallAsync(broker, "without_mute", "broker.search_tools", """{"query": "echo"}"""));
+
+        // Still not waited on (it failed before): reported, and retried in the background, where it fails again.
+        Assert.Contains("broken", Unavailable(search["unavailable"]).Keys);
+        await Wait.UntilAsync(() => broker.Registry.Snapshot("broken", Session).ConsecutiveFailures == 1, "the background retry to start (and fail) it again");
+    }
+
+    [Fact]
     public async Task DescribeAndCall_OfAFailedUpstreamsTool_SayItIsDown_NotThatTheToolIsUnknown()
     {
         using var markers = new TempDir();
