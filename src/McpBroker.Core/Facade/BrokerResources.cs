@@ -17,6 +17,9 @@ namespace McpBroker.Facade;
 /// </summary>
 internal sealed class BrokerResources(UpstreamRegistry registry)
 {
+    // Per upstream not running when a merged list asked it: since when lists have waited for it (Environment.TickCount64).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _waitingSince = new(StringComparer.Ordinal);
+
     public async ValueTask<ListResourcesResult> ListResourcesAsync(ProfileModel profile, string sessionId, ListResourcesRequestParams? request, CancellationToken ct)
     {
         if (Transparent(profile) is { } only)
@@ -165,7 +168,10 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
 
     /// <summary>
     /// Asks every upstream of the profile that may offer the feature, at once. One that fails leaves its part out and is
-    /// named under <c>_meta["mcp-broker/unavailable"]</c>, so one broken server does not hide the rest.
+    /// named under <c>_meta["mcp-broker/unavailable"]</c>, so one broken server does not hide the rest. As for tools
+    /// (docs/architecture.md, "No head-of-line blocking"): one that has failed and is not running is not started from
+    /// here (the catalog retries it in the background), and one not running yet is waited for only up to
+    /// <see cref="Catalog.ToolCatalog.FirstListingWait"/>.
     /// </summary>
     private async Task<(List<(UpstreamModel Upstream, List<T> Items)> Lists, JsonObject? Meta)> MergeAsync<T>(ProfileModel profile, string sessionId,
         Func<ServerCapabilities, bool> offers, Func<McpClient, CancellationToken, Task<List<T>>> list, CancellationToken ct)
@@ -174,10 +180,37 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
         var asked = Upstreams(profile).Where(u => registry.KnownCapabilities(u.Name, sessionId) is not { } known || offers(known)).ToList();
         var answers = await Task.WhenAll(asked.Select(async upstream =>
         {
+            var state = registry.Snapshot(upstream.Name, sessionId);
+            if (state.State != "running" && (state.ConsecutiveFailures > 0 || state.State is "backoff" or "circuit_open"))
+            {
+                return (Upstream: upstream, Items: new List<T>(),
+                    Error: (string?)$"upstream '{upstream.Name}' is {state.State.Replace('_', ' ')} after {state.ConsecutiveFailures} failure(s); last error: {state.LastError}");
+            }
+
+            // The wait for an upstream that is not running is counted from the first list that waited for it, however
+            // many lists wait: a server that hangs at initialize costs one bounded wait, not one per request.
+            long since = 0;
+            if (state.State == "running")
+            {
+                _waitingSince.TryRemove(upstream.Name, out _);
+            }
+            else
+            {
+                since = _waitingSince.GetOrAdd(upstream.Name, Environment.TickCount64);
+            }
+
+            var ask = OnAsync(upstream, sessionId, async (client, token) => offers(client.ServerCapabilities) ? await list(client, token) : [], ct);
             try
             {
-                var items = await OnAsync(upstream, sessionId, async (client, token) => offers(client.ServerCapabilities) ? await list(client, token) : [], ct);
+                var items = since == 0 ? await ask
+                    : await ask.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(0, since + (long)Catalog.ToolCatalog.FirstListingWait.TotalMilliseconds - Environment.TickCount64)), ct);
+                _waitingSince.TryRemove(upstream.Name, out _);
                 return (Upstream: upstream, Items: items, Error: (string?)null);
+            }
+            catch (TimeoutException)
+            {
+                _ = ask.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                return (Upstream: upstream, Items: new List<T>(), Error: (string?)$"upstream '{upstream.Name}' is starting; it is left out of this list");
             }
             catch (McpProtocolException ex)
             {

@@ -156,6 +156,34 @@ public sealed class NoHeadOfLineBlockingTests
     }
 
     [Fact]
+    public async Task ListResources_BesideAFailedAndAHungUpstream_NeitherRestartsNorAwaitsTheirStarts()
+    {
+        using var markers = new TempDir();
+        await using var broker = await CreateAsync(markers.Path);
+        var search = CallAsync(broker, "compact", "broker.search_tools", """{"query": "echo"}""");
+        await Wait.UntilAsync(() => Starts(markers.Path) == 1 && broker.Registry.Snapshot("mute", Session).State == "starting"
+            && broker.Registry.Snapshot("broken", Session).ConsecutiveFailures == 1, "mute's first start to begin and broken's to fail");
+
+        // What a raw session's resources/list and prompts/list merge (clients send them as they connect), here through
+        // the compact profile's unlisted broker tools, which merge the same way.
+        var resources = Json(await CallAsync(broker, "compact", "broker.list_resources", "{}"));
+        var prompts = Json(await CallAsync(broker, "compact", "broker.list_prompts", "{}"));
+
+        foreach (var listed in new[] { resources, prompts })
+        {
+            var unavailable = Unavailable(listed["unavailable"]);
+            Assert.Contains("is starting", unavailable["mute"], StringComparison.Ordinal);
+            Assert.Contains("exiting at start as asked", unavailable["broken"], StringComparison.Ordinal);
+        }
+
+        // Answered while mute's one start was still in flight, and without starting broken again (its policy would have).
+        Assert.Equal(("starting", 1), (broker.Registry.Snapshot("mute", Session).State, Starts(markers.Path)));
+        Assert.Equal(1, broker.Registry.Snapshot("broken", Session).ConsecutiveFailures);
+        File.WriteAllText(Path.Combine(markers.Path, "go"), "");
+        await search;
+    }
+
+    [Fact]
     public async Task DescribeAndCall_OfAFailedUpstreamsTool_SayItIsDown_NotThatTheToolIsUnknown()
     {
         using var markers = new TempDir();
