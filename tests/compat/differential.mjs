@@ -42,7 +42,10 @@ async function main() {
 
   const work = args.work;
   mkdirSync(join(work, "home"), { recursive: true });
-  for (const [file, content] of Object.entries(entry.files ?? {})) writeFileSync(join(work, file), content);
+  for (const [file, content] of Object.entries(entry.files ?? {})) {
+    mkdirSync(dirname(join(work, file)), { recursive: true });
+    writeFileSync(join(work, file), content);
+  }
   const launch = launchOf(entry, work);
   const started = Date.now();
   const direct = await exercise(() => new StdioClientTransport({
