@@ -219,17 +219,15 @@ internal sealed partial class ToolCatalog
             return (snapshot, FrozenDictionary<string, BrokerError>.Empty);
         }
 
-        List<Task>? first = null;
-        var deadline = DateTimeOffset.MaxValue;
+        List<Task>? waits = null;
         foreach (var model in missing)
         {
             if (FirstListing(model, sessionId) is { } listing)
             {
-                if (waitForFirstListings)
+                var left = listing.StartedAt + (model.StartTimeout < FirstListingWait ? model.StartTimeout : FirstListingWait) - _time.GetUtcNow();
+                if (waitForFirstListings && left > TimeSpan.Zero)
                 {
-                    (first ??= []).Add(listing.Task);
-                    var until = listing.StartedAt + (model.StartTimeout < FirstListingWait ? model.StartTimeout : FirstListingWait);
-                    deadline = until < deadline ? until : deadline;
+                    (waits ??= []).Add(UntilListedOrAsync(listing.Task, left, ct));
                 }
             }
             else
@@ -238,20 +236,9 @@ internal sealed partial class ToolCatalog
             }
         }
 
-        if (first is not null)
+        if (waits is not null)
         {
-            var left = deadline - _time.GetUtcNow();
-            try
-            {
-                if (left > TimeSpan.Zero)
-                {
-                    await Task.WhenAll(first).WaitAsync(left, _time, ct);
-                }
-            }
-            catch (TimeoutException)
-            {
-                // The rest arrive in the background (raw sessions are told list_changed).
-            }
+            await Task.WhenAll(waits);
         }
 
         snapshot = Current;
@@ -301,6 +288,19 @@ internal sealed partial class ToolCatalog
     /// short enough that a client's own timeout is not reached. What is not listed by then follows in the background.
     /// </summary>
     public static readonly TimeSpan FirstListingWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>Waits for a listing, but no longer than <paramref name="left"/>: what is not listed by then arrives in the background.</summary>
+    private async Task UntilListedOrAsync(Task listing, TimeSpan left, CancellationToken ct)
+    {
+        try
+        {
+            await listing.WaitAsync(left, _time, ct);
+        }
+        catch (TimeoutException)
+        {
+            // Raw sessions are told list_changed when it arrives.
+        }
+    }
 
     /// <summary>The listing in flight of a missing upstream that has never failed (started here if none is); null once it has failed.</summary>
     private Listing? FirstListing(UpstreamModel model, string? sessionId)
