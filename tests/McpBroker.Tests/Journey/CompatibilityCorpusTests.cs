@@ -69,6 +69,7 @@ public sealed class CompatibilityCorpusTests(ITestOutputHelper output)
         using var statusJson = JsonDocument.Parse(status.Stdout);
         var upstreamProtocols = statusJson.RootElement.GetProperty("upstreams").EnumerateArray()
             .ToDictionary(u => u.GetProperty("name").GetString()!, u => u.TryGetProperty("protocol", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null);
+        results = [.. results.Select(r => WithUpstreamProtocol(r, upstreamProtocols.GetValueOrDefault(r.GetProperty("server").GetString()!)))];
 
         // Nothing may outlive the run: the daemon and its upstreams, and the servers the clients ran directly (known by
         // the HOME each was given under this run's work folder).
@@ -81,7 +82,7 @@ public sealed class CompatibilityCorpusTests(ITestOutputHelper output)
         await File.WriteAllLinesAsync(Path.Combine(CompatCorpus.Dir, "last-run.jsonl"), results.Select(r => r.GetRawText()));
         if (Environment.GetEnvironmentVariable("MCP_BROKER_WRITE_COMPAT") == "1" && only is null)
         {
-            await File.WriteAllTextAsync(CompatCorpus.DocPath, CompatCorpus.Render(servers, results, upstreamProtocols, dropped, clock.Elapsed, Concurrency));
+            await File.WriteAllTextAsync(CompatCorpus.DocPath, CompatCorpus.Render(servers, results, dropped, clock.Elapsed, Concurrency));
         }
 
         // Every server the corpus keeps must start offline and answer directly: one that does not belongs under "dropped".
@@ -173,6 +174,18 @@ public sealed class CompatibilityCorpusTests(ITestOutputHelper output)
     }
 
     private static bool IsControl(JsonElement line) => line.TryGetProperty("control", out _);
+
+    /// <summary>The line with protocol.upstream: the revision the broker negotiated with the server.</summary>
+    private static JsonElement WithUpstreamProtocol(JsonElement line, string? protocol)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(line.GetRawText())!.AsObject();
+        if (node["protocol"] is System.Text.Json.Nodes.JsonObject negotiated)
+        {
+            negotiated["upstream"] = protocol;
+        }
+
+        return JsonSerializer.SerializeToElement(node);
+    }
 
     /// <summary>The line with "control": the path where it must differ (the doc and the failure message say so).</summary>
     private static JsonElement WithControl(JsonElement line, string expected)

@@ -101,8 +101,7 @@ internal static partial class CompatCorpus
     }
 
     /// <summary>docs/compatibility.md from one run's JSON lines (one per server, in corpus order).</summary>
-    public static string Render(IReadOnlyList<CorpusServer> servers, IReadOnlyList<JsonElement> results, IReadOnlyDictionary<string, string?> upstreamProtocols,
-        IReadOnlyList<DroppedServer> dropped, TimeSpan elapsed, int concurrency)
+    public static string Render(IReadOnlyList<CorpusServer> servers, IReadOnlyList<JsonElement> results, IReadOnlyList<DroppedServer> dropped, TimeSpan elapsed, int concurrency)
     {
         static string Cell(string? s) => (s ?? "").Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
         static string Count(JsonElement counts, string key) =>
@@ -150,7 +149,7 @@ internal static partial class CompatCorpus
             var protocol = r.TryGetProperty("protocol", out var p) ? p : default;
             var direct = protocol.ValueKind == JsonValueKind.Object ? protocol.GetProperty("direct").GetString() : null;
             var broker = protocol.ValueKind == JsonValueKind.Object ? protocol.GetProperty("broker").GetString() : null;
-            var upstream = upstreamProtocols.TryGetValue(server.Name, out var u) ? u : null;
+            var upstream = protocol.ValueKind == JsonValueKind.Object && protocol.TryGetProperty("upstream", out var u) ? u.GetString() : null;
             var negotiated = $"{direct ?? "–"} | {broker ?? "–"} | {upstream ?? "–"}";
             var package = server.Package ?? $"[{server.Main}](../tests/compat/{server.Main})";
             var version = r.TryGetProperty("version", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : "";
