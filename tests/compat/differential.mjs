@@ -18,7 +18,8 @@
 //   - tools/list, resources/list, resources/templates/list, prompts/list: every page (nextCursor followed), deeply
 //     equal, in order; a list the server does not offer is "not offered" (null) and must be not offered through the
 //     broker either; an error must be the same error (code and message).
-//   - the harmless call (corpus.json "call"): the raw result deeply equal.
+//   - the harmless call (corpus.json "call"), and where configured one resources/read ("read": a URI) and one
+//     prompts/get ("prompt": name and arguments): the raw results deeply equal.
 //   A difference listed under "known" in corpus.json (a path with indexes written [], e.g. "tools[].execution", and why)
 //   is reported under "known" and does not count; only such differences make the result "known".
 import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
@@ -101,6 +102,10 @@ async function exercise(makeTransport) {
     side.lists.prompts = ask("prompts") ? await listAll(client, transport, "prompts/list", "prompts") : null;
     if (entry.call && caps.tools) {
       side.call = await raw(client, transport, "tools/call", { name: entry.call.tool, arguments: entry.call.arguments ?? {} });
+    }
+    if (entry.read && caps.resources) side.read = await raw(client, transport, "resources/read", { uri: entry.read });
+    if (entry.prompt && caps.prompts) {
+      side.prompt = await raw(client, transport, "prompts/get", { name: entry.prompt.name, arguments: entry.prompt.arguments ?? {} });
     }
   } catch (e) {
     const last = stderrTail.trim().split("\n").slice(-2).join(" / ");
@@ -219,6 +224,8 @@ function report(server, direct, broker, ms) {
     ["resourceTemplates", direct.lists.resourceTemplates, broker.lists.resourceTemplates],
     ["prompts", direct.lists.prompts, broker.lists.prompts],
     ["call", direct.call, broker.call],
+    ["read", direct.read, broker.read],
+    ["prompt", direct.prompt, broker.prompt],
   ];
   const known = new Set();
   const differences = sections.map(([path, a, b]) => firstDifference(a, b, path, known)).filter((d) => d);
@@ -240,8 +247,14 @@ function counts(side) {
     resources: count(side.lists.resources),
     resourceTemplates: count(side.lists.resourceTemplates),
     prompts: count(side.lists.prompts),
-    call: side.call === undefined ? null : side.call.error ? "error" : side.call.result?.isError ? "isError" : "ok",
+    call: outcome(side.call),
+    read: outcome(side.read),
+    prompt: outcome(side.prompt),
   };
+}
+
+function outcome(answer) {
+  return answer === undefined ? null : answer.error ? "error" : answer.result?.isError ? "isError" : "ok";
 }
 
 function versionOf(server) {

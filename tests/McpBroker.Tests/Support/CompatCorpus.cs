@@ -131,7 +131,8 @@ internal static partial class CompatCorpus
             .AppendLine("- `tools/list`, `resources/list`, `resources/templates/list`, `prompts/list`: every page (`nextCursor` followed), deeply")
             .AppendLine("  equal and in the same order; a list the server does not offer must not be offered through the broker either; an")
             .AppendLine("  error must be the same error (code and message).")
-            .AppendLine("- One harmless call where one works offline (`call` in corpus.json): the raw result deeply equal.")
+            .AppendLine("- One harmless tool call where one works offline (`call` in corpus.json), and for some servers one `resources/read`")
+            .AppendLine("  (`read`) and one `prompts/get` (`prompt`): the raw results deeply equal (*calls* says how each went directly).")
             .AppendLine()
             .AppendLine("A difference listed under `known` in corpus.json (with why) does not count: such a server's result is *known*.")
             .AppendLine()
@@ -139,7 +140,7 @@ internal static partial class CompatCorpus
             .AppendLine("negotiated with the same client, *upstream* the one the broker negotiated with the server (`mcp-broker status`);")
             .AppendLine("counts are what the server listed directly (– not offered, `error` when listing failed).")
             .AppendLine()
-            .AppendLine("| server | package | version | direct | client | upstream | tools | resources | templates | prompts | call | result |")
+            .AppendLine("| server | package | version | direct | client | upstream | tools | resources | templates | prompts | calls | result |")
             .AppendLine("|---|---|---|---|---|---|---:|---:|---:|---:|---|---|");
         for (var i = 0; i < servers.Count; i++)
         {
@@ -153,7 +154,9 @@ internal static partial class CompatCorpus
             var negotiated = $"{direct ?? "–"} | {broker ?? "–"} | {upstream ?? "–"}";
             var package = server.Package ?? $"[{server.Main}](../tests/compat/{server.Main})";
             var version = r.TryGetProperty("version", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : "";
-            var callText = counts.ValueKind == JsonValueKind.Object ? Count(counts, "call") : "–";
+            var calls = counts.ValueKind != JsonValueKind.Object ? [] : new[] { "call", "read", "prompt" }
+                .Where(k => counts.TryGetProperty(k, out var v) && v.ValueKind == JsonValueKind.String).Select(k => $"{k} {counts.GetProperty(k).GetString()}").ToList();
+            var callText = calls.Count == 0 ? "–" : string.Join(", ", calls);
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {Cell(server.Name)} | {Cell(package)} | {Cell(version)} | {negotiated} | {(counts.ValueKind == JsonValueKind.Object ? Count(counts, "tools") : "–")} | " +
                 $"{(counts.ValueKind == JsonValueKind.Object ? Count(counts, "resources") : "–")} | {(counts.ValueKind == JsonValueKind.Object ? Count(counts, "resourceTemplates") : "–")} | " +
