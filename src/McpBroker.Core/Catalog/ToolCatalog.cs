@@ -75,7 +75,7 @@ internal sealed record UpstreamTools
 
     public DateTimeOffset FetchedAt { get; }
 
-    public static Tool Copy(Tool tool, string name, string? description) => ToolExtras.Carry(tool, new()
+    public static Tool Copy(Tool tool, string name, string? description) => WireExtras.Carry(tool, new()
     {
         Name = name,
         Title = tool.Title,
@@ -673,7 +673,7 @@ internal sealed partial class ToolCatalog
 
             // Each tool as the upstream wrote it: the typed tool, with what the SDK's type does not model kept beside it.
             var tools = JsonNode.Parse(root.GetProperty("result").GetProperty("tools").GetRawText()) is JsonArray listed
-                ? listed.OfType<JsonObject>().Select(raw => ToolExtras.Attach(raw.Deserialize(McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>())!, raw)).ToList()
+                ? listed.OfType<JsonObject>().Select(raw => WireExtras.Attach(raw.Deserialize(McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>())!, raw)).ToList()
                 : null;
             return tools is null ? null : Build(upstream, tools, root.GetProperty("fetched_at").GetDateTimeOffset());
         }
@@ -697,7 +697,7 @@ internal sealed partial class ToolCatalog
                 writer.WriteString("fingerprint", entry.Upstream.Fingerprint);
                 writer.WriteString("fetched_at", entry.FetchedAt);
                 writer.WritePropertyName("result");
-                new JsonObject { ["tools"] = new JsonArray([.. entry.Listed.Select(t => (JsonNode)ToolExtras.Serialize(t, withExtras: true))]) }.WriteTo(writer);
+                new JsonObject { ["tools"] = new JsonArray([.. entry.Listed.Select(t => (JsonNode)WireExtras.Serialize(t, withExtras: true))]) }.WriteTo(writer);
                 writer.WriteEndObject();
             }
 

@@ -322,7 +322,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         }
 
         var definition = JsonSerializer.SerializeToNode(Renamed(tool.Tool, tool.ExposedName), McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>())!.AsObject();
-        ToolExtras.MergeInto(definition, tool.Tool);
+        WireExtras.MergeInto(definition, tool.Tool);
         definition["upstream"] = tool.Upstream.Name;
         definition["mutating"] = tool.Mutating;
         return Text(definition);

@@ -101,11 +101,11 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
     {
         if (Transparent(profile) is { } only)
         {
-            return await OnAsync(only, sessionId, (client, token) => client.ListPromptsAsync(request ?? new(), token), ct);
+            return await OnAsync(only, sessionId, async (client, token) => await WireExtras.ListPromptsAsync(client, request?.Cursor, token), ct);
         }
 
         var (lists, meta) = await MergeAsync(profile, sessionId, c => c.Prompts is not null,
-            async (client, token) => (await client.ListPromptsAsync(cancellationToken: token)).Select(p => p.ProtocolPrompt).ToList(), ct);
+            async (client, token) => (await WireExtras.ListAllPromptsAsync(client, token)).ToList(), ct);
         var prompts = new List<Prompt>();
         foreach (var (upstream, list) in lists)
         {

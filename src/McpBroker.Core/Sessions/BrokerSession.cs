@@ -33,8 +33,8 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
     private ProfileModel? _profile;
     private int _profileVersion = services.Config.Version;
 
-    // Tool lists being answered whose tools carry fields the SDK's Tool type drops: merged back on the way out.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<RequestId, IList<Tool>> _listings = new();
+    // Lists being answered (tools or prompts, by request) whose items carry fields the SDK's types drop: merged back on the way out.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<RequestId, (string Key, IReadOnlyList<object> Items)> _listings = new();
 
     /// <summary>
     /// The session's profile as the config says now: its upstreams, gates and overrides follow a reload; its shape
@@ -96,10 +96,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                     // The signature of the very view listed: one taken after could already include an upstream that arrived
                     // meanwhile, and the session would never be told of it.
                     var (result, signature) = await facade.ListToolsWithSignatureAsync(Profile, id, request.Params?.Cursor, token);
-                    if (ToolExtras.Any(result.Tools))
-                    {
-                        _listings[request.JsonRpcRequest.Id] = result.Tools;
-                    }
+                    Keep(request.JsonRpcRequest.Id, "tools", [.. result.Tools]);
 
                     if (signature is not null && request.Params?.Cursor is null)
                     {
@@ -133,7 +130,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
 #pragma warning restore MCP9005
             },
         };
-        options.Filters.Message.OutgoingFilters.Add(WithToolExtras);
+        options.Filters.Message.OutgoingFilters.Add(WithWireExtras);
         if (!initial.CompactToolsEnabled)
         {
             options.Capabilities.Resources = new ResourcesCapability { Subscribe = true, ListChanged = true };
@@ -145,7 +142,12 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
             handlers.ReadResourceHandler = (request, token) => Serve(request, () => resources.ReadResourceAsync(Profile, id, request.Params!, token));
             handlers.SubscribeToResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(Profile, id, request.Params!.Uri, subscribe: true, token));
             handlers.UnsubscribeFromResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(Profile, id, request.Params!.Uri, subscribe: false, token));
-            handlers.ListPromptsHandler = (request, token) => Serve(request, () => resources.ListPromptsAsync(Profile, id, request.Params, token));
+            handlers.ListPromptsHandler = (request, token) => Serve(request, async () =>
+            {
+                var prompts = await resources.ListPromptsAsync(Profile, id, request.Params, token);
+                Keep(request.JsonRpcRequest.Id, "prompts", [.. prompts.Prompts]);
+                return prompts;
+            });
             handlers.GetPromptHandler = (request, token) => Serve(request, () => resources.GetPromptAsync(Profile, id, request.Params!, token));
             handlers.CompleteHandler = (request, token) => Serve(request, () => resources.CompleteAsync(Profile, id, request.Params!, token));
         }
@@ -153,21 +155,30 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         return options;
     }
 
+    /// <summary>Remembers the items of a list being answered when any carries what the SDK's type of it dropped.</summary>
+    private void Keep(RequestId request, string key, IReadOnlyList<object> items)
+    {
+        if (WireExtras.Any(items))
+        {
+            _listings[request] = (key, items);
+        }
+    }
+
     /// <summary>
-    /// Puts back into a tools/list answer what the upstreams wrote in their tool definitions and the SDK's Tool type
-    /// does not model (<see cref="ToolExtras"/>): the answer leaves as the upstream's definitions, renamed where the
+    /// Puts back into a tools/list or prompts/list answer what the upstreams wrote in their definitions and the SDK's
+    /// types do not model (<see cref="WireExtras"/>): the answer leaves as the upstream's definitions, renamed where the
     /// profile renames.
     /// </summary>
-    private McpMessageHandler WithToolExtras(McpMessageHandler next) => async (context, ct) =>
+    private McpMessageHandler WithWireExtras(McpMessageHandler next) => async (context, ct) =>
     {
-        if (context.JsonRpcMessage is JsonRpcResponse { Result: JsonObject result } response && _listings.TryRemove(response.Id, out var tools)
-            && result["tools"] is JsonArray listed && listed.Count == tools.Count)
+        if (context.JsonRpcMessage is JsonRpcResponse { Result: JsonObject result } response && _listings.TryRemove(response.Id, out var kept)
+            && result[kept.Key] is JsonArray listed && listed.Count == kept.Items.Count)
         {
-            for (var i = 0; i < tools.Count; i++)
+            for (var i = 0; i < listed.Count; i++)
             {
-                if (listed[i] is JsonObject definition)
+                if (listed[i] is { } definition)
                 {
-                    ToolExtras.MergeInto(definition, tools[i]);
+                    WireExtras.MergeInto(definition, kept.Items[i]);
                 }
             }
         }

@@ -187,7 +187,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     /// <summary>Lists the upstream's tools; an http/sse upstream's HTTP 429/5xx answers are retried with backoff.</summary>
     public Task<Outcome<IList<Tool>>> ListToolsAsync(string? sessionId, CancellationToken ct) =>
-        RunAsync(sessionId, Model.StartTimeout, retryable: true, ToolExtras.ListAsync, ct);
+        RunAsync(sessionId, Model.StartTimeout, retryable: true, WireExtras.ListToolsAsync, ct);
 
     /// <summary>
     /// Calls a tool; <paramref name="idempotent"/> lets HTTP 429/5xx answers of an http/sse upstream be retried, and

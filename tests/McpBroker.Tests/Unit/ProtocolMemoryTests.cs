@@ -106,21 +106,21 @@ public sealed class ProtocolMemoryTests
     }
 
     [Fact]
-    public void ToolExtras_KeepWhatTheSdksToolTypeDrops_AndPutItBackOnCopies_WithoutOverwriting()
+    public void WireExtras_KeepWhatTheSdksToolTypeDrops_AndPutItBackOnCopies_WithoutOverwriting()
     {
         var raw = JsonNode.Parse("""
             {"name":"echo","description":"Echo","inputSchema":{"type":"object"},
              "execution":{"taskSupport":"forbidden"},
              "annotations":{"readOnlyHint":true,"category":"input"}}
             """)!.AsObject();
-        var tool = ToolExtras.Attach((ModelContextProtocol.Protocol.Tool)raw.Deserialize(ModelContextProtocol.McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(ModelContextProtocol.Protocol.Tool)))!, raw);
+        var tool = WireExtras.Attach((ModelContextProtocol.Protocol.Tool)raw.Deserialize(ModelContextProtocol.McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(ModelContextProtocol.Protocol.Tool)))!, raw);
 
-        Assert.False(ToolExtras.Serialize(tool).ContainsKey("execution"));
-        var written = ToolExtras.Serialize(tool, withExtras: true);
+        Assert.False(WireExtras.Serialize(tool).ContainsKey("execution"));
+        var written = WireExtras.Serialize(tool, withExtras: true);
         Assert.True(JsonNode.DeepEquals(raw, written), written.ToJsonString());
 
         var renamed = McpBroker.Catalog.UpstreamTools.Copy(tool, "up__echo", "Echo, renamed");
-        var copy = ToolExtras.Serialize(renamed, withExtras: true);
+        var copy = WireExtras.Serialize(renamed, withExtras: true);
         Assert.Equal("up__echo", copy["name"]!.GetValue<string>());
         Assert.Equal("Echo, renamed", copy["description"]!.GetValue<string>());
         Assert.Equal("forbidden", copy["execution"]!["taskSupport"]!.GetValue<string>());
@@ -128,7 +128,21 @@ public sealed class ProtocolMemoryTests
         Assert.True(copy["annotations"]!["readOnlyHint"]!.GetValue<bool>());
 
         var plain = new ModelContextProtocol.Protocol.Tool { Name = "plain", InputSchema = System.Text.Json.JsonElement.Parse("""{"type":"object"}""") };
-        Assert.False(ToolExtras.Any([plain]));
-        Assert.True(ToolExtras.Any([plain, tool]));
+        Assert.False(WireExtras.Any([plain]));
+        Assert.True(WireExtras.Any([plain, tool]));
+    }
+
+    [Fact]
+    public void WireExtras_KeepFieldsInsideArrays_AsAPromptArgumentsDefault()
+    {
+        var raw = JsonNode.Parse("""
+            {"name":"diagnose","arguments":[{"name":"pod","required":true},{"name":"namespace","default":"all"}]}
+            """)!.AsObject();
+        var prompt = WireExtras.Attach((ModelContextProtocol.Protocol.Prompt)raw.Deserialize(
+            ModelContextProtocol.McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(ModelContextProtocol.Protocol.Prompt)))!, raw);
+
+        Assert.False(WireExtras.Serialize(prompt)["arguments"]![1]!.AsObject().ContainsKey("default"));
+        var written = WireExtras.Serialize(prompt, withExtras: true);
+        Assert.True(JsonNode.DeepEquals(raw, written), written.ToJsonString());
     }
 }
