@@ -52,7 +52,7 @@ public sealed class ProtocolRelayTests
     [Fact]
     public async Task ClientCancellation_ReachesTheUpstream_AndTheSharedUpstreamKeepsServing()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(TestUpstreamBehindARawProfile);
+        await using var env = await BrokerEnvironment.CreateAsync(root => TestUpstreamBehindARawProfile(root));
         var client = await env.ConnectAsync("raw");
         var pid = await BrokerEnvironment.CallTextAsync(client, "t.pid", []);
         using var cancel = new CancellationTokenSource();
@@ -69,7 +69,7 @@ public sealed class ProtocolRelayTests
     [Fact]
     public async Task UpstreamLogMessage_ReachesTheSessionWhoseCallCausedIt_AndNoOther()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(TestUpstreamBehindARawProfile);
+        await using var env = await BrokerEnvironment.CreateAsync(root => TestUpstreamBehindARawProfile(root));
         var a = await env.ConnectAsync("raw");
         var b = await env.ConnectAsync("raw");
         var logsA = new System.Collections.Concurrent.ConcurrentQueue<string>();
@@ -88,7 +88,9 @@ public sealed class ProtocolRelayTests
     [Fact]
     public async Task SamplingFromAnUpstream_GoesToTheCallingSession_OrIsRefusedSayingWhy()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(TestUpstreamBehindARawProfile);
+        // Server-to-client requests as the session era has them (the test upstream made to speak 2025-11-25): a refusal
+        // is the answer to the upstream's request, which the upstream reads and reports in its own result.
+        await using var env = await BrokerEnvironment.CreateAsync(root => TestUpstreamBehindARawProfile(root, "--session-revision", "2025-11-25"));
 #pragma warning disable MCP9005 // sampling is deprecated from protocol 2026-07-28; the broker must still relay it
         McpClientHandlers Sampler(string who) => new()
         {
@@ -128,13 +130,39 @@ public sealed class ProtocolRelayTests
         Assert.Contains("no client session has a request in flight on upstream 't'", await File.ReadAllTextAsync(Path.Combine(env.Root, "sampled-later")));
     }
 
-    /// <summary>The in-repo test upstream (marking started and cancelled calls under the root) behind a raw profile.</summary>
-    private static string TestUpstreamBehindARawProfile(string root) => $$"""
+    [Fact]
+    public async Task SamplingFromAStatelessUpstream_ReachesTheCallingSession_OrFailsTheCallSayingWhy()
+    {
+        // The test upstream as it is (C# SDK 2.4): it speaks 2026-07-28 to the broker, where a server asks for sampling
+        // inside its answer to the call (multi round-trip requests) and the broker's SDK client asks the session.
+        await using var env = await BrokerEnvironment.CreateAsync(root => TestUpstreamBehindARawProfile(root));
+#pragma warning disable MCP9005 // sampling is deprecated from protocol 2026-07-28; the broker must still relay it
+        var sampler = await env.ConnectAsync("raw", handlers: new()
+        {
+            SamplingHandler = (request, _, _) => ValueTask.FromResult(new CreateMessageResult
+            {
+                Model = "test-model",
+                Role = Role.Assistant,
+                Content = [new TextContentBlock { Text = $"s answers {((TextContentBlock)request!.Messages[0].Content[0]).Text}" }],
+            }),
+        });
+#pragma warning restore MCP9005
+        var plain = await env.ConnectAsync("raw");
+
+        Assert.Equal("sampled: s answers hi", await BrokerEnvironment.CallTextAsync(sampler, "t.sample", new() { ["message"] = "hi" }));
+        var refused = BrokerEnvironment.ErrorOf(await plain.CallToolAsync("t.sample", new Dictionary<string, object?> { ["message"] = "hi" }));
+        Assert.Contains("cannot forward sampling/createMessage: the client session (xunit) did not declare the sampling capability", refused.GetProperty("message").GetString());
+        var status = JsonDocument.Parse((await env.RunCliAsync("status", "--json", "--config", env.ConfigPath)).Stdout).RootElement;
+        Assert.Equal("2026-07-28", status.GetProperty("upstreams")[0].GetProperty("protocol").GetString());
+    }
+
+    /// <summary>The in-repo test upstream (marking started and cancelled calls under the root, and <paramref name="args"/>) behind a raw profile.</summary>
+    private static string TestUpstreamBehindARawProfile(string root, params string[] args) => $$"""
         schema_version: 1
         runtime: { root: "{{root}}" }
         profiles:
           raw: { compact_tools_enabled: false }
         upstreams:
-          t: { command: "{{Repo.TestUpstream}}", args: [--marker-dir, "{{root}}"] }
+          t: { command: "{{Repo.TestUpstream}}", args: [--marker-dir, "{{root}}"{{string.Concat(args.Select(a => $", \"{a}\""))}}] }
         """;
 }
