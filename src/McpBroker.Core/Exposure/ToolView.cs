@@ -43,6 +43,15 @@ internal sealed class ToolView
 
     public long CatalogVersion { get; }
 
+    /// <summary>
+    /// Names the list this view shows (its exposed names, in order): equal for views of other catalog versions that
+    /// list the same tools, so a page cursor stays good while only upstreams outside the profile change.
+    /// </summary>
+    public string ListKey => _listKey ??= Convert.ToHexStringLower(Shared.Sha256.HashData(
+        System.Text.Encoding.UTF8.GetBytes(string.Join('\n', Tools.Select(t => t.ExposedName)))))[..16];
+
+    private string? _listKey;
+
     public IReadOnlyList<ExposedTool> Tools { get; }
 
     public IReadOnlyList<(ExposedTool Tool, Withheld Why, string? Reason)> Withheld { get; }

@@ -52,7 +52,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         }
 
         var (offset, size) = (0, profile.ToolsPageSize == 0 ? int.MaxValue : profile.ToolsPageSize);
-        if (cursor is not null && !TryReadCursor(cursor, view.CatalogVersion, out offset))
+        if (cursor is not null && !TryReadCursor(cursor, view.ListKey, out offset))
         {
             throw new McpProtocolException("the tool list changed since this cursor was given (or the cursor is not one of ours); list again without a cursor",
                 McpErrorCode.InvalidParams);
@@ -63,7 +63,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         return (new ListToolsResult
         {
             Tools = page,
-            NextCursor = next < view.Tools.Count ? $"{view.CatalogVersion}.{next}" : null,
+            NextCursor = next < view.Tools.Count ? $"{view.ListKey}.{next}" : null,
             Meta = unavailable.Count == 0 ? null : new JsonObject { ["mcp-broker/unavailable"] = Unavailable(unavailable) },
         }, Signature(profile, view));
     }
@@ -85,11 +85,12 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
     private static JsonArray Unavailable(IReadOnlyDictionary<string, BrokerError> unavailable) =>
         new([.. unavailable.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => (JsonNode)new JsonObject { ["upstream"] = f.Key, ["error"] = f.Value.Message })]);
 
-    private static bool TryReadCursor(string cursor, long version, out int offset)
+    /// <summary>A cursor is the list's key and an offset: good while the profile lists the same tools (see <see cref="ToolView.ListKey"/>).</summary>
+    private static bool TryReadCursor(string cursor, string listKey, out int offset)
     {
         offset = 0;
         var dot = cursor.IndexOf('.', StringComparison.Ordinal);
-        return dot > 0 && long.TryParse(cursor.AsSpan(0, dot), out var v) && v == version
+        return dot > 0 && cursor.AsSpan(0, dot).SequenceEqual(listKey)
             && int.TryParse(cursor.AsSpan(dot + 1), out offset) && offset >= 0;
     }
 
