@@ -90,7 +90,10 @@ async function exercise(makeTransport) {
   let stderrTail = "";
   inner.stderr?.on("data", (chunk) => { stderrTail = (stderrTail + chunk).slice(-400); });
   const transport = new RawTransport(inner);
-  const client = new Client({ name: "mcp-broker-compat", version: "1.0.0" }, { capabilities: {} });
+  // The client offers what the broker offers every upstream (sampling, elicitation in both modes: see
+  // UpstreamSupervisor.OfferedCapabilities), since servers shape their lists by it (server-everything adds tools that
+  // ask for them). No harmless call here asks, so no handler is needed.
+  const client = new Client({ name: "mcp-broker-compat", version: "1.0.0" }, { capabilities: { sampling: {}, elicitation: { form: {}, url: {} } } });
   try {
     await withTimeout(client.connect(transport, { timeout: START_TIMEOUT_MS }), START_TIMEOUT_MS + 1000, "initialize");
     side.initialize = transport.resultOf("initialize");
