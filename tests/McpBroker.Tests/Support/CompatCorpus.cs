@@ -260,29 +260,6 @@ internal static partial class CompatCorpus
     private static string? Optional(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-    private static async Task InstallAsync()
-    {
-        var marker = Path.Combine(Dir, "node_modules", ".package-lock.json");
-        var lockFile = Path.Combine(Dir, "package-lock.json");
-        if (File.Exists(marker) && File.GetLastWriteTimeUtc(marker) >= File.GetLastWriteTimeUtc(lockFile)
-            && File.Exists(Path.Combine(Dir, "node_modules", "@modelcontextprotocol", "sdk", "package.json")))
-        {
-            return;
-        }
-
-        var start = new ProcessStartInfo("npm") { WorkingDirectory = Dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "ci", "--ignore-scripts", "--no-audit", "--no-fund" })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var npm = Process.Start(start)!;
-        var stderr = npm.StandardError.ReadToEndAsync();
-        await npm.StandardOutput.ReadToEndAsync();
-        await npm.WaitForExitAsync();
-        if (npm.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"npm ci in tests/compat failed ({npm.ExitCode}): {await stderr}");
-        }
-    }
+    private static Task InstallAsync() =>
+        NpmUpstreams.NpmCiAsync(Dir, Path.Combine(Dir, "node_modules", "@modelcontextprotocol", "sdk", "package.json"));
 }
