@@ -148,6 +148,23 @@ public sealed class ProtocolEraTests
         Assert.DoesNotContain("server/discover", legacy.Methods.Skip(before));
     }
 
+    [Fact]
+    public async Task RememberedRevisionRefused_OverHttp_IsProbedAfreshOnTheSameStart()
+    {
+        await using var server = await TestHttpServer.StartAsync(sessionRevision: "2025-11-25");
+        await using var env = await BrokerEnvironment.CreateAsync(Config($"  web: {{ transport: http, url: \"{server.McpUrl}\" }}\n"));
+
+        // What an earlier daemon learned of this URL (remembered per URL, under a hash of it): a revision it no longer speaks.
+        var key = "url-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(server.McpUrl.ToString())))[..16];
+        Directory.CreateDirectory(Path.Combine(env.Root, "cache", "protocols"));
+        File.WriteAllText(Path.Combine(env.Root, "cache", "protocols", key + ".json"), """{"version":"2025-06-18","learned_at":"2026-12-01T00:00:00Z"}""");
+
+        var client = await env.ConnectAsync("raw");
+        Assert.Equal("again", await BrokerEnvironment.CallTextAsync(client, "web.echo", new() { ["text"] = "again" }));
+        Assert.Equal(["initialize", "server/discover", "initialize"], server.Methods.Where(m => m is "initialize" or "server/discover").Take(3));
+        Assert.Equal("2025-11-25", (await ProtocolsAsync(env))["web"]);
+    }
+
     private static async Task EchoEachAsync(McpClient client)
     {
         foreach (var name in s_sessionRevisions.Select((_, i) => $"s{i}").Append("stateless"))
