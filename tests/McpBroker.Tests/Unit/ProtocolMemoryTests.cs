@@ -44,6 +44,22 @@ public sealed class ProtocolMemoryTests
         Assert.Null(new ProtocolMemory(dir, TimeProvider.System).Recall(remote));
     }
 
+    [Fact]
+    public void Remember_WhereNothingCanBeWritten_IsKeptInMemory_AndForgetStillForgets()
+    {
+        // A file where the folder should be: nothing can be written below it.
+        var blocked = Path.Combine(Directory.CreateTempSubdirectory("mb-protocols-").FullName, "file");
+        File.WriteAllText(blocked, "");
+        var stdio = Model("c: { command: node }");
+        var memory = new ProtocolMemory(Path.Combine(blocked, "protocols"), TimeProvider.System);
+
+        memory.Remember(stdio, "2025-03-26");
+        memory.Remember(stdio, "2025-03-26");
+        Assert.Equal("2025-03-26", memory.Recall(stdio));
+        memory.Forget(stdio);
+        Assert.Null(memory.Recall(stdio));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("not json")]
