@@ -123,6 +123,18 @@ public sealed class ProtocolEraTests
     }
 
     [Fact]
+    public async Task HttpUpstreamAnsweringARevisionNobodySpeaks_FailsWithAnErrorNamingBoth()
+    {
+        await using var server = await TestHttpServer.StartAsync(sessionRevision: "2023-01-01");
+        await using var env = await BrokerEnvironment.CreateAsync(Config($"  web: {{ transport: http, url: \"{server.McpUrl}\" }}\n"));
+        var client = await env.ConnectAsync("raw");
+
+        var message = BrokerEnvironment.ErrorOf(await client.CallToolAsync("web.echo", new Dictionary<string, object?> { ["text"] = "x" }))
+            .GetProperty("message").GetString()!;
+        Assert.Contains("'2023-01-01', which the broker does not speak (it offered 2025-11-25", message);
+    }
+
+    [Fact]
     public async Task StatelessAndSessionEraServers_OverHttp_AreNegotiatedAndRememberedPerUrl()
     {
         await using var stateless = await TestHttpServer.StartAsync(statelessOnly: true);
