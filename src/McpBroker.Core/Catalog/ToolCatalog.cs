@@ -329,8 +329,7 @@ internal sealed partial class ToolCatalog
             }
         }
 
-        var state = _registry.Snapshot(model.Name, sessionId);
-        return state.ConsecutiveFailures > 0 || state.State is "backoff" or "circuit_open";
+        return _registry.Snapshot(model.Name, sessionId).Failing;
     }
 
     /// <summary>Starts a background listing of a failed upstream once its retry time (the catalog's and its instance's) has come.</summary>
@@ -365,11 +364,8 @@ internal sealed partial class ToolCatalog
         }
 
         var state = _registry.Snapshot(model.Name, sessionId);
-        return state.ConsecutiveFailures > 0 || state.State is "backoff" or "circuit_open"
-            ? new BrokerError(BrokerErrorCode.UpstreamUnavailable,
-                $"upstream '{model.Name}' is {state.State.Replace('_', ' ')} after {state.ConsecutiveFailures} failure(s)"
-                + (state.RetryAt is { } at ? $", retried at {at:HH:mm:ss} UTC" : "") + $"; last error: {state.LastError}",
-                "'broker.status' shows its state; its tools appear once it answers")
+        return state.Failing
+            ? new BrokerError(BrokerErrorCode.UpstreamUnavailable, state.DescribeFailure(), "'broker.status' shows its state; its tools appear once it answers")
             : new BrokerError(BrokerErrorCode.UpstreamUnavailable, $"upstream '{model.Name}' is starting: its tools are not listed yet",
                 "search again in a moment (raw sessions are sent tools/list_changed when they arrive); 'broker.status' shows its state");
     }
@@ -672,12 +668,10 @@ internal sealed partial class ToolCatalog
             }
 
             // Each tool as the upstream wrote it: the typed tool, with what the SDK's type does not model kept beside it.
-            var tools = JsonNode.Parse(root.GetProperty("result").GetProperty("tools").GetRawText()) is JsonArray listed
-                ? listed.OfType<JsonObject>().Select(raw => WireExtras.Attach(raw.Deserialize(McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>())!, raw)).ToList()
-                : null;
-            return tools is null ? null : Build(upstream, tools, root.GetProperty("fetched_at").GetDateTimeOffset());
+            var tools = WireExtras.Items<Tool>(JsonNode.Parse(root.GetProperty("result").GetRawText())!.AsObject(), "tools");
+            return Build(upstream, tools, root.GetProperty("fetched_at").GetDateTimeOffset());
         }
-        catch (Exception ex) when (ex is JsonException or IOException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception ex) when (ex is JsonException or IOException or KeyNotFoundException or InvalidOperationException or McpException)
         {
             LogCacheUnreadable(upstream.Name, ex.Message);
             return null;

@@ -181,10 +181,9 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
         var answers = await Task.WhenAll(asked.Select(async upstream =>
         {
             var state = registry.Snapshot(upstream.Name, sessionId);
-            if (state.State != "running" && (state.ConsecutiveFailures > 0 || state.State is "backoff" or "circuit_open"))
+            if (state.State != "running" && state.Failing)
             {
-                return (Upstream: upstream, Items: new List<T>(),
-                    Error: (string?)$"upstream '{upstream.Name}' is {state.State.Replace('_', ' ')} after {state.ConsecutiveFailures} failure(s); last error: {state.LastError}");
+                return (Upstream: upstream, Items: new List<T>(), Error: (string?)state.DescribeFailure());
             }
 
             // The wait for an upstream that is not running is counted from the first list that waited for it, however

@@ -105,7 +105,8 @@ internal static class WireExtras
         return response.Result as JsonObject ?? throw new McpException($"the upstream answered {method} with no result object");
     }
 
-    private static List<T> Items<T>(JsonObject page, string key) where T : class =>
+    /// <summary>The typed items of <paramref name="page"/>'s <paramref name="key"/> list, each with its extras attached.</summary>
+    public static List<T> Items<T>(JsonObject page, string key) where T : class =>
         page[key] is JsonArray listed
             ? [.. listed.OfType<JsonObject>().Select(raw => Attach((T)raw.Deserialize(McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(T)))!, raw))]
             : throw new McpException($"the upstream's answer has no '{key}' list");
