@@ -3,7 +3,7 @@ using McpBroker.Upstreams;
 namespace McpBroker.Tests.Unit;
 
 /// <summary>A process record is on disk whole or not at all.</summary>
-public sealed class ProcessRecordsTests
+public sealed class ProcessRecordWriteTests
 {
     [Fact]
     public void Add_ThatCannotBeCompleted_LeavesNoPartialFile_AndSaysWhy()
