@@ -231,6 +231,12 @@ public sealed class OAuthJourneyTests
         Assert.Contains("invalid_client", missing.Output);
         Assert.Contains("set upstreams.web.oauth.client_secret_file", missing.Output);
 
+        File.WriteAllText(env.ConfigPath, Config(server, "{ client_id: broker-app, client_secret_file: absent.secret }")(env.Root));
+        var absent = await OAuthLogin.RunAsync(env, "web", OAuthLogin.Http, timeout: "10m");
+        Assert.Equal(1, absent.ExitCode);
+        Assert.Contains("oauth.client_secret_file: secret file", absent.Output);
+        Assert.Contains("absent.secret does not exist", absent.Output);
+
         File.WriteAllText(env.ConfigPath, Config(server, withSecret)(env.Root));
         WriteSecret(Path.Combine(env.Root, "secrets", "web.secret"), "s3cret-right-value");
         var right = await OAuthLogin.RunAsync(env, "web", OAuthLogin.Http, timeout: "10m");
