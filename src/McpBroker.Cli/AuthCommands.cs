@@ -43,7 +43,7 @@ internal static class AuthCommands
                 return outcome == LoginOutcome.LoggedIn ? 0 : 1;
             }
 
-            Console.WriteLine($"the authorization server no longer knows the client registered at the last login; registering anew");
+            Console.WriteLine("the authorization server no longer knows the client registered at the last login; registering anew");
             OAuthRegistration.Delete(oauth.TokenFile);
             registration = null;
         }
@@ -393,7 +393,7 @@ internal static class AuthCommands
     }
 
     /// <summary>
-    /// A GET of the authorization URL without following redirects. A 4xx is the error page the browser would show
+    /// A GET of the authorization URL without following redirects. A 400 is the error page the browser would show
     /// (an unknown client, a redirect URI the server does not accept): the login ends at once saying what to change.
     /// </summary>
     private static async Task PreflightAsync(Uri authorization, Uri redirect, bool reusedRegistration, string name, CancellationToken ct)
@@ -417,8 +417,9 @@ internal static class AuthCommands
 
         using (response)
         {
-            if ((int)response.StatusCode is < 400 or >= 500)
+            if (response.StatusCode != HttpStatusCode.BadRequest)
             {
+                // Only a 400 is the refusal RFC 6749 §4.1.2.1 describes; a sign-in page may come with other codes.
                 return;
             }
 

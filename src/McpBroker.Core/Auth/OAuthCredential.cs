@@ -30,6 +30,25 @@ public sealed class OAuthCredential
     /// <summary>Held while a refresh is under way (from the request until its tokens are stored).</summary>
     internal SemaphoreSlim RefreshGate { get; } = new(1, 1);
 
+    /// <summary>Access tokens the handler stored or answered from the file, newest last (a few are enough).</summary>
+    private readonly ConcurrentQueue<string> _handled = new();
+
+    /// <summary>
+    /// The SDK stores the tokens of a token endpoint answer after the handler returned it — outside the gate, so
+    /// possibly after the next refresh stored newer ones. Those tokens are in the file already; writing them again
+    /// would put a used refresh token back.
+    /// </summary>
+    internal bool Handled(string accessToken) => _handled.Contains(accessToken);
+
+    internal void MarkHandled(string accessToken)
+    {
+        _handled.Enqueue(accessToken);
+        while (_handled.Count > 16)
+        {
+            _handled.TryDequeue(out _);
+        }
+    }
+
     public static OAuthCredential For(string tokenFile) => s_all.GetOrAdd(Path.GetFullPath(tokenFile), f => new OAuthCredential(f));
 }
 
@@ -201,6 +220,7 @@ public sealed class TokenEndpointHandler(OAuthCredential credential, HttpMessage
             body["expires_in"] = (int)Math.Floor((at - _time.GetUtcNow()).TotalSeconds);
         }
 
+        credential.MarkHandled(stored.AccessToken);
         return new HttpResponseMessage(HttpStatusCode.OK)
         {
             RequestMessage = request,
@@ -225,6 +245,7 @@ public sealed class TokenEndpointHandler(OAuthCredential credential, HttpMessage
                     Scope = body["scope"]?.ToString(),
                     ObtainedAt = _time.GetUtcNow(),
                 }, ct);
+                credential.MarkHandled(access);
             }
         }
         catch (JsonException)

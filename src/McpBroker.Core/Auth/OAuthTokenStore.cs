@@ -86,7 +86,10 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
     {
         lock (_gate)
         {
-            Store(tokens);
+            if (!OAuthCredential.For(path).Handled(tokens.AccessToken))
+            {
+                Store(tokens);
+            }
         }
 
         return ValueTask.CompletedTask;

@@ -46,6 +46,32 @@ public sealed class TokenEndpointHandlerTests : IDisposable
     }
 
     [Fact]
+    public async Task TheSdksLateStoreOfAnAnswer_DoesNotPutAUsedRefreshTokenBack()
+    {
+        var credential = Credential("rt-1");
+        var server = new StubTokenEndpoint((fields, n) => Task.FromResult(Tokens($"at-{n + 1}", $"rt-{n + 1}")));
+        using var http = Client(credential, server);
+        using (await http.SendAsync(RefreshRequest("rt-1")))
+        using (await http.SendAsync(RefreshRequest("rt-2")))
+        {
+            Assert.Equal("rt-3", credential.Store.Read()!.RefreshToken);
+        }
+
+        // The SDK of the first refresh stores its answer only now, after the second refresh stored newer tokens.
+        await new OAuthTokenStore(credential.Store.Path).StoreTokensAsync(new ModelContextProtocol.Authentication.TokenContainer
+        {
+            AccessToken = "at-2",
+            RefreshToken = "rt-2",
+            TokenType = "Bearer",
+            ObtainedAt = DateTimeOffset.UtcNow,
+            ExpiresIn = 3600,
+        }, CancellationToken.None);
+
+        Assert.Equal("rt-3", credential.Store.Read()!.RefreshToken);
+        Assert.Equal(2, server.Requests);
+    }
+
+    [Fact]
     public async Task InvalidGrant_AfterTheFileWasReplacedMeanwhile_UsesTheStoredTokensAndRecordsNoRefusal()
     {
         var credential = Credential("rt-old");
