@@ -95,9 +95,6 @@ public sealed record TokenEndpointFailure(string Grant, int Status, string? Erro
 public sealed class TokenEndpointHandler(OAuthCredential credential, HttpMessageHandler inner, Action<string, TokenEndpointFailure?>? observe = null, TimeProvider? time = null)
     : DelegatingHandler(inner)
 {
-    /// <summary>A stored access token this close to its expiry is not handed out as the answer to a refresh.</summary>
-    private static readonly TimeSpan Freshness = TimeSpan.FromSeconds(5);
-
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -202,8 +199,9 @@ public sealed class TokenEndpointHandler(OAuthCredential credential, HttpMessage
         }
     }
 
+    /// <summary>Not refused and not yet due for renewal itself: then it is the answer to a refresh.</summary>
     private bool Usable(StoredTokens stored) =>
-        stored.RefusedAt is null && (stored.ExpiresAt is not { } at || at - _time.GetUtcNow() > Freshness);
+        stored.RefusedAt is null && (stored.ExpiresAt is not { } at || at - _time.GetUtcNow() > OAuthTokenStore.Margin(stored.ObtainedAt, at));
 
     /// <summary>The stored tokens as a token endpoint would answer them (the SDK then stores the same tokens again).</summary>
     private HttpResponseMessage Answer(HttpRequestMessage request, StoredTokens stored)

@@ -29,6 +29,10 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
 
     public string Path => path;
 
+    /// <summary>How long before its expiry a token obtained at <paramref name="obtainedAt"/> is due for renewal.</summary>
+    public static TimeSpan Margin(DateTimeOffset obtainedAt, DateTimeOffset expiresAt) =>
+        TimeSpan.FromTicks(Math.Min(RefreshMargin.Ticks, (expiresAt - obtainedAt).Ticks / 10));
+
     /// <summary>The stored tokens, or null when there is no file; a damaged file is an error that names it.</summary>
     public StoredTokens? Read()
     {
@@ -62,9 +66,7 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
         int? expiresIn = null;
         if (stored.ExpiresAt is { } expiresAt)
         {
-            var lifetime = expiresAt - stored.ObtainedAt;
-            var margin = TimeSpan.FromTicks(Math.Min(RefreshMargin.Ticks, lifetime.Ticks / 10));
-            expiresIn = (int)Math.Max(0, (expiresAt - margin - stored.ObtainedAt).TotalSeconds);
+            expiresIn = (int)Math.Max(0, (expiresAt - Margin(stored.ObtainedAt, expiresAt) - stored.ObtainedAt).TotalSeconds);
         }
 
         return ValueTask.FromResult<TokenContainer?>(new TokenContainer
