@@ -238,11 +238,12 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         return (ViewOf(profile, snapshot), unavailable);
     }
 
-    /// <summary>Which of <paramref name="upstreams"/> are not catalogued yet and are starting (or listing their tools) now.</summary>
+    /// <summary>Which of <paramref name="upstreams"/> are not catalogued yet and are starting (or listing their tools) now, named for a progress note.</summary>
     private List<string> Starting(IEnumerable<string> upstreams, string sessionId)
     {
         var catalogued = catalog.Current.Upstreams;
-        return [.. upstreams.Where(name => !catalogued.ContainsKey(name) && registry.Snapshot(name, sessionId).State is "starting" or "running")];
+        return [.. upstreams.Where(name => !catalogued.ContainsKey(name) && registry.Snapshot(name, sessionId).State is "starting" or "running")
+            .Select(name => StartProgress.Label(name, registry.FindModel(name)?.Command))];
     }
 
     /// <summary>The profile's view of what the catalog holds now: nothing is listed, started or waited for.</summary>
@@ -491,7 +492,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
                 // A stopped upstream starts for the call: the client hears of it while it does.
                 var supervisor = lease.Supervisor;
                 outcome = await StartProgress.WhileAsync(supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress),
-                    () => supervisor.Snapshot().State == "starting" ? [tool.Upstream.Name] : [], progress, calls.Time, ct);
+                    () => supervisor.Snapshot().State == "starting" ? [StartProgress.Label(tool.Upstream.Name, tool.Upstream.Command)] : [], progress, calls.Time, ct);
             }
             catch (Exception ex)
             {

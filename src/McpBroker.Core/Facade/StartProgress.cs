@@ -45,7 +45,8 @@ internal static class StartProgress
                 await SendAsync(progress, new JsonObject
                 {
                     ["progress"] = value,
-                    ["message"] = $"starting {string.Join(", ", names)}: {seconds:0} s",
+                    ["message"] = $"starting {string.Join(", ", names)}: {seconds:0} s"
+                        + (names.Any(n => n.EndsWith(')')) && seconds >= 3 ? " (a package runner downloads the server on its first start)" : ""),
                 });
             }
         }
@@ -60,6 +61,10 @@ internal static class StartProgress
 
         return await work;
     }
+
+    /// <summary>An upstream's name as a note shows it: with its package runner, if one starts it (npx fetches the package on a first start).</summary>
+    public static string Label(string upstream, string? command) =>
+        Path.GetFileNameWithoutExtension(command ?? "") is "npx" or "uvx" or "bunx" or "pnpx" or "pipx" ? $"{upstream} ({Path.GetFileNameWithoutExtension(command)})" : upstream;
 
     private static async ValueTask SendAsync(Func<JsonObject, ValueTask> progress, JsonObject parameters)
     {
