@@ -87,7 +87,7 @@ internal static class Program
     /// <summary>A welcomed connection for this session: found (or started) daemon, hello sent, answer read.</summary>
     private static (Link? Link, string? Error) Open(string? socketPath, string configPath, Hello hello)
     {
-        var socket = Connect(socketPath, configPath);
+        var socket = Connect(socketPath, configPath, hello.Client);
         if (socket.Error is { } error)
         {
             return (null, error);
@@ -114,7 +114,7 @@ internal static class Program
         return (new Link(socket.Socket!, stream), null);
     }
 
-    private static (Socket? Socket, string? Error) Connect(string? socketPath, string configPath)
+    private static (Socket? Socket, string? Error) Connect(string? socketPath, string configPath, string client)
     {
         if (!string.IsNullOrEmpty(socketPath))
         {
@@ -129,7 +129,7 @@ internal static class Program
         }
 
         // Slow path: ask the CLI to start the daemon (or find the running one); it prints the socket path.
-        var (started, output) = StartDaemon(configPath);
+        var (started, output) = StartDaemon(configPath, client);
         if (!started)
         {
             return (null, output);
@@ -154,7 +154,7 @@ internal static class Program
         }
     }
 
-    private static (bool Ok, string Output) StartDaemon(string configPath)
+    private static (bool Ok, string Output) StartDaemon(string configPath, string client)
     {
         var cli = FindCli();
         if (cli is null)
@@ -169,6 +169,8 @@ internal static class Program
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Named where the daemon's environment says it came from, when this start is the one that captures it.
+        start.Environment["MCP_BROKER_STARTED_BY"] = $"mcp-broker-client --client {client} (pid {Environment.ProcessId})";
         foreach (var arg in new[] { "daemon", "--detach", "--config", configPath })
         {
             start.ArgumentList.Add(arg);

@@ -207,7 +207,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
                 ["retry_at"] = state.RetryAt,
                 ["tools"] = snapshot.Upstreams.ContainsKey(name) ? view.Tools.Count(t => t.Upstream.Name == name) : null,
                 ["last_error"] = state.LastError,
-                ["auth"] = AuthProbe.Of(upstream, Environment.GetEnvironmentVariable, DateTimeOffset.UtcNow).ToJson(),
+                ["auth"] = AuthProbe.Of(upstream, DaemonEnvironment.Get, DateTimeOffset.UtcNow).ToJson(),
             });
             var withheld = view.Withheld.Where(w => w.Tool.Upstream.Name == name).ToList();
             if (withheld.Any(w => w.Why == Withheld.Mutating))
