@@ -8,7 +8,7 @@ namespace McpBroker.Upstreams;
 
 /// <summary>
 /// The environment the daemon gives its upstreams and reads <c>env_from</c> variables from, the same whichever client's
-/// shim started the daemon (docs/configuration.md, "The daemon's environment"). Three sources, later ones winning:
+/// shim started the daemon (README, "The daemon's environment"). Three sources, later ones winning:
 /// the user's passwd entry (HOME, USER, LOGNAME, SHELL: never a client's), the captured file
 /// <c>{runtime.secrets_dir}/daemon.env</c> (PATH, locale, proxies, caches and every variable an <c>env_from</c> names,
 /// as they were where the capture ran), and <c>{runtime.secrets_dir}/service.env</c> (what the user writes by hand;
@@ -140,7 +140,7 @@ public sealed partial class DaemonEnvironment
         var names = Captured.Concat(model.Upstreams.SelectMany(u => u.EnvFrom.Values)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
             .Where(name => Environment.GetEnvironmentVariable(name) is { } value && !value.Contains('\n', StringComparison.Ordinal)).ToList();
         var text = new StringBuilder()
-            .AppendLine("# The environment of the mcp-broker daemon and its upstreams (docs/configuration.md, \"The daemon's environment\").")
+            .AppendLine("# The environment of the mcp-broker daemon and its upstreams (README, \"The daemon's environment\").")
             .AppendLine("# NAME=value lines, one a line, values as they are (no quotes, no expansion). HOME, USER, LOGNAME and SHELL come from")
             .AppendLine("# the passwd entry unless set here. Recapture from your shell: mcp-broker daemon env --capture")
             .AppendLine(CultureInfo.InvariantCulture, $"{SourceHeader}{source}")
