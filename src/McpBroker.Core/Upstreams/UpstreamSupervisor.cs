@@ -1268,7 +1268,15 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private (Dictionary<string, string> Env, List<string> Secrets) BuildEnvironment()
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var name in StdioClientTransportOptions.GetDefaultEnvironmentVariables().Keys.Concat(s_inheritedVariables))
+        foreach (var key in StdioClientTransportOptions.GetDefaultEnvironmentVariables().Keys)
+        {
+            if (DaemonEnvironment.Get(key) is { } value)
+            {
+                env[key] = value;
+            }
+        }
+
+        foreach (var name in s_inheritedVariables)
         {
             if (DaemonEnvironment.Get(name) is { } value)
             {
