@@ -33,8 +33,15 @@ internal static class StartProgress
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         try
         {
-            while (await Task.WhenAny(work, Task.Delay(Interval, time, stop.Token)) != work)
+            while (true)
             {
+                // A cancelled request ends the notes at once; the work sees the same token and ends the way it ends.
+                var tick = Task.Delay(Interval, time, stop.Token);
+                if (await Task.WhenAny(work, tick) == work || tick.IsCanceled)
+                {
+                    break;
+                }
+
                 if (starting() is not { Count: > 0 } names)
                 {
                     continue;
@@ -49,10 +56,6 @@ internal static class StartProgress
                         + (names.Any(n => n.EndsWith(')')) && seconds >= 3 ? " (a package runner downloads the server on its first start)" : ""),
                 });
             }
-        }
-        catch (OperationCanceledException) when (!work.IsCompleted)
-        {
-            // The request was cancelled: the work sees the same token and ends the way it ends.
         }
         finally
         {
