@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using McpBroker.Config;
 using McpBroker.Daemon;
+using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using Spectre.Console;
@@ -81,7 +82,7 @@ internal static class DemoCommand
 
         const string query = "remember that Alice likes tea";
         clock.Restart();
-        var search = await CallAsync(client, "broker.search_tools", new() { ["query"] = query, ["limit"] = 5 }, ct);
+        var search = await WithProgressAsync("search", progress => CallAsync(client, "broker.search_tools", new() { ["query"] = query, ["limit"] = 5 }, ct, progress));
         Step("search", $"\"{query}\" ({clock.ElapsedMilliseconds} ms, the first search starts the upstreams it needs)");
         using (var doc = JsonDocument.Parse(search))
         {
@@ -119,9 +120,10 @@ internal static class DemoCommand
         return 0;
     }
 
-    private static async Task<string> CallAsync(McpClient client, string tool, Dictionary<string, object?> args, CancellationToken ct)
+    private static async Task<string> CallAsync(McpClient client, string tool, Dictionary<string, object?> args, CancellationToken ct,
+        IProgress<ProgressNotificationValue>? progress = null)
     {
-        var result = await client.CallToolAsync(tool, args, cancellationToken: ct);
+        var result = await client.CallToolAsync(tool, args, progress, cancellationToken: ct);
         var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(t => t.Text));
         return result.IsError == true ? throw new InvalidOperationException($"{tool} failed: {text}") : text;
     }
@@ -139,6 +141,27 @@ internal static class DemoCommand
 
             Step("stop", $"daemon (pid {pid}) stopped with its upstreams in {clock.ElapsedMilliseconds} ms");
         }
+    }
+
+    /// <summary>
+    /// Runs a call that may wait on upstreams starting, showing the broker's progress notifications as they come (which
+    /// upstreams, how long, whether npx downloads): a live status line on a terminal, plain lines elsewhere.
+    /// </summary>
+    private static async Task<string> WithProgressAsync(string step, Func<IProgress<ProgressNotificationValue>, Task<string>> call)
+    {
+        if (Console.IsOutputRedirected)
+        {
+            return await call(new Reported(value => Detail($"{step}: {value.Message}")));
+        }
+
+        return await AnsiConsole.Status().StartAsync($"{step}…", context =>
+            call(new Reported(value => context.Status($"{step}: {Markup.Escape(value.Message ?? "")}"))));
+    }
+
+    /// <summary>Reports on the thread that got the notification (Progress&lt;T&gt; would post it, and lines could follow the result).</summary>
+    private sealed class Reported(Action<ProgressNotificationValue> report) : IProgress<ProgressNotificationValue>
+    {
+        public void Report(ProgressNotificationValue value) => report(value);
     }
 
     private static void Step(string step, string text) => AnsiConsole.MarkupLine($"[bold yellow]{step,-10}[/] {text}");

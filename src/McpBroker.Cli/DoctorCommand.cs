@@ -69,6 +69,19 @@ internal static class DoctorCommand
     private static async Task CheckDaemonAsync(BrokerModel model, Action<string> ok, Action<string, string> warn, Action<string, string> problem)
     {
         var runtime = model.Runtime;
+        switch (DaemonEnvironment.Read(runtime))
+        {
+            case null:
+                ok($"upstream environment: not captured yet (the first daemon start captures it; 'mcp-broker daemon env --capture' takes it from your shell)");
+                break;
+            case { FromShell: false } captured:
+                warn($"upstream {EnvCommand.Describe(captured)}: a client's environment, not your shell's", "mcp-broker daemon env --capture, then mcp-broker daemon stop");
+                break;
+            case var captured:
+                ok($"upstream {EnvCommand.Describe(captured)}");
+                break;
+        }
+
         if (!OperatingSystem.IsWindows() && Directory.Exists(runtime.Root)
             && (File.GetUnixFileMode(runtime.Root) & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
         {
@@ -126,6 +139,8 @@ internal static class DoctorCommand
     private static void CheckUpstreams(BrokerModel model, Action<string> ok, Action<string, string> problem)
     {
         var now = DateTimeOffset.UtcNow;
+        // env_from is read from the daemon's environment, not this shell's (see 'mcp-broker daemon env').
+        Func<string, string?> getEnv = DaemonEnvironment.Read(model.Runtime) is { } daemonEnvironment ? daemonEnvironment.Value : Environment.GetEnvironmentVariable;
         foreach (var upstream in model.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled))
         {
             var found = true;
@@ -136,12 +151,12 @@ internal static class DoctorCommand
             }
 
             // The same passive probe as 'auth status' and status: variables, secret files (present, 0600), OAuth tokens.
-            var probe = AuthProbe.Of(upstream, Environment.GetEnvironmentVariable, now);
+            var probe = AuthProbe.Of(upstream, getEnv, now);
             foreach (var missing in probe.Missing)
             {
                 problem($"upstream {upstream.Name}: {missing}", missing.Contains("run", StringComparison.Ordinal)
                     ? "as the line says"
-                    : "set the variable in the daemon's environment (a service unit, or the shell that starts clients), or create the file with the secret and 'chmod 600' it");
+                    : "set the variable in your shell and run 'mcp-broker daemon env --capture' (or add NAME=value to {runtime.secrets_dir}/service.env), or create the file with the secret and 'chmod 600' it");
             }
 
             if (probe.State is AuthProbe.OAuthRefreshExpired or AuthProbe.CredentialsRefused)

@@ -51,6 +51,11 @@ var reap = new Command("reap", "Stop upstream processes left behind by a daemon 
 reap.SetAction((r, ct) => DaemonCommands.ReapAsync(r.GetValue(configOption)));
 daemon.Subcommands.Add(reap);
 
+var capture = new Option<bool>("--capture") { Description = "Capture it now from this shell (PATH, locale, proxies, caches and every variable an env_from names)" };
+var daemonEnv = new Command("env", "Where the daemon's environment (its upstreams' PATH, HOME …, and env_from values) comes from, and the names it sets") { capture };
+daemonEnv.SetAction(r => EnvCommand.Run(r.GetValue(configOption), r.GetValue(capture)));
+daemon.Subcommands.Add(daemonEnv);
+
 var upstreamName = new Argument<string>("NAME") { Description = "Upstream name, as in the config" };
 var restart = new Command("restart", "Close an upstream's circuit and restart it on its next request") { upstreamName };
 restart.SetAction((r, ct) => DaemonCommands.RestartUpstreamAsync(r.GetValue(configOption), r.GetValue(upstreamName)!));

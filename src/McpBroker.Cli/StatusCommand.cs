@@ -75,6 +75,11 @@ internal static class StatusCommand
             }
         }
 
+        if (daemon["environment"] is { } environment)
+        {
+            console.MarkupLine($"upstream environment: {Markup.Escape(Text(environment["file"]))} ({Markup.Escape(Text(environment["source"]))})");
+        }
+
         if (daemon["http"] is { } http)
         {
             console.MarkupLine($"HTTP front door: {Markup.Escape(http.GetValue<string>())}");

@@ -67,7 +67,7 @@ internal static class ToolsCommands
         }
 
         var interactive = !json && !Console.IsOutputRedirected;
-        if (await CatalogFill.RunAsync(model, profile, show: interactive, ct) is not { } upstreams)
+        if (await CatalogFill.RunAsync(model, profile, show: interactive, ct, plain: !json) is not { } upstreams)
         {
             Console.Error.WriteLine($"mcp-broker: the daemon did not answer the request to list tools; see 'mcp-broker logs'");
             return 1;

@@ -51,7 +51,8 @@ internal static class Program
 
             if (value is null or "")
             {
-                return Fail(args[i].StartsWith('-') ? $"'{args[i]}' needs a value or is not an option; {Usage}" : $"unexpected argument '{args[i]}'; {Usage}", 2);
+                var wrong = args[i].StartsWith('-') ? $"'{args[i]}' needs a value or is not an option" : $"unexpected argument '{args[i]}'";
+                return FailedSession.Serve(StandardStreams.Input(), StandardStreams.Output(), $"{wrong}; fix the args of this client's mcp-broker entry ({Usage})", 2);
             }
         }
 
@@ -64,7 +65,8 @@ internal static class Program
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                return Fail($"cannot read the token file {tokenFile}: {ex.Message}", 1);
+                return FailedSession.Serve(StandardStreams.Input(), StandardStreams.Output(),
+                    $"cannot read the token file {tokenFile}: {ex.Message}; fix --token-file in this client's mcp-broker entry", 1);
             }
         }
 
@@ -74,7 +76,8 @@ internal static class Program
         var first = Open(socketPath, configPath, hello);
         if (first.Error is { } error)
         {
-            return Fail(error, 1);
+            // The client is still owed an answer: the reason goes where it shows a server's state, not only to stderr.
+            return FailedSession.Serve(StandardStreams.Input(), StandardStreams.Output(), error, 1);
         }
 
         var relay = new Relay(first.Link!, () => Open(socketPath, configPath, hello));
@@ -84,7 +87,7 @@ internal static class Program
     /// <summary>A welcomed connection for this session: found (or started) daemon, hello sent, answer read.</summary>
     private static (Link? Link, string? Error) Open(string? socketPath, string configPath, Hello hello)
     {
-        var socket = Connect(socketPath, configPath);
+        var socket = Connect(socketPath, configPath, hello.Client);
         if (socket.Error is { } error)
         {
             return (null, error);
@@ -111,7 +114,7 @@ internal static class Program
         return (new Link(socket.Socket!, stream), null);
     }
 
-    private static (Socket? Socket, string? Error) Connect(string? socketPath, string configPath)
+    private static (Socket? Socket, string? Error) Connect(string? socketPath, string configPath, string client)
     {
         if (!string.IsNullOrEmpty(socketPath))
         {
@@ -126,7 +129,7 @@ internal static class Program
         }
 
         // Slow path: ask the CLI to start the daemon (or find the running one); it prints the socket path.
-        var (started, output) = StartDaemon(configPath);
+        var (started, output) = StartDaemon(configPath, client);
         if (!started)
         {
             return (null, output);
@@ -151,7 +154,7 @@ internal static class Program
         }
     }
 
-    private static (bool Ok, string Output) StartDaemon(string configPath)
+    private static (bool Ok, string Output) StartDaemon(string configPath, string client)
     {
         var cli = FindCli();
         if (cli is null)
@@ -166,6 +169,8 @@ internal static class Program
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Named where the daemon's environment says it came from, when this start is the one that captures it.
+        start.Environment["MCP_BROKER_STARTED_BY"] = $"mcp-broker-client --client {client} (pid {Environment.ProcessId})";
         foreach (var arg in new[] { "daemon", "--detach", "--config", configPath })
         {
             start.ArgumentList.Add(arg);
@@ -184,7 +189,7 @@ internal static class Program
 
             return process.ExitCode == 0
                 ? (true, stdout.GetAwaiter().GetResult().Trim())
-                : (false, stderr.GetAwaiter().GetResult().Trim() is { Length: > 0 } message ? message : $"'mcp-broker daemon --detach' failed with exit code {process.ExitCode}");
+                : (false, "cannot start the broker daemon: " + (OneLine(stderr.GetAwaiter().GetResult()) is { Length: > 0 } message ? message : $"'mcp-broker daemon --detach' failed with exit code {process.ExitCode}; 'mcp-broker doctor' says why"));
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
@@ -316,14 +321,40 @@ internal static class Program
                 return null;
             }
 
-            return root.TryGetProperty("error", out var error) && error.TryGetProperty("message", out var message)
-                ? $"the broker refused the session: {message.GetString()}"
-                : "the broker refused the session";
+            if (!root.TryGetProperty("error", out var error) || !error.TryGetProperty("message", out var message))
+            {
+                return "the broker refused the session";
+            }
+
+            var fix = error.TryGetProperty("code", out var code) && code.ValueEquals("unknown_profile")
+                ? "; fix: name one of those profiles in this client's mcp-broker entry, or add the profile to the config"
+                : "";
+            return $"the broker refused the session: {message.GetString()}{fix}";
         }
         catch (JsonException)
         {
             return "the broker daemon answered with something other than JSON; is the socket a broker's?";
         }
+    }
+
+    /// <summary>
+    /// The CLI's error output as one short line a client can show whole (Claude Code cuts a server's error at a few
+    /// hundred characters): its first error, shortened, how many more there are, and its last line, which says the fix.
+    /// </summary>
+    private static string OneLine(string text)
+    {
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => line.StartsWith("mcp-broker: ", StringComparison.Ordinal) ? line["mcp-broker: ".Length..] : line)
+            .Select(line => line.StartsWith("error: ", StringComparison.Ordinal) ? line["error: ".Length..] : line)
+            .ToList();
+        static string Short(string line, int max) => line.Length <= max ? line : line[..(max - 1)] + "…";
+        return lines.Count switch
+        {
+            0 => "",
+            1 => Short(lines[0], 300),
+            _ => Short(lines[0], 160) + (lines.Count > 2 ? $" (and {lines.Count - 2} more)" : "") + "; "
+                + lines[^1].Replace("fix the errors above", "fix these errors", StringComparison.Ordinal),
+        };
     }
 
     internal static int Fail(string message, int code)

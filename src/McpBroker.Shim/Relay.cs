@@ -66,9 +66,16 @@ internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconn
                 _gate.Wait();
                 try
                 {
-                    if (_link is null && !Reconnect(stdout))
+                    if (_link is null && Reconnect() is { } lost)
                     {
-                        // Wake the daemon-side loop, which waits for a new connection, so the shim can exit.
+                        // The request that asked for the reconnect is answered with why it failed (the client shows that,
+                        // not a closed pipe); then the daemon-side loop, which waits for a new connection, is woken so the
+                        // shim can exit.
+                        if (info.Method is not null && info.Id is { } failed)
+                        {
+                            stdout.Write(FailedSession.Error(failed, "mcp-broker: " + lost));
+                        }
+
                         _nextLink.TrySetResult(null);
                         return 1;
                     }
@@ -177,13 +184,14 @@ internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconn
         }
     }
 
-    /// <summary>Called with the gate held: a new daemon connection, with the client's initialization replayed.</summary>
-    private bool Reconnect(Stream stdout)
+    /// <summary>Called with the gate held: a new daemon connection, with the client's initialization replayed; null, or why not.</summary>
+    private string? Reconnect()
     {
         if (++_reconnects > MaxReconnects)
         {
-            Program.Fail($"the broker daemon went away {MaxReconnects} times in this session; giving up", 1);
-            return false;
+            var tooMany = $"the broker daemon went away {MaxReconnects} times in this session; giving up ('mcp-broker logs' says why; restart this server in the client)";
+            Program.Fail(tooMany, 1);
+            return tooMany;
         }
 
         // Right after a daemon dies its socket may still accept for a moment (the kernel closes the dying process's
@@ -197,8 +205,9 @@ internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconn
 
         if (link is null)
         {
-            Program.Fail($"lost the broker daemon and could not reconnect: {error}", 1);
-            return false;
+            var lost = $"lost the broker daemon and could not reconnect: {error}";
+            Program.Fail(lost, 1);
+            return lost;
         }
 
         if (_initialize is not null)
@@ -216,7 +225,7 @@ internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconn
         var signal = _nextLink;
         _nextLink = new TaskCompletionSource<Link?>(TaskCreationOptions.RunContinuationsAsynchronously);
         signal.TrySetResult(link);
-        return true;
+        return null;
     }
 
     private void Track(MessageInfo info, ReadOnlyMemory<byte> line)

@@ -6,6 +6,8 @@ using ModelContextProtocol.Server;
 // Switches (command-line): --exit-at-start CODE, --garbage-stdout, --flood-stderr LINES, --stderr TEXT,
 // --marker-dir DIR (slow calls write started-TAG when they begin and cancelled-TAG when cancelled, so tests can see
 // that a call and its cancellation reached the server),
+// --start-delay MS (waits MS milliseconds before it answers anything, as a server that downloads or loads for a while),
+// --print-env-tool (adds the tool env, which answers with the process's whole environment as NAME=value lines, sorted),
 // --linger (keep running after stdin ends, as a misbehaving server would), --spawn-child (start a child process),
 // --print-env NAME[,NAME] (writes NAME=value to stderr at start, as a careless server might),
 // --describe-from FILE (echo's description is the file's content, read at each tools/list: a "rug pull" on demand),
@@ -54,6 +56,12 @@ if (options.ContainsKey("--garbage-stdout"))
     Console.Out.Flush();
 }
 
+if (options.TryGetValue("--start-delay", out var startDelay))
+{
+    // The slow start is the behaviour under test (npx downloading a package), not synchronisation.
+    await Task.Delay(int.Parse(startDelay));
+}
+
 var markerDir = options.GetValueOrDefault("--marker-dir");
 using var child = options.ContainsKey("--spawn-child") ? System.Diagnostics.Process.Start("sleep", "3600") : null;
 var extraTools = new List<Tool>();
@@ -75,6 +83,7 @@ IList<Tool> Tools() =>
     new() { Name = "sample", Description = "Ask the client to sample a reply to the message", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "sample_after", Description = "Ask the client to sample once go-TAG exists in the marker dir, after answering", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
     .. extraTools,
+    .. options.ContainsKey("--print-env-tool") ? [new Tool { Name = "env", Description = "The process's environment", InputSchema = none, Annotations = new() { ReadOnlyHint = true } }] : (Tool[])[],
 ];
 
 string EchoDescription() =>
@@ -100,6 +109,9 @@ var serverOptions = new McpServerOptions
                     return Result($"echo: {Text("message")}");
                 case "pid":
                     return Result(Environment.ProcessId.ToString());
+                case "env" when options.ContainsKey("--print-env-tool"):
+                    return Result(string.Join("\n", Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+                        .Select(e => $"{e.Key}={e.Value}").Order(StringComparer.Ordinal)));
                 case "child_pid":
                     return Result(child?.Id.ToString() ?? "0");
                 case "crash":

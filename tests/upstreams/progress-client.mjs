@@ -1,6 +1,6 @@
 // A real third-party MCP client (the official TypeScript SDK, single-threaded: it sees notifications in arrival order)
 // calling one tool through the broker's shim with a progress token.
-// usage: node progress-client.mjs SHIM CONFIG PROFILE TOOL ARGS_JSON  → one JSON line: {progress: [[progress, total]…], text}
+// usage: node progress-client.mjs SHIM CONFIG PROFILE TOOL ARGS_JSON  → one JSON line: {progress: [[progress, total, message]…], text}
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { ProgressNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
@@ -18,7 +18,7 @@ await client.connect(transport);
 // hands notifications to a later microtask but resolves the response at once, so progress that shares a read with the
 // response would be dropped by the client itself (directly against an upstream as much as through the broker).
 const progress = [];
-client.setNotificationHandler(ProgressNotificationSchema, (n) => { progress.push([n.params.progress, n.params.total]); });
+client.setNotificationHandler(ProgressNotificationSchema, (n) => { progress.push([n.params.progress, n.params.total ?? null, n.params.message ?? null]); });
 const result = await client.callTool({ name: tool, arguments: JSON.parse(args) }, undefined, { onprogress: () => {} });
 console.log(JSON.stringify({ progress, text: result.content[0].text, isError: result.isError ?? false }));
 await client.close();

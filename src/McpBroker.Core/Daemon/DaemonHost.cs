@@ -44,6 +44,18 @@ public static partial class DaemonHost
             return 1;
         }
 
+        // Upstreams get the daemon's own environment, not that of whichever client's shim started it; the first daemon of
+        // a root captures it (from the shell, when the user starts it there), holding the lock so only one does.
+        try
+        {
+            Upstreams.DaemonEnvironment.Use(Upstreams.DaemonEnvironment.Load(model, Environment.GetEnvironmentVariable(Upstreams.DaemonEnvironment.StartedByVariable)));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            reportError(new DaemonStartError(1, $"cannot read or capture the daemon's environment ({Upstreams.DaemonEnvironment.PathOf(runtime)}): {ex.Message}"));
+            return 1;
+        }
+
         // Holding the lock means the previous daemon is gone: stop whatever upstreams it left behind.
         var reaped = await new ProcessRecords(runtime.RunDir).ReapOrphansAsync();
 

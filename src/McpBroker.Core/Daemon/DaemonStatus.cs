@@ -39,6 +39,16 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 ["http"] = model.Settings.Http?.Url("PROFILE"),
                 // Log lines that could not be written (disk full, read-only root): the daemon kept serving meanwhile.
                 ["log_lines_dropped"] = RotatingFile.DroppedLines,
+                // Where upstreams' environment and env_from values come from (names only: some values are secrets).
+                ["environment"] = Upstreams.DaemonEnvironment.Current is { } environment ? new JsonObject
+                {
+                    ["file"] = environment.File,
+                    ["source"] = environment.Source,
+                    ["captured_at"] = environment.CapturedAt,
+                    ["from_shell"] = environment.FromShell,
+                    ["service_file"] = environment.ServiceFile,
+                    ["variables"] = new JsonArray([.. environment.Names.Select(n => (JsonNode)n)]),
+                } : null,
             },
             ["config"] = new JsonObject
             {
@@ -129,7 +139,7 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 _ => "shared",
             },
             ["url"] = upstream.Remote?.DisplayUrl,
-            ["auth"] = AuthProbe.Of(upstream, Environment.GetEnvironmentVariable, now).ToJson(),
+            ["auth"] = AuthProbe.Of(upstream, Upstreams.DaemonEnvironment.Get, now).ToJson(),
         };
         if (upstream.Mode == UpstreamMode.Disabled)
         {

@@ -139,8 +139,8 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         return brokerTool is not null && (compact || brokerTool == FacadeTools.Status)
             ? brokerTool switch
             {
-                FacadeTools.Search => await SearchAsync(profile, sessionId, arguments, ct),
-                FacadeTools.Describe => await DescribeAsync(profile, sessionId, arguments, ct),
+                FacadeTools.Search => await SearchAsync(profile, sessionId, arguments, progress, ct),
+                FacadeTools.Describe => await DescribeAsync(profile, sessionId, arguments, progress, ct),
                 FacadeTools.Call => await CallThroughAsync(profile, sessionId, arguments, progress, ct),
                 FacadeTools.Status => Text(Status(profile, sessionId)),
                 var unlisted => await UnlistedAsync(profile, sessionId, unlisted, arguments, ct),
@@ -207,7 +207,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
                 ["retry_at"] = state.RetryAt,
                 ["tools"] = snapshot.Upstreams.ContainsKey(name) ? view.Tools.Count(t => t.Upstream.Name == name) : null,
                 ["last_error"] = state.LastError,
-                ["auth"] = AuthProbe.Of(upstream, Environment.GetEnvironmentVariable, DateTimeOffset.UtcNow).ToJson(),
+                ["auth"] = AuthProbe.Of(upstream, DaemonEnvironment.Get, DateTimeOffset.UtcNow).ToJson(),
             });
             var withheld = view.Withheld.Where(w => w.Tool.Upstream.Name == name).ToList();
             if (withheld.Any(w => w.Why == Withheld.Mutating))
@@ -229,10 +229,21 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
     /// The profile's view for list, search and describe: what the catalog holds, after a bounded wait for upstreams
     /// listed for the first time (never for one that failed), and why each missing upstream is missing.
     /// </summary>
-    private async ValueTask<(ToolView View, IReadOnlyDictionary<string, BrokerError> Unavailable)> ViewAsync(ProfileModel profile, string sessionId, CancellationToken ct)
+    /// <param name="progress">When the client asked for progress: told which upstreams it waits for while they start.</param>
+    private async ValueTask<(ToolView View, IReadOnlyDictionary<string, BrokerError> Unavailable)> ViewAsync(ProfileModel profile, string sessionId, CancellationToken ct,
+        Func<JsonObject, ValueTask>? progress = null)
     {
-        var (snapshot, unavailable) = await catalog.AvailableAsync(profile.Upstreams, sessionId, waitForFirstListings: true, ct);
+        var (snapshot, unavailable) = await StartProgress.WhileAsync(catalog.AvailableAsync(profile.Upstreams, sessionId, waitForFirstListings: true, ct).AsTask(),
+            () => Starting(profile.Upstreams, sessionId), progress, calls.Time, ct);
         return (ViewOf(profile, snapshot), unavailable);
+    }
+
+    /// <summary>Which of <paramref name="upstreams"/> are not catalogued yet and are starting (or listing their tools) now, named for a progress note.</summary>
+    private List<string> Starting(IEnumerable<string> upstreams, string sessionId)
+    {
+        var catalogued = catalog.Current.Upstreams;
+        return [.. upstreams.Where(name => !catalogued.ContainsKey(name) && registry.Snapshot(name, sessionId).State is "starting" or "running")
+            .Select(name => StartProgress.Label(name, registry.FindModel(name)?.Command))];
     }
 
     /// <summary>The profile's view of what the catalog holds now: nothing is listed, started or waited for.</summary>
@@ -250,7 +261,8 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         return view;
     }
 
-    private async Task<Outcome<CallToolResult>> SearchAsync(ProfileModel profile, string sessionId, IDictionary<string, JsonElement> args, CancellationToken ct)
+    private async Task<Outcome<CallToolResult>> SearchAsync(ProfileModel profile, string sessionId, IDictionary<string, JsonElement> args,
+        Func<JsonObject, ValueTask>? progress, CancellationToken ct)
     {
         if (!TryGetString(args, "query", out var query) || string.IsNullOrWhiteSpace(query))
         {
@@ -273,7 +285,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             detail = true;
         }
 
-        var (view, unavailable) = await ViewAsync(profile, sessionId, ct);
+        var (view, unavailable) = await ViewAsync(profile, sessionId, ct, progress);
         var snapshot = catalog.Current;
         var hits = snapshot.Index.Search(query, limit, view.Contains);
         var matches = new JsonArray();
@@ -302,7 +314,8 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         return Text(result);
     }
 
-    private async Task<Outcome<CallToolResult>> DescribeAsync(ProfileModel profile, string sessionId, IDictionary<string, JsonElement> args, CancellationToken ct)
+    private async Task<Outcome<CallToolResult>> DescribeAsync(ProfileModel profile, string sessionId, IDictionary<string, JsonElement> args,
+        Func<JsonObject, ValueTask>? progress, CancellationToken ct)
     {
         if (!TryGetString(args, "name", out var name))
         {
@@ -315,7 +328,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             return Text(JsonSerializer.SerializeToNode(own, McpJsonUtilities.DefaultOptions.GetTypeInfo<Tool>())!);
         }
 
-        var (view, unavailable) = await ViewAsync(profile, sessionId, ct);
+        var (view, unavailable) = await ViewAsync(profile, sessionId, ct, progress);
         if (view.Find(name) is not { } tool)
         {
             // A tool of an upstream that is not catalogued is unknown because that upstream is down or starting: say so.
@@ -442,13 +455,14 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             var missing = Serving(profile, name).Where(u => !snapshot.Upstreams.ContainsKey(u.Name)).ToList();
             if (missing.Count > 0)
             {
-                var listed = await Task.WhenAll(missing.Select(u => catalog.ListedAsync(u.Name, sessionId, ct).AsTask()));
+                var listed = await StartProgress.WhileAsync(Task.WhenAll(missing.Select(u => catalog.ListedAsync(u.Name, sessionId, ct).AsTask())),
+                    () => Starting(missing.Select(u => u.Name), sessionId), progress, calls.Time, ct);
                 down = listed.Select(l => l.Error).FirstOrDefault(e => e is not null);
             }
             else if (profile.Transparent && profile.Upstreams.Any(u => !snapshot.Upstreams.ContainsKey(u)))
             {
                 // Unprefixed names do not say their upstream: a transparent profile waits as tools/list does.
-                var (_, unavailable) = await ViewAsync(profile, sessionId, ct);
+                var (_, unavailable) = await ViewAsync(profile, sessionId, ct, progress);
                 down = unavailable.Values.FirstOrDefault();
             }
 
@@ -475,7 +489,10 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             Outcome<CallToolResult> outcome;
             try
             {
-                outcome = await lease.Supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress);
+                // A stopped upstream starts for the call: the client hears of it while it does.
+                var supervisor = lease.Supervisor;
+                outcome = await StartProgress.WhileAsync(supervisor.CallToolAsync(sessionId, tool.Tool.Name, WithDefaults(tool, arguments), ct, idempotent, progress),
+                    () => supervisor.Snapshot().State == "starting" ? [StartProgress.Label(tool.Upstream.Name, tool.Upstream.Command)] : [], progress, calls.Time, ct);
             }
             catch (Exception ex)
             {

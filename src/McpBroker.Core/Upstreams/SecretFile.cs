@@ -13,8 +13,10 @@ internal static class SecretFile
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, variable) in model.EnvFrom)
         {
-            values[key] = Environment.GetEnvironmentVariable(variable)
-                ?? throw new UpstreamStartException($"env_from.{key}: host variable '{variable}' is not set in the daemon's environment");
+            values[key] = DaemonEnvironment.Get(variable)
+                ?? throw new UpstreamStartException(DaemonEnvironment.Current is { } daemon
+                    ? $"env_from.{key}: host variable '{variable}' is not set in the daemon's environment ({daemon.File}); set it in your shell and run 'mcp-broker daemon env --capture', or add {variable}=… to {Path.Combine(Path.GetDirectoryName(daemon.File)!, DaemonEnvironment.ServiceFileName)} (mode 0600)"
+                    : $"env_from.{key}: host variable '{variable}' is not set in the daemon's environment");
         }
 
         foreach (var (key, file) in model.EnvFiles)

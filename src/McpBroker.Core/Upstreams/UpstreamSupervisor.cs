@@ -1260,15 +1260,16 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     }
 
     /// <summary>
-    /// The child's environment, explicit: the SDK's safe set, a few locale/proxy/cache variables,
-    /// then the upstream's env, env_from and env_files. The values read from secrets are returned for masking.
+    /// The child's environment, explicit: the SDK's safe set and a few locale/proxy/cache variables, as the daemon's
+    /// environment has them (<see cref="DaemonEnvironment"/>: the same whichever client started the daemon), then the
+    /// upstream's env, env_from and env_files. The values read from secrets are returned for masking.
     /// </summary>
     private (Dictionary<string, string> Env, List<string> Secrets) BuildEnvironment()
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (key, value) in StdioClientTransportOptions.GetDefaultEnvironmentVariables())
+        foreach (var key in StdioClientTransportOptions.GetDefaultEnvironmentVariables().Keys)
         {
-            if (value is not null)
+            if (DaemonEnvironment.Get(key) is { } value)
             {
                 env[key] = value;
             }
@@ -1276,7 +1277,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
         foreach (var name in s_inheritedVariables)
         {
-            if (Environment.GetEnvironmentVariable(name) is { } value)
+            if (DaemonEnvironment.Get(name) is { } value)
             {
                 env[name] = value;
             }

@@ -42,10 +42,12 @@ public sealed class ProtocolRelayTests
             Assert.True(run.ExitCode == 0, run.Stderr);
             var output = JsonDocument.Parse(run.Stdout).RootElement;
             Assert.False(output.GetProperty("isError").GetBoolean(), output.GetProperty("text").GetString());
-            var progress = output.GetProperty("progress").EnumerateArray().Select(p => p[0].GetDouble()).ToList();
+            // The upstream's own progress; a slow first start adds the broker's notes before it (no total, below 1: StartProgressTests).
+            var relayed = output.GetProperty("progress").EnumerateArray().Where(p => p[1].ValueKind != JsonValueKind.Null).ToList();
+            var progress = relayed.Select(p => p[0].GetDouble()).ToList();
             Assert.True(progress.SequenceEqual(Enumerable.Range(1, Steps).Select(i => (double)i)),
                 $"{profile} {tool}: {progress.Count} progress notifications: {string.Join(",", progress.TakeLast(5))}");
-            Assert.All(output.GetProperty("progress").EnumerateArray(), p => Assert.Equal(Steps, p[1].GetInt32()));
+            Assert.All(relayed, p => Assert.Equal(Steps, p[1].GetInt32()));
         }
     }
 

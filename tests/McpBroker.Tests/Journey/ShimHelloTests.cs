@@ -112,7 +112,7 @@ public sealed class ShimHelloTests
     }
 
     [Fact]
-    public async Task DaemonClosesWithoutAnswering_TheShimExitsNonZeroAndSaysSo()
+    public async Task DaemonClosesWithoutAnswering_TheShimAnswersTheClientWithTheReason_AndExitsNonZeroWhenInputEnds()
     {
         using var daemon = StandIn.Listen();
         using var shim = StartShim(daemon.Path);
@@ -121,6 +121,13 @@ public sealed class ShimHelloTests
             await SocketLines.ReadLineAsync(connection, s_limit);
         }
 
+        // The client's initialize is answered with the reason (clients show that), not with a closed pipe.
+        await shim.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}""");
+        await shim.StandardInput.FlushAsync();
+        var answer = await shim.StandardOutput.ReadLineAsync().WaitAsync(s_limit);
+        Assert.StartsWith("""{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"mcp-broker: the broker daemon closed the connection without answering""", answer,
+            StringComparison.Ordinal);
+        shim.StandardInput.Close();
         await shim.WaitForExitAsync().WaitAsync(s_limit);
         Assert.Equal(1, shim.ExitCode);
         Assert.Equal("", await shim.StandardOutput.ReadToEndAsync());
