@@ -28,14 +28,47 @@ public sealed class ContextEconomyTests
     }
 
     [Fact]
-    public void Search_OnRealServers_MeetsRecallTargets_AndBeatsPlainBm25()
+    public void CorpusEvaluation_Has25ServersAnd400Tools_300RequestsOfThreeKinds_SplitInHalves_WhoseAnswersExist()
+    {
+        var corpus = SearchEvaluation.LoadCatalog(s_data, "corpus");
+        var requests = SearchEvaluation.LoadCorpusQueries(s_data).Queries;
+        var keys = corpus.Select(d => d.Key).ToHashSet();
+
+        Assert.True(corpus.Select(d => d.Key.Split('.')[0]).Distinct().Count() >= 25);
+        Assert.True(corpus.Count >= 400);
+        Assert.True(requests.Count >= 300);
+        Assert.All(requests, q => Assert.All(q.Relevant, r => Assert.Contains(r, keys)));
+        Assert.Equal(["equivalent", "named", "single"], requests.Select(q => q.Kind).Distinct().Order());
+        Assert.InRange(requests.Count(q => q.Split == "test"), (requests.Count / 2) - 2, (requests.Count / 2) + 2);
+    }
+
+    /// <summary>
+    /// The targets, on the corpus evaluation's test half: requests the ranking was never tuned on (docs/context-economy.md).
+    /// </summary>
+    [Fact]
+    public void Search_OnTheCorpusTestHalf_MeetsRecallAndWrongSystemTargets_AndBeatsPlainBm25()
+    {
+        var corpus = SearchEvaluation.LoadCatalog(s_data, "corpus");
+        var requests = SearchEvaluation.LoadCorpusQueries(s_data);
+        var test = requests.Queries.Where(q => q.Split == "test").ToList();
+        var broker = SearchEvaluation.Run(corpus, test, SearchEvaluation.Broker(corpus), requests.SystemOf);
+        var plain = SearchEvaluation.Run(corpus, test, new PlainBm25(corpus).Search, requests.SystemOf);
+
+        Assert.True(broker.RecallAt5 >= 0.90, $"recall@5 {broker.RecallAt5:0.000}");
+        Assert.True(broker.RecallAt1 >= 0.70, $"recall@1 {broker.RecallAt1:0.000}");
+        Assert.True(broker.WrongSystemFirst <= 0.05, $"wrong system first {broker.WrongSystemFirst:0.000}");
+        Assert.True(broker.Mrr > plain.Mrr, $"MRR {broker.Mrr:0.000} does not beat plain BM25's {plain.Mrr:0.000}");
+    }
+
+    /// <summary>The 103 queries the ranking was first tuned on: reported beside the corpus, held to recall@5 and to beating plain BM25.</summary>
+    [Fact]
+    public void Search_OnTheFirstEvaluation_KeepsRecallAt5_AndBeatsPlainBm25()
     {
         var broker = SearchEvaluation.Run(s_catalog, s_queries, SearchEvaluation.Broker(s_catalog));
         var plain = SearchEvaluation.Run(s_catalog, s_queries, new PlainBm25(s_catalog).Search);
         var misses = string.Join("\n", broker.Outcomes.Where(o => o.Rank is null or > 5).Select(o => $"{o.Query.Query} -> {string.Join(", ", o.Top.Take(3))}"));
 
         Assert.True(broker.RecallAt5 >= 0.90, $"recall@5 {broker.RecallAt5:0.000}; misses:\n{misses}");
-        Assert.True(broker.RecallAt1 >= 0.70, $"recall@1 {broker.RecallAt1:0.000}");
         Assert.True(broker.Mrr > plain.Mrr, $"MRR {broker.Mrr:0.000} does not beat plain BM25's {plain.Mrr:0.000}");
     }
 
