@@ -87,6 +87,18 @@ public sealed class ContextEconomyTests
         }
     }
 
+    /// <summary>search_tools names the servers behind it: with the corpus' 37 servers (16 named, purposes cut) the four stay cheap.</summary>
+    [Fact]
+    public void FacadeDefinitions_NamingTheCorpusServers_CostAtMost1000Tokens()
+    {
+        var servers = SearchEvaluation.LoadTools(s_data, "corpus").GroupBy(t => t.Key.Split('.')[0])
+            .Select(g => new FacadeServer(g.Key, g.First().Purpose, g.First().Tags, g.Count(), [.. g.Select(t => t.Tool.Name)])).ToList();
+
+        var cost = ContextCost.Of([.. FacadeTools.Definitions(ToolNameStyle.Dotted, servers)]);
+
+        Assert.True(cost.Tokens <= 1000, $"{cost.Tokens} tokens");
+    }
+
     [Fact]
     public void SearchMatches_AverageAtMost60Tokens()
     {
@@ -94,11 +106,17 @@ public sealed class ContextEconomyTests
         var tools = SearchEvaluation.LoadTools(s_data).ToDictionary(t => t.Key, t => t.Tool);
         var costs = s_queries
             .SelectMany(q => index.Search(q.Query, 8))
-            .Select(hit => ContextCost.Tokens(BrokerFacade.Match(hit.Key, tools[hit.Key], hit.Key.Split('.')[0], mutating: true).ToJsonString()))
+            .Select(hit => ContextCost.Tokens(WithMatched(BrokerFacade.Match(hit.Key, tools[hit.Key], hit.Key.Split('.')[0], mutating: true), hit).ToJsonString()))
             .ToList();
 
         Assert.NotEmpty(costs);
         Assert.True(costs.Average() <= 60, $"average {costs.Average():0.0} tokens per match");
+    }
+
+    private static System.Text.Json.Nodes.JsonObject WithMatched(System.Text.Json.Nodes.JsonObject match, SearchHit hit)
+    {
+        match["matched"] = new System.Text.Json.Nodes.JsonArray([.. hit.Matched.Select(w => (System.Text.Json.Nodes.JsonNode)w)]);
+        return match;
     }
 
     [Fact]
