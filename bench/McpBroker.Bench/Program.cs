@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Running;
 using McpBroker.Bench;
 
-// dotnet run -c Release --project bench/McpBroker.Bench -- search-eval    recall@1/@5 and MRR, broker vs plain BM25
+// dotnet run -c Release --project bench/McpBroker.Bench -- search-eval [--steps] [--misses]   dev and test halves, broker vs plain BM25
 // dotnet run -c Release --project bench/McpBroker.Bench -- search-tune [SHARED] [--fit]   variants and fitted weights, dev half only
 // dotnet run -c Release --project bench/McpBroker.Bench -- search-speed   BenchmarkDotNet: search latency, re-indexing
 // dotnet run -c Release --project bench/McpBroker.Bench -- call-recording BenchmarkDotNet: the status/metrics bookkeeping per call
@@ -13,7 +13,7 @@ switch (args.FirstOrDefault())
     case "broker":
         return await BrokerBench.RunAsync(args[1..]);
     case "search-eval":
-        SearchEvalReport.Print(args.Contains("--misses"));
+        SearchEvalReport.Print(args.Contains("--misses"), args.Contains("--steps"));
         return 0;
     case "search-tune":
         SearchTune.Run(args[1..]);
@@ -28,6 +28,14 @@ switch (args.FirstOrDefault())
         foreach (var hit in McpBroker.Catalog.SearchIndex.Build(catalog).Search(args[1], 8))
         {
             Console.WriteLine($"{hit.Score,8:0.000}  {hit.Key}{(hit.Named ? " (named)" : "")}  matched: {string.Join(' ', hit.Matched)}");
+        }
+
+        return 0;
+    case "search-time":
+        // search-time [TOOLS...]: p50/p95 of the search-speed queries in-process, without BenchmarkDotNet (quick check).
+        foreach (var n in args.Length > 1 ? args[1..].Select(int.Parse) : [1_000, 5_000, 20_000])
+        {
+            SearchTiming.Run(n);
         }
 
         return 0;

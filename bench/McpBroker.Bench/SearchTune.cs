@@ -58,7 +58,6 @@ internal static class SearchTune
         Print("upstream words do not cover", named with { UpstreamCovers = false });
         Print("upstream words do not cover, named first", named with { UpstreamCovers = false, NamedFirst = true });
         Print("default", SearchTuning.Default);
-        Print("default, weak matches where they score", SearchTuning.Default with { WeakLast = false });
         Print("default, weak matches not marked", SearchTuning.Default with { MarkWeak = false });
         foreach (var min in new[] { 0.05, 0.1, 0.15, 0.2, 0.25, 0.3 })
         {

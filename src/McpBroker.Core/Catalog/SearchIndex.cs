@@ -115,8 +115,6 @@ internal sealed record SearchTuning
     /// </summary>
     public bool MarkWeak { get; init; } = true;
 
-    /// <summary>Whether weak matches come after every strong one, whatever their scores.</summary>
-    public bool WeakLast { get; init; }
 }
 
 /// <summary>
@@ -364,6 +362,9 @@ internal sealed class SearchIndex
     private readonly double[] _averages;
     private readonly SearchTuning _tuning;
 
+    // Per global document, the segment that holds it.
+    private readonly int[] _segmentOf;
+
     // Per plain word, the segments whose system the word names (see SearchSegment.SystemNames).
     private readonly FrozenDictionary<string, int[]> _segmentsByName;
 
@@ -386,6 +387,12 @@ internal sealed class SearchIndex
         }
 
         _count = segments.Sum(s => s.Documents.Length);
+        _segmentOf = new int[_count];
+        for (var s = 0; s < segments.Length; s++)
+        {
+            Array.Fill(_segmentOf, s, _offsets[s], segments[s].Documents.Length);
+        }
+
         _averages = [.. Enumerable.Range(0, SearchSegment.Fields).Select(f => _count == 0 ? 1 : Math.Max(1, (double)segments.Sum(s => s.LengthSums[f]) / _count))];
         _terms = new Dictionary<string, (int, List<(int, Posting[])>)>(StringComparer.Ordinal);
         for (var s = 0; s < segments.Length; s++)
@@ -506,10 +513,13 @@ internal sealed class SearchIndex
         // upstream's tools, and with NamedFirst shows them before any other upstream's lookalikes.
         var asked = expansion.Select(e => e.Term).ToHashSet(StringComparer.Ordinal);
         var named = Named(query);
-        var ranked = new List<(int Doc, bool Named, double Score)>(touched.Count);
-        var relevance = new Dictionary<int, double>(touched.Count);
-        foreach (var doc in touched)
+        var docs = touched.ToArray();
+        var keys = new double[docs.Length];
+        var relevance = new double[docs.Length];
+        var best = 0.0;
+        for (var i = 0; i < docs.Length; i++)
         {
+            var doc = docs[i];
             var (s, d) = Locate(doc);
             var answered = 0.0;
             for (var w = 0; w < words.Count; w++)
@@ -517,56 +527,80 @@ internal sealed class SearchIndex
                 answered += (covered[doc] & (1UL << w)) != 0 ? weights[w] : 0;
             }
 
-            relevance[doc] = total > 0 ? answered / total : 0;
-            if (relevance[doc] < _tuning.MinRelevance)
-            {
-                continue;
-            }
-
-            var isNamed = named.Contains(s);
-            var score = scores[doc]
+            relevance[i] = total > 0 ? answered / total : 0;
+            var score = relevance[i] < _tuning.MinRelevance ? 0 : scores[doc]
                 * (1 + (_tuning.Coverage * System.Numerics.BitOperations.PopCount(covered[doc]) / words.Count))
                 * (1 + (_tuning.NameFit * Fit(_segments[s].NameTerms[d], asked)))
-                * (isNamed ? 1 + _tuning.Named : 1);
-            ranked.Add((doc, isNamed, Math.Round(score, 3)));
+                * (named.Contains(s) ? 1 + _tuning.Named : 1);
+            keys[i] = Math.Round(score, 3);
+            best = Math.Max(best, keys[i]);
         }
 
         // A named upstream whose best match scores at least NamedFloor of the best overall is what the request is
-        // about: all its matches come first. One named in passing, with nothing that matches well, keeps its place.
-        var floor = ranked.Count == 0 ? 0 : ranked.Max(r => r.Score) * _tuning.NamedFloor;
-        var first = ranked.Where(r => r.Named && r.Score >= floor).Select(r => Locate(r.Doc).Segment).ToHashSet();
-        for (var i = 0; i < ranked.Count; i++)
+        // about: all its matches come first (their keys lifted above every other). One named in passing, with nothing
+        // that matches well, keeps its place.
+        var first = new HashSet<int>();
+        for (var i = 0; _tuning.NamedFirst && named.Count > 0 && i < docs.Length; i++)
         {
-            ranked[i] = ranked[i] with { Named = _tuning.NamedFirst && first.Contains(Locate(ranked[i].Doc).Segment) };
+            if (keys[i] >= best * _tuning.NamedFloor && keys[i] > 0 && Locate(docs[i]).Segment is var s && named.Contains(s))
+            {
+                first.Add(s);
+            }
         }
 
-        // Named first (when so tuned), then by score; equal scores: the name decides, so results never depend on the
-        // order segments were composed in.
-        ranked.Sort((a, b) => a.Named != b.Named ? b.Named.CompareTo(a.Named)
-            : a.Score != b.Score ? b.Score.CompareTo(a.Score)
-            : string.CompareOrdinal(KeyOf(a.Doc), KeyOf(b.Doc)));
-        // A match that answers a single word of a longer request is weak ("book a flight to Tokyo next Friday" and a
-        // tool that says "next"). Weak matches come after every strong one and say so; when nothing else matches, only
-        // a few are shown, so the caller can say nothing matches the request well instead of filling the list.
-        bool Weak(int doc) => _tuning.MarkWeak && words.Count >= 3 && System.Numerics.BitOperations.PopCount(covered[doc]) <= 1;
-        var visible = ranked.Where(r => include?.Invoke(KeyOf(r.Doc)) ?? true).ToList();
-        var strong = visible.Where(r => !Weak(r.Doc)).ToList();
-        var shown = strong.Count > 0 ? limit : Math.Min(limit, WeakShown);
-        var hits = new List<SearchHit>(Math.Min(shown, visible.Count));
-        foreach (var (doc, _, score) in _tuning.WeakLast ? strong.Concat(visible.Where(r => Weak(r.Doc))) : visible)
+        var order = new int[docs.Length];
+        var sortKeys = new double[docs.Length];
+        for (var i = 0; i < docs.Length; i++)
         {
-            if (hits.Count == shown)
+            order[i] = i;
+            sortKeys[i] = -(keys[i] + (first.Count > 0 && first.Contains(Locate(docs[i]).Segment) ? best + 1 : 0));
+        }
+
+        Array.Sort(sortKeys, order);
+
+        // A match that answers a single word of a longer request is weak ("book a flight to Tokyo next Friday" and a
+        // tool that says "next"). Weak matches are marked; when nothing else matches, only a few are shown, so the
+        // caller can say nothing matches the request well instead of filling the list.
+        bool Weak(int i) => _tuning.MarkWeak && words.Count >= 3 && System.Numerics.BitOperations.PopCount(covered[docs[i]]) <= 1;
+        bool Visible(int i) => keys[i] > 0 && (include?.Invoke(KeyOf(docs[i])) ?? true);
+        var anyStrong = false;
+        foreach (var i in order)
+        {
+            if (!Weak(i) && Visible(i))
             {
+                anyStrong = true;
                 break;
             }
+        }
 
-            hits.Add(new SearchHit(KeyOf(doc), score)
+        var shown = anyStrong ? limit : Math.Min(limit, WeakShown);
+        var hits = new List<SearchHit>(Math.Min(shown, docs.Length));
+        for (var n = 0; n < order.Length && hits.Count < shown; n++)
+        {
+            // Equal keys: the name decides, so results never depend on the order segments were composed in.
+            var tied = n;
+            while (tied + 1 < order.Length && sortKeys[tied + 1] == sortKeys[n])
             {
-                Matched = [.. tokens.Where((_, w) => (covered[doc] & (1UL << w)) != 0).Select(t => t.Surface)],
-                Named = named.Contains(Locate(doc).Segment),
-                Relevance = Math.Round(relevance[doc], 3),
-                Weak = Weak(doc),
-            });
+                tied++;
+            }
+
+            foreach (var i in order[n..(tied + 1)].OrderBy(i => KeyOf(docs[i]), StringComparer.Ordinal))
+            {
+                if (hits.Count == shown || !Visible(i))
+                {
+                    continue;
+                }
+
+                hits.Add(new SearchHit(KeyOf(docs[i]), keys[i])
+                {
+                    Matched = [.. tokens.Where((_, w) => (covered[docs[i]] & (1UL << w)) != 0).Select(t => t.Surface)],
+                    Named = named.Contains(Locate(docs[i]).Segment),
+                    Relevance = Math.Round(relevance[i], 3),
+                    Weak = Weak(i),
+                });
+            }
+
+            n = tied;
         }
 
         return hits;
@@ -591,22 +625,7 @@ internal sealed class SearchIndex
 
     private double Idf(int df) => Math.Log(1 + ((_count - df + 0.5) / (df + 0.5)));
 
-    private (int Segment, int Doc) Locate(int doc)
-    {
-        var s = Array.BinarySearch(_offsets, doc);
-        if (s < 0)
-        {
-            s = ~s - 1;
-        }
-
-        // Empty segments share an offset with the next one: step to the segment that holds the document.
-        while (s + 1 < _segments.Length && _offsets[s + 1] <= doc)
-        {
-            s++;
-        }
-
-        return (s, doc - _offsets[s]);
-    }
+    private (int Segment, int Doc) Locate(int doc) => (_segmentOf[doc], doc - _offsets[_segmentOf[doc]]);
 
     private string KeyOf(int doc)
     {
