@@ -43,7 +43,12 @@ internal static class SearchEvalReport
         var tools = SearchEvaluation.LoadTools(dir).ToDictionary(t => t.Key, t => t.Tool);
         var index = SearchIndex.Build(catalog);
         var matchTokens = queries.SelectMany(q => index.Search(q.Query, 8))
-            .Select(h => McpBroker.Measure.ContextCost.Tokens(McpBroker.Facade.BrokerFacade.Match(h.Key, tools[h.Key], h.Key.Split('.')[0], mutating: true).ToJsonString()))
+            .Select(h =>
+            {
+                var match = McpBroker.Facade.BrokerFacade.Match(h.Key, tools[h.Key], h.Key.Split('.')[0], mutating: true);
+                match["matched"] = new System.Text.Json.Nodes.JsonArray([.. h.Matched.Select(w => (System.Text.Json.Nodes.JsonNode)w)]);
+                return McpBroker.Measure.ContextCost.Tokens(match.ToJsonString());
+            })
             .ToList();
         Console.WriteLine($"search match: {matchTokens.Average():0.0} o200k tokens on average ({matchTokens.Count} matches, top 8 of each query)");
         var servers = SearchEvaluation.LoadTools(dir, "corpus").GroupBy(t => t.Key.Split('.')[0])
