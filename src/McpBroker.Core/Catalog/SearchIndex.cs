@@ -32,7 +32,90 @@ internal sealed record SearchDocument(
     }
 }
 
-internal readonly record struct SearchHit(string Key, double Score);
+/// <summary>
+/// One match: its score, the request's words it matched (as the request wrote them, itself or through a synonym), and
+/// whether its upstream is one the request named.
+/// </summary>
+internal readonly record struct SearchHit(string Key, double Score)
+{
+    public IReadOnlyList<string> Matched { get; init; } = [];
+
+    public bool Named { get; init; }
+
+    /// <summary>The share of the request's weight the match answers (see <see cref="SearchTuning.MinRelevance"/>).</summary>
+    public double Relevance { get; init; }
+
+    /// <summary>The match answers one word of a request of three or more: the closest by a shared word, no more.</summary>
+    public bool Weak { get; init; }
+}
+
+/// <summary>
+/// The ranking's constants, fixed by the evaluation's dev half (docs/context-economy.md says how each was chosen).
+/// A record so the bench can fit them on dev; the broker uses <see cref="Default"/>.
+/// </summary>
+internal sealed record SearchTuning
+{
+    public static SearchTuning Default { get; } = new();
+
+    /// <summary>BM25's term-frequency saturation.</summary>
+    public double K1 { get; init; } = 2.0;
+
+    /// <summary>Weight and length normalisation per field: name, summary, parameter names, parameter descriptions, upstream, details.</summary>
+    public IReadOnlyList<(double Weight, double B)> Fields { get; init; } = [(3.0, 0.5), (2.0, 0.5), (1.2, 0.5), (0.4, 0.75), (1.5, 0.5), (0.6, 0.75)];
+
+    /// <summary>A synonym's weight beside the word itself.</summary>
+    public double SynonymWeight { get; init; } = 0.1;
+
+    /// <summary>Up to this factor more for a tool that answers every word of the request.</summary>
+    public double Coverage { get; init; } = 1.33;
+
+    /// <summary>Up to this factor more for a tool whose distinctive name words the request all asked for.</summary>
+    public double NameFit { get; init; } = 0.5;
+
+    /// <summary>This factor more for the tools of an upstream the request names.</summary>
+    public double Named { get; init; } = 0.5;
+
+    /// <summary>Whether the tools of an upstream the request names come before every other upstream's.</summary>
+    public bool NamedFirst { get; init; } = true;
+
+    /// <summary>
+    /// With <see cref="NamedFirst"/>, only a named upstream's tools scoring at least this share of the best match come
+    /// first: a word that names an upstream in passing ("what's using memory on the page") does not bury the tool asked for.
+    /// </summary>
+    public double NamedFloor { get; init; } = 0.5;
+
+    /// <summary>
+    /// A word still names an upstream's system when the tools of at most this many other upstreams use it
+    /// ("gitlab" does; "search", "maps" and "memory" are the vocabulary of many).
+    /// </summary>
+    public int NameSharedBy { get; init; } = 2;
+
+    /// <summary>
+    /// Whether an upstream's own name always names it, however many other upstreams' tools use the word ("memory",
+    /// "filesystem"); when false it obeys <see cref="NameSharedBy"/> like the other names.
+    /// </summary>
+    public bool OwnNameNames { get; init; } = true;
+
+    /// <summary>
+    /// Whether a word found only in the upstream's name, purpose or tags counts as answered by the tool (for coverage,
+    /// relevance and the words a match shows). Those words are the same for every tool of the upstream, so they tell
+    /// its tools apart no better than they tell the upstream from the others.
+    /// </summary>
+    public bool UpstreamCovers { get; init; } = true;
+
+    /// <summary>
+    /// The least share of the request's weight (each word weighs its IDF) a match must answer to be returned; 0 returns
+    /// everything that shares a word.
+    /// </summary>
+    public double MinRelevance { get; init; }
+
+    /// <summary>
+    /// Whether matches that answer one word of a request of three or more are marked weak, and at most three shown
+    /// when nothing matches better.
+    /// </summary>
+    public bool MarkWeak { get; init; } = true;
+
+}
 
 /// <summary>
 /// Term frequencies of one term in one document, per field: name, summary (the description's first sentence),
@@ -64,7 +147,9 @@ internal sealed class SearchSegment
     {
         Documents = documents;
         NameTerms = nameTerms;
-        UpstreamName = documents.Length == 0 ? "" : Plain(documents[0].Key[..Math.Max(0, documents[0].Key.IndexOf('.', StringComparison.Ordinal))]);
+        var upstream = documents.Length == 0 ? "" : documents[0].Key[..Math.Max(0, documents[0].Key.IndexOf('.', StringComparison.Ordinal))];
+        UpstreamName = Plain(upstream);
+        SystemNames = documents.Length == 0 ? [] : NamesOf(upstream, documents[0].Purpose);
         Postings = postings;
         Lengths = lengths;
         LengthSums = [.. Enumerable.Range(0, Fields).Select(f => lengths.Sum(l => (long)l[f]))];
@@ -82,6 +167,35 @@ internal sealed class SearchSegment
 
     /// <summary>The upstream's name (its tool prefix) as one plain word, so a request that names the upstream can prefer it.</summary>
     public string UpstreamName { get; }
+
+    /// <summary>
+    /// The words a request may use to name the system behind this upstream, as plain words: the upstream's name
+    /// (<c>gitlab-zereight</c>), each of its parts (<c>gitlab</c>), and the proper names its purpose uses ("Jira issues",
+    /// "search with Brave"), single and run together ("Google Drive" → <c>googledrive</c>). Which of them still name it
+    /// when other upstreams' tools use the same word is decided over the composed index.
+    /// </summary>
+    public string[] SystemNames { get; }
+
+    private static string[] NamesOf(string upstream, string? purpose)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal) { Plain(upstream) };
+        names.UnionWith(upstream.Split(['-', '_', '.'], StringSplitOptions.RemoveEmptyEntries).Select(Plain).Where(p => p.Length >= 3));
+        var words = (purpose ?? "").Split([' ', ',', ':', ';', '(', ')', '/'], StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < words.Length; i++)
+        {
+            if (words[i].Length > 1 && char.IsUpper(words[i][0]) && words[i].Skip(1).Any(char.IsLetter))
+            {
+                names.Add(Plain(words[i]));
+                if (i + 1 < words.Length && words[i + 1].Length > 1 && char.IsUpper(words[i + 1][0]))
+                {
+                    names.Add(Plain(words[i] + words[i + 1]));
+                }
+            }
+        }
+
+        names.Remove("");
+        return [.. names.Order(StringComparer.Ordinal)];
+    }
 
     /// <summary>A description's first sentence (what the tool does) and the rest (how to use it, caveats).</summary>
     public static (string Summary, string Details) Summary(string? description)
@@ -161,23 +275,10 @@ internal sealed class SearchSegment
 /// </summary>
 internal sealed class SearchIndex
 {
-    // Tuned on bench/search-eval (see docs/context-economy.md); a change here must keep ContextEconomyTests green.
-    private const double K1 = 2.0;
+    /// <summary>How many weak matches a search shows when nothing matches better.</summary>
+    private const int WeakShown = 3;
+
     private static readonly char[] s_wordSeparators = [' ', '\t', '\n', ',', '.', ';', ':', '?', '!', '"', '\'', '(', ')', '/'];
-    private const double SynonymWeight = 0.5;
-
-    /// <summary>Up to this factor more for a tool that answers every word of the request.</summary>
-    private const double Coverage = 1.0;
-
-    /// <summary>Up to this factor more for a tool whose distinctive name words the request all asked for.</summary>
-    private const double NameFit = 1.0;
-
-    /// <summary>This factor more for the tools of an upstream the request names.</summary>
-    private const double Named = 0.5;
-
-    // Field weights and length normalisation: name, summary, parameter names, parameter descriptions, upstream,
-    // details. A hit in the name says most about what a tool does; the long tail of a description says least.
-    private static readonly (double Weight, double B)[] s_fields = [(3.0, 0.5), (1.5, 0.5), (1.2, 0.5), (0.4, 0.75), (1.5, 0.5), (0.6, 0.75)];
 
     // Groups of words that name the same action or thing in tool names, descriptions and requests. Generic
     // vocabulary of tools, not of any one server: a query word reaches every other word of its groups.
@@ -259,7 +360,13 @@ internal sealed class SearchIndex
     private readonly int[] _offsets;
     private readonly int _count;
     private readonly double[] _averages;
-    private readonly FrozenDictionary<string, int[]> _segmentsByUpstream;
+    private readonly SearchTuning _tuning;
+
+    // Per global document, the segment that holds it.
+    private readonly int[] _segmentOf;
+
+    // Per plain word, the segments whose system the word names (see SearchSegment.SystemNames).
+    private readonly FrozenDictionary<string, int[]> _segmentsByName;
 
     // Per term, the segments that hold it with their postings and the term's document frequency: one lookup per
     // query term instead of one per segment. Merged once per composition (a list of references, no postings copied).
@@ -269,9 +376,10 @@ internal sealed class SearchIndex
     // a handful of multiply-adds.
     private readonly float[] _fieldFactors;
 
-    private SearchIndex(SearchSegment[] segments)
+    private SearchIndex(SearchSegment[] segments, SearchTuning tuning)
     {
         _segments = segments;
+        _tuning = tuning;
         _offsets = new int[segments.Length];
         for (var s = 1; s < segments.Length; s++)
         {
@@ -279,6 +387,12 @@ internal sealed class SearchIndex
         }
 
         _count = segments.Sum(s => s.Documents.Length);
+        _segmentOf = new int[_count];
+        for (var s = 0; s < segments.Length; s++)
+        {
+            Array.Fill(_segmentOf, s, _offsets[s], segments[s].Documents.Length);
+        }
+
         _averages = [.. Enumerable.Range(0, SearchSegment.Fields).Select(f => _count == 0 ? 1 : Math.Max(1, (double)segments.Sum(s => s.LengthSums[f]) / _count))];
         _terms = new Dictionary<string, (int, List<(int, Posting[])>)>(StringComparer.Ordinal);
         for (var s = 0; s < segments.Length; s++)
@@ -304,31 +418,57 @@ internal sealed class SearchIndex
                 var lengths = segments[s].Lengths[d];
                 for (var f = 0; f < SearchSegment.Fields; f++)
                 {
-                    var (w, b) = s_fields[f];
+                    var (w, b) = tuning.Fields[f];
                     _fieldFactors[((_offsets[s] + d) * SearchSegment.Fields) + f] = (float)(w / (1 - b + (b * lengths[f] / _averages[f])));
                 }
             }
         }
 
-        _segmentsByUpstream = Enumerable.Range(0, segments.Length)
-            .Where(s => segments[s].UpstreamName.Length > 0)
-            .GroupBy(s => segments[s].UpstreamName, StringComparer.Ordinal)
-            .ToFrozenDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+        // A word names an upstream's system while few other upstreams' tools use it: the upstream's own name always does.
+        var claims = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (var s = 0; s < segments.Length; s++)
+        {
+            foreach (var name in segments[s].SystemNames)
+            {
+                (claims.TryGetValue(name, out var list) ? list : claims[name] = []).Add(s);
+            }
+        }
+
+        _segmentsByName = claims
+            .Select(c => (Name: c.Key, Segments: c.Value.Where(s => (tuning.OwnNameNames && segments[s].UpstreamName == c.Key) || SharedBy(c.Key, c.Value) <= tuning.NameSharedBy).ToArray()))
+            .Where(c => c.Segments.Length > 0)
+            .ToFrozenDictionary(c => c.Name, c => c.Segments, StringComparer.Ordinal);
     }
+
+    /// <summary>How many upstreams, other than <paramref name="own"/>, have tools that use the word.</summary>
+    private int SharedBy(string word, List<int> own) =>
+        _terms.TryGetValue(TextTokens.Stem(word), out var entry) ? entry.Lists.Select(l => l.Segment).Distinct().Count(s => !own.Contains(s)) : 0;
 
     public int Count => _count;
 
     /// <summary>An index over documents of any upstreams: one segment per upstream (key prefix), as the catalog builds it.</summary>
-    public static SearchIndex Build(IEnumerable<SearchDocument> documents) =>
-        Compose(documents.GroupBy(d => d.Key[..Math.Max(0, d.Key.IndexOf('.', StringComparison.Ordinal))], StringComparer.Ordinal).Select(SearchSegment.Build));
+    public static SearchIndex Build(IEnumerable<SearchDocument> documents, SearchTuning? tuning = null) =>
+        Compose(documents.GroupBy(d => d.Key[..Math.Max(0, d.Key.IndexOf('.', StringComparison.Ordinal))], StringComparer.Ordinal).Select(SearchSegment.Build), tuning);
 
-    public static SearchIndex Compose(IEnumerable<SearchSegment> segments) => new([.. segments]);
+    public static SearchIndex Compose(IEnumerable<SearchSegment> segments, SearchTuning? tuning = null) => new([.. segments], tuning ?? SearchTuning.Default);
 
-    /// <summary>The best matches for a query, best first; <paramref name="include"/> hides documents a caller may not see.</summary>
+    /// <summary>
+    /// The best matches for a query, best first; <paramref name="include"/> hides documents a caller may not see.
+    /// Only matches that answer enough of the request are returned (<see cref="SearchTuning.MinRelevance"/>): an empty
+    /// list means nothing matches it well, not that the limit was filled with tools sharing one word.
+    /// </summary>
     public IReadOnlyList<SearchHit> Search(string query, int limit, Func<string, bool>? include = null)
     {
-        var words = TextTokens.Split(query).Distinct(StringComparer.Ordinal).Take(64).ToList();
+        var tokens = TextTokens.Words(query).DistinctBy(t => t.Term, StringComparer.Ordinal).Take(64).ToList();
+        var words = tokens.Select(t => t.Term).ToList();
         var expansion = Expand(words);
+        var k1 = _tuning.K1;
+        var upstreamCovers = _tuning.UpstreamCovers;
+
+        // Each word weighs its IDF in the request; a word no tool uses weighs the most (the request asks for something
+        // nothing here has).
+        var weights = words.Select(w => Idf(_terms.TryGetValue(w, out var e) ? e.Df : 0)).ToArray();
+        var total = weights.Sum();
 
         // Scores by global document number (segment offset + document), touched documents listed once.
         var scores = new double[_count];
@@ -341,7 +481,7 @@ internal sealed class SearchIndex
                 continue;
             }
 
-            var idf = Math.Log(1 + ((_count - entry.Df + 0.5) / (entry.Df + 0.5)));
+            var idf = Idf(entry.Df);
             foreach (var (s, list) in entry.Lists)
             {
                 var offset = _offsets[s];
@@ -356,8 +496,11 @@ internal sealed class SearchIndex
                         touched.Add(doc);
                     }
 
-                    scores[doc] += weight * idf * tf * (K1 + 1) / (tf + K1);
-                    covered[doc] |= 1UL << word;
+                    scores[doc] += weight * idf * tf * (k1 + 1) / (tf + k1);
+                    if (upstreamCovers || posting.Upstream == 0 || posting.Name + posting.Summary + posting.Parameters + posting.ParameterDescriptions + posting.Details > 0)
+                    {
+                        covered[doc] |= 1UL << word;
+                    }
                 }
             }
         }
@@ -366,67 +509,123 @@ internal sealed class SearchIndex
         // single word very well: "make a folder" wants create_directory over a tool that merely says "make".
         // A tool whose distinctive name words the request all asked for beats a sibling with words it did not ask
         // for: "the coordinates of the Eiffel Tower" wants maps_geocode, not maps_reverse_geocode.
-        // A request that names an upstream ("on GitHub", "in Notion") prefers that upstream's tools.
+        // A request that names an upstream's system ("on GitHub", "in Notion", "with desktop commander") prefers that
+        // upstream's tools, and with NamedFirst shows them before any other upstream's lookalikes.
         var asked = expansion.Select(e => e.Term).ToHashSet(StringComparer.Ordinal);
-        var named = new HashSet<int>();
-        foreach (var w in query.Split(s_wordSeparators, StringSplitOptions.RemoveEmptyEntries))
-        {
-            named.UnionWith(_segmentsByUpstream.GetValueOrDefault(SearchSegment.Plain(w)) ?? []);
-        }
-
-        var keys = new double[touched.Count];
+        var named = Named(query);
         var docs = touched.ToArray();
+        var keys = new double[docs.Length];
+        var relevance = new double[docs.Length];
+        var best = 0.0;
         for (var i = 0; i < docs.Length; i++)
         {
-            var (s, d) = Locate(docs[i]);
-            var score = scores[docs[i]]
-                * (1 + (Coverage * System.Numerics.BitOperations.PopCount(covered[docs[i]]) / words.Count))
-                * (1 + (NameFit * Fit(_segments[s].NameTerms[d], asked)))
-                * (named.Contains(s) ? 1 + Named : 1);
-            keys[i] = -score;
+            var doc = docs[i];
+            var (s, d) = Locate(doc);
+            var answered = 0.0;
+            for (var w = 0; w < words.Count; w++)
+            {
+                answered += (covered[doc] & (1UL << w)) != 0 ? weights[w] : 0;
+            }
+
+            relevance[i] = total > 0 ? answered / total : 0;
+            var score = relevance[i] < _tuning.MinRelevance ? 0 : scores[doc]
+                * (1 + (_tuning.Coverage * System.Numerics.BitOperations.PopCount(covered[doc]) / words.Count))
+                * (1 + (_tuning.NameFit * Fit(_segments[s].NameTerms[d], asked)))
+                * (named.Contains(s) ? 1 + _tuning.Named : 1);
+            keys[i] = Math.Round(score, 3);
+            best = Math.Max(best, keys[i]);
         }
 
-        Array.Sort(keys, docs);
-        var hits = new List<SearchHit>(Math.Min(limit, docs.Length));
-        for (var i = 0; i < docs.Length && hits.Count < limit; i++)
+        // A named upstream whose best match scores at least NamedFloor of the best overall is what the request is
+        // about: all its matches come first (their keys lifted above every other). One named in passing, with nothing
+        // that matches well, keeps its place.
+        var first = new HashSet<int>();
+        for (var i = 0; _tuning.NamedFirst && named.Count > 0 && i < docs.Length; i++)
         {
-            // Equal scores: the name decides, so results never depend on the order segments were composed in.
-            var tied = i;
-            while (tied + 1 < docs.Length && keys[tied + 1] == keys[i])
+            if (keys[i] >= best * _tuning.NamedFloor && keys[i] > 0 && Locate(docs[i]).Segment is var s && named.Contains(s))
+            {
+                first.Add(s);
+            }
+        }
+
+        var order = new int[docs.Length];
+        var sortKeys = new double[docs.Length];
+        for (var i = 0; i < docs.Length; i++)
+        {
+            order[i] = i;
+            sortKeys[i] = -(keys[i] + (first.Count > 0 && first.Contains(Locate(docs[i]).Segment) ? best + 1 : 0));
+        }
+
+        Array.Sort(sortKeys, order);
+
+        // A match that answers a single word of a longer request is weak ("book a flight to Tokyo next Friday" and a
+        // tool that says "next"). Weak matches are marked; when nothing else matches, only a few are shown, so the
+        // caller can say nothing matches the request well instead of filling the list.
+        bool Weak(int i) => _tuning.MarkWeak && words.Count >= 3 && System.Numerics.BitOperations.PopCount(covered[docs[i]]) <= 1;
+        bool Visible(int i) => keys[i] > 0 && (include?.Invoke(KeyOf(docs[i])) ?? true);
+        var anyStrong = false;
+        foreach (var i in order)
+        {
+            if (!Weak(i) && Visible(i))
+            {
+                anyStrong = true;
+                break;
+            }
+        }
+
+        var shown = anyStrong ? limit : Math.Min(limit, WeakShown);
+        var hits = new List<SearchHit>(Math.Min(shown, docs.Length));
+        for (var n = 0; n < order.Length && hits.Count < shown; n++)
+        {
+            // Equal keys: the name decides, so results never depend on the order segments were composed in.
+            var tied = n;
+            while (tied + 1 < order.Length && sortKeys[tied + 1] == sortKeys[n])
             {
                 tied++;
             }
 
-            foreach (var doc in docs[i..(tied + 1)].Select(KeyOf).Order(StringComparer.Ordinal))
+            foreach (var i in order[n..(tied + 1)].OrderBy(i => KeyOf(docs[i]), StringComparer.Ordinal))
             {
-                if (hits.Count < limit && (include?.Invoke(doc) ?? true))
+                if (hits.Count == shown || !Visible(i))
                 {
-                    hits.Add(new SearchHit(doc, Math.Round(-keys[i], 3)));
+                    continue;
                 }
+
+                hits.Add(new SearchHit(KeyOf(docs[i]), keys[i])
+                {
+                    Matched = [.. tokens.Where((_, w) => (covered[docs[i]] & (1UL << w)) != 0).Select(t => t.Surface)],
+                    Named = named.Contains(Locate(docs[i]).Segment),
+                    Relevance = Math.Round(relevance[i], 3),
+                    Weak = Weak(i),
+                });
             }
 
-            i = tied;
+            n = tied;
         }
 
         return hits;
     }
 
-    private (int Segment, int Doc) Locate(int doc)
+    /// <summary>The segments whose system the request names: one word or two run together ("GitLab", "google drive").</summary>
+    private HashSet<int> Named(string query)
     {
-        var s = Array.BinarySearch(_offsets, doc);
-        if (s < 0)
+        var named = new HashSet<int>();
+        var plain = query.Split(s_wordSeparators, StringSplitOptions.RemoveEmptyEntries).Select(SearchSegment.Plain).Where(w => w.Length > 0).ToArray();
+        for (var i = 0; i < plain.Length; i++)
         {
-            s = ~s - 1;
+            named.UnionWith(_segmentsByName.GetValueOrDefault(plain[i]) ?? []);
+            if (i + 1 < plain.Length)
+            {
+                named.UnionWith(_segmentsByName.GetValueOrDefault(plain[i] + plain[i + 1]) ?? []);
+            }
         }
 
-        // Empty segments share an offset with the next one: step to the segment that holds the document.
-        while (s + 1 < _segments.Length && _offsets[s + 1] <= doc)
-        {
-            s++;
-        }
-
-        return (s, doc - _offsets[s]);
+        return named;
     }
+
+    private double Idf(int df) => Math.Log(1 + ((_count - df + 0.5) / (df + 0.5)));
+
+    private (int Segment, int Doc) Locate(int doc) => (_segmentOf[doc], doc - _offsets[_segmentOf[doc]]);
 
     private string KeyOf(int doc)
     {
@@ -442,8 +641,9 @@ internal sealed class SearchIndex
     /// Each query word with weight 1, and its synonyms with a lower weight (a synonym never outranks the word itself),
     /// each tagged with the index of the word it stands for.
     /// </summary>
-    private static List<(string Term, double Weight, int Word)> Expand(List<string> words)
+    private List<(string Term, double Weight, int Word)> Expand(List<string> words)
     {
+        var synonymWeight = _tuning.SynonymWeight;
         var expanded = new Dictionary<string, (double Weight, int Word)>(StringComparer.Ordinal);
         for (var i = 0; i < words.Count; i++)
         {
@@ -454,7 +654,7 @@ internal sealed class SearchIndex
         {
             foreach (var synonym in s_synonyms.GetValueOrDefault(words[i]) ?? [])
             {
-                expanded.TryAdd(synonym, (SynonymWeight, i));
+                expanded.TryAdd(synonym, (synonymWeight, i));
             }
         }
 

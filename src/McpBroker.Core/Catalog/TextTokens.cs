@@ -17,9 +17,12 @@ internal static class TextTokens
         "were", "has", "have", "been", "am", "if", "then", "than", "there", "their", "whole", "every", "exactly", "that's",
     ];
 
-    public static List<string> Split(string? text)
+    public static List<string> Split(string? text) => [.. Words(text).Select(w => w.Term)];
+
+    /// <summary>The search terms of a text, each with the word it came from as the text wrote it (lower-cased).</summary>
+    public static List<(string Surface, string Term)> Words(string? text)
     {
-        var terms = new List<string>();
+        var terms = new List<(string, string)>();
         if (string.IsNullOrEmpty(text))
         {
             return terms;
@@ -72,14 +75,14 @@ internal static class TextTokens
         return stem.Length > 3 && stem.EndsWith('e') ? stem[..^1] : stem;
     }
 
-    private static void Flush(StringBuilder word, List<string> terms)
+    private static void Flush(StringBuilder word, List<(string, string)> terms)
     {
         if (word.Length > 0)
         {
             var w = word.ToString();
             if (!s_stopWords.Contains(w))
             {
-                terms.Add(Stem(w));
+                terms.Add((w, Stem(w)));
             }
 
             word.Clear();

@@ -104,7 +104,10 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 var listed = enabled.Where(u => snapshot.Upstreams.ContainsKey(u.Name)).ToList();
                 var tools = listed.SelectMany(u => snapshot.Upstreams[u.Name].Tools).ToList();
                 var raw = tools.Count == 0 ? default : Measure.ContextCost.Of(tools); // nothing catalogued yet: nothing to compare
-                var shown = profile.CompactToolsEnabled ? Measure.ContextCost.Of([.. Facade.FacadeTools.Definitions(profile.NameStyle)]) : raw;
+                var servers = enabled.Select(u => snapshot.Upstreams.TryGetValue(u.Name, out var listedTools)
+                    ? new Facade.FacadeServer(u.Name, u.Purpose, u.Tags, listedTools.Tools.Count, [.. listedTools.Tools.Select(t => t.Name)])
+                    : new Facade.FacadeServer(u.Name, u.Purpose, u.Tags)).ToList();
+                var shown = profile.CompactToolsEnabled ? Measure.ContextCost.Of([.. Facade.FacadeTools.Definitions(profile.NameStyle, servers)]) : raw;
                 json.Add(new JsonObject
                 {
                     ["profile"] = profile.Name,

@@ -38,14 +38,17 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
     {
         if (profile.CompactToolsEnabled)
         {
-            return (new ListToolsResult { Tools = FacadeTools.Definitions(profile.NameStyle) }, null);
+            // search_tools names what the catalog holds now (nothing is started or waited for); the signature changes when
+            // that does, so the session is told list_changed.
+            var current = CurrentView(profile);
+            return (new ListToolsResult { Tools = FacadeTools.Definitions(profile.NameStyle, Servers(profile, current)) }, Signature(profile, current));
         }
 
         var (view, unavailable) = await ViewAsync(profile, sessionId, ct);
         if (view.Tools.Count > profile.MaxTools)
         {
             return profile.OnOverBudget == OverBudgetAction.Compact
-                ? (new ListToolsResult { Tools = FacadeTools.Definitions(profile.NameStyle) }, Signature(profile, view))
+                ? (new ListToolsResult { Tools = FacadeTools.Definitions(profile.NameStyle, Servers(profile, view)) }, Signature(profile, view))
                 : throw new McpProtocolException(
                     $"profile '{profile.Name}' would list {view.Tools.Count} tools, over its max_tools budget of {profile.MaxTools}; raise profiles.{profile.Name}.max_tools, set on_over_budget: compact, or use compact_tools_enabled: true",
                     McpErrorCode.InternalError);
@@ -78,9 +81,18 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
     /// <summary>The signature of what the catalog holds now (nothing listed, started or waited for): for change notices.</summary>
     public string CurrentSignature(ProfileModel profile) => Signature(profile, CurrentView(profile));
 
-    private static string Signature(ProfileModel profile, ToolView view) => view.Tools.Count > profile.MaxTools
-        ? "over-budget"
+    private string Signature(ProfileModel profile, ToolView view) =>
+        profile.CompactToolsEnabled ? FacadeTools.SearchDescription(profile.NameStyle, Servers(profile, view))
+        : view.Tools.Count > profile.MaxTools ? "over-budget" + (profile.OnOverBudget == OverBudgetAction.Compact ? "\n" + FacadeTools.SearchDescription(profile.NameStyle, Servers(profile, view)) : "")
         : string.Join('\n', view.Tools.Select(t => $"{t.ExposedName}\t{t.Tool.Description}\t{t.Tool.InputSchema.GetRawText()}\t{t.Tool.Annotations?.ReadOnlyHint}"));
+
+    /// <summary>The servers a compact list names in search_tools' description: the profile's upstreams, with what the catalog holds of each.</summary>
+    private List<FacadeServer> Servers(ProfileModel profile, ToolView view) =>
+        [.. profile.Upstreams.Select(registry.FindModel).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled).Select(u =>
+        {
+            var tools = view.Tools.Where(t => t.Upstream.Name == u.Name).Select(t => t.Tool.Name).ToList();
+            return new FacadeServer(u.Name, u.Purpose, u.Tags, tools.Count == 0 ? null : tools.Count, tools);
+        })];
 
     private static JsonArray Unavailable(IReadOnlyDictionary<string, BrokerError> unavailable) =>
         new([.. unavailable.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => (JsonNode)new JsonObject { ["upstream"] = f.Key, ["error"] = f.Value.Message })]);
@@ -293,6 +305,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         {
             var tool = view.Find(hit.Key)!;
             matches.Add(Match(tool.ExposedName, tool.Tool, tool.Upstream.Name, tool.Mutating));
+            matches[^1]!["matched"] = new JsonArray([.. hit.Matched.Select(w => (JsonNode)w)]);
             if (detail && matches.Count <= DetailedMatches)
             {
                 matches[^1]!["inputSchema"] = JsonNode.Parse(tool.Tool.InputSchema.GetRawText());
@@ -306,6 +319,14 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         }
 
         var result = new JsonObject { ["matches"] = matches };
+        if (hits.All(h => h.Weak) && matches.Count == hits.Count)
+        {
+            // Say so rather than offer tools that merely share a word with the request as if they fitted it.
+            result["note"] = hits.Count == 0
+                ? "No tool here matches this request. Try other words, or check status for servers that are not available."
+                : "No tool here matches this request well: these only share a word with it. Try other words, or check status for servers that are not available.";
+        }
+
         if (unavailable.Count > 0)
         {
             result["unavailable"] = Unavailable(unavailable);

@@ -1,9 +1,17 @@
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using McpBroker.Config;
 using McpBroker.Exposure;
 using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Facade;
+
+/// <summary>
+/// A server behind a compact profile as <c>search_tools</c>' description names it: its purpose and tags as the config
+/// says, and, once catalogued, how many tools it has and a few of their names.
+/// </summary>
+internal sealed record FacadeServer(string Name, string? Purpose, IReadOnlyList<string> Tags, int? Tools = null, IReadOnlyList<string>? Examples = null);
 
 /// <summary>
 /// The four broker tools a compact profile lists. Their definitions are what every session loads up front,
@@ -39,14 +47,65 @@ internal static class FacadeTools
         [GetPrompt] = ["prompt", "prompts", "template", "templates", "get", "use"],
     };
 
-    public static string Instructions(ToolNameStyle style) =>
-        $"Tools of many MCP servers sit behind this broker. Find one with {ToolNames.BrokerTool(Search, style)}, read its input schema with "
-        + $"{ToolNames.BrokerTool(Describe, style)}, run it with {ToolNames.BrokerTool(Call, style)}.";
+    /// <summary>
+    /// What tells a client to keep a tool loaded rather than defer it behind the client's own tool search (Claude Code
+    /// reads it): the tool that finds the others must never be the one deferred.
+    /// </summary>
+    public const string AlwaysLoadMeta = "anthropic/alwaysLoad";
 
-    public static IList<Tool> Definitions(ToolNameStyle style) =>
+    /// <summary>At most this many servers are named in search_tools' description; the rest are counted.</summary>
+    private const int NamedServers = 16;
+
+    /// <summary>A server's purpose is cut to this many characters in search_tools' description.</summary>
+    private const int PurposeLength = 70;
+
+    /// <summary>How to use the four, in two sentences: the server instructions of a compact session.</summary>
+    public static string Instructions(ToolNameStyle style) =>
+        $"The tools of the MCP servers behind this broker are found with {ToolNames.BrokerTool(Search, style)} (describe the task; name a server to see its tools first), "
+        + $"read with {ToolNames.BrokerTool(Describe, style)} (the input schema) and run with {ToolNames.BrokerTool(Call, style)}. "
+        + $"When a server seems missing or failing, {ToolNames.BrokerTool(Status, style)} shows its state and last error without starting anything.";
+
+    /// <summary>
+    /// search_tools' description: what it does, the servers and kinds of tools behind it (agents pass over a search tool
+    /// whose description is generic), and the search → describe → call path.
+    /// </summary>
+    public static string SearchDescription(ToolNameStyle style, IReadOnlyList<FacadeServer>? servers = null)
+    {
+        var text = new StringBuilder("Find tools of the MCP servers behind this broker");
+        if (servers is { Count: > 0 })
+        {
+            text.Append(": ").AppendJoin("; ", servers.Take(NamedServers).Select(About));
+            if (servers.Count > NamedServers)
+            {
+                text.Append($"; and {servers.Count - NamedServers} more");
+            }
+        }
+
+        return text.Append($". Start here: describe the task in a few words; then get a tool's schema with {ToolNames.BrokerTool(Describe, style)} and run it with {ToolNames.BrokerTool(Call, style)}.").ToString();
+
+        static string About(FacadeServer server)
+        {
+            var about = server.Purpose is { Length: > 0 } purpose ? Cut(purpose)
+                : server.Tags.Count > 0 ? string.Join(", ", server.Tags)
+                : server.Examples is { Count: > 0 } examples ? string.Join(", ", examples.Take(3)) + (examples.Count > 3 ? ", …" : "")
+                : null;
+            var count = server.Tools is { } n ? $"{n} tool{(n == 1 ? "" : "s")}" : null;
+            var inner = string.Join(", ", new[] { about, count }.Where(p => p is not null));
+            return inner.Length == 0 ? server.Name : $"{server.Name} ({inner})";
+        }
+
+        static string Cut(string purpose)
+        {
+            var line = string.Join(' ', purpose.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).TrimEnd('.');
+            return line.Length <= PurposeLength ? line : line[..line.LastIndexOf(' ', PurposeLength)] + "…";
+        }
+    }
+
+    /// <summary>The four listed tools; <paramref name="servers"/> are named in search_tools' description.</summary>
+    public static IList<Tool> Definitions(ToolNameStyle style, IReadOnlyList<FacadeServer>? servers = null) =>
     [
         Define(Search, style,
-            $"Find tools of the MCP servers behind this broker. Start here: describe the task in a few words; then get a tool's schema with {ToolNames.BrokerTool(Describe, style)} and run it with {ToolNames.BrokerTool(Call, style)}.",
+            SearchDescription(style, servers),
             """{"type":"object","properties":{"query":{"type":"string","description":"What you want to do"},"limit":{"type":"integer","minimum":1,"maximum":50,"description":"Most matches to return (default 8)"},"detail":{"type":"boolean","description":"Include the input schemas of the top 3"}},"required":["query"]}""",
             readOnly: true),
         Define(Describe, style,
@@ -105,6 +164,7 @@ internal static class FacadeTools
         Description = description,
         InputSchema = JsonElement.Parse(schema),
         Annotations = new ToolAnnotations { ReadOnlyHint = readOnly, OpenWorldHint = !readOnly },
+        Meta = All.Contains(name) ? new JsonObject { [AlwaysLoadMeta] = true } : null,
     };
 }
 

@@ -86,7 +86,8 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         {
             ServerInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
             ServerInstructions = initial.CompactToolsEnabled ? FacadeTools.Instructions(initial.NameStyle) : null,
-            Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = !initial.CompactToolsEnabled } },
+            // Compact sessions too: search_tools' description names the servers and tools behind it, and changes with the catalog.
+            Capabilities = new ServerCapabilities { Tools = new ToolsCapability { ListChanged = true } },
             Handlers = new McpServerHandlers
             {
                 NotificationHandlers = [new(RootsListChanged, (_, _) => OnRootsChangedAsync())],
@@ -256,17 +257,12 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         void OnReloaded(BrokerModel model)
         {
             _peer?.Follow(Profile);
-            if (!initial.CompactToolsEnabled)
-            {
-                _ = NotifyIfChangedAsync(server, ct);
-            }
+            _ = NotifyIfChangedAsync(server, ct);
         }
 
-        if (!initial.CompactToolsEnabled)
-        {
-            _notify = (server, ct);
-            services.Catalog.Changed += OnCatalogChanged;
-        }
+        // Compact sessions too: search_tools' description names what the catalog holds.
+        _notify = (server, ct);
+        services.Catalog.Changed += OnCatalogChanged;
 
         services.Config.Reloaded += OnReloaded;
         using var span = Telemetry.BrokerTelemetry.StartSession(id, initial.Name, client);

@@ -128,6 +128,38 @@ public sealed class FacadeTests(FacadeFixture fixture) : IClassFixture<FacadeFix
     }
 
     [Fact]
+    public async Task Search_EachMatch_SaysWhichRequestWordsItMatched()
+    {
+        var matches = Json(await CallAsync("compact", "broker.search_tools", """{"query": "answer after a few milliseconds", "limit": 1}"""))["matches"]!.AsArray();
+
+        var match = Assert.Single(matches)!.AsObject();
+        Assert.Equal("t.slow", (string)match["name"]!);
+        Assert.Equal(["after", "answer", "milliseconds"], match["matched"]!.AsArray().Select(w => (string)w!).Order());
+    }
+
+    [Fact]
+    public async Task Search_RequestNothingMatches_SaysSo_InsteadOfFillingTheList()
+    {
+        var none = Json(await CallAsync("compact", "broker.search_tools", """{"query": "book a flight to Tokyo next Friday"}"""));
+        var weak = Json(await CallAsync("compact", "broker.search_tools", """{"query": "answer the phone when grandma rings", "limit": 8}"""));
+
+        Assert.Empty(none["matches"]!.AsArray());
+        Assert.StartsWith("No tool here matches this request.", (string)none["note"]!, StringComparison.Ordinal);
+        Assert.InRange(weak["matches"]!.AsArray().Count, 1, 3);
+        Assert.StartsWith("No tool here matches this request well", (string)weak["note"]!, StringComparison.Ordinal);
+        Assert.All(weak["matches"]!.AsArray(), m => Assert.Single(m!["matched"]!.AsArray()));
+    }
+
+    [Fact]
+    public async Task Search_GoodMatches_CarryNoNote()
+    {
+        var found = Json(await CallAsync("compact", "broker.search_tools", """{"query": "echo a message back"}"""));
+
+        Assert.NotEmpty(found["matches"]!.AsArray());
+        Assert.False(found.ContainsKey("note"));
+    }
+
+    [Fact]
     public async Task Search_DetailFalse_GivesNoSchemas()
     {
         var matches = Json(await CallAsync("compact", "broker.search_tools", """{"query": "echo", "detail": false}"""))["matches"]!.AsArray();
@@ -459,11 +491,16 @@ public sealed class FacadeTests(FacadeFixture fixture) : IClassFixture<FacadeFix
         var raw = await Broker.Facade.ListSignatureAsync(Broker.Profile("raw"), Session, CancellationToken.None);
         var again = await Broker.Facade.ListSignatureAsync(Broker.Profile("raw"), Session, CancellationToken.None);
         var writer = await Broker.Facade.ListSignatureAsync(Broker.Profile("writer"), Session, CancellationToken.None);
+        var compact = await Broker.Facade.ListSignatureAsync(Broker.Profile("compact"), Session, CancellationToken.None);
 
         Assert.Equal(raw, again);
         Assert.Contains("t.echo\t", raw, StringComparison.Ordinal);
         Assert.DoesNotContain("t.crash\t", raw, StringComparison.Ordinal);
-        Assert.Contains("t.crash\t", writer, StringComparison.Ordinal);
+
+        // A compact list shows search_tools' description, which counts the tools of each server the profile sees.
+        var listed = await Broker.Facade.ListToolsAsync(Broker.Profile("writer"), Session, null, CancellationToken.None);
+        Assert.Equal(listed.Tools.Single(t => t.Name == "broker.search_tools").Description, writer);
+        Assert.NotEqual(compact, writer);
     }
 
     [Fact]

@@ -210,14 +210,22 @@ public sealed class ProfileSafetyTests
         var raw = await env.ConnectAsync();
         var compact = await env.ConnectAsync("compact");
         var changes = new ListChanges(raw);
+        var compactChanges = new ListChanges(compact);
         Assert.DoesNotContain("t.added_1", (await raw.ListToolsAsync()).Select(t => t.Name));
-        Assert.False(compact.ServerCapabilities.Tools?.ListChanged ?? false);
+        var before = SearchDescription(await compact.ListToolsAsync());
+        Assert.True(compact.ServerCapabilities.Tools?.ListChanged);
         Assert.True(raw.ServerCapabilities.Tools?.ListChanged);
 
         await BrokerEnvironment.CallTextAsync(raw, "t.add_tool", []);
         await changes.NextAsync();
 
         Assert.Contains("t.added_1", (await raw.ListToolsAsync()).Select(t => t.Name));
+
+        // The compact session is told too: search_tools' description counts the server's tools.
+        await compactChanges.NextAsync();
+        var after = SearchDescription(await compact.ListToolsAsync());
+        Assert.NotEqual(before, after);
+        Assert.Contains("t (", after, StringComparison.Ordinal);
         var found = await BrokerEnvironment.CallJsonAsync(compact, "broker.search_tools", new() { ["query"] = "tool added at run time" });
         Assert.Contains("t.added_1", found.GetProperty("matches").EnumerateArray().Select(m => m.GetProperty("name").GetString()));
     }
@@ -373,4 +381,8 @@ public sealed class ProfileSafetyTests
 
         public async Task NextAsync() => await _seen.Reader.ReadAsync().AsTask().WaitAsync(Wait.Timeout);
     }
+
+    private static string SearchDescription(IList<McpClientTool> tools) =>
+        tools.Single(t => t.Name == "broker.search_tools").Description;
+
 }

@@ -32,6 +32,44 @@ public sealed class FacadeToolsTests
     }
 
     [Fact]
+    public void Definitions_TheFourListedTools_AskToBeAlwaysLoaded_TheUnlistedDoNot()
+    {
+        Assert.All(FacadeTools.Definitions(ToolNameStyle.Snake), t => Assert.True((bool)t.Meta![FacadeTools.AlwaysLoadMeta]!));
+        Assert.All(FacadeTools.UnlistedDefinitions(ToolNameStyle.Snake), t => Assert.Null(t.Meta));
+    }
+
+    [Fact]
+    public void SearchDescription_NamesEachServer_ByPurpose_ElseTags_ElseToolNames_WithItsToolCount()
+    {
+        var description = FacadeTools.SearchDescription(ToolNameStyle.Dotted,
+        [
+            new("github", "GitHub repositories, issues and pull requests.", ["code"], 26, ["create_issue"]),
+            new("k8s", null, ["cloud", "kubernetes"], 1, ["kubectl_get"]),
+            new("memory", null, [], 9, ["create_entities", "read_graph", "search_nodes", "open_nodes"]),
+            new("slack", "Slack channels and messages", [], null),
+            new("bare", null, [], null),
+        ]);
+
+        Assert.StartsWith("Find tools of the MCP servers behind this broker: github (GitHub repositories, issues and pull requests, 26 tools); "
+            + "k8s (cloud, kubernetes, 1 tool); memory (create_entities, read_graph, search_nodes, …, 9 tools); slack (Slack channels and messages); bare. Start here:", description, StringComparison.Ordinal);
+        Assert.Contains("broker.describe_tool", description, StringComparison.Ordinal);
+        Assert.Contains("broker.call_tool", description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SearchDescription_NamesSixteenServers_CutsLongPurposes_AndCountsTheRest()
+    {
+        var servers = Enumerable.Range(1, 20).Select(i => new FacadeServer($"s{i}", $"server number {i} " + string.Join(' ', Enumerable.Repeat("with a purpose far too long to repeat", 5)), [])).ToList();
+
+        var description = FacadeTools.SearchDescription(ToolNameStyle.Dotted, servers);
+
+        Assert.Contains("s16 (server number 16 with", description, StringComparison.Ordinal);
+        Assert.DoesNotContain("s17", description, StringComparison.Ordinal);
+        Assert.Contains("; and 4 more.", description, StringComparison.Ordinal);
+        Assert.All(description.Split("; ").Skip(1).SkipLast(1), part => Assert.True(part.Length < 100, part));
+    }
+
+    [Fact]
     public void Definitions_OnlyCallToolMayChangeThings()
     {
         var tools = FacadeTools.Definitions(ToolNameStyle.Dotted).Concat(FacadeTools.UnlistedDefinitions(ToolNameStyle.Dotted));
