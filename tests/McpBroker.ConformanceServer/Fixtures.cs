@@ -69,14 +69,6 @@ internal static class Fixtures
 
     private static readonly string[] Completions = ["paris", "park", "party"];
 
-    /// <summary>Options for a stdio server (one session per process).</summary>
-    public static McpServerOptions Options()
-    {
-        var options = new McpServerOptions();
-        Configure(options);
-        return options;
-    }
-
     /// <summary>Fills in the fixtures; HTTP calls this once per session, so subscriptions are per session.</summary>
     public static void Configure(McpServerOptions options)
     {

@@ -9,18 +9,42 @@ using ModelContextProtocol.Server;
 
 // The conformance suite's fixture server (@modelcontextprotocol/conformance, the scenarios' "Server Implementation
 // Requirements"): its tools, prompts, resources, template, completion and subscriptions, by their exact names.
-//   mcp-conformance-server                 stdio (as an upstream behind the broker)
-//   mcp-conformance-server --http PORT     streamable HTTP at http://127.0.0.1:PORT/mcp (the suite runs against it)
-var port = args.Length == 2 && args[0] == "--http" && int.TryParse(args[1], out var p) ? p : (int?)null;
-if (args.Length > 0 && port is null)
+//   mcp-conformance-server [ERA]                  stdio (as an upstream behind the broker)
+//   mcp-conformance-server --http PORT [ERA]      streamable HTTP at http://127.0.0.1:PORT/mcp (the suite runs against it)
+// ERA: nothing (every revision the SDK speaks, 2026-07-28 included), --stateless-only (only 2026-07-28: initialize is
+// refused) or --session-revision REV (a server of the session era speaking only REV: server/discover is refused).
+int? port = null;
+var statelessOnly = false;
+string? sessionRevision = null;
+for (var i = 0; i < args.Length; i++)
 {
-    Console.Error.WriteLine("usage: mcp-conformance-server [--http PORT]");
-    return 2;
+    switch (args[i])
+    {
+        case "--http" when i + 1 < args.Length && int.TryParse(args[i + 1], out var p):
+            port = p;
+            i++;
+            break;
+        case "--stateless-only":
+            statelessOnly = true;
+            break;
+        case "--session-revision" when i + 1 < args.Length:
+            sessionRevision = args[++i];
+            break;
+        default:
+            Console.Error.WriteLine("usage: mcp-conformance-server [--http PORT] [--stateless-only | --session-revision REV]");
+            return 2;
+    }
+}
+
+void Configure(McpServerOptions options)
+{
+    Fixtures.Configure(options);
+    McpBroker.TestUpstream.EraFilters.Add(options, statelessOnly, sessionRevision, received: null);
 }
 
 if (port is null)
 {
-    await using var server = McpServer.Create(new StdioServerTransport("mcp-conformance-server"), Fixtures.Options());
+    await using var server = McpServer.Create(new StdioServerTransport("mcp-conformance-server"), Options());
     await server.RunAsync();
     return 0;
 }
@@ -30,7 +54,7 @@ builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
 builder.Logging.ClearProviders();
 // Sessions for clients that initialize (the suite's 2025 clients: sampling and elicitation need a session to ask
 // through), stateless requests for 2026-07-28 clients.
-builder.Services.AddMcpServer(Fixtures.Configure).WithHttpTransport(o => o.SessionMode = HttpServerSessionMode.StatefulForInitializeClients);
+builder.Services.AddMcpServer(Configure).WithHttpTransport(o => o.SessionMode = HttpServerSessionMode.StatefulForInitializeClients);
 var app = builder.Build();
 
 // DNS rebinding (the suite's dns-rebinding-protection scenario; MCP 2025-11-25, Transports, Security Warning): a
@@ -50,5 +74,12 @@ app.Use(async (context, next) =>
 app.MapMcp("/mcp");
 await app.RunAsync();
 return 0;
+
+McpServerOptions Options()
+{
+    var options = new McpServerOptions();
+    Configure(options);
+    return options;
+}
 
 static bool IsLocal(string host) => host is "localhost" or "127.0.0.1" or "[::1]" or "::1";
