@@ -37,6 +37,7 @@ internal static class Fixtures
             """{"type":"object","properties":{"message":{"type":"string","description":"The message to show the user"}},"required":["message"]}"""),
         Tool("test_elicitation_sep1034_defaults", "Elicitation with a default for every primitive type (SEP-1034)"),
         Tool("test_elicitation_sep1330_enums", "Elicitation with the five enum variants (SEP-1330)"),
+        Tool("test_reconnection", "Closes the SSE stream in the middle of the call; the result comes on the resumed stream (SEP-1699)"),
         Tool("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", """
             {"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
              "$defs":{"address":{"type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"}}}},
@@ -211,6 +212,18 @@ internal static class Fixtures
                            {"const":"value1","title":"First Choice"},{"const":"value2","title":"Second Choice"},{"const":"value3","title":"Third Choice"}]}}}}
                         """),
                 }, ct));
+            case "test_reconnection":
+                try
+                {
+                    // Ends the POST's SSE stream now (HTTP with an event store): the client resumes with Last-Event-ID.
+                    await request.EnablePollingAsync(TimeSpan.FromMilliseconds(500), ct);
+                }
+                catch (InvalidOperationException)
+                {
+                    // stdio has no streams to end: the result comes as usual.
+                }
+
+                return Result(new TextContentBlock { Text = "Reconnection test completed successfully" });
             case "json_schema_2020_12_tool":
                 return Result(new TextContentBlock { Text = $"json_schema_2020_12_tool called with {JsonSerializer.Serialize(arguments, McpJsonUtilities.DefaultOptions)}" });
             default:

@@ -54,7 +54,10 @@ builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
 builder.Logging.ClearProviders();
 // Sessions for clients that initialize (the suite's 2025 clients: sampling and elicitation need a session to ask
 // through), stateless requests for 2026-07-28 clients.
-builder.Services.AddMcpServer(Configure).WithHttpTransport(o => o.SessionMode = HttpServerSessionMode.StatefulForInitializeClients);
+// An event store, so a stream the server ends (test_reconnection, SEP-1699) can be resumed.
+builder.Services.AddDistributedMemoryCache();
+builder.Services.AddMcpServer(Configure).WithHttpTransport(o => o.SessionMode = HttpServerSessionMode.StatefulForInitializeClients)
+    .WithDistributedCacheEventStreamStore();
 var app = builder.Build();
 
 // DNS rebinding (the suite's dns-rebinding-protection scenario; MCP 2025-11-25, Transports, Security Warning): a
