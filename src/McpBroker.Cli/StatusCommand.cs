@@ -114,6 +114,13 @@ internal static class StatusCommand
         }
 
         console.Write(upstreams);
+        foreach (var upstream in status["upstreams"]!.AsArray())
+        {
+            foreach (var warning in upstream!["catalog_warnings"]?.AsArray() ?? [])
+            {
+                console.MarkupLine($"[yellow]{Markup.Escape(Text(upstream["name"]))}: {Markup.Escape(Text(warning))}[/]");
+            }
+        }
     }
 
     private static string Text(JsonNode? node) => node?.ToString() ?? "";

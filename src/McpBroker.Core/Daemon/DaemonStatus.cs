@@ -25,7 +25,7 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
         var now = time.GetUtcNow();
         var snapshot = catalog.Current;
         var model = config.Current;
-        return new JsonObject
+        var status = new JsonObject
         {
             ["daemon"] = new JsonObject
             {
@@ -72,6 +72,10 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
             })]),
             ["context"] = withContext ? Context(model, snapshot).DeepClone() : null,
         };
+
+        // Every route of status (CLI, top, broker.status, the page) leaves the daemon through here: one masking step.
+        SecretMask.Mask(status);
+        return status;
     }
 
     /// <summary>
@@ -153,6 +157,8 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
         // The revision negotiated at the last start (remembered across restarts until the upstream is started afresh).
         entry["protocol"] = states.Select(s => s.Protocol).LastOrDefault(p => p is not null) ?? registry.Protocols.Recall(upstream);
         entry["tools"] = snapshot.Upstreams.TryGetValue(upstream.Name, out var tools) ? tools.Tools.Count : null;
+        // What the catalog's limits (max_tools, max_tool_bytes) cut from its list.
+        entry["catalog_warnings"] = new JsonArray([.. (tools?.Warnings ?? []).Select(w => (JsonNode)w)]);
         foreach (var (key, value) in calls.Summary(upstream.Name).ToList())
         {
             entry[key] = value?.DeepClone();
