@@ -30,7 +30,7 @@ internal static class StatusCommand
             }
             else
             {
-                Console.WriteLine($"no daemon running for {target.Runtime.Root} (socket {target.Runtime.SocketPath}); the first client starts one, or: mcp-broker daemon --detach");
+                return await NoAnswerAsync(target.Runtime.Root, target.Runtime.SocketPath);
             }
 
             return ExitNotRunning;
@@ -54,6 +54,22 @@ internal static class StatusCommand
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// Says why no status came: no daemon (exit 3), or one that accepts connections but did not answer in time (exit 1)
+    /// — a busy daemon is not "no daemon", and starting another would not help.
+    /// </summary>
+    public static async Task<int> NoAnswerAsync(string root, string socket)
+    {
+        if (await DaemonClient.ListeningAsync(socket, TimeSpan.FromSeconds(2)))
+        {
+            Console.Error.WriteLine($"mcp-broker: the daemon for {root} accepts connections on {socket} but did not answer within 10 s; 'mcp-broker logs' shows what it is doing");
+            return 1;
+        }
+
+        Console.WriteLine($"no daemon running for {root} (socket {socket}); the first client starts one, or: mcp-broker daemon --detach");
+        return ExitNotRunning;
     }
 
     /// <summary>Draws the status as a summary line and two tables.</summary>

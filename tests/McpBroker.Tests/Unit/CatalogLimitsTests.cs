@@ -80,6 +80,18 @@ public sealed class CatalogLimitsTests
         Assert.Equal("… and 15 more tool(s) cut or left out the same way", warnings[^1]);
     }
 
+    [Fact]
+    public void ContextTokens_AMegabyteWord_IsCountedInPieces_WhileOrdinaryTextStaysExact()
+    {
+        // Byte-pair encoding is quadratic in one word's length: whole, this word would take hours (64 KB took 6 s).
+        Assert.Equal(125_000, McpBroker.Measure.ContextCost.Tokens(new string('x', 1_000_000)));
+
+        // Words up to 250 characters long (a URL, a base64 blob): counted whole, as js-tiktoken counts them.
+        var ordinary = string.Join(" ", Enumerable.Range(0, 2000).Select(i => $"word{i} {new string('y', i % 250)},"));
+        var exact = Microsoft.ML.Tokenizers.TiktokenTokenizer.CreateForEncoding("o200k_base").CountTokens(ordinary);
+        Assert.Equal(exact, McpBroker.Measure.ContextCost.Tokens(ordinary));
+    }
+
     [Theory]
     [InlineData("max_tools: 0", "upstreams.big.max_tools: must be at least 1 (the default is 1000)")]
     [InlineData("max_tool_bytes: 100", "upstreams.big.max_tool_bytes: must be at least 1024 (the default is 65536)")]
