@@ -26,11 +26,13 @@ public sealed class SecretMaskingTests
     public async Task LeakingStdioUpstream_ItsSecretsReachNoClientResultErrorLogStatusOrStatusPage()
     {
         var port = LoopbackServer.FreePort();
+        var doorPort = LoopbackServer.FreePort();
         await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
             schema_version: 1
             runtime: { root: "{{root}}" }
             broker:
               status_page: { port: {{port}} }
+              http: { listen: "127.0.0.1:{{doorPort}}" }
             profiles:
               raw: { compact_tools_enabled: false, allow_mutating_upstreams: [t] }
               default: { allow_mutating_upstreams: [t] }
@@ -79,6 +81,19 @@ public sealed class SecretMaskingTests
             ["arguments"] = new Dictionary<string, object?> { ["as"] = "error_result" },
         });
         AssertMasked(JsonSerializer.Serialize(viaFacade), "broker.call_tool");
+
+        // Through the HTTP front door: the same sessions' filters.
+        var doorToken = (await File.ReadAllTextAsync(Path.Combine(env.Root, "secrets", "http-token"))).Trim();
+        await using (var door = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = new Uri($"http://127.0.0.1:{doorPort}/mcp/raw"),
+            TransportMode = HttpTransportMode.StreamableHttp,
+            AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {doorToken}" },
+        })))
+        {
+            var viaDoor = await door.CallToolAsync("t.leak", new Dictionary<string, object?> { ["as"] = "error_result" });
+            AssertMasked(JsonSerializer.Serialize(viaDoor), "the HTTP front door");
+        }
 
         // Every status route.
         AssertMasked(JsonSerializer.Serialize(await raw.CallToolAsync("t.crash", new Dictionary<string, object?> { ["code"] = 3 })), "a crash's error", placeholder: false);
