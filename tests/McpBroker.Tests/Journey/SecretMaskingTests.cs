@@ -163,6 +163,33 @@ public sealed class SecretMaskingTests
         AssertMasked(daemonLog, "daemon.log", placeholder: echo == HeaderEcho.JsonRpcError, secrets: [Token, ApiKey]);
     }
 
+    [Fact]
+    public async Task StderrLine_LongerThanTheLogKeeps_IsCutOnlyAfterItsSecretsAreMasked()
+    {
+        // The secret straddles the log's 8,000-character cut: masked first, so no part of it is written.
+        var line = new string('x', 8000 - 10) + FromHost + new string('y', 100);
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              raw: { compact_tools_enabled: false }
+            upstreams:
+              t:
+                command: "{{Repo.TestUpstream}}"
+                args: [--stderr, "{{line}}"]
+                env_from: { HOST_TOKEN: MCP_BROKER_TEST_SECRET }
+            """);
+        env.ExtraEnvironment["MCP_BROKER_TEST_SECRET"] = FromHost;
+        var client = await env.ConnectAsync("raw");
+        await BrokerEnvironment.CallTextAsync(client, "t.pid", []);
+
+        var log = Path.Combine(env.Root, "logs", "upstreams", "t.log");
+        await Wait.UntilAsync(() => File.Exists(log) && File.ReadAllText(log).Contains('…'), "the long stderr line in t's log");
+        var written = await File.ReadAllTextAsync(log);
+        Assert.DoesNotContain(FromHost[..8], written, StringComparison.Ordinal);
+        Assert.Contains(new string('x', 7990) + "***" + new string('y', 7) + "…", written, StringComparison.Ordinal);
+    }
+
     private static void AssertMasked(string text, string where, bool placeholder = true, string[]? secrets = null)
     {
         foreach (var secret in secrets ?? [FromHost, FromFile])

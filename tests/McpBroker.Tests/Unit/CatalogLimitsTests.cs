@@ -92,6 +92,20 @@ public sealed class CatalogLimitsTests
         Assert.Equal(exact, McpBroker.Measure.ContextCost.Tokens(ordinary));
     }
 
+    [Fact]
+    public void ConfigShow_ShowsTheLimitsOnlyWhereTheyDifferFromTheDefaults()
+    {
+        var model = ConfigLoader.Load("schema_version: 1\nupstreams:\n  big: { command: x, max_tools: 50, max_tool_bytes: 4096 }\n  plain: { command: y }\n",
+            "/etc/broker.yaml", Env).Model!;
+
+        var shown = ConfigShow.Render(model, Env);
+
+        Assert.Contains("max_tools: 50", shown, StringComparison.Ordinal);
+        Assert.Contains("max_tool_bytes: 4096", shown, StringComparison.Ordinal);
+        Assert.Single(shown.Split('\n'), l => l.Contains("max_tool_bytes:", StringComparison.Ordinal));
+        Assert.DoesNotContain("max_tools: 1000", shown, StringComparison.Ordinal); // plain keeps the default: not shown
+    }
+
     [Theory]
     [InlineData("max_tools: 0", "upstreams.big.max_tools: must be at least 1 (the default is 1000)")]
     [InlineData("max_tool_bytes: 100", "upstreams.big.max_tool_bytes: must be at least 1024 (the default is 65536)")]
