@@ -24,16 +24,20 @@ internal static class StatusCommand
         var asJson = json || (Console.IsOutputRedirected && !table);
         if (answer is not { Ok: true, Status: { } status })
         {
-            if (asJson)
-            {
-                Console.WriteLine(new JsonObject { ["daemon"] = null, ["config"] = target.ConfigPath, ["socket"] = target.Runtime.SocketPath }.ToJsonString());
-            }
-            else
+            if (!asJson)
             {
                 return await NoAnswerAsync(target.Runtime.Root, target.Runtime.SocketPath);
             }
 
-            return ExitNotRunning;
+            var busy = await DaemonClient.ListeningAsync(target.Runtime.SocketPath, TimeSpan.FromSeconds(2));
+            Console.WriteLine(new JsonObject
+            {
+                ["daemon"] = null,
+                ["config"] = target.ConfigPath,
+                ["socket"] = target.Runtime.SocketPath,
+                ["error"] = busy ? "the daemon accepts connections but did not answer within 10 s" : null,
+            }.ToJsonString());
+            return busy ? 1 : ExitNotRunning;
         }
 
         if (asJson)

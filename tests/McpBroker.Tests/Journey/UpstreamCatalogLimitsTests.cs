@@ -91,6 +91,35 @@ public sealed class UpstreamCatalogLimitsTests(ITestOutputHelper output)
         await env.StopDaemonAndAssertNothingLeftAsync();
     }
 
+    [Fact]
+    public async Task StatusAndTop_ADaemonThatAcceptsButDoesNotAnswer_IsBusy_NotAbsent()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            upstreams:
+              t: { command: "{{Repo.TestUpstream}}" }
+            """);
+        Directory.CreateDirectory(Path.GetDirectoryName(env.SocketPath)!);
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(env.SocketPath));
+        listener.Listen(16); // accepts (the kernel's backlog) and never answers: a daemon stuck in a long request
+
+        var status = await env.RunCliAsync("status", "--table", "--config", env.ConfigPath);
+        Assert.Equal(1, status.ExitCode);
+        Assert.Contains("accepts connections on", status.Stderr, StringComparison.Ordinal);
+        Assert.Contains("did not answer within 10 s", status.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("no daemon running", status.Stdout, StringComparison.Ordinal);
+
+        var top = await env.RunCliAsync("top", "--once", "--config", env.ConfigPath);
+        Assert.Equal(1, top.ExitCode);
+        Assert.Contains("did not answer within 10 s", top.Stderr, StringComparison.Ordinal);
+
+        var json = await env.RunCliAsync("status", "--json", "--config", env.ConfigPath);
+        Assert.Equal(1, json.ExitCode);
+        Assert.Contains("did not answer within 10 s", JsonDocument.Parse(json.Stdout).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
     private static long PeakResidentMegabytes(int pid) =>
         File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
             .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024).Single();
