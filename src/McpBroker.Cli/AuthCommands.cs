@@ -5,7 +5,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpBroker.Auth;
 using McpBroker.Config;
+using McpBroker.Daemon;
 using McpBroker.Upstreams;
+using ModelContextProtocol;
 using ModelContextProtocol.Authentication;
 using ModelContextProtocol.Client;
 
@@ -26,13 +28,52 @@ internal static class AuthCommands
         }
 
         model.Runtime.EnsureCreated();
+        OAuthTokenStore.PrivateDirectory(Path.GetDirectoryName(oauth.TokenFile)!);
+
+        // A client registered by an earlier login is used again (same client, same redirect URI) while it is valid;
+        // when the server no longer knows it, the login registers anew, once.
+        var registration = oauth.ClientId is null && OAuthRegistration.Read(oauth.TokenFile) is { } stored && stored.ValidFor(upstream.Remote!.Url, DateTimeOffset.UtcNow)
+            ? stored
+            : null;
+        while (true)
+        {
+            var outcome = await LoginOnceAsync(model, upstream, oauth, registration, noBrowser, timeout, ct);
+            if (outcome != LoginOutcome.RegistrationRefused)
+            {
+                return outcome == LoginOutcome.LoggedIn ? 0 : 1;
+            }
+
+            Console.WriteLine("the authorization server no longer knows the client registered at the last login; registering anew");
+            OAuthRegistration.Delete(oauth.TokenFile);
+            registration = null;
+        }
+    }
+
+    private enum LoginOutcome
+    {
+        LoggedIn,
+        Failed,
+        RegistrationRefused,
+    }
+
+    private static async Task<LoginOutcome> LoginOnceAsync(BrokerModel model, UpstreamModel upstream, OAuthModel oauth, OAuthRegistration? registration,
+        bool noBrowser, TimeSpan timeout, CancellationToken ct)
+    {
+        var name = upstream.Name;
 
         // The login fills a file of its own, moved over the stored tokens only when it succeeded: until then the
         // daemon keeps using the old ones, and a failed or interrupted login loses nothing.
         var store = new OAuthTokenStore(oauth.TokenFile);
         var fresh = new OAuthTokenStore(oauth.TokenFile + ".login");
         fresh.Delete();
-        var port = oauth.RedirectPort ?? FreePort();
+        var port = oauth.RedirectPort ?? (registration is not null && PortFree(registration.RedirectUri.Port) ? registration.RedirectUri.Port : FreePort());
+        if (registration is not null && registration.RedirectUri.Port != port)
+        {
+            // Its redirect URI's port is taken (or redirect_port says otherwise): a server comparing redirect URIs
+            // exactly would refuse it with another port, so register a client for this one.
+            registration = null;
+        }
+
         var redirect = new Uri($"http://127.0.0.1:{port}/callback");
         using var listener = new HttpListener();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/callback/");
@@ -43,15 +84,35 @@ internal static class AuthCommands
         catch (HttpListenerException ex)
         {
             Console.Error.WriteLine($"mcp-broker: cannot listen on {redirect} for the login redirect: {ex.Message}; set upstreams.{name}.oauth.redirect_port to a free port");
-            return 1;
+            return LoginOutcome.Failed;
         }
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(timeout);
+        var browser = new BrowserPage();
+        TokenEndpointFailure? exchangeFailure = null;
+        DynamicClientRegistrationResponse? registered = null;
+        using var http = RemoteConnection.ForCredential(OAuthCredential.For(fresh.Path), (grant, failure) =>
+        {
+            if (grant == "authorization_code" && failure is not null)
+            {
+                // The SDK's initialize would wait for its time limit after a failed exchange: stop the login now.
+                exchangeFailure = failure;
+                cts.Cancel();
+            }
+        });
         try
         {
-            var options = OAuthSupport.Options(upstream, oauth with { TokenFile = fresh.Path }, redirect, (context, token) => WaitForRedirectAsync(listener, context, name, noBrowser, token));
-            var transport = RemoteConnection.CreateTransport(upstream, upstream.Remote!, SecretFile.ResolveAll(upstream), options, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+            var secrets = SecretFile.ResolveAll(upstream);
+            var cache = registration?.Seed(fresh) ?? fresh;
+            var options = OAuthSupport.Options(upstream, oauth with { TokenFile = fresh.Path }, redirect,
+                (context, token) => WaitForRedirectAsync(listener, context, browser, registration is not null, name, noBrowser, token), cache,
+                (response, _) =>
+                {
+                    registered = response;
+                    return Task.CompletedTask;
+                });
+            var transport = RemoteConnection.CreateTransport(upstream, upstream.Remote!, secrets, options, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance, http);
             var client = await McpClient.CreateAsync(transport, new McpClientOptions
             {
                 ClientInfo = new() { Name = "mcp-broker", Version = BrokerInfo.Version },
@@ -63,44 +124,132 @@ internal static class AuthCommands
             }
 
             // Only now (the session's closing DELETE still used the new tokens) do they replace the stored ones.
-            if (fresh.Read() is null)
+            if (fresh.Read() is not { } tokens)
             {
                 throw new InvalidOperationException($"{upstream.Remote!.DisplayUrl} answered without asking for OAuth, so there are no tokens to store; the oauth block may not be needed");
             }
 
             File.Move(fresh.Path, store.Path, overwrite: true);
-            var stored = store.Read();
-            Console.WriteLine($"logged in to {name}: {tools.Count} tool(s); " + (stored?.ExpiresAt is { } at
-                ? $"the access token is valid until {at:yyyy-MM-dd HH:mm:ss} UTC" + (stored.RefreshToken is { Length: > 0 } ? " and is refreshed before it expires" : " (no refresh token: log in again then)")
+            await browser.AnswerAsync(200, $"Logged in to {name}. You can close this tab and return to the terminal.");
+            if (oauth.ClientId is null && tokens is { ClientId: { } clientId, AuthorizationServer: { } issuer } && registration?.ClientId != clientId)
+            {
+                new OAuthRegistration
+                {
+                    ClientId = clientId,
+                    ClientSecret = tokens.ClientSecret,
+                    ClientSecretExpiresAt = registered?.ClientSecretExpiresAt,
+                    TokenEndpointAuthMethod = tokens.TokenEndpointAuthMethod,
+                    AuthorizationServer = issuer,
+                    RedirectUri = redirect,
+                    Server = upstream.Remote!.Url,
+                    RegisteredAt = DateTimeOffset.UtcNow,
+                }.Write(oauth.TokenFile);
+            }
+
+            Console.WriteLine($"logged in to {name}: {tools.Count} tool(s); " + (tokens.ExpiresAt is { } at
+                ? $"the access token is valid until {at:yyyy-MM-dd HH:mm:ss} UTC" + (tokens.RefreshToken is { Length: > 0 } ? " and is refreshed before it expires" : " (no refresh token: log in again then)")
                 : "the access token has no expiry"));
-            Console.WriteLine($"tokens stored in {store.Path} (0600); the daemon uses them on its next connection");
-            return 0;
+            Console.WriteLine($"tokens stored in {store.Path} (0600)" + (registration is not null ? $"; client {registration.ClientId} (registered {registration.RegisteredAt:yyyy-MM-dd}) used again" : ""));
+
+            // A running daemon reconnects with the new tokens at once, and a circuit opened by calls that failed
+            // before the login no longer holds requests back.
+            var daemon = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "restart", TimeSpan.FromSeconds(10), name);
+            Console.WriteLine(daemon is { Ok: true }
+                ? $"the running daemon uses them from the next request to {name}"
+                : "the daemon uses them on its next connection");
+            return LoginOutcome.LoggedIn;
         }
         catch (Exception ex)
         {
             fresh.Delete();
+            if (ex is RegistrationRefusedException)
+            {
+                return LoginOutcome.RegistrationRefused;
+            }
+
             var why = ex switch
             {
-                OperationCanceledException when !ct.IsCancellationRequested => $"no redirect arrived within {new Duration(timeout)}",
+                _ when exchangeFailure is { } failure => ExplainExchange(failure, upstream, oauth, registration),
+                AuthorizationRefusedException refused => refused.Message,
+                OperationCanceledException when !ct.IsCancellationRequested =>
+                    $"no redirect arrived within {new Duration(timeout)}" + (browser.Seen ? "" : RedirectHint(upstream, oauth, redirect)),
                 OperationCanceledException => "cancelled",
+                McpException when ex.Message.Contains("does not support dynamic client registration", StringComparison.Ordinal) =>
+                    $"the authorization server of {upstream.Remote!.DisplayUrl} offers no dynamic client registration, so the broker cannot register itself: " +
+                    $"register a client there with the redirect URI {redirect}, then set upstreams.{name}.oauth.client_id, " +
+                    $"oauth.client_secret_file (a file holding the secret, if the server gave one) and oauth.redirect_port: {port}",
                 _ => RemoteFailure.Explain(ex, upstream),
             };
+            await browser.AnswerAsync(400, $"Login to {name} failed: {why}");
+            if (exchangeFailure?.Error == "invalid_client" && registration is not null)
+            {
+                OAuthRegistration.Delete(oauth.TokenFile);
+                why += "; the stored client registration was dropped, so the next login registers anew";
+            }
+
             Console.Error.WriteLine($"mcp-broker: login to {name} failed: {why}" + (File.Exists(store.Path) ? "; the stored tokens are unchanged" : ""));
-            return 1;
+            return LoginOutcome.Failed;
         }
     }
 
-    public static int Logout(string? configOption, string name)
+    /// <summary>The token endpoint refused the authorization code: what that means and what to change.</summary>
+    private static string ExplainExchange(TokenEndpointFailure failure, UpstreamModel upstream, OAuthModel oauth, OAuthRegistration? registration)
     {
-        if (Load(configOption, name) is not var (_, _, oauth))
+        var name = upstream.Name;
+        return failure switch
+        {
+            { Unavailable: true } =>
+                $"the authorization server is unavailable: its token endpoint answered {failure.Describe()}; try again later",
+            { Error: "invalid_client" } when oauth.ClientSecretFile is { } file =>
+                $"the authorization server refused the client ({failure.Describe()}): check that {file} (upstreams.{name}.oauth.client_secret_file) holds the current secret of client_id {oauth.ClientId}",
+            { Error: "invalid_client" } when oauth.ClientId is { } id =>
+                $"the authorization server refused the client ({failure.Describe()}): client_id {id} needs its secret; put it in a file (0600) and set upstreams.{name}.oauth.client_secret_file",
+            { Error: "invalid_client" } =>
+                $"the authorization server refused the client ({failure.Describe()})" + (registration is null ? "" : $" registered at an earlier login ({registration.ClientId})"),
+            _ => $"the authorization server refused the authorization code ({failure.Describe()})",
+        };
+    }
+
+    private static string RedirectHint(UpstreamModel upstream, OAuthModel oauth, Uri redirect) =>
+        $" (the browser never came back to {redirect}: if the server showed an error about the redirect URI, it compares redirect URIs exactly; " +
+        (oauth.ClientId is null
+            ? $"set upstreams.{upstream.Name}.oauth.redirect_port to a fixed port"
+            : $"set upstreams.{upstream.Name}.oauth.redirect_port to the port of the redirect URI registered for client_id {oauth.ClientId}") + ")";
+
+    public static async Task<int> LogoutAsync(string? configOption, string name, CancellationToken ct)
+    {
+        if (Load(configOption, name) is not var (model, _, oauth))
         {
             return 1;
         }
 
-        var removed = new OAuthTokenStore(oauth.TokenFile).Delete();
-        Console.WriteLine(removed
-            ? $"removed the OAuth tokens of {name} ({oauth.TokenFile}); requests to it fail until 'mcp-broker auth login {name}'"
-            : $"{name} has no stored OAuth tokens");
+        var store = new OAuthTokenStore(oauth.TokenFile);
+        if (store.SafeRead() is not { } tokens)
+        {
+            var removed = store.Delete();
+            Console.WriteLine(removed ? $"removed the unreadable token file of {name} ({oauth.TokenFile})" : $"{name} has no stored OAuth tokens");
+            return 0;
+        }
+
+        // Revoked at the server first (RFC 7009), so the tokens stop working there too, then removed here whatever
+        // the server said: a logout never leaves tokens behind on this machine.
+        string revoked;
+        try
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(TimeSpan.FromSeconds(15));
+            var outcome = await OAuthRevocation.RevokeAsync(tokens, RemoteConnection.ForCredential(OAuthCredential.For(oauth.TokenFile)), cts.Token);
+            revoked = outcome.Message;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or JsonException)
+        {
+            revoked = $"the server could not be asked to revoke them ({(ex is OperationCanceledException ? "no answer within 15 s" : ex.Message)})";
+        }
+
+        store.Delete();
+        Console.WriteLine($"removed the OAuth tokens of {name} ({oauth.TokenFile}); {revoked}");
+        Console.WriteLine($"requests to {name} fail until 'mcp-broker auth login {name}'");
+        await DaemonClient.ControlAsync(model.Runtime.SocketPath, "restart", TimeSpan.FromSeconds(10), name);
         return 0;
     }
 
@@ -136,7 +285,7 @@ internal static class AuthCommands
             }
         }
 
-        return probes.Values.Any(p => p.State is AuthProbe.CredentialsMissing or AuthProbe.OAuthRefreshExpired) ? 1 : 0;
+        return probes.Values.Any(p => p.IsProblem) ? 1 : 0;
     }
 
     private static (BrokerModel Model, UpstreamModel Upstream, OAuthModel OAuth)? Load(string? configOption, string name)
@@ -163,6 +312,20 @@ internal static class AuthCommands
         return (model, upstream, oauth);
     }
 
+    private static bool PortFree(int port)
+    {
+        try
+        {
+            using var probe = new TcpListener(IPAddress.Loopback, port);
+            probe.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     private static int FreePort()
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
@@ -170,9 +333,15 @@ internal static class AuthCommands
         return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
-    /// <summary>Shows the authorization URL (and opens a browser where there is one), then waits for the redirect.</summary>
-    private static async Task<AuthorizationResult?> WaitForRedirectAsync(HttpListener listener, AuthorizationCallbackContext context, string name, bool noBrowser, CancellationToken ct)
+    /// <summary>
+    /// Checks the authorization URL the way the browser will load it (a server that refuses it answers the browser with
+    /// an error page, and no redirect would ever come), shows it (and opens a browser where there is one), then waits
+    /// for the redirect that carries this login's state. The browser's page is answered only when the login is done.
+    /// </summary>
+    private static async Task<AuthorizationResult?> WaitForRedirectAsync(HttpListener listener, AuthorizationCallbackContext context, BrowserPage page,
+        bool reusedRegistration, string name, bool noBrowser, CancellationToken ct)
     {
+        await PreflightAsync(context.AuthorizationUri, context.RedirectUri, reusedRegistration, name, ct);
         Console.WriteLine($"To log in to {name}, open this URL in a browser:");
         Console.WriteLine($"  {context.AuthorizationUri}");
         Console.WriteLine($"waiting for the redirect to {context.RedirectUri} …");
@@ -181,6 +350,7 @@ internal static class AuthCommands
             OpenBrowser(context.AuthorizationUri);
         }
 
+        var expectedState = System.Web.HttpUtility.ParseQueryString(context.AuthorizationUri.Query)["state"];
         using var registration = ct.Register(listener.Stop);
         while (true)
         {
@@ -197,23 +367,76 @@ internal static class AuthCommands
             var query = request.Request.QueryString;
             var error = query["error"];
             var code = query["code"];
-            var page = error is not null ? $"Login failed: {WebUtility.HtmlEncode(error)}. You can close this tab."
-                : code is not null ? "Logged in. You can close this tab and return to the terminal."
-                : null;
-            request.Response.StatusCode = page is null ? 404 : 200;
-            request.Response.ContentType = "text/html; charset=utf-8";
-            var body = System.Text.Encoding.UTF8.GetBytes($"<!doctype html><title>mcp-broker</title><p>{page ?? "Not the login redirect."}</p>");
-            await request.Response.OutputStream.WriteAsync(body, ct);
-            request.Response.Close();
-            if (error is not null)
+            if (error is null && code is null)
             {
-                throw new InvalidOperationException($"the authorization server refused: {error} {query["error_description"]}".TrimEnd());
+                await BrowserPage.WriteAsync(request, 404, "Not the login redirect.");
+                continue;
             }
 
-            if (code is not null)
+            if (query["state"] != expectedState)
             {
-                return new AuthorizationResult { Code = code, State = query["state"], Iss = query["iss"] };
+                // Not this login's redirect (an old tab, another login, a forged link): the login keeps waiting.
+                await BrowserPage.WriteAsync(request, 400, "This redirect does not belong to the pending login (its state does not match); the login is still waiting for its own.");
+                continue;
             }
+
+            page.Seen = true;
+            if (error is not null)
+            {
+                await BrowserPage.WriteAsync(request, 200, $"Login to {name} failed: {error}. You can close this tab.");
+                throw new AuthorizationRefusedException($"the authorization server refused: {error} {query["error_description"]}".TrimEnd());
+            }
+
+            page.Hold(request);
+            return new AuthorizationResult { Code = code, State = query["state"], Iss = query["iss"] };
+        }
+    }
+
+    /// <summary>
+    /// A GET of the authorization URL without following redirects. A 400 is the error page the browser would show
+    /// (an unknown client, a redirect URI the server does not accept): the login ends at once saying what to change.
+    /// </summary>
+    private static async Task PreflightAsync(Uri authorization, Uri redirect, bool reusedRegistration, string name, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, authorization);
+        HttpResponseMessage response;
+        try
+        {
+            using var handler = new HttpClientHandler { AllowAutoRedirect = false };
+            using var probe = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(15) };
+            response = await probe.SendAsync(request, ct);
+        }
+        catch (HttpRequestException)
+        {
+            return; // The browser may still get there (a proxy, a VPN only it uses).
+        }
+        catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return;
+        }
+
+        using (response)
+        {
+            if (response.StatusCode != HttpStatusCode.BadRequest)
+            {
+                // Only a 400 is the refusal RFC 6749 §4.1.2.1 describes; a sign-in page may come with other codes.
+                return;
+            }
+
+            var failure = await TokenEndpointFailure.ReadAsync(response, "authorize", DateTimeOffset.UtcNow, ct);
+            var what = $"{failure.Error} {failure.Description}";
+            if (what.Contains("client", StringComparison.OrdinalIgnoreCase) && !what.Contains("redirect", StringComparison.OrdinalIgnoreCase)
+                && reusedRegistration)
+            {
+                throw new RegistrationRefusedException();
+            }
+
+            throw new AuthorizationRefusedException($"the authorization server refused the authorization request ({failure.Describe()})" +
+                (what.Contains("redirect", StringComparison.OrdinalIgnoreCase)
+                    ? $"; this login used the redirect URI {redirect}: if the client was registered with another one, set upstreams.{name}.oauth.redirect_port to its port (the server compares redirect URIs exactly)"
+                    : what.Contains("client", StringComparison.OrdinalIgnoreCase)
+                        ? $"; check upstreams.{name}.oauth.client_id"
+                        : ""));
         }
     }
 
@@ -237,4 +460,42 @@ internal static class AuthCommands
             // No browser opener: the printed URL is enough.
         }
     }
+
+    /// <summary>The browser tab of the login: its redirect is answered once the tokens are in (or the login failed).</summary>
+    private sealed class BrowserPage
+    {
+        private HttpListenerContext? _held;
+
+        public bool Seen { get; set; }
+
+        public void Hold(HttpListenerContext request) => _held = request;
+
+        public async Task AnswerAsync(int status, string text)
+        {
+            if (Interlocked.Exchange(ref _held, null) is { } request)
+            {
+                await WriteAsync(request, status, text);
+            }
+        }
+
+        public static async Task WriteAsync(HttpListenerContext request, int status, string text)
+        {
+            try
+            {
+                request.Response.StatusCode = status;
+                request.Response.ContentType = "text/html; charset=utf-8";
+                var body = System.Text.Encoding.UTF8.GetBytes($"<!doctype html><title>mcp-broker</title><p>{WebUtility.HtmlEncode(text)}</p>");
+                await request.Response.OutputStream.WriteAsync(body);
+                request.Response.Close();
+            }
+            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or IOException)
+            {
+                // The tab was closed: the terminal says what happened anyway.
+            }
+        }
+    }
+
+    private sealed class AuthorizationRefusedException(string message) : Exception(message);
+
+    private sealed class RegistrationRefusedException() : Exception("the stored client registration was refused");
 }

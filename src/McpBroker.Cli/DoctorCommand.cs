@@ -144,12 +144,12 @@ internal static class DoctorCommand
                     : "set the variable in the daemon's environment (a service unit, or the shell that starts clients), or create the file with the secret and 'chmod 600' it");
             }
 
-            if (probe.State == AuthProbe.OAuthRefreshExpired)
+            if (probe.State is AuthProbe.OAuthRefreshExpired or AuthProbe.CredentialsRefused)
             {
                 problem($"upstream {upstream.Name}: {probe.Detail}", $"mcp-broker auth login {upstream.Name}");
             }
 
-            if (found && probe.Missing.Count == 0 && probe.State != AuthProbe.OAuthRefreshExpired)
+            if (found && !probe.IsProblem)
             {
                 ok($"upstream {upstream.Name}: {(upstream.Remote is null ? $"command {upstream.Command}" : upstream.Remote.DisplayUrl)}, credentials {probe.State}");
             }

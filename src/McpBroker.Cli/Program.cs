@@ -127,8 +127,8 @@ login.SetAction((r, ct) => Duration.TryParse(r.GetValue(loginTimeout)!, out var 
     ? AuthCommands.LoginAsync(r.GetValue(configOption), r.GetValue(authName)!, r.GetValue(noBrowser), t.Value, ct)
     : Task.FromResult(Usage($"--timeout '{r.GetValue(loginTimeout)}' is not a duration such as 90s or 5m")));
 var logoutName = new Argument<string>("UPSTREAM") { Description = "An http/sse upstream with an oauth block" };
-var logout = new Command("logout", "Remove an upstream's stored OAuth tokens") { logoutName };
-logout.SetAction(r => AuthCommands.Logout(r.GetValue(configOption), r.GetValue(logoutName)!));
+var logout = new Command("logout", "Revoke an upstream's OAuth tokens at its server (where it offers revocation) and remove them here") { logoutName };
+logout.SetAction((r, ct) => AuthCommands.LogoutAsync(r.GetValue(configOption), r.GetValue(logoutName)!, ct));
 var authJson = new Option<bool>("--json") { Description = "Print one JSON object" };
 var authStatus = new Command("status", "Check every upstream's credentials without a network call: host variables, secret files (present, non-empty, 0600), OAuth tokens and their expiry; exit 1 if any are missing") { authJson };
 authStatus.SetAction(r => AuthCommands.Status(r.GetValue(configOption), r.GetValue(authJson)));

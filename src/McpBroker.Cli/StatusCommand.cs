@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using McpBroker.Auth;
 using McpBroker.Daemon;
 using Spectre.Console;
 
@@ -129,7 +130,7 @@ internal static class StatusCommand
                 Text(upstream["restarts"]),
                 Text(upstream["tools"]),
                 upstream["idle_seconds"] is { } idle ? Ago(TimeSpan.FromSeconds(idle.GetValue<long>())) : "",
-                auth == "credentials_missing" || auth == "oauth_refresh_expired" ? $"[red]{Markup.Escape(auth)}[/]" : Markup.Escape(auth),
+                auth is AuthProbe.CredentialsMissing or AuthProbe.OAuthRefreshExpired or AuthProbe.CredentialsRefused ? $"[red]{Markup.Escape(auth)}[/]" : Markup.Escape(auth),
                 Markup.Escape(Text(upstream["last_error"])));
         }
 

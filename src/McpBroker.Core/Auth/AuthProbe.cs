@@ -14,6 +14,10 @@ public sealed record AuthProbe(string State, IReadOnlyList<string> Missing, Date
     public const string CredentialsPresent = "credentials_present";
     public const string CredentialsMissing = "credentials_missing";
     public const string OAuthRefreshExpired = "oauth_refresh_expired";
+    public const string CredentialsRefused = "credentials_refused";
+
+    /// <summary>Whether the upstream cannot authenticate as things stand (status shows it red, doctor as a problem).</summary>
+    public bool IsProblem => State is CredentialsMissing or OAuthRefreshExpired or CredentialsRefused;
 
     private const UnixFileMode GroupOrOther =
         UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
@@ -44,6 +48,7 @@ public sealed record AuthProbe(string State, IReadOnlyList<string> Missing, Date
         DateTimeOffset? expiresAt = null;
         string? detail = null;
         var refreshExpired = false;
+        var refused = false;
         if (oauth is not null)
         {
             StoredTokens? tokens = null;
@@ -59,7 +64,14 @@ public sealed record AuthProbe(string State, IReadOnlyList<string> Missing, Date
                 }
             }
 
-            if (tokens is not null)
+            if (tokens is { RefusedAt: { } refusedAt })
+            {
+                // The server said no (revoked, expired refresh token, unknown client): the file alone looks fine.
+                refused = true;
+                expiresAt = tokens.ExpiresAt;
+                detail = $"refused by the server at {refusedAt:yyyy-MM-dd HH:mm:ss} UTC: {tokens.Refused}; run: mcp-broker auth login {upstream.Name}";
+            }
+            else if (tokens is not null)
             {
                 expiresAt = tokens.ExpiresAt;
                 var expired = tokens.ExpiresAt is { } at && at <= now;
@@ -75,6 +87,7 @@ public sealed record AuthProbe(string State, IReadOnlyList<string> Missing, Date
         }
 
         var state = missing.Count > 0 ? CredentialsMissing
+            : refused ? CredentialsRefused
             : refreshExpired ? OAuthRefreshExpired
             : upstream.EnvFrom.Count + upstream.EnvFiles.Count > 0 || oauth is not null ? CredentialsPresent
             : None;

@@ -29,6 +29,10 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
 
     public string Path => path;
 
+    /// <summary>How long before its expiry a token obtained at <paramref name="obtainedAt"/> is due for renewal.</summary>
+    public static TimeSpan Margin(DateTimeOffset obtainedAt, DateTimeOffset expiresAt) =>
+        TimeSpan.FromTicks(Math.Min(RefreshMargin.Ticks, (expiresAt - obtainedAt).Ticks / 10));
+
     /// <summary>The stored tokens, or null when there is no file; a damaged file is an error that names it.</summary>
     public StoredTokens? Read()
     {
@@ -62,9 +66,7 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
         int? expiresIn = null;
         if (stored.ExpiresAt is { } expiresAt)
         {
-            var lifetime = expiresAt - stored.ObtainedAt;
-            var margin = TimeSpan.FromTicks(Math.Min(RefreshMargin.Ticks, lifetime.Ticks / 10));
-            expiresIn = (int)Math.Max(0, (expiresAt - margin - stored.ObtainedAt).TotalSeconds);
+            expiresIn = (int)Math.Max(0, (expiresAt - Margin(stored.ObtainedAt, expiresAt) - stored.ObtainedAt).TotalSeconds);
         }
 
         return ValueTask.FromResult<TokenContainer?>(new TokenContainer
@@ -86,7 +88,10 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
     {
         lock (_gate)
         {
-            Store(tokens);
+            if (!OAuthCredential.For(path).Handled(tokens.AccessToken))
+            {
+                Store(tokens);
+            }
         }
 
         return ValueTask.CompletedTask;
@@ -113,7 +118,8 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
         });
     }
 
-    private StoredTokens? SafeRead()
+    /// <summary>The stored tokens, or null when there are none or the file is damaged.</summary>
+    public StoredTokens? SafeRead()
     {
         try
         {
@@ -132,13 +138,47 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
         return tokens;
     }
 
-    /// <summary>Writes the file atomically with mode 0600 (the same write as every file the broker edits).</summary>
+    /// <summary>Writes the file atomically with mode 0600, in a directory only its owner can list (0700).</summary>
     public void Write(StoredTokens tokens)
     {
         lock (_gate)
         {
             Masked(tokens);
+            PrivateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
             Clients.ClientFiles.WriteAtomic(path, JsonSerializer.SerializeToUtf8Bytes(tokens, s_json), Clients.ClientFiles.Private);
+        }
+    }
+
+    /// <summary>
+    /// Records that the server refused these tokens (a refused refresh token, an access token refused with no way to
+    /// renew it): status and doctor then say so, with when and why, until a login or a refresh replaces them.
+    /// </summary>
+    public void RecordRefusal(string why, DateTimeOffset? at = null)
+    {
+        lock (_gate)
+        {
+            if (SafeRead() is { } stored)
+            {
+                Write(stored with { RefusedAt = at ?? _time.GetUtcNow(), Refused = why });
+            }
+        }
+    }
+
+    /// <summary>Creates the directory 0700, or takes group and other access away from one that has it.</summary>
+    public static void PrivateDirectory(string directory)
+    {
+        const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else if (!Directory.Exists(directory))
+        {
+            Directory.CreateDirectory(directory, owner);
+        }
+        else if (File.GetUnixFileMode(directory) != owner)
+        {
+            File.SetUnixFileMode(directory, owner);
         }
     }
 
@@ -182,4 +222,10 @@ public sealed record StoredTokens
     public string? TokenEndpointAuthMethod { get; init; }
 
     public string? AuthorizationServer { get; init; }
+
+    /// <summary>When the server last refused these tokens; null while they work.</summary>
+    public DateTimeOffset? RefusedAt { get; init; }
+
+    /// <summary>Why (the server's OAuth error, never a token).</summary>
+    public string? Refused { get; init; }
 }

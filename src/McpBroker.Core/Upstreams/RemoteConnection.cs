@@ -13,13 +13,22 @@ internal static class RemoteConnection
     /// One HttpClient (one connection pool) for every remote upstream of the process: the SDK's own transport would make
     /// one per connection and never dispose it. No client-wide timeout: the broker's start and call limits apply.
     /// </summary>
-    private static readonly HttpClient s_http = new(new ProgressRelay.Handler())
+    private static readonly ProgressRelay.Handler s_handler = new();
+
+    private static readonly HttpClient s_http = new(s_handler, disposeHandler: false)
     {
         Timeout = Timeout.InfiniteTimeSpan,
     };
 
+    /// <summary>
+    /// One HttpClient per OAuth credential (token file), over the same connection pool: its token endpoint requests go
+    /// through the credential's <see cref="TokenEndpointHandler"/>, so the sessions of a per-session upstream refresh
+    /// one at a time.
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, HttpClient> s_oauthHttp = new(StringComparer.Ordinal);
+
     public static HttpClientTransport CreateTransport(UpstreamModel model, RemoteModel remote, IReadOnlyDictionary<string, string> secrets,
-        ClientOAuthOptions? oauth, ILoggerFactory loggerFactory) => new(new HttpClientTransportOptions
+        ClientOAuthOptions? oauth, ILoggerFactory loggerFactory, HttpClient? http = null) => new(new HttpClientTransportOptions
         {
             Endpoint = remote.Url,
             Name = model.Name,
@@ -27,7 +36,14 @@ internal static class RemoteConnection
             AdditionalHeaders = ResolveHeaders(remote, secrets),
             ConnectionTimeout = model.StartTimeout,
             OAuth = oauth,
-        }, s_http, loggerFactory, ownsHttpClient: false);
+        }, http ?? (remote.OAuth is { } o && oauth is not null ? OAuthHttp(o.TokenFile) : s_http), loggerFactory, ownsHttpClient: false);
+
+    private static HttpClient OAuthHttp(string tokenFile) => s_oauthHttp.GetOrAdd(Path.GetFullPath(tokenFile), file =>
+        ForCredential(Auth.OAuthCredential.For(file)));
+
+    /// <summary>An HttpClient over the shared connection pool whose token endpoint requests the credential sees (and <paramref name="observe"/>, for a login).</summary>
+    public static HttpClient ForCredential(Auth.OAuthCredential credential, Action<string, Auth.TokenEndpointFailure?>? observe = null) =>
+        new(new Auth.TokenEndpointHandler(credential, s_handler, observe), disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <summary>Each header template with its <c>${KEY}</c> references replaced by the secret values.</summary>
     public static Dictionary<string, string> ResolveHeaders(RemoteModel remote, IReadOnlyDictionary<string, string> secrets)

@@ -969,8 +969,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             throw new UpstreamStartException($"no OAuth tokens for upstream '{Model.Name}'; run: mcp-broker auth login {Model.Name}");
         }
 
-        return OAuthSupport.Options(Model, oauth, new Uri("http://127.0.0.1/callback"), (_, _) =>
-            throw new UpstreamStartException($"the OAuth tokens of upstream '{Model.Name}' were refused and could not be refreshed; run: mcp-broker auth login {Model.Name}"));
+        return OAuthSupport.DaemonOptions(Model, oauth, _time);
     }
 
     private async Task<Instance> StartProcessAsync(CancellationToken ct)

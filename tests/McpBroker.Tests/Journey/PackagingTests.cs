@@ -48,6 +48,17 @@ public sealed class PackagingTests
             env.RememberProcesses();
         }
 
+        // 'stdio', the one-entry install, through the tool's launcher too (here the shim of the daemon just started).
+        await using (var stdio = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
+        {
+            Command = cli,
+            Arguments = ["stdio", "--profile", "raw", "--config", env.ConfigPath],
+            EnvironmentVariables = new Dictionary<string, string?>(env.ProcessEnvironment) { ["MCP_BROKER_CLI"] = null },
+        })))
+        {
+            Assert.Equal("echo: stdio", await BrokerEnvironment.CallTextAsync(stdio, "t.echo", new() { ["message"] = "stdio" }));
+        }
+
         // With the mcp-broker-client tool installed too (and on PATH), entries name it instead.
         var shimInstall = await env.RunAsync("dotnet", ["tool", "install", "mcp-broker-client", "--tool-path", tools, "--add-source", packages], stdin: null, TimeSpan.FromMinutes(3));
         Assert.True(shimInstall.ExitCode == 0, shimInstall.Stdout + shimInstall.Stderr);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using McpBroker.Tests.Support;
 using ModelContextProtocol.Client;
@@ -233,33 +232,9 @@ public sealed class RemoteUpstreamTests
     /// <summary>Runs auth login, and plays the browser: follows the printed URL, which the test server approves at once.</summary>
     private static async Task<(int ExitCode, string Output)> LoginAsync(BrokerEnvironment env)
     {
-        var start = new ProcessStartInfo(Repo.Cli) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "auth", "login", "web", "--no-browser", "--timeout", "60s", "--config", env.ConfigPath })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        foreach (var (key, value) in env.ProcessEnvironment)
-        {
-            start.Environment[key] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var output = new System.Text.StringBuilder();
-        while (await process.StandardOutput.ReadLineAsync() is { } line)
-        {
-            output.AppendLine(line);
-            if (line.StartsWith("  http", StringComparison.Ordinal))
-            {
-                using var browser = new HttpClient();
-                using var response = await browser.GetAsync(line.Trim());
-                Assert.Contains("Logged in", await response.Content.ReadAsStringAsync());
-            }
-        }
-
-        await process.WaitForExitAsync();
-        return (process.ExitCode, output + await stderr);
+        var login = await OAuthLogin.RunAsync(env, "web", OAuthLogin.Http);
+        Assert.Contains("Logged in", Assert.Single(login.Pages).Text);
+        return (login.ExitCode, login.Output);
     }
 
     private static void WriteSecret(string path, string value)
