@@ -5,6 +5,7 @@ using McpBroker.Bench;
 // dotnet run -c Release --project bench/McpBroker.Bench -- search-tune [SHARED] [--fit]   variants and fitted weights, dev half only
 // dotnet run -c Release --project bench/McpBroker.Bench -- search-speed   BenchmarkDotNet: search latency, re-indexing
 // dotnet run -c Release --project bench/McpBroker.Bench -- call-recording BenchmarkDotNet: the status/metrics bookkeeping per call
+// dotnet run -c Release --project bench/McpBroker.Bench -- secret-masking BenchmarkDotNet: the masking step on the way out
 // dotnet run -c Release --project bench/McpBroker.Bench -- search "QUERY" [SERVER...]   one query's top 8
 // dotnet run -c Release --project bench/McpBroker.Bench -- broker [--pub DIR] [--only abcdef] [--json OUT] [--baseline FILE]
 //                                                          end to end, side by side with direct (docs/benchmarks.md)
@@ -45,8 +46,11 @@ switch (args.FirstOrDefault())
     case "call-recording":
         BenchmarkRunner.Run<CallRecording>(args: args[1..]);
         return 0;
+    case "secret-masking":
+        BenchmarkRunner.Run<SecretMasking>(args: args[1..]);
+        return 0;
     default:
-        Console.Error.WriteLine("usage: McpBroker.Bench broker [--pub DIR] [--json OUT] [--baseline FILE] | search-eval [--misses] | search-speed | call-recording [BenchmarkDotNet options]");
+        Console.Error.WriteLine("usage: McpBroker.Bench broker [--pub DIR] [--json OUT] [--baseline FILE] | search-eval [--misses] | search-speed | call-recording | secret-masking [BenchmarkDotNet options]");
         return 2;
 }
 

@@ -25,16 +25,20 @@ internal static class StatusCommand
         var asJson = json || (Console.IsOutputRedirected && !table);
         if (answer is not { Ok: true, Status: { } status })
         {
-            if (asJson)
+            if (!asJson)
             {
-                Console.WriteLine(new JsonObject { ["daemon"] = null, ["config"] = target.ConfigPath, ["socket"] = target.Runtime.SocketPath }.ToJsonString());
-            }
-            else
-            {
-                Console.WriteLine($"no daemon running for {target.Runtime.Root} (socket {target.Runtime.SocketPath}); the first client starts one, or: mcp-broker daemon --detach");
+                return await NoAnswerAsync(target.Runtime.Root, target.Runtime.SocketPath);
             }
 
-            return ExitNotRunning;
+            var busy = await DaemonClient.ListeningAsync(target.Runtime.SocketPath, TimeSpan.FromSeconds(2));
+            Console.WriteLine(new JsonObject
+            {
+                ["daemon"] = null,
+                ["config"] = target.ConfigPath,
+                ["socket"] = target.Runtime.SocketPath,
+                ["error"] = busy ? "the daemon accepts connections but did not answer within 10 s" : null,
+            }.ToJsonString());
+            return busy ? 1 : ExitNotRunning;
         }
 
         if (asJson)
@@ -55,6 +59,22 @@ internal static class StatusCommand
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// Says why no status came: no daemon (exit 3), or one that accepts connections but did not answer in time (exit 1)
+    /// — a busy daemon is not "no daemon", and starting another would not help.
+    /// </summary>
+    public static async Task<int> NoAnswerAsync(string root, string socket)
+    {
+        if (await DaemonClient.ListeningAsync(socket, TimeSpan.FromSeconds(2)))
+        {
+            Console.Error.WriteLine($"mcp-broker: the daemon for {root} accepts connections on {socket} but did not answer within 10 s; 'mcp-broker logs' shows what it is doing");
+            return 1;
+        }
+
+        Console.WriteLine($"no daemon running for {root} (socket {socket}); the first client starts one, or: mcp-broker daemon --detach");
+        return ExitNotRunning;
     }
 
     /// <summary>Draws the status as a summary line and two tables.</summary>
@@ -120,6 +140,13 @@ internal static class StatusCommand
         }
 
         console.Write(upstreams);
+        foreach (var upstream in status["upstreams"]!.AsArray())
+        {
+            foreach (var warning in upstream!["catalog_warnings"]?.AsArray() ?? [])
+            {
+                console.MarkupLine($"[yellow]{Markup.Escape(Text(upstream["name"]))}: {Markup.Escape(Text(warning))}[/]");
+            }
+        }
     }
 
     private static string Text(JsonNode? node) => node?.ToString() ?? "";

@@ -24,8 +24,7 @@ internal static class TopCommand
         var socket = target.Runtime.SocketPath;
         if (await FetchAsync(socket) is not { } first)
         {
-            Console.WriteLine($"no daemon running for {target.Runtime.Root} (socket {socket}); the first client starts one, or: mcp-broker daemon --detach");
-            return StatusCommand.ExitNotRunning;
+            return await StatusCommand.NoAnswerAsync(target.Runtime.Root, socket);
         }
 
         if (once || Console.IsOutputRedirected)

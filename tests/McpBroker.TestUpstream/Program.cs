@@ -16,7 +16,11 @@ using ModelContextProtocol.Server;
 // --stateless-only (speaks only protocol 2026-07-28: initialize is refused as an unknown method),
 // --session-revision REV or --session-revision-from FILE (a server of the session era that speaks only REV, read from
 // FILE at start: it refuses server/discover as an unknown method, as older servers do, and answers every initialize
-// with REV whatever was asked, as a server answers a revision it does not support).
+// with REV whatever was asked, as a server answers a revision it does not support),
+// --leak-env NAME[,NAME] (adds the tool leak, which hands out "NAME=value …" of those variables as it is asked: as
+// error_result (default), result, structured, protocol_error or log — a careless server quoting its credentials),
+// --tools N (lists N more tools, bulk_00001 …), --huge-description BYTES (adds the tool huge, whose description is
+// BYTES of text: a hostile or broken server's catalog).
 // Tools: echo, pid, child_pid, crash, hang, slow, freeze (SIGSTOPs the whole process: it answers nothing, not even
 // ping), add_tool (changes the tool list and sends list_changed), log (sends notifications/message with the text),
 // sample (asks the client for sampling/createMessage during the call; answers with the reply or the refusal),
@@ -65,6 +69,7 @@ if (options.TryGetValue("--start-delay", out var startDelay))
 var markerDir = options.GetValueOrDefault("--marker-dir");
 using var child = options.ContainsKey("--spawn-child") ? System.Diagnostics.Process.Start("sleep", "3600") : null;
 var extraTools = new List<Tool>();
+string? hugeDescription = null;
 var stringArg = JsonElement.Parse("""{"type":"object","properties":{"message":{"type":"string"}}}""");
 var msArg = JsonElement.Parse("""{"type":"object","properties":{"ms":{"type":"integer"},"tag":{"type":"string"}}}""");
 var codeArg = JsonElement.Parse("""{"type":"object","properties":{"code":{"type":"integer"}}}""");
@@ -84,7 +89,28 @@ IList<Tool> Tools() =>
     new() { Name = "sample_after", Description = "Ask the client to sample once go-TAG exists in the marker dir, after answering", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
     .. extraTools,
     .. options.ContainsKey("--print-env-tool") ? [new Tool { Name = "env", Description = "The process's environment", InputSchema = none, Annotations = new() { ReadOnlyHint = true } }] : (Tool[])[],
+    .. Leak(),
+    .. Bulk(),
 ];
+
+IEnumerable<Tool> Leak() => options.ContainsKey("--leak-env")
+    ? [new() { Name = "leak", Description = "Hand out the values of the variables named by --leak-env", InputSchema = JsonElement.Parse("""{"type":"object","properties":{"as":{"type":"string"}}}""") }]
+    : [];
+
+string Leaked() => string.Join(" ", options["--leak-env"].Split(',').Select(v => $"{v}={Environment.GetEnvironmentVariable(v)}"));
+
+IEnumerable<Tool> Bulk()
+{
+    if (options.TryGetValue("--huge-description", out var bytes))
+    {
+        yield return new() { Name = "huge", Description = hugeDescription ??= new string('x', int.Parse(bytes)), InputSchema = none, Annotations = new() { ReadOnlyHint = true } };
+    }
+
+    for (var i = 1; i <= (options.TryGetValue("--tools", out var count) ? int.Parse(count) : 0); i++)
+    {
+        yield return new() { Name = $"bulk_{i:00000}", Description = $"Bulk tool number {i}", InputSchema = none, Annotations = new() { ReadOnlyHint = true } };
+    }
+}
 
 string EchoDescription() =>
     options.TryGetValue("--describe-from", out var file) && File.Exists(file) ? File.ReadAllText(file).Trim() : "Echo a message back";
@@ -163,6 +189,29 @@ var serverOptions = new McpServerOptions
                         File.WriteAllText(Path.Combine(markerDir!, $"sampled-{tag}"), await SampleAsync(request.Server, "later", CancellationToken.None));
                     });
                     return Result("scheduled");
+                case "leak":
+                    switch (Text("as"))
+                    {
+                        case "result":
+                            return Result($"the credentials: {Leaked()}");
+                        case "structured":
+                            return new CallToolResult
+                            {
+                                Content = [new TextContentBlock { Text = "see structured content" }],
+                                StructuredContent = JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["credentials"] = Leaked() }),
+                            };
+                        case "protocol_error":
+                            throw new McpProtocolException($"refused: {Leaked()}", McpErrorCode.InvalidParams);
+                        case "log":
+                            await request.Server.SendMessageAsync(new JsonRpcNotification
+                            {
+                                Method = "notifications/message",
+                                Params = new System.Text.Json.Nodes.JsonObject { ["level"] = "error", ["logger"] = "test-upstream", ["data"] = $"failed with {Leaked()}" },
+                            }, ct);
+                            return Result("logged");
+                        default:
+                            return new CallToolResult { IsError = true, Content = [new TextContentBlock { Text = $"could not connect: {Leaked()}" }] };
+                    }
                 case "add_tool":
                     extraTools.Add(new Tool { Name = $"added_{extraTools.Count + 1}", Description = "A tool added at run time", InputSchema = none });
                     await request.Server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);

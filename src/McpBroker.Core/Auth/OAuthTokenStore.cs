@@ -46,7 +46,7 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
             try
             {
                 return JsonSerializer.Deserialize<StoredTokens>(File.ReadAllText(path), s_json) is { AccessToken.Length: > 0 } tokens
-                    ? tokens
+                    ? Masked(tokens)
                     : throw new InvalidDataException($"{path} holds no access_token; run mcp-broker auth login again");
             }
             catch (JsonException ex)
@@ -131,11 +131,19 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
         }
     }
 
+    /// <summary>The tokens, made known to the daemon's one masking step first (they must never leave it).</summary>
+    private static StoredTokens Masked(StoredTokens tokens)
+    {
+        Upstreams.SecretMask.Add(tokens.AccessToken, tokens.RefreshToken, tokens.ClientSecret);
+        return tokens;
+    }
+
     /// <summary>Writes the file atomically with mode 0600, in a directory only its owner can list (0700).</summary>
     public void Write(StoredTokens tokens)
     {
         lock (_gate)
         {
+            Masked(tokens);
             PrivateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
             Clients.ClientFiles.WriteAtomic(path, JsonSerializer.SerializeToUtf8Bytes(tokens, s_json), Clients.ClientFiles.Private);
         }

@@ -70,6 +70,9 @@ internal sealed record UpstreamTools
     /// <summary>Tools whose definition changed since it was approved, or that were never approved.</summary>
     public IReadOnlyList<QuarantinedTool> Quarantined { get; }
 
+    /// <summary>What the catalog's limits cut from the upstream's list (<see cref="CatalogLimits"/>), in words for status.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>Equal for equal definitions and quarantine: a refresh that changes neither changes nothing.</summary>
     public string Signature { get; }
 
@@ -539,7 +542,7 @@ internal sealed partial class ToolCatalog
                     : ToolPins.Load(_pinsDir, name, reason => LogPinsUnreadable(name, reason));
                 if (upstreams.TryGetValue(name, out var old))
                 {
-                    upstreams[name] = Build(model, [.. old.Listed], old.FetchedAt);
+                    upstreams[name] = Build(model, [.. old.Listed], old.FetchedAt, old.Warnings);
                 }
                 else if (ReadCache(model) is { } cached)
                 {
@@ -618,6 +621,11 @@ internal sealed partial class ToolCatalog
                 LogQuarantined(model.Name, q.Tool.Name, q.Reason);
             }
 
+            foreach (var warning in entry.Warnings.Except(old?.Warnings ?? [], StringComparer.Ordinal))
+            {
+                LogLimited(model.Name, warning);
+            }
+
             var upstreams = _current.Upstreams.ToDictionary(StringComparer.Ordinal);
             upstreams[model.Name] = entry;
             snapshot = new CatalogSnapshot(_current.Version + 1, upstreams.ToFrozenDictionary(StringComparer.Ordinal));
@@ -628,9 +636,19 @@ internal sealed partial class ToolCatalog
         Changed?.Invoke(snapshot);
     }
 
-    /// <summary>An upstream's entry against its pins; with trust_on_first_use, tools never seen before are pinned as they are (call under the lock).</summary>
-    private UpstreamTools Build(UpstreamModel model, IList<Tool> listed, DateTimeOffset fetchedAt)
+    /// <summary>
+    /// An upstream's entry: its list cut to the catalog's limits (<paramref name="earlier"/>: what an earlier cut of the
+    /// same list said), then checked against its pins; with trust_on_first_use, tools never seen before are pinned as
+    /// they are (call under the lock).
+    /// </summary>
+    private UpstreamTools Build(UpstreamModel model, IList<Tool> listed, DateTimeOffset fetchedAt, IReadOnlyList<string>? earlier = null)
     {
+        (listed, var warnings) = CatalogLimits.Apply(model, listed);
+        if (earlier is { Count: > 0 })
+        {
+            warnings = [.. earlier.Concat(warnings).Distinct(StringComparer.Ordinal)];
+        }
+
         var pins = _pins[model.Name];
         if (model.PinTools == PinSetting.TrustOnFirstUse)
         {
@@ -646,7 +664,7 @@ internal sealed partial class ToolCatalog
             }
         }
 
-        return new UpstreamTools(model, listed, fetchedAt, pins);
+        return new UpstreamTools(model, listed, fetchedAt, pins) { Warnings = warnings };
     }
     private string CachePath(UpstreamModel upstream) => Path.Combine(_cacheDir, upstream.Name + ".json");
 
@@ -662,14 +680,17 @@ internal sealed partial class ToolCatalog
         {
             using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
             var root = doc.RootElement;
-            if (root.GetProperty("fingerprint").GetString() != upstream.Fingerprint)
+            if (root.GetProperty("fingerprint").GetString() != upstream.Fingerprint
+                || (root.TryGetProperty("limits", out var limits) && (limits.GetProperty("max_tools").GetInt32() != upstream.MaxTools
+                    || limits.GetProperty("max_tool_bytes").GetInt32() != upstream.MaxToolBytes)))
             {
-                return null;
+                return null; // another server, or a list cut to other limits: listed afresh when needed
             }
 
             // Each tool as the upstream wrote it: the typed tool, with what the SDK's type does not model kept beside it.
             var tools = WireExtras.Items<Tool>(JsonNode.Parse(root.GetProperty("result").GetRawText())!.AsObject(), "tools");
-            return Build(upstream, tools, root.GetProperty("fetched_at").GetDateTimeOffset());
+            var warnings = root.TryGetProperty("warnings", out var said) ? said.EnumerateArray().Select(w => w.GetString() ?? "").ToList() : null;
+            return Build(upstream, tools, root.GetProperty("fetched_at").GetDateTimeOffset(), warnings);
         }
         catch (Exception ex) when (ex is JsonException or IOException or KeyNotFoundException or InvalidOperationException or McpException)
         {
@@ -690,6 +711,17 @@ internal sealed partial class ToolCatalog
                 writer.WriteStartObject();
                 writer.WriteString("fingerprint", entry.Upstream.Fingerprint);
                 writer.WriteString("fetched_at", entry.FetchedAt);
+                writer.WriteStartObject("limits");
+                writer.WriteNumber("max_tools", entry.Upstream.MaxTools);
+                writer.WriteNumber("max_tool_bytes", entry.Upstream.MaxToolBytes);
+                writer.WriteEndObject();
+                writer.WriteStartArray("warnings");
+                foreach (var warning in entry.Warnings)
+                {
+                    writer.WriteStringValue(warning);
+                }
+
+                writer.WriteEndArray();
                 writer.WritePropertyName("result");
                 new JsonObject { ["tools"] = new JsonArray([.. entry.Listed.Select(t => (JsonNode)WireExtras.Serialize(t, withExtras: true))]) }.WriteTo(writer);
                 writer.WriteEndObject();
@@ -714,6 +746,9 @@ internal sealed partial class ToolCatalog
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Warning, Message = "Tool {Upstream}.{Tool} is quarantined: {Reason}; approve it with: mcp-broker tools approve {Upstream} {Tool}")]
     private partial void LogQuarantined(string upstream, string tool, string reason);
+
+    [LoggerMessage(EventId = 205, Level = LogLevel.Warning, Message = "Upstream {Upstream}'s tool list was cut to the catalog's limits: {Warning}")]
+    private partial void LogLimited(string upstream, string warning);
 
     [LoggerMessage(EventId = 204, Level = LogLevel.Warning, Message = "Could not refresh the tools of {Upstream}: {Reason}")]
     private partial void LogRefreshFailed(string upstream, string reason);

@@ -318,6 +318,12 @@ public sealed record UpstreamConfig
     [Description("true: one request at a time (max_concurrency: 1).")]
     public bool? SerializeCalls { get; init; }
 
+    [Description("Most of this upstream's tools the broker keeps (the first, as listed); the rest are left out, with a warning in status. Default 1000.")]
+    public int? MaxTools { get; init; }
+
+    [Description("Largest tool definition kept, in bytes of JSON: a longer description is cut to fit, a definition too big even without it is left out, each with a warning in status. Default 65536 (64 KiB).")]
+    public int? MaxToolBytes { get; init; }
+
     [Description("Whether the upstream's tools change things: auto (default) reads each tool's annotations (only readOnlyHint: true is read-only); true: all mutating; false: all read-only. Mutating tools are hidden from profiles that do not allow them.")]
     public MutatingSetting? Mutating { get; init; }
 

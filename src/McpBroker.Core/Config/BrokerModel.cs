@@ -210,6 +210,12 @@ public sealed record UpstreamModel(
 
     public int MaxQueue { get; init; } = 64;
 
+    /// <summary>Most of its tools the catalog keeps (<see cref="Catalog.CatalogLimits"/>).</summary>
+    public int MaxTools { get; init; } = Catalog.CatalogLimits.DefaultMaxTools;
+
+    /// <summary>Largest tool definition the catalog keeps, in bytes of JSON (<see cref="Catalog.CatalogLimits"/>).</summary>
+    public int MaxToolBytes { get; init; } = Catalog.CatalogLimits.DefaultMaxToolBytes;
+
     public MutatingSetting Mutating { get; init; } = MutatingSetting.Auto;
 
     /// <summary>The pinning in force: the stricter of the upstream's own setting and those of the profiles that see it.</summary>

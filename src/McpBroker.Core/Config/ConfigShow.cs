@@ -124,6 +124,8 @@ public static class ConfigShow
                 },
                 ["max_concurrency"] = u.MaxConcurrency,
                 ["max_queue"] = u.MaxConcurrency is null ? null : u.MaxQueue,
+                ["max_tools"] = u.MaxTools == Catalog.CatalogLimits.DefaultMaxTools ? null : u.MaxTools,
+                ["max_tool_bytes"] = u.MaxToolBytes == Catalog.CatalogLimits.DefaultMaxToolBytes ? null : u.MaxToolBytes,
                 ["mutating"] = Word(u.Mutating),
                 ["pin_tools"] = Word(u.PinTools),
                 ["tools"] = u.ToolOverrides.Count == 0 ? null : u.ToolOverrides.OrderBy(t => t.Key, StringComparer.Ordinal).ToDictionary(t => t.Key, t => (object?)new Dictionary<string, object?>

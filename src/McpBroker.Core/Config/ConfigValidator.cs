@@ -415,6 +415,16 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Error($"{path}.max_queue", "must be 0 or more"));
         }
 
+        if (u.MaxTools is < 1)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.max_tools", $"must be at least 1 (the default is {Catalog.CatalogLimits.DefaultMaxTools})"));
+        }
+
+        if (u.MaxToolBytes is < Catalog.CatalogLimits.MinMaxToolBytes)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.max_tool_bytes", $"must be at least {Catalog.CatalogLimits.MinMaxToolBytes} (the default is {Catalog.CatalogLimits.DefaultMaxToolBytes})"));
+        }
+
         if (u.SerializeCalls == true && u.MaxConcurrency is > 1)
         {
             issues.Add(ConfigIssue.Error($"{path}.serialize_calls", $"contradicts max_concurrency: {u.MaxConcurrency}; keep one"));
@@ -442,6 +452,8 @@ internal static partial class ConfigValidator
             Restart = restart,
             MaxConcurrency = u.SerializeCalls == true ? 1 : u.MaxConcurrency,
             MaxQueue = u.MaxQueue ?? 64,
+            MaxTools = u.MaxTools ?? Catalog.CatalogLimits.DefaultMaxTools,
+            MaxToolBytes = u.MaxToolBytes ?? Catalog.CatalogLimits.DefaultMaxToolBytes,
             Mutating = u.Mutating ?? MutatingSetting.Auto,
             ToolOverrides = (u.Tools ?? []).ToFrozenDictionary(
                 t => t.Key,

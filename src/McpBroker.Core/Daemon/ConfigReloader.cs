@@ -71,6 +71,7 @@ internal sealed partial class ConfigReloader(ConfigState state, UpstreamRegistry
                 Settings = next.Settings with { Http = current.Settings.Http, StatusPage = current.Settings.StatusPage },
                 Telemetry = current.Telemetry,
             };
+            SecretMask.Learn(next.Upstreams);
             var change = await registry.ApplyAsync(next);
             catalog.Apply(next, change);
             state.Apply(next);

@@ -162,9 +162,16 @@ public static partial class DaemonHost
         else
         {
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+            var console = builder.Services.Single(d => d.ServiceType == typeof(ILoggerProvider) && d.ImplementationType == typeof(Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider));
+            builder.Services.Remove(console);
+            builder.Services.AddSingleton<ILoggerProvider>(sp => new MaskingLoggerProvider(new Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider(
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>>(),
+                sp.GetServices<Microsoft.Extensions.Logging.Console.ConsoleFormatter>())));
             builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         }
 
+        // Every secret the config names is known to the masking step before anything could carry it (a reload learns new ones).
+        SecretMask.Learn(model.Upstreams);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(model);
         builder.Services.AddSingleton(sp => new ConfigState(model, sp.GetRequiredService<TimeProvider>()));

@@ -18,6 +18,13 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
     private readonly Lock _contextGate = new();
     // Keyed by the model object itself: a version read after the model could pair a reload's number with the old model.
     private (long Catalog, BrokerModel Config, JsonArray Json)? _context;
+    private (long Catalog, BrokerModel Config, Task<JsonArray> Task)? _computing;
+
+    /// <summary>
+    /// How long a status request waits for the context measure of a changed catalog: a normal catalog takes
+    /// milliseconds; a huge one (max_tools tools of max_tool_bytes each) can take a minute, and is shown when done.
+    /// </summary>
+    public static readonly TimeSpan ContextWait = TimeSpan.FromSeconds(3);
 
     /// <param name="withContext">Add what each profile's tool list costs against the raw tools (tokenized once per catalog or config change).</param>
     public JsonObject Build(bool withContext = false)
@@ -25,7 +32,7 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
         var now = time.GetUtcNow();
         var snapshot = catalog.Current;
         var model = config.Current;
-        return new JsonObject
+        var status = new JsonObject
         {
             ["daemon"] = new JsonObject
             {
@@ -80,52 +87,102 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 ["duration_ms"] = Telemetry.CallLog.Ms(c.ElapsedTicks),
                 ["outcome"] = c.Outcome,
             })]),
-            ["context"] = withContext ? Context(model, snapshot).DeepClone() : null,
+            ["context"] = null,
         };
+        if (withContext)
+        {
+            var (context, current) = Context(model, snapshot);
+            status["context"] = context.DeepClone();
+            // Still being measured after a catalog or config change: the figures are the last ones (none the first time).
+            status["context_pending"] = !current;
+        }
+
+        // Every route of status (CLI, top, broker.status, the page) leaves the daemon through here: one masking step.
+        SecretMask.Mask(status);
+        return status;
     }
 
     /// <summary>
     /// Per profile: what its tools/list costs a model (the four broker tools when compact) against the raw tool
-    /// definitions of its catalogued upstreams, in o200k tokens. Cached until the catalog or the config changes.
+    /// definitions of its catalogued upstreams, in o200k tokens. Cached until the catalog or the config changes, and
+    /// measured off the request: a request waits at most <see cref="ContextWait"/>, then gets the last figures (not
+    /// current) while the measure goes on — a status page or <c>top</c> never stalls behind a huge catalog.
     /// </summary>
-    private JsonArray Context(BrokerModel model, CatalogSnapshot snapshot)
+    private (JsonArray Json, bool Current) Context(BrokerModel model, CatalogSnapshot snapshot)
     {
+        Task<JsonArray> task;
         lock (_contextGate)
         {
             if (_context is { } cached && cached.Catalog == snapshot.Version && ReferenceEquals(cached.Config, model))
             {
-                return cached.Json;
+                return (cached.Json, true);
             }
 
-            var json = new JsonArray();
-            foreach (var profile in model.Profiles.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
+            if (_computing is not { } computing || computing.Catalog != snapshot.Version || !ReferenceEquals(computing.Config, model))
             {
-                var enabled = model.EnabledUpstreams(profile);
-                var listed = enabled.Where(u => snapshot.Upstreams.ContainsKey(u.Name)).ToList();
-                var tools = listed.SelectMany(u => snapshot.Upstreams[u.Name].Tools).ToList();
-                var raw = tools.Count == 0 ? default : Measure.ContextCost.Of(tools); // nothing catalogued yet: nothing to compare
-                var servers = enabled.Select(u => snapshot.Upstreams.TryGetValue(u.Name, out var listedTools)
-                    ? new Facade.FacadeServer(u.Name, u.Purpose, u.Tags, listedTools.Tools.Count, [.. listedTools.Tools.Select(t => t.Name)])
-                    : new Facade.FacadeServer(u.Name, u.Purpose, u.Tags)).ToList();
-                var shown = profile.CompactToolsEnabled ? Measure.ContextCost.Of([.. Facade.FacadeTools.Definitions(profile.NameStyle, servers)]) : raw;
-                json.Add(new JsonObject
-                {
-                    ["profile"] = profile.Name,
-                    ["compact"] = profile.CompactToolsEnabled,
-                    ["upstreams"] = enabled.Count,
-                    ["catalogued"] = listed.Count,
-                    ["raw_tools"] = raw.Tools,
-                    ["raw_tokens"] = raw.Tokens,
-                    ["listed_tools"] = shown.Tools,
-                    ["listed_tokens"] = shown.Tokens,
-                    ["saved_tokens"] = Math.Max(0, raw.Tokens - shown.Tokens),
-                    ["saved_pct"] = Math.Max(0, Measure.ContextCost.Reduction(raw.Tokens, shown.Tokens)),
-                });
+                _computing = (snapshot.Version, model, Task.Run(() => MeasureContext(model, snapshot)));
             }
 
-            _context = (snapshot.Version, model, json);
-            return json;
+            task = _computing.Value.Task;
         }
+
+        try
+        {
+            if (task.Wait(ContextWait))
+            {
+                return (task.Result, true);
+            }
+        }
+        catch (AggregateException)
+        {
+            // A measure that failed is not cached: the next request tries again.
+        }
+
+        lock (_contextGate)
+        {
+            if (_computing?.Task == task && task.IsCompleted)
+            {
+                _computing = null;
+            }
+
+            return (_context?.Json ?? [], false);
+        }
+    }
+
+    private JsonArray MeasureContext(BrokerModel model, CatalogSnapshot snapshot)
+    {
+        var json = new JsonArray();
+        foreach (var profile in model.Profiles.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
+        {
+            var enabled = model.EnabledUpstreams(profile);
+            var listed = enabled.Where(u => snapshot.Upstreams.ContainsKey(u.Name)).ToList();
+            var tools = listed.SelectMany(u => snapshot.Upstreams[u.Name].Tools).ToList();
+            var raw = tools.Count == 0 ? default : Measure.ContextCost.Of(tools); // nothing catalogued yet: nothing to compare
+            var servers = enabled.Select(u => snapshot.Upstreams.TryGetValue(u.Name, out var listedTools)
+                ? new Facade.FacadeServer(u.Name, u.Purpose, u.Tags, listedTools.Tools.Count, [.. listedTools.Tools.Select(t => t.Name)])
+                : new Facade.FacadeServer(u.Name, u.Purpose, u.Tags)).ToList();
+            var shown = profile.CompactToolsEnabled ? Measure.ContextCost.Of([.. Facade.FacadeTools.Definitions(profile.NameStyle, servers)]) : raw;
+            json.Add(new JsonObject
+            {
+                ["profile"] = profile.Name,
+                ["compact"] = profile.CompactToolsEnabled,
+                ["upstreams"] = enabled.Count,
+                ["catalogued"] = listed.Count,
+                ["raw_tools"] = raw.Tools,
+                ["raw_tokens"] = raw.Tokens,
+                ["listed_tools"] = shown.Tools,
+                ["listed_tokens"] = shown.Tokens,
+                ["saved_tokens"] = Math.Max(0, raw.Tokens - shown.Tokens),
+                ["saved_pct"] = Math.Max(0, Measure.ContextCost.Reduction(raw.Tokens, shown.Tokens)),
+            });
+        }
+
+        lock (_contextGate)
+        {
+            _context = (snapshot.Version, model, json);
+        }
+
+        return json;
     }
 
     private JsonObject Upstream(UpstreamModel upstream, CatalogSnapshot snapshot, DateTimeOffset now)
@@ -166,6 +223,8 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
         // The revision negotiated at the last start (remembered across restarts until the upstream is started afresh).
         entry["protocol"] = states.Select(s => s.Protocol).LastOrDefault(p => p is not null) ?? registry.Protocols.Recall(upstream);
         entry["tools"] = snapshot.Upstreams.TryGetValue(upstream.Name, out var tools) ? tools.Tools.Count : null;
+        // What the catalog's limits (max_tools, max_tool_bytes) cut from its list.
+        entry["catalog_warnings"] = new JsonArray([.. (tools?.Warnings ?? []).Select(w => (JsonNode)w)]);
         foreach (var (key, value) in calls.Summary(upstream.Name).ToList())
         {
             entry[key] = value?.DeepClone();

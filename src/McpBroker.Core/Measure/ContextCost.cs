@@ -22,7 +22,47 @@ public static class ContextCost
 
     private static readonly Lazy<Tokenizer> s_o200k = new(() => TiktokenTokenizer.CreateForEncoding("o200k_base"));
 
-    public static int Tokens(string text) => s_o200k.Value.CountTokens(text);
+    /// <summary>Runs of non-space characters longer than this are counted in <see cref="Chunk"/>-character pieces.</summary>
+    private const int LongRun = 256;
+
+    private const int Chunk = 128;
+
+    /// <summary>
+    /// The o200k_base token count. Exact for text whose runs of non-space characters are at most <see cref="LongRun"/>
+    /// long; a longer run is counted in pieces (at most one token more per piece than the whole would be): byte-pair
+    /// encoding is quadratic in the length of one word, and 64 KB of one letter took 6 s, 20 MB would take days (a
+    /// hostile server's description must not stall the status page).
+    /// </summary>
+    public static int Tokens(string text)
+    {
+        var tokenizer = s_o200k.Value;
+        var total = 0;
+        var from = 0;
+        var run = -1;
+        for (var i = 0; i <= text.Length; i++)
+        {
+            if (i < text.Length && !char.IsWhiteSpace(text[i]))
+            {
+                run = run < 0 ? i : run;
+                continue;
+            }
+
+            if (run >= 0 && i - run > LongRun)
+            {
+                total += tokenizer.CountTokens(text.AsSpan(from, run - from));
+                for (var piece = run; piece < i; piece += Chunk)
+                {
+                    total += tokenizer.CountTokens(text.AsSpan(piece, Math.Min(Chunk, i - piece)));
+                }
+
+                from = i;
+            }
+
+            run = -1;
+        }
+
+        return from == 0 ? tokenizer.CountTokens(text) : total + tokenizer.CountTokens(text.AsSpan(from));
+    }
 
     public static string Canonical(IEnumerable<Tool> tools)
     {

@@ -132,6 +132,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
             },
         };
         options.Filters.Message.OutgoingFilters.Add(WithWireExtras);
+        options.Filters.Message.OutgoingFilters.Add(SecretsMasked); // last: it sees the message as it leaves
         if (!initial.CompactToolsEnabled)
         {
             options.Capabilities.Resources = new ResourcesCapability { Subscribe = true, ListChanged = true };
@@ -189,6 +190,17 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         }
 
         await next(context, ct);
+    };
+
+    /// <summary>
+    /// Every message to the client passes the daemon's one masking step (<see cref="SecretMask"/>): results and errors
+    /// of upstreams, relayed notifications and requests, the broker's own answers. A tool that returns a configured
+    /// secret, even as its legitimate result, would otherwise hand it to the model.
+    /// </summary>
+    private static McpMessageHandler SecretsMasked(McpMessageHandler next) => (context, ct) =>
+    {
+        SecretMask.Mask(context.JsonRpcMessage);
+        return next(context, ct);
     };
 
     /// <summary>

@@ -300,6 +300,12 @@ internal sealed partial class SessionListener(
 
     private static async Task ReplyAsync(Stream stream, WelcomeMessage message, CancellationToken ct)
     {
+        // Control answers leave the daemon too (errors can quote an upstream's); status is masked where it is built.
+        message = message with
+        {
+            Error = message.Error is { } error ? error with { Message = SecretMask.Mask(error.Message) } : null,
+            Message = message.Message is { } text ? SecretMask.Mask(text) : null,
+        };
         var bytes = JsonSerializer.SerializeToUtf8Bytes(message, HelloJsonContext.Default.WelcomeMessage);
         await stream.WriteAsync(bytes, ct);
         await stream.WriteAsync("\n"u8.ToArray(), ct);

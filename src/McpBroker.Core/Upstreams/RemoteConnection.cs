@@ -59,6 +59,10 @@ internal static class RemoteConnection
             }
 
             headers[name] = value;
+            if (!ReferenceEquals(value, template))
+            {
+                SecretMask.Add(value);
+            }
         }
 
         return headers;

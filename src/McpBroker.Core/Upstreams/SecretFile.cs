@@ -24,6 +24,7 @@ internal static class SecretFile
             values[key] = Read(file, $"env_files.{key}");
         }
 
+        SecretMask.Add(values.Values);
         return values;
     }
 
@@ -40,6 +41,7 @@ internal static class SecretFile
         }
 
         var value = File.ReadAllText(path).TrimEnd('\r', '\n');
+        SecretMask.Add(value);
         return value.Length > 0 ? value : throw new UpstreamStartException($"{what}: secret file {path} is empty");
     }
 }

@@ -17,15 +17,13 @@ internal sealed class UpstreamProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly Queue<string> _stderr = new();
-    private readonly IReadOnlyCollection<string> _secrets;
 
     private const int LoggedLineLength = 8000;
     private readonly Daemon.RotatingFile? _stderrLog;
 
-    private UpstreamProcess(Process process, bool ownGroup, IReadOnlyCollection<string> secrets, Daemon.RotatingFile? stderrLog)
+    private UpstreamProcess(Process process, bool ownGroup, Daemon.RotatingFile? stderrLog)
     {
         _process = process;
-        _secrets = secrets;
         _stderrLog = stderrLog;
         OwnGroup = ownGroup;
         Pid = process.Id;
@@ -46,9 +44,9 @@ internal sealed class UpstreamProcess : IAsyncDisposable
 
     public Stream Output => _process.StandardOutput.BaseStream;
 
-    /// <param name="stderrLog">Where every stderr line goes too (secrets masked), with time and pid; null for nowhere.</param>
+    /// <param name="stderrLog">Where every stderr line goes too (secrets masked, <see cref="SecretMask"/>), with time and pid; null for nowhere.</param>
     public static UpstreamProcess Start(string command, IReadOnlyList<string> args, string workingDir,
-        IReadOnlyDictionary<string, string> environment, IReadOnlyCollection<string> secrets, Daemon.RotatingFile? stderrLog = null)
+        IReadOnlyDictionary<string, string> environment, Daemon.RotatingFile? stderrLog = null)
     {
         var executable = ResolveExecutable(command, environment.GetValueOrDefault("PATH"))
             ?? throw new UpstreamStartException($"command '{command}' was not found" + (command.Contains('/') ? "" : " on PATH"));
@@ -88,7 +86,7 @@ internal sealed class UpstreamProcess : IAsyncDisposable
             throw new UpstreamStartException($"could not start '{command}': {ex.Message}");
         }
 
-        var upstream = new UpstreamProcess(process, s_setsid is not null, secrets, stderrLog);
+        var upstream = new UpstreamProcess(process, s_setsid is not null, stderrLog);
         process.ErrorDataReceived += (_, e) => upstream.OnStderr(e.Data);
         process.BeginErrorReadLine();
         return upstream;
@@ -204,11 +202,7 @@ internal sealed class UpstreamProcess : IAsyncDisposable
             return;
         }
 
-        foreach (var secret in _secrets)
-        {
-            line = line.Replace(secret, "***", StringComparison.Ordinal);
-        }
-
+        line = SecretMask.Mask(line);
         _stderrLog?.WriteLine($"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} [pid {Pid}] {(line.Length > LoggedLineLength ? line[..LoggedLineLength] + "…" : line)}");
         if (line.Length > StderrLineLength)
         {

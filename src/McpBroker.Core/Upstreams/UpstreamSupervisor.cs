@@ -195,7 +195,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     /// <summary>Lists the upstream's tools; an http/sse upstream's HTTP 429/5xx answers are retried with backoff.</summary>
     public Task<Outcome<IList<Tool>>> ListToolsAsync(string? sessionId, CancellationToken ct) =>
-        RunAsync(sessionId, Model.StartTimeout, retryable: true, WireExtras.ListToolsAsync, ct);
+        RunAsync(sessionId, Model.StartTimeout, retryable: true, (client, token) => WireExtras.ListToolsAsync(client, Model.MaxTools, token), ct);
 
     /// <summary>
     /// Calls a tool; <paramref name="idempotent"/> lets HTTP 429/5xx answers of an http/sse upstream be retried, and
@@ -485,10 +485,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                         // The SDK prefixes what the server said; the client's own SDK prefixes it again.
                         const string sdkPrefix = "Request failed (remote): ";
                         var said = ex.Message.StartsWith(sdkPrefix, StringComparison.Ordinal) ? ex.Message[sdkPrefix.Length..] : ex.Message;
-                        throw new McpProtocolException(instance.Mask(said), ex.ErrorCode);
+                        throw new McpProtocolException(SecretMask.Mask(said), ex.ErrorCode);
                     }
 
-                    return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {instance.Mask(ex.Message)}",
+                    return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {SecretMask.Mask(ex.Message)}",
                         "check the arguments against describe_tool's input schema");
                 }
                 catch (Exception ex) when (instance.Remote && RemoteFailure.StatusCode(ex) is { } status && RemoteFailure.Retryable(status))
@@ -560,7 +560,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                         return TimedOut(timeout, "answering");
                     }
 
-                    return new BrokerError(BrokerErrorCode.UpstreamError, $"the request to upstream '{Model.Name}' failed: {instance.Mask(RemoteFailure.Explain(ex, Model))}",
+                    return new BrokerError(BrokerErrorCode.UpstreamError, $"the request to upstream '{Model.Name}' failed: {SecretMask.Mask(RemoteFailure.Explain(ex, Model))}",
                         "'broker.status' shows the upstream's state");
                 }
             }
@@ -905,12 +905,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private async Task<Instance> ConnectAsync(RemoteModel remote, CancellationToken ct)
     {
         await Task.Yield();
-        IReadOnlyCollection<string> secrets = [];
         using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         try
         {
             var resolved = SecretFile.ResolveAll(Model);
-            secrets = resolved.Values.Where(v => v.Length >= 4).ToList();
             LogConnecting(Model.Name, remote.DisplayUrl);
             startCts.CancelAfter(Model.StartTimeout);
             var oauth = OAuthOptions(remote);
@@ -921,7 +919,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 {
                     var transport = RemoteConnection.CreateTransport(Model, remote, resolved, oauth, _loggerFactory);
                     var client = await McpClient.CreateAsync(transport, ClientOptions(revision), _loggerFactory, startCts.Token);
-                    return Started(new Instance(client, null, remote.DisplayUrl, secrets));
+                    return Started(new Instance(client, null, remote.DisplayUrl));
                 }
                 catch (Exception ex) when (revision is not null && RevisionRefused(ex))
                 {
@@ -946,7 +944,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 _ when UnspokenRevision(ex) is { } why => why,
                 _ => RemoteFailure.Explain(ex, Model),
             };
-            reason = Instance.Mask(reason, secrets);
+            reason = SecretMask.Mask(reason);
             lock (_gate)
             {
                 _current = null;
@@ -980,14 +978,14 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         UpstreamProcess? process = null;
         try
         {
-            var (environment, secrets) = BuildEnvironment();
+            var environment = BuildEnvironment();
             Directory.CreateDirectory(Model.WorkingDir);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
             var revision = RememberedSessionRevision();
             while (true)
             {
-                process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, secrets, _stderrLog);
+                process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, _stderrLog);
                 _records.Add(Model.Name, process.Pid, process.OwnGroup);
                 LogStarting(Model.Name, process.Pid);
                 var transport = new StreamClientTransport(new Platform.OneWritePerMessage(process.Input), ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
@@ -1002,7 +1000,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 try
                 {
                     var client = await connect;
-                    return Started(new Instance(client, process, $"pid {process.Pid}", []));
+                    return Started(new Instance(client, process, $"pid {process.Pid}"));
                 }
                 catch (Exception ex) when (revision is not null && RevisionRefused(ex))
                 {
@@ -1262,9 +1260,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     /// <summary>
     /// The child's environment, explicit: the SDK's safe set and a few locale/proxy/cache variables, as the daemon's
     /// environment has them (<see cref="DaemonEnvironment"/>: the same whichever client started the daemon), then the
-    /// upstream's env, env_from and env_files. The values read from secrets are returned for masking.
+    /// upstream's env, env_from and env_files (the secrets' values are masked from then on: <see cref="SecretMask"/>).
     /// </summary>
-    private (Dictionary<string, string> Env, List<string> Secrets) BuildEnvironment()
+    private Dictionary<string, string> BuildEnvironment()
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var key in StdioClientTransportOptions.GetDefaultEnvironmentVariables().Keys)
@@ -1288,19 +1286,16 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             env[key] = value;
         }
 
-        var secrets = new List<string>();
         foreach (var (key, value) in SecretFile.ResolveAll(Model))
         {
             env[key] = value;
-            secrets.Add(value);
         }
 
-        secrets.RemoveAll(s => s.Length < 4);
-        return (env, secrets);
+        return env;
     }
 
     /// <summary>One live connection: an MCP client over a process's pipes (stdio) or over HTTP (no process).</summary>
-    private sealed class Instance(McpClient client, UpstreamProcess? process, string label, IReadOnlyCollection<string> secrets) : IAsyncDisposable
+    private sealed class Instance(McpClient client, UpstreamProcess? process, string label) : IAsyncDisposable
     {
         private readonly CancellationTokenSource _dead = new();
 
@@ -1358,19 +1353,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 { Exception: { } ex } => ex.Message,
                 _ => "closed",
             };
-            return Mask($"the connection to {label} ended: {why}");
-        }
-
-        public string Mask(string text) => Mask(text, secrets);
-
-        public static string Mask(string text, IEnumerable<string> secrets)
-        {
-            foreach (var secret in secrets)
-            {
-                text = text.Replace(secret, "***", StringComparison.Ordinal);
-            }
-
-            return text;
+            return SecretMask.Mask($"the connection to {label} ended: {why}");
         }
 
         public async ValueTask DisposeAsync()

@@ -21,13 +21,17 @@ internal static class WireExtras
 {
     private static readonly ConditionalWeakTable<object, JsonNode> s_extras = [];
 
-    /// <summary>The upstream's whole tool list, page by page, as JSON, each tool typed with its extras attached.</summary>
-    public static Task<IList<Tool>> ListToolsAsync(McpClient client, CancellationToken ct) => AllAsync<Tool>(client, RequestMethods.ToolsList, "tools", ct);
+    /// <summary>
+    /// The upstream's tool list, page by page, as JSON, each tool typed with its extras attached; no further page is asked
+    /// for once more than <paramref name="keep"/> tools arrived (the catalog keeps only that many: a server with endless
+    /// pages must not fill the daemon's memory).
+    /// </summary>
+    public static Task<IList<Tool>> ListToolsAsync(McpClient client, int keep, CancellationToken ct) => AllAsync<Tool>(client, RequestMethods.ToolsList, "tools", ct, keep);
 
     /// <summary>The upstream's whole prompt list, as <see cref="ListToolsAsync"/>.</summary>
     public static Task<IList<Prompt>> ListAllPromptsAsync(McpClient client, CancellationToken ct) => AllAsync<Prompt>(client, RequestMethods.PromptsList, "prompts", ct);
 
-    private static async Task<IList<T>> AllAsync<T>(McpClient client, string method, string key, CancellationToken ct) where T : class
+    private static async Task<IList<T>> AllAsync<T>(McpClient client, string method, string key, CancellationToken ct, int keep = int.MaxValue) where T : class
     {
         var items = new List<T>();
         var cursors = new HashSet<string>(StringComparer.Ordinal);
@@ -38,7 +42,7 @@ internal static class WireExtras
             items.AddRange(Items<T>(page, key));
             cursor = NextCursor(page);
         }
-        while (cursor is not null && cursors.Add(cursor)); // a server that hands out a cursor twice would loop forever
+        while (cursor is not null && items.Count <= keep && cursors.Add(cursor)); // a server that hands out a cursor twice would loop forever
 
         return items;
     }

@@ -111,6 +111,13 @@ internal sealed class TestHttpServer : IAsyncDisposable
     /// <summary>When set, a tools/call forgets its session and is answered 404 (a server behind a load balancer without affinity).</summary>
     public bool ForgetSessionsOnCall { get; set; }
 
+    /// <summary>
+    /// When set, a tools/call is answered with an error that quotes the request's headers, as careless servers do: a
+    /// JSON-RPC error (HTTP 200) for <see cref="HeaderEcho.JsonRpcError"/>, an HTTP 500 with a text body for
+    /// <see cref="HeaderEcho.HttpError"/>.
+    /// </summary>
+    public HeaderEcho EchoHeadersOnCall { get; set; }
+
     /// <summary>The next <paramref name="count"/> requests to /mcp are answered with <paramref name="status"/>.</summary>
     public void FailNext(int count, HttpStatusCode status = HttpStatusCode.ServiceUnavailable)
     {
@@ -150,6 +157,26 @@ internal sealed class TestHttpServer : IAsyncDisposable
             {
                 Methods.Enqueue(method);
             }
+        }
+
+        if (EchoHeadersOnCall != HeaderEcho.None && HttpMethods.IsPost(context.Request.Method) && JsonNode.Parse(await ReadBodyAsync(context.Request)) is JsonObject { } call
+            && call["method"]?.GetValue<string>() == "tools/call")
+        {
+            var quoted = string.Join("; ", context.Request.Headers.Select(h => $"{h.Key}: {h.Value}"));
+            if (EchoHeadersOnCall == HeaderEcho.HttpError)
+            {
+                context.Response.StatusCode = 500;
+                await context.Response.WriteAsync($"internal error handling the request with headers {quoted}");
+                return;
+            }
+
+            await context.Response.WriteAsJsonAsync(new JsonObject
+            {
+                ["jsonrpc"] = "2.0",
+                ["id"] = call["id"]?.DeepClone(),
+                ["error"] = new JsonObject { ["code"] = -32603, ["message"] = $"upstream API refused the request with headers {quoted}" },
+            });
+            return;
         }
 
         if (BearerToken is not null && authorization != "Bearer " + BearerToken)
@@ -202,6 +229,14 @@ internal sealed class TestHttpServer : IAsyncDisposable
             return Task.CompletedTask;
         });
         await next(context);
+    }
+
+    private static async Task<string> ReadBodyAsync(HttpRequest request)
+    {
+        request.EnableBuffering();
+        var body = await new StreamReader(request.Body, leaveOpen: true).ReadToEndAsync();
+        request.Body.Position = 0;
+        return body;
     }
 
     private void MapAuthorizationServer(WebApplication app)
@@ -295,6 +330,14 @@ internal sealed class TestHttpServer : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
+}
+
+/// <summary>How <see cref="TestHttpServer.EchoHeadersOnCall"/> quotes a call's request headers back.</summary>
+internal enum HeaderEcho
+{
+    None,
+    JsonRpcError,
+    HttpError,
 }
 
 /// <summary>How often each tool of the test server ran.</summary>

@@ -53,6 +53,12 @@ function render(status) {
     ];
   }, "no upstreams configured");
 
+  const warnings = status.upstreams.flatMap(u => (u.catalog_warnings || []).map(w => ({ upstream: u.name, warning: w })));
+  fill("warnings", warnings, (w, tr) => {
+    tr.dataset.upstream = w.upstream;
+    return [cell(w.upstream), cell(w.warning, "wrap")];
+  }, "none: every upstream's tools are within max_tools and max_tool_bytes");
+
   fill("sessions", status.sessions, (s, tr) => {
     tr.dataset.session = s.id;
     return [cell(s.client_info ? `${s.client} (${s.client_info})` : s.client), cell(s.profile), cell(ago(s.uptime_seconds))];
