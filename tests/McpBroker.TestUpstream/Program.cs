@@ -7,6 +7,8 @@ using ModelContextProtocol.Server;
 // --marker-dir DIR (slow calls write started-TAG when they begin and cancelled-TAG when cancelled, so tests can see
 // that a call and its cancellation reached the server),
 // --linger (keep running after stdin ends, as a misbehaving server would), --spawn-child (start a child process),
+// --escape FILE (starts a process that double-forks and calls setsid, as daemonizing helpers do: it leaves the server's
+// process group and session and writes its pid to FILE; with --escape-clean-env it also clears its environment),
 // --print-env NAME[,NAME] (writes NAME=value to stderr at start, as a careless server might),
 // --describe-from FILE (echo's description is the file's content, read at each tools/list: a "rug pull" on demand),
 // --unknown-tool-error (an unknown tool is a JSON-RPC error, invalid params, as some servers answer, not an error result),
@@ -52,6 +54,20 @@ if (options.ContainsKey("--garbage-stdout"))
 {
     Console.Out.WriteLine("this is not JSON-RPC");
     Console.Out.Flush();
+}
+
+if (options.TryGetValue("--escape", out var escapeFile))
+{
+    // setsid --fork: a child that forks again, the grandchild calls setsid; the child exits at once.
+    var escape = new System.Diagnostics.ProcessStartInfo("setsid") { UseShellExecute = false };
+    foreach (var arg in (string[])["--fork", .. options.ContainsKey("--escape-clean-env") ? ["env", "-i"] : Array.Empty<string>(),
+        "/bin/sh", "-c", "echo $$ > \"$0.tmp\" && mv \"$0.tmp\" \"$0\" && exec sleep 3600 </dev/null >/dev/null 2>&1", escapeFile])
+    {
+        escape.ArgumentList.Add(arg);
+    }
+
+    using var escaper = System.Diagnostics.Process.Start(escape)!;
+    escaper.WaitForExit();
 }
 
 var markerDir = options.GetValueOrDefault("--marker-dir");

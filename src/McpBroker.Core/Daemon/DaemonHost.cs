@@ -44,6 +44,9 @@ public static partial class DaemonHost
             return 1;
         }
 
+        // Orphaned descendants of upstreams (a double fork) come to the daemon, not init: stopped with it (ProcessTree).
+        ProcessTree.BecomeSubreaper();
+
         // Holding the lock means the previous daemon is gone: stop whatever upstreams it left behind.
         var reaped = await new ProcessRecords(runtime.RunDir).ReapOrphansAsync();
 
@@ -176,6 +179,7 @@ public static partial class DaemonHost
         }
 
         builder.Services.AddHostedService<UpstreamShutdown>();
+        builder.Services.AddHostedService<OrphanCollector>();
         builder.Services.AddHostedService<SessionListener>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigReloader>());
         if (model.Settings.Http is { } http)
@@ -216,11 +220,49 @@ public static partial class DaemonHost
         }
     }
 
-    /// <summary>Registered first so it stops last: every upstream stops after the sessions have ended.</summary>
-    private sealed class UpstreamShutdown(UpstreamRegistry registry) : IHostedService
+    /// <summary>
+    /// Registered first so it stops last: every upstream stops after the sessions have ended; then whatever the daemon
+    /// adopted as a subreaper and is still running (a descendant that left its upstream's group and cleared its
+    /// environment, so nothing else ties it to an upstream).
+    /// </summary>
+    private sealed partial class UpstreamShutdown(UpstreamRegistry registry, ILogger<UpstreamShutdown> logger) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public async Task StopAsync(CancellationToken cancellationToken) => await registry.DisposeAsync();
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            await registry.DisposeAsync();
+            if (await ProcessTree.StopAsync(ProcessTree.Adopted(), TimeSpan.FromSeconds(2)) is var stopped and > 0)
+            {
+                LogAdoptedStopped(logger, stopped);
+            }
+        }
+
+        [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Stopped {Count} process(es) that upstreams had left behind (adopted by the daemon as a subreaper)")]
+        private static partial void LogAdoptedStopped(ILogger logger, int count);
+    }
+
+    /// <summary>A subreaper collects its adopted children when they die: each uncollected one holds a pid.</summary>
+    private sealed class OrphanCollector(TimeProvider time) : BackgroundService
+    {
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            if (!ProcessTree.Subreaper)
+            {
+                return;
+            }
+
+            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5), time);
+            try
+            {
+                while (await timer.WaitForNextTickAsync(stoppingToken))
+                {
+                    ProcessTree.CollectZombies();
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
     }
 }

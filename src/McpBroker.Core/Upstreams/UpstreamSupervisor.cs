@@ -989,7 +989,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             while (true)
             {
                 process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, secrets, _stderrLog);
-                _records.Add(Model.Name, process.Pid, process.OwnGroup);
+                _records.Add(Model.Name, process.Pid, process.OwnGroup, process.Marker);
                 LogStarting(Model.Name, process.Pid);
                 var transport = new StreamClientTransport(new Platform.OneWritePerMessage(process.Input), ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
                 var connect = McpClient.CreateAsync(transport, ClientOptions(revision), _loggerFactory, startCts.Token);
