@@ -96,19 +96,29 @@ public sealed record RuntimeModel(string Root)
     /// <summary>Where <c>mcp-broker auth login</c> keeps an upstream's OAuth tokens (0600).</summary>
     public string OAuthTokenFile(string upstream) => Path.Combine(SecretsDir, "oauth", upstream + ".json");
 
-    /// <summary>Creates the root and its folders with mode 0700 (owner only).</summary>
+    /// <summary>Creates the root and its folders with mode 0700 (owner only); <see cref="RuntimeRootException"/> saying why it cannot.</summary>
     public void EnsureCreated()
     {
         foreach (var dir in new[] { Root, SocketsDir, RunDir, StateDir, SecretsDir, LogsDir, CacheDir })
         {
-            Directory.CreateDirectory(dir);
-            if (!OperatingSystem.IsWindows())
+            try
             {
-                File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                Directory.CreateDirectory(dir);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new RuntimeRootException($"cannot create the runtime folder {dir}: {ex.Message.TrimEnd('.')}; set runtime.root to a folder this user can create and write");
             }
         }
     }
 }
+
+/// <summary>The runtime root (or one of its folders) cannot be created or made private; the message says which and why.</summary>
+public sealed class RuntimeRootException(string message) : IOException(message);
 
 public sealed record ToolOverride(bool Hidden, string? Description, IReadOnlyDictionary<string, System.Text.Json.JsonElement> Defaults)
 {

@@ -164,6 +164,13 @@ internal static partial class ConfigValidator
             return null;
         }
 
+        if (root.Where(char.IsControl).Select(c => (int?)c).FirstOrDefault() is { } control)
+        {
+            // A newline or an escape in a path ends up in logs, service units and terminals; a NUL cannot be in a path at all.
+            issues.Add(ConfigIssue.Error("runtime.root", $"contains the control character U+{control:X4}; write the path without control characters (newlines, tabs, escapes)"));
+            return null;
+        }
+
         if (!Path.IsPathFullyQualified(root))
         {
             issues.Add(ConfigIssue.Error("runtime.root", $"'{raw}' is not an absolute path; write it from '/' or '~/'"));

@@ -24,7 +24,16 @@ public static partial class DaemonHost
     public static async Task<int> RunAsync(BrokerModel model, bool logToFile, Action<DaemonStartError> reportError, CancellationToken ct = default)
     {
         var runtime = model.Runtime;
-        runtime.EnsureCreated();
+        try
+        {
+            runtime.EnsureCreated();
+        }
+        catch (RuntimeRootException ex)
+        {
+            reportError(new DaemonStartError(1, ex.Message));
+            return 1;
+        }
+
         using var lockFile = TryLock(runtime.LockPath);
         if (lockFile is null)
         {
@@ -83,7 +92,7 @@ public static partial class DaemonHost
             }
         }
 
-        await File.WriteAllTextAsync(runtime.PidPath, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
+        PrivateFiles.WriteAtomic(runtime.PidPath, System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         var pointer = Shared.BrokerEndpoints.PointerPath(model.SourcePath);
         WritePointer(pointer, runtime.SocketPath);
         try
@@ -123,10 +132,8 @@ public static partial class DaemonHost
     {
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(pointer)!);
-            var temp = pointer + ".tmp";
-            File.WriteAllText(temp, socketPath);
-            File.Move(temp, pointer, overwrite: true);
+            PrivateFiles.CreateDirectory(Path.GetDirectoryName(pointer)!);
+            PrivateFiles.WriteAtomic(pointer, System.Text.Encoding.UTF8.GetBytes(socketPath));
         }
         catch (IOException)
         {
@@ -200,7 +207,13 @@ public static partial class DaemonHost
         try
         {
             // FileShare.None takes an exclusive advisory lock (flock) on Unix; it dies with the process.
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            var stream = new FileStream(path, PrivateFiles.Options(FileMode.OpenOrCreate, FileAccess.ReadWrite));
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(stream.SafeFileHandle, PrivateFiles.FileMode); // a lock file of an older daemon may be 0644
+            }
+
+            return stream;
         }
         catch (IOException)
         {

@@ -25,20 +25,10 @@ public sealed class ProcessRecords(string runDir)
 
     public void Add(string upstream, int pid, bool ownGroup, string? marker = null)
     {
-        Directory.CreateDirectory(_dir);
+        PrivateFiles.CreateDirectory(_dir);
         var record = new ProcessRecord(upstream, pid, ownGroup ? pid : 0, ProcStat.StartTicks(pid), Environment.ProcessId, ProcStat.StartTicks(Environment.ProcessId), marker);
         // Written whole or not at all: a full disk must not leave a 0-byte record behind (the reaper would skip it).
-        var temp = PathOf(pid) + ".tmp";
-        try
-        {
-            File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(record, RecordsJsonContext.Default.ProcessRecord));
-            File.Move(temp, PathOf(pid), overwrite: true);
-        }
-        catch (IOException)
-        {
-            File.Delete(temp);
-            throw;
-        }
+        PrivateFiles.WriteAtomic(PathOf(pid), JsonSerializer.SerializeToUtf8Bytes(record, RecordsJsonContext.Default.ProcessRecord));
     }
 
     public void Remove(int pid) => File.Delete(PathOf(pid));

@@ -982,7 +982,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         try
         {
             var (environment, secrets) = BuildEnvironment();
-            Directory.CreateDirectory(Model.WorkingDir);
+            Platform.PrivateFiles.CreateDirectory(Model.WorkingDir);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
             var revision = RememberedSessionRevision();
@@ -1219,7 +1219,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         return true;
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => StopAsync("daemon stopping");
+
+    /// <summary>Stops for good (as <see cref="DisposeAsync"/>), logging <paramref name="reason"/> as why the instance stops.</summary>
+    public async ValueTask StopAsync(string reason)
     {
         Task<Instance>? current;
         lock (_gate)
@@ -1240,7 +1243,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             try
             {
                 var instance = await current;
-                LogStopping(Model.Name, instance.Label, "daemon stopping");
+                LogStopping(Model.Name, instance.Label, reason);
                 await DisposeInstanceAsync(instance);
             }
             catch (Exception ex) when (ex is UpstreamStartException or OperationCanceledException)
