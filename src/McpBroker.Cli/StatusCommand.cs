@@ -110,7 +110,7 @@ internal static class StatusCommand
                 Text(upstream["tools"]),
                 upstream["idle_seconds"] is { } idle ? Ago(TimeSpan.FromSeconds(idle.GetValue<long>())) : "",
                 auth == "credentials_missing" || auth == "oauth_refresh_expired" ? $"[red]{Markup.Escape(auth)}[/]" : Markup.Escape(auth),
-                Markup.Escape(Text(upstream["last_error"])));
+                Markup.Escape(string.Join("; ", new[] { Text(upstream["last_error"]), upstream["limits"]?["last_restart"] is { } ceiling ? $"over a ceiling: {ceiling}" : "" }.Where(t => t.Length > 0))));
         }
 
         console.Write(upstreams);

@@ -17,7 +17,7 @@ using ModelContextProtocol.Server;
 // --session-revision REV or --session-revision-from FILE (a server of the session era that speaks only REV, read from
 // FILE at start: it refuses server/discover as an unknown method, as older servers do, and answers every initialize
 // with REV whatever was asked, as a server answers a revision it does not support).
-// Tools: echo, pid, child_pid, crash, hang, slow, freeze (SIGSTOPs the whole process: it answers nothing, not even
+// Tools: echo, pid, child_pid, allocate (keeps mb MiB of touched memory, as a leaking server would), crash, hang, slow, freeze (SIGSTOPs the whole process: it answers nothing, not even
 // ping), add_tool (changes the tool list and sends list_changed), log (sends notifications/message with the text),
 // sample (asks the client for sampling/createMessage during the call; answers with the reply or the refusal),
 // sample_after (answers at once; once the file go-TAG appears in the marker dir it asks for sampling, outside any
@@ -73,6 +73,7 @@ if (options.TryGetValue("--escape", out var escapeFile))
 var markerDir = options.GetValueOrDefault("--marker-dir");
 using var child = options.ContainsKey("--spawn-child") ? System.Diagnostics.Process.Start("sleep", "3600") : null;
 var extraTools = new List<Tool>();
+var held = new List<byte[]>();
 var stringArg = JsonElement.Parse("""{"type":"object","properties":{"message":{"type":"string"}}}""");
 var msArg = JsonElement.Parse("""{"type":"object","properties":{"ms":{"type":"integer"},"tag":{"type":"string"}}}""");
 var codeArg = JsonElement.Parse("""{"type":"object","properties":{"code":{"type":"integer"}}}""");
@@ -82,6 +83,7 @@ IList<Tool> Tools() =>
     new() { Name = "echo", Description = EchoDescription(), InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "pid", Description = "The server's process id", InputSchema = none, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "child_pid", Description = "The process id of the child started with --spawn-child", InputSchema = none, Annotations = new() { ReadOnlyHint = true } },
+    new() { Name = "allocate", Description = "Keep mb MiB of memory (touched, so resident)", InputSchema = JsonElement.Parse("""{"type":"object","properties":{"mb":{"type":"integer"}}}""") },
     new() { Name = "crash", Description = "Exit the process in the middle of the call", InputSchema = codeArg },
     new() { Name = "hang", Description = "Never answer", InputSchema = msArg },
     new() { Name = "slow", Description = "Answer after ms milliseconds", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
@@ -118,6 +120,15 @@ var serverOptions = new McpServerOptions
                     return Result(Environment.ProcessId.ToString());
                 case "child_pid":
                     return Result(child?.Id.ToString() ?? "0");
+                case "allocate":
+                    for (var i = 0; i < Int("mb", 1); i++)
+                    {
+                        var block = GC.AllocateUninitializedArray<byte>(1 << 20);
+                        Array.Fill(block, (byte)1);
+                        held.Add(block);
+                    }
+
+                    return Result($"holding {held.Count} MiB");
                 case "crash":
                     Console.Error.WriteLine("test upstream: crashing as asked");
                     Environment.Exit(Int("code", 3));

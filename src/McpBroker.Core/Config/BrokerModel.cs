@@ -117,6 +117,35 @@ public sealed record RuntimeModel(string Root)
     }
 }
 
+/// <summary>An upstream's ceilings: resident memory in bytes and CPU in percent of one core (null: none), and how long usage may stay over one.</summary>
+public sealed record ResourceLimits(long? MemoryBytes, int? CpuPercent, TimeSpan Over)
+{
+    public static readonly TimeSpan DefaultOver = TimeSpan.FromSeconds(60);
+
+    /// <summary>Reads 512MiB, 2G, 1.5GiB, 300MB: K/M/G and KiB/MiB/GiB are 1024-based, KB/MB/GB 1000-based, a bare number is bytes.</summary>
+    public static long? ParseSize(string text)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(text.Trim(), @"^([0-9]+(?:\.[0-9]+)?)\s*(B|K|KB|KiB|M|MB|MiB|G|GB|GiB|T|TB|TiB)?$", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+        if (!match.Success || !double.TryParse(match.Groups[1].Value, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var n))
+        {
+            return null;
+        }
+
+        var unit = match.Groups[2].Value.ToUpperInvariant();
+        var power = unit.Length == 0 || unit == "B" ? 0 : "KMGT".IndexOf(unit[0], StringComparison.Ordinal) + 1;
+        var bytes = n * Math.Pow(unit.EndsWith("IB", StringComparison.Ordinal) || unit.Length == 1 ? 1024 : 1000, power);
+        return bytes is >= 1 and < long.MaxValue ? (long)bytes : null;
+    }
+
+    /// <summary>1.5 GiB, 300 MiB: what status and logs show.</summary>
+    public static string FormatSize(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.#} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.#} MiB",
+        _ => $"{bytes / 1024.0:0.#} KiB",
+    };
+}
+
 /// <summary>The runtime root (or one of its folders) cannot be created or made private; the message says which and why.</summary>
 public sealed class RuntimeRootException(string message) : IOException(message);
 
@@ -219,6 +248,9 @@ public sealed record UpstreamModel(
     public int? MaxConcurrency { get; init; }
 
     public int MaxQueue { get; init; } = 64;
+
+    /// <summary>Memory and CPU ceilings (null: none).</summary>
+    public ResourceLimits? Limits { get; init; }
 
     public MutatingSetting Mutating { get; init; } = MutatingSetting.Auto;
 
