@@ -31,7 +31,33 @@ public sealed class ProcessRecords(string runDir)
         PrivateFiles.WriteAtomic(PathOf(pid), JsonSerializer.SerializeToUtf8Bytes(record, RecordsJsonContext.Default.ProcessRecord));
     }
 
-    public void Remove(int pid) => File.Delete(PathOf(pid));
+    /// <summary>
+    /// <see cref="Add"/>, for a daemon that must go on when its root is full or read-only: the upstream still runs, only
+    /// a kill -9 of the daemon would leave it for nobody to reap; <paramref name="failed"/> hears why.
+    /// </summary>
+    public void TryAdd(string upstream, int pid, bool ownGroup, string? marker, Action<string> failed)
+    {
+        try
+        {
+            Add(upstream, pid, ownGroup, marker);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            failed(ex.Message);
+        }
+    }
+
+    /// <summary>Removes a record; one that cannot be removed (a read-only root) is left for the reaper, which finds its process gone.</summary>
+    public void Remove(int pid)
+    {
+        try
+        {
+            File.Delete(PathOf(pid));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
 
     public IReadOnlyList<ProcessRecord> Read()
     {

@@ -997,7 +997,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             while (true)
             {
                 process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, secrets, _stderrLog);
-                _records.Add(Model.Name, process.Pid, process.OwnGroup, process.Marker);
+                _records.TryAdd(Model.Name, process.Pid, process.OwnGroup, process.Marker, why => LogRecordUnwritten(Model.Name, why));
                 LogStarting(Model.Name, process.Pid);
                 var transport = new StreamClientTransport(new Platform.OneWritePerMessage(process.Input), ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
                 var connect = McpClient.CreateAsync(transport, ClientOptions(revision), _loggerFactory, startCts.Token);
@@ -1421,6 +1421,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
         }
     }
+
+    [LoggerMessage(EventId = 115, Level = LogLevel.Warning, Message = "Upstream {Name}: its process record could not be written ({Reason}); it runs, but a daemon killed with -9 would leave it unreaped")]
+    private partial void LogRecordUnwritten(string name, string reason);
 
     [LoggerMessage(EventId = 114, Level = LogLevel.Warning, Message = "Upstream {Name} ({Label}): {Reason}; restarting it")]
     private partial void LogOverCeiling(string name, string label, string reason);
