@@ -17,7 +17,8 @@ using ModelContextProtocol.Server;
 // --session-revision REV or --session-revision-from FILE (a server of the session era that speaks only REV, read from
 // FILE at start: it refuses server/discover as an unknown method, as older servers do, and answers every initialize
 // with REV whatever was asked, as a server answers a revision it does not support).
-// Tools: echo, pid, child_pid, allocate (keeps mb MiB of touched memory, as a leaking server would), crash, hang, slow, freeze (SIGSTOPs the whole process: it answers nothing, not even
+// --allocate (adds the tool allocate: it keeps mb MiB of touched memory, as a leaking server would),
+// Tools: echo, pid, child_pid, crash, hang, slow, freeze (SIGSTOPs the whole process: it answers nothing, not even
 // ping), add_tool (changes the tool list and sends list_changed), log (sends notifications/message with the text),
 // sample (asks the client for sampling/createMessage during the call; answers with the reply or the refusal),
 // sample_after (answers at once; once the file go-TAG appears in the marker dir it asks for sampling, outside any
@@ -83,7 +84,6 @@ IList<Tool> Tools() =>
     new() { Name = "echo", Description = EchoDescription(), InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "pid", Description = "The server's process id", InputSchema = none, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "child_pid", Description = "The process id of the child started with --spawn-child", InputSchema = none, Annotations = new() { ReadOnlyHint = true } },
-    new() { Name = "allocate", Description = "Keep mb MiB of memory (touched, so resident)", InputSchema = JsonElement.Parse("""{"type":"object","properties":{"mb":{"type":"integer"}}}""") },
     new() { Name = "crash", Description = "Exit the process in the middle of the call", InputSchema = codeArg },
     new() { Name = "hang", Description = "Never answer", InputSchema = msArg },
     new() { Name = "slow", Description = "Answer after ms milliseconds", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
@@ -92,6 +92,9 @@ IList<Tool> Tools() =>
     new() { Name = "log", Description = "Send a log message (notifications/message) with the message, then answer", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "sample", Description = "Ask the client to sample a reply to the message", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "sample_after", Description = "Ask the client to sample once go-TAG exists in the marker dir, after answering", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
+    .. options.ContainsKey("--allocate")
+        ? [new Tool { Name = "allocate", Description = "Keep mb MiB of memory (touched, so resident)", InputSchema = JsonElement.Parse("""{"type":"object","properties":{"mb":{"type":"integer"}}}""") }]
+        : Array.Empty<Tool>(),
     .. extraTools,
 ];
 

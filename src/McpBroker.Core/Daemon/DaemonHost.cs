@@ -53,8 +53,9 @@ public static partial class DaemonHost
             return 1;
         }
 
-        // Orphaned descendants of upstreams (a double fork) come to the daemon, not init: stopped with it (ProcessTree).
-        ProcessTree.BecomeSubreaper();
+        // Not made a child subreaper (ProcessTree.BecomeSubreaper) yet: with it, UpstreamLifecycleTests.PerSession_… failed
+        // in 3 runs of 3 (a session not seen to end), without it in 1 of 3, on a machine at load 50; not understood, so
+        // left off until it is (docs/reliability.md, "Process trees").
 
         // Holding the lock means the previous daemon is gone: stop whatever upstreams it left behind.
         var reaped = await new ProcessRecords(runtime.RunDir).ReapOrphansAsync();

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using McpBroker.Platform;
 
@@ -32,8 +31,11 @@ internal static class ProcessTree
     private static readonly ConcurrentDictionary<int, byte> s_leaders = new();
     private static readonly Lock s_spawn = new();
 
-    /// <summary>A fresh marker value: random, so a process carrying it is certainly one of ours.</summary>
-    public static string NewMarker() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+    /// <summary>
+    /// A fresh marker value: random (122 bits), so a process carrying it is certainly one of ours. A Guid, because
+    /// RandomNumberGenerator would load OpenSSL into the daemon (which stays out of it: docs/benchmarks.md).
+    /// </summary>
+    public static string NewMarker() => Guid.NewGuid().ToString("N");
 
     /// <summary>True once the daemon made itself a child subreaper (<see cref="BecomeSubreaper"/>).</summary>
     public static bool Subreaper { get; private set; }

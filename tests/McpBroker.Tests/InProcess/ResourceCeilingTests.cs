@@ -26,7 +26,7 @@ public sealed class ResourceCeilingTests
         var root = Directory.CreateTempSubdirectory("mbip-").FullName;
         await using var broker = await InProcessBroker.CreateAsync($$"""
             upstreams:
-              t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], limits: { memory: 300MiB, over: 300ms } }
+              t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}", "--allocate"], limits: { memory: 300MiB, over: 300ms } }
             """, root);
         var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
         var before = int.Parse(await TextAsync(supervisor, "pid"));

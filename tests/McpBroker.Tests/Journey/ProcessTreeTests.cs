@@ -50,20 +50,31 @@ public sealed class ProcessTreeTests : IDisposable
     }
 
     [LinuxFact]
-    public async Task DaemonStop_StopsDescendantsThatLeftTheGroup_WithAndWithoutTheirEnvironment()
+    public async Task DaemonStop_StopsTheDescendantThatLeftTheGroup()
     {
-        await using var env = await BrokerEnvironment.CreateAsync(Config("""
-              t: { command: TEST_UPSTREAM, args: [--escape, PIDS/t] }
-              c: { command: TEST_UPSTREAM, args: [--escape, PIDS/c, --escape-clean-env] }
-            """));
+        await using var env = await BrokerEnvironment.CreateAsync(Config("  t: { command: TEST_UPSTREAM, args: [--escape, PIDS/t] }"));
         var client = await env.ConnectAsync();
         var marked = await EscapedAsync(client, "t");
-        var clean = await EscapedAsync(client, "c");
 
         await env.StopDaemonAndAssertNothingLeftAsync();
 
         Assert.False(Processes.Alive(marked), "the escaped descendant (marker inherited) outlived daemon stop");
-        Assert.False(Processes.Alive(clean), "the escaped descendant that cleared its environment outlived daemon stop");
+    }
+
+    /// <summary>
+    /// The limit, kept visible: a descendant that clears its environment and leaves the group and session, once its parent
+    /// is gone, carries nothing that ties it to the broker (the daemon is no subreaper: docs/reliability.md).
+    /// </summary>
+    [LinuxFact]
+    public async Task DaemonStop_ADescendantThatLeftTheGroupAndClearedItsEnvironment_IsNotFound()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(Config("  c: { command: TEST_UPSTREAM, args: [--escape, PIDS/c, --escape-clean-env] }"));
+        var client = await env.ConnectAsync();
+        var clean = await EscapedAsync(client, "c");
+
+        await env.StopDaemonAndAssertNothingLeftAsync();
+
+        Assert.True(Processes.Alive(clean), "found after all: update docs/reliability.md, 'What remains impossible'");
     }
 
     [LinuxFact]
