@@ -257,7 +257,26 @@ if (parse.Errors.Count > 0)
     return 2;
 }
 
-return await parse.InvokeAsync();
+try
+{
+    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (RuntimeRootException ex)
+{
+    // Expected, and the user's to fix: one line (a shim starting a daemon passes it on), not a stack trace.
+    Console.Error.WriteLine($"mcp-broker: {ex.Message}");
+    return 1;
+}
+catch (Exception ex)
+{
+    // What System.CommandLine's default handler did before.
+    if (ex is not OperationCanceledException)
+    {
+        Console.Error.WriteLine($"Unhandled exception: {ex}");
+    }
+
+    return 1;
+}
 
 static int Usage(string message)
 {

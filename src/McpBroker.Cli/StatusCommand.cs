@@ -136,7 +136,7 @@ internal static class StatusCommand
                 Text(upstream["tools"]),
                 upstream["idle_seconds"] is { } idle ? Ago(TimeSpan.FromSeconds(idle.GetValue<long>())) : "",
                 auth is AuthProbe.CredentialsMissing or AuthProbe.OAuthRefreshExpired or AuthProbe.CredentialsRefused ? $"[red]{Markup.Escape(auth)}[/]" : Markup.Escape(auth),
-                Markup.Escape(Text(upstream["last_error"])));
+                Markup.Escape(string.Join("; ", new[] { Text(upstream["last_error"]), upstream["limits"]?["last_restart"] is { } ceiling ? $"over a ceiling: {ceiling}" : "" }.Where(t => t.Length > 0))));
         }
 
         console.Write(upstreams);

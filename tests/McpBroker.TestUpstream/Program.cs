@@ -9,6 +9,8 @@ using ModelContextProtocol.Server;
 // --start-delay MS (waits MS milliseconds before it answers anything, as a server that downloads or loads for a while),
 // --print-env-tool (adds the tool env, which answers with the process's whole environment as NAME=value lines, sorted),
 // --linger (keep running after stdin ends, as a misbehaving server would), --spawn-child (start a child process),
+// --escape FILE (starts a process that double-forks and calls setsid, as daemonizing helpers do: it leaves the server's
+// process group and session and writes its pid to FILE; with --escape-clean-env it also clears its environment),
 // --print-env NAME[,NAME] (writes NAME=value to stderr at start, as a careless server might),
 // --describe-from FILE (echo's description is the file's content, read at each tools/list: a "rug pull" on demand),
 // --unknown-tool-error (an unknown tool is a JSON-RPC error, invalid params, as some servers answer, not an error result),
@@ -21,6 +23,7 @@ using ModelContextProtocol.Server;
 // error_result (default), result, structured, protocol_error or log — a careless server quoting its credentials),
 // --tools N (lists N more tools, bulk_00001 …), --huge-description BYTES (adds the tool huge, whose description is
 // BYTES of text: a hostile or broken server's catalog).
+// --allocate (adds the tool allocate: it keeps mb MiB of touched memory, as a leaking server would),
 // Tools: echo, pid, child_pid, crash, hang, slow, freeze (SIGSTOPs the whole process: it answers nothing, not even
 // ping), add_tool (changes the tool list and sends list_changed), log (sends notifications/message with the text),
 // sample (asks the client for sampling/createMessage during the call; answers with the reply or the refusal),
@@ -60,6 +63,20 @@ if (options.ContainsKey("--garbage-stdout"))
     Console.Out.Flush();
 }
 
+if (options.TryGetValue("--escape", out var escapeFile))
+{
+    // setsid --fork: a child that forks again, the grandchild calls setsid; the child exits at once.
+    var escape = new System.Diagnostics.ProcessStartInfo("setsid") { UseShellExecute = false };
+    foreach (var arg in (string[])["--fork", .. options.ContainsKey("--escape-clean-env") ? ["env", "-i"] : Array.Empty<string>(),
+        "/bin/sh", "-c", "echo $$ > \"$0.tmp\" && mv \"$0.tmp\" \"$0\" && exec sleep 3600 </dev/null >/dev/null 2>&1", escapeFile])
+    {
+        escape.ArgumentList.Add(arg);
+    }
+
+    using var escaper = System.Diagnostics.Process.Start(escape)!;
+    escaper.WaitForExit();
+}
+
 if (options.TryGetValue("--start-delay", out var startDelay))
 {
     // The slow start is the behaviour under test (npx downloading a package), not synchronisation.
@@ -70,6 +87,7 @@ var markerDir = options.GetValueOrDefault("--marker-dir");
 using var child = options.ContainsKey("--spawn-child") ? System.Diagnostics.Process.Start("sleep", "3600") : null;
 var extraTools = new List<Tool>();
 string? hugeDescription = null;
+var held = new List<byte[]>();
 var stringArg = JsonElement.Parse("""{"type":"object","properties":{"message":{"type":"string"}}}""");
 var msArg = JsonElement.Parse("""{"type":"object","properties":{"ms":{"type":"integer"},"tag":{"type":"string"}}}""");
 var codeArg = JsonElement.Parse("""{"type":"object","properties":{"code":{"type":"integer"}}}""");
@@ -87,6 +105,9 @@ IList<Tool> Tools() =>
     new() { Name = "log", Description = "Send a log message (notifications/message) with the message, then answer", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "sample", Description = "Ask the client to sample a reply to the message", InputSchema = stringArg, Annotations = new() { ReadOnlyHint = true } },
     new() { Name = "sample_after", Description = "Ask the client to sample once go-TAG exists in the marker dir, after answering", InputSchema = msArg, Annotations = new() { ReadOnlyHint = true } },
+    .. options.ContainsKey("--allocate")
+        ? [new Tool { Name = "allocate", Description = "Keep mb MiB of memory (touched, so resident)", InputSchema = JsonElement.Parse("""{"type":"object","properties":{"mb":{"type":"integer"}}}""") }]
+        : Array.Empty<Tool>(),
     .. extraTools,
     .. options.ContainsKey("--print-env-tool") ? [new Tool { Name = "env", Description = "The process's environment", InputSchema = none, Annotations = new() { ReadOnlyHint = true } }] : (Tool[])[],
     .. Leak(),
@@ -140,6 +161,15 @@ var serverOptions = new McpServerOptions
                         .Select(e => $"{e.Key}={e.Value}").Order(StringComparer.Ordinal)));
                 case "child_pid":
                     return Result(child?.Id.ToString() ?? "0");
+                case "allocate":
+                    for (var i = 0; i < Int("mb", 1); i++)
+                    {
+                        var block = GC.AllocateUninitializedArray<byte>(1 << 20);
+                        Array.Fill(block, (byte)1);
+                        held.Add(block);
+                    }
+
+                    return Result($"holding {held.Count} MiB");
                 case "crash":
                     Console.Error.WriteLine("test upstream: crashing as asked");
                     Environment.Exit(Int("code", 3));

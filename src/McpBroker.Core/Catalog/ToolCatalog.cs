@@ -703,11 +703,10 @@ internal sealed partial class ToolCatalog
     {
         try
         {
-            Directory.CreateDirectory(_cacheDir);
-            var temp = CachePath(entry.Upstream) + ".tmp";
-            using (var stream = File.Create(temp))
-            using (var writer = new Utf8JsonWriter(stream))
+            Platform.PrivateFiles.CreateDirectory(_cacheDir);
+            Platform.PrivateFiles.WriteAtomic(CachePath(entry.Upstream), stream =>
             {
+                using var writer = new Utf8JsonWriter(stream);
                 writer.WriteStartObject();
                 writer.WriteString("fingerprint", entry.Upstream.Fingerprint);
                 writer.WriteString("fetched_at", entry.FetchedAt);
@@ -725,9 +724,7 @@ internal sealed partial class ToolCatalog
                 writer.WritePropertyName("result");
                 new JsonObject { ["tools"] = new JsonArray([.. entry.Listed.Select(t => (JsonNode)WireExtras.Serialize(t, withExtras: true))]) }.WriteTo(writer);
                 writer.WriteEndObject();
-            }
-
-            File.Move(temp, CachePath(entry.Upstream), overwrite: true);
+            });
         }
         catch (IOException ex)
         {

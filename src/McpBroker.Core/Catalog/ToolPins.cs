@@ -72,7 +72,7 @@ internal static class ToolPins
     /// <summary>Writes the pins of one upstream atomically (temp file, then rename), mode 0600.</summary>
     public static void Save(string pinsDir, string upstream, IReadOnlyDictionary<string, ToolPin> pins)
     {
-        Directory.CreateDirectory(pinsDir);
+        Platform.PrivateFiles.CreateDirectory(pinsDir);
         var tools = new JsonObject();
         foreach (var (name, pin) in pins.OrderBy(p => p.Key, StringComparer.Ordinal))
         {

@@ -324,6 +324,9 @@ public sealed record UpstreamConfig
     [Description("Largest tool definition kept, in bytes of JSON: a longer description is cut to fit, a definition too big even without it is left out, each with a warning in status. Default 65536 (64 KiB).")]
     public int? MaxToolBytes { get; init; }
 
+    [Description("Resource ceilings (stdio, Linux): an upstream whose memory or CPU, summed over its processes, stays over a ceiling for 'over' is restarted once its calls in flight end. Default: none.")]
+    public LimitsConfig? Limits { get; init; }
+
     [Description("Whether the upstream's tools change things: auto (default) reads each tool's annotations (only readOnlyHint: true is read-only); true: all mutating; false: all read-only. Mutating tools are hidden from profiles that do not allow them.")]
     public MutatingSetting? Mutating { get; init; }
 
@@ -332,6 +335,18 @@ public sealed record UpstreamConfig
 
     [Description("Per tool (the upstream's own tool name): hide it, replace its description, or give default arguments.")]
     public Dictionary<string, ToolOverrideConfig?>? Tools { get; init; }
+}
+
+public sealed record LimitsConfig
+{
+    [Description("Resident memory ceiling of the upstream's processes together, e.g. 512MiB or 2GiB (K, M, G and KiB, MiB, GiB are 1024-based; KB, MB, GB 1000-based). Default: none.")]
+    public string? Memory { get; init; }
+
+    [Description("CPU ceiling in percent of one core, summed over the upstream's processes (200: two cores busy). Default: none.")]
+    public int? CpuPercent { get; init; }
+
+    [Description("How long usage must stay over a ceiling before the upstream is restarted. Default 60s.")]
+    public Duration? Over { get; init; }
 }
 
 public sealed record OAuthConfig

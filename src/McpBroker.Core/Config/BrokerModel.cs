@@ -96,19 +96,58 @@ public sealed record RuntimeModel(string Root)
     /// <summary>Where <c>mcp-broker auth login</c> keeps an upstream's OAuth tokens (0600).</summary>
     public string OAuthTokenFile(string upstream) => Path.Combine(SecretsDir, "oauth", upstream + ".json");
 
-    /// <summary>Creates the root and its folders with mode 0700 (owner only).</summary>
+    /// <summary>Creates the root and its folders with mode 0700 (owner only); <see cref="RuntimeRootException"/> saying why it cannot.</summary>
     public void EnsureCreated()
     {
         foreach (var dir in new[] { Root, SocketsDir, RunDir, StateDir, SecretsDir, LogsDir, CacheDir })
         {
-            Directory.CreateDirectory(dir);
-            if (!OperatingSystem.IsWindows())
+            try
             {
-                File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                Directory.CreateDirectory(dir);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new RuntimeRootException($"cannot create the runtime folder {dir}: {ex.Message.TrimEnd('.')}; set runtime.root to a folder this user can create and write");
             }
         }
     }
 }
+
+/// <summary>An upstream's ceilings: resident memory in bytes and CPU in percent of one core (null: none), and how long usage may stay over one.</summary>
+public sealed record ResourceLimits(long? MemoryBytes, int? CpuPercent, TimeSpan Over)
+{
+    public static readonly TimeSpan DefaultOver = TimeSpan.FromSeconds(60);
+
+    /// <summary>Reads 512MiB, 2G, 1.5GiB, 300MB: K/M/G and KiB/MiB/GiB are 1024-based, KB/MB/GB 1000-based, a bare number is bytes.</summary>
+    public static long? ParseSize(string text)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(text.Trim(), @"^([0-9]+(?:\.[0-9]+)?)\s*(B|K|KB|KiB|M|MB|MiB|G|GB|GiB|T|TB|TiB)?$", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+        if (!match.Success || !double.TryParse(match.Groups[1].Value, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var n))
+        {
+            return null;
+        }
+
+        var unit = match.Groups[2].Value.ToUpperInvariant();
+        var power = unit.Length == 0 || unit == "B" ? 0 : "KMGT".IndexOf(unit[0], StringComparison.Ordinal) + 1;
+        var bytes = n * Math.Pow(unit.EndsWith("IB", StringComparison.Ordinal) || unit.Length == 1 ? 1024 : 1000, power);
+        return bytes is >= 1 and < long.MaxValue ? (long)bytes : null;
+    }
+
+    /// <summary>1.5 GiB, 300 MiB: what status and logs show.</summary>
+    public static string FormatSize(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.#} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.#} MiB",
+        _ => $"{bytes / 1024.0:0.#} KiB",
+    };
+}
+
+/// <summary>The runtime root (or one of its folders) cannot be created or made private; the message says which and why.</summary>
+public sealed class RuntimeRootException(string message) : IOException(message);
 
 public sealed record ToolOverride(bool Hidden, string? Description, IReadOnlyDictionary<string, System.Text.Json.JsonElement> Defaults)
 {
@@ -215,6 +254,9 @@ public sealed record UpstreamModel(
 
     /// <summary>Largest tool definition the catalog keeps, in bytes of JSON (<see cref="Catalog.CatalogLimits"/>).</summary>
     public int MaxToolBytes { get; init; } = Catalog.CatalogLimits.DefaultMaxToolBytes;
+
+    /// <summary>Memory and CPU ceilings (null: none).</summary>
+    public ResourceLimits? Limits { get; init; }
 
     public MutatingSetting Mutating { get; init; } = MutatingSetting.Auto;
 

@@ -164,6 +164,13 @@ internal static partial class ConfigValidator
             return null;
         }
 
+        if (root.Where(char.IsControl).Select(c => (int?)c).FirstOrDefault() is { } control)
+        {
+            // A newline or an escape in a path ends up in logs, service units and terminals; a NUL cannot be in a path at all.
+            issues.Add(ConfigIssue.Error("runtime.root", $"contains the control character U+{control:X4}; write the path without control characters (newlines, tabs, escapes)"));
+            return null;
+        }
+
         if (!Path.IsPathFullyQualified(root))
         {
             issues.Add(ConfigIssue.Error("runtime.root", $"'{raw}' is not an absolute path; write it from '/' or '~/'"));
@@ -329,7 +336,7 @@ internal static partial class ConfigValidator
 
         if (transport != UpstreamTransport.Stdio)
         {
-            foreach (var (key, set) in new[] { ("command", u.Command is not null), ("args", u.Args is not null), ("working_dir", u.WorkingDir is not null), ("env", u.Env is not null) })
+            foreach (var (key, set) in new[] { ("command", u.Command is not null), ("args", u.Args is not null), ("working_dir", u.WorkingDir is not null), ("env", u.Env is not null), ("limits", u.Limits is not null) })
             {
                 if (set)
                 {
@@ -430,6 +437,7 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Error($"{path}.serialize_calls", $"contradicts max_concurrency: {u.MaxConcurrency}; keep one"));
         }
 
+        var limits = ValidateLimits($"{path}.limits", u.Limits, issues);
         var idle = u.IdleTimeout?.Value ?? settings.IdleTimeout;
         var start = Positive(u.Timeouts?.Start, settings.StartTimeout, $"{path}.timeouts.start", issues);
         var call = Positive(u.Timeouts?.Call, settings.CallTimeout, $"{path}.timeouts.call", issues);
@@ -454,12 +462,36 @@ internal static partial class ConfigValidator
             MaxQueue = u.MaxQueue ?? 64,
             MaxTools = u.MaxTools ?? Catalog.CatalogLimits.DefaultMaxTools,
             MaxToolBytes = u.MaxToolBytes ?? Catalog.CatalogLimits.DefaultMaxToolBytes,
+            Limits = limits,
             Mutating = u.Mutating ?? MutatingSetting.Auto,
             ToolOverrides = (u.Tools ?? []).ToFrozenDictionary(
                 t => t.Key,
                 t => new ToolOverride(t.Value?.Hidden ?? false, t.Value?.Description, t.Value?.Defaults ?? []) { Mutating = t.Value?.Mutating, Idempotent = t.Value?.Idempotent },
                 StringComparer.Ordinal),
         };
+    }
+
+    /// <summary>Ceilings on memory and CPU; null when neither is set (over alone sets nothing).</summary>
+    private static ResourceLimits? ValidateLimits(string path, LimitsConfig? limits, List<ConfigIssue> issues)
+    {
+        if (limits is null)
+        {
+            return null;
+        }
+
+        long? memory = null;
+        if (limits.Memory is { } text && (memory = ResourceLimits.ParseSize(text)) is null or < 1 << 20)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.memory", $"'{text}' is not a memory size of at least 1MiB; write a number with a unit, e.g. 512MiB or 2GiB"));
+        }
+
+        if (limits.CpuPercent is < 1 or > 100_000)
+        {
+            issues.Add(ConfigIssue.Error($"{path}.cpu_percent", $"{limits.CpuPercent} is out of range; write a percentage of one core from 1 (200 means two cores)"));
+        }
+
+        var over = Positive(limits.Over, ResourceLimits.DefaultOver, $"{path}.over", issues);
+        return memory is null && limits.CpuPercent is null ? null : new ResourceLimits(memory, limits.CpuPercent, over);
     }
 
     private static string Word(UpstreamTransport transport) => transport.ToString().ToLowerInvariant();

@@ -24,7 +24,16 @@ public static partial class DaemonHost
     public static async Task<int> RunAsync(BrokerModel model, bool logToFile, Action<DaemonStartError> reportError, CancellationToken ct = default)
     {
         var runtime = model.Runtime;
-        runtime.EnsureCreated();
+        try
+        {
+            runtime.EnsureCreated();
+        }
+        catch (RuntimeRootException ex)
+        {
+            reportError(new DaemonStartError(1, ex.Message));
+            return 1;
+        }
+
         using var lockFile = TryLock(runtime.LockPath);
         if (lockFile is null)
         {
@@ -55,6 +64,10 @@ public static partial class DaemonHost
             reportError(new DaemonStartError(1, $"cannot read or capture the daemon's environment ({Upstreams.DaemonEnvironment.PathOf(runtime)}): {ex.Message}"));
             return 1;
         }
+
+        // Not made a child subreaper (ProcessTree.BecomeSubreaper) yet: with it, UpstreamLifecycleTests.PerSession_… failed
+        // in 3 runs of 3 (a session not seen to end), without it in 1 of 3, on a machine at load 50; not understood, so
+        // left off until it is (docs/reliability.md, "Process trees").
 
         // Holding the lock means the previous daemon is gone: stop whatever upstreams it left behind.
         var reaped = await new ProcessRecords(runtime.RunDir).ReapOrphansAsync();
@@ -92,7 +105,7 @@ public static partial class DaemonHost
             }
         }
 
-        await File.WriteAllTextAsync(runtime.PidPath, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), ct);
+        PrivateFiles.WriteAtomic(runtime.PidPath, System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         var pointer = Shared.BrokerEndpoints.PointerPath(model.SourcePath);
         WritePointer(pointer, runtime.SocketPath);
         try
@@ -132,10 +145,8 @@ public static partial class DaemonHost
     {
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(pointer)!);
-            var temp = pointer + ".tmp";
-            File.WriteAllText(temp, socketPath);
-            File.Move(temp, pointer, overwrite: true);
+            PrivateFiles.CreateDirectory(Path.GetDirectoryName(pointer)!);
+            PrivateFiles.WriteAtomic(pointer, System.Text.Encoding.UTF8.GetBytes(socketPath));
         }
         catch (IOException)
         {
@@ -195,6 +206,7 @@ public static partial class DaemonHost
         }
 
         builder.Services.AddHostedService<UpstreamShutdown>();
+        builder.Services.AddHostedService<OrphanCollector>();
         builder.Services.AddHostedService<SessionListener>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ConfigReloader>());
         if (model.Settings.Http is { } http)
@@ -215,7 +227,13 @@ public static partial class DaemonHost
         try
         {
             // FileShare.None takes an exclusive advisory lock (flock) on Unix; it dies with the process.
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            var stream = new FileStream(path, PrivateFiles.Options(FileMode.OpenOrCreate, FileAccess.ReadWrite));
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(stream.SafeFileHandle, PrivateFiles.FileMode); // a lock file of an older daemon may be 0644
+            }
+
+            return stream;
         }
         catch (IOException)
         {
@@ -235,11 +253,49 @@ public static partial class DaemonHost
         }
     }
 
-    /// <summary>Registered first so it stops last: every upstream stops after the sessions have ended.</summary>
-    private sealed class UpstreamShutdown(UpstreamRegistry registry) : IHostedService
+    /// <summary>
+    /// Registered first so it stops last: every upstream stops after the sessions have ended; then whatever the daemon
+    /// adopted as a subreaper and is still running (a descendant that left its upstream's group and cleared its
+    /// environment, so nothing else ties it to an upstream).
+    /// </summary>
+    private sealed partial class UpstreamShutdown(UpstreamRegistry registry, ILogger<UpstreamShutdown> logger) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public async Task StopAsync(CancellationToken cancellationToken) => await registry.DisposeAsync();
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            await registry.DisposeAsync();
+            if (await ProcessTree.StopAsync(ProcessTree.Adopted(), TimeSpan.FromSeconds(2)) is var stopped and > 0)
+            {
+                LogAdoptedStopped(logger, stopped);
+            }
+        }
+
+        [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Stopped {Count} process(es) that upstreams had left behind (adopted by the daemon as a subreaper)")]
+        private static partial void LogAdoptedStopped(ILogger logger, int count);
+    }
+
+    /// <summary>A subreaper collects its adopted children when they die: each uncollected one holds a pid.</summary>
+    private sealed class OrphanCollector(TimeProvider time) : BackgroundService
+    {
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            if (!ProcessTree.Subreaper)
+            {
+                return;
+            }
+
+            using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5), time);
+            try
+            {
+                while (await timer.WaitForNextTickAsync(stoppingToken))
+                {
+                    ProcessTree.CollectZombies();
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
     }
 }

@@ -230,6 +230,11 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
             entry[key] = value?.DeepClone();
         }
 
+        if (upstream.Limits is not null)
+        {
+            entry["limits"] = ResourceCeiling.Status(upstream.Limits, states);
+        }
+
         var lastUsed = running.Select(s => s.LastUsedAt).Max();
         entry["idle_seconds"] = running.Count > 0 && entry["in_flight"]!.GetValue<int>() == 0 && lastUsed is { } used ? (long)(now - used).TotalSeconds : null;
         return entry;

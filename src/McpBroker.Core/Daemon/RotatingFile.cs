@@ -87,7 +87,7 @@ internal sealed class RotatingFile : IDisposable
 
     private FileStream Open()
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
+        Platform.PrivateFiles.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
         // Unbuffered: a line is written whole or fails in Write, and nothing is left to fail again when the stream closes.
         var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0 };
         if (!OperatingSystem.IsWindows())

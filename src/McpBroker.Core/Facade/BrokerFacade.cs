@@ -221,6 +221,11 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
                 ["last_error"] = state.LastError,
                 ["auth"] = AuthProbe.Of(upstream, DaemonEnvironment.Get, DateTimeOffset.UtcNow).ToJson(),
             });
+            if (upstream.Limits is not null)
+            {
+                upstreams[^1]!["limits"] = ResourceCeiling.Status(upstream.Limits, [state]);
+            }
+
             var withheld = view.Withheld.Where(w => w.Tool.Upstream.Name == name).ToList();
             if (withheld.Any(w => w.Why == Withheld.Mutating))
             {

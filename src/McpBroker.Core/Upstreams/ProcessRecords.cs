@@ -6,7 +6,9 @@ using McpBroker.Platform;
 namespace McpBroker.Upstreams;
 
 /// <summary>What is on disk about one upstream process the broker started.</summary>
-public sealed record ProcessRecord(string Upstream, int Pid, int Pgid, long? StartTicks, int OwnerPid, long? OwnerStartTicks);
+/// <param name="Marker">The value of the upstream's marker variable (<see cref="ProcessTree.MarkerVariable"/>), which finds its
+/// descendants that left its process group; null in records of older daemons.</param>
+public sealed record ProcessRecord(string Upstream, int Pid, int Pgid, long? StartTicks, int OwnerPid, long? OwnerStartTicks, string? Marker = null);
 
 /// <summary>One orphan found by the reaper, and what was done about it.</summary>
 public sealed record ReapResult(ProcessRecord Record, string Outcome);
@@ -21,25 +23,41 @@ public sealed class ProcessRecords(string runDir)
     private static readonly TimeSpan s_grace = TimeSpan.FromSeconds(2);
     private readonly string _dir = Path.Combine(runDir, "upstreams");
 
-    public void Add(string upstream, int pid, bool ownGroup)
+    public void Add(string upstream, int pid, bool ownGroup, string? marker = null)
     {
-        Directory.CreateDirectory(_dir);
-        var record = new ProcessRecord(upstream, pid, ownGroup ? pid : 0, ProcStat.StartTicks(pid), Environment.ProcessId, ProcStat.StartTicks(Environment.ProcessId));
+        PrivateFiles.CreateDirectory(_dir);
+        var record = new ProcessRecord(upstream, pid, ownGroup ? pid : 0, ProcStat.StartTicks(pid), Environment.ProcessId, ProcStat.StartTicks(Environment.ProcessId), marker);
         // Written whole or not at all: a full disk must not leave a 0-byte record behind (the reaper would skip it).
-        var temp = PathOf(pid) + ".tmp";
+        PrivateFiles.WriteAtomic(PathOf(pid), JsonSerializer.SerializeToUtf8Bytes(record, RecordsJsonContext.Default.ProcessRecord));
+    }
+
+    /// <summary>
+    /// <see cref="Add"/>, for a daemon that must go on when its root is full or read-only: the upstream still runs, only
+    /// a kill -9 of the daemon would leave it for nobody to reap; <paramref name="failed"/> hears why.
+    /// </summary>
+    public void TryAdd(string upstream, int pid, bool ownGroup, string? marker, Action<string> failed)
+    {
         try
         {
-            File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(record, RecordsJsonContext.Default.ProcessRecord));
-            File.Move(temp, PathOf(pid), overwrite: true);
+            Add(upstream, pid, ownGroup, marker);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            File.Delete(temp);
-            throw;
+            failed(ex.Message);
         }
     }
 
-    public void Remove(int pid) => File.Delete(PathOf(pid));
+    /// <summary>Removes a record; one that cannot be removed (a read-only root) is left for the reaper, which finds its process gone.</summary>
+    public void Remove(int pid)
+    {
+        try
+        {
+            File.Delete(PathOf(pid));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
 
     public IReadOnlyList<ProcessRecord> Read()
     {
@@ -84,7 +102,16 @@ public sealed class ProcessRecords(string runDir)
         return results;
     }
 
+    /// <summary>Stops the record's group, then what had left it (found by the marker, looked for before and after).</summary>
     private static async Task<string> StopAsync(ProcessRecord record)
+    {
+        var escaped = ProcessTree.Find(record.Marker);
+        var outcome = await StopGroupAsync(record);
+        var strays = await ProcessTree.StopAsync([.. escaped, .. ProcessTree.Find(record.Marker)], s_grace);
+        return strays == 0 ? outcome : $"{outcome}; {strays} process(es) that had left its process group stopped too";
+    }
+
+    private static async Task<string> StopGroupAsync(ProcessRecord record)
     {
         var leaderIsOurs = Native.ProcessAlive(record.Pid) && (record.StartTicks is null || ProcStat.StartTicks(record.Pid) == record.StartTicks);
 

@@ -57,10 +57,8 @@ internal sealed class ProtocolMemory(string directory, TimeProvider time)
         _known[key] = entry;
         try
         {
-            Directory.CreateDirectory(directory);
-            var temp = PathOf(key) + ".tmp";
-            File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(entry, ProtocolMemoryJsonContext.Default.RememberedProtocol));
-            File.Move(temp, PathOf(key), overwrite: true);
+            Platform.PrivateFiles.CreateDirectory(directory);
+            Platform.PrivateFiles.WriteAtomic(PathOf(key), JsonSerializer.SerializeToUtf8Bytes(entry, ProtocolMemoryJsonContext.Default.RememberedProtocol));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

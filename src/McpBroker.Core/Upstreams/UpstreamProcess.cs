@@ -27,10 +27,14 @@ internal sealed class UpstreamProcess : IAsyncDisposable
         _stderrLog = stderrLog;
         OwnGroup = ownGroup;
         Pid = process.Id;
+        Marker = process.StartInfo.Environment[ProcessTree.MarkerVariable]!;
         Exited = WaitForExitAsync();
     }
 
     public int Pid { get; }
+
+    /// <summary>The value of <see cref="ProcessTree.MarkerVariable"/> in its environment, which its descendants inherit.</summary>
+    public string Marker { get; }
 
     /// <summary>True when the process leads its own process group (pgid = pid).</summary>
     public bool OwnGroup { get; }
@@ -75,10 +79,15 @@ internal sealed class UpstreamProcess : IAsyncDisposable
             startInfo.Environment[key] = value;
         }
 
+        startInfo.Environment[ProcessTree.MarkerVariable] = ProcessTree.NewMarker();
         var process = new Process { StartInfo = startInfo };
         try
         {
-            process.Start();
+            ProcessTree.Spawn(() =>
+            {
+                process.Start();
+                return process.Id;
+            });
         }
         catch (Win32Exception ex)
         {
@@ -96,6 +105,7 @@ internal sealed class UpstreamProcess : IAsyncDisposable
     {
         await _process.WaitForExitAsync();
         ExitCode = _process.ExitCode;
+        ProcessTree.Forget(Pid);
     }
 
     public IReadOnlyList<string> StderrTail()
@@ -115,9 +125,17 @@ internal sealed class UpstreamProcess : IAsyncDisposable
 
     /// <summary>
     /// Stops the process and everything in its group: stdin is already closed by the MCP client; then SIGTERM,
-    /// a grace period, SIGKILL, and a check that the group is empty.
+    /// a grace period, SIGKILL, and a check that the group is empty. Then what left the group (a double fork and
+    /// setsid), found by its marker and by ancestry (<see cref="ProcessTree"/>), looked for before and after.
     /// </summary>
     public async ValueTask StopAsync(TimeSpan grace)
+    {
+        var escaped = ProcessTree.Find(Marker, Exited.IsCompleted ? null : Pid);
+        await StopGroupAsync(grace);
+        await ProcessTree.StopAsync([.. escaped, .. ProcessTree.Find(Marker)], grace);
+    }
+
+    private async Task StopGroupAsync(TimeSpan grace)
     {
         if (await ExitedWithin(TimeSpan.FromMilliseconds(200)) && !GroupLeft())
         {

@@ -10,7 +10,7 @@ internal readonly struct UpstreamLease(UpstreamSupervisor supervisor, bool owned
 {
     public UpstreamSupervisor Supervisor => supervisor;
 
-    public ValueTask DisposeAsync() => owned ? supervisor.DisposeAsync() : ValueTask.CompletedTask;
+    public ValueTask DisposeAsync() => owned ? supervisor.StopAsync("its call ended (per_call)") : ValueTask.CompletedTask;
 }
 
 /// <summary>
@@ -215,7 +215,7 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
             _shared = shared.ToFrozenDictionary(StringComparer.Ordinal);
         }
 
-        await Task.WhenAll(retired.Select(s => s.DisposeAsync().AsTask()));
+        await Task.WhenAll(retired.Select(s => s.StopAsync("the config changed").AsTask()));
         return change;
     }
 
@@ -237,7 +237,7 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
         {
             if (_perSession.TryRemove(key, out var supervisor))
             {
-                var stop = supervisor.DisposeAsync().AsTask();
+                var stop = supervisor.StopAsync("its session ended").AsTask();
                 _stopping.TryAdd(stop, 0);
                 _ = stop.ContinueWith(t => _stopping.TryRemove(t, out _), TaskScheduler.Default);
             }

@@ -24,7 +24,10 @@ public sealed record UpstreamState(
     DateTimeOffset? RetryAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? LastUsedAt,
-    string? Protocol = null)
+    string? Protocol = null,
+    string? CeilingRestart = null,
+    long? MemoryBytes = null,
+    double? CpuPercent = null)
 {
     /// <summary>Failed since its last success (a failed start, a crash, a hang), or waiting out a backoff or an open circuit.</summary>
     public bool Failing => ConsecutiveFailures > 0 || State is "backoff" or "circuit_open";
@@ -92,6 +95,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private long _lastUsedTicks;
     private DateTimeOffset? _startedAt;
     private string? _protocol;
+    private string? _ceilingRestart;
+    private long? _memoryBytes;
+    private double? _cpuPercent;
 
     /// <param name="peers">Where server-to-client requests and notifications go (null: refused and dropped).</param>
     /// <param name="owner">The client session a per-session instance belongs to.</param>
@@ -146,7 +152,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             };
             return new UpstreamState(Model.Name, state, instance?.Pid, _sessions.Count, Volatile.Read(ref _inFlight), _restarts,
                 _failures, _lastError, _retryAt, _startedAt,
-                _starts == 0 ? null : new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero), _protocol);
+                _starts == 0 ? null : new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero), _protocol, _ceilingRestart, _memoryBytes, _cpuPercent);
         }
     }
 
@@ -895,6 +901,8 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
 
         _ = WatchEndAsync(instance);
+        _ = ResourceCeiling.WatchAsync(Model.Limits, _time, instance.Pid, instance.Marker, () => Volatile.Read(ref _inFlight), Model.CallTimeout,
+            reason => RestartOverCeilingAsync(instance, reason), (memory, cpu) => (_memoryBytes, _cpuPercent) = (memory, cpu), instance.Dead);
         _ = ResubscribeAsync(instance);
         _toolsChanged?.Invoke(this, ToolsChange.Started);
         return instance;
@@ -979,14 +987,14 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         try
         {
             var environment = BuildEnvironment();
-            Directory.CreateDirectory(Model.WorkingDir);
+            Platform.PrivateFiles.CreateDirectory(Model.WorkingDir);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
             var revision = RememberedSessionRevision();
             while (true)
             {
                 process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, _stderrLog);
-                _records.Add(Model.Name, process.Pid, process.OwnGroup);
+                _records.TryAdd(Model.Name, process.Pid, process.OwnGroup, process.Marker, why => LogRecordUnwritten(Model.Name, why));
                 LogStarting(Model.Name, process.Pid);
                 var transport = new StreamClientTransport(new Platform.OneWritePerMessage(process.Input), ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
                 var connect = McpClient.CreateAsync(transport, ClientOptions(revision), _loggerFactory, startCts.Token);
@@ -1188,10 +1196,25 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops <paramref name="instance"/> if it is still the current one (true when this call did); <paramref name="failure"/>
-    /// counts it as failed.
+    /// An instance whose usage stayed over a ceiling (limits) is stopped, its calls in flight ended: not a failure, the
+    /// next request starts a fresh one. Status keeps why.
     /// </summary>
-    private async Task<bool> StopInstanceAsync(Instance instance, string? failure, bool onlyIfIdle = false)
+    private async Task RestartOverCeilingAsync(Instance instance, string reason)
+    {
+        LogOverCeiling(Model.Name, instance.Label, reason);
+        lock (_gate)
+        {
+            _ceilingRestart = $"{reason}; restarted at {_time.GetUtcNow():HH:mm:ss} UTC";
+        }
+
+        await StopInstanceAsync(instance, null, why: reason);
+    }
+
+    /// <summary>
+    /// Stops <paramref name="instance"/> if it is still the current one (true when this call did); <paramref name="failure"/>
+    /// counts it as failed; <paramref name="why"/> is what the log says otherwise.
+    /// </summary>
+    private async Task<bool> StopInstanceAsync(Instance instance, string? failure, bool onlyIfIdle = false, string? why = null)
     {
         lock (_gate)
         {
@@ -1211,12 +1234,15 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
         }
 
-        LogStopping(Model.Name, instance.Label, failure ?? (onlyIfIdle ? "idle" : "requested"));
+        LogStopping(Model.Name, instance.Label, failure ?? why ?? (onlyIfIdle ? "idle" : "requested"));
         await DisposeInstanceAsync(instance);
         return true;
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => StopAsync("daemon stopping");
+
+    /// <summary>Stops for good (as <see cref="DisposeAsync"/>), logging <paramref name="reason"/> as why the instance stops.</summary>
+    public async ValueTask StopAsync(string reason)
     {
         Task<Instance>? current;
         lock (_gate)
@@ -1237,7 +1263,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             try
             {
                 var instance = await current;
-                LogStopping(Model.Name, instance.Label, "daemon stopping");
+                LogStopping(Model.Name, instance.Label, reason);
                 await DisposeInstanceAsync(instance);
             }
             catch (Exception ex) when (ex is UpstreamStartException or OperationCanceledException)
@@ -1304,6 +1330,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         public bool Remote => process is null;
 
         public int? Pid => process?.Pid;
+
+        /// <summary>The process's marker variable (<see cref="ProcessTree"/>); null for a remote instance.</summary>
+        public string? Marker => process?.Marker;
 
         /// <summary>What logs name it by: "pid N" or the URL.</summary>
         public string Label => label;
@@ -1375,6 +1404,12 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
         }
     }
+
+    [LoggerMessage(EventId = 115, Level = LogLevel.Warning, Message = "Upstream {Name}: its process record could not be written ({Reason}); it runs, but a daemon killed with -9 would leave it unreaped")]
+    private partial void LogRecordUnwritten(string name, string reason);
+
+    [LoggerMessage(EventId = 114, Level = LogLevel.Warning, Message = "Upstream {Name} ({Label}): {Reason}; restarting it")]
+    private partial void LogOverCeiling(string name, string label, string reason);
 
     [LoggerMessage(EventId = 113, Level = LogLevel.Information, Message = "Upstream {Name} no longer answers protocol {Revision}, which it spoke last time; negotiating afresh")]
     private partial void LogReprobing(string name, string revision);

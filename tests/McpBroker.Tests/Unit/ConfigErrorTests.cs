@@ -102,4 +102,17 @@ public sealed class ConfigErrorTests
         Assert.Equal("runtime.root", error.Path);
         Assert.Equal("'~' needs HOME, which is not set (line 2, column 12)", error.Message);
     }
+
+    [Theory]
+    [InlineData("/tmp/mb\\nroot", 0x0A)]
+    [InlineData("/tmp/mb\\e[31m", 0x1B)]
+    [InlineData("/tmp/\\tmb", 0x09)]
+    public void Load_ARootWithAControlCharacter_IsRefusedNamingIt(string root, int control)
+    {
+        var result = ConfigLoader.Load($"schema_version: 1\nruntime: {{ root: \"{root}\" }}\n", "/etc/broker.yaml", s_env.GetValueOrDefault);
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("runtime.root", error.Path);
+        Assert.StartsWith($"contains the control character U+{control:X4}; write the path without control characters", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -49,7 +49,8 @@ function render(status) {
       cell(u.name), cell(u.state, `state state-${u.state}`), cell((u.pids || []).join(", ")),
       cell(u.transport === "stdio" ? u.mode : `${u.mode} (${u.transport})`), cell(u.protocol), cell(u.sessions), cell(u.in_flight),
       cell(u.calls), cell(u.errors), cell(latency.p50), cell(latency.p95), cell(latency.last), cell(u.restarts),
-      cell(u.tools), cell(u.auth ? u.auth.state : ""), cell(u.last_error, "wrap"),
+      cell(u.tools), cell(u.auth ? u.auth.state : ""),
+      cell([u.last_error, u.limits && u.limits.last_restart ? `over a ceiling: ${u.limits.last_restart}` : null].filter(Boolean).join("; "), "wrap"),
     ];
   }, "no upstreams configured");
 
