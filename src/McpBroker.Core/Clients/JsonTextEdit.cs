@@ -127,6 +127,9 @@ internal sealed class JsonTextEdit
         Splice(array.Items[^1].End, 0, ", " + rendered);
     }
 
+    /// <summary>A node's JSON text as the file writes it.</summary>
+    public string Text(Node node) => Encoding.UTF8.GetString(_text, node.Start, node.End - node.Start);
+
     /// <summary>The string a node holds, or null when it is not a string.</summary>
     public string? StringAt(Node node)
     {

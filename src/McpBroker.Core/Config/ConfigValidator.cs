@@ -699,9 +699,9 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Error($"{path}.config_path", $"'{raw}' is not an absolute path; write it from '/' or '~/'"));
         }
 
-        if (c.McpAllowedServers is not null && format != ClientFormat.GeminiSettings)
+        if (c.McpAllowedServers is not null && format is not (ClientFormat.GeminiSettings or ClientFormat.Qwen))
         {
-            issues.Add(ConfigIssue.Warning($"{path}.mcp_allowed_servers", "only gemini-settings clients have mcp.allowed; this list is ignored"));
+            issues.Add(ConfigIssue.Warning($"{path}.mcp_allowed_servers", "only gemini-settings and qwen clients have mcp.allowed; this list is ignored"));
         }
 
         CodexAppsPolicyModel? appsPolicy = null;

@@ -177,6 +177,107 @@ public sealed class ClientWiringJourneyTests
         Assert.True(found.ToString().Contains("thinking.sequentialthinking", StringComparison.Ordinal), found.ToString());
     }
 
+    [Fact]
+    public async Task ClientRemove_AfterRealClientsRewroteTheirFiles_KeepsAllTheyWrote_AndRollbackRefusesWithoutForce()
+    {
+        await NpmClients.EnsureInstalledAsync();
+        // No clients: section at all: each client is wired to its usual file under HOME, with the default profile.
+        await using var env = await BrokerEnvironment.CreateAsync();
+        var home = Home(env);
+        env.ExtraEnvironment["GEMINI_CLI_TRUST_WORKSPACE"] = "true";
+        var memory = Repo.NodeBin("mcp-server-memory");
+        var claudeFile = Path.Combine(home, ".claude.json");
+        await File.WriteAllTextAsync(claudeFile, $$"""{ "numStartups": 3, "mcpServers": { "memory": { "command": "{{memory}}", "args": [] } } }""");
+        Directory.CreateDirectory(Path.Combine(home, ".gemini"));
+        var geminiFile = Path.Combine(home, ".gemini", "settings.json");
+        await File.WriteAllTextAsync(geminiFile, "{\n  // mine\n  \"theme\": \"GitHub\"\n}\n");
+        var copilotFile = Path.Combine(home, ".copilot", "mcp-config.json");
+
+        Assert.Equal(0, (await env.RunCliAsync("client", "apply", "claude", "--remove-others", "--config", env.ConfigPath)).ExitCode);
+        Assert.Equal(0, (await env.RunCliAsync("client", "apply", "gemini", "--config", env.ConfigPath)).ExitCode);
+        Assert.Equal(0, (await env.RunCliAsync("client", "apply", "copilot", "--config", env.ConfigPath)).ExitCode);
+        Assert.DoesNotContain("\"memory\"", await File.ReadAllTextAsync(claudeFile));
+
+        // Each client rewrites its own file: a server of its own (and Claude its ids and migration state).
+        await RunClientAsync(env, "claude", "mcp", "add", "mine", "-s", "user", "--", "/bin/echo", "hi");
+        await RunClientAsync(env, "gemini", "mcp", "add", "-s", "user", "mine", "/bin/echo", "hi");
+        await RunClientAsync(env, "copilot", "mcp", "add", "mine", "--", "/bin/echo", "hi");
+        var claudeNow = await File.ReadAllTextAsync(claudeFile);
+        Assert.Contains("\"mine\"", claudeNow);
+
+        var refused = await env.RunCliAsync("client", "rollback", "claude", "--config", env.ConfigPath);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("changed since mcp-broker wrote it", refused.Stderr);
+        Assert.Contains("mcpServers.mine (added)", refused.Stderr);
+        Assert.Contains("'mcp-broker client remove claude'", refused.Stderr);
+        Assert.Equal(claudeNow, await File.ReadAllTextAsync(claudeFile));
+
+        foreach (var (client, file) in new[] { ("claude", claudeFile), ("gemini", geminiFile), ("copilot", copilotFile) })
+        {
+            var before = JsonNode.Parse(await File.ReadAllTextAsync(file), documentOptions: new() { CommentHandling = JsonCommentHandling.Skip })!.AsObject();
+            var remove = await env.RunCliAsync("client", "remove", client, "--config", env.ConfigPath);
+            Assert.True(remove.ExitCode == 0, $"remove {client}: {remove.Stdout}{remove.Stderr}");
+            var after = JsonNode.Parse(await File.ReadAllTextAsync(file), documentOptions: new() { CommentHandling = JsonCommentHandling.Skip })!.AsObject();
+            var servers = after["mcpServers"]!.AsObject();
+            Assert.False(servers.ContainsKey("mcp-broker"), $"{client} still has the broker's entry");
+            Assert.True(servers.ContainsKey("mine"), $"{client} lost the server it added itself");
+
+            // Every other key the client wrote is still there, value for value.
+            foreach (var (key, value) in before.Where(p => p.Key != "mcpServers"))
+            {
+                Assert.True(JsonNode.DeepEquals(value, after[key]), $"{client}: {key} changed");
+            }
+        }
+
+        // The server 'apply --remove-others' took out of Claude's file is back, as it was; Gemini's comment stayed.
+        var claude = JsonNode.Parse(await File.ReadAllTextAsync(claudeFile))!;
+        Assert.Equal(memory, (string?)claude["mcpServers"]!["memory"]!["command"]);
+        Assert.StartsWith("{\n  // mine\n", await File.ReadAllTextAsync(geminiFile));
+        var list = await RunClientAsync(env, "claude", "mcp", "list");
+        Assert.DoesNotContain("mcp-broker", list);
+        Assert.Contains("mine", list);
+
+        var again = await env.RunCliAsync("client", "remove", "claude", "--config", env.ConfigPath);
+        Assert.Contains("nothing written", again.Stdout);
+    }
+
+    [Fact]
+    public async Task ClientRollback_FileChangedByHand_NamesWhatItWouldDiscard_ForceRestoresAndKeepsACopy()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync();
+        var home = Home(env);
+        var cursor = Path.Combine(home, ".cursor", "mcp.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(cursor)!);
+        var original = "{ \"mcpServers\": {} }\n";
+        await File.WriteAllTextAsync(cursor, original);
+        Assert.Equal(0, (await env.RunCliAsync("client", "apply", "cursor", "--config", env.ConfigPath)).ExitCode);
+        var edited = (await File.ReadAllTextAsync(cursor)).Replace("{ \"mcpServers\"", "{ \"editor\": 1, \"mcpServers\"", StringComparison.Ordinal);
+        await File.WriteAllTextAsync(cursor, edited);
+
+        var refused = await env.RunCliAsync("client", "rollback", "cursor", "--config", env.ConfigPath);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("would discard what was written since: editor (added)", refused.Stderr);
+        Assert.Equal(edited, await File.ReadAllTextAsync(cursor));
+
+        var forced = await env.RunCliAsync("client", "rollback", "cursor", "--force", "--config", env.ConfigPath);
+        Assert.True(forced.ExitCode == 0, forced.Stderr);
+        Assert.Contains("--force: discarding what was written since", forced.Stdout);
+        Assert.Equal(original, await File.ReadAllTextAsync(cursor));
+        var copies = Directory.GetFiles(Path.Combine(env.Root, "backups", "clients", "cursor"), "*.bak");
+        Assert.Contains(copies, f => File.ReadAllText(f) == edited);
+
+        // The rollback's own write is recorded too: nothing changed since, so the next one goes ahead without --force.
+        Assert.Equal(0, (await env.RunCliAsync("client", "rollback", "cursor", "--config", env.ConfigPath)).ExitCode);
+    }
+
+    /// <summary>Runs a pinned agent CLI in the test's HOME to its end; its output, or a failure with it.</summary>
+    private static async Task<string> RunClientAsync(BrokerEnvironment env, string client, params string[] args)
+    {
+        var result = await env.RunAsync(NpmClients.Bin(client), args, stdin: null);
+        Assert.True(result.ExitCode == 0, $"{client} {string.Join(' ', args)}: {result.Stdout}{result.Stderr}");
+        return result.Stdout + result.Stderr;
+    }
+
     /// <summary>Every client in a throwaway HOME (the environment's <c>home</c> folder, which the CLIs also get as HOME).</summary>
     private static string Clients(string root) => $$"""
 
