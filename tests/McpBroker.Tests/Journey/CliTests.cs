@@ -80,12 +80,16 @@ public sealed class CliTests
     {
         await using var env = await BrokerEnvironment.CreateAsync();
         var all = new System.Text.StringBuilder();
-        foreach (var format in new[] { "codex-toml", "claude-json", "claude-desktop", "gemini-settings", "cursor", "vscode", "opencode", "mcp-settings-json" })
+        foreach (var format in new[] { "codex-toml", "claude-json", "claude-desktop", "gemini-settings", "cursor", "vscode", "opencode", "mcp-settings-json", "copilot", "qwen", "zed", "goose" })
         {
             var run = await env.RunCliAsync("client", "snippet", "--config", env.ConfigPath, "--format", format, "--profile", "raw");
             Assert.True(run.ExitCode == 0, run.Stderr);
             Assert.Contains($"# {format}: merge this into", run.Stderr);
-            if (format == "codex-toml")
+            if (format == "goose")
+            {
+                Assert.Contains($"cmd: \"{Repo.Shim}\"", run.Stdout);
+            }
+            else if (format == "codex-toml")
             {
                 var table = (Tomlyn.Model.TomlTable)((Tomlyn.Model.TomlTable)Tomlyn.TomlSerializer.Deserialize<Tomlyn.Model.TomlTable>(run.Stdout)!["mcp_servers"])["mcp-broker"];
                 Assert.Equal(Repo.Shim, table["command"]);

@@ -18,7 +18,76 @@ public sealed class ClientWiringTests
     {
         { "codex-toml", "toml" }, { "claude-json", "json" }, { "claude-desktop", "json" }, { "gemini-settings", "json" },
         { "cursor", "json" }, { "vscode", "json" }, { "opencode", "json" }, { "mcp-settings-json", "json" },
+        { "copilot", "json" }, { "qwen", "json" }, { "windsurf", "json" }, { "windsurf-jetbrains", "json" }, { "zed", "json" },
+        { "cline", "json" }, { "roo-code", "json" }, { "kiro", "json" }, { "goose", "yaml" }, { "lm-studio", "json" },
+        { "vscode-insiders", "json" }, { "vscode-server", "json" }, { "amp", "json" }, { "trae", "json" }, { "antigravity", "json" },
+        { "kimi", "json" }, { "factory", "json" }, { "qoder", "json" },
     };
+
+    [Fact]
+    public void Fixtures_CoverEveryFormat() =>
+        Assert.Equal(ClientFormats.Names.Order(StringComparer.Ordinal), Fixtures.Select(f => (string)f[0]).Order(StringComparer.Ordinal));
+
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void Unwire_RenderedFixture_GivesBackTheInputsContent(string format, string ext)
+    {
+        var input = File.ReadAllBytes(Fixture($"{format}.input.{ext}"));
+        var client = Client(format);
+        var render = ClientRenderer.Render(client, Entry(client), input, []);
+
+        var removed = ClientRenderer.Unwire(client, render.After, new Dictionary<string, byte[]>());
+
+        // The same content as before apply, key for key: only layout may differ (a list re-indented, a container the
+        // apply created left empty), and a stale broker entry the fixture had is gone too.
+        Assert.Equal(["mcp-broker"], removed.Removed);
+        var container = ClientFormats.ContainerKey(client.Format);
+        var had = ClientServers.Read(client.Format, input, client.ConfigPath);
+        var changes = string.Join("; ", ClientChanges.Describe(client.Format, input, removed.After));
+        Assert.Contains(changes, had.Any(s => s.Name == "mcp-broker")
+            ? [$"{container}.mcp-broker (removed)"]
+            : new[] { "layout or comments only", $"{container} (added)" });
+        Assert.DoesNotContain("mcp-broker", Encoding.UTF8.GetString(removed.After), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("codex-toml", "toml", "github")]
+    [InlineData("gemini-settings", "json", "sequential")]
+    [InlineData("goose", "yaml", "github")]
+    public void Unwire_AfterRemoveOthers_PutsTheServerBackAsItWas_AndKeepsWhatTheClientAddedSince(string format, string ext, string server)
+    {
+        var input = File.ReadAllBytes(Fixture($"{format}.input.{ext}"));
+        var client = Client(format);
+        var applied = ClientRenderer.Render(client, Entry(client), input, [server]);
+        Assert.Equal([server], applied.Removed);
+        var meanwhile = Encoding.UTF8.GetBytes(format switch
+        {
+            "codex-toml" => Encoding.UTF8.GetString(applied.After) + "\n[mcp_servers.added-later]\ncommand = \"/bin/later\"\n",
+            "goose" => Encoding.UTF8.GetString(applied.After) + "later_setting: true\n",
+            _ => Encoding.UTF8.GetString(applied.After).Replace("\"mcpServers\": {", "\"later\": 1,\n  \"mcpServers\": {", StringComparison.Ordinal),
+        });
+
+        var removed = ClientRenderer.Unwire(client, meanwhile, new Dictionary<string, byte[]> { [server] = input });
+
+        Golden.AssertMatchesBytes($"clients/{format}.removed.{ext}", removed.After);
+        Assert.Equal([server], removed.Restored);
+        var before = ClientServers.Read(client.Format, input, client.ConfigPath).Single(s => s.Name == server);
+        var after = ClientServers.Read(client.Format, removed.After, client.ConfigPath);
+        Assert.Equal(before, after.Single(s => s.Name == server), ServerComparer.Instance);
+        Assert.DoesNotContain(after, s => s.Name == "mcp-broker");
+        Assert.Contains("later", Encoding.UTF8.GetString(removed.After));
+    }
+
+    /// <summary>Two entries are the same server: same identity, environment and state.</summary>
+    private sealed class ServerComparer : IEqualityComparer<ClientServer>
+    {
+        public static readonly ServerComparer Instance = new();
+
+        public bool Equals(ClientServer? x, ClientServer? y) =>
+            x is not null && y is not null && x.Identity == y.Identity && x.Enabled == y.Enabled && x.Env.Count == y.Env.Count && x.Env.All(e => y.Env.GetValueOrDefault(e.Key) == e.Value);
+
+        public int GetHashCode(ClientServer obj) => obj.Identity.GetHashCode(StringComparison.Ordinal);
+    }
 
     [Theory]
     [MemberData(nameof(Fixtures))]
