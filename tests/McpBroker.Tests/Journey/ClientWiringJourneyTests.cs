@@ -52,6 +52,43 @@ public sealed class ClientWiringJourneyTests
     }
 
     [Fact]
+    public async Task ClientApply_WithoutClientsSection_CopilotAndQwenReadTheirEntry_AndDetectListsThem()
+    {
+        await NpmClients.EnsureInstalledAsync();
+        await using var env = await BrokerEnvironment.CreateAsync();
+        var home = Home(env);
+        Directory.CreateDirectory(Path.Combine(home, ".qwen"));
+        await File.WriteAllTextAsync(Path.Combine(home, ".qwen", "settings.json"), "{\n  // mine\n  \"model\": { \"name\": \"qwen3-coder-plus\" }\n}\n");
+        env.ExtraEnvironment["PATH"] = Path.Combine(NpmClients.Dir, "node_modules", ".bin") + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
+
+        var before = await env.RunCliAsync("client", "detect", "--config", env.ConfigPath);
+        Assert.Matches(@"\n  qwen +Qwen Code +~/\.qwen/settings\.json: not wired\n", before.Stdout);
+        Assert.Matches(@"\n  copilot +GitHub Copilot CLI +~/\.copilot/mcp-config\.json: not found \(apply creates it\)\n", before.Stdout);
+        Assert.Matches(@"not found: .*\bzed\b", before.Stdout);
+
+        foreach (var client in new[] { "copilot", "qwen" })
+        {
+            var apply = await env.RunCliAsync("client", "apply", client, "--config", env.ConfigPath);
+            Assert.True(apply.ExitCode == 0, $"apply {client}: {apply.Stdout}{apply.Stderr}");
+        }
+
+        var copilot = await RunClientAsync(env, "copilot", "mcp", "get", "mcp-broker");
+        Assert.Matches(@"Type: local\s+Command: \S*mcp-broker-client --profile default --client copilot-cli", copilot);
+        var qwen = await RunClientAsync(env, "qwen", "mcp", "list");
+        Assert.Matches(@"mcp-broker: .*--client qwen-code .*\(stdio\) - Connected", qwen);
+        Assert.StartsWith("{\n  // mine\n", await File.ReadAllTextAsync(Path.Combine(home, ".qwen", "settings.json")));
+
+        var after = await env.RunCliAsync("client", "detect", "--json", "--config", env.ConfigPath);
+        var detected = JsonNode.Parse(after.Stdout)!.AsArray().ToDictionary(c => (string)c!["name"]!, c => c!);
+        Assert.True((bool)detected["qwen"]!["wired"]!);
+        Assert.True((bool)detected["copilot"]!["wired"]!);
+        Assert.Equal(Path.Combine(home, ".copilot", "mcp-config.json"), (string?)detected["copilot"]!["config_path"]);
+        Assert.False((bool)detected["goose"]!["installed"]!);
+        Assert.Equal(25, detected.Count);
+        await env.StopDaemonAndAssertNothingLeftAsync();
+    }
+
+    [Fact]
     public async Task ClientApplyAndRollback_RestoreByteForByte_RemoveANewFile_AndKeepModeAndSymlink()
     {
         await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.DefaultConfig(root) + Clients(root));
