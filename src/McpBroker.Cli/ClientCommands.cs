@@ -42,7 +42,7 @@ internal static class ClientCommands
     /// <summary><c>client render NAME</c>: the file as apply would write it, saved under renders/, and the diff.</summary>
     public static int Render(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
     {
-        var (render, _) = Plan(model, client, removeOthers);
+        var (render, _, _) = Plan(model, client, removeOthers);
         var target = Path.Combine(model.Runtime.Root, "renders", client.Name, Path.GetFileName(client.ConfigPath));
         ClientFiles.WriteAtomic(target, render.After);
         PrintDiff(client, render);
@@ -55,10 +55,24 @@ internal static class ClientCommands
     /// <summary><c>client apply NAME</c>: back up, then write the render atomically.</summary>
     public static int Apply(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
     {
-        var (render, kept) = Plan(model, client, removeOthers);
+        var (render, kept, waiting) = Plan(model, client, removeOthers);
+        void Kept()
+        {
+            foreach (var server in kept)
+            {
+                Console.WriteLine($"kept {server.Name}: the broker config has no upstream for it ('mcp-broker client import {client.Name}' adds it)");
+            }
+
+            foreach (var (server, upstream, missing, source) in waiting)
+            {
+                Console.WriteLine($"kept {server.Name}: upstream '{upstream}' cannot start yet: {string.Join(", ", missing)} {(missing.Count == 1 ? "is" : "are")} not set in {source}; set {(missing.Count == 1 ? "it" : "them")}, then 'mcp-broker client apply {client.Name} --remove-others' again");
+            }
+        }
+
         if (!render.Changed)
         {
             Console.WriteLine($"{client.ConfigPath} is up to date; nothing written");
+            Kept();
             return 0;
         }
 
@@ -69,11 +83,7 @@ internal static class ClientCommands
         PrintDiff(client, render);
         Console.WriteLine($"applied to {client.ConfigPath} (entry '{client.EntryName}', profile '{client.Profile}')"
             + (render.Removed.Count > 0 ? $"; removed {string.Join(", ", render.Removed)} (the broker runs them now)" : ""));
-        foreach (var server in kept)
-        {
-            Console.WriteLine($"kept {server.Name}: the broker config has no upstream for it ('mcp-broker client import {client.Name}' adds it)");
-        }
-
+        Kept();
         Console.WriteLine($"backup {backup.Id}; 'mcp-broker client remove {client.Name}' takes the entry out again (keeping what {client.Name} writes meanwhile)");
         return 0;
     });
@@ -439,16 +449,69 @@ internal static class ClientCommands
     /// The render, and the client's other servers that stay. With <paramref name="removeOthers"/>, only servers the
     /// broker config already runs (same command and arguments, or URL) are removed: nothing the broker cannot serve is lost.
     /// </summary>
-    private static (ClientRender Render, IReadOnlyList<ClientServer> Kept) Plan(BrokerModel model, ClientModel client, bool removeOthers)
+    private static (ClientRender Render, IReadOnlyList<ClientServer> Kept, IReadOnlyList<(ClientServer Server, string Upstream, IReadOnlyList<string> Missing, string Source)> Waiting)
+        Plan(BrokerModel model, ClientModel client, bool removeOthers)
     {
         var current = ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath));
         var entry = Entry(model, client);
         var others = ClientServers.Read(client.Format, current, client.ConfigPath).Where(s => s.Name != entry.Name).ToList();
-        var covered = model.Upstreams.Select(ClientImport.Identity).ToHashSet(StringComparer.Ordinal);
-        var remove = removeOthers ? others.Where(s => covered.Contains(s.Identity) || ClientImport.IsBroker(s)).Select(s => s.Name).ToList() : [];
-        var kept = removeOthers ? others.Where(s => !remove.Contains(s.Name)).ToList() : [];
-        return (ClientRenderer.Render(client, entry, current, remove), kept);
+        var remove = new List<string>();
+        var kept = new List<ClientServer>();
+        var waiting = new List<(ClientServer, string, IReadOnlyList<string>, string)>();
+        var environment = DaemonEnvironment(model);
+        foreach (var server in removeOthers ? others : [])
+        {
+            if (ClientImport.IsBroker(server))
+            {
+                remove.Add(server.Name);
+            }
+            else if (ClientImport.Covering(model.Upstreams, server) is not { } upstream)
+            {
+                kept.Add(server);
+            }
+            else if (MissingCredentials(upstream, environment.Get) is { Count: > 0 } missing)
+            {
+                // The broker cannot start it yet: taking it out of the client now would lose a working server.
+                waiting.Add((server, upstream.Name, missing, environment.Source));
+            }
+            else
+            {
+                remove.Add(server.Name);
+            }
+        }
+
+        return (ClientRenderer.Render(client, entry, current, remove), kept, waiting);
     }
+
+    /// <summary>
+    /// The environment a broker upstream will start with: the running daemon's (read from /proc where it can be), else
+    /// this command's own, which is what a daemon started from here would have.
+    /// </summary>
+    private static (Func<string, string?> Get, string Source) DaemonEnvironment(BrokerModel model)
+    {
+        try
+        {
+            if (OperatingSystem.IsLinux() && File.Exists(model.Runtime.PidPath)
+                && int.TryParse(File.ReadAllText(model.Runtime.PidPath).Trim(), out var pid) && File.Exists($"/proc/{pid}/environ"))
+            {
+                var variables = File.ReadAllText($"/proc/{pid}/environ").Split('\0', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(v => v.Split('=', 2)).Where(v => v.Length == 2).GroupBy(v => v[0]).ToDictionary(g => g.Key, g => g.Last()[1], StringComparer.Ordinal);
+                return (name => variables.GetValueOrDefault(name), $"the running daemon's environment (pid {pid})");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return (Environment.GetEnvironmentVariable, "this shell's environment (no daemon runs; one started from here gets it)");
+    }
+
+    /// <summary>The credentials an upstream reads that are not there: env_from variables unset, env_files files missing.</summary>
+    private static List<string> MissingCredentials(UpstreamModel upstream, Func<string, string?> getEnv) =>
+    [
+        .. upstream.EnvFrom.Where(e => string.IsNullOrEmpty(getEnv(e.Value))).Select(e => $"${e.Value}").Distinct(StringComparer.Ordinal),
+        .. upstream.EnvFiles.Where(e => !File.Exists(e.Value)).Select(e => e.Value),
+    ];
 
     private static void PrintDiff(ClientModel client, ClientRender render, string label = "with mcp-broker")
     {

@@ -145,6 +145,12 @@ public sealed record RemoteModel(Uri Url, FrozenDictionary<string, string> Heade
 {
     /// <summary>The URL without query or fragment: what logs and status show.</summary>
     public string DisplayUrl => Url.GetLeftPart(UriPartial.Path);
+
+    /// <summary>
+    /// The url as configured when it holds <c>${KEY}</c> references to env_from/env_files keys (a credential the server
+    /// takes in its query): filled in at connect time; <see cref="Url"/> then has a marker in their place.
+    /// </summary>
+    public string? UrlTemplate { get; init; }
 }
 
 /// <summary>OAuth settings of a remote upstream; the tokens live in <see cref="TokenFile"/>.</summary>

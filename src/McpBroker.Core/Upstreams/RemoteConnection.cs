@@ -21,13 +21,17 @@ internal static class RemoteConnection
     public static HttpClientTransport CreateTransport(UpstreamModel model, RemoteModel remote, IReadOnlyDictionary<string, string> secrets,
         ClientOAuthOptions? oauth, ILoggerFactory loggerFactory) => new(new HttpClientTransportOptions
         {
-            Endpoint = remote.Url,
+            Endpoint = remote.UrlTemplate is null ? remote.Url : ResolveUrl(remote.UrlTemplate, secrets),
             Name = model.Name,
             TransportMode = model.Transport == UpstreamTransport.Sse ? HttpTransportMode.Sse : HttpTransportMode.StreamableHttp,
             AdditionalHeaders = ResolveHeaders(remote, secrets),
             ConnectionTimeout = model.StartTimeout,
             OAuth = oauth,
         }, s_http, loggerFactory, ownsHttpClient: false);
+
+    /// <summary>The url with its <c>${KEY}</c> references replaced by the secret values, each escaped for a query.</summary>
+    public static Uri ResolveUrl(string template, IReadOnlyDictionary<string, string> secrets) =>
+        new(ConfigValidator.HeaderReferenceRegex().Replace(template, m => Uri.EscapeDataString(secrets[m.Groups["key"].Value])));
 
     /// <summary>Each header template with its <c>${KEY}</c> references replaced by the secret values.</summary>
     public static Dictionary<string, string> ResolveHeaders(RemoteModel remote, IReadOnlyDictionary<string, string> secrets)

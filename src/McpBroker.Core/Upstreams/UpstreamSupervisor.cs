@@ -981,14 +981,14 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         UpstreamProcess? process = null;
         try
         {
-            var (environment, secrets) = BuildEnvironment();
+            var (environment, secrets, args) = BuildEnvironment();
             Directory.CreateDirectory(Model.WorkingDir);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
             var revision = RememberedSessionRevision();
             while (true)
             {
-                process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, secrets, _stderrLog);
+                process = UpstreamProcess.Start(Model.Command, args, Model.WorkingDir, environment, secrets, _stderrLog);
                 _records.Add(Model.Name, process.Pid, process.OwnGroup);
                 LogStarting(Model.Name, process.Pid);
                 var transport = new StreamClientTransport(new Platform.OneWritePerMessage(process.Input), ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
@@ -1262,9 +1262,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     /// <summary>
     /// The child's environment, explicit: the SDK's safe set, a few locale/proxy/cache variables,
-    /// then the upstream's env, env_from and env_files. The values read from secrets are returned for masking.
+    /// then the upstream's env, env_from and env_files. The values read from secrets are returned for masking, and the
+    /// arguments with the secrets they reference (<c>${KEY}</c>) filled in.
     /// </summary>
-    private (Dictionary<string, string> Env, List<string> Secrets) BuildEnvironment()
+    private (Dictionary<string, string> Env, List<string> Secrets, List<string> Args) BuildEnvironment()
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in StdioClientTransportOptions.GetDefaultEnvironmentVariables())
@@ -1289,14 +1290,15 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
 
         var secrets = new List<string>();
-        foreach (var (key, value) in SecretFile.ResolveAll(Model))
+        var resolved = SecretFile.ResolveAll(Model);
+        foreach (var (key, value) in resolved)
         {
             env[key] = value;
             secrets.Add(value);
         }
 
         secrets.RemoveAll(s => s.Length < 4);
-        return (env, secrets);
+        return (env, secrets, SecretFile.ResolveArgs(Model.Args, resolved));
     }
 
     /// <summary>One live connection: an MCP client over a process's pipes (stdio) or over HTTP (no process).</summary>

@@ -198,17 +198,24 @@ public sealed class ClientWiringJourneyTests
         var configBackups = Directory.GetFiles(Path.Combine(env.Root, "backups", "config"), "*.bak");
         Assert.Contains(configBackups, f => File.ReadAllText(f) == configBefore);
 
+        // Its credential is not in the environment a daemon would start with yet: the client keeps that server, and says why.
+        var early = await env.RunCliAsync("client", "apply", "claude", "--remove-others", "--config", env.ConfigPath);
+        Assert.True(early.ExitCode == 0, early.Stderr);
+        Assert.Contains("removed memory, remote (the broker runs them now)", early.Stdout);
+        Assert.Contains("kept thinking: upstream 'thinking' cannot start yet: $GITHUB_TOKEN is not set in this shell's environment", early.Stdout);
+        Assert.Contains("\"thinking\"", await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")));
+
+        env.ExtraEnvironment["GITHUB_TOKEN"] = "value-from-the-daemon-environment";
         var apply = await env.RunCliAsync("client", "apply", "claude", "--remove-others", "--config", env.ConfigPath);
         Assert.True(apply.ExitCode == 0, apply.Stderr);
-        Assert.Contains("removed memory, remote, thinking", apply.Stdout);
+        Assert.Contains("removed thinking", apply.Stdout);
         Assert.Matches(@"\n-\s+""thinking"": \{ ""command"":", apply.Stdout);
         Assert.DoesNotContain(secret, apply.Stdout + apply.Stderr);
         Assert.True(apply.Stdout.Contains("\"GITHUB_TOKEN\": \"***\"", StringComparison.Ordinal), apply.Stdout);
         var servers = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")))!["mcpServers"]!.AsObject();
         Assert.Equal(["mcp-broker"], servers.Select(s => s.Key));
 
-        // The moved server answers through the broker, once its secret is where the import note said to put it.
-        env.ExtraEnvironment["GITHUB_TOKEN"] = "value-from-the-daemon-environment";
+        // The moved server answers through the broker, its secret where the import note said to put it.
         var session = await env.ConnectAsync("default");
         var found = await BrokerEnvironment.CallJsonAsync(session, "broker.search_tools", new() { ["query"] = "sequential thinking" });
         Assert.True(found.ToString().Contains("thinking.sequentialthinking", StringComparison.Ordinal), found.ToString());
@@ -305,6 +312,30 @@ public sealed class ClientWiringJourneyTests
 
         // The rollback's own write is recorded too: nothing changed since, so the next one goes ahead without --force.
         Assert.Equal(0, (await env.RunCliAsync("client", "rollback", "cursor", "--config", env.ConfigPath)).ExitCode);
+    }
+
+    [Fact]
+    public async Task UpstreamArgs_SecretReference_FilledInAtStart_NeverInConfigShow()
+    {
+        // The test upstream reads its echo tool's description from the file named in its arguments; the file's name is
+        // the "secret", in a host variable the daemon has and the config only names.
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root, $$"""
+              s:
+                command: "{{Repo.TestUpstream}}"
+                args: [--describe-from, "{{root}}/${DESCRIPTION_FILE}"]
+                env_from: { DESCRIPTION_FILE: MB_TEST_DESCRIPTION_FILE }
+            """));
+        await File.WriteAllTextAsync(Path.Combine(env.Root, "secret-name.txt"), "described through a secret argument");
+        env.ExtraEnvironment["MB_TEST_DESCRIPTION_FILE"] = "secret-name.txt";
+
+        var show = await env.RunCliAsync("config", "show", "--config", env.ConfigPath);
+        Assert.True(show.ExitCode == 0, show.Stderr);
+        Assert.Contains("${DESCRIPTION_FILE}", show.Stdout);
+        Assert.DoesNotContain("secret-name", show.Stdout);
+
+        var session = await env.ConnectAsync("raw");
+        var tools = await session.ListToolsAsync();
+        Assert.Equal("described through a secret argument", tools.Single(t => t.Name == "s.echo").Description);
     }
 
     /// <summary>Runs a pinned agent CLI in the test's HOME to its end; its output, or a failure with it.</summary>

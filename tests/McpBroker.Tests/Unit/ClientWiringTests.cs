@@ -284,6 +284,58 @@ public sealed class ClientWiringTests
     }
 
     [Fact]
+    public void ImportPlan_CredentialsInArgumentsAndUrls_BecomeEnvFromReferences_NamedInTheOutput_AndConfigShowNeverPrintsThem()
+    {
+        var yaml = "schema_version: 1\nupstreams: {}\n";
+        var model = ConfigLoader.Load(yaml, "/home/dev/broker.yaml", Home).Model!;
+        var client = Client("claude-json");
+        string[] secrets = ["hunter2-db-pw", "BSAk3yV4lu3-0123456789", "tok-value-from-a-flag", "sk-abcdefghijklmnop1234", "q8Zt1Lm0Xr7Pw2Kd5Vb9Nc3H"];
+        var servers = ClientServers.Read(ClientFormat.ClaudeJson, Encoding.UTF8.GetBytes($$"""
+            { "mcpServers": {
+                "postgres": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-postgres", "postgresql://app:{{secrets[0]}}@localhost:5432/shop"] },
+                "brave": { "command": "brave-mcp", "args": ["--api-key={{secrets[1]}}", "--token", "{{secrets[2]}}", "--verbose", "${BRAVE_SECRET}"] },
+                "proxy": { "command": "npx", "args": ["mcp-remote", "https://mcp.example.com/sse", "--header", "Authorization: Bearer {{secrets[3]}}"] },
+                "remote": { "type": "http", "url": "https://mcp.example.com/mcp?token={{secrets[4]}}&region=eu" }
+            } }
+            """), "/home/dev/.claude.json");
+
+        var plan = ClientImport.Plan(yaml, model, client, Entry(client), servers);
+
+        Assert.Equal(["brave", "postgres", "proxy", "remote"], plan.Added);
+        var output = plan.Yaml + string.Join("\n", plan.Lines);
+        Assert.All(secrets, secret => Assert.DoesNotContain(secret, output, StringComparison.Ordinal));
+        Assert.Contains(plan.Lines, l => l.StartsWith("postgres:", StringComparison.Ordinal) && l.Contains("argument 3 (the url's password) held a credential, which was not copied: set $POSTGRES_PASSWORD", StringComparison.Ordinal));
+        Assert.Contains(plan.Lines, l => l.StartsWith("brave:", StringComparison.Ordinal) && l.Contains("set $BRAVE_API_KEY", StringComparison.Ordinal) && l.Contains("set $BRAVE_TOKEN", StringComparison.Ordinal)
+            && l.Contains("an argument reads $BRAVE_SECRET", StringComparison.Ordinal));
+        Assert.Contains(plan.Lines, l => l.StartsWith("remote:", StringComparison.Ordinal) && l.Contains("query parameter 'token'", StringComparison.Ordinal) && l.Contains("set $REMOTE_TOKEN", StringComparison.Ordinal));
+
+        var imported = ConfigLoader.Load(plan.Yaml, "/home/dev/broker.yaml", Home);
+        Assert.True(imported.IsValid, string.Join("\n", imported.Errors));
+        var postgres = imported.Model!.FindUpstream("postgres")!;
+        Assert.Equal("postgresql://app:${POSTGRES_PASSWORD}@localhost:5432/shop", postgres.Args[2]);
+        Assert.Equal("POSTGRES_PASSWORD", postgres.EnvFrom["POSTGRES_PASSWORD"]);
+        var brave = imported.Model.FindUpstream("brave")!;
+        Assert.Equal(["--api-key=${BRAVE_API_KEY}", "--token", "${BRAVE_TOKEN}", "--verbose", "${BRAVE_SECRET}"], brave.Args);
+        Assert.Equal("Authorization: Bearer ${PROXY_AUTHORIZATION}", imported.Model.FindUpstream("proxy")!.Args[3]);
+        var remote = imported.Model.FindUpstream("remote")!.Remote!;
+        Assert.Equal("https://mcp.example.com/mcp?token=${REMOTE_TOKEN}&region=eu", remote.UrlTemplate);
+        Assert.Equal("https://mcp.example.com/mcp?token=" + Uri.EscapeDataString("a b&c") + "&region=eu",
+            McpBroker.Upstreams.RemoteConnection.ResolveUrl(remote.UrlTemplate!, new Dictionary<string, string> { ["REMOTE_TOKEN"] = "a b&c" }).AbsoluteUri);
+
+        // At start the references are filled in; config show keeps printing them, with the variables set or not.
+        Assert.Equal("postgresql://app:pw@localhost:5432/shop", McpBroker.Upstreams.SecretFile.ResolveArgs(postgres.Args, new Dictionary<string, string> { ["POSTGRES_PASSWORD"] = "pw" })[2]);
+        var withValues = ConfigLoader.Load(plan.Yaml, "/home/dev/broker.yaml", v => v switch { "HOME" => "/home/dev", "POSTGRES_PASSWORD" => secrets[0], "REMOTE_TOKEN" => secrets[4], _ => null });
+        Assert.True(withValues.IsValid, string.Join("\n", withValues.Errors));
+        var show = ConfigShow.Render(withValues.Model!, v => v == "POSTGRES_PASSWORD" ? secrets[0] : null);
+        Assert.All(secrets, secret => Assert.DoesNotContain(secret, show, StringComparison.Ordinal));
+        Assert.Contains("${POSTGRES_PASSWORD}", show, StringComparison.Ordinal);
+
+        // The upstreams cover the client's servers (credentials and all), so a second import adds nothing.
+        Assert.Empty(ClientImport.Plan(plan.Yaml, imported.Model, client, Entry(client), servers).Added);
+        Assert.All(servers, s => Assert.NotNull(ClientImport.Covering(imported.Model.Upstreams, s)));
+    }
+
+    [Fact]
     public void ImportInsert_WithoutUpstreams_AppendsTheSection_AndRefusesFlowStyle()
     {
         Assert.Equal("schema_version: 1\n\nupstreams:\n  a:\n    command: x\n", ClientImport.Insert("schema_version: 1\n", "  a:\n    command: x\n"));
