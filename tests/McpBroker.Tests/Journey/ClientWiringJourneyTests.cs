@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpBroker.Tests.Support;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Tests.Journey;
 
@@ -336,6 +338,35 @@ public sealed class ClientWiringJourneyTests
         var session = await env.ConnectAsync("raw");
         var tools = await session.ListToolsAsync();
         Assert.Equal("described through a secret argument", tools.Single(t => t.Name == "s.echo").Description);
+    }
+
+    [Theory]
+    [InlineData("2025-11-25")]
+    [InlineData(null)]
+    public async Task Session_LabelledByItsClientInfo_NotByTheFormatItWasWiredWith(string? protocolVersion)
+    {
+        // Qwen Code wired with a Gemini-format entry (--client gemini), under the session era (clientInfo in initialize)
+        // and the stateless one (clientInfo in each request's _meta; the SDK's default).
+        await using var env = await BrokerEnvironment.CreateAsync(r => BrokerEnvironment.TestUpstreamConfig(r));
+        await using var qwen = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
+        {
+            Command = Repo.Shim,
+            Arguments = ["--profile", "raw", "--config", env.ConfigPath, "--client", "gemini"],
+            EnvironmentVariables = env.ProcessEnvironment,
+        }), new McpClientOptions { ClientInfo = new Implementation { Name = "qwen-code", Version = "0.24.4" }, ProtocolVersion = protocolVersion });
+        await BrokerEnvironment.CallTextAsync(qwen, "t.pid", []);
+
+        var run = await env.RunCliAsync("status", "--json", "--config", env.ConfigPath);
+        var status = JsonDocument.Parse(run.Stdout).RootElement;
+        var session = Assert.Single(status.GetProperty("sessions").EnumerateArray());
+        Assert.Equal("qwen-code", session.GetProperty("client").GetString());
+        Assert.Equal("qwen-code 0.24.4", session.GetProperty("client_info").GetString());
+        Assert.Equal("gemini", session.GetProperty("wired_as").GetString());
+        var call = Assert.Single(status.GetProperty("recent_calls").EnumerateArray());
+        Assert.Equal("qwen-code", call.GetProperty("client").GetString());
+        var text = await env.RunCliAsync("status", "--table", "--config", env.ConfigPath);
+        Assert.Contains("qwen-code 0.24.4", text.Stdout);
+        Assert.DoesNotContain("gemini", text.Stdout);
     }
 
     /// <summary>Runs a pinned agent CLI in the test's HOME to its end; its output, or a failure with it.</summary>
