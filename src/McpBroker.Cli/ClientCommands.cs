@@ -331,7 +331,9 @@ internal static class ClientCommands
             return 0;
         }
 
-        var backup = CodexApps.Apply(plan, client, Backups(model, client));
+        var files = Backups(model, client);
+        var backup = CodexApps.Apply(plan, client, files);
+        files.RecordWrite(backup, ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath))); // so rollback knows this write was ours
         Console.WriteLine($"applied: {plan.Changes.Count} file(s) written; backup {backup.Id}; undo with 'mcp-broker client rollback {client.Name}'");
         return 0;
     });
