@@ -110,7 +110,7 @@ internal static class ClientFormats
     {
         var yaml = new StringBuilder();
         yaml.Append($"{indent}{entry.Name}:\n");
-        var inner = indent + "  ";
+        var inner = indent + indent; // the container is top-level, so the entry's indentation is the file's step
         yaml.Append($"{inner}enabled: true\n");
         yaml.Append($"{inner}type: stdio\n");
         yaml.Append($"{inner}name: {JsonSerializer.Serialize(entry.Name, s_json)}\n");

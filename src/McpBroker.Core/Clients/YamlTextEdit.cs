@@ -152,6 +152,11 @@ internal sealed partial class YamlTextEdit
             throw new ClientConfigException($"{_path}: '{container}:' is written in flow style or as a scalar; write it as a block mapping (one entry per line), then run this again");
         }
 
+        if (_lines.Skip(header + 1).FirstOrDefault(IsContent) is { } next && next.StartsWith('-'))
+        {
+            throw new ClientConfigException($"{_path}: '{container}:' holds a list, not a mapping of names; fix it by hand first");
+        }
+
         var end = header + 1;
         while (end < _lines.Count && (_lines[end].Length == 0 || char.IsWhiteSpace(_lines[end][0]) || _lines[end].TrimStart().StartsWith('#') && Content(header, end)))
         {

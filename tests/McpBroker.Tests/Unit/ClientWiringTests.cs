@@ -187,6 +187,41 @@ public sealed class ClientWiringTests
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, "extensions:\n  mcp-broker:\n")]
+    [InlineData("GOOSE_MODEL: x\n", "GOOSE_MODEL: x\n\nextensions:\n  mcp-broker:\n")]
+    [InlineData("extensions: {}\nGOOSE_MODE: auto\n", "extensions:\n  mcp-broker:\n")]
+    [InlineData("extensions:\nGOOSE_MODE: auto\n", "extensions:\n  mcp-broker:\n")]
+    [InlineData("extensions:\n    dev:\n        type: builtin\n# theirs\nGOOSE_MODE: auto\n", "extensions:\n    dev:\n        type: builtin\n    mcp-broker:\n        enabled: true\n")]
+    public void Render_Goose_AddsTheExtensionInTheFilesOwnIndentation_AndRemoveTakesItOutAgain(string? input, string expected)
+    {
+        var goose = Client("goose");
+        var bytes = input is null ? null : Encoding.UTF8.GetBytes(input);
+
+        var render = ClientRenderer.Render(goose, Entry(goose), bytes, []);
+        var text = Encoding.UTF8.GetString(render.After);
+
+        Assert.Contains(expected, text, StringComparison.Ordinal);
+        Assert.Equal("mcp-broker", Assert.Single(ClientServers.Read(ClientFormat.Goose, render.After, goose.ConfigPath)).Name);
+        var removed = ClientRenderer.Unwire(goose, render.After, new Dictionary<string, byte[]>());
+        Assert.Empty(ClientServers.Read(ClientFormat.Goose, removed.After, goose.ConfigPath));
+        Assert.Equal(["mcp-broker"], removed.Removed);
+    }
+
+    [Theory]
+    [InlineData("extensions: { dev: { type: builtin } }\n", "written in flow style")]
+    [InlineData("extensions:\n- dev\n", "holds a list")]
+    [InlineData("- a\n- b\n", "holds a YAML list, not a mapping")]
+    [InlineData("extensions:\n  dev: [\n", "not valid YAML at line")]
+    public void Render_GooseFileItCannotEditSafely_FailsWithWhatToFix(string content, string expected)
+    {
+        var goose = Client("goose");
+
+        var error = Assert.Throws<ClientConfigException>(() => ClientRenderer.Render(goose, Entry(goose), Encoding.UTF8.GetBytes(content), []));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Render_TomlWithCrlf_KeepsCrlfEverywhere()
     {
