@@ -17,7 +17,8 @@ internal static class ClientCommands
     /// </summary>
     public static int Snippet(string? configOption, string format, string profile, string name)
     {
-        if (ClientFormats.Parse(format) is not { } parsed)
+        // A format's name, or a known client's (claude, qwen, …).
+        if ((ClientFormats.Parse(format) ?? KnownClients.Find(format)?.Format) is not { } parsed)
         {
             Console.Error.WriteLine($"mcp-broker: unknown format '{format}'; known: {string.Join(", ", ClientFormats.Names)}");
             return 2;

@@ -79,7 +79,7 @@ var measure = new Command("measure", "What a profile's tools/list costs a model 
 };
 measure.SetAction((r, ct) => MeasureCommand.RunAsync(r.GetValue(configOption), r.GetValue(measureProfile)!, r.GetValue(measureToken), r.GetValue(measureJson), ct));
 
-var snippetFormat = new Option<string>("--format") { Description = $"Client config format: {string.Join(", ", McpBroker.Clients.ClientFormats.Names)}", Required = true };
+var snippetFormat = new Option<string>("--format") { Description = $"Client config format ({string.Join(", ", McpBroker.Clients.ClientFormats.Names)}) or a known client's name (claude, codex, gemini, …)", Required = true };
 var snippetProfile = new Option<string>("--profile") { Description = "Profile the client connects with", DefaultValueFactory = _ => "default" };
 var snippetName = new Option<string>("--name") { Description = "Server entry name in the client", DefaultValueFactory = _ => "mcp-broker" };
 var snippet = new Command("snippet", "Print the broker's server entry for a client's config file, to merge by hand") { snippetFormat, snippetProfile, snippetName };

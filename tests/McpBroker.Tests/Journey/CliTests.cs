@@ -103,6 +103,8 @@ public sealed class CliTests
         }
 
         Golden.AssertMatches("client-snippets.txt", all.ToString());
+        var byClientName = await env.RunCliAsync("client", "snippet", "--config", env.ConfigPath, "--format", "claude", "--profile", "raw");
+        Assert.Contains("# claude-json: merge this into ~/.claude.json", byClientName.Stderr);
         var unknown = await env.RunCliAsync("client", "snippet", "--config", env.ConfigPath, "--format", "emacs");
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("known: codex-toml, claude-json", unknown.Stderr);
