@@ -17,7 +17,8 @@ internal static class ClientCommands
     /// </summary>
     public static int Snippet(string? configOption, string format, string profile, string name)
     {
-        if (ClientFormats.Parse(format) is not { } parsed)
+        // A format's name, or a known client's (claude, qwen, …).
+        if ((ClientFormats.Parse(format) ?? KnownClients.Find(format)?.Format) is not { } parsed)
         {
             Console.Error.WriteLine($"mcp-broker: unknown format '{format}'; known: {string.Join(", ", ClientFormats.Names)}");
             return 2;
@@ -42,7 +43,7 @@ internal static class ClientCommands
     /// <summary><c>client render NAME</c>: the file as apply would write it, saved under renders/, and the diff.</summary>
     public static int Render(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
     {
-        var (render, _) = Plan(model, client, removeOthers);
+        var (render, _, _) = Plan(model, client, removeOthers);
         var target = Path.Combine(model.Runtime.Root, "renders", client.Name, Path.GetFileName(client.ConfigPath));
         ClientFiles.WriteAtomic(target, render.After);
         PrintDiff(client, render);
@@ -55,26 +56,147 @@ internal static class ClientCommands
     /// <summary><c>client apply NAME</c>: back up, then write the render atomically.</summary>
     public static int Apply(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
     {
-        var (render, kept) = Plan(model, client, removeOthers);
+        var (render, kept, waiting) = Plan(model, client, removeOthers);
+        void Kept()
+        {
+            foreach (var server in kept)
+            {
+                Console.WriteLine($"kept {server.Name}: the broker config has no upstream for it ('mcp-broker client import {client.Name}' adds it)");
+            }
+
+            foreach (var (server, upstream, missing, source) in waiting)
+            {
+                Console.WriteLine($"kept {server.Name}: upstream '{upstream}' cannot start yet: {string.Join(", ", missing)} {(missing.Count == 1 ? "is" : "are")} not set in {source}; set {(missing.Count == 1 ? "it" : "them")}, then 'mcp-broker client apply {client.Name} --remove-others' again");
+            }
+        }
+
         if (!render.Changed)
         {
             Console.WriteLine($"{client.ConfigPath} is up to date; nothing written");
+            Kept();
             return 0;
         }
 
-        var backup = Backups(model, client).Backup(client.ConfigPath, removeOthers ? "before apply --remove-others" : "before apply");
+        var files = Backups(model, client);
+        var backup = files.Backup(client.ConfigPath, removeOthers ? "before apply --remove-others" : "before apply");
         ClientFiles.WriteAtomic(client.ConfigPath, render.After, expectedHash: ClientFiles.Hash(render.Before));
+        backup = files.RecordWrite(backup, render.After, render.Removed);
         PrintDiff(client, render);
         Console.WriteLine($"applied to {client.ConfigPath} (entry '{client.EntryName}', profile '{client.Profile}')"
             + (render.Removed.Count > 0 ? $"; removed {string.Join(", ", render.Removed)} (the broker runs them now)" : ""));
-        foreach (var server in kept)
-        {
-            Console.WriteLine($"kept {server.Name}: the broker config has no upstream for it ('mcp-broker client import {client.Name}' adds it)");
-        }
-
-        Console.WriteLine($"backup {backup.Id}; undo with 'mcp-broker client rollback {client.Name}'");
+        Kept();
+        Console.WriteLine($"backup {backup.Id}; 'mcp-broker client remove {client.Name}' takes the entry out again (keeping what {client.Name} writes meanwhile)");
         return 0;
     });
+
+    /// <summary>
+    /// <c>client remove NAME</c>: the broker's entry out of the client's file, and the servers <c>apply --remove-others</c>
+    /// took out put back (each from the backup made just before it went), everything else as the client left it. The
+    /// file is backed up first, and the write is refused if the client writes the file meanwhile.
+    /// </summary>
+    public static int Remove(string? configOption, string name, bool dryRun) => Run(configOption, name, (model, client) =>
+    {
+        var files = Backups(model, client);
+        var current = ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath));
+        if (current is null)
+        {
+            Console.WriteLine($"{client.ConfigPath} does not exist; nothing to remove");
+            return 0;
+        }
+
+        var restore = ToRestore(files, client);
+        var render = ClientRenderer.Unwire(client, current, restore);
+        if (!render.Changed)
+        {
+            Console.WriteLine($"{client.ConfigPath} has no '{client.EntryName}' entry and nothing to put back; nothing written");
+            return 0;
+        }
+
+        PrintDiff(client, render, "without mcp-broker");
+        var what = (render.Removed.Count > 0 ? $"removed the entry '{client.EntryName}'" : $"no '{client.EntryName}' entry was left")
+            + (render.Restored.Count > 0 ? $"; put back {string.Join(", ", render.Restored)} (taken out by 'apply --remove-others')" : "");
+        if (dryRun)
+        {
+            Console.WriteLine($"dry run: nothing written; would have {what}");
+            return 0;
+        }
+
+        var backup = files.Backup(client.ConfigPath, "before remove");
+        ClientFiles.WriteAtomic(client.ConfigPath, render.After, expectedHash: ClientFiles.Hash(current));
+        files.RecordWrite(backup, render.After);
+        Console.WriteLine($"{client.ConfigPath}: {what}; everything else is as {client.Name} left it");
+        Console.WriteLine($"backup {backup.Id} holds the file as it was just before");
+        return 0;
+    });
+
+    /// <summary>
+    /// The servers each <c>apply --remove-others</c> took out, newest apply first, with the file as it was just before that
+    /// apply (which still had them).
+    /// </summary>
+    private static Dictionary<string, byte[]> ToRestore(ClientFiles files, ClientModel client)
+    {
+        var restore = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var backup in files.List().Reverse().Where(b => b.Removed is { Count: > 0 } && b.Path == client.ConfigPath))
+        {
+            if (files.Saved(backup) is { } before)
+            {
+                foreach (var server in backup.Removed!)
+                {
+                    restore.TryAdd(server, before);
+                }
+            }
+        }
+
+        return restore;
+    }
+
+    /// <summary>
+    /// <c>client detect</c>: every known client — installed here or not (its command on PATH, or its config folder),
+    /// its usual config file found or not, and the broker's entry in it or not.
+    /// </summary>
+    public static int Detect(string? configOption, bool json)
+    {
+        var entryName = ClientModel.DefaultEntryName;
+        var detected = KnownClients.Detect(entryName);
+        if (json)
+        {
+            var array = new System.Text.Json.Nodes.JsonArray([.. detected.Select(d => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+            {
+                ["name"] = d.Client.Name,
+                ["title"] = d.Client.Title,
+                ["format"] = ClientFormats.Name(d.Client.Format),
+                ["installed"] = d.Installed,
+                ["command"] = d.Command,
+                ["config_path"] = d.ConfigPath,
+                ["config_found"] = d.FileExists,
+                ["wired"] = d.Wired,
+                ["problem"] = d.Problem,
+            })]);
+            Console.WriteLine(array.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+
+        var home = Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } h ? h : null;
+        string Short(string path) => home is not null && path.StartsWith(home + "/", StringComparison.Ordinal) ? "~" + path[home.Length..] : path;
+        var installed = detected.Where(d => d.Installed).ToList();
+        Console.WriteLine(installed.Count == 0 ? "no known agent client found here" : $"{installed.Count} agent client(s) found here:");
+        foreach (var d in installed)
+        {
+            var state = d.Problem is not null ? $"cannot read: {d.Problem}"
+                : !d.FileExists ? "not found (apply creates it)"
+                : d.Wired == true ? "wired" : "not wired";
+            Console.WriteLine($"  {d.Client.Name,-19} {d.Client.Title,-36} {Short(d.ConfigPath)}: {state}");
+        }
+
+        var absent = detected.Where(d => !d.Installed).Select(d => d.Client.Name).ToList();
+        if (absent.Count > 0)
+        {
+            Console.WriteLine($"not found: {string.Join(", ", absent)}");
+        }
+
+        Console.WriteLine("'mcp-broker client apply NAME' wires one (no clients: section needed: its usual file, the default profile)");
+        return 0;
+    }
 
     /// <summary><c>client backup NAME</c>: save the file as it is now.</summary>
     public static int Backup(string? configOption, string name) => Run(configOption, name, (model, client) =>
@@ -110,7 +232,7 @@ internal static class ClientCommands
     /// <c>client rollback NAME [--to ID]</c>: restore a backup byte for byte (default: the newest one not made by a
     /// rollback), after backing up the file as it is now, so a rollback can be undone too.
     /// </summary>
-    public static int Rollback(string? configOption, string name, string? id) => Run(configOption, name, (model, client) =>
+    public static int Rollback(string? configOption, string name, string? id, bool force = false) => Run(configOption, name, (model, client) =>
     {
         var files = Backups(model, client);
         var backups = files.List();
@@ -125,9 +247,27 @@ internal static class ClientCommands
             return 1;
         }
 
+        // The client may have written its file since the broker last did (Claude Code rewrites ~/.claude.json as it
+        // runs): restoring would silently lose that, so say what would go and stop unless told to go on.
+        var current = ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath));
+        if (backups.LastOrDefault(b => b.WrittenSha256 is not null && b.Path == client.ConfigPath) is { } last && last.WrittenSha256 != ClientFiles.Hash(current))
+        {
+            var written = files.Written(last);
+            var lost = ClientChanges.Describe(client.Format, written, current);
+            if (!force)
+            {
+                Console.Error.WriteLine($"mcp-broker: {client.ConfigPath} changed since mcp-broker wrote it (backup {last.Id}, {last.Reason}); rolling back to backup {target.Id} would discard what was written since: {string.Join(", ", lost)}");
+                Console.Error.WriteLine($"'mcp-broker client remove {client.Name}' takes out only the broker's entry and keeps the rest; 'mcp-broker client rollback {client.Name} --force' rolls back anyway (the file as it is now is backed up first)");
+                return 1;
+            }
+
+            Console.WriteLine($"--force: discarding what was written since backup {last.Id}: {string.Join(", ", lost)}");
+        }
+
         // The files as they are now, every one the target holds (a hosted-app policy backs up Codex's caches too).
         var before = files.Backup(client.ConfigPath, "before rollback", [.. (target.Also ?? []).Select(f => f.Path)]);
         files.Restore(target);
+        files.RecordWrite(before, files.Saved(target));
         foreach (var file in target.Files)
         {
             Console.WriteLine(file.Existed
@@ -192,7 +332,9 @@ internal static class ClientCommands
             return 0;
         }
 
-        var backup = CodexApps.Apply(plan, client, Backups(model, client));
+        var files = Backups(model, client);
+        var backup = CodexApps.Apply(plan, client, files);
+        files.RecordWrite(backup, ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath))); // so rollback knows this write was ours
         Console.WriteLine($"applied: {plan.Changes.Count} file(s) written; backup {backup.Id}; undo with 'mcp-broker client rollback {client.Name}'");
         return 0;
     });
@@ -310,21 +452,74 @@ internal static class ClientCommands
     /// The render, and the client's other servers that stay. With <paramref name="removeOthers"/>, only servers the
     /// broker config already runs (same command and arguments, or URL) are removed: nothing the broker cannot serve is lost.
     /// </summary>
-    private static (ClientRender Render, IReadOnlyList<ClientServer> Kept) Plan(BrokerModel model, ClientModel client, bool removeOthers)
+    private static (ClientRender Render, IReadOnlyList<ClientServer> Kept, IReadOnlyList<(ClientServer Server, string Upstream, IReadOnlyList<string> Missing, string Source)> Waiting)
+        Plan(BrokerModel model, ClientModel client, bool removeOthers)
     {
         var current = ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath));
         var entry = Entry(model, client);
         var others = ClientServers.Read(client.Format, current, client.ConfigPath).Where(s => s.Name != entry.Name).ToList();
-        var covered = model.Upstreams.Select(ClientImport.Identity).ToHashSet(StringComparer.Ordinal);
-        var remove = removeOthers ? others.Where(s => covered.Contains(s.Identity) || ClientImport.IsBroker(s)).Select(s => s.Name).ToList() : [];
-        var kept = removeOthers ? others.Where(s => !remove.Contains(s.Name)).ToList() : [];
-        return (ClientRenderer.Render(client, entry, current, remove), kept);
+        var remove = new List<string>();
+        var kept = new List<ClientServer>();
+        var waiting = new List<(ClientServer, string, IReadOnlyList<string>, string)>();
+        var environment = DaemonEnvironment(model);
+        foreach (var server in removeOthers ? others : [])
+        {
+            if (ClientImport.IsBroker(server))
+            {
+                remove.Add(server.Name);
+            }
+            else if (ClientImport.Covering(model.Upstreams, server) is not { } upstream)
+            {
+                kept.Add(server);
+            }
+            else if (MissingCredentials(upstream, environment.Get) is { Count: > 0 } missing)
+            {
+                // The broker cannot start it yet: taking it out of the client now would lose a working server.
+                waiting.Add((server, upstream.Name, missing, environment.Source));
+            }
+            else
+            {
+                remove.Add(server.Name);
+            }
+        }
+
+        return (ClientRenderer.Render(client, entry, current, remove), kept, waiting);
     }
 
-    private static void PrintDiff(ClientModel client, ClientRender render)
+    /// <summary>
+    /// The environment a broker upstream will start with: the running daemon's (read from /proc where it can be), else
+    /// this command's own, which is what a daemon started from here would have.
+    /// </summary>
+    private static (Func<string, string?> Get, string Source) DaemonEnvironment(BrokerModel model)
+    {
+        try
+        {
+            if (OperatingSystem.IsLinux() && File.Exists(model.Runtime.PidPath)
+                && int.TryParse(File.ReadAllText(model.Runtime.PidPath).Trim(), out var pid) && File.Exists($"/proc/{pid}/environ"))
+            {
+                var variables = File.ReadAllText($"/proc/{pid}/environ").Split('\0', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(v => v.Split('=', 2)).Where(v => v.Length == 2).GroupBy(v => v[0]).ToDictionary(g => g.Key, g => g.Last()[1], StringComparer.Ordinal);
+                return (name => variables.GetValueOrDefault(name), $"the running daemon's environment (pid {pid})");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return (Environment.GetEnvironmentVariable, "this shell's environment (no daemon runs; one started from here gets it)");
+    }
+
+    /// <summary>The credentials an upstream reads that are not there: env_from variables unset, env_files files missing.</summary>
+    private static List<string> MissingCredentials(UpstreamModel upstream, Func<string, string?> getEnv) =>
+    [
+        .. upstream.EnvFrom.Where(e => string.IsNullOrEmpty(getEnv(e.Value))).Select(e => $"${e.Value}").Distinct(StringComparer.Ordinal),
+        .. upstream.EnvFiles.Where(e => !File.Exists(e.Value)).Select(e => e.Value),
+    ];
+
+    private static void PrintDiff(ClientModel client, ClientRender render, string label = "with mcp-broker")
     {
         Console.Write(UnifiedDiff.FormatRedacted(render.Before is null ? null : Encoding.UTF8.GetString(render.Before), Encoding.UTF8.GetString(render.After),
-            client.ConfigPath, client.ConfigPath + " (with mcp-broker)"));
+            client.ConfigPath, client.ConfigPath + $" ({label})"));
         foreach (var note in render.Notes)
         {
             Console.Error.WriteLine($"note: {note}");
@@ -344,10 +539,29 @@ internal static class ClientCommands
 
         if (!model.Clients.TryGetValue(name, out var client))
         {
-            Console.Error.WriteLine(model.Clients.Count == 0
-                ? $"mcp-broker: {model.SourcePath} has no clients section; add one, e.g.\n  clients:\n    {name}:\n      format: {(ClientFormats.Parse(name) is { } f ? ClientFormats.Name(f) : "claude-json")}"
-                : $"mcp-broker: no client named '{name}' in {model.SourcePath}; defined: {string.Join(", ", model.Clients.Keys.Order(StringComparer.Ordinal))}");
-            return 1;
+            // Not in the config: a known client, wired to its usual file with the default profile (no YAML needed).
+            if (KnownClients.Find(name) is not { } known)
+            {
+                var defined = model.Clients.Keys.Order(StringComparer.Ordinal).ToList();
+                Console.Error.WriteLine($"mcp-broker: no client named '{name}' in {model.SourcePath}"
+                    + (defined.Count > 0 ? $"; defined: {string.Join(", ", defined)}" : "")
+                    + $"; known clients: {string.Join(", ", KnownClients.All.Select(c => c.Name))} (or add it under clients: with a format and config_path)");
+                return 1;
+            }
+
+            if (!model.Profiles.ContainsKey(ProfileModel.DefaultName))
+            {
+                Console.Error.WriteLine($"mcp-broker: {model.SourcePath} has no profile named '{ProfileModel.DefaultName}' for '{name}' to connect with; add one, or name the profile:\n  clients:\n    {name}:\n      format: {ClientFormats.Name(known.Format)}\n      profile: {model.Profiles.Keys.FirstOrDefault() ?? "PROFILE"}");
+                return 1;
+            }
+
+            if (KnownClients.Implicit(known, name, ProfileModel.DefaultName, out var error) is not { } implicitClient)
+            {
+                Console.Error.WriteLine($"mcp-broker: cannot name {known.Title}'s config file: {error}");
+                return 1;
+            }
+
+            client = implicitClient;
         }
 
         try

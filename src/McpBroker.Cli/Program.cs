@@ -84,13 +84,13 @@ var measure = new Command("measure", "What a profile's tools/list costs a model 
 };
 measure.SetAction((r, ct) => MeasureCommand.RunAsync(r.GetValue(configOption), r.GetValue(measureProfile)!, r.GetValue(measureToken), r.GetValue(measureJson), ct));
 
-var snippetFormat = new Option<string>("--format") { Description = $"Client config format: {string.Join(", ", McpBroker.Clients.ClientFormats.Names)}", Required = true };
+var snippetFormat = new Option<string>("--format") { Description = $"Client config format ({string.Join(", ", McpBroker.Clients.ClientFormats.Names)}) or a known client's name (claude, codex, gemini, …)", Required = true };
 var snippetProfile = new Option<string>("--profile") { Description = "Profile the client connects with", DefaultValueFactory = _ => "default" };
 var snippetName = new Option<string>("--name") { Description = "Server entry name in the client", DefaultValueFactory = _ => "mcp-broker" };
 var snippet = new Command("snippet", "Print the broker's server entry for a client's config file, to merge by hand") { snippetFormat, snippetProfile, snippetName };
 snippet.SetAction(r => ClientCommands.Snippet(r.GetValue(configOption), r.GetValue(snippetFormat)!, r.GetValue(snippetProfile)!, r.GetValue(snippetName)!));
 
-Argument<string> ClientName() => new("NAME") { Description = "Client name, as in the config's clients section" };
+Argument<string> ClientName() => new("NAME") { Description = "Client name: one in the config's clients section, or a known client ('client detect' lists them) wired to its usual file with the default profile" };
 var removeOthers = new Option<bool>("--remove-others") { Description = "Also remove the client's other servers that the broker config runs (after 'client import')" };
 var renderName = ClientName();
 var render = new Command("render", "Write what apply would write under {runtime.root}/renders/ and print the diff; changes nothing") { renderName, removeOthers };
@@ -106,8 +106,16 @@ var backups = new Command("backups", "List the saved copies of the client's conf
 backups.SetAction(r => ClientCommands.List(r.GetValue(configOption), r.GetValue(backupsName)!));
 var rollbackName = ClientName();
 var rollbackTo = new Option<string?>("--to") { Description = "Backup ID (default: the newest one not made by a rollback)" };
-var rollback = new Command("rollback", "Restore the client's config file byte for byte from a backup (removes it if it did not exist then)") { rollbackName, rollbackTo };
-rollback.SetAction(r => ClientCommands.Rollback(r.GetValue(configOption), r.GetValue(rollbackName)!, r.GetValue(rollbackTo)));
+var rollbackForce = new Option<bool>("--force") { Description = "Roll back even though the client wrote the file since the broker last did (what it wrote is lost; the file as it is now is backed up first)" };
+var rollback = new Command("rollback", "Restore the client's config file byte for byte from a backup (removes it if it did not exist then); refused if the client wrote the file since") { rollbackName, rollbackTo, rollbackForce };
+rollback.SetAction(r => ClientCommands.Rollback(r.GetValue(configOption), r.GetValue(rollbackName)!, r.GetValue(rollbackTo), r.GetValue(rollbackForce)));
+var removeName = ClientName();
+var removeDryRun = new Option<bool>("--dry-run") { Description = "Print the diff; write nothing" };
+var remove = new Command("remove", "Take only the broker's entry out of the client's config file (and put back the servers 'apply --remove-others' took out), keeping everything the client wrote since") { removeName, removeDryRun };
+remove.SetAction(r => ClientCommands.Remove(r.GetValue(configOption), r.GetValue(removeName)!, r.GetValue(removeDryRun)));
+var detectJson = new Option<bool>("--json") { Description = "Machine-readable output" };
+var detect = new Command("detect", "List the agent clients installed here, their config files (found or not) and whether the broker is wired into each") { detectJson };
+detect.SetAction(r => ClientCommands.Detect(r.GetValue(configOption), r.GetValue(detectJson)));
 var importName = ClientName();
 var dryRun = new Option<bool>("--dry-run") { Description = "Print what would be added; write nothing" };
 var import = new Command("import", "Add the client's other MCP servers to the broker config as upstreams (secrets become env_from references)") { importName, dryRun };
@@ -236,7 +244,7 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     new Command("tools", "The daemon's tool catalog: fill it, count it, approve pinned definitions") { warm, count, approve },
     measure,
     new Command("profile", "Check what a profile gives a client") { profileValidate, profileParity },
-    new Command("client", "Wire MCP clients to the broker") { render, apply, backup, backups, rollback, import, snippet, appsPolicy, acceptance },
+    new Command("client", "Wire MCP clients to the broker") { detect, render, apply, remove, backup, backups, rollback, import, snippet, appsPolicy, acceptance },
     new Command("auth", "Credentials of remote upstreams: OAuth login and logout, and a passive check") { login, logout, authStatus },
     service,
     stdio,

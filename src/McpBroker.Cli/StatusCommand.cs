@@ -109,7 +109,7 @@ internal static class StatusCommand
         foreach (var session in status["sessions"]!.AsArray())
         {
             var since = session!["since"]!.GetValue<DateTimeOffset>();
-            sessions.AddRow(Markup.Escape(Text(session["client_info"]) is { Length: > 0 } info ? $"{Text(session["client"])} ({info})" : Text(session["client"])),
+            sessions.AddRow(Markup.Escape(Text(session["client_info"]) is { Length: > 0 } info ? info : Text(session["client"])),
                 Markup.Escape(Text(session["profile"])), $"{Ago(now - since)} ago");
         }
 

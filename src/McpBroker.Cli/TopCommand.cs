@@ -109,7 +109,7 @@ internal static class TopCommand
         var sessions = new Table().Title("sessions").AddColumns("client", "profile", "uptime");
         foreach (var s in sessionsList)
         {
-            sessions.AddRow(Markup.Escape(Text(s!["client_info"]) is { Length: > 0 } info ? $"{Text(s["client"])} ({info})" : Text(s["client"])),
+            sessions.AddRow(Markup.Escape(Text(s!["client_info"]) is { Length: > 0 } info ? info : Text(s["client"])),
                 Markup.Escape(Text(s["profile"])), Ago(s["uptime_seconds"]?.GetValue<long>() ?? 0));
         }
 

@@ -6,7 +6,10 @@ namespace McpBroker.Clients;
 
 /// <summary>
 /// One saved copy of a file: where it came from, whether it existed, its mode and hash — and, for a change that touches
-/// several files at once (Codex's config and its app caches), the other files saved with it, restored together.
+/// several files at once (Codex's config and its app caches), the other files saved with it, restored together. Once
+/// the command that made it has written the file, also the hash of what it wrote (<c>written_sha256</c>, its bytes in
+/// <c>ID.after</c>) and the servers it took out (<c>removed</c>): how rollback knows the client wrote the file since,
+/// and how remove knows what to put back.
 /// </summary>
 internal sealed record FileBackup(
     [property: JsonPropertyName("id")] string Id,
@@ -17,7 +20,9 @@ internal sealed record FileBackup(
     [property: JsonPropertyName("sha256")] string? Sha256,
     [property: JsonPropertyName("created")] DateTimeOffset Created,
     [property: JsonPropertyName("reason")] string Reason,
-    [property: JsonPropertyName("also"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<SavedFile>? Also = null)
+    [property: JsonPropertyName("also"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<SavedFile>? Also = null,
+    [property: JsonPropertyName("written_sha256"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? WrittenSha256 = null,
+    [property: JsonPropertyName("removed"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Removed = null)
 {
     /// <summary>Every file this backup holds: the main one first.</summary>
     [JsonIgnore]
@@ -129,9 +134,43 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
         }
     }
 
+    /// <summary>
+    /// Records on <paramref name="backup"/> what its command then wrote to the main file (and the servers it took out),
+    /// so a later rollback can tell whether the client has written the file since, and show what that changed.
+    /// </summary>
+    public FileBackup RecordWrite(FileBackup backup, byte[]? written, IReadOnlyList<string>? removed = null)
+    {
+        if (written is not null)
+        {
+            WriteAtomic(AfterPath(backup.Id), written, Private);
+        }
+
+        var recorded = backup with { WrittenSha256 = Hash(written), Removed = removed is { Count: > 0 } ? removed : null };
+        WriteAtomic(MetaPath(backup.Id), JsonSerializer.SerializeToUtf8Bytes(recorded, s_json), Private);
+        return recorded;
+    }
+
+    /// <summary>The bytes the backup's command wrote (null when it removed the file, or wrote nothing it recorded).</summary>
+    public byte[]? Written(FileBackup backup) =>
+        backup.WrittenSha256 is { } hash && File.Exists(AfterPath(backup.Id)) && File.ReadAllBytes(AfterPath(backup.Id)) is var bytes && Hash(bytes) == hash ? bytes : null;
+
+    /// <summary>The main file as the backup saved it (null when it did not exist then); a damaged copy is an error.</summary>
+    public byte[]? Saved(FileBackup backup)
+    {
+        if (!backup.Existed)
+        {
+            return null;
+        }
+
+        var bytes = File.ReadAllBytes(BakPath(backup.Id, 0));
+        return Hash(bytes) == backup.Sha256 ? bytes
+            : throw new ClientConfigException($"backup {backup.Id} is damaged (the copy of {backup.Path} does not match the hash recorded)");
+    }
+
     /// <summary>Deletes a backup that protects nothing any more (its command failed and put everything back).</summary>
     public void Forget(FileBackup backup)
     {
+        File.Delete(AfterPath(backup.Id));
         foreach (var index in Enumerable.Range(0, backup.Files.Count))
         {
             File.Delete(BakPath(backup.Id, index));
@@ -189,6 +228,8 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
     public const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private string MetaPath(string id) => Path.Combine(backupsDir, id + ".json");
+
+    private string AfterPath(string id) => Path.Combine(backupsDir, id + ".after");
 
     /// <summary>Where a backup keeps its copy of file <paramref name="index"/> (0: the main file, as before several files were kept).</summary>
     private string BakPath(string id, int index) => Path.Combine(backupsDir, index == 0 ? id + ".bak" : $"{id}.{index}.bak");

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -11,10 +12,27 @@ namespace McpBroker.Clients;
 internal sealed record ClientEntry(string Name, string Command, IReadOnlyList<string> Args);
 
 /// <summary>
-/// How each client spells a stdio MCP server entry, and where in its file the entries live. The shapes follow each
-/// client's documented config: <c>mcpServers</c> (Claude Code, Claude Desktop, Gemini CLI, Cursor and the generic
-/// settings file), <c>servers</c> with <c>type: stdio</c> (VS Code), <c>mcp</c> with a command array (opencode),
-/// <c>[mcp_servers.NAME]</c> (Codex).
+/// How each client spells a stdio MCP server entry, and where in its file the entries live. Where each shape comes from:
+/// <list type="bullet">
+/// <item><c>mcpServers</c> with <c>command</c>/<c>args</c>: Claude Desktop, Gemini CLI, Cursor, Qwen Code (a Gemini CLI
+/// fork: same settings.json shape, under ~/.qwen), Windsurf and Windsurf for JetBrains (~/.codeium), Cline and Roo Code
+/// (VS Code global storage), Kiro, LM Studio ("Cursor notation" in its docs), Trae, Antigravity, Kimi CLI, Qoder, and the
+/// generic settings file; the file locations follow each client's documentation as ToolHive's client table
+/// (pkg/client/config.go) records them.</item>
+/// <item>Claude Code: <c>mcpServers</c> with <c>type: stdio</c> and <c>env</c>, as <c>claude mcp add</c> writes it.</item>
+/// <item>Copilot CLI: <c>mcpServers</c> in ~/.copilot/mcp-config.json with <c>type: local</c> and <c>tools: ["*"]</c>
+/// (every tool), as <c>copilot mcp add</c> writes it.</item>
+/// <item>Factory Droid: <c>mcpServers</c> with <c>type: stdio</c> (its docs).</item>
+/// <item>Amp: the flat key <c>amp.mcpServers</c> in ~/.config/amp/settings.json (its docs).</item>
+/// <item>VS Code (also Insiders and VS Code Server): <c>servers</c> with <c>type: stdio</c> in the user mcp.json.</item>
+/// <item>Zed: <c>context_servers</c> with <c>command</c>/<c>args</c>/<c>env</c> in its settings.json (Zed's MCP docs,
+/// "As Custom Servers").</item>
+/// <item>opencode: <c>mcp</c> with a command array and <c>type: local</c>.</item>
+/// <item>Codex: <c>[mcp_servers.NAME]</c> tables in config.toml.</item>
+/// <item>Goose: <c>extensions</c> in ~/.config/goose/config.yaml, each a flat map of <c>enabled</c> and goose's
+/// <c>ExtensionConfig</c> (<c>type: stdio</c>, <c>name</c>, <c>description</c>, <c>cmd</c>, <c>args</c>, <c>envs</c>,
+/// <c>timeout</c>), as goose's own config writer stores it (<see cref="YamlTextEdit"/>).</item>
+/// </list>
 /// </summary>
 internal static class ClientFormats
 {
@@ -36,6 +54,8 @@ internal static class ClientFormats
         ClientFormat.ClaudeJson => "claude-code",
         ClientFormat.GeminiSettings => "gemini",
         ClientFormat.McpSettingsJson => "mcp-client",
+        ClientFormat.Qwen => "qwen-code",
+        ClientFormat.Copilot => "copilot-cli",
         var f => Name(f),
     };
 
@@ -45,6 +65,11 @@ internal static class ClientFormats
     /// <summary>The entry as the client's file would hold it, inside its container key(s): a starting point to paste.</summary>
     public static string Snippet(ClientFormat format, ClientEntry entry)
     {
+        if (format == ClientFormat.Goose)
+        {
+            return "extensions:\n" + GooseEntry(entry, "  ");
+        }
+
         if (format == ClientFormat.CodexToml)
         {
             // The table's keys through Tomlyn (quoting, escaping); its header by hand, so no empty [mcp_servers] precedes it.
@@ -65,16 +90,50 @@ internal static class ClientFormats
     /// <summary>The key under which the client keeps its server entries.</summary>
     public static string ContainerKey(ClientFormat format) => format switch
     {
-        ClientFormat.Vscode => "servers",
+        ClientFormat.Vscode or ClientFormat.VscodeInsiders or ClientFormat.VscodeServer => "servers",
         ClientFormat.Opencode => "mcp",
         ClientFormat.CodexToml => "mcp_servers",
+        ClientFormat.Zed => "context_servers",
+        ClientFormat.Amp => "amp.mcpServers",
+        ClientFormat.Goose => "extensions",
         _ => "mcpServers",
     };
+
+    /// <summary>The formats whose file is YAML or TOML rather than JSON.</summary>
+    public static bool IsJson(ClientFormat format) => format is not (ClientFormat.CodexToml or ClientFormat.Goose);
+
+    /// <summary>
+    /// Goose's extension entry as YAML at <paramref name="indent"/> (its key line included): the keys goose's own config
+    /// writer stores for a stdio extension, values as JSON strings (valid YAML double-quoted scalars).
+    /// </summary>
+    public static string GooseEntry(ClientEntry entry, string indent)
+    {
+        var yaml = new StringBuilder();
+        yaml.Append($"{indent}{entry.Name}:\n");
+        var inner = indent + indent; // the container is top-level, so the entry's indentation is the file's step
+        yaml.Append($"{inner}enabled: true\n");
+        yaml.Append($"{inner}type: stdio\n");
+        yaml.Append($"{inner}name: {JsonSerializer.Serialize(entry.Name, s_json)}\n");
+        yaml.Append($"{inner}description: \"mcp-broker: every MCP server through one entry\"\n");
+        yaml.Append($"{inner}cmd: {JsonSerializer.Serialize(entry.Command, s_json)}\n");
+        yaml.Append($"{inner}args:\n");
+        foreach (var arg in entry.Args)
+        {
+            yaml.Append($"{inner}- {JsonSerializer.Serialize(arg, s_json)}\n");
+        }
+
+        yaml.Append($"{inner}envs: {{}}\n");
+        yaml.Append($"{inner}timeout: 300\n");
+        return yaml.ToString();
+    }
 
     /// <summary>One server entry in the client's JSON shape.</summary>
     public static JsonObject Entry(ClientFormat format, ClientEntry entry) => format switch
     {
-        ClientFormat.Vscode => new JsonObject { ["type"] = "stdio", ["command"] = entry.Command, ["args"] = ToJson(entry.Args) },
+        ClientFormat.Vscode or ClientFormat.VscodeInsiders or ClientFormat.VscodeServer or ClientFormat.Factory
+            => new JsonObject { ["type"] = "stdio", ["command"] = entry.Command, ["args"] = ToJson(entry.Args) },
+        ClientFormat.Copilot => new JsonObject { ["type"] = "local", ["command"] = entry.Command, ["args"] = ToJson(entry.Args), ["tools"] = new JsonArray("*") },
+        ClientFormat.Zed => new JsonObject { ["command"] = entry.Command, ["args"] = ToJson(entry.Args), ["env"] = new JsonObject() },
         ClientFormat.Opencode => new JsonObject
         {
             ["type"] = "local",

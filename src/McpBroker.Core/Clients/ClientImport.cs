@@ -38,7 +38,7 @@ internal static partial class ClientImport
                 continue;
             }
 
-            if (known.TryGetValue(server.Identity, out var existing))
+            if (known.TryGetValue(server.Identity, out var existing) || Covering(model.Upstreams, server) is { Name: var covering } && (existing = covering) is not null)
             {
                 lines.Add($"{server.Name}: already an upstream ('{existing}'), not added again");
                 continue;
@@ -76,6 +76,27 @@ internal static partial class ClientImport
         ? UrlIdentity(remote.Url.ToString())
         : CommandIdentity(upstream.Command, upstream.Args);
 
+    /// <summary>
+    /// The upstream that runs the client's server: the same identity, or — for an upstream whose arguments or url hold
+    /// <c>${KEY}</c> references (a credential import took out) — the same text with each reference standing for any value.
+    /// </summary>
+    public static UpstreamModel? Covering(IEnumerable<UpstreamModel> upstreams, ClientServer server)
+    {
+        var list = upstreams as IReadOnlyCollection<UpstreamModel> ?? [.. upstreams];
+        return list.FirstOrDefault(u => Identity(u) == server.Identity) ?? list.FirstOrDefault(u => Matches(u, server));
+    }
+
+    private static bool Matches(UpstreamModel upstream, ClientServer server)
+    {
+        static bool Same(string template, string value) => !template.Contains("${", StringComparison.Ordinal)
+            ? template == value
+            : Regex.IsMatch(value, "^" + string.Join(".*", ConfigValidator.HeaderReferenceRegex().Split(template).Where((_, i) => i % 2 == 0).Select(Regex.Escape)) + "$", RegexOptions.Singleline);
+
+        return upstream.Remote is { } remote
+            ? server.Url is { } url && remote.UrlTemplate is { } template && Same(template.TrimEnd('/'), url.TrimEnd('/'))
+            : server.Url is null && server.Command == upstream.Command && server.Args.Count == upstream.Args.Count && upstream.Args.Zip(server.Args).All(p => Same(p.First, p.Second));
+    }
+
     /// <summary>A local server as an identity: its command and arguments as written.</summary>
     public static string CommandIdentity(string command, IEnumerable<string> args) => string.Join('\0', ["cmd", command, .. args]);
 
@@ -106,7 +127,7 @@ internal static partial class ClientImport
         if (server.Url is { } url)
         {
             yaml.Append($"    transport: {(server.Sse ? "sse" : "http")}\n");
-            yaml.Append($"    url: {Quote(url)}\n");
+            yaml.Append($"    url: {Quote(ImportSecrets.Url(name, url, envFrom, notes, "the url") ?? url)}\n");
             if (server.Headers.Count > 0)
             {
                 yaml.Append("    headers:\n");
@@ -121,7 +142,7 @@ internal static partial class ClientImport
             yaml.Append($"    command: {Quote(server.Command!)}\n");
             if (server.Args.Count > 0)
             {
-                yaml.Append($"    args: [{string.Join(", ", server.Args.Select(Quote))}]\n");
+                yaml.Append($"    args: [{string.Join(", ", ImportSecrets.Args(name, server.Args, envFrom, notes).Select(Quote))}]\n");
             }
 
             if (server.WorkingDir is { } cwd)

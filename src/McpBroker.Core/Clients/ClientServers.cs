@@ -3,6 +3,7 @@ using System.Text.Json;
 using McpBroker.Config;
 using Tomlyn;
 using Tomlyn.Model;
+using YamlDotNet.RepresentationModel;
 
 namespace McpBroker.Clients;
 
@@ -36,7 +37,50 @@ internal static class ClientServers
             return [];
         }
 
-        return format == ClientFormat.CodexToml ? ReadToml(Encoding.UTF8.GetString(file), path) : ReadJson(format, file, path);
+        return format switch
+        {
+            ClientFormat.CodexToml => ReadToml(Encoding.UTF8.GetString(file), path),
+            ClientFormat.Goose => ReadGoose(Encoding.UTF8.GetString(file), path),
+            _ => ReadJson(format, file, path),
+        };
+    }
+
+    /// <summary>Goose's <c>extensions</c>: stdio ones (<c>cmd</c>, <c>args</c>, <c>envs</c>) and remote ones (<c>uri</c>, <c>headers</c>); built-ins are not servers.</summary>
+    private static List<ClientServer> ReadGoose(string text, string path)
+    {
+        if (YamlTextEdit.Load(text, path) is not YamlMappingNode root
+            || !root.Children.TryGetValue(new YamlScalarNode("extensions"), out var node) || node is not YamlMappingNode extensions)
+        {
+            return [];
+        }
+
+        var list = new List<ClientServer>();
+        foreach (var (key, value) in extensions.Children)
+        {
+            if (key is not YamlScalarNode { Value: { } name } || value is not YamlMappingNode entry)
+            {
+                continue;
+            }
+
+            string? Scalar(string k) => entry.Children.TryGetValue(new YamlScalarNode(k), out var v) && v is YamlScalarNode s ? s.Value : null;
+            Dictionary<string, string> YamlMap(string k) => entry.Children.TryGetValue(new YamlScalarNode(k), out var v) && v is YamlMappingNode m
+                ? m.Children.Where(p => p.Key is YamlScalarNode && p.Value is YamlScalarNode)
+                    .ToDictionary(p => ((YamlScalarNode)p.Key).Value!, p => ((YamlScalarNode)p.Value).Value ?? "", StringComparer.Ordinal)
+                : [];
+            var type = Scalar("type");
+            if (type is not ("stdio" or "sse" or "streamable_http"))
+            {
+                continue; // builtin, platform, frontend, inline_python: part of goose itself
+            }
+
+            var args = entry.Children.TryGetValue(new YamlScalarNode("args"), out var a) && a is YamlSequenceNode seq
+                ? [.. seq.Children.OfType<YamlScalarNode>().Select(s => s.Value ?? "")]
+                : new List<string>();
+            list.Add(new ClientServer(name, type == "stdio" ? Scalar("cmd") : null, args, YamlMap("envs"), null,
+                type == "stdio" ? null : Scalar("uri"), YamlMap("headers"), Scalar("enabled") is not "false") { Sse = type == "sse" });
+        }
+
+        return list;
     }
 
     private static List<ClientServer> ReadJson(ClientFormat format, byte[] file, string path)

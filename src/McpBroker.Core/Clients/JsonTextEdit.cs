@@ -107,7 +107,14 @@ internal sealed class JsonTextEdit
 
     /// <summary>Replaces a value with <paramref name="value"/>, indented like the line it starts on.</summary>
     public void Replace(Node node, JsonNode value) =>
-        Splice(node.Start, node.End - node.Start, Render(value, LineIndent(node.Start)));
+        Splice(node.Start, node.End - node.Start, Render(value, LineIndent(node.Start), oneLine: true));
+
+    /// <summary>A file written on one line, its final line break aside: a value replaced in it stays on that line.</summary>
+    private bool OneLineFile()
+    {
+        var firstBreak = Array.IndexOf(_text, (byte)'\n');
+        return _text.AsSpan(firstBreak).Trim("\r\n"u8).IsEmpty && _text.AsSpan(0, firstBreak).Trim(" \t\r{}"u8).Length > 0;
+    }
 
     /// <summary>Appends <paramref name="items"/> to the array <paramref name="array"/>.</summary>
     public void Append(Node array, IReadOnlyList<string> items)
@@ -126,6 +133,9 @@ internal sealed class JsonTextEdit
 
         Splice(array.Items[^1].End, 0, ", " + rendered);
     }
+
+    /// <summary>A node's JSON text as the file writes it.</summary>
+    public string Text(Node node) => Encoding.UTF8.GetString(_text, node.Start, node.End - node.Start);
 
     /// <summary>The string a node holds, or null when it is not a string.</summary>
     public string? StringAt(Node node)
@@ -275,9 +285,9 @@ internal sealed class JsonTextEdit
     }
 
     /// <summary>The value rendered with the file's indentation unit, its inner lines indented from <paramref name="indent"/>.</summary>
-    private string Render(JsonNode value, string indent)
+    private string Render(JsonNode value, string indent, bool oneLine = false)
     {
-        var compact = Array.IndexOf(_text, (byte)'\n') < 0;
+        var compact = Array.IndexOf(_text, (byte)'\n') < 0 || (oneLine && OneLineFile());
         var text = value.ToJsonString(Options(compact ? null : Unit()));
         return compact ? text : text.ReplaceLineEndings(NewLine() + indent);
     }

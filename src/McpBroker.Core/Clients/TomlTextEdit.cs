@@ -61,6 +61,13 @@ internal sealed class TomlTextEdit
         Check();
     }
 
+    /// <summary>A server's table and sub-tables as the file writes them, or null when it has none.</summary>
+    public string? ServerText(string name)
+    {
+        var own = Tables(Document()).Where(t => t.Path.Count >= 2 && t.Path[0] == Container && t.Path[1] == name).ToList();
+        return own.Count == 0 ? null : string.Concat(own.Select(t => _text[t.Start..t.End] is var text && text.EndsWith('\n') ? text : text + NewLine()));
+    }
+
     /// <summary>Removes a server's table and sub-tables (and one blank line after them).</summary>
     public void RemoveServer(string name)
     {

@@ -67,11 +67,29 @@ public enum ClientFormat
     Vscode,
     Opencode,
     McpSettingsJson,
+    Copilot,
+    Qwen,
+    Windsurf,
+    WindsurfJetbrains,
+    Zed,
+    Cline,
+    RooCode,
+    Kiro,
+    Goose,
+    LmStudio,
+    VscodeInsiders,
+    VscodeServer,
+    Amp,
+    Trae,
+    Antigravity,
+    Kimi,
+    Factory,
+    Qoder,
 }
 
 public sealed record ClientConfig
 {
-    [Required, Description("The client's config file format: codex-toml, claude-json, claude-desktop, gemini-settings, cursor, vscode, opencode or mcp-settings-json.")]
+    [Required, Description("The client's config file format: one of the names 'mcp-broker client detect' lists (codex-toml, claude-json, claude-desktop, gemini-settings, cursor, vscode, opencode, copilot, qwen, windsurf, zed, cline, kiro, goose, lm-studio, …) or mcp-settings-json for any client with an mcpServers file.")]
     public ClientFormat? Format { get; init; }
 
     [Description("The client's config file (~ and $VAR expand). Default: the format's usual user-scope file.")]
@@ -83,7 +101,7 @@ public sealed record ClientConfig
     [Description("The profile this client connects with. Default: default.")]
     public string? Profile { get; init; }
 
-    [Description("gemini-settings only: server names to put in mcp.allowed (Gemini CLI starts only the servers listed there once the list exists). The broker's entry is always added to an existing list; a file without one gets one only when this is set.")]
+    [Description("gemini-settings and qwen only: server names to put in mcp.allowed (Gemini CLI and Qwen Code start only the servers listed there once the list exists). The broker's entry is always added to an existing list; a file without one gets one only when this is set.")]
     public List<string>? McpAllowedServers { get; init; }
 
     [Description("codex-toml only: hosted apps (connectors) whose tools the broker already serves: 'mcp-broker client apps-policy NAME' disables them in config.toml and removes their tools from Codex's caches.")]

@@ -56,10 +56,31 @@ public sealed record ClientModel(string Name, ClientFormat Format, string Config
         ClientFormat.ClaudeDesktop => OperatingSystem.IsMacOS() ? "~/Library/Application Support/Claude/claude_desktop_config.json" : "~/.config/Claude/claude_desktop_config.json",
         ClientFormat.GeminiSettings => "~/.gemini/settings.json",
         ClientFormat.Cursor => "~/.cursor/mcp.json",
-        ClientFormat.Vscode => "~/.config/Code/User/mcp.json",
+        ClientFormat.Vscode => AppSupport("Code/User/mcp.json"),
         ClientFormat.Opencode => "~/.config/opencode/opencode.json",
+        ClientFormat.Copilot => "~/.copilot/mcp-config.json",
+        ClientFormat.Qwen => "~/.qwen/settings.json",
+        ClientFormat.Windsurf => "~/.codeium/windsurf/mcp_config.json",
+        ClientFormat.WindsurfJetbrains => "~/.codeium/mcp_config.json",
+        ClientFormat.Zed => "~/.config/zed/settings.json",
+        ClientFormat.Cline => AppSupport("Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json"),
+        ClientFormat.RooCode => AppSupport("Code/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json"),
+        ClientFormat.Kiro => "~/.kiro/settings/mcp.json",
+        ClientFormat.Goose => "~/.config/goose/config.yaml",
+        ClientFormat.LmStudio => "~/.lmstudio/mcp.json",
+        ClientFormat.VscodeInsiders => AppSupport("Code - Insiders/User/mcp.json"),
+        ClientFormat.VscodeServer => "~/.vscode-server/data/User/mcp.json",
+        ClientFormat.Amp => "~/.config/amp/settings.json",
+        ClientFormat.Trae => AppSupport("Trae/User/mcp.json"),
+        ClientFormat.Antigravity => "~/.gemini/antigravity/mcp_config.json",
+        ClientFormat.Kimi => "~/.kimi/mcp.json",
+        ClientFormat.Factory => "~/.factory/mcp.json",
+        ClientFormat.Qoder => "~/.qoder/mcp.json",
         _ => "~/.config/mcp/mcp_settings.json",
     };
+
+    /// <summary>An editor's per-user folder: ~/Library/Application Support on macOS, ~/.config elsewhere.</summary>
+    private static string AppSupport(string rest) => (OperatingSystem.IsMacOS() ? "~/Library/Application Support/" : "~/.config/") + rest;
 }
 
 /// <summary>
@@ -163,6 +184,12 @@ public sealed record RemoteModel(Uri Url, FrozenDictionary<string, string> Heade
 {
     /// <summary>The URL without query or fragment: what logs and status show.</summary>
     public string DisplayUrl => Url.GetLeftPart(UriPartial.Path);
+
+    /// <summary>
+    /// The url as configured when it holds <c>${KEY}</c> references to env_from/env_files keys (a credential the server
+    /// takes in its query): filled in at connect time; <see cref="Url"/> then has a marker in their place.
+    /// </summary>
+    public string? UrlTemplate { get; init; }
 }
 
 /// <summary>OAuth settings of a remote upstream; the tokens live in <see cref="TokenFile"/>.</summary>

@@ -69,7 +69,7 @@ public static class ConfigShow
                 ["config_path"] = c.Value.ConfigPath,
                 ["entry_name"] = c.Value.EntryName,
                 ["profile"] = c.Value.Profile,
-                ["mcp_allowed_servers"] = c.Value.Format == ClientFormat.GeminiSettings ? c.Value.McpAllowedServers?.ToList() : null,
+                ["mcp_allowed_servers"] = c.Value.Format is ClientFormat.GeminiSettings or ClientFormat.Qwen ? c.Value.McpAllowedServers?.ToList() : null,
                 ["codex_apps_policy"] = c.Value.CodexAppsPolicy is { } apps ? new Dictionary<string, object?>
                 {
                     ["enabled"] = apps.Enabled,

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Text;
 using System.Text.RegularExpressions;
 
 namespace McpBroker.Config;
@@ -345,7 +346,28 @@ internal static partial class ConfigValidator
             }
         }
 
-        var args = (u.Args ?? []).Select((a, i) => Expand(a, $"{path}.args[{i}]") ?? "").ToList();
+        // ${KEY} naming a key of env_from or env_files stays in the model as written and is filled in at start
+        // (SecretFile.ResolveArgs), so a credential a server takes as an argument is never in the config or its output.
+        var secretKeys = (u.EnvFrom ?? []).Keys.Concat((u.EnvFiles ?? []).Keys).ToHashSet(StringComparer.Ordinal);
+        var args = (u.Args ?? []).Select((a, i) => ExpandKeepingSecrets(a, $"{path}.args[{i}]")).ToList();
+        string ExpandKeepingSecrets(string value, string at)
+        {
+            var result = new StringBuilder();
+            var pos = 0;
+            foreach (Match m in SecretReferenceOrEscape().Matches(value))
+            {
+                if (m.Value == "$$" || !secretKeys.Contains(m.Groups["key"].Value))
+                {
+                    continue;
+                }
+
+                result.Append(Expand(value[pos..m.Index], at)).Append(m.Value);
+                pos = m.Index + m.Length;
+            }
+
+            return result.Append(Expand(value[pos..], at)).ToString();
+        }
+
         var workingDir = u.WorkingDir is null ? runtime?.UpstreamStateDir(name) ?? "" : Expand(u.WorkingDir, $"{path}.working_dir") ?? "";
         if (workingDir.Length > 0 && !Path.IsPathFullyQualified(workingDir))
         {
@@ -504,11 +526,13 @@ internal static partial class ConfigValidator
     {
         var before = issues.Count;
         Uri? url = null;
+        var secretKeys = (u.EnvFrom ?? []).Keys.Concat((u.EnvFiles ?? []).Keys).ToHashSet(StringComparer.Ordinal);
+        string? urlTemplate = null;
         if (string.IsNullOrWhiteSpace(u.Url))
         {
             issues.Add(ConfigIssue.Error($"{path}.url", $"a {Word(u.Transport!.Value)} upstream needs a url, e.g. url: https://example.com/mcp"));
         }
-        else if (Placeholders.Expand(u.Url, runtime, name, getEnv, out var error) is not { } expanded)
+        else if (ExpandUrl(u.Url, runtime, name, getEnv, secretKeys, out var error, out urlTemplate) is not { } expanded)
         {
             issues.Add(ConfigIssue.Error($"{path}.url", error!));
         }
@@ -522,7 +546,8 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Error($"{path}.url", "the url carries a user name or password; remove it and send credentials in headers (from env_from or env_files)"));
         }
         else if (System.Web.HttpUtility.ParseQueryString(url.Query) is var query
-            && query.AllKeys.FirstOrDefault(k => k is not null && (SecretHeuristics.LooksLikeSecretName(k) || SecretHeuristics.LooksLikeSecret(query[k] ?? ""))) is { } secretKey)
+            && query.AllKeys.FirstOrDefault(k => k is not null && query[k] != SecretMarker
+                && (SecretHeuristics.LooksLikeSecretName(k) || SecretHeuristics.LooksLikeSecret(query[k] ?? ""))) is { } secretKey)
         {
             issues.Add(ConfigIssue.Error($"{path}.url", $"the query parameter '{secretKey}' looks like a credential; the url is logged and shown, so send it in headers (from env_from or env_files) instead"));
         }
@@ -532,8 +557,12 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Error($"{path}.url", "a part of the url's path looks like a credential; the url is logged and shown, so send the credential in headers (from env_from or env_files)"));
         }
 
-        var secretKeys = (u.EnvFrom ?? []).Keys.Concat((u.EnvFiles ?? []).Keys).ToHashSet(StringComparer.Ordinal);
         var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach (Match m in HeaderReferenceRegex().Matches(urlTemplate ?? ""))
+        {
+            used.Add(m.Groups["key"].Value);
+        }
+
         foreach (var (header, template) in u.Headers ?? [])
         {
             var at = $"{path}.headers.{header}";
@@ -611,7 +640,7 @@ internal static partial class ConfigValidator
 
         return url is null || issues.Skip(before).Any(i => i.Severity == IssueSeverity.Error)
             ? null
-            : new RemoteModel(url, (u.Headers ?? []).ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), oauth);
+            : new RemoteModel(url, (u.Headers ?? []).ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), oauth) { UrlTemplate = urlTemplate };
     }
 
     private static ProfileModel ValidateProfile(string name, ProfileConfig p, IReadOnlyDictionary<string, UpstreamConfig?> upstreamConfigs,
@@ -743,9 +772,9 @@ internal static partial class ConfigValidator
             issues.Add(ConfigIssue.Error($"{path}.config_path", $"'{raw}' is not an absolute path; write it from '/' or '~/'"));
         }
 
-        if (c.McpAllowedServers is not null && format != ClientFormat.GeminiSettings)
+        if (c.McpAllowedServers is not null && format is not (ClientFormat.GeminiSettings or ClientFormat.Qwen))
         {
-            issues.Add(ConfigIssue.Warning($"{path}.mcp_allowed_servers", "only gemini-settings clients have mcp.allowed; this list is ignored"));
+            issues.Add(ConfigIssue.Warning($"{path}.mcp_allowed_servers", "only gemini-settings and qwen clients have mcp.allowed; this list is ignored"));
         }
 
         CodexAppsPolicyModel? appsPolicy = null;
@@ -896,6 +925,47 @@ internal static partial class ConfigValidator
     /// <summary>What separates the pieces of a header's literal text that could each be a credential (cookie pairs, lists).</summary>
     [GeneratedRegex(@"[\s;,=]+")]
     private static partial Regex HeaderLiteralPieces();
+
+    /// <summary>What a url's <c>${KEY}</c> secret reference stands for while the url is checked (the value is not known yet).</summary>
+    private const string SecretMarker = "mcp-broker-secret";
+
+    /// <summary>
+    /// A url with its placeholders expanded, and each <c>${KEY}</c> naming a key of env_from or env_files (a query
+    /// value a server takes its credential in) replaced by a marker for the checks; <paramref name="template"/> is the
+    /// expanded url keeping those references (filled in at connect time), or null when it has none.
+    /// </summary>
+    private static string? ExpandUrl(string raw, RuntimeModel? runtime, string name, Func<string, string?> getEnv, HashSet<string> secretKeys,
+        out string? error, out string? template)
+    {
+        error = null;
+        template = null;
+        var expanded = new StringBuilder();
+        var kept = new StringBuilder();
+        var pos = 0;
+        foreach (Match m in SecretReferenceOrEscape().Matches(raw).Where(m => m.Value != "$$" && secretKeys.Contains(m.Groups["key"].Value)))
+        {
+            if (Placeholders.Expand(raw[pos..m.Index], runtime, name, getEnv, out error) is not { } piece)
+            {
+                return null;
+            }
+
+            expanded.Append(piece).Append(SecretMarker);
+            kept.Append(piece).Append(m.Value);
+            pos = m.Index + m.Length;
+        }
+
+        if (Placeholders.Expand(raw[pos..], runtime, name, getEnv, out error) is not { } rest)
+        {
+            return null;
+        }
+
+        template = pos == 0 ? null : kept.Append(rest).ToString();
+        return expanded.Append(rest).ToString();
+    }
+
+    /// <summary><c>$$</c> (a literal '$'), or <c>${KEY}</c>: in an argument, a reference to a key of env_from or env_files when KEY is one.</summary>
+    [GeneratedRegex(@"\$\$|\$\{(?<key>[A-Za-z_][A-Za-z0-9_]*)\}")]
+    private static partial Regex SecretReferenceOrEscape();
 
     /// <summary><c>${KEY}</c> in a header value: KEY is a key of the upstream's env_from or env_files.</summary>
     [GeneratedRegex(@"\$\{(?<key>[A-Za-z_][A-Za-z0-9_]*)\}")]

@@ -71,8 +71,9 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
             ["sessions"] = new JsonArray([.. peers.All.OrderBy(p => p.Since).Select(p => (JsonNode)new JsonObject
             {
                 ["id"] = p.Id,
-                ["client"] = p.Client,
+                ["client"] = p.Label,
                 ["client_info"] = p.Server.ClientInfo is { } info ? $"{info.Name} {info.Version}" : null,
+                ["wired_as"] = p.Client,
                 ["profile"] = p.Profile.Name,
                 ["since"] = p.Since,
                 ["uptime_seconds"] = (long)(now - p.Since).TotalSeconds,
@@ -86,6 +87,7 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 ["tool"] = c.Tool,
                 ["duration_ms"] = Telemetry.CallLog.Ms(c.ElapsedTicks),
                 ["outcome"] = c.Outcome,
+                ["client"] = c.Client,
             })]),
             ["context"] = null,
         };

@@ -116,6 +116,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 CallToolHandler = async (request, token) =>
                 {
                     using var _ = Enter(request.Server);
+                    Telemetry.CallLog.Client.Value = _peer?.Label;
                     return await facade.CallToolAsync(Profile, id, request.Params!, token, ProgressTo(request));
                 },
 #pragma warning disable MCP9005 // logging is deprecated from protocol 2026-07-28 (SEP-2577); today's servers still send logs, and clients set their level

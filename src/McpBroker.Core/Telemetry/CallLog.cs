@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 namespace McpBroker.Telemetry;
 
 /// <summary>One finished tool call as the status page shows it: which tool, how long, how it ended. Never its arguments or result.</summary>
-internal readonly record struct CallRecord(long AtTicks, string Profile, string Upstream, string Tool, long ElapsedTicks, string Outcome);
+internal readonly record struct CallRecord(long AtTicks, string Profile, string Upstream, string Tool, long ElapsedTicks, string Outcome, string? Client = null);
 
 /// <summary>
 /// What the status page, <c>mcp-broker top</c> and the metrics know about calls: per upstream counters and a latency
@@ -28,6 +28,12 @@ internal sealed class CallLog(TimeProvider time)
 
     public TimeProvider Time => time;
 
+    /// <summary>
+    /// The client a session's tool call comes from (its MCP clientInfo name, else the name its shim gave), set by the
+    /// session around each call so the recent calls can say who made them without threading it through the facade.
+    /// </summary>
+    public static readonly AsyncLocal<string?> Client = new();
+
     /// <summary>Counts a finished call; <paramref name="startTimestamp"/> is a <see cref="TimeProvider.GetTimestamp"/>.</summary>
     public void Record(string profile, string upstream, string tool, long startTimestamp, string outcome)
     {
@@ -46,7 +52,7 @@ internal sealed class CallLog(TimeProvider time)
 
         BrokerTelemetry.Duration.Record(elapsed.TotalSeconds, upstreamTag);
 
-        var record = new CallRecord(time.GetUtcNow().UtcTicks, profile, upstream, tool, elapsed.Ticks, outcome);
+        var record = new CallRecord(time.GetUtcNow().UtcTicks, profile, upstream, tool, elapsed.Ticks, outcome, Client.Value);
         lock (_recentGate)
         {
             _recent[_recorded++ % RecentCapacity] = record;

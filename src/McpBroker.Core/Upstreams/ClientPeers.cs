@@ -26,8 +26,14 @@ internal sealed class ClientPeer(string id, ProfileModel profile, string client,
     /// <summary>After a config reload: the profile's new definition.</summary>
     public void Follow(ProfileModel latest) => Volatile.Write(ref _profile, latest);
 
-    /// <summary>The client's name as its hello gave it (for error messages).</summary>
+    /// <summary>The client's name as its hello gave it (the shim's --client: how it was wired, e.g. its config format).</summary>
     public string Client => client;
+
+    /// <summary>
+    /// What the client calls itself: the name in its MCP clientInfo (from initialize, or a 2026-07-28 request's _meta),
+    /// else the hello's name — so Qwen Code wired through a Gemini-format entry shows as qwen-code, not gemini.
+    /// </summary>
+    public string Label => Server.ClientInfo?.Name is { Length: > 0 } name ? name : client;
 
     /// <summary>
     /// The server object of a request of the session still in flight (the latest), else of its last request. Over HTTP a

@@ -30,7 +30,7 @@ internal static class RemoteConnection
     public static HttpClientTransport CreateTransport(UpstreamModel model, RemoteModel remote, IReadOnlyDictionary<string, string> secrets,
         ClientOAuthOptions? oauth, ILoggerFactory loggerFactory, HttpClient? http = null) => new(new HttpClientTransportOptions
         {
-            Endpoint = remote.Url,
+            Endpoint = remote.UrlTemplate is null ? remote.Url : ResolveUrl(remote.UrlTemplate, secrets),
             Name = model.Name,
             TransportMode = model.Transport == UpstreamTransport.Sse ? HttpTransportMode.Sse : HttpTransportMode.StreamableHttp,
             AdditionalHeaders = ResolveHeaders(remote, secrets),
@@ -44,6 +44,10 @@ internal static class RemoteConnection
     /// <summary>An HttpClient over the shared connection pool whose token endpoint requests the credential sees (and <paramref name="observe"/>, for a login).</summary>
     public static HttpClient ForCredential(Auth.OAuthCredential credential, Action<string, Auth.TokenEndpointFailure?>? observe = null) =>
         new(new Auth.TokenEndpointHandler(credential, s_handler, observe), disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+
+    /// <summary>The url with its <c>${KEY}</c> references replaced by the secret values, each escaped for a query.</summary>
+    public static Uri ResolveUrl(string template, IReadOnlyDictionary<string, string> secrets) =>
+        new(ConfigValidator.HeaderReferenceRegex().Replace(template, m => Uri.EscapeDataString(secrets[m.Groups["key"].Value])));
 
     /// <summary>Each header template with its <c>${KEY}</c> references replaced by the secret values.</summary>
     public static Dictionary<string, string> ResolveHeaders(RemoteModel remote, IReadOnlyDictionary<string, string> secrets)

@@ -28,6 +28,15 @@ internal static class SecretFile
         return values;
     }
 
+    /// <summary>
+    /// The upstream's arguments with each <c>${KEY}</c> that names a key of env_from or env_files replaced by its value
+    /// (the model keeps the reference; see ConfigValidator); any other text is as the model has it.
+    /// </summary>
+    public static List<string> ResolveArgs(IReadOnlyList<string> args, IReadOnlyDictionary<string, string> secrets) =>
+        [.. args.Select(a => a.Contains("${", StringComparison.Ordinal)
+            ? Config.ConfigValidator.HeaderReferenceRegex().Replace(a, m => secrets.TryGetValue(m.Groups["key"].Value, out var v) ? v : m.Value)
+            : a)];
+
     public static string Read(string path, string what)
     {
         if (!File.Exists(path))

@@ -986,14 +986,14 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         UpstreamProcess? process = null;
         try
         {
-            var environment = BuildEnvironment();
+            var (environment, args) = BuildEnvironment();
             Platform.PrivateFiles.CreateDirectory(Model.WorkingDir);
             using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             startCts.CancelAfter(Model.StartTimeout);
             var revision = RememberedSessionRevision();
             while (true)
             {
-                process = UpstreamProcess.Start(Model.Command, Model.Args, Model.WorkingDir, environment, _stderrLog);
+                process = UpstreamProcess.Start(Model.Command, args, Model.WorkingDir, environment, _stderrLog);
                 _records.TryAdd(Model.Name, process.Pid, process.OwnGroup, process.Marker, why => LogRecordUnwritten(Model.Name, why));
                 LogStarting(Model.Name, process.Pid);
                 var transport = new StreamClientTransport(new Platform.OneWritePerMessage(process.Input), ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
@@ -1286,9 +1286,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     /// <summary>
     /// The child's environment, explicit: the SDK's safe set and a few locale/proxy/cache variables, as the daemon's
     /// environment has them (<see cref="DaemonEnvironment"/>: the same whichever client started the daemon), then the
-    /// upstream's env, env_from and env_files (the secrets' values are masked from then on: <see cref="SecretMask"/>).
+    /// upstream's env, env_from and env_files (the secrets' values are masked from then on: <see cref="SecretMask"/>);
+    /// and the arguments with the secrets they reference (<c>${KEY}</c>) filled in.
     /// </summary>
-    private Dictionary<string, string> BuildEnvironment()
+    private (Dictionary<string, string> Env, List<string> Args) BuildEnvironment()
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var key in StdioClientTransportOptions.GetDefaultEnvironmentVariables().Keys)
@@ -1312,12 +1313,13 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             env[key] = value;
         }
 
-        foreach (var (key, value) in SecretFile.ResolveAll(Model))
+        var resolved = SecretFile.ResolveAll(Model);
+        foreach (var (key, value) in resolved)
         {
             env[key] = value;
         }
 
-        return env;
+        return (env, SecretFile.ResolveArgs(Model.Args, resolved));
     }
 
     /// <summary>One live connection: an MCP client over a process's pipes (stdio) or over HTTP (no process).</summary>

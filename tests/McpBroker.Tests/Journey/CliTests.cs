@@ -80,12 +80,16 @@ public sealed class CliTests
     {
         await using var env = await BrokerEnvironment.CreateAsync();
         var all = new System.Text.StringBuilder();
-        foreach (var format in new[] { "codex-toml", "claude-json", "claude-desktop", "gemini-settings", "cursor", "vscode", "opencode", "mcp-settings-json" })
+        foreach (var format in new[] { "codex-toml", "claude-json", "claude-desktop", "gemini-settings", "cursor", "vscode", "opencode", "mcp-settings-json", "copilot", "qwen", "zed", "goose" })
         {
             var run = await env.RunCliAsync("client", "snippet", "--config", env.ConfigPath, "--format", format, "--profile", "raw");
             Assert.True(run.ExitCode == 0, run.Stderr);
             Assert.Contains($"# {format}: merge this into", run.Stderr);
-            if (format == "codex-toml")
+            if (format == "goose")
+            {
+                Assert.Contains($"cmd: \"{Repo.Shim}\"", run.Stdout);
+            }
+            else if (format == "codex-toml")
             {
                 var table = (Tomlyn.Model.TomlTable)((Tomlyn.Model.TomlTable)Tomlyn.TomlSerializer.Deserialize<Tomlyn.Model.TomlTable>(run.Stdout)!["mcp_servers"])["mcp-broker"];
                 Assert.Equal(Repo.Shim, table["command"]);
@@ -99,6 +103,8 @@ public sealed class CliTests
         }
 
         Golden.AssertMatches("client-snippets.txt", all.ToString());
+        var byClientName = await env.RunCliAsync("client", "snippet", "--config", env.ConfigPath, "--format", "claude", "--profile", "raw");
+        Assert.Contains("# claude-json: merge this into ~/.claude.json", byClientName.Stderr);
         var unknown = await env.RunCliAsync("client", "snippet", "--config", env.ConfigPath, "--format", "emacs");
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("known: codex-toml, claude-json", unknown.Stderr);

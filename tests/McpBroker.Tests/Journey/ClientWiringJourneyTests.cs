@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpBroker.Tests.Support;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Tests.Journey;
 
@@ -48,6 +50,43 @@ public sealed class ClientWiringJourneyTests
         Assert.Contains("\"numStartups\"", await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")));
         Assert.StartsWith("{\n  // mine\n  \"theme\": \"GitHub\",\n", await File.ReadAllTextAsync(Path.Combine(home, ".gemini", "settings.json")));
         Assert.StartsWith("# mine\nmodel = \"gpt-5-codex\"\n\n[mcp_servers.mcp-broker]\n", await File.ReadAllTextAsync(Path.Combine(home, ".codex", "config.toml")));
+        await env.StopDaemonAndAssertNothingLeftAsync();
+    }
+
+    [Fact]
+    public async Task ClientApply_WithoutClientsSection_CopilotAndQwenReadTheirEntry_AndDetectListsThem()
+    {
+        await NpmClients.EnsureInstalledAsync();
+        await using var env = await BrokerEnvironment.CreateAsync();
+        var home = Home(env);
+        Directory.CreateDirectory(Path.Combine(home, ".qwen"));
+        await File.WriteAllTextAsync(Path.Combine(home, ".qwen", "settings.json"), "{\n  // mine\n  \"model\": { \"name\": \"qwen3-coder-plus\" }\n}\n");
+        env.ExtraEnvironment["PATH"] = Path.Combine(NpmClients.Dir, "node_modules", ".bin") + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
+
+        var before = await env.RunCliAsync("client", "detect", "--config", env.ConfigPath);
+        Assert.Matches(@"\n  qwen +Qwen Code +~/\.qwen/settings\.json: not wired\n", before.Stdout);
+        Assert.Matches(@"\n  copilot +GitHub Copilot CLI +~/\.copilot/mcp-config\.json: not found \(apply creates it\)\n", before.Stdout);
+        Assert.Matches(@"not found: .*\bzed\b", before.Stdout);
+
+        foreach (var client in new[] { "copilot", "qwen" })
+        {
+            var apply = await env.RunCliAsync("client", "apply", client, "--config", env.ConfigPath);
+            Assert.True(apply.ExitCode == 0, $"apply {client}: {apply.Stdout}{apply.Stderr}");
+        }
+
+        var copilot = await RunClientAsync(env, "copilot", "mcp", "get", "mcp-broker");
+        Assert.Matches(@"Type: local\s+Command: \S*mcp-broker-client --profile default --client copilot-cli", copilot);
+        var qwen = await RunClientAsync(env, "qwen", "mcp", "list");
+        Assert.Matches(@"mcp-broker: .*--client qwen-code .*\(stdio\) - Connected", qwen);
+        Assert.StartsWith("{\n  // mine\n", await File.ReadAllTextAsync(Path.Combine(home, ".qwen", "settings.json")));
+
+        var after = await env.RunCliAsync("client", "detect", "--json", "--config", env.ConfigPath);
+        var detected = JsonNode.Parse(after.Stdout)!.AsArray().ToDictionary(c => (string)c!["name"]!, c => c!);
+        Assert.True((bool)detected["qwen"]!["wired"]!);
+        Assert.True((bool)detected["copilot"]!["wired"]!);
+        Assert.Equal(Path.Combine(home, ".copilot", "mcp-config.json"), (string?)detected["copilot"]!["config_path"]);
+        Assert.False((bool)detected["goose"]!["installed"]!);
+        Assert.Equal(25, detected.Count);
         await env.StopDaemonAndAssertNothingLeftAsync();
     }
 
@@ -161,20 +200,181 @@ public sealed class ClientWiringJourneyTests
         var configBackups = Directory.GetFiles(Path.Combine(env.Root, "backups", "config"), "*.bak");
         Assert.Contains(configBackups, f => File.ReadAllText(f) == configBefore);
 
+        // Its credential is not in the environment a daemon would start with yet: the client keeps that server, and says why.
+        var early = await env.RunCliAsync("client", "apply", "claude", "--remove-others", "--config", env.ConfigPath);
+        Assert.True(early.ExitCode == 0, early.Stderr);
+        Assert.Contains("removed memory, remote (the broker runs them now)", early.Stdout);
+        Assert.Contains("kept thinking: upstream 'thinking' cannot start yet: $GITHUB_TOKEN is not set in this shell's environment", early.Stdout);
+        Assert.Contains("\"thinking\"", await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")));
+
+        env.ExtraEnvironment["GITHUB_TOKEN"] = "value-from-the-daemon-environment";
         var apply = await env.RunCliAsync("client", "apply", "claude", "--remove-others", "--config", env.ConfigPath);
         Assert.True(apply.ExitCode == 0, apply.Stderr);
-        Assert.Contains("removed memory, remote, thinking", apply.Stdout);
+        Assert.Contains("removed thinking", apply.Stdout);
         Assert.Matches(@"\n-\s+""thinking"": \{ ""command"":", apply.Stdout);
         Assert.DoesNotContain(secret, apply.Stdout + apply.Stderr);
         Assert.True(apply.Stdout.Contains("\"GITHUB_TOKEN\": \"***\"", StringComparison.Ordinal), apply.Stdout);
         var servers = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")))!["mcpServers"]!.AsObject();
         Assert.Equal(["mcp-broker"], servers.Select(s => s.Key));
 
-        // The moved server answers through the broker, once its secret is where the import note said to put it.
-        env.ExtraEnvironment["GITHUB_TOKEN"] = "value-from-the-daemon-environment";
+        // The moved server answers through the broker, its secret where the import note said to put it.
         var session = await env.ConnectAsync("default");
         var found = await BrokerEnvironment.CallJsonAsync(session, "broker.search_tools", new() { ["query"] = "sequential thinking" });
         Assert.True(found.ToString().Contains("thinking.sequentialthinking", StringComparison.Ordinal), found.ToString());
+    }
+
+    [Fact]
+    public async Task ClientRemove_AfterRealClientsRewroteTheirFiles_KeepsAllTheyWrote_AndRollbackRefusesWithoutForce()
+    {
+        await NpmClients.EnsureInstalledAsync();
+        // No clients: section at all: each client is wired to its usual file under HOME, with the default profile.
+        await using var env = await BrokerEnvironment.CreateAsync();
+        var home = Home(env);
+        env.ExtraEnvironment["GEMINI_CLI_TRUST_WORKSPACE"] = "true";
+        var memory = Repo.NodeBin("mcp-server-memory");
+        var claudeFile = Path.Combine(home, ".claude.json");
+        await File.WriteAllTextAsync(claudeFile, $$"""{ "numStartups": 3, "mcpServers": { "memory": { "command": "{{memory}}", "args": [] } } }""");
+        Directory.CreateDirectory(Path.Combine(home, ".gemini"));
+        var geminiFile = Path.Combine(home, ".gemini", "settings.json");
+        await File.WriteAllTextAsync(geminiFile, "{\n  // mine\n  \"theme\": \"GitHub\"\n}\n");
+        var copilotFile = Path.Combine(home, ".copilot", "mcp-config.json");
+
+        Assert.Equal(0, (await env.RunCliAsync("client", "apply", "claude", "--remove-others", "--config", env.ConfigPath)).ExitCode);
+        Assert.Equal(0, (await env.RunCliAsync("client", "apply", "gemini", "--config", env.ConfigPath)).ExitCode);
+        Assert.Equal(0, (await env.RunCliAsync("client", "apply", "copilot", "--config", env.ConfigPath)).ExitCode);
+        Assert.DoesNotContain("\"memory\"", await File.ReadAllTextAsync(claudeFile));
+
+        // Each client rewrites its own file: a server of its own (and Claude its ids and migration state).
+        await RunClientAsync(env, "claude", "mcp", "add", "mine", "-s", "user", "--", "/bin/echo", "hi");
+        await RunClientAsync(env, "gemini", "mcp", "add", "-s", "user", "mine", "/bin/echo", "hi");
+        await RunClientAsync(env, "copilot", "mcp", "add", "mine", "--", "/bin/echo", "hi");
+        var claudeNow = await File.ReadAllTextAsync(claudeFile);
+        Assert.Contains("\"mine\"", claudeNow);
+
+        var refused = await env.RunCliAsync("client", "rollback", "claude", "--config", env.ConfigPath);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("changed since mcp-broker wrote it", refused.Stderr);
+        Assert.Contains("mcpServers.mine (added)", refused.Stderr);
+        Assert.Contains("'mcp-broker client remove claude'", refused.Stderr);
+        Assert.Equal(claudeNow, await File.ReadAllTextAsync(claudeFile));
+
+        foreach (var (client, file) in new[] { ("claude", claudeFile), ("gemini", geminiFile), ("copilot", copilotFile) })
+        {
+            var before = JsonNode.Parse(await File.ReadAllTextAsync(file), documentOptions: new() { CommentHandling = JsonCommentHandling.Skip })!.AsObject();
+            var remove = await env.RunCliAsync("client", "remove", client, "--config", env.ConfigPath);
+            Assert.True(remove.ExitCode == 0, $"remove {client}: {remove.Stdout}{remove.Stderr}");
+            var after = JsonNode.Parse(await File.ReadAllTextAsync(file), documentOptions: new() { CommentHandling = JsonCommentHandling.Skip })!.AsObject();
+            var servers = after["mcpServers"]!.AsObject();
+            Assert.False(servers.ContainsKey("mcp-broker"), $"{client} still has the broker's entry");
+            Assert.True(servers.ContainsKey("mine"), $"{client} lost the server it added itself");
+
+            // Every other key the client wrote is still there, value for value.
+            foreach (var (key, value) in before.Where(p => p.Key != "mcpServers"))
+            {
+                Assert.True(JsonNode.DeepEquals(value, after[key]), $"{client}: {key} changed");
+            }
+        }
+
+        // The server 'apply --remove-others' took out of Claude's file is back, as it was; Gemini's comment stayed.
+        var claude = JsonNode.Parse(await File.ReadAllTextAsync(claudeFile))!;
+        Assert.Equal(memory, (string?)claude["mcpServers"]!["memory"]!["command"]);
+        Assert.StartsWith("{\n  // mine\n", await File.ReadAllTextAsync(geminiFile));
+        var list = await RunClientAsync(env, "claude", "mcp", "list");
+        Assert.DoesNotContain("mcp-broker", list);
+        Assert.Contains("mine", list);
+
+        var again = await env.RunCliAsync("client", "remove", "claude", "--config", env.ConfigPath);
+        Assert.Contains("nothing written", again.Stdout);
+    }
+
+    [Fact]
+    public async Task ClientRollback_FileChangedByHand_NamesWhatItWouldDiscard_ForceRestoresAndKeepsACopy()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync();
+        var home = Home(env);
+        var cursor = Path.Combine(home, ".cursor", "mcp.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(cursor)!);
+        var original = "{ \"mcpServers\": {} }\n";
+        await File.WriteAllTextAsync(cursor, original);
+        Assert.Equal(0, (await env.RunCliAsync("client", "apply", "cursor", "--config", env.ConfigPath)).ExitCode);
+        var edited = (await File.ReadAllTextAsync(cursor)).Replace("{ \"mcpServers\"", "{ \"editor\": 1, \"mcpServers\"", StringComparison.Ordinal);
+        await File.WriteAllTextAsync(cursor, edited);
+
+        var refused = await env.RunCliAsync("client", "rollback", "cursor", "--config", env.ConfigPath);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("would discard what was written since: editor (added)", refused.Stderr);
+        Assert.Equal(edited, await File.ReadAllTextAsync(cursor));
+
+        var forced = await env.RunCliAsync("client", "rollback", "cursor", "--force", "--config", env.ConfigPath);
+        Assert.True(forced.ExitCode == 0, forced.Stderr);
+        Assert.Contains("--force: discarding what was written since", forced.Stdout);
+        Assert.Equal(original, await File.ReadAllTextAsync(cursor));
+        var copies = Directory.GetFiles(Path.Combine(env.Root, "backups", "clients", "cursor"), "*.bak");
+        Assert.Contains(copies, f => File.ReadAllText(f) == edited);
+
+        // The rollback's own write is recorded too: nothing changed since, so the next one goes ahead without --force.
+        Assert.Equal(0, (await env.RunCliAsync("client", "rollback", "cursor", "--config", env.ConfigPath)).ExitCode);
+    }
+
+    [Fact]
+    public async Task UpstreamArgs_SecretReference_FilledInAtStart_NeverInConfigShow()
+    {
+        // The test upstream reads its echo tool's description from the file named in its arguments; the file's name is
+        // the "secret", in a host variable the daemon has and the config only names.
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root, $$"""
+              s:
+                command: "{{Repo.TestUpstream}}"
+                args: [--describe-from, "{{root}}/${DESCRIPTION_FILE}"]
+                env_from: { DESCRIPTION_FILE: MB_TEST_DESCRIPTION_FILE }
+            """));
+        await File.WriteAllTextAsync(Path.Combine(env.Root, "secret-name.txt"), "described through a secret argument");
+        env.ExtraEnvironment["MB_TEST_DESCRIPTION_FILE"] = "secret-name.txt";
+
+        var show = await env.RunCliAsync("config", "show", "--config", env.ConfigPath);
+        Assert.True(show.ExitCode == 0, show.Stderr);
+        Assert.Contains("${DESCRIPTION_FILE}", show.Stdout);
+        Assert.DoesNotContain("secret-name", show.Stdout);
+
+        var session = await env.ConnectAsync("raw");
+        var tools = await session.ListToolsAsync();
+        Assert.Equal("described through a secret argument", tools.Single(t => t.Name == "s.echo").Description);
+    }
+
+    [Theory]
+    [InlineData("2025-11-25")]
+    [InlineData(null)]
+    public async Task Session_LabelledByItsClientInfo_NotByTheFormatItWasWiredWith(string? protocolVersion)
+    {
+        // Qwen Code wired with a Gemini-format entry (--client gemini), under the session era (clientInfo in initialize)
+        // and the stateless one (clientInfo in each request's _meta; the SDK's default).
+        await using var env = await BrokerEnvironment.CreateAsync(r => BrokerEnvironment.TestUpstreamConfig(r));
+        await using var qwen = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
+        {
+            Command = Repo.Shim,
+            Arguments = ["--profile", "raw", "--config", env.ConfigPath, "--client", "gemini"],
+            EnvironmentVariables = env.ProcessEnvironment,
+        }), new McpClientOptions { ClientInfo = new Implementation { Name = "qwen-code", Version = "0.24.4" }, ProtocolVersion = protocolVersion });
+        await BrokerEnvironment.CallTextAsync(qwen, "t.pid", []);
+
+        var run = await env.RunCliAsync("status", "--json", "--config", env.ConfigPath);
+        var status = JsonDocument.Parse(run.Stdout).RootElement;
+        var session = Assert.Single(status.GetProperty("sessions").EnumerateArray());
+        Assert.Equal("qwen-code", session.GetProperty("client").GetString());
+        Assert.Equal("qwen-code 0.24.4", session.GetProperty("client_info").GetString());
+        Assert.Equal("gemini", session.GetProperty("wired_as").GetString());
+        var call = Assert.Single(status.GetProperty("recent_calls").EnumerateArray());
+        Assert.Equal("qwen-code", call.GetProperty("client").GetString());
+        var text = await env.RunCliAsync("status", "--table", "--config", env.ConfigPath);
+        Assert.Contains("qwen-code 0.24.4", text.Stdout);
+        Assert.DoesNotContain("gemini", text.Stdout);
+    }
+
+    /// <summary>Runs a pinned agent CLI in the test's HOME to its end; its output, or a failure with it.</summary>
+    private static async Task<string> RunClientAsync(BrokerEnvironment env, string client, params string[] args)
+    {
+        var result = await env.RunAsync(NpmClients.Bin(client), args, stdin: null);
+        Assert.True(result.ExitCode == 0, $"{client} {string.Join(' ', args)}: {result.Stdout}{result.Stderr}");
+        return result.Stdout + result.Stderr;
     }
 
     /// <summary>Every client in a throwaway HOME (the environment's <c>home</c> folder, which the CLIs also get as HOME).</summary>

@@ -27,7 +27,7 @@ public sealed class OperatorTests
         Assert.Matches($@"│\s+t\s+│\s+running\s+│\s+{pid}\s+│\s+shared\s+│\s+1\s+│\s+0\s+│\s+0\s+│\s+2\s+│\s+0\s+│", top.Stdout);
         Assert.Matches(@"│\s+\d\d:\d\d:\d\d\s+│\s+raw\s+│\s+t\s+│\s+echo\s+│\s+[\d.]+\s+│\s+ok\s+│", top.Stdout);
         Assert.Matches(@"│\s+raw\s+│\s+raw\s+│\s+1 of 1\s+│", top.Stdout);
-        Assert.Contains("xunit (journey-test 1)", top.Stdout);
+        Assert.Contains("journey-test 1", top.Stdout);
         Assert.DoesNotContain("private words", top.Stdout);
     }
 
@@ -57,7 +57,8 @@ public sealed class OperatorTests
         Assert.True(daemon.GetProperty("uptime_seconds").GetInt64() >= 0);
 
         var session = Assert.Single(status.GetProperty("sessions").EnumerateArray());
-        Assert.Equal("xunit", session.GetProperty("client").GetString());
+        Assert.Equal("journey-test", session.GetProperty("client").GetString());
+        Assert.Equal("xunit", session.GetProperty("wired_as").GetString());
         Assert.Equal("journey-test 1", session.GetProperty("client_info").GetString());
         Assert.Equal("raw", session.GetProperty("profile").GetString());
 
@@ -81,7 +82,7 @@ public sealed class OperatorTests
         Assert.Contains($"daemon pid {env.DaemonPid}", table.Stdout);
         Assert.Contains("last error", table.Stdout);
         Assert.Matches($@"t\s+│\s+running\s+│\s+{pid}\s+│\s+shared", table.Stdout);
-        Assert.Contains("xunit (journey-test 1)", table.Stdout);
+        Assert.Contains("journey-test 1", table.Stdout);
     }
 
     [Fact]

@@ -37,7 +37,9 @@ public sealed class StdioModeTests
             Assert.Equal(0, exit);
             daemonPid = status.GetProperty("daemon").GetProperty("pid").GetInt32();
             Assert.Contains(" stdio ", Processes.Get(daemonPid)!.CommandLine + " ");
-            Assert.Equal("stdio", Assert.Single(status.GetProperty("sessions").EnumerateArray()).GetProperty("client").GetString());
+            var session = Assert.Single(status.GetProperty("sessions").EnumerateArray());
+            Assert.Equal("stdio-test", session.GetProperty("client").GetString());
+            Assert.Equal("stdio", session.GetProperty("wired_as").GetString());
         }
 
         await Wait.UntilAsync(() => Processes.Get(daemonPid) is null && Processes.Get(upstreamPid) is null, "the stdio process and its upstream to exit");
@@ -56,7 +58,7 @@ public sealed class StdioModeTests
             Assert.Equal(upstreamPid, await BrokerEnvironment.CallTextAsync(client, "t.pid", []));
             var (_, status) = await StatusAsync(env, env.ConfigPath);
             Assert.Equal(env.DaemonPid, status.GetProperty("daemon").GetProperty("pid").GetInt32());
-            Assert.Contains(status.GetProperty("sessions").EnumerateArray(), s => s.GetProperty("client").GetString() == "bundle");
+            Assert.Contains(status.GetProperty("sessions").EnumerateArray(), s => s.GetProperty("wired_as").GetString() == "bundle" && s.GetProperty("client").GetString() == "stdio-test");
         }
 
         await Wait.UntilAsync(async () => (await StatusAsync(env, env.ConfigPath)).Status.GetProperty("sessions").GetArrayLength() == 1, "the stdio session to end");

@@ -18,7 +18,76 @@ public sealed class ClientWiringTests
     {
         { "codex-toml", "toml" }, { "claude-json", "json" }, { "claude-desktop", "json" }, { "gemini-settings", "json" },
         { "cursor", "json" }, { "vscode", "json" }, { "opencode", "json" }, { "mcp-settings-json", "json" },
+        { "copilot", "json" }, { "qwen", "json" }, { "windsurf", "json" }, { "windsurf-jetbrains", "json" }, { "zed", "json" },
+        { "cline", "json" }, { "roo-code", "json" }, { "kiro", "json" }, { "goose", "yaml" }, { "lm-studio", "json" },
+        { "vscode-insiders", "json" }, { "vscode-server", "json" }, { "amp", "json" }, { "trae", "json" }, { "antigravity", "json" },
+        { "kimi", "json" }, { "factory", "json" }, { "qoder", "json" },
     };
+
+    [Fact]
+    public void Fixtures_CoverEveryFormat() =>
+        Assert.Equal(ClientFormats.Names.Order(StringComparer.Ordinal), Fixtures.Select(f => (string)f[0]).Order(StringComparer.Ordinal));
+
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void Unwire_RenderedFixture_GivesBackTheInputsContent(string format, string ext)
+    {
+        var input = File.ReadAllBytes(Fixture($"{format}.input.{ext}"));
+        var client = Client(format);
+        var render = ClientRenderer.Render(client, Entry(client), input, []);
+
+        var removed = ClientRenderer.Unwire(client, render.After, new Dictionary<string, byte[]>());
+
+        // The same content as before apply, key for key: only layout may differ (a list re-indented, a container the
+        // apply created left empty), and a stale broker entry the fixture had is gone too.
+        Assert.Equal(["mcp-broker"], removed.Removed);
+        var container = ClientFormats.ContainerKey(client.Format);
+        var had = ClientServers.Read(client.Format, input, client.ConfigPath);
+        var changes = string.Join("; ", ClientChanges.Describe(client.Format, input, removed.After));
+        Assert.Contains(changes, had.Any(s => s.Name == "mcp-broker")
+            ? [$"{container}.mcp-broker (removed)"]
+            : new[] { "layout or comments only", $"{container} (added)" });
+        Assert.DoesNotContain("mcp-broker", Encoding.UTF8.GetString(removed.After), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("codex-toml", "toml", "github")]
+    [InlineData("gemini-settings", "json", "sequential")]
+    [InlineData("goose", "yaml", "github")]
+    public void Unwire_AfterRemoveOthers_PutsTheServerBackAsItWas_AndKeepsWhatTheClientAddedSince(string format, string ext, string server)
+    {
+        var input = File.ReadAllBytes(Fixture($"{format}.input.{ext}"));
+        var client = Client(format);
+        var applied = ClientRenderer.Render(client, Entry(client), input, [server]);
+        Assert.Equal([server], applied.Removed);
+        var meanwhile = Encoding.UTF8.GetBytes(format switch
+        {
+            "codex-toml" => Encoding.UTF8.GetString(applied.After) + "\n[mcp_servers.added-later]\ncommand = \"/bin/later\"\n",
+            "goose" => Encoding.UTF8.GetString(applied.After) + "later_setting: true\n",
+            _ => Encoding.UTF8.GetString(applied.After).Replace("\"mcpServers\": {", "\"later\": 1,\n  \"mcpServers\": {", StringComparison.Ordinal),
+        });
+
+        var removed = ClientRenderer.Unwire(client, meanwhile, new Dictionary<string, byte[]> { [server] = input });
+
+        Golden.AssertMatchesBytes($"clients/{format}.removed.{ext}", removed.After);
+        Assert.Equal([server], removed.Restored);
+        var before = ClientServers.Read(client.Format, input, client.ConfigPath).Single(s => s.Name == server);
+        var after = ClientServers.Read(client.Format, removed.After, client.ConfigPath);
+        Assert.Equal(before, after.Single(s => s.Name == server), ServerComparer.Instance);
+        Assert.DoesNotContain(after, s => s.Name == "mcp-broker");
+        Assert.Contains("later", Encoding.UTF8.GetString(removed.After));
+    }
+
+    /// <summary>Two entries are the same server: same identity, environment and state.</summary>
+    private sealed class ServerComparer : IEqualityComparer<ClientServer>
+    {
+        public static readonly ServerComparer Instance = new();
+
+        public bool Equals(ClientServer? x, ClientServer? y) =>
+            x is not null && y is not null && x.Identity == y.Identity && x.Enabled == y.Enabled && x.Env.Count == y.Env.Count && x.Env.All(e => y.Env.GetValueOrDefault(e.Key) == e.Value);
+
+        public int GetHashCode(ClientServer obj) => obj.Identity.GetHashCode(StringComparison.Ordinal);
+    }
 
     [Theory]
     [MemberData(nameof(Fixtures))]
@@ -118,6 +187,41 @@ public sealed class ClientWiringTests
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, "extensions:\n  mcp-broker:\n")]
+    [InlineData("GOOSE_MODEL: x\n", "GOOSE_MODEL: x\n\nextensions:\n  mcp-broker:\n")]
+    [InlineData("extensions: {}\nGOOSE_MODE: auto\n", "extensions:\n  mcp-broker:\n")]
+    [InlineData("extensions:\nGOOSE_MODE: auto\n", "extensions:\n  mcp-broker:\n")]
+    [InlineData("extensions:\n    dev:\n        type: builtin\n# theirs\nGOOSE_MODE: auto\n", "extensions:\n    dev:\n        type: builtin\n    mcp-broker:\n        enabled: true\n")]
+    public void Render_Goose_AddsTheExtensionInTheFilesOwnIndentation_AndRemoveTakesItOutAgain(string? input, string expected)
+    {
+        var goose = Client("goose");
+        var bytes = input is null ? null : Encoding.UTF8.GetBytes(input);
+
+        var render = ClientRenderer.Render(goose, Entry(goose), bytes, []);
+        var text = Encoding.UTF8.GetString(render.After);
+
+        Assert.Contains(expected, text, StringComparison.Ordinal);
+        Assert.Equal("mcp-broker", Assert.Single(ClientServers.Read(ClientFormat.Goose, render.After, goose.ConfigPath)).Name);
+        var removed = ClientRenderer.Unwire(goose, render.After, new Dictionary<string, byte[]>());
+        Assert.Empty(ClientServers.Read(ClientFormat.Goose, removed.After, goose.ConfigPath));
+        Assert.Equal(["mcp-broker"], removed.Removed);
+    }
+
+    [Theory]
+    [InlineData("extensions: { dev: { type: builtin } }\n", "written in flow style")]
+    [InlineData("extensions:\n- dev\n", "holds a list")]
+    [InlineData("- a\n- b\n", "holds a YAML list, not a mapping")]
+    [InlineData("extensions:\n  dev: [\n", "not valid YAML at line")]
+    public void Render_GooseFileItCannotEditSafely_FailsWithWhatToFix(string content, string expected)
+    {
+        var goose = Client("goose");
+
+        var error = Assert.Throws<ClientConfigException>(() => ClientRenderer.Render(goose, Entry(goose), Encoding.UTF8.GetBytes(content), []));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Render_TomlWithCrlf_KeepsCrlfEverywhere()
     {
@@ -212,6 +316,58 @@ public sealed class ClientWiringTests
         var twice = ClientImport.Plan(plan.Yaml, imported.Model, client, Entry(client), servers);
         Assert.Empty(twice.Added);
         Assert.Equal(plan.Yaml, twice.Yaml);
+    }
+
+    [Fact]
+    public void ImportPlan_CredentialsInArgumentsAndUrls_BecomeEnvFromReferences_NamedInTheOutput_AndConfigShowNeverPrintsThem()
+    {
+        var yaml = "schema_version: 1\nupstreams: {}\n";
+        var model = ConfigLoader.Load(yaml, "/home/dev/broker.yaml", Home).Model!;
+        var client = Client("claude-json");
+        string[] secrets = ["hunter2-db-pw", "BSAk3yV4lu3-0123456789", "tok-value-from-a-flag", "sk-abcdefghijklmnop1234", "q8Zt1Lm0Xr7Pw2Kd5Vb9Nc3H"];
+        var servers = ClientServers.Read(ClientFormat.ClaudeJson, Encoding.UTF8.GetBytes($$"""
+            { "mcpServers": {
+                "postgres": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-postgres", "postgresql://app:{{secrets[0]}}@localhost:5432/shop"] },
+                "brave": { "command": "brave-mcp", "args": ["--api-key={{secrets[1]}}", "--token", "{{secrets[2]}}", "--verbose", "${BRAVE_SECRET}"] },
+                "proxy": { "command": "npx", "args": ["mcp-remote", "https://mcp.example.com/sse", "--header", "Authorization: Bearer {{secrets[3]}}"] },
+                "remote": { "type": "http", "url": "https://mcp.example.com/mcp?token={{secrets[4]}}&region=eu" }
+            } }
+            """), "/home/dev/.claude.json");
+
+        var plan = ClientImport.Plan(yaml, model, client, Entry(client), servers);
+
+        Assert.Equal(["brave", "postgres", "proxy", "remote"], plan.Added);
+        var output = plan.Yaml + string.Join("\n", plan.Lines);
+        Assert.All(secrets, secret => Assert.DoesNotContain(secret, output, StringComparison.Ordinal));
+        Assert.Contains(plan.Lines, l => l.StartsWith("postgres:", StringComparison.Ordinal) && l.Contains("argument 3 (the url's password) held a credential, which was not copied: set $POSTGRES_PASSWORD", StringComparison.Ordinal));
+        Assert.Contains(plan.Lines, l => l.StartsWith("brave:", StringComparison.Ordinal) && l.Contains("set $BRAVE_API_KEY", StringComparison.Ordinal) && l.Contains("set $BRAVE_TOKEN", StringComparison.Ordinal)
+            && l.Contains("an argument reads $BRAVE_SECRET", StringComparison.Ordinal));
+        Assert.Contains(plan.Lines, l => l.StartsWith("remote:", StringComparison.Ordinal) && l.Contains("query parameter 'token'", StringComparison.Ordinal) && l.Contains("set $REMOTE_TOKEN", StringComparison.Ordinal));
+
+        var imported = ConfigLoader.Load(plan.Yaml, "/home/dev/broker.yaml", Home);
+        Assert.True(imported.IsValid, string.Join("\n", imported.Errors));
+        var postgres = imported.Model!.FindUpstream("postgres")!;
+        Assert.Equal("postgresql://app:${POSTGRES_PASSWORD}@localhost:5432/shop", postgres.Args[2]);
+        Assert.Equal("POSTGRES_PASSWORD", postgres.EnvFrom["POSTGRES_PASSWORD"]);
+        var brave = imported.Model.FindUpstream("brave")!;
+        Assert.Equal(["--api-key=${BRAVE_API_KEY}", "--token", "${BRAVE_TOKEN}", "--verbose", "${BRAVE_SECRET}"], brave.Args);
+        Assert.Equal("Authorization: Bearer ${PROXY_AUTHORIZATION}", imported.Model.FindUpstream("proxy")!.Args[3]);
+        var remote = imported.Model.FindUpstream("remote")!.Remote!;
+        Assert.Equal("https://mcp.example.com/mcp?token=${REMOTE_TOKEN}&region=eu", remote.UrlTemplate);
+        Assert.Equal("https://mcp.example.com/mcp?token=" + Uri.EscapeDataString("a b&c") + "&region=eu",
+            McpBroker.Upstreams.RemoteConnection.ResolveUrl(remote.UrlTemplate!, new Dictionary<string, string> { ["REMOTE_TOKEN"] = "a b&c" }).AbsoluteUri);
+
+        // At start the references are filled in; config show keeps printing them, with the variables set or not.
+        Assert.Equal("postgresql://app:pw@localhost:5432/shop", McpBroker.Upstreams.SecretFile.ResolveArgs(postgres.Args, new Dictionary<string, string> { ["POSTGRES_PASSWORD"] = "pw" })[2]);
+        var withValues = ConfigLoader.Load(plan.Yaml, "/home/dev/broker.yaml", v => v switch { "HOME" => "/home/dev", "POSTGRES_PASSWORD" => secrets[0], "REMOTE_TOKEN" => secrets[4], _ => null });
+        Assert.True(withValues.IsValid, string.Join("\n", withValues.Errors));
+        var show = ConfigShow.Render(withValues.Model!, v => v == "POSTGRES_PASSWORD" ? secrets[0] : null);
+        Assert.All(secrets, secret => Assert.DoesNotContain(secret, show, StringComparison.Ordinal));
+        Assert.Contains("${POSTGRES_PASSWORD}", show, StringComparison.Ordinal);
+
+        // The upstreams cover the client's servers (credentials and all), so a second import adds nothing.
+        Assert.Empty(ClientImport.Plan(plan.Yaml, imported.Model, client, Entry(client), servers).Added);
+        Assert.All(servers, s => Assert.NotNull(ClientImport.Covering(imported.Model.Upstreams, s)));
     }
 
     [Fact]

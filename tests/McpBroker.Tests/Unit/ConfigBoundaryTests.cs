@@ -93,7 +93,7 @@ public sealed class ConfigBoundaryTests
     [Theory]
     [InlineData("telemetry: { otlp_protocol: grpc }", "telemetry", "neither otlp_endpoint nor prometheus: true is set, so nothing is exported")]
     [InlineData(Upstream + "    env_from: { TOKEN: NOT_SET_ANYWHERE }", "upstreams.u.env_from.TOKEN", "host variable 'NOT_SET_ANYWHERE' is not set")]
-    [InlineData("clients:\n  c: { format: claude-json, mcp_allowed_servers: [x] }", "clients.c.mcp_allowed_servers", "only gemini-settings clients")]
+    [InlineData("clients:\n  c: { format: claude-json, mcp_allowed_servers: [x] }", "clients.c.mcp_allowed_servers", "only gemini-settings and qwen clients")]
     [InlineData(Remote + "    env_from: { TOKEN: GITHUB_TOKEN }", "upstreams.r", "'TOKEN' (env_from/env_files) is used by no header")]
     [InlineData("clients:\n  c: { format: codex-toml, codex_apps_policy: { enabled: true } }", "clients.c.codex_apps_policy", "names no connector, so apps-policy changes nothing")]
     [InlineData("clients:\n  c: { format: codex-toml, codex_apps_policy: { disable_connectors: [] } }", "clients.c.codex_apps_policy.disable_connectors", "names no connector")]

@@ -62,7 +62,7 @@ function render(status) {
 
   fill("sessions", status.sessions, (s, tr) => {
     tr.dataset.session = s.id;
-    return [cell(s.client_info ? `${s.client} (${s.client_info})` : s.client), cell(s.profile), cell(ago(s.uptime_seconds))];
+    return [cell(s.client_info || s.client), cell(s.profile), cell(ago(s.uptime_seconds))];
   }, "no client connected");
 
   fill("calls", status.recent_calls, (c, tr) => {
