@@ -186,7 +186,29 @@ internal static partial class ConfigValidator
         return new BrokerSettingsModel(
             broker?.IdleTimeout?.Value ?? d.IdleTimeout,
             Positive(broker?.StartTimeout, d.StartTimeout, "broker.start_timeout", issues),
-            Positive(broker?.CallTimeout, d.CallTimeout, "broker.call_timeout", issues));
+            Positive(broker?.CallTimeout, d.CallTimeout, "broker.call_timeout", issues))
+        {
+            MaxMessageBytes = InRange(broker?.MaxMessageBytes, d.MaxMessageBytes, BrokerSettingsModel.MinMaxMessageBytes, BrokerSettingsModel.MaxMaxMessageBytes,
+                "broker.max_message_bytes", "bytes; 16777216 (16 MiB) is the default", issues),
+            MaxSearchQueryChars = InRange(broker?.MaxSearchQueryChars, d.MaxSearchQueryChars, BrokerSettingsModel.MinMaxSearchQueryChars, BrokerSettingsModel.MaxMaxSearchQueryChars,
+                "broker.max_search_query_chars", "characters; 1000 is the default", issues),
+        };
+    }
+
+    private static int InRange(int? value, int fallback, int min, int max, string path, string unit, List<ConfigIssue> issues)
+    {
+        if (value is not { } v)
+        {
+            return fallback;
+        }
+
+        if (v < min || v > max)
+        {
+            issues.Add(ConfigIssue.Error(path, $"{v} is out of range: use {min} to {max} {unit}"));
+            return fallback;
+        }
+
+        return v;
     }
 
     private static HttpFrontDoorModel? ValidateHttp(HttpFrontDoorConfig? http, RuntimeModel? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)
@@ -442,6 +464,7 @@ internal static partial class ConfigValidator
             Restart = restart,
             MaxConcurrency = u.SerializeCalls == true ? 1 : u.MaxConcurrency,
             MaxQueue = u.MaxQueue ?? 64,
+            MaxMessageBytes = settings.MaxMessageBytes,
             Mutating = u.Mutating ?? MutatingSetting.Auto,
             ToolOverrides = (u.Tools ?? []).ToFrozenDictionary(
                 t => t.Key,

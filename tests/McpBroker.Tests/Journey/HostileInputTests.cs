@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using McpBroker.Tests.Support;
+
+namespace McpBroker.Tests.Journey;
+
+/// <summary>
+/// The daemon's socket session against what a broken or hostile client writes: lines that are not JSON, not JSON-RPC,
+/// or longer than <c>broker.max_message_bytes</c> (64 KiB here). Each gets the answer JSON-RPC asks for — -32700 or
+/// -32600, with the request's id when it can be read and null when not — and the session goes on. One daemon for the
+/// class, from a plain socket, each case a session of its own.
+/// </summary>
+public sealed class HostileInputTests(HostileInputTests.Daemon daemon) : IClassFixture<HostileInputTests.Daemon>
+{
+    private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
+    private const int Limit = 65536;
+    private const string Ping = """{"jsonrpc":"2.0","id":"after","method":"ping"}""";
+
+    [Theory]
+    [InlineData("not json", -32700, null)]
+    [InlineData("""{"jsonrpc":"2.0","id":5,"method":"ping" """, -32700, null)]
+    [InlineData("""[{"jsonrpc":"2.0","id":1,"method":"ping"}]""", -32600, null)]
+    [InlineData("[]", -32600, null)]
+    [InlineData("42", -32600, null)]
+    [InlineData("\"ping\"", -32600, null)]
+    [InlineData("null", -32600, null)]
+    [InlineData("true", -32600, null)]
+    [InlineData("""{"jsonrpc":"2.0","id":{"id":1},"method":"ping"}""", -32600, null)]
+    [InlineData("""{"jsonrpc":"2.0","id":[1],"method":"ping"}""", -32600, null)]
+    [InlineData("""{"jsonrpc":"2.0","id":true,"method":"ping"}""", -32600, null)]
+    [InlineData("""{"jsonrpc":"2.0","id":null,"method":"ping"}""", -32600, null)]
+    [InlineData("""{"jsonrpc":"2.0","id":1.5,"method":"ping"}""", -32600, null)]
+    [InlineData("""{"jsonrpc":"2.0","id":1e400,"method":"ping"}""", -32600, null)]
+    [InlineData("""{"id":5,"method":"ping"}""", -32600, "5")]
+    [InlineData("""{"jsonrpc":"1.0","id":"five","method":"ping"}""", -32600, "\"five\"")]
+    [InlineData("""{"jsonrpc":"2.0","id":5,"method":42}""", -32600, "5")]
+    [InlineData("""{"jsonrpc":"2.0","id":5}""", -32600, "5")]
+    [InlineData("""{"jsonrpc":"2.0","method":{"x":1}}""", -32600, null)]
+    public async Task MalformedMessage_IsAnsweredAsJsonRpcSays_AndTheSessionGoesOn(string line, int code, string? id)
+    {
+        using var session = await daemon.SessionAsync();
+        await session.SendAsync(Encoding.UTF8.GetBytes(line + "\n" + Ping + "\n"));
+
+        using var error = JsonDocument.Parse(await session.ReadLineAsync());
+        Assert.Equal(code, error.RootElement.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal(id ?? "null", error.RootElement.GetProperty("id").GetRawText());
+        await AnswersPingAsync(session);
+    }
+
+    [Fact]
+    public async Task MalformedResponse_IsNotAnswered_AndTheSessionGoesOn()
+    {
+        using var session = await daemon.SessionAsync();
+        await session.SendAsync(Encoding.UTF8.GetBytes("""{"jsonrpc":"2.0","id":{"x":1},"result":{}}""" + "\n" + Ping + "\n"));
+        await AnswersPingAsync(session);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task MessageLongerThanTheLimit_IsAnsweredWithItsId_AndTheSessionGoesOn(bool withNewline)
+    {
+        using var session = await daemon.SessionAsync();
+        var head = """{"jsonrpc":"2.0","id":77,"method":"tools/call","params":{"name":"t.echo","arguments":{"message":" """;
+        var big = Encoding.UTF8.GetBytes(head + new string('x', 3 * Limit) + "\"}}}" + (withNewline ? "\n" : ""));
+        await session.SendAsync(big);
+        if (!withNewline)
+        {
+            // Still no newline: the daemon has held none of it past the limit, and answers once the line ends.
+            await session.SendAsync("\n"u8.ToArray());
+        }
+
+        using var error = JsonDocument.Parse(await session.ReadLineAsync());
+        Assert.Equal(77, error.RootElement.GetProperty("id").GetInt32());
+        Assert.Equal(-32600, error.RootElement.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Contains($"longer than {Limit} bytes (broker.max_message_bytes)", error.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        await session.SendAsync(Encoding.UTF8.GetBytes(Ping + "\n"));
+        await AnswersPingAsync(session);
+    }
+
+    [Fact]
+    public async Task MessageLongerThanTheLimitWithItsIdPastTheStart_IsAnsweredWithANullId()
+    {
+        using var session = await daemon.SessionAsync();
+        var big = Encoding.UTF8.GetBytes("""{"jsonrpc":"2.0","method":"tools/call","params":{"pad":" """ + new string('x', 2 * Limit) + "\"},\"id\":78}\n" + Ping + "\n");
+        await session.SendAsync(big);
+
+        using var error = JsonDocument.Parse(await session.ReadLineAsync());
+        Assert.Equal(JsonValueKind.Null, error.RootElement.GetProperty("id").ValueKind);
+        await AnswersPingAsync(session);
+    }
+
+    [Fact]
+    public async Task UnparseableLineThenEndOfInput_TheSessionClosesAtOnce()
+    {
+        // It used to wait 5 s for the line to reach the server, which it never would.
+        using var session = await daemon.SessionAsync();
+        await session.SendAsync(Encoding.UTF8.GetBytes("not json\n"));
+        Assert.Contains("-32700", await session.ReadLineAsync(), StringComparison.Ordinal);
+
+        var clock = Stopwatch.StartNew();
+        session.Socket.Shutdown(SocketShutdown.Send);
+        Assert.Equal("", await session.ReadLineAsync());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2.5), $"the session took {clock.Elapsed.TotalSeconds:0.0} s to close");
+    }
+
+    [Fact]
+    public async Task UpstreamAnswerLongerThanTheLimit_FailsTheCallAtOnceSayingWhy_AndTheUpstreamGoesOn()
+    {
+        // 'big' answers echo with its message 2000 times over: 200 KB from a 100-byte request. The SDK writes the id after
+        // the result, so it is found in the dropped line's last bytes; without it the call would wait out its 20 s timeout.
+        await using var client = await daemon.Env.ConnectAsync("raw");
+        var result = await client.CallToolAsync("big.echo", new Dictionary<string, object?> { ["message"] = new string('y', 100) });
+        var text = string.Concat(result.Content.OfType<ModelContextProtocol.Protocol.TextContentBlock>().Select(t => t.Text));
+        Assert.True(result.IsError == true, text);
+        Assert.Contains("longer than 65536 bytes (broker.max_message_bytes)", text, StringComparison.Ordinal);
+
+        Assert.Equal("echo: " + string.Concat(Enumerable.Repeat("z", 2000)), await BrokerEnvironment.CallTextAsync(client, "big.echo", new() { ["message"] = "z" }));
+    }
+
+    private static async Task AnswersPingAsync(Session session)
+    {
+        using var pong = JsonDocument.Parse(await session.ReadLineAsync());
+        Assert.Equal("after", pong.RootElement.GetProperty("id").GetString());
+        Assert.True(pong.RootElement.TryGetProperty("result", out _), pong.RootElement.GetRawText());
+    }
+
+    /// <summary>A welcomed, initialized session on a plain socket.</summary>
+    internal sealed class Session(Socket socket) : IDisposable
+    {
+        public Socket Socket => socket;
+
+        public async Task SendAsync(byte[] bytes) => await socket.SendAsync(bytes.AsMemory(), SocketFlags.None).AsTask().WaitAsync(s_limit);
+
+        public Task<string> ReadLineAsync() => SocketLines.ReadLineAsync(socket, s_limit);
+
+        public void Dispose() => socket.Dispose();
+    }
+
+    /// <summary>The daemon the class's tests connect to: max_message_bytes 64 KiB, the test upstream and 'big'.</summary>
+    public sealed class Daemon : IAsyncLifetime
+    {
+        internal BrokerEnvironment Env { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            Env = await BrokerEnvironment.CreateAsync(root => $$"""
+                schema_version: 1
+                runtime: { root: "{{root}}" }
+                broker: { max_message_bytes: {{Limit}}, call_timeout: 20s }
+                profiles:
+                  raw: { compact_tools_enabled: false }
+                upstreams:
+                  t: { command: "{{Repo.TestUpstream}}" }
+                  big: { command: "{{Repo.TestUpstream}}", args: ["--echo-repeat", "2000"] }
+                """);
+            Assert.Equal(0, (await Env.RunCliAsync("daemon", "--detach", "--config", Env.ConfigPath)).ExitCode);
+        }
+
+        internal async Task<Session> SessionAsync()
+        {
+            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(Env.SocketPath)).WaitAsync(s_limit);
+            var session = new Session(socket);
+            await session.SendAsync(Encoding.UTF8.GetBytes("""{"mcp_broker":1,"profile":"raw","client":"test"}""" + "\n"
+                + """{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}""" + "\n"
+                + """{"jsonrpc":"2.0","method":"notifications/initialized"}""" + "\n"));
+            using var welcome = JsonDocument.Parse(await session.ReadLineAsync());
+            Assert.Equal(Limit, welcome.RootElement.GetProperty("max_message_bytes").GetInt32());
+            using var initialized = JsonDocument.Parse(await session.ReadLineAsync());
+            Assert.Equal(0, initialized.RootElement.GetProperty("id").GetInt32());
+            return session;
+        }
+
+        public async Task DisposeAsync() => await Env.DisposeAsync();
+    }
+}
