@@ -121,6 +121,49 @@ public sealed class HostileInputTests(HostileInputTests.Daemon daemon) : IClassF
         Assert.Equal("echo: " + string.Concat(Enumerable.Repeat("z", 2000)), await BrokerEnvironment.CallTextAsync(client, "big.echo", new() { ["message"] = "z" }));
     }
 
+    [Theory]
+    [InlineData("not json", 400, -32700, null)]
+    [InlineData("""[{"jsonrpc":"2.0","id":1,"method":"ping"}]""", 400, -32600, null)]
+    [InlineData("7", 400, -32600, null)]
+    [InlineData("""{"jsonrpc":"2.0","id":{"a":1},"method":"initialize"}""", 400, -32600, null)]
+    [InlineData("""{"jsonrpc":"2.0","id":2.5,"method":"initialize"}""", 400, -32600, null)]
+    [InlineData("""{"id":5,"method":"initialize"}""", 400, -32600, "5")]
+    public async Task FrontDoorMalformedBody_IsAnsweredAsJsonRpcSays(string body, int status, int code, string? id)
+    {
+        var (actual, answer) = await daemon.PostAsync(new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(status, actual);
+        using var error = JsonDocument.Parse(answer);
+        Assert.Equal(code, error.RootElement.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal(id ?? "null", error.RootElement.GetProperty("id").GetRawText());
+        Assert.Equal(200, (await daemon.PostAsync(new StringContent(Initialize, Encoding.UTF8, "application/json"))).Status);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task FrontDoorBodyLongerThanTheLimit_Is413WithAJsonRpcError_AndTheDoorGoesOn(bool announcedLength)
+    {
+        var big = Encoding.UTF8.GetBytes("""{"jsonrpc":"2.0","id":91,"method":"tools/call","params":{"name":"t.echo","arguments":{"message":" """ + new string('x', 3 * Limit) + "\"}}}");
+        HttpContent content = announcedLength ? new ByteArrayContent(big) : new StreamContent(new MemoryStream(big)); // a stream of unknown length goes chunked
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        if (!announcedLength)
+        {
+            content.Headers.ContentLength = null;
+        }
+
+        var (status, answer) = await daemon.PostAsync(content);
+        Assert.Equal(413, status);
+        using var error = JsonDocument.Parse(answer);
+        Assert.Equal(-32600, error.RootElement.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Contains("max_message_bytes", error.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // Read as far as the limit, the id is known; refused on its announced length alone, it is not.
+        Assert.Equal(announcedLength ? "null" : "91", error.RootElement.GetProperty("id").GetRawText());
+        Assert.Equal(200, (await daemon.PostAsync(new StringContent(Initialize, Encoding.UTF8, "application/json"))).Status);
+    }
+
+    private const string Initialize = """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}""";
+
     private static async Task AnswersPingAsync(Session session)
     {
         using var pong = JsonDocument.Parse(await session.ReadLineAsync());
@@ -143,14 +186,28 @@ public sealed class HostileInputTests(HostileInputTests.Daemon daemon) : IClassF
     /// <summary>The daemon the class's tests connect to: max_message_bytes 64 KiB, the test upstream and 'big'.</summary>
     public sealed class Daemon : IAsyncLifetime
     {
+        private readonly HttpClient _http = new();
+        private readonly int _port = LoopbackServer.FreePort();
+
         internal BrokerEnvironment Env { get; private set; } = null!;
+
+        /// <summary>A POST to the front door's raw profile with the door's token; the status and the body.</summary>
+        internal async Task<(int Status, string Body)> PostAsync(HttpContent content)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{_port}/mcp/raw") { Content = content };
+            request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+            var token = (await File.ReadAllTextAsync(Path.Combine(Env.Root, "secrets", "http-token"))).Trim();
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            using var response = await _http.SendAsync(request).WaitAsync(s_limit);
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
 
         public async Task InitializeAsync()
         {
             Env = await BrokerEnvironment.CreateAsync(root => $$"""
                 schema_version: 1
                 runtime: { root: "{{root}}" }
-                broker: { max_message_bytes: {{Limit}}, call_timeout: 20s }
+                broker: { max_message_bytes: {{Limit}}, call_timeout: 20s, http: { listen: "127.0.0.1:{{_port}}" } }
                 profiles:
                   raw: { compact_tools_enabled: false }
                 upstreams:
@@ -175,6 +232,10 @@ public sealed class HostileInputTests(HostileInputTests.Daemon daemon) : IClassF
             return session;
         }
 
-        public async Task DisposeAsync() => await Env.DisposeAsync();
+        public async Task DisposeAsync()
+        {
+            _http.Dispose();
+            await Env.DisposeAsync();
+        }
     }
 }
