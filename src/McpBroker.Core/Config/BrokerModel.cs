@@ -182,6 +182,9 @@ public sealed record ProfileModel(
     public const int DefaultMaxTools = 200;
     public const int DefaultToolsPageSize = 100;
 
+    /// <summary>The longest search_tools query (broker.max_search_query_chars, the same for every profile).</summary>
+    public int MaxSearchQueryChars { get; init; } = BrokerSettingsModel.DefaultMaxSearchQueryChars;
+
     /// <summary>When set, a client must present this file's content in its hello to use the profile.</summary>
     public string? RequireTokenFile { get; init; }
 

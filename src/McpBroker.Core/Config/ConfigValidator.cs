@@ -51,6 +51,7 @@ internal static partial class ConfigValidator
             profiles[name] = ValidateProfile(name, profile ?? new ProfileConfig(), upstreamConfigs, upstreams, issues) with
             {
                 RequireTokenFile = TokenFile(profile?.RequireTokenFile, $"profiles.{name}.require_token_file", runtime, getEnv, issues),
+                MaxSearchQueryChars = settings.MaxSearchQueryChars,
             };
         }
 
