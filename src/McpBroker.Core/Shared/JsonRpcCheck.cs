@@ -43,36 +43,44 @@ internal static class JsonRpcCheck
 
         bool hasId = false, idValid = false, hasMethod = false, methodValid = false, hasOutcome = false, versionValid = false;
         string? id = null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        try
         {
-            // Names compared as bytes: GetString would throw on a name that is not valid UTF-8.
-            var key = reader.ValueTextEquals("jsonrpc"u8) ? 1 : reader.ValueTextEquals("id"u8) ? 2 : reader.ValueTextEquals("method"u8) ? 3
-                : reader.ValueTextEquals("result"u8) || reader.ValueTextEquals("error"u8) ? 4 : 0;
-            reader.Read();
-            switch (key)
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                case 1:
-                    versionValid = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("2.0"u8);
-                    break;
-                case 2:
-                    hasId = true;
-                    (idValid, id) = reader.TokenType switch
-                    {
-                        JsonTokenType.String => (true, "\"" + Encoding.UTF8.GetString(reader.ValueSpan) + "\""),
-                        JsonTokenType.Number when reader.TryGetInt64(out var number) => (true, number.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                        _ => (false, null),
-                    };
-                    break;
-                case 3:
-                    hasMethod = true;
-                    methodValid = reader.TokenType == JsonTokenType.String;
-                    break;
-                case 4:
-                    hasOutcome = true;
-                    break;
-            }
+                // Names compared as bytes: GetString would throw on a name that is not valid UTF-8.
+                var key = reader.ValueTextEquals("jsonrpc"u8) ? 1 : reader.ValueTextEquals("id"u8) ? 2 : reader.ValueTextEquals("method"u8) ? 3
+                    : reader.ValueTextEquals("result"u8) || reader.ValueTextEquals("error"u8) ? 4 : 0;
+                reader.Read();
+                switch (key)
+                {
+                    case 1:
+                        versionValid = reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("2.0"u8);
+                        break;
+                    case 2:
+                        hasId = true;
+                        (idValid, id) = reader.TokenType switch
+                        {
+                            JsonTokenType.String => (true, "\"" + Encoding.UTF8.GetString(reader.ValueSpan) + "\""),
+                            JsonTokenType.Number when reader.TryGetInt64(out var number) => (true, number.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                            _ => (false, null),
+                        };
+                        break;
+                    case 3:
+                        hasMethod = true;
+                        methodValid = reader.TokenType == JsonTokenType.String;
+                        break;
+                    case 4:
+                        hasOutcome = true;
+                        break;
+                }
 
-            reader.Skip();
+                reader.Skip();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // A name or value escaping half a surrogate pair is JSON, but no text: nothing in it can be trusted.
+            return new JsonRpcFault(InvalidRequest, "Invalid Request: the message holds an escape that is not valid Unicode (a lone surrogate)", null);
         }
 
         // A response is never answered, however malformed: its sender is not waiting for anything.
