@@ -5,7 +5,8 @@ namespace McpBroker.Shared;
 
 /// <summary>
 /// What is wrong with a message, as JSON-RPC 2.0 names it: the code, a sentence, the id to answer with (raw JSON; null
-/// when the message has no id that could be read, as the specification asks), and whether it is answered at all (a
+/// when the message has no id that could be read, as the specification asks; a line that breaks off after its id
+/// keeps it), and whether it is answered at all (a
 /// malformed response is not: JSON-RPC never answers responses).
 /// </summary>
 internal readonly record struct JsonRpcFault(int Code, string Message, string? Id, bool Answer = true);
@@ -26,7 +27,9 @@ internal static class JsonRpcCheck
     {
         if (!IsJson(line))
         {
-            return new JsonRpcFault(ParseError, "Parse error: the message is not valid JSON (one JSON-RPC message per line, UTF-8)", null);
+            // The id when it came before the break (as the MCP SDK does), so the sender's request fails now, not at its timeout.
+            var start = MessageInfo.Inspect(line);
+            return new JsonRpcFault(ParseError, "Parse error: the message is not valid JSON (one JSON-RPC message per line, UTF-8)", start.Id, !start.IsResponse);
         }
 
         var reader = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = int.MaxValue });

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CsCheck;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -20,7 +21,8 @@ public sealed class HostileInputTests(HostileInputTests.Daemon daemon) : IClassF
 
     [Theory]
     [InlineData("not json", -32700, null)]
-    [InlineData("""{"jsonrpc":"2.0","id":5,"method":"ping" """, -32700, null)]
+    [InlineData("""{"jsonrpc":"2.0","id":5,"method":"ping" """, -32700, "5")]
+    [InlineData("""{"jsonrpc":"2.0","method":"ping","params":{]},"id":5}""", -32700, null)]
     [InlineData("""[{"jsonrpc":"2.0","id":1,"method":"ping"}]""", -32600, null)]
     [InlineData("[]", -32600, null)]
     [InlineData("42", -32600, null)]
@@ -166,6 +168,149 @@ public sealed class HostileInputTests(HostileInputTests.Daemon daemon) : IClassF
         Assert.Equal(announcedLength ? "null" : "91", error.RootElement.GetProperty("id").GetRawText());
         Assert.Equal(200, (await daemon.PostAsync(new StringContent(Initialize, Encoding.UTF8, "application/json"))).Status);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task GeneratedBatchOfMalformedFrames_EveryRequestWithAReadableIdIsAnsweredExactlyOnce_AndTheSessionSurvives(bool throughTheShim)
+    {
+        var (lines, expected) = Batch();
+        var wire = Encoding.UTF8.GetBytes(string.Join("\n", lines) + "\n" + """{"jsonrpc":"2.0","id":"end","method":"ping"}""" + "\n");
+        Func<Task<string>> readLine;
+        Session? session = null;
+        Process? shim = null;
+        if (throughTheShim)
+        {
+            shim = Process.Start(new ProcessStartInfo(Repo.Shim, ["--socket", daemon.Env.SocketPath, "--profile", "raw", "--client", "fuzz"])
+            {
+                RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            })!;
+            _ = shim.StandardError.ReadToEndAsync();
+            await shim.StandardInput.BaseStream.WriteAsync(Encoding.UTF8.GetBytes(
+                """{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"fuzz","version":"1"}}}""" + "\n"
+                + """{"jsonrpc":"2.0","method":"notifications/initialized"}""" + "\n"));
+            await shim.StandardInput.BaseStream.FlushAsync();
+            readLine = async () => await shim.StandardOutput.ReadLineAsync().WaitAsync(s_limit) ?? "";
+            Assert.Contains("\"id\":0", await readLine(), StringComparison.Ordinal);
+            await shim.StandardInput.BaseStream.WriteAsync(wire);
+            await shim.StandardInput.BaseStream.FlushAsync();
+        }
+        else
+        {
+            session = await daemon.SessionAsync();
+            readLine = session.ReadLineAsync;
+            await session.SendAsync(wire);
+        }
+
+        try
+        {
+            var answered = new Dictionary<string, int>(StringComparer.Ordinal);
+            var done = false;
+            while (!done || expected.Keys.Any(k => answered.GetValueOrDefault(k) < expected[k]))
+            {
+                using var answer = JsonDocument.Parse(await readLine());
+                var key = Key(answer.RootElement.GetProperty("id"));
+                done |= key == "s:end";
+                answered[key] = answered.GetValueOrDefault(key) + 1;
+            }
+
+            answered.Remove("s:end");
+            Assert.Equal(expected.OrderBy(e => e.Key, StringComparer.Ordinal), answered.OrderBy(e => e.Key, StringComparer.Ordinal));
+            Assert.True(expected.Count > 50, $"the batch held only {expected.Count} requests with an id to answer");
+        }
+        finally
+        {
+            session?.Dispose();
+            if (shim is not null)
+            {
+                shim.StandardInput.Close();
+                await shim.WaitForExitAsync().WaitAsync(s_limit);
+                Assert.Equal(0, shim.ExitCode);
+                shim.Dispose();
+            }
+        }
+
+        // The daemon is still there for everyone else.
+        using var after = await daemon.SessionAsync();
+        await after.SendAsync(Encoding.UTF8.GetBytes(Ping + "\n"));
+        await AnswersPingAsync(after);
+    }
+
+    /// <summary>
+    /// 150 generated frames (a fixed seed): requests whose tail after the id is mutated, and mutated JSON-RPC of every
+    /// kind; and the answers each should get, by id ("null" for those whose id cannot be read), predicted the way the
+    /// daemon reads: what the SDK parses is served (a request answered), anything else answered with its fault unless it
+    /// is a response. Lines that would share an id with an earlier one are left out, so each id is answered once.
+    /// </summary>
+    private static (List<string> Lines, Dictionary<string, int> Expected) Batch()
+    {
+        var sdk = ModelContextProtocol.McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(ModelContextProtocol.Protocol.JsonRpcMessage));
+        string[] methods = ["ping", "tools/list", "nope/x", "resources/list"];
+        var frame = CsCheck.Gen.Frequency(
+            (2, CsCheck.Gen.Select(CsCheck.Gen.Int[0, methods.Length - 1], Unit.HostileInputFuzzTests.Mutated([Encoding.UTF8.GetBytes(""","params":{"a":[1,2,{"b":"c"}]}}""")]))
+                .Select((m, tail) => Encoding.UTF8.GetBytes($"{{\"jsonrpc\":\"2.0\",\"id\":ID,\"method\":\"{methods[m]}\"").Concat(tail).ToArray())),
+            (1, Unit.HostileInputFuzzTests.Mutated(Unit.HostileInputFuzzTests.JsonRpcSeeds)));
+        var frames = frame.Array[150].Single(_ => true, "0N0XIzNsQ0O2");
+        var lines = new List<string>();
+        var expected = new Dictionary<string, int>(StringComparer.Ordinal);
+        var next = 1000;
+        foreach (var bytes in frames)
+        {
+            foreach (var text in Encoding.UTF8.GetString(bytes).Replace("ID", (next++).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal).Split('\n'))
+            {
+                var line = Encoding.UTF8.GetBytes(text);
+                string? key;
+                try
+                {
+                    key = Predict(line, sdk);
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or JsonException)
+                {
+                    continue; // an id that is no text: not one to count answers by
+                }
+
+                if (key is not null && key != "null" && expected.ContainsKey(key))
+                {
+                    continue;
+                }
+
+                lines.Add(text);
+                if (key is not null)
+                {
+                    expected[key] = expected.GetValueOrDefault(key) + 1;
+                }
+            }
+        }
+
+        return (lines, expected);
+    }
+
+    private static string? Predict(byte[] line, System.Text.Json.Serialization.Metadata.JsonTypeInfo sdk)
+    {
+        if (line.AsSpan().IndexOfAnyExcept(" \t\r"u8) < 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(line, sdk) is ModelContextProtocol.Protocol.JsonRpcRequest request ? Key(JsonSerializer.SerializeToElement(request.Id, ModelContextProtocol.McpJsonUtilities.DefaultOptions)) : null;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
+        {
+        }
+
+        var info = McpBroker.Shared.MessageInfo.Inspect(line);
+        var fault = McpBroker.Shared.JsonRpcCheck.Check(line) ?? new McpBroker.Shared.JsonRpcFault(-32600, "", info.Id, !info.IsResponse);
+        return !fault.Answer ? null : fault.Id is { } id ? Key(JsonDocument.Parse(id).RootElement) : "null";
+    }
+
+    private static string Key(JsonElement id) => id.ValueKind switch
+    {
+        JsonValueKind.String => "s:" + id.GetString(),
+        JsonValueKind.Number => "n:" + id.GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => "null",
+    };
 
     private const string Initialize = """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}""";
 
