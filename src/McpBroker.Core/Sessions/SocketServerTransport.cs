@@ -224,7 +224,8 @@ internal sealed partial class SocketServerTransport : TransportBase
         try
         {
             using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(5));
-            var deadline = DateTime.UtcNow + _drainLimit;
+            // Every message handed over reaches the filters at once; the cap is for a server already shutting down.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
             while (_pending.MessagesSeen < _delivered && DateTime.UtcNow < deadline && await timer.WaitForNextTickAsync(ct))
             {
             }
