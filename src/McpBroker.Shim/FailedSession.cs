@@ -22,13 +22,14 @@ internal static class FailedSession
     {
         Program.Fail(reason, exitCode);
         var message = "mcp-broker: " + reason;
-        var reader = new LineReader(stdin);
+        var reader = new LineReader(stdin, Shared.LineBuffer.DefaultLimit);
         try
         {
-            while (reader.ReadLine() is { } line)
+            for (var line = reader.ReadLine(); line.Kind != Shared.LineKind.End; line = reader.ReadLine())
             {
                 // Requests only: a notification wants no answer, a response (to a request we never sent) is dropped.
-                if (MessageInfo.Inspect(line.Span) is { Method: not null, Id: { } id })
+                var info = line.Kind == Shared.LineKind.Oversized ? Shared.MessageInfo.InspectDropped(line) : Shared.MessageInfo.Inspect(line.Bytes.Span);
+                if (info is { Method: not null, Id: { } id })
                 {
                     stdout.Write(Error(id, message));
                 }

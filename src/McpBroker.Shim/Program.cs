@@ -16,6 +16,7 @@ internal static class Program
     private const string Usage = "usage: mcp-broker-client [--profile NAME] [--config PATH] [--client NAME] [--socket PATH] [--token-file PATH]";
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan s_helloTimeout = TimeSpan.FromSeconds(15);
+    private const int MaxWelcomeBytes = 1024 * 1024;
 
     private static int Main(string[] args) => Run(args);
 
@@ -95,9 +96,10 @@ internal static class Program
 
         var stream = new NetworkStream(socket.Socket!, ownsSocket: true);
         string? refused;
+        var limit = LineBuffer.DefaultLimit;
         try
         {
-            refused = SayHello(socket.Socket!, stream, hello);
+            (refused, limit) = SayHello(socket.Socket!, stream, hello);
         }
         catch (Exception ex) when (ex is IOException or SocketException)
         {
@@ -111,7 +113,7 @@ internal static class Program
             return (null, refused);
         }
 
-        return (new Link(socket.Socket!, stream), null);
+        return (new Link(socket.Socket!, stream, limit), null);
     }
 
     private static (Socket? Socket, string? Error) Connect(string? socketPath, string configPath, string client)
@@ -218,8 +220,11 @@ internal static class Program
             .FirstOrDefault(File.Exists);
     }
 
-    /// <summary>Sends the hello line and reads the answer line. Returns null when welcomed, else why not.</summary>
-    private static string? SayHello(Socket socket, NetworkStream stream, Hello hello)
+    /// <summary>
+    /// Sends the hello line and reads the answer line. Returns null when welcomed, else why not; and the largest message
+    /// the daemon takes (its <c>broker.max_message_bytes</c>), which the shim holds both directions to.
+    /// </summary>
+    private static (string? Refused, int Limit) SayHello(Socket socket, NetworkStream stream, Hello hello)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -261,7 +266,7 @@ internal static class Program
         }
         catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
         {
-            return $"the broker daemon accepted the connection but did not answer within {s_helloTimeout.TotalSeconds:0} s; 'mcp-broker doctor' checks it";
+            return ($"the broker daemon accepted the connection but did not answer within {s_helloTimeout.TotalSeconds:0} s; 'mcp-broker doctor' checks it", 0);
         }
 
         socket.ReceiveTimeout = 0; // the relay's reads wait as long as the session lasts
@@ -271,7 +276,8 @@ internal static class Program
     /// <summary>
     /// The daemon's one-line answer, without its newline, and not a byte past it (what follows is the session's, for
     /// the relay): it peeks at what has arrived and takes only up to the newline — two reads where one a byte took a
-    /// read per byte. Empty when the daemon closed the connection first.
+    /// read per byte. Empty when the daemon closed the connection first. A welcome is small: an answer longer than
+    /// <see cref="MaxWelcomeBytes"/> is not a broker's, and is not read further.
     /// </summary>
     private static byte[] ReadWelcome(Socket socket)
     {
@@ -298,42 +304,44 @@ internal static class Program
             }
 
             line.AddRange(peeked.AsSpan(0, newline >= 0 ? newline : take));
-            if (newline >= 0)
+            if (newline >= 0 || line.Count > MaxWelcomeBytes)
             {
                 return [.. line];
             }
         }
     }
 
-    private static string? ParseWelcome(byte[] line)
+    private static (string? Refused, int Limit) ParseWelcome(byte[] line)
     {
         if (line.Length == 0)
         {
-            return "the broker daemon closed the connection without answering";
+            return ("the broker daemon closed the connection without answering", 0);
         }
 
         try
         {
             using var doc = JsonDocument.Parse(line);
             var root = doc.RootElement;
-            if (root.TryGetProperty("ok", out var ok) && ok.ValueKind == JsonValueKind.True)
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("ok", out var ok) && ok.ValueKind == JsonValueKind.True)
             {
-                return null;
+                // A daemon from before the setting was sent: the default it had then.
+                return (null, root.TryGetProperty("max_message_bytes", out var max) && max.TryGetInt32(out var limit) && limit > 0 ? limit : LineBuffer.DefaultLimit);
             }
 
-            if (!root.TryGetProperty("error", out var error) || !error.TryGetProperty("message", out var message))
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("error", out var error) || error.ValueKind != JsonValueKind.Object
+                || !error.TryGetProperty("message", out var message) || message.ValueKind != JsonValueKind.String)
             {
-                return "the broker refused the session";
+                return ("the broker refused the session", 0);
             }
 
-            var fix = error.TryGetProperty("code", out var code) && code.ValueEquals("unknown_profile")
+            var fix = error.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.String && code.ValueEquals("unknown_profile")
                 ? "; fix: name one of those profiles in this client's mcp-broker entry, or add the profile to the config"
                 : "";
-            return $"the broker refused the session: {message.GetString()}{fix}";
+            return ($"the broker refused the session: {message.GetString()}{fix}", 0);
         }
         catch (JsonException)
         {
-            return "the broker daemon answered with something other than JSON; is the socket a broker's?";
+            return ("the broker daemon answered with something other than JSON; is the socket a broker's?", 0);
         }
     }
 

@@ -1,11 +1,12 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Text;
+using McpBroker.Shared;
 
 namespace McpBroker.Shim;
 
-/// <summary>One welcomed connection to the daemon.</summary>
-internal sealed record Link(Socket Socket, NetworkStream Stream) : IDisposable
+/// <summary>One welcomed connection to the daemon, and the largest message it takes (its welcome says).</summary>
+internal sealed record Link(Socket Socket, NetworkStream Stream, int MaxMessageBytes) : IDisposable
 {
     public void Dispose() => Stream.Dispose();
 }
@@ -15,13 +16,19 @@ internal sealed record Link(Socket Socket, NetworkStream Stream) : IDisposable
 /// only each message's top-level <c>method</c> and <c>id</c>, for two jobs: when stdin ends it half-closes the socket
 /// and waits until every request has been answered; when the daemon goes away mid-session it answers the requests
 /// in flight with an error, and on the client's next message reconnects (starting a daemon if none runs) and
-/// replays the client's <c>initialize</c>/<c>initialized</c>, so the client's session goes on.
+/// replays the client's <c>initialize</c>/<c>initialized</c>, so the client's session goes on. A message longer than the
+/// daemon's <c>max_message_bytes</c>, either way, is dropped as it streams through (never held whole) and its request,
+/// when it is one, answered with an error in its place, so the session goes on.
 /// </summary>
 internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconnect)
 {
     private const int MaxReconnects = 5;
     private const int ConnectAttempts = 3;
     private readonly SemaphoreSlim _gate = new(1, 1);
+
+    // Both directions write to the client: the daemon's messages, and the shim's own answers to messages it dropped.
+    private readonly Lock _stdoutLock = new();
+    private int _limit = first.MaxMessageBytes;
     private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
     private TaskCompletionSource<Link?> _nextLink = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Link? _link = first;
@@ -56,12 +63,19 @@ internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconn
 
     private int ClientToDaemon(Stream stdin, Stream stdout)
     {
-        var reader = new LineReader(stdin);
+        var reader = new LineReader(stdin, Volatile.Read(ref _limit));
         var framed = new Framer();
         try
         {
-            while (reader.ReadLine() is { } line)
+            for (var read = reader.ReadLine(); read.Kind != LineKind.End; reader.Limit = Volatile.Read(ref _limit), read = reader.ReadLine())
             {
+                if (read.Kind == LineKind.Oversized)
+                {
+                    RefuseOversized(stdout, read, reader.Limit);
+                    continue;
+                }
+
+                var line = read.Bytes;
                 var info = MessageInfo.Inspect(line.Span);
                 _gate.Wait();
                 try
@@ -129,11 +143,18 @@ internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconn
         var framed = new Framer();
         while (true)
         {
-            var reader = new LineReader(link.Stream);
+            var reader = new LineReader(link.Stream, link.MaxMessageBytes);
             try
             {
-                while (reader.ReadLine() is { } line)
+                for (var read = reader.ReadLine(); read.Kind != LineKind.End; read = reader.ReadLine())
                 {
+                    if (read.Kind == LineKind.Oversized)
+                    {
+                        DropOversized(stdout, link, read);
+                        continue;
+                    }
+
+                    var line = read.Bytes;
                     var info = MessageInfo.Inspect(line.Span);
                     if (info.IsResponse && info.Id is { } id)
                     {
@@ -147,7 +168,10 @@ internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconn
                     }
 
                     // One write per message, and a plain one: stdout is a pipe, its async write another thread-pool hop.
-                    stdout.Write(framed.Frame(line).Span);
+                    lock (_stdoutLock)
+                    {
+                        stdout.Write(framed.Frame(line).Span);
+                    }
                 }
             }
             catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
@@ -222,6 +246,7 @@ internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconn
         }
 
         _link = link;
+        Volatile.Write(ref _limit, link.MaxMessageBytes);
         var signal = _nextLink;
         _nextLink = new TaskCompletionSource<Link?>(TaskCreationOptions.RunContinuationsAsynchronously);
         signal.TrySetResult(link);
@@ -263,11 +288,66 @@ internal sealed class Relay(Link first, Func<(Link? Link, string? Error)> reconn
         _inFlight.Clear();
     }
 
-    private static void WriteError(Stream stdout, string id, string message)
+    private void WriteError(Stream stdout, string? id, string message, int code = -32603)
     {
-        var error = $$$"""{"jsonrpc":"2.0","id":{{{id}}},"error":{"code":-32603,"message":"{{{message}}}"}}""";
-        stdout.Write(Encoding.UTF8.GetBytes(error + "\n"));
+        var error = Encoding.UTF8.GetBytes(ErrorLine(id, message, code));
+        lock (_stdoutLock)
+        {
+            stdout.Write(error);
+        }
     }
+
+    /// <summary>A JSON-RPC error response and its newline; <paramref name="message"/> is the shim's own text, nothing to escape.</summary>
+    private static string ErrorLine(string? id, string message, int code) =>
+        $$$"""{"jsonrpc":"2.0","id":{{{id ?? "null"}}},"error":{"code":{{{code}}},"message":"{{{message}}}"}}""" + "\n";
+
+    /// <summary>
+    /// A client message longer than the limit, dropped unsent: answered with an error in its place (with its id when its
+    /// first bytes show one, else a null id, as JSON-RPC answers a request it cannot read), unless it is a response.
+    /// </summary>
+    private void RefuseOversized(Stream stdout, Line line, int limit)
+    {
+        var info = MessageInfo.InspectDropped(line);
+        Console.Error.WriteLine($"mcp-broker-client: dropped a message from the client longer than {limit} bytes (the broker's max_message_bytes)");
+        if (!info.IsResponse)
+        {
+            WriteError(stdout, info.Id, $"mcp-broker: the message is longer than {limit} bytes (the broker's max_message_bytes) and was not sent", JsonRpcMaxed);
+        }
+    }
+
+    /// <summary>
+    /// A daemon message longer than the limit, dropped: an answer becomes an error for the client's request, a request of
+    /// the daemon's (a server-to-client request) is answered with an error, a notification is lost (and said so).
+    /// </summary>
+    private void DropOversized(Stream stdout, Link link, Line line)
+    {
+        var info = MessageInfo.InspectDropped(line);
+        Console.Error.WriteLine($"mcp-broker-client: dropped a message from the broker longer than {link.MaxMessageBytes} bytes (its max_message_bytes)");
+        if (info.IsResponse && info.Id is { } id)
+        {
+            _inFlight.TryRemove(id, out _);
+            WriteError(stdout, id, $"mcp-broker: the answer is longer than {link.MaxMessageBytes} bytes (the broker's max_message_bytes) and was dropped");
+        }
+        else if (info.Method is not null && info.Id is { } request)
+        {
+            _gate.Wait();
+            try
+            {
+                link.Stream.Write(Encoding.UTF8.GetBytes(ErrorLine(request, $"mcp-broker-client: the request is longer than {link.MaxMessageBytes} bytes and was dropped", JsonRpcMaxed)));
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+            {
+                // The connection is going: its reader notices.
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+    }
+
+    /// <summary>An oversized message is an invalid request: JSON-RPC has no code of its own for it.</summary>
+    private const int JsonRpcMaxed = -32600;
 
     /// <summary>A message and its newline in one buffer, so each message is one write; reused, one per direction.</summary>
     private sealed class Framer

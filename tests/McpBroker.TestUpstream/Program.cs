@@ -15,6 +15,7 @@ using ModelContextProtocol.Server;
 // --describe-from FILE (echo's description is the file's content, read at each tools/list: a "rug pull" on demand),
 // --unknown-tool-error (an unknown tool is a JSON-RPC error, invalid params, as some servers answer, not an error result),
 // --record-methods FILE (appends the method of every request it receives to FILE, one a line),
+// --echo-repeat N (echo answers with its message N times over: a big answer from a small request),
 // --stateless-only (speaks only protocol 2026-07-28: initialize is refused as an unknown method),
 // --session-revision REV or --session-revision-from FILE (a server of the session era that speaks only REV, read from
 // FILE at start: it refuses server/discover as an unknown method, as older servers do, and answers every initialize
@@ -84,6 +85,7 @@ if (options.TryGetValue("--start-delay", out var startDelay))
 }
 
 var markerDir = options.GetValueOrDefault("--marker-dir");
+var echoRepeat = options.TryGetValue("--echo-repeat", out var repeat) ? int.Parse(repeat) : 1;
 using var child = options.ContainsKey("--spawn-child") ? System.Diagnostics.Process.Start("sleep", "3600") : null;
 var extraTools = new List<Tool>();
 string? hugeDescription = null;
@@ -153,7 +155,7 @@ var serverOptions = new McpServerOptions
             switch (request.Params?.Name)
             {
                 case "echo":
-                    return Result($"echo: {Text("message")}");
+                    return Result($"echo: {string.Concat(Enumerable.Repeat(Text("message"), echoRepeat))}");
                 case "pid":
                     return Result(Environment.ProcessId.ToString());
                 case "env" when options.ContainsKey("--print-env-tool"):

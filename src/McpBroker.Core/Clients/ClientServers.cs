@@ -37,6 +37,12 @@ internal static class ClientServers
             return [];
         }
 
+        if (!System.Text.Unicode.Utf8.IsValid(file))
+        {
+            // Read on, the bad bytes would become U+FFFD in what the broker writes back, or stop a JSON reader midway.
+            throw new ClientConfigException($"{path}: not valid UTF-8 text; a client config is UTF-8: fix or remove the bytes that are not");
+        }
+
         return format switch
         {
             ClientFormat.CodexToml => ReadToml(Encoding.UTF8.GetString(file), path),
@@ -95,6 +101,8 @@ internal static class ClientServers
         {
             throw new ClientConfigException($"{path}: not valid JSON: {e.Message}");
         }
+
+        RefuseUnreadableText(document.RootElement, path);
 
         using (document)
         {
@@ -172,6 +180,47 @@ internal static class ClientServers
         }
 
         return list;
+    }
+
+    /// <summary>
+    /// A string escaping half a surrogate pair (<c>"\ud800"</c>) is valid JSON but no text: every reader of the file,
+    /// here and in the editor, would stop on it. Refused up front, saying so.
+    /// </summary>
+    private static void RefuseUnreadableText(JsonElement element, string path)
+    {
+        try
+        {
+            Walk(element);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ClientConfigException($"{path}: a string holds a \\u escape that is not valid Unicode (half a surrogate pair); fix that string");
+        }
+
+        static void Walk(JsonElement element)
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var member in element.EnumerateObject())
+                    {
+                        _ = member.Name;
+                        Walk(member.Value);
+                    }
+
+                    break;
+                case JsonValueKind.Array:
+                    foreach (var item in element.EnumerateArray())
+                    {
+                        Walk(item);
+                    }
+
+                    break;
+                case JsonValueKind.String:
+                    _ = element.GetString();
+                    break;
+            }
+        }
     }
 
     private static string? Text(JsonElement entry, string key) =>

@@ -152,6 +152,12 @@ public sealed record BrokerSettingsConfig
     [Description("Default time a tool call may take. Default 120s.")]
     public Duration? CallTimeout { get; init; }
 
+    [Description("The longest JSON-RPC message, in bytes, any reader takes: a client's (through the shim, either way, and the HTTP front door) and an upstream's (its stdout). A longer one is dropped as it streams in, never held whole, and its request answered with an error; the session goes on. 65536 to 1073741824. Default 16777216 (16 MiB).")]
+    public int? MaxMessageBytes { get; init; }
+
+    [Description("The longest query search_tools takes, in characters; a longer one is refused with an error saying so. 16 to 100000. Default 1000.")]
+    public int? MaxSearchQueryChars { get; init; }
+
     [Description("The HTTP front door: the daemon also serves MCP over streamable HTTP, one URL per profile (http://127.0.0.1:PORT/mcp/PROFILE), for clients that prefer a URL to a command. Off when absent.")]
     public HttpFrontDoorConfig? Http { get; init; }
 

@@ -216,6 +216,22 @@ public sealed record BrokerSettingsModel(TimeSpan IdleTimeout, TimeSpan StartTim
     /// <summary>The status page; null when off.</summary>
     public StatusPageModel? StatusPage { get; init; }
 
+    /// <summary>The longest message any reader takes (broker.max_message_bytes).</summary>
+    public int MaxMessageBytes { get; init; } = DefaultMaxMessageBytes;
+
+    /// <summary>The longest search_tools query (broker.max_search_query_chars).</summary>
+    public int MaxSearchQueryChars { get; init; } = DefaultMaxSearchQueryChars;
+
+    /// <summary>16 MiB: room for a tool result carrying a 10 MB image in base64, and a bound on what one session can make the daemon hold.</summary>
+    public const int DefaultMaxMessageBytes = Shared.LineBuffer.DefaultLimit;
+    public const int MinMaxMessageBytes = 64 * 1024;
+    public const int MaxMaxMessageBytes = 1024 * 1024 * 1024;
+
+    /// <summary>1,000 characters: a search query is a few words; the longest ones seen from models are a few hundred.</summary>
+    public const int DefaultMaxSearchQueryChars = 1000;
+    public const int MinMaxSearchQueryChars = 16;
+    public const int MaxMaxSearchQueryChars = 100_000;
+
     public static readonly BrokerSettingsModel Defaults = new(TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120));
 }
 
@@ -231,6 +247,9 @@ public sealed record ProfileModel(
 
     public const int DefaultMaxTools = 200;
     public const int DefaultToolsPageSize = 100;
+
+    /// <summary>The longest search_tools query (broker.max_search_query_chars, the same for every profile).</summary>
+    public int MaxSearchQueryChars { get; init; } = BrokerSettingsModel.DefaultMaxSearchQueryChars;
 
     /// <summary>When set, a client must present this file's content in its hello to use the profile.</summary>
     public string? RequireTokenFile { get; init; }
@@ -295,6 +314,9 @@ public sealed record UpstreamModel(
 
     /// <summary>Per-tool overrides by the upstream's own tool name.</summary>
     public FrozenDictionary<string, ToolOverride> ToolOverrides { get; init; } = FrozenDictionary<string, ToolOverride>.Empty;
+
+    /// <summary>The longest line read from the upstream's stdout (broker.max_message_bytes).</summary>
+    public int MaxMessageBytes { get; init; } = BrokerSettingsModel.DefaultMaxMessageBytes;
 
     public TimeSpan CallTimeoutFor(string tool) => ToolTimeouts.TryGetValue(tool, out var t) ? t : CallTimeout;
 

@@ -52,6 +52,7 @@ internal static partial class ConfigValidator
             profiles[name] = ValidateProfile(name, profile ?? new ProfileConfig(), upstreamConfigs, upstreams, issues) with
             {
                 RequireTokenFile = TokenFile(profile?.RequireTokenFile, $"profiles.{name}.require_token_file", runtime, getEnv, issues),
+                MaxSearchQueryChars = settings.MaxSearchQueryChars,
             };
         }
 
@@ -194,7 +195,29 @@ internal static partial class ConfigValidator
         return new BrokerSettingsModel(
             broker?.IdleTimeout?.Value ?? d.IdleTimeout,
             Positive(broker?.StartTimeout, d.StartTimeout, "broker.start_timeout", issues),
-            Positive(broker?.CallTimeout, d.CallTimeout, "broker.call_timeout", issues));
+            Positive(broker?.CallTimeout, d.CallTimeout, "broker.call_timeout", issues))
+        {
+            MaxMessageBytes = InRange(broker?.MaxMessageBytes, d.MaxMessageBytes, BrokerSettingsModel.MinMaxMessageBytes, BrokerSettingsModel.MaxMaxMessageBytes,
+                "broker.max_message_bytes", "bytes; 16777216 (16 MiB) is the default", issues),
+            MaxSearchQueryChars = InRange(broker?.MaxSearchQueryChars, d.MaxSearchQueryChars, BrokerSettingsModel.MinMaxSearchQueryChars, BrokerSettingsModel.MaxMaxSearchQueryChars,
+                "broker.max_search_query_chars", "characters; 1000 is the default", issues),
+        };
+    }
+
+    private static int InRange(int? value, int fallback, int min, int max, string path, string unit, List<ConfigIssue> issues)
+    {
+        if (value is not { } v)
+        {
+            return fallback;
+        }
+
+        if (v < min || v > max)
+        {
+            issues.Add(ConfigIssue.Error(path, $"{v} is out of range: use {min} to {max} {unit}"));
+            return fallback;
+        }
+
+        return v;
     }
 
     private static HttpFrontDoorModel? ValidateHttp(HttpFrontDoorConfig? http, RuntimeModel? runtime, Func<string, string?> getEnv, List<ConfigIssue> issues)
@@ -485,6 +508,7 @@ internal static partial class ConfigValidator
             MaxTools = u.MaxTools ?? Catalog.CatalogLimits.DefaultMaxTools,
             MaxToolBytes = u.MaxToolBytes ?? Catalog.CatalogLimits.DefaultMaxToolBytes,
             Limits = limits,
+            MaxMessageBytes = settings.MaxMessageBytes,
             Mutating = u.Mutating ?? MutatingSetting.Auto,
             ToolOverrides = (u.Tools ?? []).ToFrozenDictionary(
                 t => t.Key,

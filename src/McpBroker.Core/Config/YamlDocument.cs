@@ -66,6 +66,13 @@ internal sealed partial class YamlDocument
             doc.Readable = false;
             issues.Add(ConfigIssue.Error("", $"not valid YAML at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}"));
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner throws this on some broken flow collections (e.g. ["*"]p) instead of a YamlException.
+            doc.Readable = false;
+            var near = doc._marks.Count == 0 ? "" : $" after line {doc._marks.Values.Max(m => m.Line)}";
+            issues.Add(ConfigIssue.Error("", $"not valid YAML{near}: the reader stopped; check the brackets, braces and quotes there"));
+        }
 
         return doc;
     }

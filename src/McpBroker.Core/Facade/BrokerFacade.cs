@@ -286,6 +286,13 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             return Invalid("'query' must be a non-empty string, e.g. {\"query\": \"create a github issue\"}");
         }
 
+        if (query.Length > profile.MaxSearchQueryChars)
+        {
+            // A query is a few words; a long one only costs search time (every term is looked up).
+            return new BrokerError(BrokerErrorCode.InvalidArguments, $"'query' is {query.Length} characters long; at most {profile.MaxSearchQueryChars} are searched",
+                "search with a few words that describe the tool (broker.max_search_query_chars sets the limit)");
+        }
+
         var limit = DefaultLimit;
         if (args.TryGetValue("limit", out var l) && (l.ValueKind != JsonValueKind.Number || !l.TryGetInt32(out limit) || limit < 1 || limit > MaxLimit))
         {

@@ -51,6 +51,9 @@ public sealed record WelcomeMessage
 
     public HelloError? Error { get; init; }
 
+    /// <summary>A session's welcome: the longest message the session takes (broker.max_message_bytes), which the shim holds both directions to.</summary>
+    public int? MaxMessageBytes { get; init; }
+
     /// <summary>What a control request did, in words.</summary>
     public string? Message { get; init; }
 

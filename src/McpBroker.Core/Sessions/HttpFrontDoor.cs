@@ -55,7 +55,13 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
     {
         var builder = SlimBuilder("mcp-broker");
         builder.Services.AddSingleton(loggerFactory);
-        builder.WebHost.ConfigureKestrel(o => o.Listen(settings.Listen));
+        builder.WebHost.ConfigureKestrel(o =>
+        {
+            o.Listen(settings.Listen);
+
+            // The body is measured against broker.max_message_bytes as it is read (ReadMessageAsync), which follows a reload.
+            o.Limits.MaxRequestBodySize = null;
+        });
         builder.Services.AddMcpServer().WithHttpTransport(o =>
         {
             // A client that initializes (protocol 2025-11-25 and older: every agent CLI today) gets a session, which
@@ -194,8 +200,74 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
             return;
         }
 
+        if (HttpMethods.IsPost(request.Method) && !await ReadMessageAsync(context))
+        {
+            return;
+        }
+
         context.Items[ProfileKey] = profile;
         await next(context);
+    }
+
+    /// <summary>
+    /// Reads a POST body up to <c>broker.max_message_bytes</c> and lets it on only when it is one well-formed JSON-RPC
+    /// message; otherwise answers as JSON-RPC asks (413 with -32600 for a body too long, read no further; 400 with
+    /// -32700 for one that is not JSON, -32600 for a batch, a bare value or a message of the wrong shape), with the
+    /// request's id when it can be read and null when not. The SDK would answer them all with -32600 and a null id.
+    /// </summary>
+    private async Task<bool> ReadMessageAsync(HttpContext context)
+    {
+        var limit = services.Config.Current.Settings.MaxMessageBytes;
+        var request = context.Request;
+        var tooLong = $"Invalid Request: the message is longer than {limit} bytes (broker.max_message_bytes)";
+        if (request.ContentLength > limit)
+        {
+            await RefuseMessageAsync(context, StatusCodes.Status413PayloadTooLarge, new Shared.JsonRpcFault(Shared.JsonRpcCheck.InvalidRequest, tooLong, null));
+            return false;
+        }
+
+        var body = new MemoryStream();
+        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            for (int n; (n = await request.Body.ReadAsync(chunk, context.RequestAborted)) > 0;)
+            {
+                if (body.Length + n > limit)
+                {
+                    var start = new Shared.Line(Shared.LineKind.Oversized, body.GetBuffer().AsMemory(0, (int)Math.Min(body.Length, Shared.LineBuffer.PrefixBytes)));
+                    await RefuseMessageAsync(context, StatusCodes.Status413PayloadTooLarge,
+                        new Shared.JsonRpcFault(Shared.JsonRpcCheck.InvalidRequest, tooLong, Shared.MessageInfo.InspectDropped(start).Id));
+                    return false;
+                }
+
+                body.Write(chunk, 0, n);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        if (Shared.JsonRpcCheck.Check(body.GetBuffer().AsSpan(0, (int)body.Length)) is { } fault)
+        {
+            await RefuseMessageAsync(context, fault.Answer ? StatusCodes.Status400BadRequest : StatusCodes.Status202Accepted, fault);
+            return false;
+        }
+
+        body.Position = 0;
+        request.Body = body;
+        context.Response.RegisterForDispose(body);
+        return true;
+    }
+
+    private static async Task RefuseMessageAsync(HttpContext context, int status, Shared.JsonRpcFault fault)
+    {
+        context.Response.StatusCode = status;
+        if (fault.Answer)
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(Shared.JsonRpcCheck.ErrorResponse(fault) + "\n");
+        }
     }
 
     internal static bool LoopbackHost(HostString host)

@@ -172,8 +172,9 @@ internal sealed partial class SessionListener(
                 return;
             }
 
-            await ReplyAsync(stream, new WelcomeMessage { Ok = true, Session = sessionId, DaemonPid = Environment.ProcessId }, stoppingToken);
-            await RunSessionAsync(stream, profile, sessionId, message.Client ?? "unknown", stoppingToken);
+            var limit = model.Settings.MaxMessageBytes;
+            await ReplyAsync(stream, new WelcomeMessage { Ok = true, Session = sessionId, DaemonPid = Environment.ProcessId, MaxMessageBytes = limit }, stoppingToken);
+            await RunSessionAsync(stream, profile, sessionId, message.Client ?? "unknown", limit, stoppingToken);
         }
         catch (Exception ex) when (ex is FileNotFoundException or FileLoadException or BadImageFormatException)
         {
@@ -185,7 +186,7 @@ internal sealed partial class SessionListener(
         }
     }
 
-    private async Task RunSessionAsync(NetworkStream stream, ProfileModel profile, string sessionId, string client, CancellationToken ct)
+    private async Task RunSessionAsync(NetworkStream stream, ProfileModel profile, string sessionId, string client, int maxMessageBytes, CancellationToken ct)
     {
         LogSessionStarted(sessionId, profile.Name, client);
         var pending = new PendingRequests();
@@ -195,7 +196,7 @@ internal sealed partial class SessionListener(
         options.Filters.Message.OutgoingFilters.Add(pending.OutgoingFilter);
         try
         {
-            var transport = new StreamServerTransport(new DrainingInputStream(stream, pending, _drainLimit), new OneWritePerMessage(stream), sessionId, loggerFactory);
+            var transport = new SocketServerTransport(stream, pending, _drainLimit, maxMessageBytes, sessionId, loggerFactory);
             await using var server = McpServer.Create(transport, options, loggerFactory);
             await session.RunAsync(server, ct);
         }

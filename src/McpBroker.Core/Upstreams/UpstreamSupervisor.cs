@@ -996,7 +996,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 process = UpstreamProcess.Start(Model.Command, args, Model.WorkingDir, environment, _stderrLog);
                 _records.TryAdd(Model.Name, process.Pid, process.OwnGroup, process.Marker, why => LogRecordUnwritten(Model.Name, why));
                 LogStarting(Model.Name, process.Pid);
-                var transport = new StreamClientTransport(new Platform.OneWritePerMessage(process.Input), ProgressRelay.Tap(process.Output, RelayLogAsync), _loggerFactory);
+                var transport = new StreamClientTransport(new Platform.OneWritePerMessage(process.Input), ProgressRelay.Tap(new Platform.LineLimitStream(process.Output, Model.MaxMessageBytes, LogDroppedOversized), RelayLogAsync), _loggerFactory);
                 var connect = McpClient.CreateAsync(transport, ClientOptions(revision), _loggerFactory, startCts.Token);
                 if (await Task.WhenAny(connect, process.Exited) != connect)
                 {
@@ -1445,4 +1445,9 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "Upstream {Name} answered HTTP {Status}; retry {Attempt}")]
     private partial void LogRetrying(string name, int status, int attempt);
+
+    private void LogDroppedOversized(string what) => LogDroppedOversized(Model.Name, what, Model.MaxMessageBytes);
+
+    [LoggerMessage(EventId = 118, Level = LogLevel.Warning, Message = "Upstream {Name} wrote {What} longer than {Limit} bytes (broker.max_message_bytes); dropped")]
+    private partial void LogDroppedOversized(string name, string what, int limit);
 }
