@@ -153,8 +153,11 @@ internal static class ToolsCommands
 
             var compact = result["compact"]!.GetValue<bool>();
             var total = result["total"]!.GetValue<int>();
-            Console.WriteLine($"profile '{name}' ({(compact ? "compact" : "raw")}): tools/list advertises {result["advertised"]} tool(s)"
-                + (compact ? $"; {total} upstream tool(s) behind search" : ""));
+            var tokens = result["total_tokens"]!.GetValue<int>();
+            Console.WriteLine((result["advertised"] is { } advertised
+                    ? $"profile '{name}' ({(compact ? "compact" : "raw")}): tools/list advertises {advertised} tool(s), {result["advertised_tokens"]!.GetValue<int>():N0} o200k tokens"
+                    : $"profile '{name}' (raw): tools/list fails: {total} tools are over its max_tools budget")
+                + (compact ? $"; {total} upstream tool(s) behind search ({tokens:N0} tokens if listed)" : ""));
             Console.WriteLine($"  {"UPSTREAM",-24} {"TOOLS",6}  HIDDEN");
             foreach (var u in result["upstreams"]!.AsArray().OfType<JsonObject>())
             {
@@ -164,7 +167,7 @@ internal static class ToolsCommands
                     : $"  {u["upstream"],-24} {u["tools"],6}  {(hidden.Length == 0 ? "-" : hidden)}");
             }
 
-            Console.WriteLine($"  {"total",-24} {total,6}");
+            Console.WriteLine($"  {"total",-24} {total,6}  ({tokens:N0} o200k tokens)");
         }
 
         return failed ? 1 : 0;
@@ -179,8 +182,6 @@ internal static class ToolsCommands
             // The CLI runs as the daemon's user, so it may read a profile's token file itself; the token is only sent.
             var token = profile.RequireTokenFile is { } file ? (await File.ReadAllTextAsync(file, ct)).Trim() : null;
             await using var session = await MeasureCommand.ConnectAsync(model, profile.Name, token, null, ct, "mcp-broker-tools-count");
-            var advertised = await session.ListToolsAsync(cancellationToken: ct);
-            result["advertised"] = advertised.Count;
             var answer = await session.CallToolAsync(ToolNames.BrokerTool("status", profile.NameStyle), cancellationToken: ct);
             var text = string.Concat(answer.Content.OfType<TextContentBlock>().Select(c => c.Text));
             if (answer.IsError == true)
@@ -204,7 +205,13 @@ internal static class ToolsCommands
             }
 
             result["upstreams"] = upstreams;
-            result["total"] = upstreams.Sum(u => u?["tools"]?.GetValue<int>() ?? 0);
+            // The daemon's figures (Facade.ProfileContext), the same measure, status, top and the status page give:
+            // "advertised" is its tools/list, "total" the upstream tools it exposes (the sum of the rows above).
+            var context = status?["context"] ?? throw new JsonException("broker.status gave no context figures");
+            result["advertised"] = context["listed_tools"]?.DeepClone();
+            result["advertised_tokens"] = context["listed_tokens"]?.DeepClone();
+            result["total"] = context["raw_tools"]?.DeepClone();
+            result["total_tokens"] = context["raw_tokens"]?.DeepClone();
         }
         catch (Exception ex) when (ex is MeasureCommand.MeasureException or IOException or SocketException or McpException or JsonException or UnauthorizedAccessException)
         {

@@ -133,17 +133,26 @@ internal static class TopCommand
             calls.AddRow("[grey]none yet[/]", "", "", "", "", "");
         }
 
-        var context = new Table().Title("context saved per profile").AddColumns("profile", "view", "catalogued", "raw tokens", "listed tokens", "saved");
+        // The daemon's figures (Facade.ProfileContext): the same broker.status, measure and tools count give.
+        var context = new Table().Title("context saved per profile").AddColumns("profile", "view", "catalogued", "exposed tools", "their tokens", "hidden", "listed tools", "listed tokens", "saved");
         foreach (var p in status["context"]?.AsArray() ?? [])
         {
-            context.AddRow(Markup.Escape(Text(p!["profile"])), p["compact"]?.GetValue<bool>() == true ? "compact" : "raw",
-                $"{p["catalogued"]} of {p["upstreams"]}", Text(p["raw_tokens"]), Text(p["listed_tokens"]), $"{p["saved_tokens"]} ({p["saved_pct"]}%)");
+            var hidden = string.Join(", ", new[] { Count(p!["mutating_hidden"], "mutating"), Count(p["quarantined"], "quarantined") }.OfType<string>());
+            var overBudget = p["over_budget"] is not null;
+            context.AddRow(Markup.Escape(Text(p["profile"])), p["compact"]?.GetValue<bool>() == true ? "compact" : "raw",
+                $"{p["catalogued"]} of {p["upstreams"]}", Number(p["raw_tools"]), Number(p["raw_tokens"]), hidden,
+                overBudget ? "[red]over budget[/]" : Number(p["listed_tools"]), overBudget ? "" : Number(p["listed_tokens"]),
+                $"{Number(p["saved_tokens"])} ({p["saved_pct"]}%)");
         }
 
         return new Rows(header, upstreams, sessions, calls, context);
     }
 
     private static string Text(JsonNode? node) => node?.ToString() ?? "";
+
+    private static string Number(JsonNode? node) => node is null ? "" : node.GetValue<int>().ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string? Count(JsonNode? node, string what) => node?.GetValue<int>() is > 0 and var n ? $"{n} {what}" : null;
 
     private static string Ago(long seconds) => seconds < 90 ? $"{seconds}s"
         : seconds < 5400 ? $"{seconds / 60}m"

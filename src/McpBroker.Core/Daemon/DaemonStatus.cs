@@ -12,14 +12,12 @@ namespace McpBroker.Daemon;
 /// saves, as one JSON object built from live state. Starts nothing; holds no secret (auth is the passive probe's
 /// verdict, URLs carry no credentials, calls are named by tool only — never their arguments or results).
 /// </summary>
-internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry, ToolCatalog catalog, ClientPeers peers, Telemetry.CallLog calls, TimeProvider time)
+internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry, ToolCatalog catalog, Facade.BrokerFacade facade, ClientPeers peers, Telemetry.CallLog calls,
+    TimeProvider time)
 {
     private readonly DateTimeOffset _startedAt = time.GetUtcNow();
-    private readonly Lock _contextGate = new();
-    // Keyed by the model object itself: a version read after the model could pair a reload's number with the old model.
-    private (long Catalog, BrokerModel Config, JsonArray Json)? _context;
 
-    /// <param name="withContext">Add what each profile's tool list costs against the raw tools (tokenized once per catalog or config change).</param>
+    /// <param name="withContext">Add what each profile's tool list costs against the raw tools (tokenized once per profile and catalog version).</param>
     public JsonObject Build(bool withContext = false)
     {
         var now = time.GetUtcNow();
@@ -70,50 +68,16 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 ["duration_ms"] = Telemetry.CallLog.Ms(c.ElapsedTicks),
                 ["outcome"] = c.Outcome,
             })]),
-            ["context"] = withContext ? Context(model, snapshot).DeepClone() : null,
+            ["context"] = withContext ? Context(model) : null,
         };
     }
 
     /// <summary>
-    /// Per profile: what its tools/list costs a model (the four broker tools when compact) against the raw tool
-    /// definitions of its catalogued upstreams, in o200k tokens. Cached until the catalog or the config changes.
+    /// Per profile: what its tools/list costs a model (the four broker tools when compact) against the upstream tools it
+    /// exposes, in o200k tokens — <see cref="Facade.ProfileContext"/>, the figures broker.status, measure and tools count give.
     /// </summary>
-    private JsonArray Context(BrokerModel model, CatalogSnapshot snapshot)
-    {
-        lock (_contextGate)
-        {
-            if (_context is { } cached && cached.Catalog == snapshot.Version && ReferenceEquals(cached.Config, model))
-            {
-                return cached.Json;
-            }
-
-            var json = new JsonArray();
-            foreach (var profile in model.Profiles.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
-            {
-                var enabled = model.EnabledUpstreams(profile);
-                var listed = enabled.Where(u => snapshot.Upstreams.ContainsKey(u.Name)).ToList();
-                var tools = listed.SelectMany(u => snapshot.Upstreams[u.Name].Tools).ToList();
-                var raw = tools.Count == 0 ? default : Measure.ContextCost.Of(tools); // nothing catalogued yet: nothing to compare
-                var shown = profile.CompactToolsEnabled ? Measure.ContextCost.Of([.. Facade.FacadeTools.Definitions(profile.NameStyle)]) : raw;
-                json.Add(new JsonObject
-                {
-                    ["profile"] = profile.Name,
-                    ["compact"] = profile.CompactToolsEnabled,
-                    ["upstreams"] = enabled.Count,
-                    ["catalogued"] = listed.Count,
-                    ["raw_tools"] = raw.Tools,
-                    ["raw_tokens"] = raw.Tokens,
-                    ["listed_tools"] = shown.Tools,
-                    ["listed_tokens"] = shown.Tokens,
-                    ["saved_tokens"] = Math.Max(0, raw.Tokens - shown.Tokens),
-                    ["saved_pct"] = Math.Max(0, Measure.ContextCost.Reduction(raw.Tokens, shown.Tokens)),
-                });
-            }
-
-            _context = (snapshot.Version, model, json);
-            return json;
-        }
-    }
+    private JsonArray Context(BrokerModel model) =>
+        [.. model.Profiles.Values.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => (JsonNode)facade.Context(p).ToJson())];
 
     private JsonObject Upstream(UpstreamModel upstream, CatalogSnapshot snapshot, DateTimeOffset now)
     {

@@ -177,10 +177,16 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         ],
     };
 
+    /// <summary>The profile's context figures over what the catalog holds now (nothing is listed or started).</summary>
+    public ProfileContext Context(ProfileModel profile) => Context(profile, catalog.Current);
+
+    private ProfileContext Context(ProfileModel profile, CatalogSnapshot snapshot) => ProfileContext.Of(profile, ViewOf(profile, snapshot), snapshot,
+        [.. profile.Upstreams.Select(registry.FindModel).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled)]);
+
     public JsonObject Status(ProfileModel profile, string? sessionId)
     {
         var snapshot = catalog.Current;
-        var view = ToolView.Build(profile, snapshot);
+        var view = ViewOf(profile, snapshot);
         var upstreams = new JsonArray();
         foreach (var name in profile.Upstreams)
         {
@@ -222,7 +228,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             }
         }
 
-        return new JsonObject { ["profile"] = profile.Name, ["upstreams"] = upstreams };
+        return new JsonObject { ["profile"] = profile.Name, ["upstreams"] = upstreams, ["context"] = Context(profile, snapshot).ToJson() };
     }
 
     /// <summary>
@@ -583,5 +589,5 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
 
     private static string Truncate(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
-    private static Tool Renamed(Tool tool, string name) => name == tool.Name ? tool : UpstreamTools.Copy(tool, name, tool.Description);
+    private static Tool Renamed(Tool tool, string name) => ProfileContext.Renamed(tool, name);
 }

@@ -36,6 +36,14 @@ function ago(seconds) {
   return `${Math.floor(seconds / 86400)}d`;
 }
 
+// Tools the profile does not expose: mutating ones it does not allow, quarantined ones.
+function hidden(p) {
+  const parts = [];
+  if (p.mutating_hidden) parts.push(`${p.mutating_hidden} mutating`);
+  if (p.quarantined) parts.push(`${p.quarantined} quarantined`);
+  return parts.join(", ");
+}
+
 function render(status) {
   const d = status.daemon;
   document.getElementById("daemon").textContent =
@@ -71,7 +79,8 @@ function render(status) {
     tr.dataset.profile = p.profile;
     return [
       cell(p.profile), cell(p.compact ? "compact" : "raw"), cell(`${p.catalogued} of ${p.upstreams}`), cell(p.raw_tools),
-      cell(p.raw_tokens), cell(p.listed_tokens), cell(`${p.saved_tokens} tokens (${p.saved_pct}%)`),
+      cell(p.raw_tokens), cell(hidden(p)), cell(p.over_budget ? "over budget" : p.listed_tools),
+      cell(p.over_budget ? "" : p.listed_tokens), cell(`${p.saved_tokens} tokens (${p.saved_pct}%)`),
     ];
   }, "no profiles");
 }
