@@ -4,13 +4,20 @@ namespace McpBroker.Cli;
 
 internal static class ConfigCommands
 {
-    public static int Init(string? configOption, bool force)
+    public static int Init(string? configOption, bool force, bool dryRun = false)
     {
         var path = ConfigLoader.ResolvePath(configOption);
         if (File.Exists(path) && !force)
         {
             Console.Error.WriteLine($"mcp-broker: {path} already exists; pass --force to overwrite it");
             return 1;
+        }
+
+        if (dryRun)
+        {
+            Console.Write(ConfigLoader.StarterYaml);
+            Console.Error.WriteLine($"(dry run: this is what 'mcp-broker config init' would write to {path}; nothing was written)");
+            return 0;
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -62,9 +69,13 @@ internal static class ConfigCommands
     /// logs). An invalid config still names its runtime root, so a half-finished edit does not lock the operator out
     /// of the daemon that runs on the last good one; a warning says the file needs fixing.
     /// </summary>
-    public static DaemonTarget? LoadTarget(string? configOption)
+    public static DaemonTarget? LoadTarget(string? configOption) => LoadTarget(configOption, out _);
+
+    /// <param name="missing">There is no config file and no daemon running for that path (a first run).</param>
+    public static DaemonTarget? LoadTarget(string? configOption, out bool missing)
     {
         var result = ConfigLoader.LoadFile(ConfigLoader.ResolvePath(configOption));
+        missing = false;
         var running = RunningRoot(result.Path);
         if (result.Model is { } model)
         {
@@ -80,6 +91,7 @@ internal static class ConfigCommands
 
         if ((result.Runtime?.Root ?? running) is not { } root)
         {
+            missing = result.Missing;
             ReportInvalid(result);
             return null;
         }
@@ -121,6 +133,12 @@ internal static class ConfigCommands
 
     private static void ReportInvalid(ConfigLoadResult result)
     {
+        if (result.Missing)
+        {
+            Console.Error.WriteLine($"mcp-broker: {ConfigLoader.MissingMessage(result.Path)}");
+            return;
+        }
+
         foreach (var issue in result.Issues)
         {
             Console.Error.WriteLine(issue);

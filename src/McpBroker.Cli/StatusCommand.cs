@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using McpBroker.Config;
 using McpBroker.Daemon;
 using Spectre.Console;
 
@@ -15,9 +16,15 @@ internal static class StatusCommand
 
     public static async Task<int> RunAsync(string? configOption, bool json, bool table)
     {
-        if (ConfigCommands.LoadTarget(configOption) is not { } target)
+        if (ConfigCommands.LoadTarget(configOption, out var missing) is not { } target)
         {
-            return 1;
+            // No config and no daemon: a first run. Nothing runs, so the answer is "not running", with the next step.
+            if (missing && (json || (Console.IsOutputRedirected && !table)))
+            {
+                Console.WriteLine(new JsonObject { ["daemon"] = null, ["config"] = ConfigLoader.ResolvePath(configOption), ["config_missing"] = true }.ToJsonString());
+            }
+
+            return missing ? ExitNotRunning : 1;
         }
 
         var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "status", TimeSpan.FromSeconds(10));

@@ -16,9 +16,9 @@ internal static class TopCommand
 
     public static async Task<int> RunAsync(string? configOption, TimeSpan interval, bool once, CancellationToken ct)
     {
-        if (ConfigCommands.LoadTarget(configOption) is not { } target)
+        if (ConfigCommands.LoadTarget(configOption, out var missing) is not { } target)
         {
-            return 1;
+            return missing ? StatusCommand.ExitNotRunning : 1;
         }
 
         var socket = target.Runtime.SocketPath;

@@ -18,6 +18,9 @@ public sealed record ConfigLoadResult(string Path, BrokerModel? Model, IReadOnly
     /// its files (status, stop, reload, logs) still work while an edit is being fixed.
     /// </summary>
     public RuntimeModel? Runtime { get; init; }
+
+    /// <summary>The file does not exist (a first run): the one error says to run <c>mcp-broker config init</c>.</summary>
+    public bool Missing { get; init; }
 }
 
 /// <summary>
@@ -45,16 +48,21 @@ public static class ConfigLoader
 
             text = File.ReadAllText(path);
         }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return new ConfigLoadResult(path, null, [ConfigIssue.Error("", MissingMessage(path))]) { Missing = true };
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            var hint = ex is FileNotFoundException or DirectoryNotFoundException
-                ? "; create one with 'mcp-broker config init' or pass --config PATH"
-                : "";
-            return new ConfigLoadResult(path, null, [ConfigIssue.Error("", $"cannot read {path}: {ex.Message}{hint}")]);
+            return new ConfigLoadResult(path, null, [ConfigIssue.Error("", $"cannot read {path}: {ex.Message}")]);
         }
 
         return Load(text, path, getEnv);
     }
+
+    /// <summary>What a command says when there is no config file yet.</summary>
+    public static string MissingMessage(string path) =>
+        $"no config at {path}; run 'mcp-broker config init' to write a commented starter there (or pass --config PATH, or set MCP_BROKER_CONFIG)";
 
     public static ConfigLoadResult Load(string yaml, string sourcePath, Func<string, string?>? getEnv = null)
     {
