@@ -98,7 +98,8 @@ public static class ConfigLoader
             }
         }
 
-        var located = issues.Select(i => document.Describe(i.Path) is { Length: > 0 } where ? i with { Message = $"{i.Message} ({where})" } : i).ToList();
+        // The document as a whole ("") is at line 1: no position worth adding (a syntax error names its own).
+        var located = issues.Select(i => i.Path.Length > 0 && document.Describe(i.Path) is { Length: > 0 } where ? i with { Message = $"{i.Message} ({where})" } : i).ToList();
         // A runtime read from a document whose runtime section had errors (and so fell back to the default) is no runtime.
         var runtimeTrusted = !issues.Any(i => i.Severity == IssueSeverity.Error && (i.Path.Length == 0 || i.Path == "runtime" || i.Path.StartsWith("runtime.", StringComparison.Ordinal)));
         return new ConfigLoadResult(sourcePath, model, located) { Runtime = model?.Runtime ?? (runtimeTrusted ? runtime : null) };
