@@ -49,15 +49,7 @@ internal static class StatusCommand
         }
         else
         {
-            var console = Console.IsOutputRedirected
-                ? AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = new AnsiConsoleOutput(Console.Out) })
-                : AnsiConsole.Console;
-            if (Console.IsOutputRedirected)
-            {
-                console.Profile.Width = 200;
-            }
-
-            Render(status, console, DateTimeOffset.UtcNow);
+            Render(status, Terminal.Console(), DateTimeOffset.UtcNow);
         }
 
         return 0;
@@ -70,10 +62,10 @@ internal static class StatusCommand
         console.MarkupLine($"[bold]mcp-broker[/] {Markup.Escape(Text(daemon["version"]))}: daemon pid {daemon["pid"]}, up {Ago(TimeSpan.FromSeconds(daemon["uptime_seconds"]!.GetValue<long>()))}, config {Markup.Escape(Text(daemon["config"]))}");
         if (status["config"] is { } config)
         {
-            console.MarkupLine($"config version {config["version"]}, loaded {Markup.Escape(Text(config["loaded_at"]))}");
+            console.MarkupLine($"config version {config["version"]}, loaded {Terminal.Time(config["loaded_at"])}");
             if (config["rejected"] is { } rejected)
             {
-                console.MarkupLine($"[red]the last change to the config was refused ({Markup.Escape(Text(rejected["at"]))}); the daemon keeps the last good one:[/]");
+                console.MarkupLine($"[red]the last change to the config was refused ({Terminal.Time(rejected["at"])}); the daemon keeps the last good one:[/]");
                 foreach (var error in rejected["errors"]!.AsArray())
                 {
                     console.MarkupLine($"[red]  {Markup.Escape(Text(error))}[/]");
@@ -100,15 +92,15 @@ internal static class StatusCommand
         }
 
         console.Write(sessions);
-        var upstreams = new Table().Title("upstreams").AddColumns("name", "state", "pid", "mode", "protocol", "sessions", "restarts", "tools", "idle", "auth", "last error");
+        // One row of plain cells per upstream; last errors, which are long, go below, wrapped at words.
+        string[] columns = ["name", "state", "pid", "mode", "protocol", "sessions", "restarts", "tools", "idle", "auth"];
+        var rows = new List<string[]>();
+        var errors = new List<(string Name, string Error)>();
         foreach (var upstream in status["upstreams"]!.AsArray())
         {
-            var state = Text(upstream!["state"]);
-            var colour = state switch { "running" => "green", "stopped" or "disabled" => "grey", "starting" => "yellow", _ => "red" };
-            var auth = Text(upstream["auth"]?["state"]);
-            upstreams.AddRow(
-                Markup.Escape(Text(upstream["name"])),
-                $"[{colour}]{Markup.Escape(state)}[/]",
+            rows.Add([
+                Text(upstream!["name"]),
+                Text(upstream["state"]),
                 string.Join(",", upstream["pids"]?.AsArray().Select(p => p!.ToString()) ?? []),
                 Text(upstream["mode"]) + (Text(upstream["transport"]) is "stdio" or "" ? "" : $" ({Text(upstream["transport"])})"),
                 Text(upstream["protocol"]),
@@ -116,12 +108,45 @@ internal static class StatusCommand
                 Text(upstream["restarts"]),
                 Text(upstream["tools"]),
                 upstream["idle_seconds"] is { } idle ? Ago(TimeSpan.FromSeconds(idle.GetValue<long>())) : "",
-                auth == "credentials_missing" || auth == "oauth_refresh_expired" ? $"[red]{Markup.Escape(auth)}[/]" : Markup.Escape(auth),
-                Markup.Escape(Text(upstream["last_error"])));
+                Text(upstream["auth"]?["state"]),
+            ]);
+            if (Text(upstream["last_error"]) is { Length: > 0 } error)
+            {
+                errors.Add((Text(upstream["name"]), error));
+            }
         }
 
-        console.Write(upstreams);
+        // A table only where it fits: a cell broken across lines breaks its word ("sequential-thi / nking").
+        var width = 1 + columns.Select((c, i) => rows.Select(r => r[i].Length).Append(c.Length).Max() + 3).Sum();
+        if (width <= console.Profile.Width)
+        {
+            var upstreams = new Table().Title("upstreams").AddColumns(columns);
+            foreach (var row in rows)
+            {
+                upstreams.AddRow([Markup.Escape(row[0]), $"[{Colour(row[1])}]{Markup.Escape(row[1])}[/]", .. row[2..9].Select(Markup.Escape),
+                    row[9] is "credentials_missing" or "oauth_refresh_expired" ? $"[red]{Markup.Escape(row[9])}[/]" : Markup.Escape(row[9])]);
+            }
+
+            console.Write(upstreams);
+        }
+        else
+        {
+            // Narrower than the table: one paragraph per upstream, "field value" pairs wrapped between words.
+            console.MarkupLine("[bold]upstreams[/]");
+            foreach (var row in rows)
+            {
+                var fields = string.Join(", ", columns.Skip(2).Zip(row.Skip(2)).Where(f => f.Second.Length > 0).Select(f => $"{f.First} {f.Second}"));
+                console.Write(new Markup($"  [bold]{Markup.Escape(row[0])}[/] [{Colour(row[1])}]{Markup.Escape(row[1])}[/]: {Markup.Escape(fields)}\n"));
+            }
+        }
+
+        foreach (var (name, error) in errors)
+        {
+            console.Write(new Paragraph($"last error of {name}: {error}\n", new Style(Color.Red)));
+        }
     }
+
+    private static string Colour(string state) => state switch { "running" => "green", "stopped" or "disabled" => "grey", "starting" => "yellow", _ => "red" };
 
     private static string Text(JsonNode? node) => node?.ToString() ?? "";
 

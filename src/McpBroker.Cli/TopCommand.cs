@@ -30,14 +30,7 @@ internal static class TopCommand
 
         if (once || Console.IsOutputRedirected)
         {
-            var console = Console.IsOutputRedirected
-                ? AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = new AnsiConsoleOutput(Console.Out) })
-                : AnsiConsole.Console;
-            if (Console.IsOutputRedirected)
-            {
-                console.Profile.Width = 200;
-            }
-
+            var console = Terminal.Console();
             console.Write(Frame(first, DateTimeOffset.UtcNow));
             return 0;
         }
@@ -90,7 +83,7 @@ internal static class TopCommand
     {
         var daemon = status["daemon"]!;
         var sessionsList = status["sessions"]!.AsArray();
-        var header = new Markup($"[bold]mcp-broker top[/] {Markup.Escape(Text(daemon["version"]))} · daemon pid {daemon["pid"]} · up {Ago(daemon["uptime_seconds"]!.GetValue<long>())} · {sessionsList.Count} session(s) · {now:HH:mm:ss} UTC · Ctrl+C or q quits");
+        var header = new Markup($"[bold]mcp-broker top[/] {Markup.Escape(Text(daemon["version"]))} · daemon pid {daemon["pid"]} · up {Ago(daemon["uptime_seconds"]!.GetValue<long>())} · {sessionsList.Count} session(s) · {Terminal.Time(now)} · Ctrl+C or q quits");
 
         var upstreams = new Table().Title("upstreams").AddColumns("name", "state", "pid", "mode", "sessions", "in flight", "queued", "calls", "errors", "p50 ms", "p95 ms", "restarts", "auth", "last error");
         foreach (var u in status["upstreams"]!.AsArray())
@@ -103,7 +96,7 @@ internal static class TopCommand
                 string.Join(",", u["pids"]?.AsArray().Select(p => p!.ToString()) ?? []),
                 Markup.Escape(Text(u["mode"])), Text(u["sessions"]), Text(u["in_flight"]), Text(u["queued"]), Text(u["calls"]),
                 u["errors"]?.GetValue<long>() > 0 ? $"[red]{u["errors"]}[/]" : Text(u["errors"]),
-                Text(latency?["p50"]), Text(latency?["p95"]), Text(u["restarts"]),
+                Terminal.Ms(latency?["p50"]), Terminal.Ms(latency?["p95"]), Text(u["restarts"]),
                 Markup.Escape(Text(u["auth"]?["state"])), Markup.Escape(Text(u["last_error"]).Split('\n')[0]));
         }
 
@@ -123,8 +116,8 @@ internal static class TopCommand
         foreach (var c in status["recent_calls"]?.AsArray().Take(RecentRows) ?? [])
         {
             var outcome = Text(c!["outcome"]);
-            calls.AddRow(c["at"]!.GetValue<DateTimeOffset>().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(Text(c["profile"])),
-                Markup.Escape(Text(c["upstream"])), Markup.Escape(Text(c["tool"])), Text(c["duration_ms"]),
+            calls.AddRow(c["at"]!.GetValue<DateTimeOffset>().ToLocalTime().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(Text(c["profile"])),
+                Markup.Escape(Text(c["upstream"])), Markup.Escape(Text(c["tool"])), Terminal.Ms(c["duration_ms"]),
                 outcome == "ok" ? "[green]ok[/]" : $"[red]{Markup.Escape(outcome)}[/]");
         }
 
