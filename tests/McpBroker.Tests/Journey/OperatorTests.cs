@@ -202,7 +202,7 @@ public sealed class OperatorTests
     }
 
     [Fact]
-    public async Task ProfileValidate_RunsEachUpstreamsSmokeProbeThroughTheShim_AndFailsOnAMissingOrWrongProbe()
+    public async Task ProfileValidate_RunsEachUpstreamsSmokeProbeThroughTheShim_FailsOnAWrongProbe_AndSaysNotProbedWithoutOne()
     {
         await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
             schema_version: 1
@@ -211,6 +211,7 @@ public sealed class OperatorTests
               default: { upstreams: [t] }
               raw: { compact_tools_enabled: false, upstreams: [t] }
               all: { upstreams: [t, bare, wrong] }
+              bare_only: { upstreams: [bare] }
             upstreams:
               t:
                 command: "{{Repo.TestUpstream}}"
@@ -237,8 +238,10 @@ public sealed class OperatorTests
         Assert.False(report.GetProperty("ok").GetBoolean());
         var upstreams = report.GetProperty("upstreams").EnumerateArray().ToDictionary(u => u.GetProperty("upstream").GetString()!);
         Assert.True(upstreams["t"].GetProperty("ok").GetBoolean());
-        Assert.Equal("probe", upstreams["bare"].GetProperty("failed_step").GetString());
-        Assert.Contains("add upstreams.bare.smoke", upstreams["bare"].GetProperty("error").GetString());
+        // Without a probe an upstream is not probed, not failed (every imported upstream starts without one).
+        Assert.True(upstreams["bare"].GetProperty("ok").GetBoolean());
+        Assert.False(upstreams["bare"].GetProperty("probed").GetBoolean());
+        Assert.Equal(7, upstreams["bare"].GetProperty("tools").GetInt32()); // the tools this profile sees of it
         Assert.Equal("arguments", upstreams["wrong"].GetProperty("failed_step").GetString());
         Assert.Contains("do not fit w.echo's input schema", upstreams["wrong"].GetProperty("error").GetString());
         Assert.Equal("running", upstreams["t"].GetProperty("state").GetString());
@@ -246,6 +249,11 @@ public sealed class OperatorTests
         var unknown = await env.RunCliAsync("profile", "validate", "nope", "--config", env.ConfigPath);
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("no profile named 'nope'", unknown.Stderr);
+
+        var unprobed = await env.RunCliAsync("profile", "validate", "bare_only", "--config", env.ConfigPath);
+        Assert.True(unprobed.ExitCode == 0, unprobed.Stdout + unprobed.Stderr);
+        Assert.Contains("--    bare: not probed (7 tool(s) listed); add upstreams.bare.smoke: {query, tool, arguments}", unprobed.Stdout);
+        Assert.Contains("profile 'bare_only': 0 upstream(s) pass their smoke probes (1 without a smoke probe, not probed)", unprobed.Stdout);
 
         // Parity: the compact and the raw profile list different tools, and their probes agree (the same call, the same answer).
         var parity = await env.RunCliAsync("profile", "parity", "default", "raw", "--config", env.ConfigPath);
