@@ -28,7 +28,7 @@ internal static class MeasureCommand
 
         if (!model.Profiles.TryGetValue(profileName, out var profile))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return 1;
         }
 

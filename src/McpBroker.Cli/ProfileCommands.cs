@@ -26,7 +26,7 @@ internal static class ProfileCommands
 
         if (!model.Profiles.TryGetValue(profileName, out var profile))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return 1;
         }
 
@@ -80,7 +80,7 @@ internal static class ProfileCommands
 
         foreach (var name in new[] { a, b }.Where(n => !model.Profiles.ContainsKey(n)))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{name}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            Console.Error.WriteLine($"mcp-broker: no profile named '{name}' in {model.SourcePath}{DidYouMean.Hint(name, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return 1;
         }
 

@@ -261,9 +261,15 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
 var parse = root.Parse(args.Length == 0 ? ["--help"] : args);
 if (parse.Errors.Count > 0)
 {
-    foreach (var error in parse.Errors)
+    // A mistyped word gets the command's nearest subcommand or option; "required command" beside it is only noise.
+    var command = parse.CommandResult.Command;
+    var words = command.Subcommands.Select(c => c.Name)
+        .Concat(command.Options.Concat(root.Options.Where(o => o.Recursive)).SelectMany(o => o.Aliases.Prepend(o.Name)));
+    var unrecognized = parse.Errors.Where(e => e.Message.StartsWith("Unrecognized command or argument", StringComparison.Ordinal)).ToList();
+    foreach (var error in unrecognized.Count > 0 ? unrecognized : parse.Errors)
     {
-        Console.Error.WriteLine($"mcp-broker: {error.Message}");
+        var token = error.Message.Split('\'') is [_, var word, ..] ? word : "";
+        Console.Error.WriteLine($"mcp-broker: {error.Message.TrimEnd('.')}{(token.Length > 0 ? DidYouMean.Hint(token, words) : "")}");
     }
 
     Console.Error.WriteLine("Run 'mcp-broker --help' for usage.");

@@ -24,7 +24,7 @@ internal static class ToolsCommands
 
         if (model.FindUpstream(upstream) is not { } found)
         {
-            Console.Error.WriteLine($"mcp-broker: no upstream named '{upstream}' in {model.SourcePath}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
+            Console.Error.WriteLine($"mcp-broker: no upstream named '{upstream}' in {model.SourcePath}{DidYouMean.Hint(upstream, model.Upstreams.Select(u => u.Name))}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
             return 1;
         }
 
@@ -57,7 +57,7 @@ internal static class ToolsCommands
 
         if (profile is not null && !model.Profiles.ContainsKey(profile))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profile}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            Console.Error.WriteLine($"mcp-broker: no profile named '{profile}' in {model.SourcePath}{DidYouMean.Hint(profile, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return 1;
         }
 
@@ -110,7 +110,7 @@ internal static class ToolsCommands
 
         if (profileName is not null && !model.Profiles.ContainsKey(profileName))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return 1;
         }
 

@@ -95,4 +95,26 @@ public sealed class FirstRunTests
         Assert.False(File.Exists(Path.Combine(env.Root, "other.yaml")));
         Assert.False(File.Exists(clientFile));
     }
+
+    [Fact]
+    public async Task Typos_InCommandsOptionsProfilesAndUpstreams_GetTheNameMeant()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root));
+
+        var command = await env.RunCliAsync("stauts", "--config", env.ConfigPath);
+        Assert.Equal(2, command.ExitCode);
+        Assert.Contains("Unrecognized command or argument 'stauts'; did you mean 'status'?", command.Stderr);
+        Assert.DoesNotContain("Required command", command.Stderr);
+        var option = await env.RunCliAsync("status", "--jsno", "--config", env.ConfigPath);
+        Assert.Contains("'--jsno'; did you mean '--json'?", option.Stderr);
+
+        var profile = await env.RunCliAsync("measure", "--profile", "rwa", "--config", env.ConfigPath);
+        Assert.Equal(1, profile.ExitCode);
+        Assert.Contains("no profile named 'rwa'", profile.Stderr);
+        Assert.Contains("did you mean 'raw'?", profile.Stderr);
+        var upstream = await env.RunCliAsync("logs", "--upstream", "tt", "--config", env.ConfigPath);
+        Assert.Equal(1, upstream.ExitCode);
+        Assert.Contains("no upstream named 'tt'", upstream.Stderr);
+        Assert.Contains("did you mean 't'?", upstream.Stderr);
+    }
 }
