@@ -112,18 +112,18 @@ internal static class TopCommand
             sessions.AddRow("[grey]none[/]", "", "");
         }
 
-        var calls = new Table().Title("recent calls").AddColumns("at", "profile", "upstream", "tool", "ms", "outcome");
+        var calls = new Table().Title("recent calls").AddColumns("at", "client", "profile", "upstream", "tool", "ms", "outcome");
         foreach (var c in status["recent_calls"]?.AsArray().Take(RecentRows) ?? [])
         {
-            var outcome = Text(c!["outcome"]);
-            calls.AddRow(c["at"]!.GetValue<DateTimeOffset>().ToLocalTime().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(Text(c["profile"])),
-                Markup.Escape(Text(c["upstream"])), Markup.Escape(Text(c["tool"])), Terminal.Ms(c["duration_ms"]),
+            var outcome = Text(c!["outcome"]) + (c["refused"] is not null ? " (refused)" : "");
+            calls.AddRow(c["at"]!.GetValue<DateTimeOffset>().ToLocalTime().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(Text(c["client"])),
+                Markup.Escape(Text(c["profile"])), Markup.Escape(Text(c["upstream"])), Markup.Escape(Text(c["tool"])), Terminal.Ms(c["duration_ms"]),
                 outcome == "ok" ? "[green]ok[/]" : $"[red]{Markup.Escape(outcome)}[/]");
         }
 
         if (calls.Rows.Count == 0)
         {
-            calls.AddRow("[grey]none yet[/]", "", "", "", "", "");
+            calls.AddRow("[grey]none yet[/]", "", "", "", "", "", "");
         }
 
         // The daemon's figures (Facade.ProfileContext): the same broker.status, measure and tools count give.

@@ -62,11 +62,13 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
             ["recent_calls"] = new JsonArray([.. calls.Recent().Select(c => (JsonNode)new JsonObject
             {
                 ["at"] = new DateTimeOffset(c.AtTicks, TimeSpan.Zero),
+                ["client"] = c.Client,
                 ["profile"] = c.Profile,
                 ["upstream"] = c.Upstream,
                 ["tool"] = c.Tool,
-                ["duration_ms"] = Telemetry.CallLog.Ms(c.ElapsedTicks),
+                ["duration_ms"] = c.Refused ? null : Telemetry.CallLog.Ms(c.ElapsedTicks),
                 ["outcome"] = c.Outcome,
+                ["refused"] = c.Refused ? true : null,
             })]),
             ["context"] = withContext ? Context(model) : null,
         };

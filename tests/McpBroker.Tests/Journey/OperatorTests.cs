@@ -18,14 +18,20 @@ public sealed class OperatorTests
         var client = await env.ConnectAsync("raw");
         var pid = int.Parse(await BrokerEnvironment.CallTextAsync(client, "t.pid", []));
         await BrokerEnvironment.CallTextAsync(client, "t.echo", new() { ["message"] = "private words" });
+        // Refused before any upstream sees them: a mutating tool the profile does not allow, a name that is no tool.
+        Assert.True((await client.CallToolAsync("t.add_tool", new Dictionary<string, object?>())).IsError);
+        Assert.True((await client.CallToolAsync("t.no_such_tool", new Dictionary<string, object?>())).IsError);
 
         var top = await env.RunCliAsync("top", "--once", "--config", env.ConfigPath);
         Assert.Equal(0, top.ExitCode);
         Assert.Contains($"daemon pid {env.DaemonPid}", top.Stdout);
         Assert.Contains("1 session(s)", top.Stdout);
-        // name, state, pid, mode, sessions, in flight, queued, calls, errors
+        // name, state, pid, mode, sessions, in flight, queued, calls, errors (refusals reached no upstream: t counts two calls)
         Assert.Matches($@"│\s+t\s+│\s+running\s+│\s+{pid}\s+│\s+shared\s+│\s+1\s+│\s+0\s+│\s+0\s+│\s+2\s+│\s+0\s+│", top.Stdout);
-        Assert.Matches(@"│\s+\d\d:\d\d:\d\d\s+│\s+raw\s+│\s+t\s+│\s+echo\s+│\s+[\d.]+\s+│\s+ok\s+│", top.Stdout);
+        // at, client, profile, upstream, tool, ms, outcome
+        Assert.Matches(@"│\s+\d\d:\d\d:\d\d\s+│\s+xunit\s+│\s+raw\s+│\s+t\s+│\s+echo\s+│\s+[\d.]+\s+│\s+ok\s+│", top.Stdout);
+        Assert.Matches(@"│\s+xunit\s+│\s+raw\s+│\s+t\s+│\s+add_tool\s+│\s+│\s+mutating_not_allowed \(refused\)\s+│", top.Stdout);
+        Assert.Matches(@"│\s+xunit\s+│\s+raw\s+│\s+│\s+t\.no_such_tool\s+│\s+│\s+unknown_tool \(refused\)\s+│", top.Stdout);
         Assert.Matches(@"│\s+raw\s+│\s+raw\s+│\s+1 of 1\s+│", top.Stdout);
         Assert.Contains("xunit (journey-test 1)", top.Stdout);
         Assert.DoesNotContain("private words", top.Stdout);

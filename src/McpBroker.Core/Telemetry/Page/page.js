@@ -78,8 +78,8 @@ function render(status) {
     tr.dataset.upstream = c.upstream;
     tr.dataset.outcome = c.outcome;
     return [
-      cell(new Date(c.at).toLocaleTimeString()), cell(c.profile), cell(c.upstream), cell(c.tool), cell(ms(c.duration_ms)),
-      cell(c.outcome, c.outcome === "ok" ? "outcome-ok" : "outcome-error"),
+      cell(new Date(c.at).toLocaleTimeString()), cell(c.client), cell(c.profile), cell(c.upstream), cell(c.tool), cell(ms(c.duration_ms)),
+      cell(c.refused ? `${c.outcome} (refused)` : c.outcome, c.outcome === "ok" ? "outcome-ok" : "outcome-error"),
     ];
   }, "no calls yet");
 
