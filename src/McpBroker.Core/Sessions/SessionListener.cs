@@ -33,6 +33,7 @@ internal sealed partial class SessionListener(
     public const int MaxHelloBytes = 16 * 1024;
     private static readonly TimeSpan s_helloTimeout = TimeSpan.FromSeconds(10);
     private readonly ILogger _logger = loggerFactory.CreateLogger<SessionListener>();
+    private readonly ClientErrorLogging _sessionLogging = new(loggerFactory);
     private readonly ConcurrentDictionary<Task, byte> _connections = new();
     private readonly TimeSpan _drainLimit = services.Config.Current.Upstreams.Select(u => u.CallTimeout + u.StartTimeout).DefaultIfEmpty(TimeSpan.FromSeconds(30)).Max();
 
@@ -196,7 +197,7 @@ internal sealed partial class SessionListener(
         try
         {
             var transport = new StreamServerTransport(new DrainingInputStream(stream, pending, _drainLimit), new OneWritePerMessage(stream), sessionId, loggerFactory);
-            await using var server = McpServer.Create(transport, options, loggerFactory);
+            await using var server = McpServer.Create(transport, options, _sessionLogging);
             await session.RunAsync(server, ct);
         }
         finally
