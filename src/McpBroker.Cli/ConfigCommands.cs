@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using McpBroker.Config;
 
 namespace McpBroker.Cli;
@@ -27,9 +28,26 @@ internal static class ConfigCommands
         return 0;
     }
 
-    public static int Validate(string? configOption)
+    public static int Validate(string? configOption, bool json = false)
     {
         var result = ConfigLoader.LoadFile(ConfigLoader.ResolvePath(configOption));
+        if (json)
+        {
+            // One object on stdout: every issue with its YAML path; the exit code as without --json.
+            JsonArray Issues(IEnumerable<ConfigIssue> issues) => [.. issues.Select(i => (JsonNode)new JsonObject { ["path"] = i.Path, ["message"] = i.Message })];
+            Console.WriteLine(new JsonObject
+            {
+                ["path"] = result.Path,
+                ["valid"] = result.IsValid,
+                ["missing"] = result.Missing ? true : null,
+                ["upstreams"] = result.Model?.Upstreams.Count,
+                ["profiles"] = result.Model?.Profiles.Count,
+                ["errors"] = Issues(result.Errors),
+                ["warnings"] = Issues(result.Warnings),
+            }.ToJsonString());
+            return result.IsValid ? 0 : 1;
+        }
+
         foreach (var issue in result.Issues)
         {
             Console.Error.WriteLine(issue);

@@ -32,8 +32,9 @@ var initDryRun = DryRun("Print the starter config and where it would go; write n
 var init = new Command("init", "Write a commented starter config") { force, initDryRun };
 init.SetAction(r => ConfigCommands.Init(r.GetValue(configOption), r.GetValue(force), r.GetValue(initDryRun)));
 
-var validate = new Command("validate", "Check the config: exit 0 valid, 1 invalid (every error on stderr)");
-validate.SetAction(r => ConfigCommands.Validate(r.GetValue(configOption)));
+var configValidateJson = new Option<bool>("--json") { Description = "Print one JSON object: valid, every error and warning with its YAML path" };
+var validate = new Command("validate", "Check the config: exit 0 valid, 1 invalid (every error on stderr)") { configValidateJson };
+validate.SetAction(r => ConfigCommands.Validate(r.GetValue(configOption), r.GetValue(configValidateJson)));
 
 var show = new Command("show", "Print the resolved config, secrets redacted");
 show.SetAction(r => ConfigCommands.Show(r.GetValue(configOption)));
@@ -55,8 +56,9 @@ var reload = new Command("reload", "Make the running daemon read its config now 
 reload.SetAction((r, ct) => DaemonCommands.ReloadAsync(r.GetValue(configOption)));
 daemon.Subcommands.Add(reload);
 
-var reap = new Command("reap", "Stop upstream processes left behind by a daemon that died, and report each");
-reap.SetAction((r, ct) => DaemonCommands.ReapAsync(r.GetValue(configOption)));
+var reapJson = new Option<bool>("--json") { Description = "Print one JSON object: each process reaped and how" };
+var reap = new Command("reap", "Stop upstream processes left behind by a daemon that died, and report each") { reapJson };
+reap.SetAction((r, ct) => DaemonCommands.ReapAsync(r.GetValue(configOption), r.GetValue(reapJson)));
 daemon.Subcommands.Add(reap);
 
 var upstreamName = new Argument<string>("NAME") { Description = "Upstream name, as in the config" };

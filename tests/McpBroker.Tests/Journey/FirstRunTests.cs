@@ -117,4 +117,28 @@ public sealed class FirstRunTests
         Assert.Contains("no upstream named 'tt'", upstream.Stderr);
         Assert.Contains("did you mean 't'?", upstream.Stderr);
     }
+
+    [Fact]
+    public async Task ConfigValidateAndDaemonReap_Json_IsOneObject_WithTheSameExitCode()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root));
+        var bad = Path.Combine(env.Root, "bad.yaml");
+        await File.WriteAllTextAsync(bad, "schema_version: 1\nupstreams:\n  a: { comand: x }\n");
+
+        var valid = await env.RunCliAsync("config", "validate", "--json", "--config", env.ConfigPath);
+        Assert.Equal(0, valid.ExitCode);
+        var ok = JsonDocument.Parse(valid.Stdout).RootElement;
+        Assert.True(ok.GetProperty("valid").GetBoolean());
+        Assert.Equal(1, ok.GetProperty("upstreams").GetInt32());
+
+        var invalid = await env.RunCliAsync("config", "validate", "--json", "--config", bad);
+        Assert.Equal(1, invalid.ExitCode);
+        var errors = JsonDocument.Parse(invalid.Stdout).RootElement.GetProperty("errors").EnumerateArray().ToList();
+        Assert.Contains(errors, e => e.GetProperty("path").GetString() == "upstreams.a.comand");
+        Assert.Contains(errors, e => e.GetProperty("path").GetString() == "upstreams.a.command");
+
+        var reap = await env.RunCliAsync("daemon", "reap", "--json", "--config", env.ConfigPath);
+        Assert.Equal(0, reap.ExitCode);
+        Assert.Equal(0, JsonDocument.Parse(reap.Stdout).RootElement.GetProperty("reaped").GetArrayLength());
+    }
 }
