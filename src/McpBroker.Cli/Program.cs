@@ -67,8 +67,9 @@ restart.SetAction((r, ct) => DaemonCommands.RestartUpstreamAsync(r.GetValue(conf
 
 var approveUpstream = new Argument<string>("UPSTREAM") { Description = "Upstream name, as in the config" };
 var approveTool = new Argument<string?>("TOOL") { Description = "The upstream's own tool name (default: every tool it lists now)", Arity = ArgumentArity.ZeroOrOne };
-var approve = new Command("approve", "Approve an upstream's tool definitions as it lists them now: pinned tools leave quarantine") { approveUpstream, approveTool };
-approve.SetAction((r, ct) => ToolsCommands.ApproveAsync(r.GetValue(configOption), r.GetValue(approveUpstream)!, r.GetValue(approveTool)));
+var approveJson = new Option<bool>("--json") { Description = "Print one JSON object: ok, and what was approved or why not" };
+var approve = new Command("approve", "Approve an upstream's tool definitions as it lists them now: pinned tools leave quarantine") { approveUpstream, approveTool, approveJson };
+approve.SetAction((r, ct) => ToolsCommands.ApproveAsync(r.GetValue(configOption), r.GetValue(approveUpstream)!, r.GetValue(approveTool), r.GetValue(approveJson)));
 
 var warmProfile = new Option<string?>("--profile") { Description = "Only the upstreams this profile sees (default: every enabled upstream)" };
 var warmJson = new Option<bool>("--json") { Description = "Print one JSON object" };

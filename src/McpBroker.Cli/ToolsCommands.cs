@@ -15,7 +15,7 @@ internal static class ToolsCommands
     /// Approves an upstream's tools as the upstream lists them now (all, or one), through the daemon, which starts if
     /// needed: only the daemon can ask the upstream what it serves, and it must take the approval in at once.
     /// </summary>
-    public static async Task<int> ApproveAsync(string? configOption, string upstream, string? tool)
+    public static async Task<int> ApproveAsync(string? configOption, string upstream, string? tool, bool json = false)
     {
         if (ConfigCommands.Load(configOption) is not { } model)
         {
@@ -34,6 +34,17 @@ internal static class ToolsCommands
         }
 
         var answer = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "approve", found.StartTimeout + TimeSpan.FromSeconds(30), upstream, tool);
+        if (json)
+        {
+            Console.WriteLine(new JsonObject
+            {
+                ["upstream"] = upstream, ["tool"] = tool, ["ok"] = answer is { Ok: true },
+                ["message"] = answer is { Ok: true } ? answer.Message : null,
+                ["error"] = answer is { Ok: true } ? null : answer?.Error?.Message ?? "the daemon did not answer",
+            }.ToJsonString());
+            return answer is { Ok: true } ? 0 : 1;
+        }
+
         if (answer is { Ok: true })
         {
             Console.WriteLine(answer.Message);
