@@ -297,7 +297,7 @@ internal static class AuthCommands
 
         if (model.FindUpstream(name) is not { } upstream)
         {
-            Console.Error.WriteLine($"mcp-broker: no upstream named '{name}'; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
+            Console.Error.WriteLine($"mcp-broker: no upstream named '{name}'{DidYouMean.Hint(name, model.Upstreams.Select(u => u.Name))}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
             return null;
         }
 

@@ -22,16 +22,11 @@ internal static partial class CatalogFill
     private static readonly TimeSpan s_silentDownload = TimeSpan.FromSeconds(3);
 
     /// <summary>
-    /// Before a command that is about to need the profile's tools: on a terminal, fills the catalog first with the
-    /// live table, so a slow first start is seen as it happens; elsewhere leaves the fill to the command itself.
+    /// Before a command that is about to need the profile's tools: fills the catalog first, with the live table on a
+    /// terminal, so a slow first start is seen as it happens (and an upstream without a probe still gets listed).
     /// </summary>
-    public static async Task ShowOnTerminalAsync(BrokerModel model, string profile, bool json, CancellationToken ct)
-    {
-        if (!json && !Console.IsOutputRedirected)
-        {
-            await RunAsync(model, profile, show: true, ct);
-        }
-    }
+    public static async Task FillAsync(BrokerModel model, string profile, bool json, CancellationToken ct) =>
+        await RunAsync(model, profile, show: !json && !Console.IsOutputRedirected, ct);
 
     /// <summary>Fills the catalog for the profile's upstreams; per upstream its tool count or error, or null when the daemon did not answer.</summary>
     /// <param name="plain">Progress as plain lines on stdout (for output that is not a terminal) instead of nothing.</param>

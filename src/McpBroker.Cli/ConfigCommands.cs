@@ -1,16 +1,24 @@
+using System.Text.Json.Nodes;
 using McpBroker.Config;
 
 namespace McpBroker.Cli;
 
 internal static class ConfigCommands
 {
-    public static int Init(string? configOption, bool force)
+    public static int Init(string? configOption, bool force, bool dryRun = false)
     {
         var path = ConfigLoader.ResolvePath(configOption);
         if (File.Exists(path) && !force)
         {
             Console.Error.WriteLine($"mcp-broker: {path} already exists; pass --force to overwrite it");
             return 1;
+        }
+
+        if (dryRun)
+        {
+            Console.Write(ConfigLoader.StarterYaml);
+            Console.Error.WriteLine($"(dry run: this is what 'mcp-broker config init' would write to {path}; nothing was written)");
+            return 0;
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -20,9 +28,26 @@ internal static class ConfigCommands
         return 0;
     }
 
-    public static int Validate(string? configOption)
+    public static int Validate(string? configOption, bool json = false)
     {
         var result = ConfigLoader.LoadFile(ConfigLoader.ResolvePath(configOption));
+        if (json)
+        {
+            // One object on stdout: every issue with its YAML path; the exit code as without --json.
+            JsonArray Issues(IEnumerable<ConfigIssue> issues) => [.. issues.Select(i => (JsonNode)new JsonObject { ["path"] = i.Path, ["message"] = i.Message })];
+            Console.WriteLine(new JsonObject
+            {
+                ["path"] = result.Path,
+                ["valid"] = result.IsValid,
+                ["missing"] = result.Missing ? true : null,
+                ["upstreams"] = result.Model?.Upstreams.Count,
+                ["profiles"] = result.Model?.Profiles.Count,
+                ["errors"] = Issues(result.Errors),
+                ["warnings"] = Issues(result.Warnings),
+            }.ToJsonString());
+            return result.IsValid ? 0 : 1;
+        }
+
         foreach (var issue in result.Issues)
         {
             Console.Error.WriteLine(issue);
@@ -62,9 +87,13 @@ internal static class ConfigCommands
     /// logs). An invalid config still names its runtime root, so a half-finished edit does not lock the operator out
     /// of the daemon that runs on the last good one; a warning says the file needs fixing.
     /// </summary>
-    public static DaemonTarget? LoadTarget(string? configOption)
+    public static DaemonTarget? LoadTarget(string? configOption) => LoadTarget(configOption, out _);
+
+    /// <param name="missing">There is no config file and no daemon running for that path (a first run).</param>
+    public static DaemonTarget? LoadTarget(string? configOption, out bool missing)
     {
         var result = ConfigLoader.LoadFile(ConfigLoader.ResolvePath(configOption));
+        missing = false;
         var running = RunningRoot(result.Path);
         if (result.Model is { } model)
         {
@@ -80,6 +109,7 @@ internal static class ConfigCommands
 
         if ((result.Runtime?.Root ?? running) is not { } root)
         {
+            missing = result.Missing;
             ReportInvalid(result);
             return null;
         }
@@ -121,6 +151,12 @@ internal static class ConfigCommands
 
     private static void ReportInvalid(ConfigLoadResult result)
     {
+        if (result.Missing)
+        {
+            Console.Error.WriteLine($"mcp-broker: {ConfigLoader.MissingMessage(result.Path)}");
+            return;
+        }
+
         foreach (var issue in result.Issues)
         {
             Console.Error.WriteLine(issue);

@@ -101,7 +101,7 @@ internal static class DaemonCommands
         return 1;
     }
 
-    public static async Task<int> ReapAsync(string? configOption)
+    public static async Task<int> ReapAsync(string? configOption, bool json = false)
     {
         if (ConfigCommands.LoadTarget(configOption) is not { } target)
         {
@@ -109,6 +109,18 @@ internal static class DaemonCommands
         }
 
         var results = await new ProcessRecords(target.Runtime.RunDir).ReapOrphansAsync();
+        if (json)
+        {
+            Console.WriteLine(new System.Text.Json.Nodes.JsonObject
+            {
+                ["reaped"] = new System.Text.Json.Nodes.JsonArray([.. results.Select(r => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+                {
+                    ["upstream"] = r.Record.Upstream, ["pid"] = r.Record.Pid, ["pgid"] = r.Record.Pgid, ["owner_pid"] = r.Record.OwnerPid, ["outcome"] = r.Outcome,
+                })]),
+            }.ToJsonString());
+            return results.Any(r => r.Outcome.StartsWith("still running", StringComparison.Ordinal)) ? 1 : 0;
+        }
+
         foreach (var r in results)
         {
             Console.WriteLine($"{r.Record.Upstream}: pid {r.Record.Pid}{(r.Record.Pgid > 0 ? $" (group {r.Record.Pgid})" : "")} left by dead daemon {r.Record.OwnerPid}: {r.Outcome}");

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using McpBroker.Auth;
 using McpBroker.Clients;
 using McpBroker.Config;
@@ -10,37 +11,73 @@ namespace McpBroker.Cli;
 /// <summary>
 /// Checks what usually goes wrong and says how to fix it: the config, the daemon, its socket and lock, stale files,
 /// orphaned upstream processes, upstream commands, secrets, each client's config entry, versions. One line per finding
-/// with its fix; it changes nothing. Exit 0 when all is well, 1 when the worst finding is a warning, 2 for a problem.
+/// with its fix (or one JSON object with --json); it changes nothing. Exit 0 when nothing is broken (warnings and tips
+/// may be listed), 1 when something is (a problem), as every command's 1 means failure.
 /// </summary>
 internal static class DoctorCommand
 {
-    public const int ExitWarning = 1;
-    public const int ExitProblem = 2;
+    public const int ExitProblem = 1;
 
-    public static async Task<int> RunAsync(string? configOption)
+    public static async Task<int> RunAsync(string? configOption, bool json = false)
     {
-        var (warnings, problems) = (0, 0);
-        void Ok(string text) => Console.WriteLine($"ok       {text}");
+        var (warnings, problems, tips) = (0, 0, 0);
+        var findings = new JsonArray();
+        void Report(string level, string label, string text, string? fix)
+        {
+            findings.Add(new JsonObject { ["level"] = level, ["text"] = text, ["fix"] = fix });
+            if (!json)
+            {
+                Console.WriteLine($"{label,-9}{text}{(fix is null ? "" : level == "tip" ? $"; next: {fix}" : $"; fix: {fix}")}");
+            }
+        }
+
+        void Ok(string text) => Report("ok", "ok", text, null);
         void Warn(string text, string fix)
         {
             warnings++;
-            Console.WriteLine($"WARN     {text}; fix: {fix}");
+            Report("warning", "WARN", text, fix);
         }
 
         void Problem(string text, string fix)
         {
             problems++;
-            Console.WriteLine($"PROBLEM  {text}; fix: {fix}");
+            Report("problem", "PROBLEM", text, fix);
+        }
+
+        // Not a fault: something declared that is not done yet (a client in the config not wired yet).
+        void Tip(string text, string fix)
+        {
+            tips++;
+            Report("tip", "TIP", text, fix);
         }
 
         int Verdict()
         {
-            Console.WriteLine(problems + warnings == 0 ? "no problems found" : $"{problems} problem(s), {warnings} warning(s)");
-            return problems > 0 ? ExitProblem : warnings > 0 ? ExitWarning : 0;
+            if (json)
+            {
+                Console.WriteLine(new JsonObject
+                {
+                    ["ok"] = problems == 0, ["problems"] = problems, ["warnings"] = warnings, ["tips"] = tips, ["findings"] = findings,
+                }.ToJsonString());
+            }
+            else
+            {
+                Console.WriteLine(problems + warnings == 0
+                    ? $"no problems found{(tips > 0 ? $" ({tips} tip(s) above)" : "")}"
+                    : $"{problems} problem(s), {warnings} warning(s){(tips > 0 ? $", {tips} tip(s)" : "")}");
+            }
+
+            return problems > 0 ? ExitProblem : 0;
         }
 
         Ok($"mcp-broker {BrokerInfo.Version} on .NET {Environment.Version}");
         var load = ConfigLoader.LoadFile(ConfigLoader.ResolvePath(configOption));
+        if (load.Missing)
+        {
+            Problem($"no config at {load.Path}", "mcp-broker config init (writes a commented starter there), or pass --config PATH");
+            return Verdict();
+        }
+
         if (load.Model is not { } model)
         {
             Problem($"config {load.Path} is invalid ({load.Errors.Count()} error(s))", $"run 'mcp-broker config validate --config {load.Path}' and fix what it lists");
@@ -62,7 +99,7 @@ internal static class DoctorCommand
         }
 
         CheckUpstreams(model, Ok, Problem);
-        CheckClients(model, Ok, Warn, Problem);
+        CheckClients(model, Ok, Warn, Problem, Tip);
         return Verdict();
     }
 
@@ -172,7 +209,7 @@ internal static class DoctorCommand
     }
 
     /// <summary>Each configured client's file has the broker's entry, enabled, with the intended profile and config.</summary>
-    private static void CheckClients(BrokerModel model, Action<string> ok, Action<string, string> warn, Action<string, string> problem)
+    private static void CheckClients(BrokerModel model, Action<string> ok, Action<string, string> warn, Action<string, string> problem, Action<string, string> tip)
     {
         var covered = model.Upstreams.Where(u => u.Mode != UpstreamMode.Disabled).Select(ClientImport.Identity).ToHashSet(StringComparer.Ordinal);
         foreach (var client in model.Clients.Values)
@@ -193,7 +230,8 @@ internal static class DoctorCommand
 
             if (servers.FirstOrDefault(s => s.Name == client.EntryName) is not { } entry)
             {
-                problem($"client {client.Name}: {client.ConfigPath} has no '{client.EntryName}' server entry{(File.Exists(path) ? "" : " (the file does not exist)")}", apply);
+                // Declared but not applied yet: the next step, not a fault.
+                tip($"client {client.Name}: {client.ConfigPath} has no '{client.EntryName}' server entry{(File.Exists(path) ? "" : " (the file does not exist)")}", apply);
                 continue;
             }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using McpBroker.Config;
 using McpBroker.Daemon;
 
 namespace McpBroker.Cli;
@@ -28,7 +29,7 @@ internal static class LogsCommand
 
         if (upstream is not null && target.Model is { } model && model.FindUpstream(upstream) is null)
         {
-            Console.Error.WriteLine($"mcp-broker: no upstream named '{upstream}' in {model.SourcePath}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
+            Console.Error.WriteLine($"mcp-broker: no upstream named '{upstream}' in {model.SourcePath}{DidYouMean.Hint(upstream, model.Upstreams.Select(u => u.Name))}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
             return 1;
         }
 

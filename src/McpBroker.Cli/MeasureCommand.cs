@@ -13,8 +13,9 @@ namespace McpBroker.Cli;
 
 /// <summary>
 /// <c>mcp-broker measure</c>: what a profile's tools/list costs a model, against what its upstreams' raw tools
-/// would cost. Both lists come from real sessions with the daemon (started if needed), so they are exactly what a
-/// client receives: "after" is the profile's own tools/list, "before" the same profile's raw view.
+/// would cost: the daemon's figures (Facade.ProfileContext, the same the status page, top, broker.status and tools count
+/// show), asked for through a real session of the profile once the catalog is filled. "after" is the profile's own
+/// tools/list, "before" the upstream tools it exposes (after its gates, under its names) as its raw view lists them.
 /// </summary>
 internal static class MeasureCommand
 {
@@ -27,7 +28,7 @@ internal static class MeasureCommand
 
         if (!model.Profiles.TryGetValue(profileName, out var profile))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return 1;
         }
 
@@ -36,28 +37,34 @@ internal static class MeasureCommand
             return 1;
         }
 
-        await CatalogFill.ShowOnTerminalAsync(model, profileName, json, ct);
+        // The figures are over what the catalog holds: fill it first (live on a terminal), as a session's first search would.
+        await CatalogFill.RunAsync(model, profileName, show: !json && !Console.IsOutputRedirected, ct);
         var token = tokenFile is null ? null : (await File.ReadAllTextAsync(tokenFile, ct)).Trim();
-        IList<Tool> before, after;
         JsonNode? status;
         try
         {
-            await using var raw = await ConnectAsync(model, profileName, token, "raw", ct);
+            // The daemon's own figures (Facade.ProfileContext), as broker.status, status, top and the status page give them.
             await using var own = await ConnectAsync(model, profileName, token, null, ct);
-            before = [.. (await raw.ListToolsAsync(cancellationToken: ct)).Select(t => t.ProtocolTool)];
-            after = [.. (await own.ListToolsAsync(cancellationToken: ct)).Select(t => t.ProtocolTool)];
-            var answer = await raw.CallToolAsync(profile.NameStyle == ToolNameStyle.Snake ? "broker_status" : "broker.status", cancellationToken: ct);
+            var answer = await own.CallToolAsync(profile.NameStyle == ToolNameStyle.Snake ? "broker_status" : "broker.status", cancellationToken: ct);
             status = JsonNode.Parse(answer.Content.OfType<TextContentBlock>().First().Text);
         }
-        catch (Exception ex) when (ex is MeasureException or IOException or SocketException or ModelContextProtocol.McpException)
+        catch (Exception ex) when (ex is MeasureException or IOException or SocketException or ModelContextProtocol.McpException or JsonException)
         {
             Console.Error.WriteLine($"mcp-broker: {ex.Message}");
             return 1;
         }
 
-        var b = ContextCost.Of([.. before]);
-        var a = ContextCost.Of([.. after]);
-        var unlisted = status?["upstreams"]?.AsArray()
+        if (status?["context"] is not JsonObject context)
+        {
+            Console.Error.WriteLine($"mcp-broker: the daemon's broker.status gave no context figures: {status?.ToJsonString()}");
+            return 1;
+        }
+
+        var b = new Cost(Int(context["raw_tools"]), Int(context["raw_bytes"]), Int(context["raw_tokens"]));
+        var overBudget = context["listed_tools"] is null;
+        var a = overBudget ? default : new Cost(Int(context["listed_tools"]), Int(context["listed_bytes"]), Int(context["listed_tokens"]));
+        var hiddenNote = HiddenNote(context);
+        var unlisted = status["upstreams"]?.AsArray()
             .Where(u => u?["tools"] is null)
             .Select(u => $"{u!["name"]}{(u["last_error"] is { } e ? $" ({e})" : "")}")
             .ToList() ?? [];
@@ -68,8 +75,9 @@ internal static class MeasureCommand
             {
                 ["profile"] = profileName,
                 ["before"] = Json(b),
-                ["after"] = Json(a),
-                ["reduction_pct"] = new JsonObject
+                ["after"] = overBudget ? null : Json(a),
+                ["hidden"] = new JsonObject { ["mutating"] = context["mutating_hidden"]?.DeepClone(), ["quarantined"] = context["quarantined"]?.DeepClone() },
+                ["reduction_pct"] = overBudget ? null : new JsonObject
                 {
                     ["tools"] = ContextCost.Reduction(b.Tools, a.Tools),
                     ["bytes"] = ContextCost.Reduction(b.Bytes, a.Bytes),
@@ -104,10 +112,23 @@ internal static class MeasureCommand
         else
         {
             var table = new Table().AddColumns("", "tools", "bytes", "o200k tokens");
-            table.AddRow("before (raw upstream tools)", $"{b.Tools}", $"{b.Bytes:N0}", $"{b.Tokens:N0}");
-            table.AddRow($"after (profile '{Markup.Escape(profileName)}' tools/list)", $"{a.Tools}", $"{a.Bytes:N0}", $"{a.Tokens:N0}");
-            table.AddRow("reduction", $"{ContextCost.Reduction(b.Tools, a.Tools)}%", $"{ContextCost.Reduction(b.Bytes, a.Bytes)}%", $"{ContextCost.Reduction(b.Tokens, a.Tokens)}%");
+            table.AddRow("before (the upstream tools it exposes, listed raw)", $"{b.Tools}", $"{b.Bytes:N0}", $"{b.Tokens:N0}");
+            if (overBudget)
+            {
+                table.AddRow($"after (profile '{Markup.Escape(profileName)}' tools/list)", "-", "-", "fails: over its max_tools budget");
+            }
+            else
+            {
+                table.AddRow($"after (profile '{Markup.Escape(profileName)}' tools/list)", $"{a.Tools}", $"{a.Bytes:N0}", $"{a.Tokens:N0}");
+                table.AddRow("reduction", $"{ContextCost.Reduction(b.Tools, a.Tools)}%", $"{ContextCost.Reduction(b.Bytes, a.Bytes)}%", $"{ContextCost.Reduction(b.Tokens, a.Tokens)}%");
+            }
+
             AnsiConsole.Write(table);
+            if (hiddenNote is not null)
+            {
+                AnsiConsole.MarkupLineInterpolated($"not counted: {hiddenNote}");
+            }
+
             foreach (var u in unlisted)
             {
                 AnsiConsole.MarkupLineInterpolated($"[yellow]not counted[/]: upstream {u} could not be listed");
@@ -156,6 +177,19 @@ internal static class MeasureCommand
         }
 
         return hosted;
+    }
+
+    private static int Int(JsonNode? node) => node?.GetValue<int>() ?? 0;
+
+    /// <summary>The tools the profile hides, in words, or null when it hides none.</summary>
+    internal static string? HiddenNote(JsonNode context)
+    {
+        var parts = new[]
+        {
+            Int(context["mutating_hidden"]) is > 0 and var m ? $"{m} mutating tool(s) the profile does not allow" : null,
+            Int(context["quarantined"]) is > 0 and var q ? $"{q} quarantined tool(s)" : null,
+        }.OfType<string>().ToList();
+        return parts.Count == 0 ? null : string.Join(" and ", parts) + " (hidden from it)";
     }
 
     private static JsonObject Json(Cost c) => new() { ["tools"] = c.Tools, ["bytes"] = c.Bytes, ["tokens"] = c.Tokens };

@@ -26,7 +26,7 @@ internal static class ProfileCommands
 
         if (!model.Profiles.TryGetValue(profileName, out var profile))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return 1;
         }
 
@@ -35,7 +35,7 @@ internal static class ProfileCommands
             return 1;
         }
 
-        await CatalogFill.ShowOnTerminalAsync(model, profileName, json, ct);
+        await CatalogFill.FillAsync(model, profileName, json, ct);
         if (await RunAsync(model, profile, tokenFile, json ? null : Print, ct) is not { } run)
         {
             return 1;
@@ -44,6 +44,7 @@ internal static class ProfileCommands
         var reports = run.Reports;
 
         var failed = reports.Count(r => !r["ok"]!.GetValue<bool>());
+        var unprobed = reports.Count(r => r["ok"]!.GetValue<bool>() && r["probed"]?.GetValue<bool>() == false);
         if (json)
         {
             Console.WriteLine(new JsonObject
@@ -55,9 +56,10 @@ internal static class ProfileCommands
         }
         else
         {
+            var notProbed = unprobed > 0 ? $" ({unprobed} without a smoke probe, not probed)" : "";
             Console.WriteLine(failed == 0
-                ? $"profile '{profileName}': {reports.Count} upstream(s) pass their smoke probes"
-                : $"profile '{profileName}': {failed} of {reports.Count} upstream(s) failed");
+                ? $"profile '{profileName}': {reports.Count - unprobed} upstream(s) pass their smoke probes{notProbed}"
+                : $"profile '{profileName}': {failed} of {reports.Count} upstream(s) failed{notProbed}");
         }
 
         return failed == 0 ? 0 : 1;
@@ -78,7 +80,7 @@ internal static class ProfileCommands
 
         foreach (var name in new[] { a, b }.Where(n => !model.Profiles.ContainsKey(n)))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{name}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            Console.Error.WriteLine($"mcp-broker: no profile named '{name}' in {model.SourcePath}{DidYouMean.Hint(name, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return 1;
         }
 
@@ -87,8 +89,8 @@ internal static class ProfileCommands
             return 1;
         }
 
-        await CatalogFill.ShowOnTerminalAsync(model, a, json, ct);
-        await CatalogFill.ShowOnTerminalAsync(model, b, json, ct);
+        await CatalogFill.FillAsync(model, a, json, ct);
+        await CatalogFill.FillAsync(model, b, json, ct);
         if (await RunAsync(model, model.Profiles[a], tokenFile, null, ct) is not { } left
             || await RunAsync(model, model.Profiles[b], tokenFile, null, ct) is not { } right)
         {
@@ -139,6 +141,7 @@ internal static class ProfileCommands
 
     private static string Outcome(JsonNode? report) => report is null
         ? "does not see it"
+        : report["probed"]?.GetValue<bool>() == false && report["ok"]!.GetValue<bool>() ? "not probed (no smoke probe)"
         : report["ok"]!.GetValue<bool>()
             ? "ok" + (report["search_rank"] is { } rank ? $" (#{rank})" : "") + (report["result"] is { } result ? $", call returned {Shorten(result.ToString(), 80)}" : "")
             : $"FAIL ({report["failed_step"]}): {report["error"]}";
@@ -160,6 +163,23 @@ internal static class ProfileCommands
             var states = status?["upstreams"]?.AsArray().ToDictionary(u => u!["name"]!.GetValue<string>(), u => u!) ?? [];
             foreach (var upstream in model.EnabledUpstreams(profile))
             {
+                if (upstream.Smoke is null)
+                {
+                    // No probe (every imported upstream at first): not a failure; whether it lists its tools is all there is to say.
+                    var state = states.GetValueOrDefault(upstream.Name);
+                    var unprobed = state?["tools"] is { } count
+                        ? new JsonObject { ["upstream"] = upstream.Name, ["ok"] = true, ["probed"] = false, ["tools"] = count.DeepClone() }
+                        : new JsonObject
+                        {
+                            ["upstream"] = upstream.Name, ["ok"] = false, ["probed"] = false, ["failed_step"] = "list",
+                            ["error"] = $"its tools could not be listed: {state?["last_error"] ?? "no answer"}",
+                        };
+                    unprobed["state"] = state?["state"]?.DeepClone();
+                    reports.Add(unprobed);
+                    print?.Invoke(unprobed);
+                    continue;
+                }
+
                 var probe = Probe(client, profile, upstream, tools, ct);
                 var report = interactive
                     ? await AnsiConsole.Status().StartAsync($"checking upstream {Markup.Escape(upstream.Name)}…", _ => probe)
@@ -189,10 +209,8 @@ internal static class ProfileCommands
             return report;
         }
 
-        if (upstream.Smoke is not { } smoke)
-        {
-            return Fail("probe", $"no smoke probe; add upstreams.{upstream.Name}.smoke: {{query, tool, arguments}}");
-        }
+        var smoke = upstream.Smoke!;
+        report["probed"] = true;
 
         var canonical = $"{upstream.Prefix}.{smoke.Tool}";
         report["tool"] = canonical;
@@ -260,7 +278,11 @@ internal static class ProfileCommands
     private static void Print(JsonObject report)
     {
         var upstream = report["upstream"]!.GetValue<string>();
-        if (report["ok"]!.GetValue<bool>())
+        if (report["probed"]?.GetValue<bool>() == false && report["ok"]!.GetValue<bool>())
+        {
+            Console.WriteLine($"--    {upstream}: not probed ({report["tools"]} tool(s) listed); add upstreams.{upstream}.smoke: {{query, tool, arguments}} to check a search and a call");
+        }
+        else if (report["ok"]!.GetValue<bool>())
         {
             Console.WriteLine($"ok    {upstream}: {report["tool"]}" + (report["search_rank"] is { } rank ? $" found at #{rank}" : " listed")
                 + ", arguments fit its schema" + (report["called"] is not null ? ", call succeeded" : ""));

@@ -12,20 +12,29 @@ if (args is ["shim", .. var shimArgs])
     return ShimEntry.Run(shimArgs);
 }
 
-// The command tree only; each handler lives in its own file and returns a documented exit code:
-// 0 success, 1 failure (invalid config, daemon error), 2 usage error, 3 daemon already running (status: none running).
+// The command tree only; each handler lives in its own file and returns a documented exit code (README, "Exit codes"):
+// 0 success, 1 failure (invalid config, daemon error, doctor found a problem), 2 usage error, 3 daemon already running
+// (status, top: none running, or no config yet).
 var configOption = new Option<string?>("--config")
 {
     Description = "Config file (default: $MCP_BROKER_CONFIG, else ~/.config/mcp-broker/broker.yaml)",
     Recursive = true,
 };
 
-var force = new Option<bool>("--force") { Description = "Overwrite an existing file" };
-var init = new Command("init", "Write a commented starter config") { force };
-init.SetAction(r => ConfigCommands.Init(r.GetValue(configOption), r.GetValue(force)));
+// One vocabulary for commands that change files: --dry-run shows what would change and changes nothing. Commands
+// that are dry runs unless told otherwise (service, client apps-policy) keep --apply, and accept --dry-run too.
+Option<bool> DryRun(string what) => new("--dry-run") { Description = what };
+Func<ParseResult, Task<int>> Unless(Option<bool> apply, Option<bool> dryRun, Func<ParseResult, Task<int>> action) => r =>
+    r.GetValue(apply) && r.GetValue(dryRun) ? Task.FromResult(Usage("--apply and --dry-run contradict each other; pass one")) : action(r);
 
-var validate = new Command("validate", "Check the config: exit 0 valid, 1 invalid (every error on stderr)");
-validate.SetAction(r => ConfigCommands.Validate(r.GetValue(configOption)));
+var force = new Option<bool>("--force") { Description = "Overwrite an existing file" };
+var initDryRun = DryRun("Print the starter config and where it would go; write nothing");
+var init = new Command("init", "Write a commented starter config") { force, initDryRun };
+init.SetAction(r => ConfigCommands.Init(r.GetValue(configOption), r.GetValue(force), r.GetValue(initDryRun)));
+
+var configValidateJson = new Option<bool>("--json") { Description = "Print one JSON object: valid, every error and warning with its YAML path" };
+var validate = new Command("validate", "Check the config: exit 0 valid, 1 invalid (every error on stderr)") { configValidateJson };
+validate.SetAction(r => ConfigCommands.Validate(r.GetValue(configOption), r.GetValue(configValidateJson)));
 
 var show = new Command("show", "Print the resolved config, secrets redacted");
 show.SetAction(r => ConfigCommands.Show(r.GetValue(configOption)));
@@ -47,8 +56,9 @@ var reload = new Command("reload", "Make the running daemon read its config now 
 reload.SetAction((r, ct) => DaemonCommands.ReloadAsync(r.GetValue(configOption)));
 daemon.Subcommands.Add(reload);
 
-var reap = new Command("reap", "Stop upstream processes left behind by a daemon that died, and report each");
-reap.SetAction((r, ct) => DaemonCommands.ReapAsync(r.GetValue(configOption)));
+var reapJson = new Option<bool>("--json") { Description = "Print one JSON object: each process reaped and how" };
+var reap = new Command("reap", "Stop upstream processes left behind by a daemon that died, and report each") { reapJson };
+reap.SetAction((r, ct) => DaemonCommands.ReapAsync(r.GetValue(configOption), r.GetValue(reapJson)));
 daemon.Subcommands.Add(reap);
 
 var capture = new Option<bool>("--capture") { Description = "Capture it now from this shell (PATH, locale, proxies, caches and every variable an env_from names)" };
@@ -62,8 +72,9 @@ restart.SetAction((r, ct) => DaemonCommands.RestartUpstreamAsync(r.GetValue(conf
 
 var approveUpstream = new Argument<string>("UPSTREAM") { Description = "Upstream name, as in the config" };
 var approveTool = new Argument<string?>("TOOL") { Description = "The upstream's own tool name (default: every tool it lists now)", Arity = ArgumentArity.ZeroOrOne };
-var approve = new Command("approve", "Approve an upstream's tool definitions as it lists them now: pinned tools leave quarantine") { approveUpstream, approveTool };
-approve.SetAction((r, ct) => ToolsCommands.ApproveAsync(r.GetValue(configOption), r.GetValue(approveUpstream)!, r.GetValue(approveTool)));
+var approveJson = new Option<bool>("--json") { Description = "Print one JSON object: ok, and what was approved or why not" };
+var approve = new Command("approve", "Approve an upstream's tool definitions as it lists them now: pinned tools leave quarantine") { approveUpstream, approveTool, approveJson };
+approve.SetAction((r, ct) => ToolsCommands.ApproveAsync(r.GetValue(configOption), r.GetValue(approveUpstream)!, r.GetValue(approveTool), r.GetValue(approveJson)));
 
 var warmProfile = new Option<string?>("--profile") { Description = "Only the upstreams this profile sees (default: every enabled upstream)" };
 var warmJson = new Option<bool>("--json") { Description = "Print one JSON object" };
@@ -96,8 +107,11 @@ var renderName = ClientName();
 var render = new Command("render", "Write what apply would write under {runtime.root}/renders/ and print the diff; changes nothing") { renderName, removeOthers };
 render.SetAction(r => ClientCommands.Render(r.GetValue(configOption), r.GetValue(renderName)!, r.GetValue(removeOthers)));
 var applyName = ClientName();
-var apply = new Command("apply", "Back up the client's config file, then merge the broker's entry into it (atomic write)") { applyName, removeOthers };
-apply.SetAction(r => ClientCommands.Apply(r.GetValue(configOption), r.GetValue(applyName)!, r.GetValue(removeOthers)));
+var applyDryRun = DryRun("Do what 'client render' does: save what apply would write under {runtime.root}/renders/ and print the diff; the client's file is not touched");
+var apply = new Command("apply", "Back up the client's config file, then merge the broker's entry into it (atomic write)") { applyName, removeOthers, applyDryRun };
+apply.SetAction(r => r.GetValue(applyDryRun)
+    ? ClientCommands.Render(r.GetValue(configOption), r.GetValue(applyName)!, r.GetValue(removeOthers))
+    : ClientCommands.Apply(r.GetValue(configOption), r.GetValue(applyName)!, r.GetValue(removeOthers)));
 var backupName = ClientName();
 var backup = new Command("backup", "Save the client's config file as it is now") { backupName };
 backup.SetAction(r => ClientCommands.Backup(r.GetValue(configOption), r.GetValue(backupName)!));
@@ -123,8 +137,10 @@ import.SetAction(r => ClientCommands.Import(r.GetValue(configOption), r.GetValue
 
 var appsPolicyName = ClientName();
 var appsPolicyApply = new Option<bool>("--apply") { Description = "Write the changes (every file backed up first under one backup id; 'client rollback' undoes them); without it they are printed" };
-var appsPolicy = new Command("apps-policy", "Codex: disable the hosted apps (connectors) named in the client's codex_apps_policy and remove their tools from Codex's caches; dry run unless --apply") { appsPolicyName, appsPolicyApply };
-appsPolicy.SetAction(r => ClientCommands.AppsPolicy(r.GetValue(configOption), r.GetValue(appsPolicyName)!, r.GetValue(appsPolicyApply)));
+var appsPolicyDryRun = DryRun("Print the changes and write nothing (the default)");
+var appsPolicy = new Command("apps-policy", "Codex: disable the hosted apps (connectors) named in the client's codex_apps_policy and remove their tools from Codex's caches; dry run unless --apply") { appsPolicyName, appsPolicyApply, appsPolicyDryRun };
+appsPolicy.SetAction(Unless(appsPolicyApply, appsPolicyDryRun,
+    r => Task.FromResult(ClientCommands.AppsPolicy(r.GetValue(configOption), r.GetValue(appsPolicyName)!, r.GetValue(appsPolicyApply)))));
 
 var acceptanceName = ClientName();
 var acceptanceProfile = new Option<string?>("--profile") { Description = "Profile to check (default: the client's)" };
@@ -186,6 +202,7 @@ profileParity.SetAction((r, ct) => ProfileCommands.ParityAsync(r.GetValue(config
 
 var servicePlatform = new Option<string?>("--platform") { Description = "systemd, launchd or windows (default: this machine's)" };
 var serviceApply = new Option<bool>("--apply") { Description = "Do it: back up replaced files, write them, run the commands (only for this machine's platform); without it the plan is printed" };
+var serviceDryRun = DryRun("Print every file it would write and every command it would run; change nothing (the default)");
 var socketActivation = new Option<bool>("--socket-activation") { Description = "systemd: also install a .socket unit, so the daemon starts on the first connection" };
 var service = new Command("service", "Run the daemon as a per-user service (systemd user unit, launchd LaunchAgent, Windows Scheduled Task); dry run unless --apply");
 foreach (var (verb, action, text) in new[]
@@ -201,6 +218,7 @@ foreach (var (verb, action, text) in new[]
     if (action != ServiceAction.Status)
     {
         command.Options.Add(serviceApply);
+        command.Options.Add(serviceDryRun);
     }
 
     if (action == ServiceAction.Install)
@@ -208,7 +226,8 @@ foreach (var (verb, action, text) in new[]
         command.Options.Add(socketActivation);
     }
 
-    command.SetAction((r, ct) => ServiceCommands.RunAsync(r.GetValue(configOption), action, r.GetValue(servicePlatform), r.GetValue(socketActivation), r.GetValue(serviceApply), ct));
+    command.SetAction((r, ct) => Unless(serviceApply, serviceDryRun,
+        r => ServiceCommands.RunAsync(r.GetValue(configOption), action, r.GetValue(servicePlatform), r.GetValue(socketActivation), r.GetValue(serviceApply), ct))(r));
     service.Subcommands.Add(command);
 }
 
@@ -225,8 +244,9 @@ shim.SetAction((r, ct) =>
     return Task.FromResult(ShimEntry.Run([.. r.GetValue(configOption) is { } c ? new[] { "--config", c } : [], .. r.UnmatchedTokens]));
 });
 
-var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams, upstream commands and secrets, and each client's entry; exit 0 all well, 1 warnings, 2 problems");
-doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption)));
+var doctorJson = new Option<bool>("--json") { Description = "Print one JSON object: every finding with its level and fix" };
+var doctor = new Command("doctor", "Check the config, the daemon, stale files, orphaned upstreams, upstream commands and secrets, and each client's entry; exit 0 when nothing is broken (warnings and tips may be listed), 1 for a problem") { doctorJson };
+doctor.SetAction((r, ct) => DoctorCommand.RunAsync(r.GetValue(configOption), r.GetValue(doctorJson)));
 
 var keep = new Option<bool>("--keep") { Description = "Keep the throwaway runtime root for a look afterwards" };
 var demo = new Command("demo", "Run the broker end to end on a throwaway root with real MCP servers from npm") { keep };
@@ -253,12 +273,19 @@ var root = new RootCommand("mcp-broker: one local daemon that owns your MCP serv
     demo,
 };
 
-var parse = root.Parse(args);
+// 'mcp-broker' alone is a request for help, not a mistake: the command list, exit 0.
+var parse = root.Parse(args.Length == 0 ? ["--help"] : args);
 if (parse.Errors.Count > 0)
 {
-    foreach (var error in parse.Errors)
+    // A mistyped word gets the command's nearest subcommand or option; "required command" beside it is only noise.
+    var command = parse.CommandResult.Command;
+    var words = command.Subcommands.Select(c => c.Name)
+        .Concat(command.Options.Concat(root.Options.Where(o => o.Recursive)).SelectMany(o => o.Aliases.Prepend(o.Name)));
+    var unrecognized = parse.Errors.Where(e => e.Message.StartsWith("Unrecognized command or argument", StringComparison.Ordinal)).ToList();
+    foreach (var error in unrecognized.Count > 0 ? unrecognized : parse.Errors)
     {
-        Console.Error.WriteLine($"mcp-broker: {error.Message}");
+        var token = error.Message.Split('\'') is [_, var word, ..] ? word : "";
+        Console.Error.WriteLine($"mcp-broker: {error.Message.TrimEnd('.')}{(token.Length > 0 ? DidYouMean.Hint(token, words) : "")}");
     }
 
     Console.Error.WriteLine("Run 'mcp-broker --help' for usage.");

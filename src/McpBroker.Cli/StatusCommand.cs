@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using McpBroker.Auth;
+using McpBroker.Config;
 using McpBroker.Daemon;
 using Spectre.Console;
 
@@ -16,9 +17,15 @@ internal static class StatusCommand
 
     public static async Task<int> RunAsync(string? configOption, bool json, bool table)
     {
-        if (ConfigCommands.LoadTarget(configOption) is not { } target)
+        if (ConfigCommands.LoadTarget(configOption, out var missing) is not { } target)
         {
-            return 1;
+            // No config and no daemon: a first run. Nothing runs, so the answer is "not running", with the next step.
+            if (missing && (json || (Console.IsOutputRedirected && !table)))
+            {
+                Console.WriteLine(new JsonObject { ["daemon"] = null, ["config"] = ConfigLoader.ResolvePath(configOption), ["config_missing"] = true }.ToJsonString());
+            }
+
+            return missing ? ExitNotRunning : 1;
         }
 
         var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "status", TimeSpan.FromSeconds(10));
@@ -47,15 +54,7 @@ internal static class StatusCommand
         }
         else
         {
-            var console = Console.IsOutputRedirected
-                ? AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = new AnsiConsoleOutput(Console.Out) })
-                : AnsiConsole.Console;
-            if (Console.IsOutputRedirected)
-            {
-                console.Profile.Width = 200;
-            }
-
-            Render(status, console, DateTimeOffset.UtcNow);
+            Render(status, Terminal.Console(), DateTimeOffset.UtcNow);
         }
 
         return 0;
@@ -84,10 +83,10 @@ internal static class StatusCommand
         console.MarkupLine($"[bold]mcp-broker[/] {Markup.Escape(Text(daemon["version"]))}: daemon pid {daemon["pid"]}, up {Ago(TimeSpan.FromSeconds(daemon["uptime_seconds"]!.GetValue<long>()))}, config {Markup.Escape(Text(daemon["config"]))}");
         if (status["config"] is { } config)
         {
-            console.MarkupLine($"config version {config["version"]}, loaded {Markup.Escape(Text(config["loaded_at"]))}");
+            console.MarkupLine($"config version {config["version"]}, loaded {Terminal.Time(config["loaded_at"])}");
             if (config["rejected"] is { } rejected)
             {
-                console.MarkupLine($"[red]the last change to the config was refused ({Markup.Escape(Text(rejected["at"]))}); the daemon keeps the last good one:[/]");
+                console.MarkupLine($"[red]the last change to the config was refused ({Terminal.Time(rejected["at"])}); the daemon keeps the last good one:[/]");
                 foreach (var error in rejected["errors"]!.AsArray())
                 {
                     console.MarkupLine($"[red]  {Markup.Escape(Text(error))}[/]");
@@ -119,15 +118,15 @@ internal static class StatusCommand
         }
 
         console.Write(sessions);
-        var upstreams = new Table().Title("upstreams").AddColumns("name", "state", "pid", "mode", "protocol", "sessions", "restarts", "tools", "idle", "auth", "last error");
+        // One row of plain cells per upstream; last errors, which are long, go below, wrapped at words.
+        string[] columns = ["name", "state", "pid", "mode", "protocol", "sessions", "restarts", "tools", "idle", "auth"];
+        var rows = new List<string[]>();
+        var errors = new List<(string Name, string Error)>();
         foreach (var upstream in status["upstreams"]!.AsArray())
         {
-            var state = Text(upstream!["state"]);
-            var colour = state switch { "running" => "green", "stopped" or "disabled" => "grey", "starting" => "yellow", _ => "red" };
-            var auth = Text(upstream["auth"]?["state"]);
-            upstreams.AddRow(
-                Markup.Escape(Text(upstream["name"])),
-                $"[{colour}]{Markup.Escape(state)}[/]",
+            rows.Add([
+                Text(upstream!["name"]),
+                Text(upstream["state"]),
                 string.Join(",", upstream["pids"]?.AsArray().Select(p => p!.ToString()) ?? []),
                 Text(upstream["mode"]) + (Text(upstream["transport"]) is "stdio" or "" ? "" : $" ({Text(upstream["transport"])})"),
                 Text(upstream["protocol"]),
@@ -135,11 +134,44 @@ internal static class StatusCommand
                 Text(upstream["restarts"]),
                 Text(upstream["tools"]),
                 upstream["idle_seconds"] is { } idle ? Ago(TimeSpan.FromSeconds(idle.GetValue<long>())) : "",
-                auth is AuthProbe.CredentialsMissing or AuthProbe.OAuthRefreshExpired or AuthProbe.CredentialsRefused ? $"[red]{Markup.Escape(auth)}[/]" : Markup.Escape(auth),
-                Markup.Escape(string.Join("; ", new[] { Text(upstream["last_error"]), upstream["limits"]?["last_restart"] is { } ceiling ? $"over a ceiling: {ceiling}" : "" }.Where(t => t.Length > 0))));
+                Text(upstream["auth"]?["state"]),
+            ]);
+            var error = string.Join("; ", new[] { Text(upstream["last_error"]), upstream["limits"]?["last_restart"] is { } ceiling ? $"over a ceiling: {ceiling}" : "" }.Where(t => t.Length > 0));
+            if (error.Length > 0)
+            {
+                errors.Add((Text(upstream["name"]), error));
+            }
         }
 
-        console.Write(upstreams);
+        // A table only where it fits: a cell broken across lines breaks its word ("sequential-thi / nking").
+        var width = 1 + columns.Select((c, i) => rows.Select(r => r[i].Length).Append(c.Length).Max() + 3).Sum();
+        if (width <= console.Profile.Width)
+        {
+            var upstreams = new Table().Title("upstreams").AddColumns(columns);
+            foreach (var row in rows)
+            {
+                upstreams.AddRow([Markup.Escape(row[0]), $"[{Colour(row[1])}]{Markup.Escape(row[1])}[/]", .. row[2..9].Select(Markup.Escape),
+                    row[9] is AuthProbe.CredentialsMissing or AuthProbe.OAuthRefreshExpired or AuthProbe.CredentialsRefused ? $"[red]{Markup.Escape(row[9])}[/]" : Markup.Escape(row[9])]);
+            }
+
+            console.Write(upstreams);
+        }
+        else
+        {
+            // Narrower than the table: one paragraph per upstream, "field value" pairs wrapped between words.
+            console.MarkupLine("[bold]upstreams[/]");
+            foreach (var row in rows)
+            {
+                var fields = string.Join(", ", columns.Skip(2).Zip(row.Skip(2)).Where(f => f.Second.Length > 0).Select(f => $"{f.First} {f.Second}"));
+                console.Write(new Markup($"  [bold]{Markup.Escape(row[0])}[/] [{Colour(row[1])}]{Markup.Escape(row[1])}[/]: {Markup.Escape(fields)}\n"));
+            }
+        }
+
+        foreach (var (name, error) in errors)
+        {
+            console.Write(new Paragraph($"last error of {name}: {error}\n", new Style(Color.Red)));
+        }
+
         foreach (var upstream in status["upstreams"]!.AsArray())
         {
             foreach (var warning in upstream!["catalog_warnings"]?.AsArray() ?? [])
@@ -148,6 +180,8 @@ internal static class StatusCommand
             }
         }
     }
+
+    private static string Colour(string state) => state switch { "running" => "green", "stopped" or "disabled" => "grey", "starting" => "yellow", _ => "red" };
 
     private static string Text(JsonNode? node) => node?.ToString() ?? "";
 

@@ -15,7 +15,7 @@ internal static class ToolsCommands
     /// Approves an upstream's tools as the upstream lists them now (all, or one), through the daemon, which starts if
     /// needed: only the daemon can ask the upstream what it serves, and it must take the approval in at once.
     /// </summary>
-    public static async Task<int> ApproveAsync(string? configOption, string upstream, string? tool)
+    public static async Task<int> ApproveAsync(string? configOption, string upstream, string? tool, bool json = false)
     {
         if (ConfigCommands.Load(configOption) is not { } model)
         {
@@ -24,7 +24,7 @@ internal static class ToolsCommands
 
         if (model.FindUpstream(upstream) is not { } found)
         {
-            Console.Error.WriteLine($"mcp-broker: no upstream named '{upstream}' in {model.SourcePath}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
+            Console.Error.WriteLine($"mcp-broker: no upstream named '{upstream}' in {model.SourcePath}{DidYouMean.Hint(upstream, model.Upstreams.Select(u => u.Name))}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
             return 1;
         }
 
@@ -34,6 +34,17 @@ internal static class ToolsCommands
         }
 
         var answer = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "approve", found.StartTimeout + TimeSpan.FromSeconds(30), upstream, tool);
+        if (json)
+        {
+            Console.WriteLine(new JsonObject
+            {
+                ["upstream"] = upstream, ["tool"] = tool, ["ok"] = answer is { Ok: true },
+                ["message"] = answer is { Ok: true } ? answer.Message : null,
+                ["error"] = answer is { Ok: true } ? null : answer?.Error?.Message ?? "the daemon did not answer",
+            }.ToJsonString());
+            return answer is { Ok: true } ? 0 : 1;
+        }
+
         if (answer is { Ok: true })
         {
             Console.WriteLine(answer.Message);
@@ -57,7 +68,7 @@ internal static class ToolsCommands
 
         if (profile is not null && !model.Profiles.ContainsKey(profile))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profile}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            Console.Error.WriteLine($"mcp-broker: no profile named '{profile}' in {model.SourcePath}{DidYouMean.Hint(profile, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return 1;
         }
 
@@ -110,7 +121,7 @@ internal static class ToolsCommands
 
         if (profileName is not null && !model.Profiles.ContainsKey(profileName))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return 1;
         }
 
@@ -153,8 +164,11 @@ internal static class ToolsCommands
 
             var compact = result["compact"]!.GetValue<bool>();
             var total = result["total"]!.GetValue<int>();
-            Console.WriteLine($"profile '{name}' ({(compact ? "compact" : "raw")}): tools/list advertises {result["advertised"]} tool(s)"
-                + (compact ? $"; {total} upstream tool(s) behind search" : ""));
+            var tokens = result["total_tokens"]!.GetValue<int>();
+            Console.WriteLine((result["advertised"] is { } advertised
+                    ? $"profile '{name}' ({(compact ? "compact" : "raw")}): tools/list advertises {advertised} tool(s), {result["advertised_tokens"]!.GetValue<int>():N0} o200k tokens"
+                    : $"profile '{name}' (raw): tools/list fails: {total} tools are over its max_tools budget")
+                + (compact ? $"; {total} upstream tool(s) behind search ({tokens:N0} tokens if listed)" : ""));
             Console.WriteLine($"  {"UPSTREAM",-24} {"TOOLS",6}  HIDDEN");
             foreach (var u in result["upstreams"]!.AsArray().OfType<JsonObject>())
             {
@@ -164,7 +178,7 @@ internal static class ToolsCommands
                     : $"  {u["upstream"],-24} {u["tools"],6}  {(hidden.Length == 0 ? "-" : hidden)}");
             }
 
-            Console.WriteLine($"  {"total",-24} {total,6}");
+            Console.WriteLine($"  {"total",-24} {total,6}  ({tokens:N0} o200k tokens)");
         }
 
         return failed ? 1 : 0;
@@ -179,8 +193,6 @@ internal static class ToolsCommands
             // The CLI runs as the daemon's user, so it may read a profile's token file itself; the token is only sent.
             var token = profile.RequireTokenFile is { } file ? (await File.ReadAllTextAsync(file, ct)).Trim() : null;
             await using var session = await MeasureCommand.ConnectAsync(model, profile.Name, token, null, ct, "mcp-broker-tools-count");
-            var advertised = await session.ListToolsAsync(cancellationToken: ct);
-            result["advertised"] = advertised.Count;
             var answer = await session.CallToolAsync(ToolNames.BrokerTool("status", profile.NameStyle), cancellationToken: ct);
             var text = string.Concat(answer.Content.OfType<TextContentBlock>().Select(c => c.Text));
             if (answer.IsError == true)
@@ -204,7 +216,13 @@ internal static class ToolsCommands
             }
 
             result["upstreams"] = upstreams;
-            result["total"] = upstreams.Sum(u => u?["tools"]?.GetValue<int>() ?? 0);
+            // The daemon's figures (Facade.ProfileContext), the same measure, status, top and the status page give:
+            // "advertised" is its tools/list, "total" the upstream tools it exposes (the sum of the rows above).
+            var context = status?["context"] ?? throw new JsonException("broker.status gave no context figures");
+            result["advertised"] = context["listed_tools"]?.DeepClone();
+            result["advertised_tokens"] = context["listed_tokens"]?.DeepClone();
+            result["total"] = context["raw_tools"]?.DeepClone();
+            result["total_tokens"] = context["raw_tokens"]?.DeepClone();
         }
         catch (Exception ex) when (ex is MeasureCommand.MeasureException or IOException or SocketException or McpException or JsonException or UnauthorizedAccessException)
         {

@@ -16,9 +16,9 @@ internal static class TopCommand
 
     public static async Task<int> RunAsync(string? configOption, TimeSpan interval, bool once, CancellationToken ct)
     {
-        if (ConfigCommands.LoadTarget(configOption) is not { } target)
+        if (ConfigCommands.LoadTarget(configOption, out var missing) is not { } target)
         {
-            return 1;
+            return missing ? StatusCommand.ExitNotRunning : 1;
         }
 
         var socket = target.Runtime.SocketPath;
@@ -29,14 +29,7 @@ internal static class TopCommand
 
         if (once || Console.IsOutputRedirected)
         {
-            var console = Console.IsOutputRedirected
-                ? AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = new AnsiConsoleOutput(Console.Out) })
-                : AnsiConsole.Console;
-            if (Console.IsOutputRedirected)
-            {
-                console.Profile.Width = 200;
-            }
-
+            var console = Terminal.Console();
             console.Write(Frame(first, DateTimeOffset.UtcNow));
             return 0;
         }
@@ -89,7 +82,7 @@ internal static class TopCommand
     {
         var daemon = status["daemon"]!;
         var sessionsList = status["sessions"]!.AsArray();
-        var header = new Markup($"[bold]mcp-broker top[/] {Markup.Escape(Text(daemon["version"]))} · daemon pid {daemon["pid"]} · up {Ago(daemon["uptime_seconds"]!.GetValue<long>())} · {sessionsList.Count} session(s) · {now:HH:mm:ss} UTC · Ctrl+C or q quits");
+        var header = new Markup($"[bold]mcp-broker top[/] {Markup.Escape(Text(daemon["version"]))} · daemon pid {daemon["pid"]} · up {Ago(daemon["uptime_seconds"]!.GetValue<long>())} · {sessionsList.Count} session(s) · {Terminal.Time(now)} · Ctrl+C or q quits");
 
         var upstreams = new Table().Title("upstreams").AddColumns("name", "state", "pid", "mode", "sessions", "in flight", "queued", "calls", "errors", "p50 ms", "p95 ms", "restarts", "auth", "last error");
         foreach (var u in status["upstreams"]!.AsArray())
@@ -102,7 +95,7 @@ internal static class TopCommand
                 string.Join(",", u["pids"]?.AsArray().Select(p => p!.ToString()) ?? []),
                 Markup.Escape(Text(u["mode"])), Text(u["sessions"]), Text(u["in_flight"]), Text(u["queued"]), Text(u["calls"]),
                 u["errors"]?.GetValue<long>() > 0 ? $"[red]{u["errors"]}[/]" : Text(u["errors"]),
-                Text(latency?["p50"]), Text(latency?["p95"]), Text(u["restarts"]),
+                Terminal.Ms(latency?["p50"]), Terminal.Ms(latency?["p95"]), Text(u["restarts"]),
                 Markup.Escape(Text(u["auth"]?["state"])), Markup.Escape(Text(u["last_error"]).Split('\n')[0]));
         }
 
@@ -118,31 +111,40 @@ internal static class TopCommand
             sessions.AddRow("[grey]none[/]", "", "");
         }
 
-        var calls = new Table().Title("recent calls").AddColumns("at", "profile", "upstream", "tool", "ms", "outcome");
+        var calls = new Table().Title("recent calls").AddColumns("at", "client", "profile", "upstream", "tool", "ms", "outcome");
         foreach (var c in status["recent_calls"]?.AsArray().Take(RecentRows) ?? [])
         {
-            var outcome = Text(c!["outcome"]);
-            calls.AddRow(c["at"]!.GetValue<DateTimeOffset>().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(Text(c["profile"])),
-                Markup.Escape(Text(c["upstream"])), Markup.Escape(Text(c["tool"])), Text(c["duration_ms"]),
+            var outcome = Text(c!["outcome"]) + (c["refused"] is not null ? " (refused)" : "");
+            calls.AddRow(c["at"]!.GetValue<DateTimeOffset>().ToLocalTime().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(Text(c["client"])),
+                Markup.Escape(Text(c["profile"])), Markup.Escape(Text(c["upstream"])), Markup.Escape(Text(c["tool"])), Terminal.Ms(c["duration_ms"]),
                 outcome == "ok" ? "[green]ok[/]" : $"[red]{Markup.Escape(outcome)}[/]");
         }
 
         if (calls.Rows.Count == 0)
         {
-            calls.AddRow("[grey]none yet[/]", "", "", "", "", "");
+            calls.AddRow("[grey]none yet[/]", "", "", "", "", "", "");
         }
 
-        var context = new Table().Title("context saved per profile").AddColumns("profile", "view", "catalogued", "raw tokens", "listed tokens", "saved");
+        // The daemon's figures (Facade.ProfileContext): the same broker.status, measure and tools count give.
+        var context = new Table().Title("context saved per profile").AddColumns("profile", "view", "catalogued", "exposed tools", "their tokens", "hidden", "listed tools", "listed tokens", "saved");
         foreach (var p in status["context"]?.AsArray() ?? [])
         {
-            context.AddRow(Markup.Escape(Text(p!["profile"])), p["compact"]?.GetValue<bool>() == true ? "compact" : "raw",
-                $"{p["catalogued"]} of {p["upstreams"]}", Text(p["raw_tokens"]), Text(p["listed_tokens"]), $"{p["saved_tokens"]} ({p["saved_pct"]}%)");
+            var hidden = string.Join(", ", new[] { Count(p!["mutating_hidden"], "mutating"), Count(p["quarantined"], "quarantined") }.OfType<string>());
+            var overBudget = p["over_budget"] is not null;
+            context.AddRow(Markup.Escape(Text(p["profile"])), p["compact"]?.GetValue<bool>() == true ? "compact" : "raw",
+                $"{p["catalogued"]} of {p["upstreams"]}", Number(p["raw_tools"]), Number(p["raw_tokens"]), hidden,
+                overBudget ? "[red]over budget[/]" : Number(p["listed_tools"]), overBudget ? "" : Number(p["listed_tokens"]),
+                $"{Number(p["saved_tokens"])} ({p["saved_pct"]}%)");
         }
 
         return new Rows(header, upstreams, sessions, calls, context);
     }
 
     private static string Text(JsonNode? node) => node?.ToString() ?? "";
+
+    private static string Number(JsonNode? node) => node is null ? "" : node.GetValue<int>().ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string? Count(JsonNode? node, string what) => node?.GetValue<int>() is > 0 and var n ? $"{n} {what}" : null;
 
     private static string Ago(long seconds) => seconds < 90 ? $"{seconds}s"
         : seconds < 5400 ? $"{seconds / 60}m"

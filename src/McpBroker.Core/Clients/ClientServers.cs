@@ -99,7 +99,7 @@ internal static class ClientServers
         }
         catch (JsonException e)
         {
-            throw new ClientConfigException($"{path}: not valid JSON: {e.Message}");
+            throw new ClientConfigException($"{path}: not valid JSON at line {e.LineNumber + 1}, column {e.BytePositionInLine + 1}: {e.Message.Split(" LineNumber:")[0]} Fix that spot by hand; nothing was changed");
         }
 
         RefuseUnreadableText(document.RootElement, path);

@@ -403,7 +403,7 @@ internal sealed class JsonTextEdit
         }
         catch (JsonException e)
         {
-            throw new ClientConfigException($"{path}: not valid JSON: {e.Message}");
+            throw new ClientConfigException($"{path}: not valid JSON at line {e.LineNumber + 1}, column {e.BytePositionInLine + 1}: {e.Message.Split(" LineNumber:")[0]} Fix that spot by hand; nothing was changed");
         }
     }
 

@@ -18,6 +18,9 @@ public sealed record ConfigLoadResult(string Path, BrokerModel? Model, IReadOnly
     /// its files (status, stop, reload, logs) still work while an edit is being fixed.
     /// </summary>
     public RuntimeModel? Runtime { get; init; }
+
+    /// <summary>The file does not exist (a first run): the one error says to run <c>mcp-broker config init</c>.</summary>
+    public bool Missing { get; init; }
 }
 
 /// <summary>
@@ -45,16 +48,21 @@ public static class ConfigLoader
 
             text = File.ReadAllText(path);
         }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return new ConfigLoadResult(path, null, [ConfigIssue.Error("", MissingMessage(path))]) { Missing = true };
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            var hint = ex is FileNotFoundException or DirectoryNotFoundException
-                ? "; create one with 'mcp-broker config init' or pass --config PATH"
-                : "";
-            return new ConfigLoadResult(path, null, [ConfigIssue.Error("", $"cannot read {path}: {ex.Message}{hint}")]);
+            return new ConfigLoadResult(path, null, [ConfigIssue.Error("", $"cannot read {path}: {ex.Message}")]);
         }
 
         return Load(text, path, getEnv);
     }
+
+    /// <summary>What a command says when there is no config file yet.</summary>
+    public static string MissingMessage(string path) =>
+        $"no config at {path}; run 'mcp-broker config init' to write a commented starter there (or pass --config PATH, or set MCP_BROKER_CONFIG)";
 
     public static ConfigLoadResult Load(string yaml, string sourcePath, Func<string, string?>? getEnv = null)
     {
@@ -90,7 +98,8 @@ public static class ConfigLoader
             }
         }
 
-        var located = issues.Select(i => document.Describe(i.Path) is { Length: > 0 } where ? i with { Message = $"{i.Message} ({where})" } : i).ToList();
+        // The document as a whole ("") is at line 1: no position worth adding (a syntax error names its own).
+        var located = issues.Select(i => i.Path.Length > 0 && document.Describe(i.Path) is { Length: > 0 } where ? i with { Message = $"{i.Message} ({where})" } : i).ToList();
         // A runtime read from a document whose runtime section had errors (and so fell back to the default) is no runtime.
         var runtimeTrusted = !issues.Any(i => i.Severity == IssueSeverity.Error && (i.Path.Length == 0 || i.Path == "runtime" || i.Path.StartsWith("runtime.", StringComparison.Ordinal)));
         return new ConfigLoadResult(sourcePath, model, located) { Runtime = model?.Runtime ?? (runtimeTrusted ? runtime : null) };

@@ -314,7 +314,7 @@ internal static partial class ConfigValidator
         {
             if (!profiles.ContainsKey(profile))
             {
-                issues.Add(ConfigIssue.Error($"{path}.profiles[{i}]", $"no profile named '{profile}'; defined: {Names(profiles.Keys)}"));
+                issues.Add(ConfigIssue.Error($"{path}.profiles[{i}]", $"no profile named '{profile}'{DidYouMean.Hint(profile, profiles.Keys)}; defined: {Names(profiles.Keys)}"));
             }
         }
 
@@ -675,7 +675,7 @@ internal static partial class ConfigValidator
         {
             if (!upstreamConfigs.ContainsKey(upstream))
             {
-                issues.Add(ConfigIssue.Error($"{path}.upstreams[{i}]", $"no upstream named '{upstream}'; defined: {Names(upstreamConfigs.Keys)}"));
+                issues.Add(ConfigIssue.Error($"{path}.upstreams[{i}]", $"no upstream named '{upstream}'{DidYouMean.Hint(upstream, upstreamConfigs.Keys)}; defined: {Names(upstreamConfigs.Keys)}"));
             }
         }
 
@@ -696,7 +696,7 @@ internal static partial class ConfigValidator
             .Where(u => u.DeclaredProfiles?.Contains(name) ?? p.Upstreams is null || p.Upstreams.Contains(u.Name))
             .Select(u => u.Name)
             .ToList();
-        CheckMutatingAllowances(path, p, upstreams.Where(u => visible.Contains(u.Name)).ToList(), upstreams, issues);
+        CheckMutatingAllowances(path, p, upstreams.Where(u => visible.Contains(u.Name)).ToList(), upstreams, upstreamConfigs, issues);
         var transparent = p.Transparent == true;
         if (transparent && p.CompactToolsEnabled == true)
         {
@@ -724,13 +724,17 @@ internal static partial class ConfigValidator
     /// Warns about allowances that can never apply (a typo leaves tools hidden) and about a profile that sees an
     /// upstream declared <c>mutating: true</c> without allowing any of it: that upstream is hidden from it entirely.
     /// </summary>
-    private static void CheckMutatingAllowances(string path, ProfileConfig p, List<UpstreamModel> visible, List<UpstreamModel> all, List<ConfigIssue> issues)
+    /// <param name="declared">Every upstream written in the config, valid or not: one with an error of its own (a missing
+    /// command) is still the one an allowance names, and that error says what to fix.</param>
+    private static void CheckMutatingAllowances(string path, ProfileConfig p, List<UpstreamModel> visible, List<UpstreamModel> all,
+        IReadOnlyDictionary<string, UpstreamConfig?> declared, List<ConfigIssue> issues)
     {
         foreach (var (i, pattern) in (p.AllowMutatingUpstreams ?? []).Index())
         {
-            if (!all.Any(u => Globs.Match(pattern, u.Name)))
+            if (!declared.Keys.Any(name => Globs.Match(pattern, name)))
             {
-                issues.Add(ConfigIssue.Warning($"{path}.allow_mutating_upstreams[{i}]", $"'{pattern}' matches no upstream; defined: {Names(all.Select(u => u.Name))}"));
+                issues.Add(ConfigIssue.Warning($"{path}.allow_mutating_upstreams[{i}]",
+                    $"'{pattern}' matches no upstream{DidYouMean.Hint(pattern, declared.Keys)}; defined: {Names(declared.Keys)}"));
             }
         }
 
@@ -740,7 +744,8 @@ internal static partial class ConfigValidator
             {
                 issues.Add(ConfigIssue.Error($"{path}.allow_mutating_tools[{i}]", $"'{pattern}' is not a canonical tool pattern; write prefix.tool, e.g. memory.create_* or *.write_file"));
             }
-            else if (!all.Any(u => Globs.Match(pattern[..pattern.IndexOf('.', StringComparison.Ordinal)], u.Prefix)))
+            else if (!all.Any(u => Globs.Match(pattern[..pattern.IndexOf('.', StringComparison.Ordinal)], u.Prefix))
+                && !declared.Any(d => Globs.Match(pattern[..pattern.IndexOf('.', StringComparison.Ordinal)], d.Value?.Prefix ?? d.Key)))
             {
                 issues.Add(ConfigIssue.Warning($"{path}.allow_mutating_tools[{i}]", $"'{pattern}' matches no upstream prefix; prefixes: {Names(all.Select(u => u.Prefix))}"));
             }
@@ -776,7 +781,7 @@ internal static partial class ConfigValidator
         var profile = c.Profile ?? ProfileModel.DefaultName;
         if (!profiles.ContainsKey(profile))
         {
-            issues.Add(ConfigIssue.Error(c.Profile is null ? path : $"{path}.profile", $"no profile named '{profile}'; defined: {Names(profiles.Keys)}"));
+            issues.Add(ConfigIssue.Error(c.Profile is null ? path : $"{path}.profile", $"no profile named '{profile}'{DidYouMean.Hint(profile, profiles.Keys)}; defined: {Names(profiles.Keys)}"));
         }
 
         var entry = c.EntryName ?? ClientModel.DefaultEntryName;

@@ -61,10 +61,11 @@ internal sealed partial class YamlDocument
                 issues.Add(ConfigIssue.Error("", "the file holds more than one YAML document; keep one"));
             }
         }
-        catch (YamlException ex)
+        catch (Exception ex) when (ex is YamlException || (ex is InvalidOperationException && ex.StackTrace?.Contains("YamlDotNet", StringComparison.Ordinal) == true))
         {
+            // YamlDotNet's scanner throws InvalidOperationException on some unclosed brackets, without a position.
             doc.Readable = false;
-            issues.Add(ConfigIssue.Error("", $"not valid YAML at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}"));
+            issues.Add(ConfigIssue.Error("", YamlSyntax.Explain(text, ex)));
         }
         catch (InvalidOperationException)
         {

@@ -12,7 +12,8 @@ namespace McpBroker.Daemon;
 /// saves, as one JSON object built from live state. Starts nothing; holds no secret (auth is the passive probe's
 /// verdict, URLs carry no credentials, calls are named by tool only — never their arguments or results).
 /// </summary>
-internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry, ToolCatalog catalog, ClientPeers peers, Telemetry.CallLog calls, TimeProvider time)
+internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry, ToolCatalog catalog, Facade.BrokerFacade facade, ClientPeers peers, Telemetry.CallLog calls,
+    TimeProvider time)
 {
     private readonly DateTimeOffset _startedAt = time.GetUtcNow();
     private readonly Lock _contextGate = new();
@@ -26,7 +27,7 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
     /// </summary>
     public static readonly TimeSpan ContextWait = TimeSpan.FromSeconds(3);
 
-    /// <param name="withContext">Add what each profile's tool list costs against the raw tools (tokenized once per catalog or config change).</param>
+    /// <param name="withContext">Add what each profile's tool list costs against the raw tools (tokenized once per profile and catalog version).</param>
     public JsonObject Build(bool withContext = false)
     {
         var now = time.GetUtcNow();
@@ -82,12 +83,13 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
             ["recent_calls"] = new JsonArray([.. calls.Recent().Select(c => (JsonNode)new JsonObject
             {
                 ["at"] = new DateTimeOffset(c.AtTicks, TimeSpan.Zero),
+                ["client"] = c.Client,
                 ["profile"] = c.Profile,
                 ["upstream"] = c.Upstream,
                 ["tool"] = c.Tool,
-                ["duration_ms"] = Telemetry.CallLog.Ms(c.ElapsedTicks),
+                ["duration_ms"] = c.Refused ? null : Telemetry.CallLog.Ms(c.ElapsedTicks),
                 ["outcome"] = c.Outcome,
-                ["client"] = c.Client,
+                ["refused"] = c.Refused ? true : null,
             })]),
             ["context"] = null,
         };
@@ -105,8 +107,9 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
     }
 
     /// <summary>
-    /// Per profile: what its tools/list costs a model (the four broker tools when compact) against the raw tool
-    /// definitions of its catalogued upstreams, in o200k tokens. Cached until the catalog or the config changes, and
+    /// Per profile: what its tools/list costs a model (the four broker tools when compact) against the upstream tools it
+    /// exposes, in o200k tokens — <see cref="Facade.ProfileContext"/>, the figures broker.status, measure and tools count
+    /// give. Cached until the catalog or the config changes, and
     /// measured off the request: a request waits at most <see cref="ContextWait"/>, then gets the last figures (not
     /// current) while the measure goes on — a status page or <c>top</c> never stalls behind a huge catalog.
     /// </summary>
@@ -153,32 +156,7 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
 
     private JsonArray MeasureContext(BrokerModel model, CatalogSnapshot snapshot)
     {
-        var json = new JsonArray();
-        foreach (var profile in model.Profiles.Values.OrderBy(p => p.Name, StringComparer.Ordinal))
-        {
-            var enabled = model.EnabledUpstreams(profile);
-            var listed = enabled.Where(u => snapshot.Upstreams.ContainsKey(u.Name)).ToList();
-            var tools = listed.SelectMany(u => snapshot.Upstreams[u.Name].Tools).ToList();
-            var raw = tools.Count == 0 ? default : Measure.ContextCost.Of(tools); // nothing catalogued yet: nothing to compare
-            var servers = enabled.Select(u => snapshot.Upstreams.TryGetValue(u.Name, out var listedTools)
-                ? new Facade.FacadeServer(u.Name, u.Purpose, u.Tags, listedTools.Tools.Count, [.. listedTools.Tools.Select(t => t.Name)])
-                : new Facade.FacadeServer(u.Name, u.Purpose, u.Tags)).ToList();
-            var shown = profile.CompactToolsEnabled ? Measure.ContextCost.Of([.. Facade.FacadeTools.Definitions(profile.NameStyle, servers)]) : raw;
-            json.Add(new JsonObject
-            {
-                ["profile"] = profile.Name,
-                ["compact"] = profile.CompactToolsEnabled,
-                ["upstreams"] = enabled.Count,
-                ["catalogued"] = listed.Count,
-                ["raw_tools"] = raw.Tools,
-                ["raw_tokens"] = raw.Tokens,
-                ["listed_tools"] = shown.Tools,
-                ["listed_tokens"] = shown.Tokens,
-                ["saved_tokens"] = Math.Max(0, raw.Tokens - shown.Tokens),
-                ["saved_pct"] = Math.Max(0, Measure.ContextCost.Reduction(raw.Tokens, shown.Tokens)),
-            });
-        }
-
+        JsonArray json = [.. model.Profiles.Values.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => (JsonNode)facade.Context(p).ToJson())];
         lock (_contextGate)
         {
             _context = (snapshot.Version, model, json);

@@ -15,7 +15,7 @@ namespace McpBroker.Facade;
 /// What a session's tools/list and tools/call do, for compact and raw profiles. Every failure on these paths
 /// is a <see cref="BrokerError"/> until <see cref="ErrorResult"/> turns it into an MCP tool result.
 /// </summary>
-internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources, Telemetry.CallLog calls)
+internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources, Telemetry.CallLog calls, ClientPeers? peers = null)
 {
     private const int DefaultLimit = 8;
     private const int MaxLimit = 50;
@@ -173,6 +173,9 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         ["required"] = new JsonArray([.. RequiredArguments(tool).Select(r => (JsonNode)r)]),
     };
 
+    /// <summary>The name the session's client gave (its --client, or its clientInfo), for the recent calls; null over HTTP.</summary>
+    private string? ClientOf(string sessionId) => peers?.Find(sessionId)?.Client;
+
     /// <summary>The one place a call-path failure becomes what the client reads.</summary>
     public static CallToolResult ErrorResult(BrokerError error) => new()
     {
@@ -189,10 +192,16 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
         ],
     };
 
+    /// <summary>The profile's context figures over what the catalog holds now (nothing is listed or started).</summary>
+    public ProfileContext Context(ProfileModel profile) => Context(profile, catalog.Current);
+
+    private ProfileContext Context(ProfileModel profile, CatalogSnapshot snapshot) => ProfileContext.Of(profile, ViewOf(profile, snapshot), snapshot,
+        [.. profile.Upstreams.Select(registry.FindModel).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled)]);
+
     public JsonObject Status(ProfileModel profile, string? sessionId)
     {
         var snapshot = catalog.Current;
-        var view = ToolView.Build(profile, snapshot);
+        var view = ViewOf(profile, snapshot);
         var upstreams = new JsonArray();
         foreach (var name in profile.Upstreams)
         {
@@ -239,7 +248,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             }
         }
 
-        return new JsonObject { ["profile"] = profile.Name, ["upstreams"] = upstreams };
+        return new JsonObject { ["profile"] = profile.Name, ["upstreams"] = upstreams, ["context"] = Context(profile, snapshot).ToJson() };
     }
 
     /// <summary>
@@ -504,12 +513,16 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
 
         if (view.FindWithheld(name) is { } withheld)
         {
-            return Refusal(profile, withheld.Tool, withheld.Why, withheld.Reason);
+            var refusal = Refusal(profile, withheld.Tool, withheld.Why, withheld.Reason);
+            calls.Refused(profile.Name, withheld.Tool.Upstream.Name, withheld.Tool.Tool.Name, refusal.CodeName, ClientOf(sessionId));
+            return refusal;
         }
 
         if (view.Find(name) is not { } tool || registry.Acquire(tool.Upstream.Name, sessionId) is not { } lease)
         {
-            return down ?? UnknownTool(profile, name);
+            var error = down ?? UnknownTool(profile, name);
+            calls.Refused(profile.Name, view.Find(name)?.Upstream.Name ?? "", view.Find(name)?.Tool.Name ?? name, error.CodeName, ClientOf(sessionId));
+            return error;
         }
 
         await using (lease)
@@ -531,14 +544,14 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
             {
                 // Counted too (a cancellation as such, anything else as the internal error the client is told).
                 var failed = ex is OperationCanceledException && ct.IsCancellationRequested ? BrokerErrorCode.Cancelled : BrokerErrorCode.Internal;
-                calls.Record(profile.Name, tool.Upstream.Name, tool.Tool.Name, started, new BrokerError(failed, "", "").CodeName);
+                calls.Record(profile.Name, tool.Upstream.Name, tool.Tool.Name, started, new BrokerError(failed, "", "").CodeName, ClientOf(sessionId));
                 span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, ex.GetType().Name);
                 throw;
             }
 
             var toolError = outcome.Ok && outcome.Value!.IsError == true;
             var result = outcome.Ok ? toolError ? Telemetry.CallLog.ToolError : Telemetry.CallLog.Ok : outcome.Error!.CodeName;
-            calls.Record(profile.Name, tool.Upstream.Name, tool.Tool.Name, started, result);
+            calls.Record(profile.Name, tool.Upstream.Name, tool.Tool.Name, started, result, ClientOf(sessionId));
             if (span is not null)
             {
                 span.SetTag("mcp_broker.outcome", result);
@@ -633,5 +646,5 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
 
     private static string Truncate(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 
-    private static Tool Renamed(Tool tool, string name) => name == tool.Name ? tool : UpstreamTools.Copy(tool, name, tool.Description);
+    private static Tool Renamed(Tool tool, string name) => ProfileContext.Renamed(tool, name);
 }

@@ -33,6 +33,7 @@ internal sealed partial class SessionListener(
     public const int MaxHelloBytes = 16 * 1024;
     private static readonly TimeSpan s_helloTimeout = TimeSpan.FromSeconds(10);
     private readonly ILogger _logger = loggerFactory.CreateLogger<SessionListener>();
+    private readonly ClientErrorLogging _sessionLogging = new(loggerFactory);
     private readonly ConcurrentDictionary<Task, byte> _connections = new();
     private readonly TimeSpan _drainLimit = services.Config.Current.Upstreams.Select(u => u.CallTimeout + u.StartTimeout).DefaultIfEmpty(TimeSpan.FromSeconds(30)).Max();
 
@@ -197,7 +198,7 @@ internal sealed partial class SessionListener(
         try
         {
             var transport = new SocketServerTransport(stream, pending, _drainLimit, maxMessageBytes, sessionId, loggerFactory);
-            await using var server = McpServer.Create(transport, options, loggerFactory);
+            await using var server = McpServer.Create(transport, options, _sessionLogging);
             await session.RunAsync(server, ct);
         }
         finally

@@ -4,8 +4,11 @@ using System.Text.Json.Nodes;
 
 namespace McpBroker.Telemetry;
 
-/// <summary>One finished tool call as the status page shows it: which tool, how long, how it ended. Never its arguments or result.</summary>
-internal readonly record struct CallRecord(long AtTicks, string Profile, string Upstream, string Tool, long ElapsedTicks, string Outcome, string? Client = null);
+/// <summary>
+/// One finished tool call as the status page shows it: which client and tool, how long, how it ended (a refused call too:
+/// the error code, no time). Never its arguments or result.
+/// </summary>
+internal readonly record struct CallRecord(long AtTicks, string Profile, string Upstream, string Tool, long ElapsedTicks, string Outcome, string? Client = null, bool Refused = false);
 
 /// <summary>
 /// What the status page, <c>mcp-broker top</c> and the metrics know about calls: per upstream counters and a latency
@@ -35,7 +38,7 @@ internal sealed class CallLog(TimeProvider time)
     public static readonly AsyncLocal<string?> Client = new();
 
     /// <summary>Counts a finished call; <paramref name="startTimestamp"/> is a <see cref="TimeProvider.GetTimestamp"/>.</summary>
-    public void Record(string profile, string upstream, string tool, long startTimestamp, string outcome)
+    public void Record(string profile, string upstream, string tool, long startTimestamp, string outcome, string? client = null)
     {
         var elapsed = time.GetElapsedTime(startTimestamp);
         var stats = _upstreams.GetOrAdd(upstream, static _ => new UpstreamCalls());
@@ -52,7 +55,18 @@ internal sealed class CallLog(TimeProvider time)
 
         BrokerTelemetry.Duration.Record(elapsed.TotalSeconds, upstreamTag);
 
-        var record = new CallRecord(time.GetUtcNow().UtcTicks, profile, upstream, tool, elapsed.Ticks, outcome, Client.Value);
+        Keep(new CallRecord(time.GetUtcNow().UtcTicks, profile, upstream, tool, elapsed.Ticks, outcome, Client.Value ?? client));
+    }
+
+    /// <summary>
+    /// A call the broker refused before any upstream saw it (a mutating tool not allowed, a quarantined or unknown one):
+    /// shown among the recent calls with its error code; the upstream's counters and the metrics count only calls it got.
+    /// </summary>
+    public void Refused(string profile, string upstream, string tool, string outcome, string? client) =>
+        Keep(new CallRecord(time.GetUtcNow().UtcTicks, profile, upstream, tool, 0, outcome, Client.Value ?? client, Refused: true));
+
+    private void Keep(CallRecord record)
+    {
         lock (_recentGate)
         {
             _recent[_recorded++ % RecentCapacity] = record;

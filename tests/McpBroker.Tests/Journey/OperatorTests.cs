@@ -18,14 +18,20 @@ public sealed class OperatorTests
         var client = await env.ConnectAsync("raw");
         var pid = int.Parse(await BrokerEnvironment.CallTextAsync(client, "t.pid", []));
         await BrokerEnvironment.CallTextAsync(client, "t.echo", new() { ["message"] = "private words" });
+        // Refused before any upstream sees them: a mutating tool the profile does not allow, a name that is no tool.
+        Assert.True((await client.CallToolAsync("t.add_tool", new Dictionary<string, object?>())).IsError);
+        Assert.True((await client.CallToolAsync("t.no_such_tool", new Dictionary<string, object?>())).IsError);
 
         var top = await env.RunCliAsync("top", "--once", "--config", env.ConfigPath);
         Assert.Equal(0, top.ExitCode);
         Assert.Contains($"daemon pid {env.DaemonPid}", top.Stdout);
         Assert.Contains("1 session(s)", top.Stdout);
-        // name, state, pid, mode, sessions, in flight, queued, calls, errors
+        // name, state, pid, mode, sessions, in flight, queued, calls, errors (refusals reached no upstream: t counts two calls)
         Assert.Matches($@"│\s+t\s+│\s+running\s+│\s+{pid}\s+│\s+shared\s+│\s+1\s+│\s+0\s+│\s+0\s+│\s+2\s+│\s+0\s+│", top.Stdout);
-        Assert.Matches(@"│\s+\d\d:\d\d:\d\d\s+│\s+raw\s+│\s+t\s+│\s+echo\s+│\s+[\d.]+\s+│\s+ok\s+│", top.Stdout);
+        // at, client, profile, upstream, tool, ms, outcome
+        Assert.Matches(@"│\s+\d\d:\d\d:\d\d\s+│\s+xunit\s+│\s+raw\s+│\s+t\s+│\s+echo\s+│\s+[\d.]+\s+│\s+ok\s+│", top.Stdout);
+        Assert.Matches(@"│\s+xunit\s+│\s+raw\s+│\s+t\s+│\s+add_tool\s+│\s+│\s+mutating_not_allowed \(refused\)\s+│", top.Stdout);
+        Assert.Matches(@"│\s+xunit\s+│\s+raw\s+│\s+│\s+t\.no_such_tool\s+│\s+│\s+unknown_tool \(refused\)\s+│", top.Stdout);
         Assert.Matches(@"│\s+raw\s+│\s+raw\s+│\s+1 of 1\s+│", top.Stdout);
         Assert.Contains("journey-test 1", top.Stdout);
         Assert.DoesNotContain("private words", top.Stdout);
@@ -80,7 +86,7 @@ public sealed class OperatorTests
         var table = await env.RunCliAsync("status", "--table", "--config", env.ConfigPath);
         Assert.Equal(0, table.ExitCode);
         Assert.Contains($"daemon pid {env.DaemonPid}", table.Stdout);
-        Assert.Contains("last error", table.Stdout);
+        Assert.Matches(@"loaded \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", table.Stdout); // to the second, zone named
         Assert.Matches($@"t\s+│\s+running\s+│\s+{pid}\s+│\s+shared", table.Stdout);
         Assert.Contains("journey-test 1", table.Stdout);
     }
@@ -159,7 +165,7 @@ public sealed class OperatorTests
     }
 
     [Fact]
-    public async Task Doctor_FindsAClientNotWiredToTheBroker_OrWiredWrong_AndExitsWithTheWorstFinding()
+    public async Task Doctor_FindsAClientNotWiredToTheBroker_OrWiredWrong_AndFailsOnlyOnAProblem()
     {
         await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
             schema_version: 1
@@ -176,14 +182,17 @@ public sealed class OperatorTests
         Directory.CreateDirectory(Path.GetDirectoryName(clientFile)!);
         await File.WriteAllTextAsync(clientFile, $$"""{ "mcpServers": { "t-direct": { "command": "{{Repo.TestUpstream}}", "args": [] } } }""");
 
+        // Declared but not applied yet: the next step, not a problem.
         var missing = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
-        Assert.Equal(2, missing.ExitCode);
-        Assert.Contains($"PROBLEM  client claude: {clientFile} has no 'mcp-broker' server entry; fix: mcp-broker client apply claude", missing.Stdout);
+        Assert.Equal(0, missing.ExitCode);
+        Assert.Contains($"TIP      client claude: {clientFile} has no 'mcp-broker' server entry; next: mcp-broker client apply claude", missing.Stdout);
+        Assert.Contains("no problems found (1 tip(s) above)", missing.Stdout);
         Assert.Contains("ok       no daemon running", missing.Stdout);
 
         Assert.Equal(0, (await env.RunCliAsync("client", "apply", "claude", "--config", env.ConfigPath)).ExitCode);
         var duplicate = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
-        Assert.Equal(1, duplicate.ExitCode);
+        Assert.Equal(0, duplicate.ExitCode);
+        Assert.Contains("0 problem(s), 1 warning(s)", duplicate.Stdout);
         Assert.Contains("ok       client claude:", duplicate.Stdout);
         Assert.Contains("WARN     client claude: also runs 't-direct' itself, which the broker runs too", duplicate.Stdout);
         Assert.Contains("fix: mcp-broker client apply claude --remove-others", duplicate.Stdout);
@@ -195,12 +204,12 @@ public sealed class OperatorTests
 
         await File.WriteAllTextAsync(clientFile, (await File.ReadAllTextAsync(clientFile)).Replace("\"default\"", "\"raw\"", StringComparison.Ordinal));
         var wrong = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
-        Assert.Equal(2, wrong.ExitCode);
+        Assert.Equal(1, wrong.ExitCode);
         Assert.Contains("PROBLEM  client claude: the entry uses profile 'raw', the config says 'default'", wrong.Stdout);
     }
 
     [Fact]
-    public async Task ProfileValidate_RunsEachUpstreamsSmokeProbeThroughTheShim_AndFailsOnAMissingOrWrongProbe()
+    public async Task ProfileValidate_RunsEachUpstreamsSmokeProbeThroughTheShim_FailsOnAWrongProbe_AndSaysNotProbedWithoutOne()
     {
         await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
             schema_version: 1
@@ -209,6 +218,7 @@ public sealed class OperatorTests
               default: { upstreams: [t] }
               raw: { compact_tools_enabled: false, upstreams: [t] }
               all: { upstreams: [t, bare, wrong] }
+              bare_only: { upstreams: [bare] }
             upstreams:
               t:
                 command: "{{Repo.TestUpstream}}"
@@ -235,8 +245,10 @@ public sealed class OperatorTests
         Assert.False(report.GetProperty("ok").GetBoolean());
         var upstreams = report.GetProperty("upstreams").EnumerateArray().ToDictionary(u => u.GetProperty("upstream").GetString()!);
         Assert.True(upstreams["t"].GetProperty("ok").GetBoolean());
-        Assert.Equal("probe", upstreams["bare"].GetProperty("failed_step").GetString());
-        Assert.Contains("add upstreams.bare.smoke", upstreams["bare"].GetProperty("error").GetString());
+        // Without a probe an upstream is not probed, not failed (every imported upstream starts without one).
+        Assert.True(upstreams["bare"].GetProperty("ok").GetBoolean());
+        Assert.False(upstreams["bare"].GetProperty("probed").GetBoolean());
+        Assert.Equal(7, upstreams["bare"].GetProperty("tools").GetInt32()); // the tools this profile sees of it
         Assert.Equal("arguments", upstreams["wrong"].GetProperty("failed_step").GetString());
         Assert.Contains("do not fit w.echo's input schema", upstreams["wrong"].GetProperty("error").GetString());
         Assert.Equal("running", upstreams["t"].GetProperty("state").GetString());
@@ -244,6 +256,11 @@ public sealed class OperatorTests
         var unknown = await env.RunCliAsync("profile", "validate", "nope", "--config", env.ConfigPath);
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("no profile named 'nope'", unknown.Stderr);
+
+        var unprobed = await env.RunCliAsync("profile", "validate", "bare_only", "--config", env.ConfigPath);
+        Assert.True(unprobed.ExitCode == 0, unprobed.Stdout + unprobed.Stderr);
+        Assert.Contains("--    bare: not probed (7 tool(s) listed); add upstreams.bare.smoke: {query, tool, arguments}", unprobed.Stdout);
+        Assert.Contains("profile 'bare_only': 0 upstream(s) pass their smoke probes (1 without a smoke probe, not probed)", unprobed.Stdout);
 
         // Parity: the compact and the raw profile list different tools, and their probes agree (the same call, the same answer).
         var parity = await env.RunCliAsync("profile", "parity", "default", "raw", "--config", env.ConfigPath);

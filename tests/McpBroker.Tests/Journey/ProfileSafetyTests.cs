@@ -184,6 +184,11 @@ public sealed class ProfileSafetyTests
         var unknown = await env.RunCliAsync("tools", "approve", "t", "nosuch", "--config", env.ConfigPath);
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("lists no tool named 'nosuch'", unknown.Stderr);
+        var unknownJson = await env.RunCliAsync("tools", "approve", "t", "nosuch", "--json", "--config", env.ConfigPath);
+        Assert.Equal(1, unknownJson.ExitCode);
+        var answer = JsonDocument.Parse(unknownJson.Stdout).RootElement;
+        Assert.False(answer.GetProperty("ok").GetBoolean());
+        Assert.Contains("lists no tool named 'nosuch'", answer.GetProperty("error").GetString());
     }
 
     [Fact]

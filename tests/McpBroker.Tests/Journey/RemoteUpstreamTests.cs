@@ -126,7 +126,7 @@ public sealed class RemoteUpstreamTests
         Assert.DoesNotContain(wrong, string.Join("", status.Select(s => s.GetRawText())), StringComparison.Ordinal);
 
         var doctor = await env.RunCliAsync("doctor", "--config", env.ConfigPath);
-        Assert.Equal(2, doctor.ExitCode);
+        Assert.Equal(1, doctor.ExitCode);
         Assert.Contains("upstream gone: env_files.API_TOKEN:", doctor.Stdout);
         Assert.DoesNotContain("command '' is not found", doctor.Stdout);
         await env.StopDaemonAndAssertNothingLeftAsync();

@@ -206,8 +206,11 @@ public sealed class StatusPageTests(ITestOutputHelper output)
         var session = Assert.Single(after.GetProperty("sessions").EnumerateArray());
         Assert.True(session.GetProperty("uptime_seconds").GetInt64() >= 0);
         var context = after.GetProperty("context").EnumerateArray().ToDictionary(c => c.GetProperty("profile").GetString()!);
-        Assert.True(context["default"].GetProperty("saved_tokens").GetInt32() > 0, "the compact profile saves context against t's 11 tools");
-        Assert.Equal(0, context["raw"].GetProperty("saved_tokens").GetInt32());
+        // The tools each profile exposes after its gates (t lists 11, 4 of them mutating; raw allows them), and what its tools/list costs.
+        int Figure(string profile, string key) => context[profile].GetProperty(key).GetInt32();
+        Assert.Equal((7, 4, 4), (Figure("default", "raw_tools"), Figure("default", "mutating_hidden"), Figure("default", "listed_tools")));
+        Assert.Equal(Math.Max(0, Figure("default", "raw_tokens") - Figure("default", "listed_tokens")), Figure("default", "saved_tokens"));
+        Assert.Equal((11, 11, 0), (Figure("raw", "raw_tools"), Figure("raw", "listed_tools"), Figure("raw", "saved_tokens")));
 
         using var metrics = await SendAsync(http, url + "/metrics", token);
         Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);

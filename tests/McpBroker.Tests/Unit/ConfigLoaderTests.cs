@@ -25,8 +25,9 @@ public sealed class ConfigLoaderTests
         var error = Assert.Single(result.Issues);
         Assert.Equal(IssueSeverity.Error, error.Severity);
         Assert.Equal("", error.Path);
-        Assert.StartsWith($"cannot read {path}: ", error.Message, StringComparison.Ordinal);
-        Assert.EndsWith("; create one with 'mcp-broker config init' or pass --config PATH", error.Message, StringComparison.Ordinal);
+        Assert.True(result.Missing);
+        // No .NET exception text ("Could not find a part of the path"): the path and the next step.
+        Assert.Equal($"no config at {path}; run 'mcp-broker config init' to write a commented starter there (or pass --config PATH, or set MCP_BROKER_CONFIG)", error.Message);
     }
 
     [Fact]
@@ -38,6 +39,7 @@ public sealed class ConfigLoaderTests
             var result = ConfigLoader.LoadFile(dir);
 
             var error = Assert.Single(result.Issues);
+            Assert.False(result.Missing);
             Assert.StartsWith($"cannot read {dir}: ", error.Message, StringComparison.Ordinal);
             Assert.DoesNotContain("config init", error.Message, StringComparison.Ordinal);
         }

@@ -36,6 +36,22 @@ function ago(seconds) {
   return `${Math.floor(seconds / 86400)}d`;
 }
 
+// Tools the profile does not expose: mutating ones it does not allow, quarantined ones.
+function hidden(p) {
+  const parts = [];
+  if (p.mutating_hidden) parts.push(`${p.mutating_hidden} mutating`);
+  if (p.quarantined) parts.push(`${p.quarantined} quarantined`);
+  return parts.join(", ");
+}
+
+// A latency in ms with the precision that tells something (as mcp-broker top prints it): 0.35, 4.2, 37, 1,204.
+function ms(value) {
+  if (value === null || value === undefined) return "";
+  if (value < 1) return value.toFixed(2);
+  if (value < 10) return value.toFixed(1);
+  return Math.round(value).toLocaleString("en-US");
+}
+
 function render(status) {
   const d = status.daemon;
   document.getElementById("daemon").textContent =
@@ -48,7 +64,7 @@ function render(status) {
     return [
       cell(u.name), cell(u.state, `state state-${u.state}`), cell((u.pids || []).join(", ")),
       cell(u.transport === "stdio" ? u.mode : `${u.mode} (${u.transport})`), cell(u.protocol), cell(u.sessions), cell(u.in_flight),
-      cell(u.calls), cell(u.errors), cell(latency.p50), cell(latency.p95), cell(latency.last), cell(u.restarts),
+      cell(u.calls), cell(u.errors), cell(ms(latency.p50)), cell(ms(latency.p95)), cell(ms(latency.last)), cell(u.restarts),
       cell(u.tools), cell(u.auth ? u.auth.state : ""),
       cell([u.last_error, u.limits && u.limits.last_restart ? `over a ceiling: ${u.limits.last_restart}` : null].filter(Boolean).join("; "), "wrap"),
     ];
@@ -69,8 +85,8 @@ function render(status) {
     tr.dataset.upstream = c.upstream;
     tr.dataset.outcome = c.outcome;
     return [
-      cell(new Date(c.at).toLocaleTimeString()), cell(c.profile), cell(c.upstream), cell(c.tool), cell(c.duration_ms),
-      cell(c.outcome, c.outcome === "ok" ? "outcome-ok" : "outcome-error"),
+      cell(new Date(c.at).toLocaleTimeString()), cell(c.client), cell(c.profile), cell(c.upstream), cell(c.tool), cell(ms(c.duration_ms)),
+      cell(c.refused ? `${c.outcome} (refused)` : c.outcome, c.outcome === "ok" ? "outcome-ok" : "outcome-error"),
     ];
   }, "no calls yet");
 
@@ -78,7 +94,8 @@ function render(status) {
     tr.dataset.profile = p.profile;
     return [
       cell(p.profile), cell(p.compact ? "compact" : "raw"), cell(`${p.catalogued} of ${p.upstreams}`), cell(p.raw_tools),
-      cell(p.raw_tokens), cell(p.listed_tokens), cell(`${p.saved_tokens} tokens (${p.saved_pct}%)`),
+      cell(p.raw_tokens), cell(hidden(p)), cell(p.over_budget ? "over budget" : p.listed_tools),
+      cell(p.over_budget ? "" : p.listed_tokens), cell(`${p.saved_tokens} tokens (${p.saved_pct}%)`),
     ];
   }, "no profiles");
 }
