@@ -29,9 +29,9 @@ public sealed class OperatorTests
         // name, state, pid, mode, sessions, in flight, queued, calls, errors (refusals reached no upstream: t counts two calls)
         Assert.Matches($@"│\s+t\s+│\s+running\s+│\s+{pid}\s+│\s+shared\s+│\s+1\s+│\s+0\s+│\s+0\s+│\s+2\s+│\s+0\s+│", top.Stdout);
         // at, client, profile, upstream, tool, ms, outcome
-        Assert.Matches(@"│\s+\d\d:\d\d:\d\d\s+│\s+xunit\s+│\s+raw\s+│\s+t\s+│\s+echo\s+│\s+[\d.]+\s+│\s+ok\s+│", top.Stdout);
-        Assert.Matches(@"│\s+xunit\s+│\s+raw\s+│\s+t\s+│\s+add_tool\s+│\s+│\s+mutating_not_allowed \(refused\)\s+│", top.Stdout);
-        Assert.Matches(@"│\s+xunit\s+│\s+raw\s+│\s+│\s+t\.no_such_tool\s+│\s+│\s+unknown_tool \(refused\)\s+│", top.Stdout);
+        Assert.Matches(@"│\s+\d\d:\d\d:\d\d\s+│\s+journey-test\s+│\s+raw\s+│\s+t\s+│\s+echo\s+│\s+[\d.]+\s+│\s+ok\s+│", top.Stdout);
+        Assert.Matches(@"│\s+journey-test\s+│\s+raw\s+│\s+t\s+│\s+add_tool\s+│\s+│\s+mutating_not_allowed \(refused\)\s+│", top.Stdout);
+        Assert.Matches(@"│\s+journey-test\s+│\s+raw\s+│\s+│\s+t\.no_such_tool\s+│\s+│\s+unknown_tool \(refused\)\s+│", top.Stdout);
         Assert.Matches(@"│\s+raw\s+│\s+raw\s+│\s+1 of 1\s+│", top.Stdout);
         Assert.Contains("journey-test 1", top.Stdout);
         Assert.DoesNotContain("private words", top.Stdout);

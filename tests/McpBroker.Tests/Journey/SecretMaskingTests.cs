@@ -47,7 +47,8 @@ public sealed class SecretMaskingTests
         env.ExtraEnvironment["MCP_BROKER_TEST_SECRET"] = FromHost;
         var logs = new ConcurrentQueue<string>();
 #pragma warning disable MCP9005 // logging is deprecated from protocol 2026-07-28; upstreams still send logs, and the broker relays them
-        var raw = await env.ConnectAsync("raw", handlers: new McpClientHandlers
+        // A 2025-11-25 session: logging/setLevel, which asks the broker to relay upstream logs, is gone from 2026-07-28.
+        var raw = await env.ConnectAsync("raw", protocolVersion: "2025-11-25", handlers: new McpClientHandlers
         {
             NotificationHandlers = [new(NotificationMethods.LoggingMessageNotification, (n, _) =>
             {
