@@ -88,11 +88,7 @@ internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalo
 
     /// <summary>The servers a compact list names in search_tools' description: the profile's upstreams, with what the catalog holds of each.</summary>
     private List<FacadeServer> Servers(ProfileModel profile, ToolView view) =>
-        [.. profile.Upstreams.Select(registry.FindModel).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled).Select(u =>
-        {
-            var tools = view.Tools.Where(t => t.Upstream.Name == u.Name).Select(t => t.Tool.Name).ToList();
-            return new FacadeServer(u.Name, u.Purpose, u.Tags, tools.Count == 0 ? null : tools.Count, tools);
-        })];
+        ProfileContext.Servers(profile.Upstreams.Select(registry.FindModel).OfType<UpstreamModel>().Where(u => u.Mode != UpstreamMode.Disabled), view);
 
     private static JsonArray Unavailable(IReadOnlyDictionary<string, BrokerError> unavailable) =>
         new([.. unavailable.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => (JsonNode)new JsonObject { ["upstream"] = f.Key, ["error"] = f.Value.Message })]);

@@ -40,7 +40,7 @@ internal sealed record ProfileContext(
     public static ProfileContext Of(ProfileModel profile, ToolView view, CatalogSnapshot snapshot, IReadOnlyCollection<UpstreamModel> enabled) =>
         s_cache.GetValue(view, v =>
         {
-            var listing = Listing(profile, v);
+            var listing = Listing(profile, v, Servers(enabled, v));
             return new ProfileContext(
                 profile.Name,
                 profile.CompactToolsEnabled,
@@ -60,11 +60,19 @@ internal sealed record ProfileContext(
     /// max_tools budget with on_over_budget: compact), else the exposed tools; null when over budget with on_over_budget: error
     /// (tools/list then fails).
     /// </summary>
-    public static IList<Tool>? Listing(ProfileModel profile, ToolView view) =>
-        profile.CompactToolsEnabled ? FacadeTools.Definitions(profile.NameStyle)
+    public static IList<Tool>? Listing(ProfileModel profile, ToolView view, IReadOnlyList<FacadeServer> servers) =>
+        profile.CompactToolsEnabled ? FacadeTools.Definitions(profile.NameStyle, servers)
         : view.Tools.Count <= profile.MaxTools ? ExposedTools(view)
-        : profile.OnOverBudget == OverBudgetAction.Compact ? FacadeTools.Definitions(profile.NameStyle)
+        : profile.OnOverBudget == OverBudgetAction.Compact ? FacadeTools.Definitions(profile.NameStyle, servers)
         : null;
+
+    /// <summary>The servers <c>search_tools</c>' description names: each enabled upstream with the tools the view shows of it.</summary>
+    public static List<FacadeServer> Servers(IEnumerable<UpstreamModel> enabled, ToolView view) =>
+        [.. enabled.Select(u =>
+        {
+            var tools = view.Tools.Where(t => t.Upstream.Name == u.Name).Select(t => t.Tool.Name).ToList();
+            return new FacadeServer(u.Name, u.Purpose, u.Tags, tools.Count == 0 ? null : tools.Count, tools);
+        })];
 
     public static Tool Renamed(Tool tool, string name) => name == tool.Name ? tool : UpstreamTools.Copy(tool, name, tool.Description);
 
