@@ -627,7 +627,15 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         try
         {
             using var cts = new CancellationTokenSource(s_pingTimeout);
-            await instance.Client.PingAsync(cancellationToken: cts.Token);
+            try
+            {
+                await instance.Client.PingAsync(cancellationToken: cts.Token);
+            }
+            catch (McpProtocolException ex) when (ex.ErrorCode == McpErrorCode.MethodNotFound)
+            {
+                // Protocol 2026-07-28 has no ping (SDK 2.4 refuses it as an unknown method): a listing answered is as good.
+                await instance.Client.ListToolsAsync(cancellationToken: cts.Token);
+            }
         }
         catch (Exception ex) when (ex is OperationCanceledException or McpException or IOException or ObjectDisposedException)
         {
