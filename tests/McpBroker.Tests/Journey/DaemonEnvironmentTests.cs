@@ -34,9 +34,13 @@ public sealed class DaemonEnvironmentTests
             }
 
             var client = await env.ConnectAsync("raw");
-            var text = await BrokerEnvironment.CallTextAsync(client, "t.env", []);
+            // Read from the process itself: what the env tool answers has the configured secrets masked (SecretMask).
+            var pid = await BrokerEnvironment.CallTextAsync(client, "t.pid", []);
+            var environ = await File.ReadAllTextAsync($"/proc/{pid}/environ");
             await env.StopDaemonAndAssertNothingLeftAsync();
-            return text.Split('\n').Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+            // Less the process-tree marker, which is new for every upstream process by design (ProcessTree).
+            return environ.Split('\0', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=', 2))
+                .Where(p => p[0] != "MCP_BROKER_UPSTREAM_ID").ToDictionary(p => p[0], p => p[1]);
         }
 
         // Claude's shim starts the daemon first; after it stops, Gemini's starts the next one.

@@ -7,12 +7,13 @@ using Xunit.Abstractions;
 namespace McpBroker.Tests.Journey;
 
 /// <summary>
-/// Issue 27, item 6: an upstream that lists 10,005 tools and one 20 MB description. Before, the daemon grew past 1 GB,
+/// Issue 27, item 6: an upstream that lists 10,005 tools and one 20 MB description (12 MB here). Before, the daemon grew past 1 GB,
 /// describe_tool took 49 s, the status page's /api/status never answered and top said no daemon ran. Now the broker keeps
 /// the first max_tools tools and cuts the oversized description to max_tool_bytes, says so in status (CLI, JSON, the
-/// page), and every route keeps answering promptly.
+/// page), and every route keeps answering promptly. The test lists 12 MB, under broker.max_message_bytes (16 MiB): a
+/// larger answer is refused whole at the upstream's stdout (MessageLimitTests).
 /// </summary>
-[Collection(BrowserCollection.Name)] // heavy: 20 MB through the pipes; run alone so others' timeouts stay theirs
+[Collection(BrowserCollection.Name)] // heavy: 12 MB through the pipes; run alone so others' timeouts stay theirs
 public sealed class UpstreamCatalogLimitsTests(ITestOutputHelper output)
 {
     /// <summary>Far beyond any stall the limits leave; the failures this reproduces took 49 s or never ended.</summary>
@@ -32,7 +33,7 @@ public sealed class UpstreamCatalogLimitsTests(ITestOutputHelper output)
             upstreams:
               big:
                 command: "{{Repo.TestUpstream}}"
-                args: [--tools, "10005", --huge-description, "20971520"]
+                args: [--tools, "10005", --huge-description, "12582912"]
             """);
         var warm = await env.RunCliAsync("tools", "warm", "--config", env.ConfigPath);
         Assert.True(warm.ExitCode == 0, warm.Stdout + warm.Stderr);
@@ -63,7 +64,7 @@ public sealed class UpstreamCatalogLimitsTests(ITestOutputHelper output)
         Assert.Equal(1000, big.GetProperty("tools").GetInt32());
         var warnings = big.GetProperty("catalog_warnings").EnumerateArray().Select(w => w.GetString()!).ToList();
         Assert.Contains(warnings, w => w.Contains("more than 1000 tools", StringComparison.Ordinal) && w.Contains("upstreams.big.max_tools", StringComparison.Ordinal));
-        Assert.Contains(warnings, w => w.Contains("'huge'", StringComparison.Ordinal) && w.Contains("20971", StringComparison.Ordinal)
+        Assert.Contains(warnings, w => w.Contains("'huge'", StringComparison.Ordinal) && w.Contains("12582", StringComparison.Ordinal)
             && w.Contains("truncated", StringComparison.Ordinal) && w.Contains("upstreams.big.max_tool_bytes", StringComparison.Ordinal));
 
         var table = await env.RunCliAsync("status", "--table", "--config", env.ConfigPath);
