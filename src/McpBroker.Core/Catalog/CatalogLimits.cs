@@ -16,7 +16,7 @@ internal static class CatalogLimits
 {
     public const int DefaultMaxTools = 1000;
 
-    public const int DefaultMaxToolBytes = 64 * 1024;
+    public const int DefaultMaxToolBytes = 256 * 1024;
 
     /// <summary>Room for a name, a small schema and the cut mark: a smaller limit could leave nothing useful.</summary>
     public const int MinMaxToolBytes = 1024;

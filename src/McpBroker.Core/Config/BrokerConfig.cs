@@ -345,7 +345,7 @@ public sealed record UpstreamConfig
     [Description("Most of this upstream's tools the broker keeps (the first, as listed); the rest are left out, with a warning in status. Default 1000.")]
     public int? MaxTools { get; init; }
 
-    [Description("Largest tool definition kept, in bytes of JSON: a longer description is cut to fit, a definition too big even without it is left out, each with a warning in status. Default 65536 (64 KiB).")]
+    [Description("Largest tool definition kept, in bytes of JSON: a longer description is cut to fit, a definition too big even without it is left out, each with a warning in status. Default 262144 (256 KiB).")]
     public int? MaxToolBytes { get; init; }
 
     [Description("Resource ceilings (stdio, Linux): an upstream whose memory or CPU, summed over its processes, stays over a ceiling for 'over' is restarted once its calls in flight end. Default: none.")]

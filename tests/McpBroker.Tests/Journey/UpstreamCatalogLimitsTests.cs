@@ -47,7 +47,7 @@ public sealed class UpstreamCatalogLimitsTests(ITestOutputHelper output)
             var text = string.Concat(described.Content.OfType<ModelContextProtocol.Protocol.TextContentBlock>().Select(t => t.Text));
             Assert.False(described.IsError == true, text);
             Assert.Contains("truncated by mcp-broker", text, StringComparison.Ordinal);
-            Assert.True(text.Length < 70_000, $"describe_tool answered {text.Length} characters");
+            Assert.True(text.Length < McpBroker.Catalog.CatalogLimits.DefaultMaxToolBytes + 4096, $"describe_tool answered {text.Length} characters");
         }
 
         output.WriteLine($"describe_tool of the cut tool: {clock.ElapsedMilliseconds} ms");

@@ -54,7 +54,7 @@ public sealed class CatalogLimitsTests
         Assert.InRange(CatalogLimits.Size(cut), CatalogLimits.DefaultMaxToolBytes - 64, CatalogLimits.DefaultMaxToolBytes);
         var warning = Assert.Single(warnings);
         Assert.Contains("tool 'huge' has a definition of", warning, StringComparison.Ordinal);
-        Assert.Contains("over upstreams.big.max_tool_bytes (65536): its description", warning, StringComparison.Ordinal);
+        Assert.Contains("over upstreams.big.max_tool_bytes (262144): its description", warning, StringComparison.Ordinal);
         Assert.Contains("is truncated to fit", warning, StringComparison.Ordinal);
     }
 
@@ -108,7 +108,7 @@ public sealed class CatalogLimitsTests
 
     [Theory]
     [InlineData("max_tools: 0", "upstreams.big.max_tools: must be at least 1 (the default is 1000)")]
-    [InlineData("max_tool_bytes: 100", "upstreams.big.max_tool_bytes: must be at least 1024 (the default is 65536)")]
+    [InlineData("max_tool_bytes: 100", "upstreams.big.max_tool_bytes: must be at least 1024 (the default is 262144)")]
     public void Validate_LimitsTooSmall_AreErrorsThatSayTheFloorAndDefault(string setting, string error)
     {
         var result = ConfigLoader.Load($"schema_version: 1\nupstreams:\n  big: {{ command: x, {setting} }}\n", "/etc/broker.yaml", Env);
