@@ -11,18 +11,12 @@ namespace McpBroker.Platform;
 /// of the upstream's is only reported (<paramref name="onDropped"/>): a read-only stream cannot answer it.
 /// Whole lines pass through unchanged, each once complete.
 /// </summary>
-internal sealed class LineLimitStream(Stream inner, int limit, Action<string>? onDropped = null) : Stream
+internal sealed class LineLimitStream(Stream inner, int limit, Action<string>? onDropped = null) : ReadOnlyStream
 {
     private readonly LineBuffer _lines = new(limit);
     private ReadOnlyMemory<byte> _current;
     private bool _newlineOwed;
     private bool _ended;
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -74,21 +68,6 @@ internal sealed class LineLimitStream(Stream inner, int limit, Action<string>? o
 
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -112,23 +112,13 @@ internal static class ProgressRelay
     }
 
     /// <summary>Passes every byte through unchanged; each complete line is inspected (in order) before it is handed on.</summary>
-    private sealed class TapStream(Stream inner, IDisposable? owner = null, Func<JsonObject, ValueTask>? onLog = null) : Stream
+    private sealed class TapStream(Stream inner, IDisposable? owner = null, Func<JsonObject, ValueTask>? onLog = null) : Platform.ReadOnlyStream
     {
         /// <summary>Progress notifications are small: a longer line (a big result) is passed on without being kept.</summary>
         private const int MaxInspected = 16 * 1024;
 
         private readonly MemoryStream _line = new();
         private bool _skipping;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -165,21 +155,6 @@ internal static class ProgressRelay
 
             return read;
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

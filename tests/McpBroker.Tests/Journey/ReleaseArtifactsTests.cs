@@ -132,15 +132,7 @@ public sealed partial class ReleaseArtifactsTests(ReleaseArtifactsTests.Release 
         var args = config.GetProperty("args").EnumerateArray().Select(a => Expand(a.GetString()!)).ToList();
 
         // The user's home is all the host gives it: no config, no broker variables.
-        var environment = new Dictionary<string, string?>(env.ProcessEnvironment)
-        {
-            ["HOME"] = home,
-            ["XDG_CACHE_HOME"] = null,
-            ["XDG_CONFIG_HOME"] = null,
-            ["XDG_RUNTIME_DIR"] = null,
-            ["XDG_STATE_HOME"] = null,
-            ["MCP_BROKER_CLI"] = null,
-        };
+        var environment = EmptyHome(env, home);
         await using (var client = await ConnectAsync(command, args, environment))
         {
             var tools = await client.ListToolsAsync();
@@ -167,15 +159,7 @@ public sealed partial class ReleaseArtifactsTests(ReleaseArtifactsTests.Release 
         // The image's user has an empty home, the image's ENV, and runs the ENTRYPOINT.
         var home = Path.Combine(env.Root, "home");
         Directory.CreateDirectory(home);
-        var environment = new Dictionary<string, string?>(env.ProcessEnvironment)
-        {
-            ["HOME"] = home,
-            ["XDG_CACHE_HOME"] = null,
-            ["XDG_CONFIG_HOME"] = null,
-            ["XDG_RUNTIME_DIR"] = null,
-            ["XDG_STATE_HOME"] = null,
-            ["MCP_BROKER_CLI"] = null,
-        };
+        var environment = EmptyHome(env, home);
         foreach (var line in dockerfile.Where(l => l.StartsWith("ENV ", StringComparison.Ordinal)))
         {
             var (name, value) = (line[4..].Split('=', 2)[0], line[4..].Split('=', 2)[1]);
@@ -193,6 +177,17 @@ public sealed partial class ReleaseArtifactsTests(ReleaseArtifactsTests.Release 
         Assert.True(File.Exists(environment["MCP_BROKER_CONFIG"]), "the starter config where the image's MCP_BROKER_CONFIG points");
         await Wait.UntilAsync(() => Processes.Matching(home).Count == 0, "nothing the entry point started to outlive its session");
     }
+
+    /// <summary>A user with only <paramref name="home"/>, as a host or an image gives it: no config, no broker or XDG variables.</summary>
+    private static Dictionary<string, string?> EmptyHome(BrokerEnvironment env, string home) => new(env.ProcessEnvironment)
+    {
+        ["HOME"] = home,
+        ["XDG_CACHE_HOME"] = null,
+        ["XDG_CONFIG_HOME"] = null,
+        ["XDG_RUNTIME_DIR"] = null,
+        ["XDG_STATE_HOME"] = null,
+        ["MCP_BROKER_CLI"] = null,
+    };
 
     private static async Task<McpClient> ConnectAsync(string command, IList<string> args, Dictionary<string, string?> environment) =>
         await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions

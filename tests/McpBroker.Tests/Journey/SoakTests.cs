@@ -22,15 +22,7 @@ public sealed class SoakTests(Xunit.Abstractions.ITestOutputHelper output)
     public async Task Soak_CallsOverManySessionsWhileUpstreamsAreKilled_EveryRequestAnsweredOnceAndNothingLeaks()
     {
         var calls = int.TryParse(Environment.GetEnvironmentVariable("MCP_BROKER_SOAK_CALLS"), out var n) ? n : 20_000;
-        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
-            schema_version: 1
-            runtime: { root: "{{root}}" }
-            profiles:
-              default: { compact_tools_enabled: false, allow_mutating_upstreams: ["*"] }
-            upstreams:
-              t: { command: "{{Repo.TestUpstream}}", restart: { max_attempts: 1000, backoff: 100ms, max_backoff: 200ms } }
-              p: { command: "{{Repo.TestUpstream}}", mode: per_session, restart: { max_attempts: 1000, backoff: 100ms, max_backoff: 200ms } }
-            """);
+        await using var env = await BrokerEnvironment.CreateAsync(Config);
         var warmup = await env.ConnectAsync();
         await warmup.CallToolAsync("t.echo", new Dictionary<string, object?> { ["message"] = "warm" });
         await warmup.DisposeAsync();
@@ -92,15 +84,7 @@ public sealed class SoakTests(Xunit.Abstractions.ITestOutputHelper output)
         const int sessions = 6;
         const int inFlight = 4;
         var calls = int.TryParse(Environment.GetEnvironmentVariable("MCP_BROKER_SOAK_KILL_CALLS"), out var n) ? n : 1_200;
-        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
-            schema_version: 1
-            runtime: { root: "{{root}}" }
-            profiles:
-              default: { compact_tools_enabled: false, allow_mutating_upstreams: ["*"] }
-            upstreams:
-              t: { command: "{{Repo.TestUpstream}}", restart: { max_attempts: 1000, backoff: 100ms, max_backoff: 200ms } }
-              p: { command: "{{Repo.TestUpstream}}", mode: per_session, restart: { max_attempts: 1000, backoff: 100ms, max_backoff: 200ms } }
-            """);
+        await using var env = await BrokerEnvironment.CreateAsync(Config);
         var clients = new List<McpClient>();
         for (var i = 0; i < sessions; i++)
         {
@@ -220,6 +204,17 @@ public sealed class SoakTests(Xunit.Abstractions.ITestOutputHelper output)
     private static int OpenFds(int pid) => Directory.GetFiles($"/proc/{pid}/fd")
         .Select(f => new FileInfo(f).LinkTarget ?? "")
         .Count(t => t.StartsWith("pipe:", StringComparison.Ordinal) || t.StartsWith("socket:", StringComparison.Ordinal));
+
+    /// <summary>A raw profile over a shared and a per-session test upstream, both restarted quickly however often they are killed.</summary>
+    private static string Config(string root) => $$"""
+        schema_version: 1
+        runtime: { root: "{{root}}" }
+        profiles:
+          default: { compact_tools_enabled: false, allow_mutating_upstreams: ["*"] }
+        upstreams:
+          t: { command: "{{Repo.TestUpstream}}", restart: { max_attempts: 1000, backoff: 100ms, max_backoff: 200ms } }
+          p: { command: "{{Repo.TestUpstream}}", mode: per_session, restart: { max_attempts: 1000, backoff: 100ms, max_backoff: 200ms } }
+        """;
 }
 
 /// <summary>The soak loads both cores on purpose: it runs alone, so other tests' timing does not depend on it.</summary>
