@@ -388,9 +388,9 @@ internal sealed class AuthCommands(TextWriter output, TextWriter error)
             }
 
             var query = request.Request.QueryString;
-            var error = query["error"];
+            var refused = query["error"];
             var code = query["code"];
-            if (error is null && code is null)
+            if (refused is null && code is null)
             {
                 await BrowserPage.WriteAsync(request, 404, "Not the login redirect.");
                 continue;
@@ -404,10 +404,10 @@ internal sealed class AuthCommands(TextWriter output, TextWriter error)
             }
 
             page.Seen = true;
-            if (error is not null)
+            if (refused is not null)
             {
-                await BrowserPage.WriteAsync(request, 200, $"Login to {name} failed: {error}. You can close this tab.");
-                throw new AuthorizationRefusedException($"the authorization server refused: {error} {query["error_description"]}".TrimEnd());
+                await BrowserPage.WriteAsync(request, 200, $"Login to {name} failed: {refused}. You can close this tab.");
+                throw new AuthorizationRefusedException($"the authorization server refused: {refused} {query["error_description"]}".TrimEnd());
             }
 
             page.Hold(request);

@@ -83,7 +83,7 @@ internal sealed class DaemonCommands(TextWriter output, TextWriter error)
             return await DetachAsync(model, ct);
         }
 
-        return await DaemonHost.RunAsync(model, logToFile: background || logFile, error => Report(model, error.Message, background), ct);
+        return await DaemonHost.RunAsync(model, logToFile: background || logFile, failure => Report(model, failure.Message, background), ct);
     }
 
     public async Task<int> StopAsync(string? configOption, CancellationToken ct)

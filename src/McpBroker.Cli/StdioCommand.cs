@@ -53,7 +53,7 @@ internal sealed class StdioCommand(TextWriter error)
         // stdout, which belongs to the MCP session.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         string? startError = null;
-        var daemon = Task.Run(() => DaemonHost.RunAsync(model, logToFile: true, error => startError = error.Message, stop.Token), CancellationToken.None);
+        var daemon = Task.Run(() => DaemonHost.RunAsync(model, logToFile: true, failure => startError = failure.Message, stop.Token), CancellationToken.None);
         var waited = Stopwatch.StartNew();
         while (await DaemonClient.ControlAsync(model.Runtime.SocketPath, "ping", TimeSpan.FromSeconds(2)) is not { Ok: true })
         {
