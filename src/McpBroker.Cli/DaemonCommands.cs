@@ -30,8 +30,9 @@ internal sealed class DaemonCommands(TextWriter output, TextWriter error)
         reap.SetAction((r, ct) => new DaemonCommands(r.Output(), r.Error()).ReapAsync(r.GetValue(config), r.GetValue(reapJson), ct));
 
         var capture = new Option<bool>("--capture") { Description = "Capture it now from this shell (PATH, locale, proxies, caches and every variable an env_from names)" };
-        var env = new Command("env", "Show where the daemon's environment comes from") { capture };
-        env.SetAction(r => new EnvCommand(r.Output(), r.Error()).Run(r.GetValue(config), r.GetValue(capture)));
+        var envJson = CommonOptions.Json("Print one JSON object: the file, where it came from, the variable names (never values)");
+        var env = new Command("env", "Show where the daemon's environment comes from") { capture, envJson };
+        env.SetAction(r => new EnvCommand(r.Output(), r.Error()).Run(r.GetValue(config), r.GetValue(capture), r.GetValue(envJson)));
 
         daemon.Subcommands.Add(stop);
         daemon.Subcommands.Add(reload);

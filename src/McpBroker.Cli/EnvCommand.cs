@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using McpBroker.Upstreams;
 
 namespace McpBroker.Cli;
@@ -8,7 +9,7 @@ namespace McpBroker.Cli;
 /// </summary>
 internal sealed class EnvCommand(TextWriter output, TextWriter error)
 {
-    public int Run(string? configOption, bool capture)
+    public int Run(string? configOption, bool capture, bool json = false)
     {
         if (CommandConfig.Load(configOption, error) is not { } model)
         {
@@ -18,9 +19,20 @@ internal sealed class EnvCommand(TextWriter output, TextWriter error)
         if (capture)
         {
             var names = DaemonEnvironment.Capture(model, "mcp-broker daemon env --capture, from the shell");
-            output.WriteLine($"captured {names.Count} variable(s) into {DaemonEnvironment.PathOf(model.Runtime)}: {string.Join(", ", names)}");
             var missing = model.Upstreams.SelectMany(u => u.EnvFrom.Select(e => (Upstream: u.Name, e.Key, Variable: e.Value)))
                 .Where(e => Environment.GetEnvironmentVariable(e.Variable) is null).ToList();
+            if (json)
+            {
+                output.WriteLine(new JsonObject
+                {
+                    ["file"] = DaemonEnvironment.PathOf(model.Runtime),
+                    ["captured"] = new JsonArray([.. names.Select(n => (JsonNode?)n)]),
+                    ["not_set"] = new JsonArray([.. missing.Select(m => (JsonNode?)new JsonObject { ["variable"] = m.Variable, ["path"] = $"upstreams.{m.Upstream}.env_from.{m.Key}" })]),
+                }.ToJsonString());
+                return ExitCodes.Ok;
+            }
+
+            output.WriteLine($"captured {names.Count} variable(s) into {DaemonEnvironment.PathOf(model.Runtime)}: {string.Join(", ", names)}");
             foreach (var (upstream, key, variable) in missing)
             {
                 output.WriteLine($"not set here: {variable} (upstreams.{upstream}.env_from.{key}); set it and capture again, or add it to {Path.Combine(model.Runtime.SecretsDir, DaemonEnvironment.ServiceFileName)}");
@@ -30,7 +42,23 @@ internal sealed class EnvCommand(TextWriter output, TextWriter error)
             return ExitCodes.Ok;
         }
 
-        if (DaemonEnvironment.Read(model.Runtime) is not { } environment)
+        var environment = DaemonEnvironment.Read(model.Runtime);
+        if (json)
+        {
+            // Names and where they came from; values never.
+            output.WriteLine(new JsonObject
+            {
+                ["file"] = environment?.File ?? DaemonEnvironment.PathOf(model.Runtime),
+                ["captured"] = environment is not null,
+                ["source"] = environment?.Source,
+                ["captured_at"] = environment?.CapturedAt,
+                ["service_file"] = environment?.ServiceFile,
+                ["variables"] = environment is null ? null : new JsonArray([.. environment.Names.Select(n => (JsonNode?)n)]),
+            }.ToJsonString());
+            return ExitCodes.Ok;
+        }
+
+        if (environment is null)
         {
             output.WriteLine($"nothing captured yet ({DaemonEnvironment.PathOf(model.Runtime)}): the first daemon start captures the environment it is started with; capture it from your shell now with: mcp-broker daemon env --capture");
             return ExitCodes.Ok;

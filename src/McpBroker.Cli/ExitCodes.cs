@@ -15,7 +15,7 @@ internal static class ExitCodes
     /// <summary>The command line is wrong: an unknown command or option, a bad value, options that contradict each other.</summary>
     public const int Usage = 2;
 
-    /// <summary>No daemon runs for this root (status, top; daemon stop and reload say so without failing).</summary>
+    /// <summary>No daemon runs for this root (status, top). daemon stop and reload say so and succeed: nothing to do.</summary>
     public const int NotRunning = 3;
 
     /// <summary>A daemon already runs for this root (daemon in the foreground): the same code, the daemon's presence.</summary>

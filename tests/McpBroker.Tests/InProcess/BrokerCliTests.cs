@@ -184,6 +184,23 @@ public sealed class BrokerCliTests : IDisposable
     }
 
     [Fact]
+    public async Task DaemonEnv_Json_NamesTheVariables_NeverTheirValues()
+    {
+        var (beforeExit, before, _) = await RunAsync("daemon", "env", "--json");
+        var (captureExit, capture, _) = await RunAsync("daemon", "env", "--capture", "--json");
+        var (afterExit, after, _) = await RunAsync("daemon", "env", "--json");
+        var (textExit, text, _) = await RunAsync("daemon", "env");
+
+        Assert.Equal((ExitCodes.Ok, ExitCodes.Ok, ExitCodes.Ok, ExitCodes.Ok), (beforeExit, captureExit, afterExit, textExit));
+        Assert.False(JsonDocument.Parse(before).RootElement.GetProperty("captured").GetBoolean());
+        Assert.Contains("PATH", JsonDocument.Parse(capture).RootElement.GetProperty("captured").EnumerateArray().Select(n => n.GetString()));
+        var variables = JsonDocument.Parse(after).RootElement.GetProperty("variables").EnumerateArray().Select(n => n.GetString()!).ToList();
+        Assert.Contains("PATH", variables);
+        Assert.Contains($"variables: {string.Join(", ", variables)}", text);
+        Assert.DoesNotContain(Environment.GetEnvironmentVariable("PATH")!, capture + after + text);
+    }
+
+    [Fact]
     public async Task DaemonStop_WhenCancelled_StopsWaitingForTheDaemon()
     {
         // A socket that accepts and never answers: without the invocation's token the stop would wait out its own
