@@ -149,7 +149,7 @@ internal sealed class DaemonCommands(TextWriter output, TextWriter error)
             return ExitCodes.Failure;
         }
 
-        var results = await new ProcessRecords(target.Runtime.RunDir).ReapOrphansAsync();
+        var results = await new ProcessRecords(target.Runtime.RunDir).ReapOrphansAsync(ct);
         if (json)
         {
             output.WriteLine(new System.Text.Json.Nodes.JsonObject
