@@ -1,8 +1,9 @@
+using System.CommandLine;
 using System.Diagnostics;
-using System.Net;
 using System.Net.Sockets;
-using System.Text.Json;
+using System.Net;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using McpBroker.Auth;
 using McpBroker.Config;
 using McpBroker.Daemon;
@@ -18,13 +19,35 @@ namespace McpBroker.Cli;
 /// with PKCE through the SDK's OAuth client (discovery, dynamic registration, token exchange), with the redirect
 /// received on a loopback listener; the tokens land in the upstream's token file (0600), which the daemon reads.
 /// </summary>
-internal static class AuthCommands
+internal sealed class AuthCommands(TextWriter output, TextWriter error)
 {
-    public static async Task<int> LoginAsync(string? configOption, string name, bool noBrowser, TimeSpan timeout, CancellationToken ct)
+    /// <summary><c>auth login|logout|status</c>.</summary>
+    public static Command Create(Option<string?> config)
+    {
+        var loginName = new Argument<string>("UPSTREAM") { Description = "An http/sse upstream with an oauth block" };
+        var noBrowser = new Option<bool>("--no-browser") { Description = "Only print the authorization URL" };
+        var timeout = new Option<string>("--timeout") { Description = "How long to wait for the redirect", HelpName = "DURATION", DefaultValueFactory = _ => "5m" };
+        var login = new Command("login", "Log in to an upstream with OAuth and store its tokens") { loginName, noBrowser, timeout };
+        login.SetAction((r, ct) => Duration.TryParse(r.GetValue(timeout)!, out var t)
+            ? new AuthCommands(r.Output(), r.Error()).LoginAsync(r.GetValue(config), r.GetValue(loginName)!, r.GetValue(noBrowser), t.Value, ct)
+            : Task.FromResult(r.Usage($"--timeout '{r.GetValue(timeout)}' is not a duration such as 90s or 5m")));
+
+        var logoutName = new Argument<string>("UPSTREAM") { Description = "An http/sse upstream with an oauth block" };
+        var logout = new Command("logout", "Revoke an upstream's OAuth tokens and remove them here") { logoutName };
+        logout.SetAction((r, ct) => new AuthCommands(r.Output(), r.Error()).LogoutAsync(r.GetValue(config), r.GetValue(logoutName)!, ct));
+
+        var json = CommonOptions.Json();
+        var status = new Command("status", "Check every upstream's credentials without a network call") { json };
+        status.SetAction(r => new AuthCommands(r.Output(), r.Error()).Status(r.GetValue(config), r.GetValue(json)));
+
+        return new Command("auth", "Log in to, log out of and check remote upstreams") { login, logout, status };
+    }
+
+    public async Task<int> LoginAsync(string? configOption, string name, bool noBrowser, TimeSpan timeout, CancellationToken ct)
     {
         if (Load(configOption, name) is not var (model, upstream, oauth))
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         model.Runtime.EnsureCreated();
@@ -40,10 +63,10 @@ internal static class AuthCommands
             var outcome = await LoginOnceAsync(model, upstream, oauth, registration, noBrowser, timeout, ct);
             if (outcome != LoginOutcome.RegistrationRefused)
             {
-                return outcome == LoginOutcome.LoggedIn ? 0 : 1;
+                return outcome == LoginOutcome.LoggedIn ? ExitCodes.Ok : ExitCodes.Failure;
             }
 
-            Console.WriteLine("the authorization server no longer knows the client registered at the last login; registering anew");
+            output.WriteLine("the authorization server no longer knows the client registered at the last login; registering anew");
             OAuthRegistration.Delete(oauth.TokenFile);
             registration = null;
         }
@@ -56,7 +79,7 @@ internal static class AuthCommands
         RegistrationRefused,
     }
 
-    private static async Task<LoginOutcome> LoginOnceAsync(BrokerModel model, UpstreamModel upstream, OAuthModel oauth, OAuthRegistration? registration,
+    private async Task<LoginOutcome> LoginOnceAsync(BrokerModel model, UpstreamModel upstream, OAuthModel oauth, OAuthRegistration? registration,
         bool noBrowser, TimeSpan timeout, CancellationToken ct)
     {
         var name = upstream.Name;
@@ -83,7 +106,7 @@ internal static class AuthCommands
         }
         catch (HttpListenerException ex)
         {
-            Console.Error.WriteLine($"mcp-broker: cannot listen on {redirect} for the login redirect: {ex.Message}; set upstreams.{name}.oauth.redirect_port to a free port");
+            error.WriteLine($"mcp-broker: cannot listen on {redirect} for the login redirect: {ex.Message}; set upstreams.{name}.oauth.redirect_port to a free port");
             return LoginOutcome.Failed;
         }
 
@@ -146,15 +169,15 @@ internal static class AuthCommands
                 }.Write(oauth.TokenFile);
             }
 
-            Console.WriteLine($"logged in to {name}: {tools.Count} tool(s); " + (tokens.ExpiresAt is { } at
+            output.WriteLine($"logged in to {name}: {tools.Count} tool(s); " + (tokens.ExpiresAt is { } at
                 ? $"the access token is valid until {at:yyyy-MM-dd HH:mm:ss} UTC" + (tokens.RefreshToken is { Length: > 0 } ? " and is refreshed before it expires" : " (no refresh token: log in again then)")
                 : "the access token has no expiry"));
-            Console.WriteLine($"tokens stored in {store.Path} (0600)" + (registration is not null ? $"; client {registration.ClientId} (registered {registration.RegisteredAt:yyyy-MM-dd}) used again" : ""));
+            output.WriteLine($"tokens stored in {store.Path} (0600)" + (registration is not null ? $"; client {registration.ClientId} (registered {registration.RegisteredAt:yyyy-MM-dd}) used again" : ""));
 
             // A running daemon reconnects with the new tokens at once, and a circuit opened by calls that failed
             // before the login no longer holds requests back.
             var daemon = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "restart", TimeSpan.FromSeconds(10), name);
-            Console.WriteLine(daemon is { Ok: true }
+            output.WriteLine(daemon is { Ok: true }
                 ? $"the running daemon uses them from the next request to {name}"
                 : "the daemon uses them on its next connection");
             return LoginOutcome.LoggedIn;
@@ -187,7 +210,7 @@ internal static class AuthCommands
                 why += "; the stored client registration was dropped, so the next login registers anew";
             }
 
-            Console.Error.WriteLine($"mcp-broker: login to {name} failed: {why}" + (File.Exists(store.Path) ? "; the stored tokens are unchanged" : ""));
+            error.WriteLine($"mcp-broker: login to {name} failed: {why}" + (File.Exists(store.Path) ? "; the stored tokens are unchanged" : ""));
             return LoginOutcome.Failed;
         }
     }
@@ -210,25 +233,25 @@ internal static class AuthCommands
         };
     }
 
-    private static string RedirectHint(UpstreamModel upstream, OAuthModel oauth, Uri redirect) =>
+    private string RedirectHint(UpstreamModel upstream, OAuthModel oauth, Uri redirect) =>
         $" (the browser never came back to {redirect}: if the server showed an error about the redirect URI, it compares redirect URIs exactly; " +
         (oauth.ClientId is null
             ? $"set upstreams.{upstream.Name}.oauth.redirect_port to a fixed port"
             : $"set upstreams.{upstream.Name}.oauth.redirect_port to the port of the redirect URI registered for client_id {oauth.ClientId}") + ")";
 
-    public static async Task<int> LogoutAsync(string? configOption, string name, CancellationToken ct)
+    public async Task<int> LogoutAsync(string? configOption, string name, CancellationToken ct)
     {
         if (Load(configOption, name) is not var (model, _, oauth))
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         var store = new OAuthTokenStore(oauth.TokenFile);
         if (store.SafeRead() is not { } tokens)
         {
             var removed = store.Delete();
-            Console.WriteLine(removed ? $"removed the unreadable token file of {name} ({oauth.TokenFile})" : $"{name} has no stored OAuth tokens");
-            return 0;
+            output.WriteLine(removed ? $"removed the unreadable token file of {name} ({oauth.TokenFile})" : $"{name} has no stored OAuth tokens");
+            return ExitCodes.Ok;
         }
 
         // Revoked at the server first (RFC 7009), so the tokens stop working there too, then removed here whatever
@@ -247,18 +270,18 @@ internal static class AuthCommands
         }
 
         store.Delete();
-        Console.WriteLine($"removed the OAuth tokens of {name} ({oauth.TokenFile}); {revoked}");
-        Console.WriteLine($"requests to {name} fail until 'mcp-broker auth login {name}'");
+        output.WriteLine($"removed the OAuth tokens of {name} ({oauth.TokenFile}); {revoked}");
+        output.WriteLine($"requests to {name} fail until 'mcp-broker auth login {name}'");
         await DaemonClient.ControlAsync(model.Runtime.SocketPath, "restart", TimeSpan.FromSeconds(10), name);
-        return 0;
+        return ExitCodes.Ok;
     }
 
     /// <summary>The passive probe of every upstream's credentials: no network, no daemon needed.</summary>
-    public static int Status(string? configOption, bool json)
+    public int Status(string? configOption, bool json)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (CommandConfig.Load(configOption, error) is not { } model)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         var now = DateTimeOffset.UtcNow;
@@ -271,39 +294,39 @@ internal static class AuthCommands
                 doc[upstream] = probe.ToJson();
             }
 
-            Console.WriteLine(doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            output.WriteLine(doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         }
         else
         {
             foreach (var (upstream, probe) in probes)
             {
-                Console.WriteLine($"{upstream}: {probe.State}" + (probe.Detail is null ? "" : $" — {probe.Detail}"));
+                output.WriteLine($"{upstream}: {probe.State}" + (probe.Detail is null ? "" : $" — {probe.Detail}"));
                 foreach (var missing in probe.Missing)
                 {
-                    Console.WriteLine($"  missing: {missing}");
+                    output.WriteLine($"  missing: {missing}");
                 }
             }
         }
 
-        return probes.Values.Any(p => p.IsProblem) ? 1 : 0;
+        return probes.Values.Any(p => p.IsProblem) ? ExitCodes.Failure : ExitCodes.Ok;
     }
 
-    private static (BrokerModel Model, UpstreamModel Upstream, OAuthModel OAuth)? Load(string? configOption, string name)
+    private (BrokerModel Model, UpstreamModel Upstream, OAuthModel OAuth)? Load(string? configOption, string name)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (CommandConfig.Load(configOption, error) is not { } model)
         {
             return null;
         }
 
         if (model.FindUpstream(name) is not { } upstream)
         {
-            Console.Error.WriteLine($"mcp-broker: no upstream named '{name}'{DidYouMean.Hint(name, model.Upstreams.Select(u => u.Name))}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
+            error.WriteLine($"mcp-broker: no upstream named '{name}'{DidYouMean.Hint(name, model.Upstreams.Select(u => u.Name))}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
             return null;
         }
 
         if (upstream.Remote?.OAuth is not { } oauth)
         {
-            Console.Error.WriteLine(upstream.Remote is null
+            error.WriteLine(upstream.Remote is null
                 ? $"mcp-broker: upstream '{name}' is a stdio upstream; OAuth is for transport: http or sse"
                 : $"mcp-broker: upstream '{name}' has no oauth block; add 'oauth: {{}}' under upstreams.{name} to log in with OAuth");
             return null;
@@ -338,13 +361,13 @@ internal static class AuthCommands
     /// an error page, and no redirect would ever come), shows it (and opens a browser where there is one), then waits
     /// for the redirect that carries this login's state. The browser's page is answered only when the login is done.
     /// </summary>
-    private static async Task<AuthorizationResult?> WaitForRedirectAsync(HttpListener listener, AuthorizationCallbackContext context, BrowserPage page,
+    private async Task<AuthorizationResult?> WaitForRedirectAsync(HttpListener listener, AuthorizationCallbackContext context, BrowserPage page,
         bool reusedRegistration, string name, bool noBrowser, CancellationToken ct)
     {
         await PreflightAsync(context.AuthorizationUri, context.RedirectUri, reusedRegistration, name, ct);
-        Console.WriteLine($"To log in to {name}, open this URL in a browser:");
-        Console.WriteLine($"  {context.AuthorizationUri}");
-        Console.WriteLine($"waiting for the redirect to {context.RedirectUri} …");
+        output.WriteLine($"To log in to {name}, open this URL in a browser:");
+        output.WriteLine($"  {context.AuthorizationUri}");
+        output.WriteLine($"waiting for the redirect to {context.RedirectUri} …");
         if (!noBrowser)
         {
             OpenBrowser(context.AuthorizationUri);
@@ -365,9 +388,9 @@ internal static class AuthCommands
             }
 
             var query = request.Request.QueryString;
-            var error = query["error"];
+            var refused = query["error"];
             var code = query["code"];
-            if (error is null && code is null)
+            if (refused is null && code is null)
             {
                 await BrowserPage.WriteAsync(request, 404, "Not the login redirect.");
                 continue;
@@ -381,10 +404,10 @@ internal static class AuthCommands
             }
 
             page.Seen = true;
-            if (error is not null)
+            if (refused is not null)
             {
-                await BrowserPage.WriteAsync(request, 200, $"Login to {name} failed: {error}. You can close this tab.");
-                throw new AuthorizationRefusedException($"the authorization server refused: {error} {query["error_description"]}".TrimEnd());
+                await BrowserPage.WriteAsync(request, 200, $"Login to {name} failed: {refused}. You can close this tab.");
+                throw new AuthorizationRefusedException($"the authorization server refused: {refused} {query["error_description"]}".TrimEnd());
             }
 
             page.Hold(request);

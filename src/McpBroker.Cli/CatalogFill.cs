@@ -14,7 +14,7 @@ namespace McpBroker.Cli;
 /// from a package runner that has been silent for seconds), listing, then its tool count and time or why it failed.
 /// On a terminal that is a live table; with <c>plain</c> set (output not a terminal) one line per change.
 /// </summary>
-internal static partial class CatalogFill
+internal sealed partial class CatalogFill(TextWriter output)
 {
     private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(200);
 
@@ -25,12 +25,12 @@ internal static partial class CatalogFill
     /// Before a command that is about to need the profile's tools: fills the catalog first, with the live table on a
     /// terminal, so a slow first start is seen as it happens (and an upstream without a probe still gets listed).
     /// </summary>
-    public static async Task FillAsync(BrokerModel model, string profile, bool json, CancellationToken ct) =>
-        await RunAsync(model, profile, show: !json && !Console.IsOutputRedirected, ct);
+    public async Task FillAsync(BrokerModel model, string profile, bool json, CancellationToken ct) =>
+        await RunAsync(model, profile, show: !json && Terminal.IsTerminal(output), ct);
 
     /// <summary>Fills the catalog for the profile's upstreams; per upstream its tool count or error, or null when the daemon did not answer.</summary>
     /// <param name="plain">Progress as plain lines on stdout (for output that is not a terminal) instead of nothing.</param>
-    public static async Task<JsonObject?> RunAsync(BrokerModel model, string? profile, bool show, CancellationToken ct, bool plain = false)
+    public async Task<JsonObject?> RunAsync(BrokerModel model, string? profile, bool show, CancellationToken ct, bool plain = false)
     {
         var upstreams = model.EnabledUpstreams(profile is null ? null : model.Profiles[profile]).ToList();
         var timeout = model.Upstreams.Select(u => u.StartTimeout).DefaultIfEmpty(TimeSpan.Zero).Max() + TimeSpan.FromSeconds(60);
@@ -57,7 +57,7 @@ internal static partial class CatalogFill
         {
             while (!warm.IsCompleted)
             {
-                var states = await StatesAsync(model);
+                var states = await StatesAsync(model, ct);
                 for (var i = 0; i < watches.Count; i++)
                 {
                     table.UpdateCell(i, 1, watches[i].Progress(states.GetValueOrDefault(watches[i].Name)));
@@ -79,19 +79,19 @@ internal static partial class CatalogFill
     }
 
     /// <summary>Progress as lines: one each time an upstream's row changes (its seconds counted in steps of five), then its outcome.</summary>
-    private static async Task<JsonObject?> PlainAsync(BrokerModel model, List<Watch> watches, Task<McpBroker.Sessions.WelcomeMessage?> warm, CancellationToken ct)
+    private async Task<JsonObject?> PlainAsync(BrokerModel model, List<Watch> watches, Task<McpBroker.Sessions.WelcomeMessage?> warm, CancellationToken ct)
     {
         var shown = new Dictionary<string, string>(StringComparer.Ordinal);
         while (!warm.IsCompleted)
         {
-            var states = await StatesAsync(model);
+            var states = await StatesAsync(model, ct);
             foreach (var watch in watches)
             {
                 var line = watch.PlainProgress(states.GetValueOrDefault(watch.Name));
                 if (line is not null && shown.GetValueOrDefault(watch.Name) != line)
                 {
                     shown[watch.Name] = line;
-                    Console.WriteLine($"{watch.Name}: {line}");
+                    output.WriteLine($"{watch.Name}: {line}");
                 }
             }
 
@@ -101,9 +101,9 @@ internal static partial class CatalogFill
         return (await warm)?.Status?["upstreams"]?.AsObject();
     }
 
-    private static async Task<Dictionary<string, JsonObject>> StatesAsync(BrokerModel model)
+    private static async Task<Dictionary<string, JsonObject>> StatesAsync(BrokerModel model, CancellationToken ct)
     {
-        var status = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "status", TimeSpan.FromSeconds(5));
+        var status = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "status", TimeSpan.FromSeconds(5), cancellationToken: ct);
         return status?.Status?["upstreams"]?.AsArray().OfType<JsonObject>().ToDictionary(u => u["name"]!.GetValue<string>()) ?? [];
     }
 

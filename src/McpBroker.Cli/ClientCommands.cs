@@ -1,4 +1,6 @@
+using System.CommandLine;
 using System.Text;
+using System.Text.Json.Nodes;
 using McpBroker.Clients;
 using McpBroker.Config;
 
@@ -9,72 +11,145 @@ namespace McpBroker.Cli;
 /// writes atomically; <c>render</c> writes nothing but its own copy under <c>{runtime.root}/renders/</c>.
 /// Exit codes: 0 done (or nothing to do), 1 failed with nothing changed, 2 usage.
 /// </summary>
-internal static class ClientCommands
+internal sealed class ClientCommands(TextWriter output, TextWriter error)
 {
+    /// <summary><c>client detect|render|apply|remove|backup|backups|rollback|import|snippet|apps-policy|acceptance</c>.</summary>
+    public static Command Create(Option<string?> config)
+    {
+        ClientCommands Handler(ParseResult r) => new(r.Output(), r.Error());
+
+        var detectJson = CommonOptions.Json();
+        var detect = new Command("detect", "List the agent clients installed here and whether each is wired") { detectJson };
+        detect.SetAction(r => Handler(r).Detect(r.GetValue(config), r.GetValue(detectJson)));
+
+        var removeOthers = new Option<bool>("--remove-others") { Description = "Also remove the client's other servers that the broker config runs (after 'client import')" };
+        var renderName = CommonOptions.ClientName();
+        var render = new Command("render", "Show what apply would write, changing nothing") { renderName, removeOthers };
+        render.SetAction(r => Handler(r).Render(r.GetValue(config), r.GetValue(renderName)!, r.GetValue(removeOthers)));
+
+        var applyName = CommonOptions.ClientName();
+        var applyDryRun = CommonOptions.DryRun("Do what 'client render' does: save what apply would write under {runtime.root}/renders/ and print the diff; the client's file is not touched");
+        var apply = new Command("apply", "Write the broker's entry into the client's config file, backing it up first") { applyName, removeOthers, applyDryRun };
+        apply.SetAction(r => r.GetValue(applyDryRun)
+            ? Handler(r).Render(r.GetValue(config), r.GetValue(applyName)!, r.GetValue(removeOthers))
+            : Handler(r).Apply(r.GetValue(config), r.GetValue(applyName)!, r.GetValue(removeOthers)));
+
+        var removeName = CommonOptions.ClientName();
+        var removeDryRun = CommonOptions.DryRun("Print the diff; write nothing");
+        var remove = new Command("remove", "Take only the broker's entry out of the client's config file") { removeName, removeDryRun };
+        remove.SetAction(r => Handler(r).Remove(r.GetValue(config), r.GetValue(removeName)!, r.GetValue(removeDryRun)));
+
+        var backupName = CommonOptions.ClientName();
+        var backup = new Command("backup", "Save the client's config file as it is now") { backupName };
+        backup.SetAction(r => Handler(r).Backup(r.GetValue(config), r.GetValue(backupName)!));
+
+        var backupsName = CommonOptions.ClientName();
+        var backupsJson = CommonOptions.Json("Print one JSON object: the file and each backup of it");
+        var backups = new Command("backups", "List the saved copies of the client's config file") { backupsName, backupsJson };
+        backups.SetAction(r => Handler(r).List(r.GetValue(config), r.GetValue(backupsName)!, r.GetValue(backupsJson)));
+
+        var rollbackName = CommonOptions.ClientName();
+        var rollbackTo = new Option<string?>("--to") { Description = "Backup ID (default: the newest one not made by a rollback)", HelpName = "ID" };
+        var rollbackForce = new Option<bool>("--force") { Description = "Roll back even though the client wrote the file since the broker last did (what it wrote is lost; the file as it is now is backed up first)" };
+        var rollback = new Command("rollback", "Restore the client's config file byte for byte from a backup") { rollbackName, rollbackTo, rollbackForce };
+        rollback.SetAction(r => Handler(r).Rollback(r.GetValue(config), r.GetValue(rollbackName)!, r.GetValue(rollbackTo), r.GetValue(rollbackForce)));
+
+        var importName = CommonOptions.ClientName();
+        var importDryRun = CommonOptions.DryRun("Print what would be added; write nothing");
+        var import = new Command("import", "Add the client's other MCP servers to the broker config as upstreams") { importName, importDryRun };
+        import.SetAction(r => Handler(r).Import(r.GetValue(config), r.GetValue(importName)!, r.GetValue(importDryRun)));
+
+        var snippetFormat = new Option<string>("--format")
+        {
+            Description = $"Client config format ({string.Join(", ", ClientFormats.Names)}) or a known client's name (claude, codex, gemini, …)",
+            HelpName = "FORMAT",
+            Required = true,
+        };
+        var snippetProfile = CommonOptions.Profile("Profile the client connects with", "default");
+        var snippetName = new Option<string>("--name") { Description = "Server entry name in the client", HelpName = "NAME", DefaultValueFactory = _ => "mcp-broker" };
+        var snippet = new Command("snippet", "Print the broker's server entry for a client's config file") { snippetFormat, snippetProfile, snippetName };
+        snippet.SetAction(r => Handler(r).Snippet(r.GetValue(config), r.GetValue(snippetFormat)!, r.GetValue(snippetProfile)!, r.GetValue(snippetName)!));
+
+        var appsPolicyName = CommonOptions.ClientName();
+        var appsPolicyApply = new Option<bool>("--apply") { Description = "Write the changes (every file backed up first under one backup id; 'client rollback' undoes them); without it they are printed" };
+        var appsPolicyDryRun = CommonOptions.DryRun("Print the changes and write nothing (the default)");
+        var appsPolicy = new Command("apps-policy", "Codex: disable the hosted apps its codex_apps_policy names (a dry run unless --apply)") { appsPolicyName, appsPolicyApply, appsPolicyDryRun };
+        appsPolicy.SetAction(CommonOptions.Unless(appsPolicyApply, appsPolicyDryRun,
+            (r, _) => Task.FromResult(Handler(r).AppsPolicy(r.GetValue(config), r.GetValue(appsPolicyName)!, r.GetValue(appsPolicyApply)))));
+
+        var acceptanceName = CommonOptions.ClientName();
+        var acceptanceProfile = CommonOptions.OptionalProfile("Profile to check (default: the client's)");
+        var acceptanceJson = CommonOptions.Json();
+        var acceptance = new Command("acceptance", "Codex: list the calls that check the broker's deferred tools in a session") { acceptanceName, acceptanceProfile, acceptanceJson };
+        acceptance.SetAction(r => Handler(r).Acceptance(r.GetValue(config), r.GetValue(acceptanceName)!, r.GetValue(acceptanceProfile), r.GetValue(acceptanceJson)));
+
+        return new Command("client", "Wire MCP clients to the broker") { detect, render, apply, remove, backup, backups, rollback, import, snippet, appsPolicy, acceptance };
+    }
+
     /// <summary>
     /// <c>client snippet</c>: the broker entry for a client, to paste by hand — the shim with absolute paths, the
     /// profile, and <c>--config</c> when the config is not the default one the shim would find by itself.
     /// </summary>
-    public static int Snippet(string? configOption, string format, string profile, string name)
+    public int Snippet(string? configOption, string format, string profile, string name)
     {
         // A format's name, or a known client's (claude, qwen, …).
         if ((ClientFormats.Parse(format) ?? KnownClients.Find(format)?.Format) is not { } parsed)
         {
-            Console.Error.WriteLine($"mcp-broker: unknown format '{format}'; known: {string.Join(", ", ClientFormats.Names)}");
-            return 2;
+            error.WriteLine($"mcp-broker: unknown format '{format}'; known: {string.Join(", ", ClientFormats.Names)}");
+            return ExitCodes.Usage;
         }
 
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (CommandConfig.Load(configOption, error) is not { } model)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         if (!model.Profiles.ContainsKey(profile))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profile}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
-            return 1;
+            error.WriteLine($"mcp-broker: no profile named '{profile}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            return ExitCodes.Failure;
         }
 
-        Console.Error.WriteLine($"# {ClientFormats.Name(parsed)}: merge this into {ClientModel.DefaultPath(parsed)}");
-        Console.Write(ClientFormats.Snippet(parsed, Entry(model, profile, name, ClientFormats.ClientName(parsed))));
-        return 0;
+        error.WriteLine($"# {ClientFormats.Name(parsed)}: merge this into {ClientModel.DefaultPath(parsed)}");
+        output.Write(ClientFormats.Snippet(parsed, Entry(model, profile, name, ClientFormats.ClientName(parsed))));
+        return ExitCodes.Ok;
     }
 
     /// <summary><c>client render NAME</c>: the file as apply would write it, saved under renders/, and the diff.</summary>
-    public static int Render(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
+    public int Render(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
     {
         var (render, _, _) = Plan(model, client, removeOthers);
         var target = Path.Combine(model.Runtime.Root, "renders", client.Name, Path.GetFileName(client.ConfigPath));
         ClientFiles.WriteAtomic(target, render.After);
         PrintDiff(client, render);
-        Console.Error.WriteLine(render.Changed
+        error.WriteLine(render.Changed
             ? $"rendered to {target}; 'mcp-broker client apply {client.Name}{(removeOthers ? " --remove-others" : "")}' writes it (with a backup)"
             : $"{client.ConfigPath} is up to date (render in {target})");
-        return 0;
+        return ExitCodes.Ok;
     });
 
     /// <summary><c>client apply NAME</c>: back up, then write the render atomically.</summary>
-    public static int Apply(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
+    public int Apply(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
     {
         var (render, kept, waiting) = Plan(model, client, removeOthers);
         void Kept()
         {
             foreach (var server in kept)
             {
-                Console.WriteLine($"kept {server.Name}: the broker config has no upstream for it ('mcp-broker client import {client.Name}' adds it)");
+                output.WriteLine($"kept {server.Name}: the broker config has no upstream for it ('mcp-broker client import {client.Name}' adds it)");
             }
 
             foreach (var (server, upstream, missing, source) in waiting)
             {
-                Console.WriteLine($"kept {server.Name}: upstream '{upstream}' cannot start yet: {string.Join(", ", missing)} {(missing.Count == 1 ? "is" : "are")} not set in {source}; set {(missing.Count == 1 ? "it" : "them")}, then 'mcp-broker client apply {client.Name} --remove-others' again");
+                output.WriteLine($"kept {server.Name}: upstream '{upstream}' cannot start yet: {string.Join(", ", missing)} {(missing.Count == 1 ? "is" : "are")} not set in {source}; set {(missing.Count == 1 ? "it" : "them")}, then 'mcp-broker client apply {client.Name} --remove-others' again");
             }
         }
 
         if (!render.Changed)
         {
-            Console.WriteLine($"{client.ConfigPath} is up to date; nothing written");
+            output.WriteLine($"{client.ConfigPath} is up to date; nothing written");
             Kept();
-            return 0;
+            return ExitCodes.Ok;
         }
 
         var files = Backups(model, client);
@@ -82,11 +157,11 @@ internal static class ClientCommands
         ClientFiles.WriteAtomic(client.ConfigPath, render.After, expectedHash: ClientFiles.Hash(render.Before));
         backup = files.RecordWrite(backup, render.After, render.Removed);
         PrintDiff(client, render);
-        Console.WriteLine($"applied to {client.ConfigPath} (entry '{client.EntryName}', profile '{client.Profile}')"
+        output.WriteLine($"applied to {client.ConfigPath} (entry '{client.EntryName}', profile '{client.Profile}')"
             + (render.Removed.Count > 0 ? $"; removed {string.Join(", ", render.Removed)} (the broker runs them now)" : ""));
         Kept();
-        Console.WriteLine($"backup {backup.Id}; 'mcp-broker client remove {client.Name}' takes the entry out again (keeping what {client.Name} writes meanwhile)");
-        return 0;
+        output.WriteLine($"backup {backup.Id}; 'mcp-broker client remove {client.Name}' takes the entry out again (keeping what {client.Name} writes meanwhile)");
+        return ExitCodes.Ok;
     });
 
     /// <summary>
@@ -94,22 +169,22 @@ internal static class ClientCommands
     /// took out put back (each from the backup made just before it went), everything else as the client left it. The
     /// file is backed up first, and the write is refused if the client writes the file meanwhile.
     /// </summary>
-    public static int Remove(string? configOption, string name, bool dryRun) => Run(configOption, name, (model, client) =>
+    public int Remove(string? configOption, string name, bool dryRun) => Run(configOption, name, (model, client) =>
     {
         var files = Backups(model, client);
         var current = ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath));
         if (current is null)
         {
-            Console.WriteLine($"{client.ConfigPath} does not exist; nothing to remove");
-            return 0;
+            output.WriteLine($"{client.ConfigPath} does not exist; nothing to remove");
+            return ExitCodes.Ok;
         }
 
         var restore = ToRestore(files, client);
         var render = ClientRenderer.Unwire(client, current, restore);
         if (!render.Changed)
         {
-            Console.WriteLine($"{client.ConfigPath} has no '{client.EntryName}' entry and nothing to put back; nothing written");
-            return 0;
+            output.WriteLine($"{client.ConfigPath} has no '{client.EntryName}' entry and nothing to put back; nothing written");
+            return ExitCodes.Ok;
         }
 
         PrintDiff(client, render, "without mcp-broker");
@@ -117,16 +192,16 @@ internal static class ClientCommands
             + (render.Restored.Count > 0 ? $"; put back {string.Join(", ", render.Restored)} (taken out by 'apply --remove-others')" : "");
         if (dryRun)
         {
-            Console.WriteLine($"dry run: nothing written; would have {what}");
-            return 0;
+            output.WriteLine($"dry run: nothing written; would have {what}");
+            return ExitCodes.Ok;
         }
 
         var backup = files.Backup(client.ConfigPath, "before remove");
         ClientFiles.WriteAtomic(client.ConfigPath, render.After, expectedHash: ClientFiles.Hash(current));
         files.RecordWrite(backup, render.After);
-        Console.WriteLine($"{client.ConfigPath}: {what}; everything else is as {client.Name} left it");
-        Console.WriteLine($"backup {backup.Id} holds the file as it was just before");
-        return 0;
+        output.WriteLine($"{client.ConfigPath}: {what}; everything else is as {client.Name} left it");
+        output.WriteLine($"backup {backup.Id} holds the file as it was just before");
+        return ExitCodes.Ok;
     });
 
     /// <summary>
@@ -154,7 +229,7 @@ internal static class ClientCommands
     /// <c>client detect</c>: every known client — installed here or not (its command on PATH, or its config folder),
     /// its usual config file found or not, and the broker's entry in it or not.
     /// </summary>
-    public static int Detect(string? configOption, bool json)
+    public int Detect(string? configOption, bool json)
     {
         var entryName = ClientModel.DefaultEntryName;
         var detected = KnownClients.Detect(entryName);
@@ -172,67 +247,86 @@ internal static class ClientCommands
                 ["wired"] = d.Wired,
                 ["problem"] = d.Problem,
             })]);
-            Console.WriteLine(array.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-            return 0;
+            output.WriteLine(array.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            return ExitCodes.Ok;
         }
 
         var home = Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } h ? h : null;
         string Short(string path) => home is not null && path.StartsWith(home + "/", StringComparison.Ordinal) ? "~" + path[home.Length..] : path;
         var installed = detected.Where(d => d.Installed).ToList();
-        Console.WriteLine(installed.Count == 0 ? "no known agent client found here" : $"{installed.Count} agent client(s) found here:");
+        output.WriteLine(installed.Count == 0 ? "no known agent client found here" : $"{installed.Count} agent client(s) found here:");
         foreach (var d in installed)
         {
             var state = d.Problem is not null ? $"cannot read: {d.Problem}"
                 : !d.FileExists ? "not found (apply creates it)"
                 : d.Wired == true ? "wired" : "not wired";
-            Console.WriteLine($"  {d.Client.Name,-19} {d.Client.Title,-36} {Short(d.ConfigPath)}: {state}");
+            output.WriteLine($"  {d.Client.Name,-19} {d.Client.Title,-36} {Short(d.ConfigPath)}: {state}");
         }
 
         var absent = detected.Where(d => !d.Installed).Select(d => d.Client.Name).ToList();
         if (absent.Count > 0)
         {
-            Console.WriteLine($"not found: {string.Join(", ", absent)}");
+            output.WriteLine($"not found: {string.Join(", ", absent)}");
         }
 
-        Console.WriteLine("'mcp-broker client apply NAME' wires one (no clients: section needed: its usual file, the default profile)");
-        return 0;
+        output.WriteLine("'mcp-broker client apply NAME' wires one (no clients: section needed: its usual file, the default profile)");
+        return ExitCodes.Ok;
     }
 
     /// <summary><c>client backup NAME</c>: save the file as it is now.</summary>
-    public static int Backup(string? configOption, string name) => Run(configOption, name, (model, client) =>
+    public int Backup(string? configOption, string name) => Run(configOption, name, (model, client) =>
     {
         var backup = Backups(model, client).Backup(client.ConfigPath, "manual");
-        Console.WriteLine(backup.Existed
+        output.WriteLine(backup.Existed
             ? $"backup {backup.Id}: {client.ConfigPath} ({backup.Bytes} bytes)"
             : $"backup {backup.Id}: {client.ConfigPath} does not exist (a rollback to this removes it)");
-        return 0;
+        return ExitCodes.Ok;
     });
 
     /// <summary><c>client backups NAME</c>: list the backups, oldest first.</summary>
-    public static int List(string? configOption, string name) => Run(configOption, name, (model, client) =>
+    public int List(string? configOption, string name, bool json = false) => Run(configOption, name, (model, client) =>
     {
         var backups = Backups(model, client).List();
-        if (backups.Count == 0)
+        if (json)
         {
-            Console.WriteLine($"no backups of {client.ConfigPath} yet (apply makes one; so does 'client backup {client.Name}')");
-            return 0;
+            output.WriteLine(new JsonObject
+            {
+                ["client"] = client.Name,
+                ["config_path"] = client.ConfigPath,
+                ["backups"] = new JsonArray([.. backups.Select(b => (JsonNode)new JsonObject
+                {
+                    ["id"] = b.Id,
+                    ["created"] = b.Created.ToUniversalTime(),
+                    ["existed"] = b.Existed,
+                    ["bytes"] = b.Existed ? b.Bytes : (long?)null,
+                    ["reason"] = b.Reason,
+                    ["also"] = new JsonArray([.. (b.Also ?? []).Select(f => (JsonNode?)f.Path)]),
+                })]),
+            }.ToJsonString());
+            return ExitCodes.Ok;
         }
 
-        Console.WriteLine($"{"ID",-24} {"CREATED (UTC)",-20} {"SIZE",10}  REASON");
+        if (backups.Count == 0)
+        {
+            output.WriteLine($"no backups of {client.ConfigPath} yet (apply makes one; so does 'client backup {client.Name}')");
+            return ExitCodes.Ok;
+        }
+
+        output.WriteLine($"{"ID",-24} {"CREATED (UTC)",-20} {"SIZE",10}  REASON");
         foreach (var b in backups)
         {
-            Console.WriteLine($"{b.Id,-24} {b.Created.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss} {(b.Existed ? $"{b.Bytes} B" : "absent"),10}  {b.Reason}"
+            output.WriteLine($"{b.Id,-24} {b.Created.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss} {(b.Existed ? $"{b.Bytes} B" : "absent"),10}  {b.Reason}"
                 + (b.Also is { Count: > 0 } also ? $" (+{also.Count} more file(s): {string.Join(", ", also.Select(f => f.Path))})" : ""));
         }
 
-        return 0;
+        return ExitCodes.Ok;
     });
 
     /// <summary>
     /// <c>client rollback NAME [--to ID]</c>: restore a backup byte for byte (default: the newest one not made by a
     /// rollback), after backing up the file as it is now, so a rollback can be undone too.
     /// </summary>
-    public static int Rollback(string? configOption, string name, string? id, bool force = false) => Run(configOption, name, (model, client) =>
+    public int Rollback(string? configOption, string name, string? id, bool force = false) => Run(configOption, name, (model, client) =>
     {
         var files = Backups(model, client);
         var backups = files.List();
@@ -241,10 +335,10 @@ internal static class ClientCommands
             : backups.FirstOrDefault(b => b.Id == id);
         if (target is null)
         {
-            Console.Error.WriteLine(id is null
+            error.WriteLine(id is null
                 ? $"mcp-broker: no backups of {client.ConfigPath} to roll back to"
                 : $"mcp-broker: no backup '{id}' for client '{client.Name}'; 'mcp-broker client backups {client.Name}' lists them");
-            return 1;
+            return ExitCodes.Failure;
         }
 
         // The client may have written its file since the broker last did (Claude Code rewrites ~/.claude.json as it
@@ -256,12 +350,12 @@ internal static class ClientCommands
             var lost = ClientChanges.Describe(client.Format, written, current);
             if (!force)
             {
-                Console.Error.WriteLine($"mcp-broker: {client.ConfigPath} changed since mcp-broker wrote it (backup {last.Id}, {last.Reason}); rolling back to backup {target.Id} would discard what was written since: {string.Join(", ", lost)}");
-                Console.Error.WriteLine($"'mcp-broker client remove {client.Name}' takes out only the broker's entry and keeps the rest; 'mcp-broker client rollback {client.Name} --force' rolls back anyway (the file as it is now is backed up first)");
-                return 1;
+                error.WriteLine($"mcp-broker: {client.ConfigPath} changed since mcp-broker wrote it (backup {last.Id}, {last.Reason}); rolling back to backup {target.Id} would discard what was written since: {string.Join(", ", lost)}");
+                error.WriteLine($"'mcp-broker client remove {client.Name}' takes out only the broker's entry and keeps the rest; 'mcp-broker client rollback {client.Name} --force' rolls back anyway (the file as it is now is backed up first)");
+                return ExitCodes.Failure;
             }
 
-            Console.WriteLine($"--force: discarding what was written since backup {last.Id}: {string.Join(", ", lost)}");
+            output.WriteLine($"--force: discarding what was written since backup {last.Id}: {string.Join(", ", lost)}");
         }
 
         // The files as they are now, every one the target holds (a hosted-app policy backs up Codex's caches too).
@@ -270,15 +364,15 @@ internal static class ClientCommands
         files.RecordWrite(before, files.Saved(target));
         foreach (var file in target.Files)
         {
-            Console.WriteLine(file.Existed
+            output.WriteLine(file.Existed
                 ? $"restored {file.Path} from backup {target.Id} ({file.Bytes} bytes, {target.Reason})"
                 : $"removed {file.Path}: it did not exist at backup {target.Id}");
         }
 
-        Console.WriteLine(before.Files.Count == 1
+        output.WriteLine(before.Files.Count == 1
             ? $"the file as it was just now is backup {before.Id}"
             : $"the files as they were just now are backup {before.Id}");
-        return 0;
+        return ExitCodes.Ok;
     });
 
     /// <summary>
@@ -288,55 +382,55 @@ internal static class ClientCommands
     /// (refused if Codex wrote it meanwhile). If a write fails, the files it had written already are restored from that
     /// backup and the others are left as they are.
     /// </summary>
-    public static int AppsPolicy(string? configOption, string name, bool apply) => Run(configOption, name, (model, client) =>
+    public int AppsPolicy(string? configOption, string name, bool apply) => Run(configOption, name, (model, client) =>
     {
         if (client.Format != ClientFormat.CodexToml)
         {
-            Console.Error.WriteLine($"mcp-broker: client '{client.Name}' is {ClientFormats.Name(client.Format)}; hosted-app policies are for codex-toml clients");
-            return 1;
+            error.WriteLine($"mcp-broker: client '{client.Name}' is {ClientFormats.Name(client.Format)}; hosted-app policies are for codex-toml clients");
+            return ExitCodes.Failure;
         }
 
         if (client.CodexAppsPolicy is not { } policy)
         {
-            Console.Error.WriteLine($"mcp-broker: client '{client.Name}' has no codex_apps_policy; add one, e.g.\n  clients:\n    {client.Name}:\n      format: codex-toml\n      codex_apps_policy:\n        disable_connectors:\n          - {{ name: GitHub, reason: \"the broker serves github\" }}");
-            return 1;
+            error.WriteLine($"mcp-broker: client '{client.Name}' has no codex_apps_policy; add one, e.g.\n  clients:\n    {client.Name}:\n      format: codex-toml\n      codex_apps_policy:\n        disable_connectors:\n          - {{ name: GitHub, reason: \"the broker serves github\" }}");
+            return ExitCodes.Failure;
         }
 
         if (!policy.Enabled)
         {
-            Console.WriteLine($"clients.{client.Name}.codex_apps_policy.enabled is false: nothing to do");
-            return 0;
+            output.WriteLine($"clients.{client.Name}.codex_apps_policy.enabled is false: nothing to do");
+            return ExitCodes.Ok;
         }
 
         var plan = CodexApps.Plan(client, policy);
         foreach (var change in plan.Changes.Where(c => c.Path == client.ConfigPath))
         {
-            Console.Write(UnifiedDiff.FormatRedacted(change.Before is null ? null : Encoding.UTF8.GetString(change.Before), Encoding.UTF8.GetString(change.After),
+            output.Write(UnifiedDiff.FormatRedacted(change.Before is null ? null : Encoding.UTF8.GetString(change.Before), Encoding.UTF8.GetString(change.After),
                 client.ConfigPath, client.ConfigPath + " (with the policy)"));
         }
 
         foreach (var line in CodexApps.Describe(plan))
         {
-            Console.WriteLine(line);
+            output.WriteLine(line);
         }
 
         if (plan.Changes.Count == 0)
         {
-            Console.WriteLine("nothing to change: the policy is applied already");
-            return 0;
+            output.WriteLine("nothing to change: the policy is applied already");
+            return ExitCodes.Ok;
         }
 
         if (!apply)
         {
-            Console.WriteLine($"dry run: nothing written; 'mcp-broker client apps-policy {client.Name} --apply' writes it (with a backup)");
-            return 0;
+            output.WriteLine($"dry run: nothing written; 'mcp-broker client apps-policy {client.Name} --apply' writes it (with a backup)");
+            return ExitCodes.Ok;
         }
 
         var files = Backups(model, client);
         var backup = CodexApps.Apply(plan, client, files);
         files.RecordWrite(backup, ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath))); // so rollback knows this write was ours
-        Console.WriteLine($"applied: {plan.Changes.Count} file(s) written; backup {backup.Id}; undo with 'mcp-broker client rollback {client.Name}'");
-        return 0;
+        output.WriteLine($"applied: {plan.Changes.Count} file(s) written; backup {backup.Id}; undo with 'mcp-broker client rollback {client.Name}'");
+        return ExitCodes.Ok;
     });
 
     /// <summary>
@@ -344,48 +438,48 @@ internal static class ClientCommands
     /// check the broker's deferred tools, from each visible upstream's smoke probe, under the names Codex shows the
     /// model. Computed from the config; nothing is started or called. Exit 1 when an upstream has no probe.
     /// </summary>
-    public static int Acceptance(string? configOption, string name, string? profileName, bool json) => Run(configOption, name, (model, client) =>
+    public int Acceptance(string? configOption, string name, string? profileName, bool json) => Run(configOption, name, (model, client) =>
     {
         if (client.Format != ClientFormat.CodexToml)
         {
-            Console.Error.WriteLine($"mcp-broker: client '{client.Name}' is {ClientFormats.Name(client.Format)}; acceptance steps are written for codex-toml clients");
-            return 1;
+            error.WriteLine($"mcp-broker: client '{client.Name}' is {ClientFormats.Name(client.Format)}; acceptance steps are written for codex-toml clients");
+            return ExitCodes.Failure;
         }
 
         profileName ??= client.Profile;
         if (!model.Profiles.TryGetValue(profileName, out var profile))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
-            return 1;
+            error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            return ExitCodes.Failure;
         }
 
         var steps = CodexAcceptance.Steps(model, client, profile);
         if (json)
         {
-            Console.WriteLine(CodexAcceptance.Json(client, profile, steps).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            output.WriteLine(CodexAcceptance.Json(client, profile, steps).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         }
         else
         {
             foreach (var line in CodexAcceptance.Describe(client, profile, steps))
             {
-                Console.WriteLine(line);
+                output.WriteLine(line);
             }
         }
 
-        return steps.Any(s => s.Problem is not null) ? 1 : 0;
+        return steps.Any(s => s.Problem is not null) ? ExitCodes.Failure : ExitCodes.Ok;
     });
 
     /// <summary>
     /// <c>client import NAME</c>: the client's other servers become broker upstreams (broker.yaml backed up, then
     /// written atomically and validated first). The client's file is not touched: <c>apply --remove-others</c> does that.
     /// </summary>
-    public static int Import(string? configOption, string name, bool dryRun) => Run(configOption, name, (model, client) =>
+    public int Import(string? configOption, string name, bool dryRun) => Run(configOption, name, (model, client) =>
     {
         var current = ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath));
         if (current is null)
         {
-            Console.Error.WriteLine($"mcp-broker: {client.ConfigPath} does not exist; there is nothing to import");
-            return 1;
+            error.WriteLine($"mcp-broker: {client.ConfigPath} does not exist; there is nothing to import");
+            return ExitCodes.Failure;
         }
 
         var servers = ClientServers.Read(client.Format, current, client.ConfigPath);
@@ -394,39 +488,39 @@ internal static class ClientCommands
         var plan = ClientImport.Plan(Encoding.UTF8.GetString(yamlBytes), model, client, Entry(model, client), servers);
         foreach (var line in plan.Lines)
         {
-            Console.WriteLine(line);
+            output.WriteLine(line);
         }
 
         if (plan.Added.Count == 0)
         {
-            Console.WriteLine($"nothing to add to {configPath}");
-            return 0;
+            output.WriteLine($"nothing to add to {configPath}");
+            return ExitCodes.Ok;
         }
 
         var check = ConfigLoader.Load(plan.Yaml, configPath);
         if (!check.IsValid)
         {
-            foreach (var error in check.Errors)
+            foreach (var issue in check.Errors)
             {
-                Console.Error.WriteLine(error);
+                error.WriteLine(issue);
             }
 
-            Console.Error.WriteLine($"mcp-broker: the imported upstreams would make {configPath} invalid (errors above); nothing was written");
-            return 1;
+            error.WriteLine($"mcp-broker: the imported upstreams would make {configPath} invalid (errors above); nothing was written");
+            return ExitCodes.Failure;
         }
 
         if (dryRun)
         {
-            Console.Write(UnifiedDiff.FormatRedacted(Encoding.UTF8.GetString(yamlBytes), plan.Yaml, configPath, configPath + " (imported)"));
-            Console.WriteLine("dry run: nothing written");
-            return 0;
+            output.Write(UnifiedDiff.FormatRedacted(Encoding.UTF8.GetString(yamlBytes), plan.Yaml, configPath, configPath + " (imported)"));
+            output.WriteLine("dry run: nothing written");
+            return ExitCodes.Ok;
         }
 
         var backup = new ClientFiles(Path.Combine(model.Runtime.Root, "backups", "config"), TimeProvider.System).Backup(configPath, $"before import from {client.Name}");
         ClientFiles.WriteAtomic(configPath, Encoding.UTF8.GetBytes(plan.Yaml), expectedHash: ClientFiles.Hash(yamlBytes));
-        Console.WriteLine($"added {plan.Added.Count} upstream(s) to {configPath} (backup {backup.Id} under {Path.Combine(model.Runtime.Root, "backups", "config")})");
-        Console.WriteLine($"next: 'mcp-broker client apply {client.Name} --remove-others' points {client.Name} at the broker alone; a running daemon picks up new upstreams after 'mcp-broker daemon stop'");
-        return 0;
+        output.WriteLine($"added {plan.Added.Count} upstream(s) to {configPath} (backup {backup.Id} under {Path.Combine(model.Runtime.Root, "backups", "config")})");
+        output.WriteLine($"next: 'mcp-broker client apply {client.Name} --remove-others' points {client.Name} at the broker alone; a running daemon picks up new upstreams after 'mcp-broker daemon stop'");
+        return ExitCodes.Ok;
     });
 
     /// <summary>The entry every client gets for <paramref name="profile"/>.</summary>
@@ -516,13 +610,13 @@ internal static class ClientCommands
         .. upstream.EnvFiles.Where(e => !File.Exists(e.Value)).Select(e => e.Value),
     ];
 
-    private static void PrintDiff(ClientModel client, ClientRender render, string label = "with mcp-broker")
+    private void PrintDiff(ClientModel client, ClientRender render, string label = "with mcp-broker")
     {
-        Console.Write(UnifiedDiff.FormatRedacted(render.Before is null ? null : Encoding.UTF8.GetString(render.Before), Encoding.UTF8.GetString(render.After),
+        output.Write(UnifiedDiff.FormatRedacted(render.Before is null ? null : Encoding.UTF8.GetString(render.Before), Encoding.UTF8.GetString(render.After),
             client.ConfigPath, client.ConfigPath + $" ({label})"));
         foreach (var note in render.Notes)
         {
-            Console.Error.WriteLine($"note: {note}");
+            error.WriteLine($"note: {note}");
         }
     }
 
@@ -530,11 +624,11 @@ internal static class ClientCommands
         new(Path.Combine(model.Runtime.Root, "backups", "clients", client.Name), TimeProvider.System);
 
     /// <summary>Loads the config, finds the client, runs <paramref name="action"/>, and turns a bad file into one clear line.</summary>
-    private static int Run(string? configOption, string name, Func<BrokerModel, ClientModel, int> action)
+    private int Run(string? configOption, string name, Func<BrokerModel, ClientModel, int> action)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (CommandConfig.Load(configOption, error) is not { } model)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         if (!model.Clients.TryGetValue(name, out var client))
@@ -543,22 +637,22 @@ internal static class ClientCommands
             if (KnownClients.Find(name) is not { } known)
             {
                 var defined = model.Clients.Keys.Order(StringComparer.Ordinal).ToList();
-                Console.Error.WriteLine($"mcp-broker: no client named '{name}' in {model.SourcePath}"
+                error.WriteLine($"mcp-broker: no client named '{name}' in {model.SourcePath}"
                     + (defined.Count > 0 ? $"; defined: {string.Join(", ", defined)}" : "")
                     + $"; known clients: {string.Join(", ", KnownClients.All.Select(c => c.Name))} (or add it under clients: with a format and config_path)");
-                return 1;
+                return ExitCodes.Failure;
             }
 
             if (!model.Profiles.ContainsKey(ProfileModel.DefaultName))
             {
-                Console.Error.WriteLine($"mcp-broker: {model.SourcePath} has no profile named '{ProfileModel.DefaultName}' for '{name}' to connect with; add one, or name the profile:\n  clients:\n    {name}:\n      format: {ClientFormats.Name(known.Format)}\n      profile: {model.Profiles.Keys.FirstOrDefault() ?? "PROFILE"}");
-                return 1;
+                error.WriteLine($"mcp-broker: {model.SourcePath} has no profile named '{ProfileModel.DefaultName}' for '{name}' to connect with; add one, or name the profile:\n  clients:\n    {name}:\n      format: {ClientFormats.Name(known.Format)}\n      profile: {model.Profiles.Keys.FirstOrDefault() ?? "PROFILE"}");
+                return ExitCodes.Failure;
             }
 
-            if (KnownClients.Implicit(known, name, ProfileModel.DefaultName, out var error) is not { } implicitClient)
+            if (KnownClients.Implicit(known, name, ProfileModel.DefaultName, out var reason) is not { } implicitClient)
             {
-                Console.Error.WriteLine($"mcp-broker: cannot name {known.Title}'s config file: {error}");
-                return 1;
+                error.WriteLine($"mcp-broker: cannot name {known.Title}'s config file: {reason}");
+                return ExitCodes.Failure;
             }
 
             client = implicitClient;
@@ -570,18 +664,18 @@ internal static class ClientCommands
         }
         catch (ClientConfigException e)
         {
-            Console.Error.WriteLine($"mcp-broker: {e.Message}");
-            return 1;
+            error.WriteLine($"mcp-broker: {e.Message}");
+            return ExitCodes.Failure;
         }
         catch (IOException e)
         {
-            Console.Error.WriteLine($"mcp-broker: {e.Message}; nothing was changed");
-            return 1;
+            error.WriteLine($"mcp-broker: {e.Message}; nothing was changed");
+            return ExitCodes.Failure;
         }
         catch (UnauthorizedAccessException e)
         {
-            Console.Error.WriteLine($"mcp-broker: {e.Message}; nothing was changed");
-            return 1;
+            error.WriteLine($"mcp-broker: {e.Message}; nothing was changed");
+            return ExitCodes.Failure;
         }
     }
 

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Reflection;
 using McpBroker.Config;
@@ -7,13 +8,53 @@ using McpBroker.Upstreams;
 
 namespace McpBroker.Cli;
 
-internal static class DaemonCommands
+internal sealed class DaemonCommands(TextWriter output, TextWriter error)
 {
+    /// <summary><c>daemon [--detach]</c> and <c>daemon stop|reload|reap|env</c>.</summary>
+    public static Command Create(Option<string?> config)
+    {
+        var detach = new Option<bool>("--detach") { Description = "Start in the background (if none is running) and print the socket path" };
+        var background = new Option<bool>("--background") { Hidden = true };
+        var logFile = new Option<bool>("--log-file") { Description = "Log to {runtime.root}/logs/daemon.log (JSON lines, rotated) instead of stderr" };
+        var daemon = new Command("daemon", "Run the broker daemon in the foreground") { detach, background, logFile };
+        daemon.SetAction((r, ct) => new DaemonCommands(r.Output(), r.Error()).RunAsync(r.GetValue(config), r.GetValue(detach), r.GetValue(background), r.GetValue(logFile), ct));
+
+        var stop = new Command("stop", "Stop the daemon and every upstream it runs");
+        stop.SetAction((r, ct) => new DaemonCommands(r.Output(), r.Error()).StopAsync(r.GetValue(config), ct));
+
+        var reload = new Command("reload", "Make the running daemon apply its config now");
+        reload.SetAction((r, ct) => new DaemonCommands(r.Output(), r.Error()).ReloadAsync(r.GetValue(config), ct));
+
+        var reapJson = CommonOptions.Json("Print one JSON object: each process reaped and how");
+        var reap = new Command("reap", "Stop upstream processes left behind by a daemon that died") { reapJson };
+        reap.SetAction((r, ct) => new DaemonCommands(r.Output(), r.Error()).ReapAsync(r.GetValue(config), r.GetValue(reapJson), ct));
+
+        var capture = new Option<bool>("--capture") { Description = "Capture it now from this shell (PATH, locale, proxies, caches and every variable an env_from names)" };
+        var envJson = CommonOptions.Json("Print one JSON object: the file, where it came from, the variable names (never values)");
+        var env = new Command("env", "Show where the daemon's environment comes from") { capture, envJson };
+        env.SetAction(r => new EnvCommand(r.Output(), r.Error()).Run(r.GetValue(config), r.GetValue(capture), r.GetValue(envJson)));
+
+        daemon.Subcommands.Add(stop);
+        daemon.Subcommands.Add(reload);
+        daemon.Subcommands.Add(reap);
+        daemon.Subcommands.Add(env);
+        return daemon;
+    }
+
+    /// <summary><c>upstream restart NAME</c>.</summary>
+    public static Command CreateUpstream(Option<string?> config)
+    {
+        var name = new Argument<string>("NAME") { Description = "Upstream name, as in the config" };
+        var restart = new Command("restart", "Close an upstream's circuit and restart it on its next request") { name };
+        restart.SetAction((r, ct) => new DaemonCommands(r.Output(), r.Error()).RestartUpstreamAsync(r.GetValue(config), r.GetValue(name)!, ct));
+        return new Command("upstream", "Act on one upstream of the running daemon") { restart };
+    }
+
     private static readonly TimeSpan s_readyTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan s_stopTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(25);
 
-    public static async Task<int> RunAsync(string? configOption, bool detach, bool background, bool logFile, CancellationToken ct)
+    public async Task<int> RunAsync(string? configOption, bool detach, bool background, bool logFile, CancellationToken ct)
     {
         if (background)
         {
@@ -22,9 +63,9 @@ internal static class DaemonCommands
             Native.DetachStandardStreams();
         }
 
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (CommandConfig.Load(configOption, error) is not { } model)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         if (background)
@@ -35,29 +76,29 @@ internal static class DaemonCommands
 
         foreach (var warning in model.Warnings)
         {
-            Console.Error.WriteLine(warning);
+            error.WriteLine(warning);
         }
 
         if (detach)
         {
-            return await DetachAsync(model);
+            return await DetachAsync(model, ct);
         }
 
-        return await DaemonHost.RunAsync(model, logToFile: background || logFile, error => Report(model, error.Message, background), ct);
+        return await DaemonHost.RunAsync(model, logToFile: background || logFile, failure => Report(model, failure.Message, background), ct);
     }
 
-    public static async Task<int> StopAsync(string? configOption)
+    public async Task<int> StopAsync(string? configOption, CancellationToken ct)
     {
-        if (ConfigCommands.LoadTarget(configOption) is not { } target)
+        if (CommandConfig.LoadTarget(configOption, error) is not { } target)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
-        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "stop", TimeSpan.FromSeconds(5));
+        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "stop", TimeSpan.FromSeconds(5), cancellationToken: ct);
         if (answer is not { Ok: true, DaemonPid: { } pid })
         {
-            Console.WriteLine($"no daemon is running for {target.Runtime.Root}");
-            return 0;
+            output.WriteLine($"no daemon is running for {target.Runtime.Root}");
+            return ExitCodes.Ok;
         }
 
         var deadline = Stopwatch.StartNew();
@@ -65,95 +106,95 @@ internal static class DaemonCommands
         {
             if (deadline.Elapsed > s_stopTimeout)
             {
-                Console.Error.WriteLine($"mcp-broker: the daemon (pid {pid}) did not stop within {s_stopTimeout.TotalSeconds:0} s; 'kill {pid}' ends it");
-                return 1;
+                error.WriteLine($"mcp-broker: the daemon (pid {pid}) did not stop within {s_stopTimeout.TotalSeconds:0} s; 'kill {pid}' ends it");
+                return ExitCodes.Failure;
             }
 
-            await Task.Delay(s_poll);
+            await Task.Delay(s_poll, ct);
         }
 
-        Console.WriteLine($"stopped the daemon (pid {pid}) and its upstreams");
-        return 0;
+        output.WriteLine($"stopped the daemon (pid {pid}) and its upstreams");
+        return ExitCodes.Ok;
     }
 
     /// <summary>Asks the running daemon to read its config again now (it also watches the file).</summary>
-    public static async Task<int> ReloadAsync(string? configOption)
+    public async Task<int> ReloadAsync(string? configOption, CancellationToken ct)
     {
-        if (ConfigCommands.LoadTarget(configOption) is not { } target)
+        if (CommandConfig.LoadTarget(configOption, error) is not { } target)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
-        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "reload", TimeSpan.FromSeconds(60));
+        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "reload", TimeSpan.FromSeconds(60), cancellationToken: ct);
         if (answer is null)
         {
-            Console.WriteLine($"no daemon is running for {target.Runtime.Root}; the next one reads the config as it is");
-            return 0;
+            output.WriteLine($"no daemon is running for {target.Runtime.Root}; the next one reads the config as it is");
+            return ExitCodes.Ok;
         }
 
         if (answer.Ok)
         {
-            Console.WriteLine(answer.Message);
-            return 0;
+            output.WriteLine(answer.Message);
+            return ExitCodes.Ok;
         }
 
-        Console.Error.WriteLine($"mcp-broker: {answer.Error?.Message}");
-        return 1;
+        error.WriteLine($"mcp-broker: {answer.Error?.Message}");
+        return ExitCodes.Failure;
     }
 
-    public static async Task<int> ReapAsync(string? configOption, bool json = false)
+    public async Task<int> ReapAsync(string? configOption, bool json, CancellationToken ct)
     {
-        if (ConfigCommands.LoadTarget(configOption) is not { } target)
+        if (CommandConfig.LoadTarget(configOption, error) is not { } target)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
-        var results = await new ProcessRecords(target.Runtime.RunDir).ReapOrphansAsync();
+        var results = await new ProcessRecords(target.Runtime.RunDir).ReapOrphansAsync(ct);
         if (json)
         {
-            Console.WriteLine(new System.Text.Json.Nodes.JsonObject
+            output.WriteLine(new System.Text.Json.Nodes.JsonObject
             {
                 ["reaped"] = new System.Text.Json.Nodes.JsonArray([.. results.Select(r => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
                 {
                     ["upstream"] = r.Record.Upstream, ["pid"] = r.Record.Pid, ["pgid"] = r.Record.Pgid, ["owner_pid"] = r.Record.OwnerPid, ["outcome"] = r.Outcome,
                 })]),
             }.ToJsonString());
-            return results.Any(r => r.Outcome.StartsWith("still running", StringComparison.Ordinal)) ? 1 : 0;
+            return results.Any(r => r.Outcome.StartsWith("still running", StringComparison.Ordinal)) ? ExitCodes.Failure : ExitCodes.Ok;
         }
 
         foreach (var r in results)
         {
-            Console.WriteLine($"{r.Record.Upstream}: pid {r.Record.Pid}{(r.Record.Pgid > 0 ? $" (group {r.Record.Pgid})" : "")} left by dead daemon {r.Record.OwnerPid}: {r.Outcome}");
+            output.WriteLine($"{r.Record.Upstream}: pid {r.Record.Pid}{(r.Record.Pgid > 0 ? $" (group {r.Record.Pgid})" : "")} left by dead daemon {r.Record.OwnerPid}: {r.Outcome}");
         }
 
-        Console.WriteLine(results.Count == 0 ? "nothing to reap" : $"reaped {results.Count} orphaned upstream process(es)");
-        return results.Any(r => r.Outcome.StartsWith("still running", StringComparison.Ordinal)) ? 1 : 0;
+        output.WriteLine(results.Count == 0 ? "nothing to reap" : $"reaped {results.Count} orphaned upstream process(es)");
+        return results.Any(r => r.Outcome.StartsWith("still running", StringComparison.Ordinal)) ? ExitCodes.Failure : ExitCodes.Ok;
     }
 
-    public static async Task<int> RestartUpstreamAsync(string? configOption, string upstream)
+    public async Task<int> RestartUpstreamAsync(string? configOption, string upstream, CancellationToken ct)
     {
-        if (ConfigCommands.LoadTarget(configOption) is not { } target)
+        if (CommandConfig.LoadTarget(configOption, error) is not { } target)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
-        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "restart", TimeSpan.FromSeconds(30), upstream);
+        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "restart", TimeSpan.FromSeconds(30), upstream, cancellationToken: ct);
         switch (answer)
         {
             case null:
-                Console.Error.WriteLine($"mcp-broker: no daemon is running for {target.Runtime.Root}; it starts upstreams fresh when it starts");
-                return 1;
+                error.WriteLine($"mcp-broker: no daemon is running for {target.Runtime.Root}; it starts upstreams fresh when it starts");
+                return ExitCodes.Failure;
             case { Ok: true }:
-                Console.WriteLine(answer.Message);
-                return 0;
+                output.WriteLine(answer.Message);
+                return ExitCodes.Ok;
             default:
-                Console.Error.WriteLine($"mcp-broker: {answer.Error?.Message}");
-                return 1;
+                error.WriteLine($"mcp-broker: {answer.Error?.Message}");
+                return ExitCodes.Failure;
         }
     }
 
     /// <summary>Starts a background daemon unless one answers, waits until it does, and prints its socket path.</summary>
-    internal static async Task<int> DetachAsync(BrokerModel model, bool quiet = false)
+    internal async Task<int> DetachAsync(BrokerModel model, CancellationToken ct, bool quiet = false)
     {
         var socket = model.Runtime.SocketPath;
         Process? child = null;
@@ -162,27 +203,27 @@ internal static class DaemonCommands
             var deadline = Stopwatch.StartNew();
             while (deadline.Elapsed < s_readyTimeout)
             {
-                if (await DaemonClient.ControlAsync(socket, "ping", TimeSpan.FromSeconds(2)) is { Ok: true })
+                if (await DaemonClient.ControlAsync(socket, "ping", TimeSpan.FromSeconds(2), cancellationToken: ct) is { Ok: true })
                 {
                     Announce(socket);
-                    return 0;
+                    return ExitCodes.Ok;
                 }
 
                 // Start one only when nothing listens. A socket that accepts but does not answer yet is a daemon still
                 // starting, or systemd starting one for this very connection: a second daemon would race it for the lock.
-                if (child is null && !await DaemonClient.ListeningAsync(socket, TimeSpan.FromSeconds(2)))
+                if (child is null && !await DaemonClient.ListeningAsync(socket, TimeSpan.FromSeconds(2), ct))
                 {
                     child = StartBackground(model);
                 }
 
                 // Exit code 3: another daemon won the race for the lock; wait for it to answer instead.
-                if (child is { HasExited: true } && child.ExitCode != DaemonHost.ExitAlreadyRunning)
+                if (child is { HasExited: true } && child.ExitCode != ExitCodes.AlreadyRunning)
                 {
-                    Console.Error.WriteLine($"mcp-broker: the daemon exited with code {child.ExitCode} while starting; {LastLogLine(model)}");
-                    return 1;
+                    error.WriteLine($"mcp-broker: the daemon exited with code {child.ExitCode} while starting; {LastLogLine(model)}");
+                    return ExitCodes.Failure;
                 }
 
-                await Task.Delay(s_poll);
+                await Task.Delay(s_poll, ct);
             }
         }
         finally
@@ -190,14 +231,14 @@ internal static class DaemonCommands
             child?.Dispose();
         }
 
-        Console.Error.WriteLine($"mcp-broker: the daemon did not answer on {socket} within {s_readyTimeout.TotalSeconds:0} s; {LastLogLine(model)}");
-        return 1;
+        error.WriteLine($"mcp-broker: the daemon did not answer on {socket} within {s_readyTimeout.TotalSeconds:0} s; {LastLogLine(model)}");
+        return ExitCodes.Failure;
 
         void Announce(string path)
         {
             if (!quiet)
             {
-                Console.WriteLine(path);
+                output.WriteLine(path);
             }
         }
     }
@@ -251,9 +292,9 @@ internal static class DaemonCommands
         return last is null ? $"see {log}" : $"{log} ends with: {last}";
     }
 
-    private static void Report(BrokerModel model, string message, bool background)
+    private void Report(BrokerModel model, string message, bool background)
     {
-        Console.Error.WriteLine($"mcp-broker: {message}");
+        error.WriteLine($"mcp-broker: {message}");
         if (background)
         {
             Directory.CreateDirectory(model.Runtime.LogsDir);

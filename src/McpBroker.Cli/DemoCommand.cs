@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using McpBroker.Config;
@@ -13,15 +14,21 @@ namespace McpBroker.Cli;
 /// The broker's main job end to end on a throwaway root: start the daemon, connect through the shim as an MCP
 /// client, run initialize → tools/list → search → describe → call → status, print what happened, stop everything.
 /// </summary>
-internal static class DemoCommand
+internal sealed class DemoCommand(TextWriter output, TextWriter error)
 {
-    public static async Task<int> RunAsync(bool keep, CancellationToken ct)
-    {
-        if (Console.IsOutputRedirected)
-        {
-            AnsiConsole.Profile.Width = 200;
-        }
+    private readonly IAnsiConsole _console = Terminal.Console(output);
 
+    /// <summary><c>demo [--keep]</c>.</summary>
+    public static Command Create()
+    {
+        var keep = new Option<bool>("--keep") { Description = "Keep the throwaway runtime root for a look afterwards" };
+        var demo = new Command("demo", "Run the broker end to end on a throwaway root") { keep };
+        demo.SetAction((r, ct) => new DemoCommand(r.Output(), r.Error()).RunAsync(r.GetValue(keep), ct));
+        return demo;
+    }
+
+    public async Task<int> RunAsync(bool keep, CancellationToken ct)
+    {
         var root = Directory.CreateTempSubdirectory("mcp-broker-demo-").FullName;
         var configPath = Path.Combine(root, "broker.yaml");
         await File.WriteAllTextAsync(configPath, ConfigLoader.DemoYaml.Replace("{root}", root, StringComparison.Ordinal), ct);
@@ -30,10 +37,10 @@ internal static class DemoCommand
         {
             foreach (var issue in load.Issues)
             {
-                Console.Error.WriteLine(issue);
+                error.WriteLine(issue);
             }
 
-            return 1;
+            return ExitCodes.Failure;
         }
 
         var shim = ClientCommands.ShimCommand();
@@ -46,7 +53,7 @@ internal static class DemoCommand
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            AnsiConsole.MarkupLine($"[red]demo failed:[/] {Markup.Escape(ex.Message)}");
+            _console.MarkupLine($"[red]demo failed:[/] {Markup.Escape(ex.Message)}");
         }
         finally
         {
@@ -57,11 +64,11 @@ internal static class DemoCommand
             }
         }
 
-        AnsiConsole.MarkupLine(exit == 0 ? "[green]demo complete[/]: the daemon and every upstream it started are stopped" : "[red]demo failed[/]");
+        _console.MarkupLine(exit == 0 ? "[green]demo complete[/]: the daemon and every upstream it started are stopped" : "[red]demo failed[/]");
         return exit;
     }
 
-    private static async Task<int> ConverseAsync((string Command, string[] Prefix) shim, string configPath, CancellationToken ct)
+    private async Task<int> ConverseAsync((string Command, string[] Prefix) shim, string configPath, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         Step("connect", $"launching [blue]mcp-broker-client --profile default --config …[/] as an MCP client would (it starts the daemon)");
@@ -117,7 +124,7 @@ internal static class DemoCommand
             }
         }
 
-        return 0;
+        return ExitCodes.Ok;
     }
 
     private static async Task<string> CallAsync(McpClient client, string tool, Dictionary<string, object?> args, CancellationToken ct,
@@ -128,7 +135,7 @@ internal static class DemoCommand
         return result.IsError == true ? throw new InvalidOperationException($"{tool} failed: {text}") : text;
     }
 
-    private static async Task StopDaemonAsync(BrokerModel model)
+    private async Task StopDaemonAsync(BrokerModel model)
     {
         var answer = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "stop", TimeSpan.FromSeconds(5));
         if (answer is { DaemonPid: { } pid })
@@ -147,9 +154,9 @@ internal static class DemoCommand
     /// Runs a call that may wait on upstreams starting, showing the broker's progress notifications as they come (which
     /// upstreams, how long, whether npx downloads): a live status line on a terminal, plain lines elsewhere.
     /// </summary>
-    private static async Task<string> WithProgressAsync(string step, Func<IProgress<ProgressNotificationValue>, Task<string>> call)
+    private async Task<string> WithProgressAsync(string step, Func<IProgress<ProgressNotificationValue>, Task<string>> call)
     {
-        if (Console.IsOutputRedirected)
+        if (!Terminal.IsTerminal(output))
         {
             return await call(new Reported(value => Detail($"{step}: {value.Message}")));
         }
@@ -164,9 +171,9 @@ internal static class DemoCommand
         public void Report(ProgressNotificationValue value) => report(value);
     }
 
-    private static void Step(string step, string text) => AnsiConsole.MarkupLine($"[bold yellow]{step,-10}[/] {text}");
+    private void Step(string step, string text) => _console.MarkupLine($"[bold yellow]{step,-10}[/] {text}");
 
-    private static void Detail(string text) => AnsiConsole.MarkupLine($"           [grey]{Markup.Escape(text)}[/]");
+    private void Detail(string text) => _console.MarkupLine($"           [grey]{Markup.Escape(text)}[/]");
 
     private static string Shorten(string text)
     {

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
 using McpBroker.Auth;
 using McpBroker.Clients;
@@ -14,11 +15,18 @@ namespace McpBroker.Cli;
 /// with its fix (or one JSON object with --json); it changes nothing. Exit 0 when nothing is broken (warnings and tips
 /// may be listed), 1 when something is (a problem), as every command's 1 means failure.
 /// </summary>
-internal static class DoctorCommand
+internal sealed class DoctorCommand(TextWriter output)
 {
-    public const int ExitProblem = 1;
+    /// <summary><c>doctor [--json]</c>.</summary>
+    public static Command Create(Option<string?> config)
+    {
+        var json = CommonOptions.Json("Print one JSON object: every finding with its level and fix");
+        var doctor = new Command("doctor", "Check what usually goes wrong and say how to fix it") { json };
+        doctor.SetAction((r, ct) => new DoctorCommand(r.Output()).RunAsync(r.GetValue(config), r.GetValue(json), ct));
+        return doctor;
+    }
 
-    public static async Task<int> RunAsync(string? configOption, bool json = false)
+    public async Task<int> RunAsync(string? configOption, bool json, CancellationToken ct)
     {
         var (warnings, problems, tips) = (0, 0, 0);
         var findings = new JsonArray();
@@ -27,7 +35,7 @@ internal static class DoctorCommand
             findings.Add(new JsonObject { ["level"] = level, ["text"] = text, ["fix"] = fix });
             if (!json)
             {
-                Console.WriteLine($"{label,-9}{text}{(fix is null ? "" : level == "tip" ? $"; next: {fix}" : $"; fix: {fix}")}");
+                output.WriteLine($"{label,-9}{text}{(fix is null ? "" : level == "tip" ? $"; next: {fix}" : $"; fix: {fix}")}");
             }
         }
 
@@ -55,19 +63,19 @@ internal static class DoctorCommand
         {
             if (json)
             {
-                Console.WriteLine(new JsonObject
+                output.WriteLine(new JsonObject
                 {
                     ["ok"] = problems == 0, ["problems"] = problems, ["warnings"] = warnings, ["tips"] = tips, ["findings"] = findings,
                 }.ToJsonString());
             }
             else
             {
-                Console.WriteLine(problems + warnings == 0
+                output.WriteLine(problems + warnings == 0
                     ? $"no problems found{(tips > 0 ? $" ({tips} tip(s) above)" : "")}"
                     : $"{problems} problem(s), {warnings} warning(s){(tips > 0 ? $", {tips} tip(s)" : "")}");
             }
 
-            return problems > 0 ? ExitProblem : 0;
+            return problems > 0 ? ExitCodes.Failure : ExitCodes.Ok;
         }
 
         Ok($"mcp-broker {BrokerInfo.Version} on .NET {Environment.Version}");
@@ -90,7 +98,7 @@ internal static class DoctorCommand
             Warn($"config: {warning.Path}: {warning.Message}", "as the warning says");
         }
 
-        await CheckDaemonAsync(model, Ok, Warn, Problem);
+        await CheckDaemonAsync(model, Ok, Warn, Problem, ct);
         foreach (var record in new ProcessRecords(model.Runtime.RunDir).Read().Where(r => !ProcessRecords.OwnerAlive(r)))
         {
             var alive = Native.ProcessAlive(record.Pid);
@@ -103,7 +111,7 @@ internal static class DoctorCommand
         return Verdict();
     }
 
-    private static async Task CheckDaemonAsync(BrokerModel model, Action<string> ok, Action<string, string> warn, Action<string, string> problem)
+    private static async Task CheckDaemonAsync(BrokerModel model, Action<string> ok, Action<string, string> warn, Action<string, string> problem, CancellationToken ct)
     {
         var runtime = model.Runtime;
         switch (DaemonEnvironment.Read(runtime))
@@ -125,7 +133,7 @@ internal static class DoctorCommand
             problem($"the runtime root {runtime.Root} is open to other users (it holds secrets and the socket)", $"chmod 700 {runtime.Root}");
         }
 
-        var answer = await DaemonClient.ControlAsync(runtime.SocketPath, "status", TimeSpan.FromSeconds(5));
+        var answer = await DaemonClient.ControlAsync(runtime.SocketPath, "status", TimeSpan.FromSeconds(5), cancellationToken: ct);
         if (answer is { Ok: true, Status: { } status })
         {
             var daemon = status["daemon"]!;

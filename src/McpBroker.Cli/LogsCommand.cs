@@ -1,5 +1,6 @@
-using System.Text;
+using System.CommandLine;
 using System.Text.Json;
+using System.Text;
 using McpBroker.Config;
 using McpBroker.Daemon;
 
@@ -10,27 +11,39 @@ namespace McpBroker.Cli;
 /// as "time level source: message", or as they are with --json), or of one upstream's stderr file; --follow keeps
 /// printing what is appended, across rotations, until interrupted.
 /// </summary>
-internal static class LogsCommand
+internal sealed class LogsCommand(TextWriter output, TextWriter error)
 {
+    /// <summary><c>logs [--upstream NAME] [-n N] [-f] [--json]</c>.</summary>
+    public static Command Create(Option<string?> config)
+    {
+        var upstream = new Option<string?>("--upstream") { Description = "Show this upstream's stderr instead of the daemon's log", HelpName = "NAME" };
+        var lines = new Option<int>("--lines", "-n") { Description = "How many of the last lines to print", HelpName = "N", DefaultValueFactory = _ => 50 };
+        var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing what is appended (across rotations) until interrupted" };
+        var json = CommonOptions.Json("Print the daemon's log lines as they are stored (one JSON object each)");
+        var logs = new Command("logs", "Print the end of the daemon's log or of an upstream's stderr") { upstream, lines, follow, json };
+        logs.SetAction((r, ct) => new LogsCommand(r.Output(), r.Error()).RunAsync(r.GetValue(config), r.GetValue(upstream), r.GetValue(lines), r.GetValue(follow), r.GetValue(json), ct));
+        return logs;
+    }
+
     private static readonly TimeSpan s_poll = TimeSpan.FromMilliseconds(200);
 
-    public static async Task<int> RunAsync(string? configOption, string? upstream, int lines, bool follow, bool json, CancellationToken ct)
+    public async Task<int> RunAsync(string? configOption, string? upstream, int lines, bool follow, bool json, CancellationToken ct)
     {
-        if (ConfigCommands.LoadTarget(configOption) is not { } target)
+        if (CommandConfig.LoadTarget(configOption, error) is not { } target)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         if (lines < 0)
         {
-            Console.Error.WriteLine("mcp-broker: --lines must be 0 or more");
-            return 2;
+            error.WriteLine("mcp-broker: --lines must be 0 or more");
+            return ExitCodes.Usage;
         }
 
         if (upstream is not null && target.Model is { } model && model.FindUpstream(upstream) is null)
         {
-            Console.Error.WriteLine($"mcp-broker: no upstream named '{upstream}' in {model.SourcePath}{DidYouMean.Hint(upstream, model.Upstreams.Select(u => u.Name))}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
-            return 1;
+            error.WriteLine($"mcp-broker: no upstream named '{upstream}' in {model.SourcePath}{DidYouMean.Hint(upstream, model.Upstreams.Select(u => u.Name))}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
+            return ExitCodes.Failure;
         }
 
         var path = upstream is null ? Path.Combine(target.Runtime.LogsDir, FileLoggerProvider.FileName) : UpstreamLogs.PathOf(target.Runtime.LogsDir, upstream);
@@ -56,29 +69,29 @@ internal static class LogsCommand
 
             foreach (var line in tail)
             {
-                Console.WriteLine(Show(line));
+                output.WriteLine(Show(line));
             }
         }
         else if (!follow)
         {
-            Console.Error.WriteLine($"no log yet at {path}" + (upstream is null ? " (a daemon in the foreground logs to its terminal)" : $" (upstream '{upstream}' has not written to stderr since it was configured)"));
-            return 0;
+            error.WriteLine($"no log yet at {path}" + (upstream is null ? " (a daemon in the foreground logs to its terminal)" : $" (upstream '{upstream}' has not written to stderr since it was configured)"));
+            return ExitCodes.Ok;
         }
 
         if (!follow)
         {
-            return 0;
+            return ExitCodes.Ok;
         }
 
         try
         {
-            await FollowAsync(path, position, line => Console.WriteLine(Show(line)), ct);
+            await FollowAsync(path, position, line => output.WriteLine(Show(line)), ct);
         }
         catch (OperationCanceledException)
         {
         }
 
-        return 0;
+        return ExitCodes.Ok;
     }
 
     /// <summary>Prints lines appended after <paramref name="position"/>; a file that shrank was rotated and is read from its start.</summary>

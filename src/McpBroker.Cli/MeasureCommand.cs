@@ -1,7 +1,8 @@
+using System.CommandLine;
 using System.Net.Sockets;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
+using System.Text;
 using McpBroker.Clients;
 using McpBroker.Config;
 using McpBroker.Measure;
@@ -17,28 +18,39 @@ namespace McpBroker.Cli;
 /// show), asked for through a real session of the profile once the catalog is filled. "after" is the profile's own
 /// tools/list, "before" the upstream tools it exposes (after its gates, under its names) as its raw view lists them.
 /// </summary>
-internal static class MeasureCommand
+internal sealed class MeasureCommand(TextWriter output, TextWriter error)
 {
-    public static async Task<int> RunAsync(string? configOption, string profileName, string? tokenFile, bool json, CancellationToken ct)
+    /// <summary><c>measure [--profile NAME] [--token-file PATH] [--json]</c>.</summary>
+    public static Command Create(Option<string?> config)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        var profile = CommonOptions.Profile("Profile to measure", "default");
+        var tokenFile = CommonOptions.TokenFile();
+        var json = CommonOptions.Json();
+        var measure = new Command("measure", "Measure what a profile's tools/list costs a model against its upstreams' raw tools") { profile, tokenFile, json };
+        measure.SetAction((r, ct) => new MeasureCommand(r.Output(), r.Error()).RunAsync(r.GetValue(config), r.GetValue(profile)!, r.GetValue(tokenFile), r.GetValue(json), ct));
+        return measure;
+    }
+
+    public async Task<int> RunAsync(string? configOption, string profileName, string? tokenFile, bool json, CancellationToken ct)
+    {
+        if (CommandConfig.Load(configOption, error) is not { } model)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         if (!model.Profiles.TryGetValue(profileName, out var profile))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
-            return 1;
+            error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            return ExitCodes.Failure;
         }
 
-        if (await DaemonCommands.DetachAsync(model, quiet: true) != 0)
+        if (await new DaemonCommands(output, error).DetachAsync(model, ct, quiet: true) != 0)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         // The figures are over what the catalog holds: fill it first (live on a terminal), as a session's first search would.
-        await CatalogFill.RunAsync(model, profileName, show: !json && !Console.IsOutputRedirected, ct);
+        await new CatalogFill(output).RunAsync(model, profileName, show: !json && Terminal.IsTerminal(output), ct);
         var token = tokenFile is null ? null : (await File.ReadAllTextAsync(tokenFile, ct)).Trim();
         JsonNode? status;
         try
@@ -50,14 +62,14 @@ internal static class MeasureCommand
         }
         catch (Exception ex) when (ex is MeasureException or IOException or SocketException or ModelContextProtocol.McpException or JsonException)
         {
-            Console.Error.WriteLine($"mcp-broker: {ex.Message}");
-            return 1;
+            error.WriteLine($"mcp-broker: {ex.Message}");
+            return ExitCodes.Failure;
         }
 
         if (status?["context"] is not JsonObject context)
         {
-            Console.Error.WriteLine($"mcp-broker: the daemon's broker.status gave no context figures: {status?.ToJsonString()}");
-            return 1;
+            error.WriteLine($"mcp-broker: the daemon's broker.status gave no context figures: {status?.ToJsonString()}");
+            return ExitCodes.Failure;
         }
 
         var b = new Cost(Int(context["raw_tools"]), Int(context["raw_bytes"]), Int(context["raw_tokens"]));
@@ -107,10 +119,11 @@ internal static class MeasureCommand
                     : new JsonObject { ["client"] = h.Client, ["error"] = h.Error }))]);
             }
 
-            Console.WriteLine(result.ToJsonString());
+            output.WriteLine(result.ToJsonString());
         }
         else
         {
+            var console = Terminal.Console(output);
             var table = new Table().AddColumns("", "tools", "bytes", "o200k tokens");
             table.AddRow("before (the upstream tools it exposes, listed raw)", $"{b.Tools}", $"{b.Bytes:N0}", $"{b.Tokens:N0}");
             if (overBudget)
@@ -123,22 +136,22 @@ internal static class MeasureCommand
                 table.AddRow("reduction", $"{ContextCost.Reduction(b.Tools, a.Tools)}%", $"{ContextCost.Reduction(b.Bytes, a.Bytes)}%", $"{ContextCost.Reduction(b.Tokens, a.Tokens)}%");
             }
 
-            AnsiConsole.Write(table);
+            console.Write(table);
             if (hiddenNote is not null)
             {
-                AnsiConsole.MarkupLineInterpolated($"not counted: {hiddenNote}");
+                console.MarkupLineInterpolated($"not counted: {hiddenNote}");
             }
 
             foreach (var u in unlisted)
             {
-                AnsiConsole.MarkupLineInterpolated($"[yellow]not counted[/]: upstream {u} could not be listed");
+                console.MarkupLineInterpolated($"[yellow]not counted[/]: upstream {u} could not be listed");
             }
 
             foreach (var (client, plan, error) in hosted)
             {
                 if (plan is null)
                 {
-                    AnsiConsole.MarkupLineInterpolated($"[yellow]hosted apps of client '{client}' not counted[/]: {error}");
+                    console.MarkupLineInterpolated($"[yellow]hosted apps of client '{client}' not counted[/]: {error}");
                     continue;
                 }
 
@@ -146,11 +159,11 @@ internal static class MeasureCommand
                 apps.AddRow("before (as the cache files are now)", $"{plan.Before.Tools}", $"{plan.Before.Bytes:N0}", $"{plan.Before.Tokens:N0}");
                 apps.AddRow("after (with its codex_apps_policy)", $"{plan.After.Tools}", $"{plan.After.Bytes:N0}", $"{plan.After.Tokens:N0}");
                 apps.AddRow("reduction", $"{ContextCost.Reduction(plan.Before.Tools, plan.After.Tools)}%", $"{ContextCost.Reduction(plan.Before.Bytes, plan.After.Bytes)}%", $"{ContextCost.Reduction(plan.Before.Tokens, plan.After.Tokens)}%");
-                AnsiConsole.Write(apps);
+                console.Write(apps);
             }
         }
 
-        return 0;
+        return ExitCodes.Ok;
     }
 
     /// <summary>

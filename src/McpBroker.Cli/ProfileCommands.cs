@@ -1,5 +1,6 @@
-using System.Text.Json;
+using System.CommandLine;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using McpBroker.Config;
 using McpBroker.Exposure;
 using ModelContextProtocol;
@@ -15,30 +16,49 @@ namespace McpBroker.Cli;
 /// fit the tool's input schema, and with <c>call: true</c> the call must succeed. A visible upstream without a probe
 /// fails. One line (or JSON object) per upstream; exit 1 on any failure.
 /// </summary>
-internal static class ProfileCommands
+internal sealed class ProfileCommands(TextWriter output, TextWriter error)
 {
-    public static async Task<int> ValidateAsync(string? configOption, string profileName, string? tokenFile, bool json, CancellationToken ct)
+    /// <summary><c>profile validate|parity</c>.</summary>
+    public static Command Create(Option<string?> config)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        var validateProfile = new Argument<string>("PROFILE") { Description = "Profile name, as in the config" };
+        var validateToken = CommonOptions.TokenFile();
+        var validateJson = CommonOptions.Json();
+        var validate = new Command("validate", "Probe a profile through the shim like a client would") { validateProfile, validateToken, validateJson };
+        validate.SetAction((r, ct) => new ProfileCommands(r.Output(), r.Error()).ValidateAsync(r.GetValue(config), r.GetValue(validateProfile)!, r.GetValue(validateToken), r.GetValue(validateJson), ct));
+
+        var parityA = new Argument<string>("A") { Description = "A profile name" };
+        var parityB = new Argument<string>("B") { Description = "Another profile name" };
+        var parityToken = CommonOptions.TokenFile("Token file, for profiles with require_token_file");
+        var parityJson = CommonOptions.Json();
+        var parity = new Command("parity", "Run the same probes through two profiles and show the differences") { parityA, parityB, parityToken, parityJson };
+        parity.SetAction((r, ct) => new ProfileCommands(r.Output(), r.Error()).ParityAsync(r.GetValue(config), r.GetValue(parityA)!, r.GetValue(parityB)!, r.GetValue(parityToken), r.GetValue(parityJson), ct));
+
+        return new Command("profile", "Check what a profile gives a client") { validate, parity };
+    }
+
+    public async Task<int> ValidateAsync(string? configOption, string profileName, string? tokenFile, bool json, CancellationToken ct)
+    {
+        if (CommandConfig.Load(configOption, error) is not { } model)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         if (!model.Profiles.TryGetValue(profileName, out var profile))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
-            return 1;
+            error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            return ExitCodes.Failure;
         }
 
-        if (await DaemonCommands.DetachAsync(model, quiet: true) != 0)
+        if (await new DaemonCommands(output, error).DetachAsync(model, ct, quiet: true) != 0)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
-        await CatalogFill.FillAsync(model, profileName, json, ct);
+        await new CatalogFill(output).FillAsync(model, profileName, json, ct);
         if (await RunAsync(model, profile, tokenFile, json ? null : Print, ct) is not { } run)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         var reports = run.Reports;
@@ -47,7 +67,7 @@ internal static class ProfileCommands
         var unprobed = reports.Count(r => r["ok"]!.GetValue<bool>() && r["probed"]?.GetValue<bool>() == false);
         if (json)
         {
-            Console.WriteLine(new JsonObject
+            output.WriteLine(new JsonObject
             {
                 ["profile"] = profileName,
                 ["ok"] = failed == 0,
@@ -57,12 +77,12 @@ internal static class ProfileCommands
         else
         {
             var notProbed = unprobed > 0 ? $" ({unprobed} without a smoke probe, not probed)" : "";
-            Console.WriteLine(failed == 0
+            output.WriteLine(failed == 0
                 ? $"profile '{profileName}': {reports.Count - unprobed} upstream(s) pass their smoke probes{notProbed}"
                 : $"profile '{profileName}': {failed} of {reports.Count} upstream(s) failed{notProbed}");
         }
 
-        return failed == 0 ? 0 : 1;
+        return failed == 0 ? ExitCodes.Ok : ExitCodes.Failure;
     }
 
     /// <summary>
@@ -71,30 +91,30 @@ internal static class ProfileCommands
     /// call returns. Exit 0 when the probes agree, 1 when they differ (different tool lists alone are shown, not failed:
     /// a compact and a raw profile list different tools by design).
     /// </summary>
-    public static async Task<int> ParityAsync(string? configOption, string a, string b, string? tokenFile, bool json, CancellationToken ct)
+    public async Task<int> ParityAsync(string? configOption, string a, string b, string? tokenFile, bool json, CancellationToken ct)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (CommandConfig.Load(configOption, error) is not { } model)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         foreach (var name in new[] { a, b }.Where(n => !model.Profiles.ContainsKey(n)))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{name}' in {model.SourcePath}{DidYouMean.Hint(name, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
-            return 1;
+            error.WriteLine($"mcp-broker: no profile named '{name}' in {model.SourcePath}{DidYouMean.Hint(name, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            return ExitCodes.Failure;
         }
 
-        if (await DaemonCommands.DetachAsync(model, quiet: true) != 0)
+        if (await new DaemonCommands(output, error).DetachAsync(model, ct, quiet: true) != 0)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
-        await CatalogFill.FillAsync(model, a, json, ct);
-        await CatalogFill.FillAsync(model, b, json, ct);
+        await new CatalogFill(output).FillAsync(model, a, json, ct);
+        await new CatalogFill(output).FillAsync(model, b, json, ct);
         if (await RunAsync(model, model.Profiles[a], tokenFile, null, ct) is not { } left
             || await RunAsync(model, model.Profiles[b], tokenFile, null, ct) is not { } right)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         var onlyA = left.Tools.Except(right.Tools, StringComparer.Ordinal).ToList();
@@ -113,7 +133,7 @@ internal static class ProfileCommands
 
         if (json)
         {
-            Console.WriteLine(new JsonObject
+            output.WriteLine(new JsonObject
             {
                 ["profiles"] = new JsonArray(a, b),
                 ["tools"] = new JsonObject { [a] = left.Tools.Count, [b] = right.Tools.Count },
@@ -125,21 +145,21 @@ internal static class ProfileCommands
         }
         else
         {
-            Console.WriteLine($"tools/list: '{a}' lists {left.Tools.Count}, '{b}' lists {right.Tools.Count}");
-            Console.WriteLine($"  only in '{a}': {(onlyA.Count == 0 ? "none" : string.Join(", ", onlyA))}");
-            Console.WriteLine($"  only in '{b}': {(onlyB.Count == 0 ? "none" : string.Join(", ", onlyB))}");
+            output.WriteLine($"tools/list: '{a}' lists {left.Tools.Count}, '{b}' lists {right.Tools.Count}");
+            output.WriteLine($"  only in '{a}': {(onlyA.Count == 0 ? "none" : string.Join(", ", onlyA))}");
+            output.WriteLine($"  only in '{b}': {(onlyB.Count == 0 ? "none" : string.Join(", ", onlyB))}");
             foreach (var row in rows)
             {
-                Console.WriteLine($"{(row!["same"]!.GetValue<bool>() ? "same  " : "DIFFER")} {row["upstream"]}: '{a}' {Outcome(row[a])}; '{b}' {Outcome(row[b])}");
+                output.WriteLine($"{(row!["same"]!.GetValue<bool>() ? "same  " : "DIFFER")} {row["upstream"]}: '{a}' {Outcome(row[a])}; '{b}' {Outcome(row[b])}");
             }
 
-            Console.WriteLine(differ == 0 ? "the probes agree" : $"{differ} upstream(s) differ");
+            output.WriteLine(differ == 0 ? "the probes agree" : $"{differ} upstream(s) differ");
         }
 
-        return differ == 0 ? 0 : 1;
+        return differ == 0 ? ExitCodes.Ok : ExitCodes.Failure;
     }
 
-    private static string Outcome(JsonNode? report) => report is null
+    private string Outcome(JsonNode? report) => report is null
         ? "does not see it"
         : report["probed"]?.GetValue<bool>() == false && report["ok"]!.GetValue<bool>() ? "not probed (no smoke probe)"
         : report["ok"]!.GetValue<bool>()
@@ -151,10 +171,10 @@ internal static class ProfileCommands
     private sealed record ProbeRun(IReadOnlyList<string> Tools, List<JsonObject> Reports);
 
     /// <summary>One session through the shim with the profile: its tools/list, then each visible upstream's probe.</summary>
-    private static async Task<ProbeRun?> RunAsync(BrokerModel model, ProfileModel profile, string? tokenFile, Action<JsonObject>? print, CancellationToken ct)
+    private async Task<ProbeRun?> RunAsync(BrokerModel model, ProfileModel profile, string? tokenFile, Action<JsonObject>? print, CancellationToken ct)
     {
         var reports = new List<JsonObject>();
-        var interactive = print is not null && !Console.IsOutputRedirected;
+        var interactive = print is not null && Terminal.IsTerminal(output);
         try
         {
             await using var client = await ConnectAsync(model, profile.Name, tokenFile, ct);
@@ -193,13 +213,13 @@ internal static class ProfileCommands
         }
         catch (Exception ex) when (ex is IOException or McpException or InvalidOperationException or TimeoutException)
         {
-            Console.Error.WriteLine($"mcp-broker: could not open a session with profile '{profile.Name}' through the shim: {ex.Message}");
+            error.WriteLine($"mcp-broker: could not open a session with profile '{profile.Name}' through the shim: {ex.Message}");
             return null;
         }
     }
 
     /// <summary>One upstream's probe: search (compact) or listing (raw), describe, arguments against the schema, call.</summary>
-    private static async Task<JsonObject> Probe(McpClient client, ProfileModel profile, UpstreamModel upstream, IList<McpClientTool> listed, CancellationToken ct)
+    private async Task<JsonObject> Probe(McpClient client, ProfileModel profile, UpstreamModel upstream, IList<McpClientTool> listed, CancellationToken ct)
     {
         var report = new JsonObject { ["upstream"] = upstream.Name, ["ok"] = false };
         JsonObject Fail(string step, string why)
@@ -275,21 +295,21 @@ internal static class ProfileCommands
         return report;
     }
 
-    private static void Print(JsonObject report)
+    private void Print(JsonObject report)
     {
         var upstream = report["upstream"]!.GetValue<string>();
         if (report["probed"]?.GetValue<bool>() == false && report["ok"]!.GetValue<bool>())
         {
-            Console.WriteLine($"--    {upstream}: not probed ({report["tools"]} tool(s) listed); add upstreams.{upstream}.smoke: {{query, tool, arguments}} to check a search and a call");
+            output.WriteLine($"--    {upstream}: not probed ({report["tools"]} tool(s) listed); add upstreams.{upstream}.smoke: {{query, tool, arguments}} to check a search and a call");
         }
         else if (report["ok"]!.GetValue<bool>())
         {
-            Console.WriteLine($"ok    {upstream}: {report["tool"]}" + (report["search_rank"] is { } rank ? $" found at #{rank}" : " listed")
+            output.WriteLine($"ok    {upstream}: {report["tool"]}" + (report["search_rank"] is { } rank ? $" found at #{rank}" : " listed")
                 + ", arguments fit its schema" + (report["called"] is not null ? ", call succeeded" : ""));
         }
         else
         {
-            Console.WriteLine($"FAIL  {upstream} ({report["failed_step"]}): {report["error"]}");
+            output.WriteLine($"FAIL  {upstream} ({report["failed_step"]}): {report["error"]}");
         }
     }
 

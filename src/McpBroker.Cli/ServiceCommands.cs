@@ -1,5 +1,7 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json.Nodes;
 using McpBroker.Clients;
 using McpBroker.Config;
 using McpBroker.Platform;
@@ -14,13 +16,55 @@ namespace McpBroker.Cli;
 /// {runtime.root}/backups/service/, writes atomically, and runs the commands, stopping at the first that fails.
 /// <c>status</c> always runs: whether the files are installed and current, and the platform's own view.
 /// </summary>
-internal static class ServiceCommands
+internal sealed class ServiceCommands(TextWriter output, TextWriter error)
 {
-    public static async Task<int> RunAsync(string? configOption, ServiceAction action, string? platformOption, bool socketActivation, bool apply, CancellationToken ct)
+    /// <summary><c>service install|uninstall|load|unload|status</c>.</summary>
+    public static Command Create(Option<string?> config)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        var platform = new Option<string?>("--platform") { Description = "systemd, launchd or windows (default: this machine's)", HelpName = "PLATFORM" };
+        var apply = new Option<bool>("--apply") { Description = "Do it: back up replaced files, write them, run the commands (only for this machine's platform); without it the plan is printed" };
+        var dryRun = CommonOptions.DryRun("Print every file it would write and every command it would run; change nothing (the default)");
+        var socketActivation = new Option<bool>("--socket-activation") { Description = "systemd: also install a .socket unit, so the daemon starts on the first connection" };
+        var json = CommonOptions.Json("Print one JSON object: each file's state and the platform's own answer");
+        var service = new Command("service", "Run the daemon as a per-user service (a dry run unless --apply)");
+        foreach (var (verb, action, text) in new[]
         {
-            return 1;
+            ("install", ServiceAction.Install, "Write the unit (plist, task) and enable it at login"),
+            ("uninstall", ServiceAction.Uninstall, "Stop and disable the service and remove its files"),
+            ("load", ServiceAction.Load, "Start the service now"),
+            ("unload", ServiceAction.Unload, "Stop the service now"),
+            ("status", ServiceAction.Status, "Show whether the service files are installed and current"),
+        })
+        {
+            var command = new Command(verb, text) { platform };
+            if (action == ServiceAction.Status)
+            {
+                command.Options.Add(json);
+            }
+            else
+            {
+                command.Options.Add(apply);
+                command.Options.Add(dryRun);
+            }
+
+            if (action == ServiceAction.Install)
+            {
+                command.Options.Add(socketActivation);
+            }
+
+            command.SetAction(CommonOptions.Unless(apply, dryRun, (r, ct) => new ServiceCommands(r.Output(), r.Error())
+                .RunAsync(r.GetValue(config), action, r.GetValue(platform), r.GetValue(socketActivation), r.GetValue(apply), r.GetValue(json), ct)));
+            service.Subcommands.Add(command);
+        }
+
+        return service;
+    }
+
+    public async Task<int> RunAsync(string? configOption, ServiceAction action, string? platformOption, bool socketActivation, bool apply, bool json, CancellationToken ct)
+    {
+        if (CommandConfig.Load(configOption, error) is not { } model)
+        {
+            return ExitCodes.Failure;
         }
 
         var here = ThisPlatform();
@@ -31,8 +75,8 @@ internal static class ServiceCommands
         }
         else if (!Enum.TryParse(platformOption, ignoreCase: true, out platform) || !Enum.IsDefined(platform))
         {
-            Console.Error.WriteLine($"mcp-broker: --platform must be systemd, launchd or windows, not '{platformOption}'");
-            return 2;
+            error.WriteLine($"mcp-broker: --platform must be systemd, launchd or windows, not '{platformOption}'");
+            return ExitCodes.Usage;
         }
 
         var context = Context(model, platform);
@@ -40,19 +84,19 @@ internal static class ServiceCommands
         var plan = ServiceDefinitions.Plan(platform, action, context, socketActivation || (action != ServiceAction.Install && installed));
         if (action == ServiceAction.Status)
         {
-            return await StatusAsync(plan, context, socketActivation || installed, platform == here, ct);
+            return await StatusAsync(plan, context, socketActivation || installed, platform == here, json, ct);
         }
 
         if (!apply)
         {
             PrintDryRun(plan);
-            return 0;
+            return ExitCodes.Ok;
         }
 
         if (platform != here)
         {
-            Console.Error.WriteLine($"mcp-broker: --apply for {Lower(platform)} runs {plan.Commands.FirstOrDefault()?.FileName ?? "its tools"} on {Lower(platform)}; this machine is {Lower(here)}. Without --apply the plan is printed.");
-            return 2;
+            error.WriteLine($"mcp-broker: --apply for {Lower(platform)} runs {plan.Commands.FirstOrDefault()?.FileName ?? "its tools"} on {Lower(platform)}; this machine is {Lower(here)}. Without --apply the plan is printed.");
+            return ExitCodes.Usage;
         }
 
         model.Runtime.EnsureCreated();
@@ -61,32 +105,32 @@ internal static class ServiceCommands
             // Stops what runs before its files change; may fail when there is nothing to stop.
             if (await RunAndPrintAsync(command, ct) is var exit and not 0)
             {
-                Console.WriteLine($"(exit {exit}: taken as nothing to stop)");
+                output.WriteLine($"(exit {exit}: taken as nothing to stop)");
             }
         }
 
         var backups = Path.Combine(model.Runtime.Root, "backups", "service");
         foreach (var file in plan.Files)
         {
-            Console.WriteLine(Change(file, backups));
+            output.WriteLine(Change(file, backups));
         }
 
         foreach (var command in plan.Commands)
         {
             if (await RunAndPrintAsync(command, ct) is var exit and not 0)
             {
-                Console.Error.WriteLine($"mcp-broker: '{command}' exited {exit}; the files above are in place, run the command again once the cause is fixed");
-                return 1;
+                error.WriteLine($"mcp-broker: '{command}' exited {exit}; the files above are in place, run the command again once the cause is fixed");
+                return ExitCodes.Failure;
             }
         }
 
-        Console.WriteLine(action switch
+        output.WriteLine(action switch
         {
             ServiceAction.Install => $"installed; the daemon now runs as a {Lower(platform)} service ('mcp-broker service status' shows it)",
             ServiceAction.Uninstall => "uninstalled; 'mcp-broker daemon stop' ends a daemon started by hand",
             _ => "done",
         });
-        return 0;
+        return ExitCodes.Ok;
     }
 
     /// <summary>This user's service context on this machine: how to run this CLI, the config, the unit folder, PATH.</summary>
@@ -110,31 +154,31 @@ internal static class ServiceCommands
 
     private static string Lower(ServicePlatform platform) => platform.ToString().ToLowerInvariant();
 
-    private static void PrintDryRun(ServicePlan plan)
+    private void PrintDryRun(ServicePlan plan)
     {
-        Console.WriteLine($"# mcp-broker service {plan.Action.ToString().ToLowerInvariant()} --platform {Lower(plan.Platform)}: dry run, nothing is written or run (--apply does it)");
+        output.WriteLine($"# mcp-broker service {plan.Action.ToString().ToLowerInvariant()} --platform {Lower(plan.Platform)}: dry run, nothing is written or run (--apply does it)");
         foreach (var command in plan.Prepare)
         {
-            Console.WriteLine($"# would run first ({command.Purpose}; failing is fine):\n{command}");
+            output.WriteLine($"# would run first ({command.Purpose}; failing is fine):\n{command}");
         }
 
         foreach (var file in plan.Files)
         {
             if (file.Content is null)
             {
-                Console.WriteLine($"\n# would remove {file.Path} ({file.Purpose}), if present, after a backup");
+                output.WriteLine($"\n# would remove {file.Path} ({file.Purpose}), if present, after a backup");
                 continue;
             }
 
             var verb = File.Exists(file.Path) ? (File.ReadAllText(file.Path) == file.Content ? "would leave unchanged" : "would replace (after a backup)") : "would write";
-            Console.WriteLine($"\n# {verb} {file.Path} ({file.Purpose}):");
-            Console.Write(file.Content);
+            output.WriteLine($"\n# {verb} {file.Path} ({file.Purpose}):");
+            output.Write(file.Content);
         }
 
-        Console.WriteLine();
+        output.WriteLine();
         foreach (var command in plan.Commands)
         {
-            Console.WriteLine($"# would run ({command.Purpose}):\n{command}");
+            output.WriteLine($"# would run ({command.Purpose}):\n{command}");
         }
     }
 
@@ -172,39 +216,65 @@ internal static class ServiceCommands
         return backup;
     }
 
-    private static async Task<int> StatusAsync(ServicePlan plan, ServiceContext context, bool socketActivation, bool here, CancellationToken ct)
+    private async Task<int> StatusAsync(ServicePlan plan, ServiceContext context, bool socketActivation, bool here, bool json, CancellationToken ct)
     {
         var install = ServiceDefinitions.Plan(plan.Platform, ServiceAction.Install, context, socketActivation);
+        var files = new JsonArray();
         var current = 0;
         foreach (var file in install.Files)
         {
             var state = !File.Exists(file.Path) ? "not installed" : File.ReadAllText(file.Path) == file.Content ? "installed" : "installed, differs from what 'service install' writes now";
             current += state == "installed" ? 1 : 0;
-            Console.WriteLine($"{file.Path}: {state}");
+            files.Add(new JsonObject { ["path"] = file.Path, ["state"] = state });
+            if (!json)
+            {
+                output.WriteLine($"{file.Path}: {state}");
+            }
         }
 
-        if (!here)
+        var exit = current == install.Files.Count ? ExitCodes.Ok : ExitCodes.Failure;
+        var commands = new JsonArray();
+        if (!here && !json)
         {
-            Console.WriteLine($"({Lower(plan.Platform)} is not this machine's platform: nothing more to ask)");
-            return current == install.Files.Count ? 0 : 1;
+            output.WriteLine($"({Lower(plan.Platform)} is not this machine's platform: nothing more to ask)");
         }
 
-        foreach (var command in plan.Commands)
+        foreach (var command in here ? plan.Commands : [])
         {
-            await RunAndPrintAsync(command, ct);
+            if (json)
+            {
+                var (code, printed) = await RunCommandAsync(command, ct);
+                commands.Add(new JsonObject { ["command"] = command.ToString(), ["exit"] = code, ["output"] = printed.TrimEnd() });
+            }
+            else
+            {
+                await RunAndPrintAsync(command, ct);
+            }
         }
 
-        return current == install.Files.Count ? 0 : 1;
+        if (json)
+        {
+            output.WriteLine(new JsonObject
+            {
+                ["platform"] = Lower(plan.Platform),
+                ["this_platform"] = here,
+                ["installed"] = exit == ExitCodes.Ok,
+                ["files"] = files,
+                ["commands"] = commands,
+            }.ToJsonString());
+        }
+
+        return exit;
     }
 
     /// <summary>Prints the command, runs it, prints what it printed; its exit code.</summary>
-    private static async Task<int> RunAndPrintAsync(ServiceCommand command, CancellationToken ct)
+    private async Task<int> RunAndPrintAsync(ServiceCommand command, CancellationToken ct)
     {
-        Console.WriteLine($"$ {command}");
-        var (exit, output) = await RunCommandAsync(command, ct);
-        if (output.Length > 0)
+        output.WriteLine($"$ {command}");
+        var (exit, printed) = await RunCommandAsync(command, ct);
+        if (printed.Length > 0)
         {
-            Console.WriteLine(output.TrimEnd());
+            output.WriteLine(printed.TrimEnd());
         }
 
         return exit;

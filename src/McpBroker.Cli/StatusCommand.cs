@@ -1,5 +1,6 @@
-using System.Text.Json;
+using System.CommandLine;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using McpBroker.Auth;
 using McpBroker.Config;
 using McpBroker.Daemon;
@@ -11,69 +12,77 @@ namespace McpBroker.Cli;
 /// <c>mcp-broker status</c>: the running daemon, its sessions and upstreams — tables on a terminal, one JSON object when
 /// the output is not a terminal or with <c>--json</c>. Exit 0 when a daemon answered, 3 when none runs.
 /// </summary>
-internal static class StatusCommand
+internal sealed class StatusCommand(TextWriter output, TextWriter error)
 {
-    public const int ExitNotRunning = 3;
-
-    public static async Task<int> RunAsync(string? configOption, bool json, bool table)
+    /// <summary><c>status [--json|--table]</c>.</summary>
+    public static Command Create(Option<string?> config)
     {
-        if (ConfigCommands.LoadTarget(configOption, out var missing) is not { } target)
+        var json = CommonOptions.Json("Print one JSON object (the default when the output is not a terminal)");
+        var table = new Option<bool>("--table") { Description = "Print tables even when the output is not a terminal" };
+        var status = new Command("status", "Show the running daemon, its sessions and upstreams") { json, table };
+        status.SetAction((r, ct) => new StatusCommand(r.Output(), r.Error()).RunAsync(r.GetValue(config), r.GetValue(json), r.GetValue(table), ct));
+        return status;
+    }
+
+    public async Task<int> RunAsync(string? configOption, bool json, bool table, CancellationToken ct)
+    {
+        if (CommandConfig.LoadTarget(configOption, error, out var missing) is not { } target)
         {
             // No config and no daemon: a first run. Nothing runs, so the answer is "not running", with the next step.
-            if (missing && (json || (Console.IsOutputRedirected && !table)))
+            if (missing && (json || (!Terminal.IsTerminal(output) && !table)))
             {
-                Console.WriteLine(new JsonObject { ["daemon"] = null, ["config"] = ConfigLoader.ResolvePath(configOption), ["config_missing"] = true }.ToJsonString());
+                output.WriteLine(new JsonObject { ["daemon"] = null, ["config"] = ConfigLoader.ResolvePath(configOption), ["config_missing"] = true }.ToJsonString());
             }
 
-            return missing ? ExitNotRunning : 1;
+            return missing ? ExitCodes.NotRunning : ExitCodes.Failure;
         }
 
-        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "status", TimeSpan.FromSeconds(10));
-        var asJson = json || (Console.IsOutputRedirected && !table);
+        var answer = await DaemonClient.ControlAsync(target.Runtime.SocketPath, "status", TimeSpan.FromSeconds(10), cancellationToken: ct);
+        var asJson = json || (!Terminal.IsTerminal(output) && !table);
         if (answer is not { Ok: true, Status: { } status })
         {
             if (!asJson)
             {
-                return await NoAnswerAsync(target.Runtime.Root, target.Runtime.SocketPath);
+                return await NoAnswerAsync(target.Runtime.Root, target.Runtime.SocketPath, ct);
             }
 
-            var busy = await DaemonClient.ListeningAsync(target.Runtime.SocketPath, TimeSpan.FromSeconds(2));
-            Console.WriteLine(new JsonObject
+            var busy = await DaemonClient.ListeningAsync(target.Runtime.SocketPath, TimeSpan.FromSeconds(2), ct);
+            output.WriteLine(new JsonObject
             {
                 ["daemon"] = null,
                 ["config"] = target.ConfigPath,
                 ["socket"] = target.Runtime.SocketPath,
                 ["error"] = busy ? "the daemon accepts connections but did not answer within 10 s" : null,
             }.ToJsonString());
-            return busy ? 1 : ExitNotRunning;
+            return busy ? ExitCodes.Failure : ExitCodes.NotRunning;
         }
 
         if (asJson)
         {
-            Console.WriteLine(status.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            output.WriteLine(status.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         }
         else
         {
-            Render(status, Terminal.Console(), DateTimeOffset.UtcNow);
+            Render(status, Terminal.Console(output), DateTimeOffset.UtcNow);
         }
 
-        return 0;
+        return ExitCodes.Ok;
     }
 
     /// <summary>
     /// Says why no status came: no daemon (exit 3), or one that accepts connections but did not answer in time (exit 1)
     /// — a busy daemon is not "no daemon", and starting another would not help.
     /// </summary>
-    public static async Task<int> NoAnswerAsync(string root, string socket)
+    public async Task<int> NoAnswerAsync(string root, string socket, CancellationToken ct)
     {
-        if (await DaemonClient.ListeningAsync(socket, TimeSpan.FromSeconds(2)))
+        if (await DaemonClient.ListeningAsync(socket, TimeSpan.FromSeconds(2), ct))
         {
-            Console.Error.WriteLine($"mcp-broker: the daemon for {root} accepts connections on {socket} but did not answer within 10 s; 'mcp-broker logs' shows what it is doing");
-            return 1;
+            error.WriteLine($"mcp-broker: the daemon for {root} accepts connections on {socket} but did not answer within 10 s; 'mcp-broker logs' shows what it is doing");
+            return ExitCodes.Failure;
         }
 
-        Console.WriteLine($"no daemon running for {root} (socket {socket}); the first client starts one, or: mcp-broker daemon --detach");
-        return ExitNotRunning;
+        output.WriteLine($"no daemon running for {root} (socket {socket}); the first client starts one, or: mcp-broker daemon --detach");
+        return ExitCodes.NotRunning;
     }
 
     /// <summary>Draws the status as a summary line and two tables.</summary>

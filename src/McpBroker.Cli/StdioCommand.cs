@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using McpBroker.Config;
 using McpBroker.Daemon;
@@ -11,23 +12,34 @@ namespace McpBroker.Cli;
 /// config it is just the shim; without one it runs the daemon in this process (other clients may use it meanwhile)
 /// and, when its client goes away, stops it and every upstream it started. It never stops a daemon it did not start.
 /// </summary>
-internal static class StdioCommand
+internal sealed class StdioCommand(TextWriter error)
 {
+    /// <summary><c>stdio [--profile NAME] [--client NAME] [--init-if-missing]</c>.</summary>
+    public static Command Create(Option<string?> config)
+    {
+        var profile = CommonOptions.Profile("The profile this session uses", "default");
+        var client = new Option<string>("--client") { Description = "The client's name, shown in status and logs", HelpName = "NAME", DefaultValueFactory = _ => "stdio" };
+        var initIfMissing = new Option<bool>("--init-if-missing") { Description = "Write the starter config first if the config file does not exist" };
+        var stdio = new Command("stdio", "Serve the whole broker on stdin/stdout, for bundles and containers") { profile, client, initIfMissing };
+        stdio.SetAction((r, ct) => new StdioCommand(r.Error()).RunAsync(r.GetValue(config), r.GetValue(profile)!, r.GetValue(client)!, r.GetValue(initIfMissing), ct));
+        return stdio;
+    }
+
     private static readonly TimeSpan s_readyTimeout = TimeSpan.FromSeconds(60);
 
-    public static async Task<int> RunAsync(string? configOption, string profile, string client, bool initIfMissing, CancellationToken ct)
+    public async Task<int> RunAsync(string? configOption, string profile, string client, bool initIfMissing, CancellationToken ct)
     {
         var path = ConfigLoader.ResolvePath(configOption);
         if (!File.Exists(path) && initIfMissing)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             await File.WriteAllTextAsync(path, ConfigLoader.StarterYaml, ct);
-            await Console.Error.WriteLineAsync($"mcp-broker: wrote the starter config {path}; edit it to add your MCP servers");
+            await error.WriteLineAsync($"mcp-broker: wrote the starter config {path}; edit it to add your MCP servers");
         }
 
-        if (ConfigCommands.Load(path) is not { } model)
+        if (CommandConfig.Load(path, error) is not { } model)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         DaemonCommands.ExportSelfForShim();
@@ -41,28 +53,28 @@ internal static class StdioCommand
         // stdout, which belongs to the MCP session.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         string? startError = null;
-        var daemon = Task.Run(() => DaemonHost.RunAsync(model, logToFile: true, error => startError = error.Message, stop.Token), CancellationToken.None);
+        var daemon = Task.Run(() => DaemonHost.RunAsync(model, logToFile: true, failure => startError = failure.Message, stop.Token), CancellationToken.None);
         var waited = Stopwatch.StartNew();
         while (await DaemonClient.ControlAsync(model.Runtime.SocketPath, "ping", TimeSpan.FromSeconds(2)) is not { Ok: true })
         {
             if (daemon.IsCompleted)
             {
                 // Another process won the race to start a daemon for this root: use it.
-                if (await daemon == DaemonHost.ExitAlreadyRunning)
+                if (await daemon == ExitCodes.AlreadyRunning)
                 {
                     return await ShimEntry.RunAsync(shimArgs);
                 }
 
-                await Console.Error.WriteLineAsync($"mcp-broker: the in-process daemon did not start: {startError ?? "see 'mcp-broker logs'"}");
-                return 1;
+                await error.WriteLineAsync($"mcp-broker: the in-process daemon did not start: {startError ?? "see 'mcp-broker logs'"}");
+                return ExitCodes.Failure;
             }
 
             if (waited.Elapsed > s_readyTimeout || ct.IsCancellationRequested)
             {
                 await stop.CancelAsync();
                 await daemon;
-                await Console.Error.WriteLineAsync($"mcp-broker: the in-process daemon did not answer on {model.Runtime.SocketPath} within {s_readyTimeout.TotalSeconds:0} s; see 'mcp-broker logs'");
-                return 1;
+                await error.WriteLineAsync($"mcp-broker: the in-process daemon did not answer on {model.Runtime.SocketPath} within {s_readyTimeout.TotalSeconds:0} s; see 'mcp-broker logs'");
+                return ExitCodes.Failure;
             }
 
             await Task.WhenAny(daemon, Task.Delay(TimeSpan.FromMilliseconds(25), CancellationToken.None));
@@ -74,6 +86,6 @@ internal static class StdioCommand
         var first = await Task.WhenAny(session, daemon);
         await stop.CancelAsync();
         await daemon;
-        return first == session ? await session : 0;
+        return first == session ? await session : ExitCodes.Ok;
     }
 }

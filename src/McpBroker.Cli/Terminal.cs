@@ -7,13 +7,16 @@ namespace McpBroker.Cli;
 /// <summary>How the CLI's tables and figures look: one console per output, times to the second, latencies to what matters.</summary>
 internal static class Terminal
 {
+    /// <summary>Whether the output is this process's terminal (not a pipe, a file or a test's writer): where tables, colours and live views go.</summary>
+    public static bool IsTerminal(TextWriter output) => ReferenceEquals(output, System.Console.Out) && !System.Console.IsOutputRedirected;
+
     /// <summary>
-    /// The console to draw on: the terminal (its width, its colours), or, when the output is redirected, plain text with no
-    /// width to wrap at — a file or a pipe gets whole lines.
+    /// The console to draw on: the terminal (its width, its colours), or, when the output is redirected or a test's
+    /// writer, plain text with no width to wrap at — a file or a pipe gets whole lines.
     /// </summary>
-    public static IAnsiConsole Console()
+    public static IAnsiConsole Console(TextWriter output)
     {
-        if (!System.Console.IsOutputRedirected)
+        if (IsTerminal(output))
         {
             return AnsiConsole.Console;
         }
@@ -22,7 +25,7 @@ internal static class Terminal
         {
             Ansi = AnsiSupport.No,
             ColorSystem = ColorSystemSupport.NoColors,
-            Out = new AnsiConsoleOutput(System.Console.Out),
+            Out = new AnsiConsoleOutput(output),
         });
         console.Profile.Width = 4096;
         return console;

@@ -1,6 +1,7 @@
+using System.CommandLine;
 using System.Net.Sockets;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using McpBroker.Config;
 using McpBroker.Daemon;
 using McpBroker.Exposure;
@@ -9,101 +10,123 @@ using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Cli;
 
-internal static class ToolsCommands
+internal sealed class ToolsCommands(TextWriter output, TextWriter error)
 {
+    /// <summary><c>tools warm|count|approve</c>.</summary>
+    public static Command Create(Option<string?> config)
+    {
+        var approveUpstream = new Argument<string>("UPSTREAM") { Description = "Upstream name, as in the config" };
+        var approveTool = new Argument<string?>("TOOL") { Description = "The upstream's own tool name (default: every tool it lists now)", Arity = ArgumentArity.ZeroOrOne };
+        var approveJson = CommonOptions.Json("Print one JSON object: ok, and what was approved or why not");
+        var approve = new Command("approve", "Approve an upstream's tool definitions as it lists them now") { approveUpstream, approveTool, approveJson };
+        approve.SetAction((r, ct) => new ToolsCommands(r.Output(), r.Error()).ApproveAsync(r.GetValue(config), r.GetValue(approveUpstream)!, r.GetValue(approveTool), r.GetValue(approveJson), ct));
+
+        var warmProfile = CommonOptions.OptionalProfile("Only the upstreams this profile sees (default: every enabled upstream)");
+        var warmJson = CommonOptions.Json();
+        var warm = new Command("warm", "Start upstreams and list their tools now, as a session's first search would") { warmProfile, warmJson };
+        warm.SetAction((r, ct) => new ToolsCommands(r.Output(), r.Error()).WarmAsync(r.GetValue(config), r.GetValue(warmProfile), r.GetValue(warmJson), ct));
+
+        var countProfile = CommonOptions.OptionalProfile("Only this profile (default: every profile)");
+        var countJson = CommonOptions.Json();
+        var count = new Command("count", "Count the tools each profile advertises, shows and hides") { countProfile, countJson };
+        count.SetAction((r, ct) => new ToolsCommands(r.Output(), r.Error()).CountAsync(r.GetValue(config), r.GetValue(countProfile), r.GetValue(countJson), ct));
+
+        return new Command("tools", "Fill, count and approve the daemon's tool catalog") { warm, count, approve };
+    }
+
     /// <summary>
     /// Approves an upstream's tools as the upstream lists them now (all, or one), through the daemon, which starts if
     /// needed: only the daemon can ask the upstream what it serves, and it must take the approval in at once.
     /// </summary>
-    public static async Task<int> ApproveAsync(string? configOption, string upstream, string? tool, bool json = false)
+    public async Task<int> ApproveAsync(string? configOption, string upstream, string? tool, bool json, CancellationToken ct)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (CommandConfig.Load(configOption, error) is not { } model)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         if (model.FindUpstream(upstream) is not { } found)
         {
-            Console.Error.WriteLine($"mcp-broker: no upstream named '{upstream}' in {model.SourcePath}{DidYouMean.Hint(upstream, model.Upstreams.Select(u => u.Name))}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
-            return 1;
+            error.WriteLine($"mcp-broker: no upstream named '{upstream}' in {model.SourcePath}{DidYouMean.Hint(upstream, model.Upstreams.Select(u => u.Name))}; defined: {string.Join(", ", model.Upstreams.Select(u => u.Name))}");
+            return ExitCodes.Failure;
         }
 
-        if (await DaemonCommands.DetachAsync(model, quiet: true) != 0)
+        if (await new DaemonCommands(output, error).DetachAsync(model, ct, quiet: true) != 0)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
-        var answer = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "approve", found.StartTimeout + TimeSpan.FromSeconds(30), upstream, tool);
+        var answer = await DaemonClient.ControlAsync(model.Runtime.SocketPath, "approve", found.StartTimeout + TimeSpan.FromSeconds(30), upstream, tool, cancellationToken: ct);
         if (json)
         {
-            Console.WriteLine(new JsonObject
+            output.WriteLine(new JsonObject
             {
                 ["upstream"] = upstream, ["tool"] = tool, ["ok"] = answer is { Ok: true },
                 ["message"] = answer is { Ok: true } ? answer.Message : null,
                 ["error"] = answer is { Ok: true } ? null : answer?.Error?.Message ?? "the daemon did not answer",
             }.ToJsonString());
-            return answer is { Ok: true } ? 0 : 1;
+            return answer is { Ok: true } ? ExitCodes.Ok : ExitCodes.Failure;
         }
 
         if (answer is { Ok: true })
         {
-            Console.WriteLine(answer.Message);
-            return 0;
+            output.WriteLine(answer.Message);
+            return ExitCodes.Ok;
         }
 
-        Console.Error.WriteLine($"mcp-broker: {answer?.Error?.Message ?? "the daemon did not answer"}");
-        return 1;
+        error.WriteLine($"mcp-broker: {answer?.Error?.Message ?? "the daemon did not answer"}");
+        return ExitCodes.Failure;
     }
 
     /// <summary>
     /// Fills the daemon's catalog for a profile (or every enabled upstream): one line per upstream with its tool count
     /// or why it could not be listed (a live table on a terminal); exit 1 if any failed.
     /// </summary>
-    public static async Task<int> WarmAsync(string? configOption, string? profile, bool json, CancellationToken ct)
+    public async Task<int> WarmAsync(string? configOption, string? profile, bool json, CancellationToken ct)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (CommandConfig.Load(configOption, error) is not { } model)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         if (profile is not null && !model.Profiles.ContainsKey(profile))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profile}' in {model.SourcePath}{DidYouMean.Hint(profile, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
-            return 1;
+            error.WriteLine($"mcp-broker: no profile named '{profile}' in {model.SourcePath}{DidYouMean.Hint(profile, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            return ExitCodes.Failure;
         }
 
-        if (await DaemonCommands.DetachAsync(model, quiet: true) != 0)
+        if (await new DaemonCommands(output, error).DetachAsync(model, ct, quiet: true) != 0)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
-        var interactive = !json && !Console.IsOutputRedirected;
-        if (await CatalogFill.RunAsync(model, profile, show: interactive, ct, plain: !json) is not { } upstreams)
+        var interactive = !json && Terminal.IsTerminal(output);
+        if (await new CatalogFill(output).RunAsync(model, profile, show: interactive, ct, plain: !json) is not { } upstreams)
         {
-            Console.Error.WriteLine($"mcp-broker: the daemon did not answer the request to list tools; see 'mcp-broker logs'");
-            return 1;
+            error.WriteLine($"mcp-broker: the daemon did not answer the request to list tools; see 'mcp-broker logs'");
+            return ExitCodes.Failure;
         }
 
         var failed = upstreams.Count(u => u.Value?["error"] is not null);
         if (json)
         {
-            Console.WriteLine(new JsonObject { ["profile"] = profile, ["upstreams"] = upstreams.DeepClone() }.ToJsonString());
+            output.WriteLine(new JsonObject { ["profile"] = profile, ["upstreams"] = upstreams.DeepClone() }.ToJsonString());
         }
         else if (!interactive)
         {
             foreach (var (name, outcome) in upstreams)
             {
-                Console.WriteLine(outcome?["error"] is { } error ? $"{name}: failed: {error}" : $"{name}: {outcome?["tools"]} tool(s)");
+                output.WriteLine(outcome?["error"] is { } error ? $"{name}: failed: {error}" : $"{name}: {outcome?["tools"]} tool(s)");
             }
         }
 
         if (!json)
         {
             var total = upstreams.Sum(u => u.Value?["tools"]?.GetValue<int>() ?? 0);
-            Console.WriteLine($"{upstreams.Count - failed} of {upstreams.Count} upstream(s) listed, {total} tool(s) in the catalog");
+            output.WriteLine($"{upstreams.Count - failed} of {upstreams.Count} upstream(s) listed, {total} tool(s) in the catalog");
         }
 
-        return failed == 0 ? 0 : 1;
+        return failed == 0 ? ExitCodes.Ok : ExitCodes.Failure;
     }
 
     /// <summary>
@@ -112,29 +135,29 @@ internal static class ToolsCommands
     /// allowed, quarantined), from real sessions with the daemon (started, and the catalog filled, if needed).
     /// Without --profile, every profile. Exit 1 when a session could not be opened or an upstream could not be listed.
     /// </summary>
-    public static async Task<int> CountAsync(string? configOption, string? profileName, bool json, CancellationToken ct)
+    public async Task<int> CountAsync(string? configOption, string? profileName, bool json, CancellationToken ct)
     {
-        if (ConfigCommands.Load(configOption) is not { } model)
+        if (CommandConfig.Load(configOption, error) is not { } model)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         if (profileName is not null && !model.Profiles.ContainsKey(profileName))
         {
-            Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
-            return 1;
+            error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}{DidYouMean.Hint(profileName, model.Profiles.Keys)}; defined: {string.Join(", ", model.Profiles.Keys)}");
+            return ExitCodes.Failure;
         }
 
-        if (await DaemonCommands.DetachAsync(model, quiet: true) != 0)
+        if (await new DaemonCommands(output, error).DetachAsync(model, ct, quiet: true) != 0)
         {
-            return 1;
+            return ExitCodes.Failure;
         }
 
         // Fill the catalog first: a compact profile's tools/list alone would not list any upstream.
-        if (await CatalogFill.RunAsync(model, profileName, show: !json && !Console.IsOutputRedirected, ct) is null)
+        if (await new CatalogFill(output).RunAsync(model, profileName, show: !json && Terminal.IsTerminal(output), ct) is null)
         {
-            Console.Error.WriteLine("mcp-broker: the daemon did not answer the request to list tools; see 'mcp-broker logs'");
-            return 1;
+            error.WriteLine("mcp-broker: the daemon did not answer the request to list tools; see 'mcp-broker logs'");
+            return ExitCodes.Failure;
         }
 
         var profiles = profileName is null ? model.Profiles.Values.OrderBy(p => p.Name, StringComparer.Ordinal).ToList() : [model.Profiles[profileName]];
@@ -149,8 +172,8 @@ internal static class ToolsCommands
 
         if (json)
         {
-            Console.WriteLine(new JsonObject { ["profiles"] = results }.ToJsonString());
-            return failed ? 1 : 0;
+            output.WriteLine(new JsonObject { ["profiles"] = results }.ToJsonString());
+            return failed ? ExitCodes.Failure : ExitCodes.Ok;
         }
 
         foreach (var result in results.OfType<JsonObject>())
@@ -158,34 +181,34 @@ internal static class ToolsCommands
             var name = result["profile"]!.GetValue<string>();
             if (result["error"] is { } error)
             {
-                Console.WriteLine($"profile '{name}': {error}");
+                output.WriteLine($"profile '{name}': {error}");
                 continue;
             }
 
             var compact = result["compact"]!.GetValue<bool>();
             var total = result["total"]!.GetValue<int>();
             var tokens = result["total_tokens"]!.GetValue<int>();
-            Console.WriteLine((result["advertised"] is { } advertised
+            output.WriteLine((result["advertised"] is { } advertised
                     ? $"profile '{name}' ({(compact ? "compact" : "raw")}): tools/list advertises {advertised} tool(s), {result["advertised_tokens"]!.GetValue<int>():N0} o200k tokens"
                     : $"profile '{name}' (raw): tools/list fails: {total} tools are over its max_tools budget")
                 + (compact ? $"; {total} upstream tool(s) behind search ({tokens:N0} tokens if listed)" : ""));
-            Console.WriteLine($"  {"UPSTREAM",-24} {"TOOLS",6}  HIDDEN");
+            output.WriteLine($"  {"UPSTREAM",-24} {"TOOLS",6}  HIDDEN");
             foreach (var u in result["upstreams"]!.AsArray().OfType<JsonObject>())
             {
                 var hidden = string.Join(", ", new[] { u["mutating_hidden"] is { } m ? $"{m} mutating" : null, u["quarantined"] is { } q ? $"{q} quarantined" : null }.OfType<string>());
-                Console.WriteLine(u["error"] is { } e
+                output.WriteLine(u["error"] is { } e
                     ? $"  {u["upstream"],-24} {"-",6}  not listed: {e}"
                     : $"  {u["upstream"],-24} {u["tools"],6}  {(hidden.Length == 0 ? "-" : hidden)}");
             }
 
-            Console.WriteLine($"  {"total",-24} {total,6}  ({tokens:N0} o200k tokens)");
+            output.WriteLine($"  {"total",-24} {total,6}  ({tokens:N0} o200k tokens)");
         }
 
-        return failed ? 1 : 0;
+        return failed ? ExitCodes.Failure : ExitCodes.Ok;
     }
 
     /// <summary>One profile's counts: its tools/list, and per upstream what its broker.status says it shows and hides.</summary>
-    private static async Task<JsonObject> CountProfileAsync(BrokerModel model, ProfileModel profile, CancellationToken ct)
+    private async Task<JsonObject> CountProfileAsync(BrokerModel model, ProfileModel profile, CancellationToken ct)
     {
         var result = new JsonObject { ["profile"] = profile.Name, ["compact"] = profile.CompactToolsEnabled };
         try

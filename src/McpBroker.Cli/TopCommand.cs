@@ -1,4 +1,6 @@
+using System.CommandLine;
 using System.Text.Json.Nodes;
+using McpBroker.Config;
 using McpBroker.Daemon;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -10,28 +12,40 @@ namespace McpBroker.Cli;
 /// with their calls, errors and latency, sessions, recent calls, and the context each profile saves. With <c>--once</c>
 /// (or when the output is not a terminal) it draws one frame and exits. Exit 0, or 3 when no daemon runs.
 /// </summary>
-internal static class TopCommand
+internal sealed class TopCommand(TextWriter output, TextWriter error)
 {
+    /// <summary><c>top [--interval D] [--once]</c>.</summary>
+    public static Command Create(Option<string?> config)
+    {
+        var interval = new Option<string>("--interval") { Description = "How often to redraw", HelpName = "DURATION", DefaultValueFactory = _ => "1s" };
+        var once = new Option<bool>("--once") { Description = "Draw one frame and exit (also when the output is not a terminal)" };
+        var top = new Command("top", "Watch the running daemon live (q quits)") { interval, once };
+        top.SetAction((r, ct) => Duration.TryParse(r.GetValue(interval)!, out var every) && every.Value > TimeSpan.Zero
+            ? new TopCommand(r.Output(), r.Error()).RunAsync(r.GetValue(config), every.Value, r.GetValue(once), ct)
+            : Task.FromResult(r.Usage($"--interval '{r.GetValue(interval)}' is not a duration such as 1s or 500ms")));
+        return top;
+    }
+
     private const int RecentRows = 12;
 
-    public static async Task<int> RunAsync(string? configOption, TimeSpan interval, bool once, CancellationToken ct)
+    public async Task<int> RunAsync(string? configOption, TimeSpan interval, bool once, CancellationToken ct)
     {
-        if (ConfigCommands.LoadTarget(configOption, out var missing) is not { } target)
+        if (CommandConfig.LoadTarget(configOption, error, out var missing) is not { } target)
         {
-            return missing ? StatusCommand.ExitNotRunning : 1;
+            return missing ? ExitCodes.NotRunning : ExitCodes.Failure;
         }
 
         var socket = target.Runtime.SocketPath;
-        if (await FetchAsync(socket) is not { } first)
+        if (await FetchAsync(socket, ct) is not { } first)
         {
-            return await StatusCommand.NoAnswerAsync(target.Runtime.Root, socket);
+            return await new StatusCommand(output, error).NoAnswerAsync(target.Runtime.Root, socket, ct);
         }
 
-        if (once || Console.IsOutputRedirected)
+        if (once || !Terminal.IsTerminal(output))
         {
-            var console = Terminal.Console();
+            var console = Terminal.Console(output);
             console.Write(Frame(first, DateTimeOffset.UtcNow));
-            return 0;
+            return ExitCodes.Ok;
         }
 
         await AnsiConsole.Live(Frame(first, DateTimeOffset.UtcNow)).AutoClear(false).StartAsync(async live =>
@@ -47,17 +61,17 @@ internal static class TopCommand
                     break;
                 }
 
-                var status = await FetchAsync(socket);
+                var status = await FetchAsync(socket, ct);
                 live.UpdateTarget(status is null
                     ? new Markup($"[red]the daemon stopped answering on {Markup.Escape(socket)}[/] (Ctrl+C or q to quit)")
                     : Frame(status, DateTimeOffset.UtcNow));
             }
         });
-        return 0;
+        return ExitCodes.Ok;
     }
 
-    private static async Task<JsonObject?> FetchAsync(string socket) =>
-        await DaemonClient.ControlAsync(socket, "top", TimeSpan.FromSeconds(10)) is { Ok: true, Status: { } status } ? status : null;
+    private static async Task<JsonObject?> FetchAsync(string socket, CancellationToken ct) =>
+        await DaemonClient.ControlAsync(socket, "top", TimeSpan.FromSeconds(10), cancellationToken: ct) is { Ok: true, Status: { } status } ? status : null;
 
     private static bool QuitPressed()
     {
@@ -78,7 +92,7 @@ internal static class TopCommand
     }
 
     /// <summary>One screen: a summary line and four tables.</summary>
-    public static IRenderable Frame(JsonObject status, DateTimeOffset now)
+    public IRenderable Frame(JsonObject status, DateTimeOffset now)
     {
         var daemon = status["daemon"]!;
         var sessionsList = status["sessions"]!.AsArray();

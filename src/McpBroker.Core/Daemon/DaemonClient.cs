@@ -8,39 +8,42 @@ namespace McpBroker.Daemon;
 /// <summary>The CLI's side of the control requests: is a daemon answering, stop it, reload, restart an upstream, approve tools, fill the catalog.</summary>
 public static class DaemonClient
 {
-    /// <summary>Sends one control request; null when no daemon answers on the socket.</summary>
     /// <summary>
     /// Whether something listens on the socket (it accepts a connection), answering or not: a daemon still starting,
     /// or a service manager holding the socket for the daemon it starts on the first connection.
     /// </summary>
-    public static async Task<bool> ListeningAsync(string socketPath, TimeSpan timeout)
+    public static async Task<bool> ListeningAsync(string socketPath, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         if (!File.Exists(socketPath))
         {
             return false;
         }
 
-        using var cts = new CancellationTokenSource(timeout);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cts.Token);
             return true;
         }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             return false;
         }
     }
 
-    public static async Task<WelcomeMessage?> ControlAsync(string socketPath, string control, TimeSpan timeout, string? upstream = null, string? tool = null, string? profile = null)
+    /// <summary>Sends one control request; null when no daemon answers on the socket within the timeout.</summary>
+    public static async Task<WelcomeMessage?> ControlAsync(string socketPath, string control, TimeSpan timeout, string? upstream = null, string? tool = null, string? profile = null,
+        CancellationToken cancellationToken = default)
     {
         if (!File.Exists(socketPath))
         {
             return null;
         }
 
-        using var cts = new CancellationTokenSource(timeout);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
@@ -53,7 +56,7 @@ public static class DaemonClient
             var line = await reader.ReadLineAsync(cts.Token);
             return line is null ? null : JsonSerializer.Deserialize(line, HelloJsonContext.Default.WelcomeMessage);
         }
-        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or JsonException)
+        catch (Exception ex) when ((ex is SocketException or IOException or OperationCanceledException or JsonException) && !cancellationToken.IsCancellationRequested)
         {
             return null;
         }

@@ -89,12 +89,16 @@ public sealed class ProcessRecords(string runDir)
     public static bool OwnerAlive(ProcessRecord record) =>
         Native.ProcessAlive(record.OwnerPid) && (record.OwnerStartTicks is null || ProcStat.StartTicks(record.OwnerPid) == record.OwnerStartTicks);
 
-    /// <summary>Stops the process groups of every record whose daemon is dead and removes those records.</summary>
-    public async Task<IReadOnlyList<ReapResult>> ReapOrphansAsync()
+    /// <summary>
+    /// Stops the process groups of every record whose daemon is dead and removes those records. Cancelling stops
+    /// before the next record, never between a record's SIGTERM and SIGKILL: what is left stays recorded for the next reap.
+    /// </summary>
+    public async Task<IReadOnlyList<ReapResult>> ReapOrphansAsync(CancellationToken cancellationToken = default)
     {
         var results = new List<ReapResult>();
         foreach (var record in Read().Where(r => !OwnerAlive(r)))
         {
+            cancellationToken.ThrowIfCancellationRequested();
             results.Add(new ReapResult(record, await StopAsync(record)));
             Remove(record.Pid);
         }
