@@ -36,14 +36,16 @@ internal static class ClientCommands
         }
 
         Console.Error.WriteLine($"# {ClientFormats.Name(parsed)}: merge this into {ClientModel.DefaultPath(parsed)}");
-        Console.Write(ClientFormats.Snippet(parsed, Entry(model, profile, name, ClientFormats.ClientName(parsed))));
+        var exposure = ClientExposure.Choose(parsed, model.Profiles[profile], null, null, out _)!;
+        Console.Write(ClientFormats.Snippet(parsed, Entry(model, profile, name, ClientFormats.ClientName(parsed), exposure)));
         return 0;
     }
 
     /// <summary><c>client render NAME</c>: the file as apply would write it, saved under renders/, and the diff.</summary>
-    public static int Render(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
+    public static int Render(string? configOption, string name, bool removeOthers, string? exposure = null) => Run(configOption, name, (model, client) =>
     {
-        var (render, _, _) = Plan(model, client, removeOthers);
+        var (render, _, _, choice) = Plan(model, client, removeOthers, ClientExposure.Parse(exposure));
+        Console.Error.WriteLine($"exposure: {ClientExposure.Name(choice.Exposure)} ({choice.Reason})");
         var target = Path.Combine(model.Runtime.Root, "renders", client.Name, Path.GetFileName(client.ConfigPath));
         ClientFiles.WriteAtomic(target, render.After);
         PrintDiff(client, render);
@@ -54,9 +56,10 @@ internal static class ClientCommands
     });
 
     /// <summary><c>client apply NAME</c>: back up, then write the render atomically.</summary>
-    public static int Apply(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
+    public static int Apply(string? configOption, string name, bool removeOthers, string? exposure = null) => Run(configOption, name, (model, client) =>
     {
-        var (render, kept, waiting) = Plan(model, client, removeOthers);
+        var (render, kept, waiting, choice) = Plan(model, client, removeOthers, ClientExposure.Parse(exposure));
+        Console.WriteLine($"exposure: {ClientExposure.Name(choice.Exposure)} ({choice.Reason})");
         void Kept()
         {
             foreach (var server in kept)
@@ -430,7 +433,7 @@ internal static class ClientCommands
     });
 
     /// <summary>The entry every client gets for <paramref name="profile"/>.</summary>
-    public static ClientEntry Entry(BrokerModel model, string profile, string name, string client)
+    public static ClientEntry Entry(BrokerModel model, string profile, string name, string client, ExposureChoice? exposure = null)
     {
         // A client starts the shim with its own environment (no MCP_BROKER_CONFIG, perhaps no XDG_CONFIG_HOME): name the
         // config unless it is the one the shim finds with neither.
@@ -442,7 +445,8 @@ internal static class ClientCommands
         }
 
         var (command, prefix) = ShimCommand();
-        return new ClientEntry(name, command, [.. prefix, .. args]);
+        var entry = new ClientEntry(name, command, [.. prefix, .. args]);
+        return exposure is null ? entry : ClientExposure.Apply(entry, exposure);
     }
 
     private static ClientEntry Entry(BrokerModel model, ClientModel client) =>
@@ -452,12 +456,15 @@ internal static class ClientCommands
     /// The render, and the client's other servers that stay. With <paramref name="removeOthers"/>, only servers the
     /// broker config already runs (same command and arguments, or URL) are removed: nothing the broker cannot serve is lost.
     /// </summary>
-    private static (ClientRender Render, IReadOnlyList<ClientServer> Kept, IReadOnlyList<(ClientServer Server, string Upstream, IReadOnlyList<string> Missing, string Source)> Waiting)
-        Plan(BrokerModel model, ClientModel client, bool removeOthers)
+    private static (ClientRender Render, IReadOnlyList<ClientServer> Kept, IReadOnlyList<(ClientServer Server, string Upstream, IReadOnlyList<string> Missing, string Source)> Waiting,
+        ExposureChoice Exposure) Plan(BrokerModel model, ClientModel client, bool removeOthers, ToolExposure? exposure)
     {
         var current = ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath));
-        var entry = Entry(model, client);
-        var others = ClientServers.Read(client.Format, current, client.ConfigPath).Where(s => s.Name != entry.Name).ToList();
+        var present = ClientServers.Read(client.Format, current, client.ConfigPath);
+        var choice = ClientExposure.Choose(client.Format, model.Profiles[client.Profile], exposure, present.FirstOrDefault(s => s.Name == client.EntryName)?.Args, out var refused)
+            ?? throw new ClientConfigException(refused!);
+        var entry = ClientExposure.Apply(Entry(model, client), choice);
+        var others = present.Where(s => s.Name != entry.Name).ToList();
         var remove = new List<string>();
         var kept = new List<ClientServer>();
         var waiting = new List<(ClientServer, string, IReadOnlyList<string>, string)>();
@@ -483,7 +490,7 @@ internal static class ClientCommands
             }
         }
 
-        return (ClientRenderer.Render(client, entry, current, remove), kept, waiting);
+        return (ClientRenderer.Render(client, entry, current, remove), kept, waiting, choice);
     }
 
     /// <summary>

@@ -69,6 +69,9 @@ internal static class MeasureCommand
             .Select(u => $"{u!["name"]}{(u["last_error"] is { } e ? $" ({e})" : "")}")
             .ToList() ?? [];
         var hosted = HostedApps(model);
+        // Both exposures a client may get (the raw tools as "before" counts them), and the one 'client apply' gives each.
+        var facade = new Cost(Int(context["facade_tools"]), Int(context["facade_bytes"]), Int(context["facade_tokens"]));
+        var perClient = ClientExposureCosts.Of(model, profile, facade, b);
         if (json)
         {
             var result = new JsonObject
@@ -84,6 +87,7 @@ internal static class MeasureCommand
                     ["tokens"] = ContextCost.Reduction(b.Tokens, a.Tokens),
                 },
             };
+            result["clients"] = new JsonArray([.. perClient.Select(c => (JsonNode)c.ToJson())]);
             if (unlisted.Count > 0)
             {
                 result["not_listed"] = new JsonArray([.. unlisted.Select(u => (JsonNode)u)]);
@@ -124,6 +128,19 @@ internal static class MeasureCommand
             }
 
             AnsiConsole.Write(table);
+            var clients = new Table().AddColumns("client", "client apply gives", "facade tokens", "raw tokens", "the client defers raw tools");
+            foreach (var c in perClient)
+            {
+                clients.AddRow(Markup.Escape(c.Client), c.Choice is null ? "-" : ClientExposure.Name(c.Choice.Exposure),
+                    $"{c.Facade.Tokens:N0}", $"{c.Raw.Tokens:N0}", Markup.Escape(c.Loading.DefersMcpTools ?? "never: all load"));
+            }
+
+            AnsiConsole.Write(clients);
+            foreach (var c in perClient)
+            {
+                AnsiConsole.MarkupLineInterpolated($"{c.Client}: {c.Choice?.Reason ?? c.Error}");
+            }
+
             if (hiddenNote is not null)
             {
                 AnsiConsole.MarkupLineInterpolated($"not counted: {hiddenNote}");

@@ -103,15 +103,17 @@ snippet.SetAction(r => ClientCommands.Snippet(r.GetValue(configOption), r.GetVal
 
 Argument<string> ClientName() => new("NAME") { Description = "Client name: one in the config's clients section, or a known client ('client detect' lists them) wired to its usual file with the default profile" };
 var removeOthers = new Option<bool>("--remove-others") { Description = "Also remove the client's other servers that the broker config runs (after 'client import')" };
+var exposure = new Option<string>("--exposure") { Description = "What the client lists: 'facade' (the four broker tools, kept loaded) or 'raw' (the namespaced upstream tools, for a client whose tool search defers them); default: facade, or what the entry already says", HelpName = "facade|raw" };
+exposure.AcceptOnlyFromAmong("facade", "raw");
 var renderName = ClientName();
-var render = new Command("render", "Write what apply would write under {runtime.root}/renders/ and print the diff; changes nothing") { renderName, removeOthers };
-render.SetAction(r => ClientCommands.Render(r.GetValue(configOption), r.GetValue(renderName)!, r.GetValue(removeOthers)));
+var render = new Command("render", "Write what apply would write under {runtime.root}/renders/ and print the diff; changes nothing") { renderName, removeOthers, exposure };
+render.SetAction(r => ClientCommands.Render(r.GetValue(configOption), r.GetValue(renderName)!, r.GetValue(removeOthers), r.GetValue(exposure)));
 var applyName = ClientName();
 var applyDryRun = DryRun("Do what 'client render' does: save what apply would write under {runtime.root}/renders/ and print the diff; the client's file is not touched");
-var apply = new Command("apply", "Back up the client's config file, then merge the broker's entry into it (atomic write)") { applyName, removeOthers, applyDryRun };
+var apply = new Command("apply", "Back up the client's config file, then merge the broker's entry into it (atomic write)") { applyName, removeOthers, applyDryRun, exposure };
 apply.SetAction(r => r.GetValue(applyDryRun)
-    ? ClientCommands.Render(r.GetValue(configOption), r.GetValue(applyName)!, r.GetValue(removeOthers))
-    : ClientCommands.Apply(r.GetValue(configOption), r.GetValue(applyName)!, r.GetValue(removeOthers)));
+    ? ClientCommands.Render(r.GetValue(configOption), r.GetValue(applyName)!, r.GetValue(removeOthers), r.GetValue(exposure))
+    : ClientCommands.Apply(r.GetValue(configOption), r.GetValue(applyName)!, r.GetValue(removeOthers), r.GetValue(exposure)));
 var backupName = ClientName();
 var backup = new Command("backup", "Save the client's config file as it is now") { backupName };
 backup.SetAction(r => ClientCommands.Backup(r.GetValue(configOption), r.GetValue(backupName)!));
