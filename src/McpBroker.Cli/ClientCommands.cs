@@ -355,11 +355,19 @@ internal static class ClientCommands
             return 1;
         }
 
+        var ownEntry = profileName is null;
         profileName ??= client.Profile;
         if (!model.Profiles.TryGetValue(profileName, out var profile))
         {
             Console.Error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return 1;
+        }
+
+        if (ownEntry)
+        {
+            // The client's entry may ask for the raw view (client apply --exposure raw): the steps follow what Codex lists.
+            var entry = ClientServers.Read(client.Format, ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath)), client.ConfigPath).FirstOrDefault(s => s.Name == client.EntryName);
+            profile = ClientExposure.AsSeenThrough(profile, entry?.Args);
         }
 
         var steps = CodexAcceptance.Steps(model, client, profile);

@@ -97,6 +97,15 @@ internal static class ClientExposure
     public static ClientEntry Apply(ClientEntry entry, ExposureChoice choice) =>
         entry with { Args = [.. entry.Args.Where((_, i) => !IsViewArg(entry.Args, i)), .. choice.ShimArgs], KeepLoaded = choice.KeepLoaded };
 
+    /// <summary>
+    /// The profile as a client whose entry has <paramref name="entryArgs"/> sees it: its raw view when the entry says
+    /// <c>--view raw</c> (as the daemon serves that hello: every tool, no max_tools budget), else the profile itself.
+    /// </summary>
+    public static ProfileModel AsSeenThrough(ProfileModel profile, IReadOnlyList<string>? entryArgs) =>
+        profile.CompactToolsEnabled && entryArgs is not null && HasRawView(entryArgs)
+            ? profile with { CompactToolsEnabled = false, MaxTools = int.MaxValue, OnOverBudget = OverBudgetAction.Error }
+            : profile;
+
     /// <summary>What a client does with MCP tools, as its own code says (see <see cref="ClientFormats.Entry"/> for where the settings were found).</summary>
     public static ClientToolLoading Loading(ClientFormat format) => format switch
     {

@@ -90,6 +90,18 @@ public sealed class ClientExposureTests
         Assert.Contains("compact profile", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void AsSeenThrough_AnEntryWithViewRaw_SeesTheRawViewWithoutABudget_AnyOtherEntryTheProfileItself()
+    {
+        var seen = ClientExposure.AsSeenThrough(s_compact, ["--profile", "default", "--view", "raw"]);
+
+        Assert.False(seen.CompactToolsEnabled);
+        Assert.Equal(int.MaxValue, seen.MaxTools);
+        Assert.Same(s_compact, ClientExposure.AsSeenThrough(s_compact, ["--profile", "default"]));
+        Assert.Same(s_compact, ClientExposure.AsSeenThrough(s_compact, null));
+        Assert.Same(s_raw, ClientExposure.AsSeenThrough(s_raw, ["--view", "raw"]));
+    }
+
     [Theory]
     [InlineData("facade", "facade")]
     [InlineData("raw", "raw")]
