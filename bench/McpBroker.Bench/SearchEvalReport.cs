@@ -55,6 +55,9 @@ internal static class SearchEvalReport
             .Select(g => new McpBroker.Facade.FacadeServer(g.Key, g.First().Purpose, g.First().Tags, g.Count(), [.. g.Select(t => t.Tool.Name)])).ToList();
         Console.WriteLine($"facade definitions: {McpBroker.Measure.ContextCost.Of([.. McpBroker.Facade.FacadeTools.Definitions(McpBroker.Config.ToolNameStyle.Dotted)]).Tokens} o200k tokens with no server named, "
             + $"{McpBroker.Measure.ContextCost.Of([.. McpBroker.Facade.FacadeTools.Definitions(McpBroker.Config.ToolNameStyle.Dotted, servers)]).Tokens} naming the corpus' {servers.Count} servers");
+        // The other exposure a client may get (Clients/ClientExposure): every corpus tool listed raw under its namespaced name.
+        var raw = SearchEvaluation.LoadTools(dir, "corpus").Select(t => McpBroker.Facade.ProfileContext.Renamed(t.Tool, t.Key)).ToList();
+        Console.WriteLine($"raw namespaced definitions of the corpus: {raw.Count} tools, {McpBroker.Measure.ContextCost.Of(raw).Tokens} o200k tokens");
         var unanswerable = SearchTune.LoadUnanswerable(dir);
         var strict = SearchIndex.Build(corpus);
         foreach (var split in new[] { "dev", "test" })

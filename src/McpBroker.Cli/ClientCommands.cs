@@ -24,15 +24,21 @@ internal sealed class ClientCommands(TextWriter output, TextWriter error)
 
         var removeOthers = new Option<bool>("--remove-others") { Description = "Also remove the client's other servers that the broker config runs (after 'client import')" };
         var renderName = CommonOptions.ClientName();
-        var render = new Command("render", "Show what apply would write, changing nothing") { renderName, removeOthers };
-        render.SetAction(r => Handler(r).Render(r.GetValue(config), r.GetValue(renderName)!, r.GetValue(removeOthers)));
+        var exposure = new Option<string>("--exposure")
+        {
+            Description = "What the client lists: facade (the four broker tools, kept loaded) or raw (the namespaced upstream tools)",
+            HelpName = "facade|raw",
+        };
+        exposure.AcceptOnlyFromAmong("facade", "raw");
+        var render = new Command("render", "Show what apply would write, changing nothing") { renderName, removeOthers, exposure };
+        render.SetAction(r => Handler(r).Render(r.GetValue(config), r.GetValue(renderName)!, r.GetValue(removeOthers), r.GetValue(exposure)));
 
         var applyName = CommonOptions.ClientName();
         var applyDryRun = CommonOptions.DryRun("Do what 'client render' does: save what apply would write under {runtime.root}/renders/ and print the diff; the client's file is not touched");
-        var apply = new Command("apply", "Write the broker's entry into the client's config file, backing it up first") { applyName, removeOthers, applyDryRun };
+        var apply = new Command("apply", "Write the broker's entry into the client's config file, backing it up first") { applyName, removeOthers, applyDryRun, exposure };
         apply.SetAction(r => r.GetValue(applyDryRun)
-            ? Handler(r).Render(r.GetValue(config), r.GetValue(applyName)!, r.GetValue(removeOthers))
-            : Handler(r).Apply(r.GetValue(config), r.GetValue(applyName)!, r.GetValue(removeOthers)));
+            ? Handler(r).Render(r.GetValue(config), r.GetValue(applyName)!, r.GetValue(removeOthers), r.GetValue(exposure))
+            : Handler(r).Apply(r.GetValue(config), r.GetValue(applyName)!, r.GetValue(removeOthers), r.GetValue(exposure)));
 
         var removeName = CommonOptions.ClientName();
         var removeDryRun = CommonOptions.DryRun("Print the diff; write nothing");
@@ -111,14 +117,16 @@ internal sealed class ClientCommands(TextWriter output, TextWriter error)
         }
 
         error.WriteLine($"# {ClientFormats.Name(parsed)}: merge this into {ClientModel.DefaultPath(parsed)}");
-        output.Write(ClientFormats.Snippet(parsed, Entry(model, profile, name, ClientFormats.ClientName(parsed))));
+        var exposure = ClientExposure.Choose(parsed, model.Profiles[profile], null, null, out _)!;
+        output.Write(ClientFormats.Snippet(parsed, Entry(model, profile, name, ClientFormats.ClientName(parsed), exposure)));
         return ExitCodes.Ok;
     }
 
     /// <summary><c>client render NAME</c>: the file as apply would write it, saved under renders/, and the diff.</summary>
-    public int Render(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
+    public int Render(string? configOption, string name, bool removeOthers, string? exposure = null) => Run(configOption, name, (model, client) =>
     {
-        var (render, _, _) = Plan(model, client, removeOthers);
+        var (render, _, _, choice) = Plan(model, client, removeOthers, ClientExposure.Parse(exposure));
+        error.WriteLine($"exposure: {ClientExposure.Name(choice.Exposure)} ({choice.Reason})");
         var target = Path.Combine(model.Runtime.Root, "renders", client.Name, Path.GetFileName(client.ConfigPath));
         ClientFiles.WriteAtomic(target, render.After);
         PrintDiff(client, render);
@@ -129,9 +137,10 @@ internal sealed class ClientCommands(TextWriter output, TextWriter error)
     });
 
     /// <summary><c>client apply NAME</c>: back up, then write the render atomically.</summary>
-    public int Apply(string? configOption, string name, bool removeOthers) => Run(configOption, name, (model, client) =>
+    public int Apply(string? configOption, string name, bool removeOthers, string? exposure = null) => Run(configOption, name, (model, client) =>
     {
-        var (render, kept, waiting) = Plan(model, client, removeOthers);
+        var (render, kept, waiting, choice) = Plan(model, client, removeOthers, ClientExposure.Parse(exposure));
+        output.WriteLine($"exposure: {ClientExposure.Name(choice.Exposure)} ({choice.Reason})");
         void Kept()
         {
             foreach (var server in kept)
@@ -446,11 +455,19 @@ internal sealed class ClientCommands(TextWriter output, TextWriter error)
             return ExitCodes.Failure;
         }
 
+        var ownEntry = profileName is null;
         profileName ??= client.Profile;
         if (!model.Profiles.TryGetValue(profileName, out var profile))
         {
             error.WriteLine($"mcp-broker: no profile named '{profileName}' in {model.SourcePath}; defined: {string.Join(", ", model.Profiles.Keys)}");
             return ExitCodes.Failure;
+        }
+
+        if (ownEntry)
+        {
+            // The client's entry may ask for the raw view (client apply --exposure raw): the steps follow what Codex lists.
+            var entry = ClientServers.Read(client.Format, ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath)), client.ConfigPath).FirstOrDefault(s => s.Name == client.EntryName);
+            profile = ClientExposure.AsSeenThrough(profile, entry?.Args);
         }
 
         var steps = CodexAcceptance.Steps(model, client, profile);
@@ -524,7 +541,7 @@ internal sealed class ClientCommands(TextWriter output, TextWriter error)
     });
 
     /// <summary>The entry every client gets for <paramref name="profile"/>.</summary>
-    public static ClientEntry Entry(BrokerModel model, string profile, string name, string client)
+    public static ClientEntry Entry(BrokerModel model, string profile, string name, string client, ExposureChoice? exposure = null)
     {
         // A client starts the shim with its own environment (no MCP_BROKER_CONFIG, perhaps no XDG_CONFIG_HOME): name the
         // config unless it is the one the shim finds with neither.
@@ -536,7 +553,8 @@ internal sealed class ClientCommands(TextWriter output, TextWriter error)
         }
 
         var (command, prefix) = ShimCommand();
-        return new ClientEntry(name, command, [.. prefix, .. args]);
+        var entry = new ClientEntry(name, command, [.. prefix, .. args]);
+        return exposure is null ? entry : ClientExposure.Apply(entry, exposure);
     }
 
     private static ClientEntry Entry(BrokerModel model, ClientModel client) =>
@@ -546,12 +564,15 @@ internal sealed class ClientCommands(TextWriter output, TextWriter error)
     /// The render, and the client's other servers that stay. With <paramref name="removeOthers"/>, only servers the
     /// broker config already runs (same command and arguments, or URL) are removed: nothing the broker cannot serve is lost.
     /// </summary>
-    private static (ClientRender Render, IReadOnlyList<ClientServer> Kept, IReadOnlyList<(ClientServer Server, string Upstream, IReadOnlyList<string> Missing, string Source)> Waiting)
-        Plan(BrokerModel model, ClientModel client, bool removeOthers)
+    private static (ClientRender Render, IReadOnlyList<ClientServer> Kept, IReadOnlyList<(ClientServer Server, string Upstream, IReadOnlyList<string> Missing, string Source)> Waiting,
+        ExposureChoice Exposure) Plan(BrokerModel model, ClientModel client, bool removeOthers, ToolExposure? exposure)
     {
         var current = ClientFiles.Read(ClientFiles.Resolve(client.ConfigPath));
-        var entry = Entry(model, client);
-        var others = ClientServers.Read(client.Format, current, client.ConfigPath).Where(s => s.Name != entry.Name).ToList();
+        var present = ClientServers.Read(client.Format, current, client.ConfigPath);
+        var choice = ClientExposure.Choose(client.Format, model.Profiles[client.Profile], exposure, present.FirstOrDefault(s => s.Name == client.EntryName)?.Args, out var refused)
+            ?? throw new ClientConfigException(refused!);
+        var entry = ClientExposure.Apply(Entry(model, client), choice);
+        var others = present.Where(s => s.Name != entry.Name).ToList();
         var remove = new List<string>();
         var kept = new List<ClientServer>();
         var waiting = new List<(ClientServer, string, IReadOnlyList<string>, string)>();
@@ -577,7 +598,7 @@ internal sealed class ClientCommands(TextWriter output, TextWriter error)
             }
         }
 
-        return (ClientRenderer.Render(client, entry, current, remove), kept, waiting);
+        return (ClientRenderer.Render(client, entry, current, remove), kept, waiting, choice);
     }
 
     /// <summary>

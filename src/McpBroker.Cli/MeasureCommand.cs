@@ -81,6 +81,9 @@ internal sealed class MeasureCommand(TextWriter output, TextWriter error)
             .Select(u => $"{u!["name"]}{(u["last_error"] is { } e ? $" ({e})" : "")}")
             .ToList() ?? [];
         var hosted = HostedApps(model);
+        // Both exposures a client may get (the raw tools as "before" counts them), and the one 'client apply' gives each.
+        var facade = new Cost(Int(context["facade_tools"]), Int(context["facade_bytes"]), Int(context["facade_tokens"]));
+        var perClient = ClientExposureCosts.Of(model, profile, facade, b);
         if (json)
         {
             var result = new JsonObject
@@ -96,6 +99,7 @@ internal sealed class MeasureCommand(TextWriter output, TextWriter error)
                     ["tokens"] = ContextCost.Reduction(b.Tokens, a.Tokens),
                 },
             };
+            result["clients"] = new JsonArray([.. perClient.Select(c => (JsonNode)c.ToJson())]);
             if (unlisted.Count > 0)
             {
                 result["not_listed"] = new JsonArray([.. unlisted.Select(u => (JsonNode)u)]);
@@ -137,6 +141,19 @@ internal sealed class MeasureCommand(TextWriter output, TextWriter error)
             }
 
             console.Write(table);
+            var clients = new Table().AddColumns("client", "client apply gives", "facade tokens", "raw tokens", "the client defers raw tools");
+            foreach (var c in perClient)
+            {
+                clients.AddRow(Markup.Escape(c.Client), c.Choice is null ? "-" : ClientExposure.Name(c.Choice.Exposure),
+                    $"{c.Facade.Tokens:N0}", $"{c.Raw.Tokens:N0}", Markup.Escape(c.Loading.DefersMcpTools ?? "never: all load"));
+            }
+
+            console.Write(clients);
+            foreach (var c in perClient)
+            {
+                console.MarkupLineInterpolated($"{c.Client}: {c.Choice?.Reason ?? c.Error}");
+            }
+
             if (hiddenNote is not null)
             {
                 console.MarkupLineInterpolated($"not counted: {hiddenNote}");

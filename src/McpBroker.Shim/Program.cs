@@ -13,7 +13,7 @@ namespace McpBroker.Shim;
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: mcp-broker-client [--profile NAME] [--config PATH] [--client NAME] [--socket PATH] [--token-file PATH]";
+    private const string Usage = "usage: mcp-broker-client [--profile NAME] [--config PATH] [--client NAME] [--socket PATH] [--token-file PATH] [--view raw]";
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan s_helloTimeout = TimeSpan.FromSeconds(15);
     private const int MaxWelcomeBytes = 1024 * 1024;
@@ -29,7 +29,7 @@ internal static class Program
     internal static int Run(string[] args)
     {
         string profile = "default", client = "unknown";
-        string? config = null, tokenFile = null, socketPath = Environment.GetEnvironmentVariable(BrokerEndpoints.SocketVariable);
+        string? config = null, tokenFile = null, view = null, socketPath = Environment.GetEnvironmentVariable(BrokerEndpoints.SocketVariable);
         for (var i = 0; i < args.Length; i++)
         {
             string? Next() => i + 1 < args.Length ? args[++i] : null;
@@ -40,6 +40,7 @@ internal static class Program
                 "--client" => client = Next() ?? "",
                 "--socket" => socketPath = Next(),
                 "--token-file" => tokenFile = Next(),
+                "--view" => view = Next(),
                 "--version" => "version",
                 "-h" or "--help" => "help",
                 _ => null,
@@ -73,7 +74,7 @@ internal static class Program
 
         var configPath = BrokerEndpoints.ResolveConfigPath(config);
         var sessionId = Guid.NewGuid().ToString();
-        var hello = new Hello(profile, client, sessionId, token);
+        var hello = new Hello(profile, client, sessionId, token, view);
         var first = Open(socketPath, configPath, hello);
         if (first.Error is { } error)
         {
@@ -239,6 +240,12 @@ internal static class Program
                 writer.WriteString("token", hello.Token);
             }
 
+            if (hello.View is not null)
+            {
+                // "raw": the profile's raw view, whatever its compact setting (the daemon refuses any other).
+                writer.WriteString("view", hello.View);
+            }
+
             writer.WriteString("cwd", Environment.CurrentDirectory);
             writer.WriteNumber("pid", Environment.ProcessId);
             writer.WriteEndObject();
@@ -373,7 +380,7 @@ internal static class Program
 }
 
 /// <summary>What the shim says about itself in every hello, the first and any after a reconnect.</summary>
-internal sealed record Hello(string Profile, string Client, string SessionId, string? Token);
+internal sealed record Hello(string Profile, string Client, string SessionId, string? Token, string? View = null);
 
 /// <summary>
 /// The shim for a host process: <c>mcp-broker shim</c> (what a .NET tool install puts in client configs, since a tool

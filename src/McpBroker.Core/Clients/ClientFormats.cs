@@ -9,7 +9,11 @@ using Tomlyn.Model;
 namespace McpBroker.Clients;
 
 /// <summary>The one server entry a client gets: the shim, with absolute paths, for one profile.</summary>
-internal sealed record ClientEntry(string Name, string Command, IReadOnlyList<string> Args);
+internal sealed record ClientEntry(string Name, string Command, IReadOnlyList<string> Args)
+{
+    /// <summary>Ask the client to keep the broker's tools loaded, where it has a setting for it (<see cref="ClientExposure"/>).</summary>
+    public bool KeepLoaded { get; init; }
+}
 
 /// <summary>
 /// How each client spells a stdio MCP server entry, and where in its file the entries live. Where each shape comes from:
@@ -127,8 +131,36 @@ internal static class ClientFormats
         return yaml.ToString();
     }
 
-    /// <summary>One server entry in the client's JSON shape.</summary>
-    public static JsonObject Entry(ClientFormat format, ClientEntry entry) => format switch
+    /// <summary>
+    /// One server entry in the client's JSON shape. With <see cref="ClientEntry.KeepLoaded"/> it carries the client's own
+    /// setting to never defer the server's tools behind its tool search, where the client has one:
+    /// <list type="bullet">
+    /// <item>Claude Code: server-level <c>alwaysLoad: true</c> — its settings schema (in the bundled binary of
+    /// @anthropic-ai/claude-code 2.1.331, tests/clients) declares <c>alwaysLoad</c> on stdio, sse and http servers: "When true,
+    /// all tools from this server are always included in the prompt and never deferred behind tool search, except a tool
+    /// the server itself lists with _meta anthropic/alwaysLoad set to false".</item>
+    /// <item>Copilot CLI: <c>deferTools: "never"</c> — <c>McpServerConfigDeferTools</c> ("auto" | "never": "Tools are
+    /// always included in the initial tool list, even when tool search is enabled") in copilot-sdk/generated/rpc.d.ts of
+    /// @github/copilot 1.0.102, which its MCP server form writes only when "never" is chosen.</item>
+    /// </list>
+    /// Codex, Gemini CLI and the others have no such setting.
+    /// </summary>
+    public static JsonObject Entry(ClientFormat format, ClientEntry entry)
+    {
+        var json = Shape(format, entry);
+        if (entry.KeepLoaded && format == ClientFormat.ClaudeJson)
+        {
+            json["alwaysLoad"] = true;
+        }
+        else if (entry.KeepLoaded && format == ClientFormat.Copilot)
+        {
+            json["deferTools"] = "never";
+        }
+
+        return json;
+    }
+
+    private static JsonObject Shape(ClientFormat format, ClientEntry entry) => format switch
     {
         ClientFormat.Vscode or ClientFormat.VscodeInsiders or ClientFormat.VscodeServer or ClientFormat.Factory
             => new JsonObject { ["type"] = "stdio", ["command"] = entry.Command, ["args"] = ToJson(entry.Args) },

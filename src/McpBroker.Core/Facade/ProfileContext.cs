@@ -12,7 +12,8 @@ namespace McpBroker.Facade;
 /// The context figures of one profile over one catalog snapshot. "exposed" are the upstream tools the profile can call
 /// — after its gates (mutating tools it does not allow and quarantined ones are not counted) and under the names it
 /// shows — serialized as its raw view lists them; "listed" is its own tools/list, every page (the four broker tools
-/// when compact). Hidden tools are counted apart. <c>mcp-broker status</c>/<c>top</c>, the status page,
+/// when compact). "facade" is what the four broker tools cost for this profile whatever it lists, so <c>measure</c> can set
+/// the two exposures a client may get side by side (Clients/ClientExposure). Hidden tools are counted apart. <c>mcp-broker status</c>/<c>top</c>, the status page,
 /// <c>broker.status</c>, <c>measure</c> and <c>tools count</c> all print these figures, so they cannot disagree.
 /// </summary>
 internal sealed record ProfileContext(
@@ -22,6 +23,7 @@ internal sealed record ProfileContext(
     int Catalogued,
     Cost Exposed,
     Cost? Listed,
+    Cost Facade,
     int MutatingHidden,
     int Quarantined)
 {
@@ -40,14 +42,17 @@ internal sealed record ProfileContext(
     public static ProfileContext Of(ProfileModel profile, ToolView view, CatalogSnapshot snapshot, IReadOnlyCollection<UpstreamModel> enabled) =>
         s_cache.GetValue(view, v =>
         {
-            var listing = Listing(profile, v, Servers(enabled, v));
+            var servers = Servers(enabled, v);
+            var listing = Listing(profile, v, servers);
+            var listed = listing is null ? (Cost?)null : ContextCost.Of([.. listing]);
             return new ProfileContext(
                 profile.Name,
                 profile.CompactToolsEnabled,
                 enabled.Count,
                 enabled.Count(u => snapshot.Upstreams.ContainsKey(u.Name)),
                 ContextCost.Of(ExposedTools(v)),
-                listing is null ? null : ContextCost.Of([.. listing]),
+                listed,
+                profile.CompactToolsEnabled && listed is { } same ? same : ContextCost.Of([.. FacadeTools.Definitions(profile.NameStyle, servers)]),
                 v.Withheld.Count(w => w.Why == Withheld.Mutating),
                 v.Withheld.Count(w => w.Why == Withheld.Quarantined));
         });
@@ -90,6 +95,10 @@ internal sealed record ProfileContext(
         ["listed_bytes"] = Listed?.Bytes,
         ["listed_tokens"] = Listed?.Tokens,
         ["over_budget"] = Listed is null ? true : null,
+        // The four broker tools for this profile, listed or not: the facade a client could be given instead of the raw tools.
+        ["facade_tools"] = Facade.Tools,
+        ["facade_bytes"] = Facade.Bytes,
+        ["facade_tokens"] = Facade.Tokens,
         ["mutating_hidden"] = MutatingHidden,
         ["quarantined"] = Quarantined,
         ["saved_tokens"] = SavedTokens,

@@ -33,6 +33,8 @@ public sealed class ClientWiringJourneyTests
 
         var claude = await env.RunAsync(NpmClients.Bin("claude"), ["mcp", "list"], stdin: null);
         Assert.Matches(@"mcp-broker: .*mcp-broker-client --profile default --client claude-code .* - ✔ Connected", claude.Stdout);
+        // Kept loaded: Claude Code takes the entry with its server-level alwaysLoad (it drops one whose alwaysLoad is not a boolean).
+        Assert.True((bool)JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")))!["mcpServers"]!["mcp-broker"]!["alwaysLoad"]!);
 
         env.ExtraEnvironment["GEMINI_CLI_TRUST_WORKSPACE"] = "true";
         var gemini = await env.RunAsync(NpmClients.Bin("gemini"), ["mcp", "list"], stdin: null);
@@ -50,6 +52,18 @@ public sealed class ClientWiringJourneyTests
         Assert.Contains("\"numStartups\"", await File.ReadAllTextAsync(Path.Combine(home, ".claude.json")));
         Assert.StartsWith("{\n  // mine\n  \"theme\": \"GitHub\",\n", await File.ReadAllTextAsync(Path.Combine(home, ".gemini", "settings.json")));
         Assert.StartsWith("# mine\nmodel = \"gpt-5-codex\"\n\n[mcp_servers.mcp-broker]\n", await File.ReadAllTextAsync(Path.Combine(home, ".codex", "config.toml")));
+
+        // The raw exposure: Codex lists the namespaced upstream tools themselves (the shim's --view raw), and a later
+        // apply without --exposure keeps what the entry says.
+        var raw = await env.RunCliAsync("client", "apply", "codex", "--exposure", "raw", "--config", env.ConfigPath);
+        Assert.True(raw.ExitCode == 0, raw.Stdout + raw.Stderr);
+        Assert.Contains("exposure: raw (--exposure raw)", raw.Stdout, StringComparison.Ordinal);
+        var (rawTools, _) = await CodexAppServerAsync(env, search: false);
+        Assert.Contains("memory.search_nodes", rawTools);
+        Assert.DoesNotContain("broker.search_tools", rawTools);
+        var again = await env.RunCliAsync("client", "apply", "codex", "--config", env.ConfigPath);
+        Assert.Contains("exposure: raw (Codex's entry already says --view raw", again.Stdout, StringComparison.Ordinal);
+        Assert.Contains("up to date", again.Stdout, StringComparison.Ordinal);
         await env.StopDaemonAndAssertNothingLeftAsync();
     }
 
@@ -76,6 +90,9 @@ public sealed class ClientWiringJourneyTests
 
         var copilot = await RunClientAsync(env, "copilot", "mcp", "get", "mcp-broker");
         Assert.Matches(@"Type: local\s+Command: \S*mcp-broker-client --profile default --client copilot-cli", copilot);
+        // Copilot keeps the facade out of its tool search: it reads the setting back (it drops an entry whose value it does not know).
+        var copilotJson = JsonNode.Parse(await RunClientAsync(env, "copilot", "mcp", "get", "mcp-broker", "--json"))!;
+        Assert.Equal("never", (string?)copilotJson["mcp-broker"]!["deferTools"]);
         var qwen = await RunClientAsync(env, "qwen", "mcp", "list");
         Assert.Matches(@"mcp-broker: .*--client qwen-code .*\(stdio\) - Connected", qwen);
         Assert.StartsWith("{\n  // mine\n", await File.ReadAllTextAsync(Path.Combine(home, ".qwen", "settings.json")));
@@ -400,7 +417,7 @@ public sealed class ClientWiringJourneyTests
     /// Codex's app-server over its JSON-RPC stdio: <c>mcpServerStatus/list</c> (the broker's tools as Codex sees them)
     /// and <c>mcpServer/tool/call</c> of the search tool in a new thread — no model is involved in either.
     /// </summary>
-    private static async Task<(string Tools, string Search)> CodexAppServerAsync(BrokerEnvironment env)
+    private static async Task<(string Tools, string Search)> CodexAppServerAsync(BrokerEnvironment env, bool search = true)
     {
         var start = new ProcessStartInfo(NpmClients.Bin("codex"))
         {
@@ -439,6 +456,11 @@ public sealed class ClientWiringJourneyTests
             await codex.StandardInput.WriteLineAsync("""{"method":"initialized"}""");
             var status = await RequestAsync("mcpServerStatus/list", new { });
             var broker = status.GetProperty("data").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "mcp-broker");
+            if (!search)
+            {
+                return (broker.GetProperty("tools").ToString(), "");
+            }
+
             var thread = await RequestAsync("thread/start", new { });
             var call = await RequestAsync("mcpServer/tool/call", new
             {

@@ -27,6 +27,19 @@ public sealed class MeasureJourneyTests
             Math.Round(100.0 * (before.GetProperty("bytes").GetInt32() - result.GetProperty("after").GetProperty("bytes").GetInt32()) / before.GetProperty("bytes").GetInt32(), 1),
             result.GetProperty("reduction_pct").GetProperty("bytes").GetDouble());
 
+        // Both exposures per client (the clients whose own tool search differs, when the config names none): the facade as
+        // "after" counts it, the raw tools as "before" does, and what 'client apply' gives each.
+        var clients = result.GetProperty("clients").EnumerateArray().ToDictionary(c => c.GetProperty("client").GetString()!);
+        Assert.Equal(["claude", "codex", "copilot", "gemini", "cursor"], clients.Keys);
+        Assert.All(clients.Values, c =>
+        {
+            Assert.Equal(result.GetProperty("after").GetProperty("tokens").GetInt32(), c.GetProperty("facade").GetProperty("tokens").GetInt32());
+            Assert.Equal(before.GetProperty("tokens").GetInt32(), c.GetProperty("raw").GetProperty("tokens").GetInt32());
+            Assert.Equal("facade", c.GetProperty("exposure").GetString());
+        });
+        Assert.Equal("alwaysLoad: true", clients["claude"].GetProperty("keep_loaded_setting").GetString());
+        Assert.Equal(JsonValueKind.Null, clients["gemini"].GetProperty("defers_mcp_tools").ValueKind);
+
         // The read-only profile's "before" lacks the mutating tools it may not see.
         Assert.True(readOnly.ExitCode == 0, readOnly.Stderr);
         Assert.True(JsonDocument.Parse(readOnly.Stdout).RootElement.GetProperty("before").GetProperty("tools").GetInt32() < before.GetProperty("tools").GetInt32());

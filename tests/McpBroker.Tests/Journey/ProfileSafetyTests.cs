@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using McpBroker.Config;
+using McpBroker.Facade;
 using McpBroker.Tests.Support;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
@@ -233,6 +235,26 @@ public sealed class ProfileSafetyTests
         Assert.Contains("t (", after, StringComparison.Ordinal);
         var found = await BrokerEnvironment.CallJsonAsync(compact, "broker.search_tools", new() { ["query"] = "tool added at run time" });
         Assert.Contains("t.added_1", found.GetProperty("matches").EnumerateArray().Select(m => m.GetProperty("name").GetString()));
+    }
+
+    [Fact]
+    public async Task ShimViewRaw_OnACompactProfile_ListsAndCallsTheNamespacedTools_WithoutTheFacadeOrItsInstructions()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => TestUpstreamConfig(root, "pin_tools: false"));
+        var facade = await env.ConnectAsync("compact");
+        var raw = await env.ConnectAsync("compact", extraArgs: ["--view", "raw"]);
+        var wrong = await env.RunAsync(Repo.Shim, ["--profile", "compact", "--config", env.ConfigPath, "--view", "compact"], stdin: InitializeLine);
+
+        // The facade's session says how to use the four tools, in two sentences; the raw session lists the tools themselves.
+        Assert.Equal(FacadeTools.Instructions(ToolNameStyle.Dotted), facade.ServerInstructions);
+        Assert.Equal(2, facade.ServerInstructions!.Split(". ", StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(["broker.call_tool", "broker.describe_tool", "broker.search_tools", "broker.status"], (await facade.ListToolsAsync()).Select(t => t.Name).Order());
+        Assert.Null(raw.ServerInstructions);
+        var listed = (await raw.ListToolsAsync()).Select(t => t.Name).ToList();
+        Assert.Contains("t.echo", listed);
+        Assert.DoesNotContain("broker.search_tools", listed);
+        Assert.Equal("echo: hi", await BrokerEnvironment.CallTextAsync(raw, "t.echo", new() { ["message"] = "hi" }));
+        Assert.Contains("unknown view 'compact'", wrong.Stdout + wrong.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -388,6 +388,8 @@ public sealed class ClientWiringTests
         return new ClientModel(format, parsed, "/home/dev/" + format, "mcp-broker", "default", null);
     }
 
-    private static ClientEntry Entry(ClientModel client) =>
-        new("mcp-broker", Shim, ["--profile", "default", "--client", ClientFormats.ClientName(client.Format), "--config", "/home/dev/.config/mcp-broker/work.yaml"]);
+    /// <summary>The entry apply gives the client by default (its exposure, and the client's keep-loaded setting where it has one).</summary>
+    private static ClientEntry Entry(ClientModel client) => ClientExposure.Apply(
+        new("mcp-broker", Shim, ["--profile", "default", "--client", ClientFormats.ClientName(client.Format), "--config", "/home/dev/.config/mcp-broker/work.yaml"]),
+        ClientExposure.Choose(client.Format, new ProfileModel("default", null, true, 200, ToolNameStyle.Dotted, []), null, null, out _)!);
 }
