@@ -15,11 +15,12 @@ public static class ConfigSchema
 {
     private const string ResourceName = "McpBroker.broker.schema.json";
 
-    // Draft 7 is the closest dialect to the committed draft-04 text that JsonSchema.Net knows: `definitions`, and a
-    // `$ref` whose siblings are ignored. A registry of its own: no other schema is ever looked up or fetched.
-    private static readonly Lazy<(JsonSchema Schema, JsonDocument Document)> s_schema = new(Compile);
+    // Nothing is kept between loads: a config is read at start and on reload, and an idle daemon keeps no validator.
+    // A valid document is judged with the flag output, which allocates little; only a refused one is evaluated again
+    // with the hierarchical output that locates and explains each error.
+    private static readonly EvaluationOptions s_verdict = new() { OutputFormat = OutputFormat.Flag };
 
-    private static readonly EvaluationOptions s_evaluation = new() { OutputFormat = OutputFormat.Hierarchical };
+    private static readonly EvaluationOptions s_explained = new() { OutputFormat = OutputFormat.Hierarchical };
 
     // Non-ASCII text stays as written in the YAML (tool defaults and smoke arguments are shown by 'config show' and
     // sent to upstreams); YAML's .inf and .nan, which JSON has no number for, are written as the strings Infinity/NaN.
@@ -47,14 +48,15 @@ public static class ConfigSchema
     {
         var json = Compact(document);
         using var instance = JsonDocument.Parse(json);
-        var results = s_schema.Value.Schema.Evaluate(instance.RootElement, s_evaluation);
-        if (results.IsValid)
+        var (schema, schemaText) = Compile();
+        using var _ = schemaText;
+        if (schema.Evaluate(instance.RootElement, s_verdict).IsValid)
         {
             return (json, []);
         }
 
         var refused = new List<(string? Pointer, string Path)>();
-        new Explainer(s_schema.Value.Document.RootElement, instance.RootElement, issues, refused).Walk(results);
+        new Explainer(schemaText.RootElement, instance.RootElement, issues, refused).Walk(schema.Evaluate(instance.RootElement, s_explained));
         var copy = document?.DeepClone();
         foreach (var pointer in refused.Select(r => r.Pointer).OfType<string>().Distinct().OrderByDescending(p => p, PointerOrder.Instance))
         {
@@ -69,7 +71,9 @@ public static class ConfigSchema
 
     private static string Compact(JsonNode? node) => node?.ToJsonString(s_compact) ?? "null";
 
-    private static (JsonSchema, JsonDocument) Compile()
+    // Draft 7 is the closest dialect to the committed draft-04 text that JsonSchema.Net knows: `definitions`, and a
+    // `$ref` whose siblings are ignored. A registry of its own: no other schema is ever looked up or fetched.
+    private static (JsonSchema Schema, JsonDocument Text) Compile()
     {
         // JsonSchema.Net knows no draft-04 dialect: the $schema that editors read is left out of what it builds.
         var text = JsonNode.Parse(ToJson())!.AsObject();
