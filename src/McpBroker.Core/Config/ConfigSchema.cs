@@ -71,15 +71,21 @@ public static class ConfigSchema
 
     private static string Compact(JsonNode? node) => node?.ToJsonString(s_compact) ?? "null";
 
-    // Draft 7 is the closest dialect to the committed draft-04 text that JsonSchema.Net knows: `definitions`, and a
-    // `$ref` whose siblings are ignored. A registry of its own: no other schema is ever looked up or fetched.
+    // Draft 7 is the closest dialect to the committed draft-04 text that JsonSchema.Net knows (`definitions`, a `$ref`
+    // whose siblings are ignored): the schema's draft-04 id is registered as draft 7's keywords. Registries of its own:
+    // no other schema is ever looked up or fetched. The text is read from the resource stream into pooled buffers, not
+    // into strings of its own (60 KB: the large-object heap, which an idle daemon would keep committed).
     private static (JsonSchema Schema, JsonDocument Text) Compile()
     {
-        // JsonSchema.Net knows no draft-04 dialect: the $schema that editors read is left out of what it builds.
-        var text = JsonNode.Parse(ToJson())!.AsObject();
-        text.Remove("$schema");
-        var document = JsonDocument.Parse(text.ToJsonString());
-        var options = new BuildOptions { SchemaRegistry = new SchemaRegistry(), Dialect = Dialect.Draft07 };
+        JsonDocument document;
+        using (var stream = typeof(ConfigSchema).Assembly.GetManifestResourceStream(ResourceName)!)
+        {
+            document = JsonDocument.Parse(stream);
+        }
+
+        var dialects = new DialectRegistry();
+        dialects.Register(Dialect.Draft07.With([], new Uri("http://json-schema.org/draft-04/schema#")));
+        var options = new BuildOptions { SchemaRegistry = new SchemaRegistry(), DialectRegistry = dialects };
         return (JsonSchema.Build(document.RootElement, options, new Uri("urn:mcp-broker:broker.schema.json")), document);
     }
 
