@@ -23,7 +23,8 @@ public static class ConfigSchema
     private static readonly EvaluationOptions s_explained = new() { OutputFormat = OutputFormat.Hierarchical };
 
     // Non-ASCII text stays as written in the YAML (tool defaults and smoke arguments are shown by 'config show' and
-    // sent to upstreams); YAML's .inf and .nan, which JSON has no number for, are written as the strings Infinity/NaN.
+    // sent to upstreams). A float JSON has no number for would be written as a string instead of failing (YamlDocument
+    // reads .inf and .nan as strings already).
     private static readonly JsonSerializerOptions s_compact = new()
     {
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
