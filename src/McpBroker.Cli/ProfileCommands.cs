@@ -266,12 +266,9 @@ internal sealed class ProfileCommands(TextWriter output, TextWriter error)
             definition = JsonSerializer.SerializeToNode(tool.ProtocolTool, McpJsonUtilities.DefaultOptions)!.AsObject();
         }
 
-        var schema = await NJsonSchema.JsonSchema.FromJsonAsync(definition["inputSchema"]?.ToJsonString() ?? "{}", ct);
-        var arguments = JsonSerializer.Serialize(smoke.Arguments);
-        var errors = schema.Validate(arguments);
-        if (errors.Count > 0)
+        if (ArgumentErrors(definition["inputSchema"], smoke.Arguments) is { Count: > 0 } errors)
         {
-            return Fail("arguments", $"the probe's arguments do not fit {canonical}'s input schema: {string.Join("; ", errors.Take(3).Select(e => $"{e.Path}: {e.Kind}"))}; fix upstreams.{upstream.Name}.smoke.arguments");
+            return Fail("arguments", $"the probe's arguments do not fit {canonical}'s input schema: {string.Join("; ", errors.Take(3))}; fix upstreams.{upstream.Name}.smoke.arguments");
         }
 
         if (smoke.Call)
@@ -335,4 +332,24 @@ internal sealed class ProfileCommands(TextWriter output, TextWriter error)
             Arguments = [.. ClientCommands.ShimCommand().Prefix, "--profile", profile, "--config", model.SourcePath, "--client", "mcp-broker-profile-validate", .. tokenFile is null ? Array.Empty<string>() : ["--token-file", tokenFile]],
             Name = "mcp-broker-client",
         }), new McpClientOptions { ClientInfo = new Implementation { Name = "mcp-broker-profile-validate", Version = BrokerInfo.Version } }, cancellationToken: ct);
+
+    /// <summary>Where the probe's arguments break the tool's input schema (JsonSchema.Net, as the config is checked).</summary>
+    private static List<string> ArgumentErrors(JsonNode? inputSchema, IReadOnlyDictionary<string, JsonElement> arguments)
+    {
+        try
+        {
+            // A tool's schema without $schema is read as draft 2020-12 (MCP's default); nothing is ever fetched.
+            var options = new Json.Schema.BuildOptions { SchemaRegistry = new Json.Schema.SchemaRegistry(), Dialect = Json.Schema.Dialect.Draft202012 };
+            using var schemaText = JsonDocument.Parse(inputSchema?.ToJsonString() ?? "{}");
+            var schema = Json.Schema.JsonSchema.Build(schemaText.RootElement, options);
+            using var instance = JsonDocument.Parse(JsonSerializer.Serialize(arguments));
+            var result = schema.Evaluate(instance.RootElement, new Json.Schema.EvaluationOptions { OutputFormat = Json.Schema.OutputFormat.List });
+            return [.. (result.Details ?? []).Where(d => !d.IsValid && d.Errors is { Count: > 0 })
+                .SelectMany(d => d.Errors!.Select(e => $"{(d.InstanceLocation.ToString() is { Length: > 0 } at ? at : "/")}: {e.Value}"))];
+        }
+        catch (Exception ex) when (ex is Json.Schema.JsonSchemaException or JsonException)
+        {
+            return [$"the tool's input schema cannot be read ({ex.Message})"];
+        }
+    }
 }

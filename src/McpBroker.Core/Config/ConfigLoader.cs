@@ -1,7 +1,5 @@
 using System.Reflection;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 
 namespace McpBroker.Config;
 
@@ -75,7 +73,7 @@ public static class ConfigLoader
         {
             // Semantic rules run even when the schema found errors, on a copy without the offending values,
             // so one run reports every error; a rule does not repeat what the schema said about the same path.
-            var (json, schemaErrors) = SchemaCheck(document.Root, issues);
+            var (json, schemaErrors) = ConfigSchema.Check(document.Root, issues);
             try
             {
                 // Null only for a document that is null itself ('~'), which the schema has refused.
@@ -103,31 +101,6 @@ public static class ConfigLoader
         // A runtime read from a document whose runtime section had errors (and so fell back to the default) is no runtime.
         var runtimeTrusted = !issues.Any(i => i.Severity == IssueSeverity.Error && (i.Path.Length == 0 || i.Path == "runtime" || i.Path.StartsWith("runtime.", StringComparison.Ordinal)));
         return new ConfigLoadResult(sourcePath, model, located) { Runtime = model?.Runtime ?? (runtimeTrusted ? runtime : null) };
-    }
-
-    /// <summary>
-    /// The document checked against the schema: its JSON for the records, without the values the schema refused, and
-    /// the paths of those. The fast route (<see cref="SchemaSubset"/>) judges first; only a document it refuses is
-    /// validated again by NJsonSchema (<see cref="ConfigSchema"/>), which explains each error.
-    /// </summary>
-    private static (string Json, List<string> ErrorPaths) SchemaCheck(JsonNode? root, List<ConfigIssue> issues)
-    {
-        if (SchemaSubset.Embedded?.Accepts(root) == true)
-        {
-            return (CompactJson.Write(root), []);
-        }
-
-        return Explained(root, issues);
-
-        // Its own method, so the JIT meets NJsonSchema's and Json.NET's types only when a document is refused.
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        static (string Json, List<string> ErrorPaths) Explained(JsonNode? root, List<ConfigIssue> issues)
-        {
-            var before = issues.Count;
-            ConfigSchema.Validate(root, issues);
-            var errorPaths = issues.Skip(before).Select(i => i.Path).ToList();
-            return (ConfigSchema.WithoutPaths(root, errorPaths), errorPaths);
-        }
     }
 
     private static bool Covers(string schemaPath, string path) =>

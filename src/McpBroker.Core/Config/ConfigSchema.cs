@@ -1,261 +1,390 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
-using Newtonsoft.Json.Linq;
-using NJsonSchema;
-using NJsonSchema.Generation;
-using NJsonSchema.Generation.TypeMappers;
-using NJsonSchema.Validation;
+using Json.Schema;
 
 namespace McpBroker.Config;
 
 /// <summary>
-/// The JSON Schema of broker.yaml, generated from the <see cref="BrokerConfig"/> records so it cannot drift
-/// from the code; <c>config/broker.schema.json</c> is its committed copy (a golden test keeps them equal).
-/// This is the detailed route: NJsonSchema and Json.NET are loaded only when a document is refused by
-/// <see cref="SchemaSubset"/> (or the schema is wanted as text), to explain each error.
+/// The JSON Schema of broker.yaml and its one validator. <c>config/broker.schema.json</c> is embedded and judged by
+/// JsonSchema.Net over <c>System.Text.Json</c> (which the daemon loads anyway); a golden test generates the schema from
+/// the <see cref="BrokerConfig"/> records and keeps the committed copy equal to it, so it cannot drift from the code.
+/// Each error is explained in terms of YAML paths, what is wrong and what is allowed.
 /// </summary>
 public static class ConfigSchema
 {
-    private static readonly Lazy<JsonSchema> s_schema = new(Generate);
+    private const string ResourceName = "McpBroker.broker.schema.json";
 
-    public static JsonSchema Schema => s_schema.Value;
+    // Nothing is kept between loads: a config is read at start and on reload, and an idle daemon keeps no validator.
+    // A valid document is judged with the flag output, which allocates little; only a refused one is evaluated again
+    // with the hierarchical output that locates and explains each error.
+    private static readonly EvaluationOptions s_verdict = new() { OutputFormat = OutputFormat.Flag };
 
-    public static string ToJson() => Schema.ToJson().ReplaceLineEndings("\n") + "\n";
+    private static readonly EvaluationOptions s_explained = new() { OutputFormat = OutputFormat.Hierarchical };
 
-    private static JsonSchema Generate()
+    // Non-ASCII text stays as written in the YAML (tool defaults and smoke arguments are shown by 'config show' and
+    // sent to upstreams). A float JSON has no number for would be written as a string instead of failing (YamlDocument
+    // reads .inf and .nan as strings already).
+    private static readonly JsonSerializerOptions s_compact = new()
     {
-        var settings = new SystemTextJsonSchemaGeneratorSettings
-        {
-            SerializerOptions = new JsonSerializerOptions
-            {
-                PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-                Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-            },
-            SchemaType = SchemaType.JsonSchema,
-            DefaultReferenceTypeNullHandling = ReferenceTypeNullHandling.NotNull,
-            FlattenInheritanceHierarchy = true,
-        };
-        settings.TypeMappers.Add(new PrimitiveTypeMapper(typeof(Duration), s =>
-        {
-            s.Type = JsonObjectType.String | JsonObjectType.Integer;
-            s.Pattern = Duration.Pattern;
-            s.Description = "Seconds (30) or a number with a unit: 250ms, 30s, 10m, 2h.";
-        }));
-        settings.TypeMappers.Add(new PrimitiveTypeMapper(typeof(ClientFormat), s =>
-        {
-            // Client formats are spelled with hyphens (codex-toml), unlike the snake_case of every other enum here.
-            s.Type = JsonObjectType.String;
-            foreach (var format in Enum.GetValues<ClientFormat>())
-            {
-                s.Enumeration.Add(JsonNamingPolicy.KebabCaseLower.ConvertName(format.ToString()));
-            }
-        }));
-        BoolOrWord<MutatingSetting>(settings, "auto");
-        BoolOrWord<PinSetting>(settings, "trust_on_first_use");
-        var schema = JsonSchema.FromType<BrokerConfig>(settings);
-        schema.Title = "mcp-broker configuration";
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
-        // NJsonSchema writes enum member names as x-enumNames and empty descriptions: noise for editors.
-        foreach (var definition in schema.Definitions.Values)
-        {
-            definition.EnumerationNames.Clear();
-            if (definition.IsEnumeration && string.IsNullOrEmpty(definition.Description))
-            {
-                definition.Description = null;
-            }
-        }
+    private static readonly JsonSerializerOptions s_indented = new(s_compact) { WriteIndented = true };
 
-        return schema;
+    /// <summary>The committed schema, as <c>mcp-broker config schema</c> prints it.</summary>
+    public static string ToJson()
+    {
+        using var stream = typeof(ConfigSchema).Assembly.GetManifestResourceStream(ResourceName)!;
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
     }
 
-    private static void BoolOrWord<T>(SystemTextJsonSchemaGeneratorSettings settings, string word) =>
-        settings.TypeMappers.Add(new PrimitiveTypeMapper(typeof(T), s =>
-        {
-            s.Type = JsonObjectType.Boolean | JsonObjectType.String;
-            s.Enumeration.Add(true);
-            s.Enumeration.Add(false);
-            s.Enumeration.Add(word);
-        }));
-
-    /// <summary>Checks a document against the schema and explains each failure in terms of YAML paths.</summary>
-    public static void Validate(JsonNode? document, List<ConfigIssue> issues)
+    /// <summary>
+    /// Checks a document against the schema. Returns the compact JSON the config records are read from — without the
+    /// values the schema refused — and the paths of those; every error is added to <paramref name="issues"/>.
+    /// </summary>
+    public static (string Json, List<string> ErrorPaths) Check(JsonNode? document, List<ConfigIssue> issues)
     {
-        foreach (var error in Schema.Validate(ToToken(document)))
+        var json = Compact(document);
+        using var instance = JsonDocument.Parse(json);
+        var (schema, schemaText) = Compile();
+        using var _ = schemaText;
+        if (schema.Evaluate(instance.RootElement, s_verdict).IsValid)
         {
-            Explain(error, issues);
+            return (json, []);
         }
+
+        var refused = new List<(string? Pointer, string Path)>();
+        new Explainer(schemaText.RootElement, instance.RootElement, issues, refused).Walk(schema.Evaluate(instance.RootElement, s_explained));
+        var copy = document?.DeepClone();
+        foreach (var pointer in refused.Select(r => r.Pointer).OfType<string>().Distinct().OrderByDescending(p => p, PointerOrder.Instance))
+        {
+            copy = Remove(copy, pointer);
+        }
+
+        return (Compact(copy), [.. refused.Select(r => r.Path).Distinct()]);
     }
 
-    /// <summary>The document as compact JSON without the values at <paramref name="paths"/> (those the schema refused).</summary>
-    public static string WithoutPaths(JsonNode? document, IEnumerable<string> paths)
+    /// <summary>The indented JSON of a node (how a mapping or list used as a YAML key is named).</summary>
+    public static string IndentedJson(JsonNode? node) => node?.ToJsonString(s_indented) ?? "null";
+
+    private static string Compact(JsonNode? node) => node?.ToJsonString(s_compact) ?? "null";
+
+    // Draft 7 is the closest dialect to the committed draft-04 text that JsonSchema.Net knows (`definitions`, a `$ref`
+    // whose siblings are ignored): the schema's draft-04 id is registered as draft 7's keywords. Registries of its own:
+    // no other schema is ever looked up or fetched. The text is read from the resource stream into pooled buffers, not
+    // into strings of its own (60 KB: the large-object heap, which an idle daemon would keep committed).
+    private static (JsonSchema Schema, JsonDocument Text) Compile()
     {
-        var copy = ToToken(document);
-        foreach (var path in paths.Where(p => p.Length > 0).OrderByDescending(p => p.Length))
+        JsonDocument document;
+        using (var stream = typeof(ConfigSchema).Assembly.GetManifestResourceStream(ResourceName)!)
         {
-            try
+            document = JsonDocument.Parse(stream);
+        }
+
+        var dialects = new DialectRegistry();
+        dialects.Register(Dialect.Draft07.With([], new Uri("http://json-schema.org/draft-04/schema#")));
+        var options = new BuildOptions { SchemaRegistry = new SchemaRegistry(), DialectRegistry = dialects };
+        return (JsonSchema.Build(document.RootElement, options, new Uri("urn:mcp-broker:broker.schema.json")), document);
+    }
+
+    /// <summary>The tree without the value at <paramref name="pointer"/> (the whole tree, for the root: null).</summary>
+    private static JsonNode? Remove(JsonNode? root, string pointer)
+    {
+        var segments = Segments(pointer);
+        if (segments.Count == 0)
+        {
+            return null;
+        }
+
+        var parent = root;
+        foreach (var segment in segments.Take(segments.Count - 1))
+        {
+            parent = parent switch
             {
-                var token = copy.SelectToken(path);
-                if (token?.Parent is JProperty property)
+                JsonObject obj => obj.TryGetPropertyValue(segment, out var child) ? child : null,
+                JsonArray array when int.TryParse(segment, out var i) && i < array.Count => array[i],
+                _ => null,
+            };
+        }
+
+        var last = segments[^1];
+        switch (parent)
+        {
+            case JsonObject obj:
+                obj.Remove(last);
+                break;
+            case JsonArray array when int.TryParse(last, out var index) && index < array.Count:
+                array.RemoveAt(index);
+                break;
+        }
+
+        return root;
+    }
+
+    private static List<string> Segments(string pointer) =>
+        pointer.Length == 0 ? [] : [.. pointer[1..].Split('/').Select(s => s.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal))];
+
+    /// <summary>Deeper values first, and within a list the later items first, so removing one leaves the others' indexes.</summary>
+    private sealed class PointerOrder : IComparer<string>
+    {
+        public static readonly PointerOrder Instance = new();
+
+        public int Compare(string? x, string? y)
+        {
+            var a = Segments(x ?? "");
+            var b = Segments(y ?? "");
+            for (var i = 0; i < Math.Min(a.Count, b.Count); i++)
+            {
+                var order = int.TryParse(a[i], out var m) && int.TryParse(b[i], out var n) ? m.CompareTo(n) : string.CompareOrdinal(a[i], b[i]);
+                if (order != 0)
                 {
-                    property.Remove();
+                    return order;
+                }
+            }
+
+            return a.Count.CompareTo(b.Count);
+        }
+    }
+
+    /// <summary>Turns JsonSchema.Net's failed evaluations into config issues, reading the schema and the document at each.</summary>
+    private sealed class Explainer(JsonElement schema, JsonElement document, List<ConfigIssue> issues, List<(string? Pointer, string Path)> refused)
+    {
+        private const string DurationMessage = "is not a duration; write seconds (30) or a number with ms, s, m or h (10m)";
+
+        public void Walk(EvaluationResults result)
+        {
+            // A passing oneOf (the value, or the null branch of an optional one) keeps its failed branches' errors: not ours.
+            if (result.IsValid)
+            {
+                return;
+            }
+
+            if (result.Errors is { Count: > 0 } errors)
+            {
+                var at = SchemaAt(result.EvaluationPath.ToString());
+                var pointer = result.InstanceLocation.ToString();
+                foreach (var keyword in errors.Keys)
+                {
+                    Explain(keyword, at, pointer, errors[keyword]);
+                }
+            }
+
+            foreach (var detail in result.Details ?? [])
+            {
+                Walk(detail);
+            }
+        }
+
+        private void Explain(string keyword, (JsonElement Schema, JsonElement? Parent) at, string pointer, string fallback)
+        {
+            var value = ValueAt(pointer);
+            var path = PathOf(pointer);
+            var pattern = Keyword(at.Schema, "pattern");
+            switch (keyword)
+            {
+                // The null branch of an optional value: the other branch's error says what is wrong.
+                case "type" when Keyword(at.Schema, "type") is { ValueKind: JsonValueKind.String } type && type.GetString() == "null":
+                    return;
+                case "type" or "pattern" when pattern?.GetString() == Duration.Pattern:
+                    Add(pointer, path, $"'{Text(value)}' {DurationMessage}");
+                    return;
+                case "type":
+                    Add(pointer, path, $"expected {Expected(at.Schema)}, found {Describe(value)}");
+                    // A mapping with required keys that is missing altogether also misses those keys (as 'schema_version'
+                    // of an empty document).
+                    if (Keyword(at.Schema, "required") is not null)
+                    {
+                        Explain("required", at, pointer, fallback);
+                    }
+
+                    return;
+                case "pattern":
+                    Add(pointer, path, $"'{Text(value)}' does not match {pattern?.GetString()}");
+                    return;
+                case "enum":
+                    var allowed = at.Schema.GetProperty("enum").EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : e.GetRawText());
+                    Add(pointer, path, $"'{Text(value)}' is not one of {string.Join(", ", allowed)}");
+                    return;
+                case "minLength":
+                    Add(pointer, path, $"'{Text(value)}' is too short: write at least {at.Schema.GetProperty("minLength").GetInt32()} character(s)");
+                    return;
+                case "required":
+                    var present = value is { ValueKind: JsonValueKind.Object } obj ? obj.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal) : [];
+                    foreach (var name in at.Schema.GetProperty("required").EnumerateArray().Select(e => e.GetString()!).Where(n => !present.Contains(n)))
+                    {
+                        // The missing key's own path, though nothing is there to remove.
+                        Add(null, path.Length == 0 ? name : $"{path}.{name}", $"missing required key '{name}'");
+                    }
+
+                    return;
+                // The `false` schema of additionalProperties, judging a key the mapping does not know.
+                case "":
+                    var keys = at.Parent is { } parent && Keyword(parent, "properties") is { } properties ? properties.EnumerateObject().Select(p => p.Name).ToList() : [];
+                    var key = Segments(pointer) is { Count: > 0 } segments ? segments[^1] : "";
+                    Add(pointer, path, $"unknown key '{key}'" + (keys.Count > 0 ? $"; allowed keys here: {string.Join(", ", keys)}" : ""));
+                    return;
+                // Keywords that only combine their subschemas' verdicts: the subschemas' own errors say what is wrong.
+                case "oneOf" or "anyOf" or "allOf" or "$ref" or "properties" or "additionalProperties" or "items":
+                    return;
+                default:
+                    Add(pointer, path, $"{keyword}: {fallback} ({Describe(value)})");
+                    return;
+            }
+        }
+
+        private static JsonElement? Keyword(JsonElement schema, string name) =>
+            schema.ValueKind == JsonValueKind.Object && schema.TryGetProperty(name, out var value) ? value : null;
+
+        private void Add(string? pointer, string path, string message)
+        {
+            var issue = ConfigIssue.Error(path, message);
+            if (!issues.Contains(issue))
+            {
+                issues.Add(issue);
+            }
+
+            refused.Add((pointer, path));
+        }
+
+        /// <summary>The schema an evaluation path leads to, following each <c>$ref</c>, and the schema holding it.</summary>
+        private (JsonElement Schema, JsonElement? Parent) SchemaAt(string evaluationPath)
+        {
+            var current = schema;
+            JsonElement? parent = null;
+            foreach (var segment in Segments(evaluationPath))
+            {
+                parent = current;
+                if (segment == "$ref")
+                {
+                    current = Resolve(current.GetProperty("$ref").GetString()!);
+                }
+                else if (current.ValueKind == JsonValueKind.Array)
+                {
+                    current = current[int.Parse(segment, System.Globalization.CultureInfo.InvariantCulture)];
                 }
                 else
                 {
-                    token?.Remove();
+                    current = current.GetProperty(segment);
                 }
             }
-            catch (Newtonsoft.Json.JsonException)
-            {
-            }
+
+            return (current, parent);
         }
 
-        return copy.ToString(Newtonsoft.Json.Formatting.None);
-    }
-
-    /// <summary>Json.NET's indented text of a node (how a mapping or list used as a YAML key has always been named).</summary>
-    public static string IndentedJson(JsonNode? node) => ToToken(node).ToString();
-
-    /// <summary>The same tree as Json.NET tokens, scalar types kept: a <c>long</c> stays an integer, a <c>double</c> a float.</summary>
-    internal static JToken ToToken(JsonNode? node)
-    {
-        switch (node)
+        private JsonElement Resolve(string reference)
         {
-            case null:
-                return JValue.CreateNull();
-            case JsonObject obj:
+            var current = schema;
+            foreach (var segment in Segments(reference.TrimStart('#')))
             {
-                var result = new JObject();
-                foreach (var (key, value) in obj)
+                current = current.GetProperty(segment);
+            }
+
+            return current;
+        }
+
+        private JsonElement? ValueAt(string pointer)
+        {
+            var current = document;
+            foreach (var segment in Segments(pointer))
+            {
+                if (current.ValueKind == JsonValueKind.Object && current.TryGetProperty(segment, out var child))
                 {
-                    result[key] = ToToken(value);
+                    current = child;
                 }
-
-                return result;
-            }
-
-            case JsonArray array:
-            {
-                var result = new JArray();
-                foreach (var item in array)
+                else if (current.ValueKind == JsonValueKind.Array && int.TryParse(segment, out var i) && i < current.GetArrayLength())
                 {
-                    result.Add(ToToken(item));
+                    current = current[i];
                 }
-
-                return result;
+                else
+                {
+                    return null;
+                }
             }
 
-            default:
-            {
-                var value = node.AsValue();
-                return value.TryGetValue<string>(out var text) ? new JValue(text)
-                    : value.TryGetValue<bool>(out var flag) ? new JValue(flag)
-                    : value.TryGetValue<long>(out var whole) ? new JValue(whole)
-                    : value.TryGetValue<double>(out var number) ? new JValue(number)
-                    : throw new ArgumentException($"a {value.GetValueKind()} that YAML does not produce", nameof(node));
-            }
-        }
-    }
-
-    private static void Explain(ValidationError error, List<ConfigIssue> issues)
-    {
-        if (error is ChildSchemaValidationError child)
-        {
-            foreach (var nested in child.Errors.Values.SelectMany(e => e))
-            {
-                Explain(nested, issues);
-            }
-
-            return;
+            return current;
         }
 
-        var path = PathOf(error.Path);
-        var token = error.Token;
-        var schema = error.Schema?.ActualSchema;
-        var message = error.Kind switch
+        /// <summary>A JSON pointer as the YAML path <see cref="YamlDocument"/> names positions by: <c>upstreams.memory.args[0]</c>.</summary>
+        private string PathOf(string pointer)
         {
-            // The null branch of an optional value: the other branch's error says what is wrong.
-            ValidationErrorKind.NullExpected => null,
-            ValidationErrorKind.NoTypeValidates when schema?.Pattern == Duration.Pattern =>
-                $"'{token}' is not a duration; write seconds (30) or a number with ms, s, m or h (10m)",
-            ValidationErrorKind.NoTypeValidates => $"expected {Expected(schema)}, found {Describe(token)}",
-            ValidationErrorKind.NoAdditionalPropertiesAllowed =>
-                $"unknown key '{LastSegment(path)}'" + AllowedKeys(error),
-            ValidationErrorKind.PropertyRequired => $"missing required key '{error.Property}'",
-            ValidationErrorKind.NotInEnumeration =>
-                $"'{token}' is not one of {string.Join(", ", schema!.Enumeration.Select(e => e is bool b ? (b ? "true" : "false") : e))}",
-            ValidationErrorKind.PatternMismatch when schema?.Pattern == Duration.Pattern =>
-                $"'{token}' is not a duration; write seconds (30) or a number with ms, s, m or h (10m)",
-            ValidationErrorKind.PatternMismatch => $"'{token}' does not match {schema?.Pattern}",
-            ValidationErrorKind.StringExpected => $"expected a string, found {Describe(token)}",
-            ValidationErrorKind.IntegerExpected => $"expected a whole number, found {Describe(token)}",
-            ValidationErrorKind.BooleanExpected => $"expected true or false, found {Describe(token)}",
-            ValidationErrorKind.ArrayExpected => $"expected a list, found {Describe(token)}",
-            ValidationErrorKind.ObjectExpected => $"expected a mapping of keys, found {Describe(token)}",
-            _ => $"{error.Kind} ({Describe(token)})",
+            var path = new System.Text.StringBuilder();
+            var current = document;
+            foreach (var segment in Segments(pointer))
+            {
+                if (current.ValueKind == JsonValueKind.Array && int.TryParse(segment, out var i))
+                {
+                    path.Append('[').Append(segment).Append(']');
+                    current = i < current.GetArrayLength() ? current[i] : default;
+                }
+                else
+                {
+                    path.Append(path.Length == 0 ? "" : ".").Append(segment);
+                    current = current.ValueKind == JsonValueKind.Object && current.TryGetProperty(segment, out var child) ? child : default;
+                }
+            }
+
+            return path.ToString();
+        }
+
+        private static string Expected(JsonElement schema)
+        {
+            var types = !schema.TryGetProperty("type", out var type) ? []
+                : type.ValueKind == JsonValueKind.Array ? type.EnumerateArray().Select(t => t.GetString()).ToHashSet()
+                : [type.GetString()];
+            var names = new List<string>();
+            if (types.Contains("boolean"))
+            {
+                names.Add("true or false");
+            }
+
+            if (types.Contains("integer"))
+            {
+                names.Add("a whole number");
+            }
+
+            if (types.Contains("number"))
+            {
+                names.Add("a number");
+            }
+
+            if (types.Contains("string"))
+            {
+                names.Add("a string");
+            }
+
+            if (types.Contains("array"))
+            {
+                names.Add("a list");
+            }
+
+            if (types.Contains("object"))
+            {
+                names.Add("a mapping of keys");
+            }
+
+            return names.Count == 0 ? "another kind of value" : string.Join(" or ", names);
+        }
+
+        /// <summary>A value as the messages quote it: a string's text, anything else as JSON.</summary>
+        private static string Text(JsonElement? value) => value switch
+        {
+            null => "",
+            { ValueKind: JsonValueKind.String } v => v.GetString()!,
+            { ValueKind: JsonValueKind.Null } => "",
+            { } v => v.GetRawText(),
         };
-        if (message is null)
-        {
-            return;
-        }
 
-        var issue = ConfigIssue.Error(path, message);
-        if (!issues.Contains(issue))
+        private static string Describe(JsonElement? value) => value?.ValueKind switch
         {
-            issues.Add(issue);
-        }
+            null or JsonValueKind.Null or JsonValueKind.Undefined => "nothing",
+            JsonValueKind.Object => "a mapping",
+            JsonValueKind.Array => "a list",
+            JsonValueKind.String => $"the string '{value.Value.GetString()}'",
+            JsonValueKind.True or JsonValueKind.False => $"the boolean {value.Value.GetRawText()}",
+            _ => $"'{value.Value.GetRawText()}'",
+        };
     }
-
-    private static string AllowedKeys(ValidationError error)
-    {
-        var keys = error.Schema?.ActualSchema.ActualProperties.Keys.ToList();
-        return keys is { Count: > 0 } ? $"; allowed keys here: {string.Join(", ", keys)}" : "";
-    }
-
-    private static string Expected(JsonSchema? schema)
-    {
-        var type = schema?.Type ?? JsonObjectType.None;
-        var names = new List<string>();
-        if (type.HasFlag(JsonObjectType.Boolean))
-        {
-            names.Add("true or false");
-        }
-
-        if (type.HasFlag(JsonObjectType.Integer))
-        {
-            names.Add("a whole number");
-        }
-
-        if (type.HasFlag(JsonObjectType.String))
-        {
-            names.Add("a string");
-        }
-
-        if (type.HasFlag(JsonObjectType.Array))
-        {
-            names.Add("a list");
-        }
-
-        if (type.HasFlag(JsonObjectType.Object))
-        {
-            names.Add("a mapping of keys");
-        }
-
-        return names.Count == 0 ? "another kind of value" : string.Join(" or ", names);
-    }
-
-    private static string Describe(JToken? token) => token?.Type switch
-    {
-        null or JTokenType.Null => "nothing",
-        JTokenType.Object => "a mapping",
-        JTokenType.Array => "a list",
-        JTokenType.String => $"the string '{token}'",
-        JTokenType.Boolean => $"the boolean {token.ToString().ToLowerInvariant()}",
-        _ => $"'{token}'",
-    };
-
-    // NJsonSchema paths look like "#/upstreams.memory.args[0]".
-    private static string PathOf(string? path) => (path ?? "").TrimStart('#', '/');
-
-    private static string LastSegment(string path) => path[(path.LastIndexOf('.') + 1)..];
 }

@@ -105,7 +105,7 @@ public sealed class DaemonJourneyTests
     }
 
     [LinuxFact]
-    public async Task IdleDaemon_ValidConfigWithoutTelemetry_LoadsNoSchemaValidatorTelemetryOrOpenSsl()
+    public async Task IdleDaemon_ValidConfigWithoutTelemetry_LoadsOnlyTheOneSchemaValidatorNoTelemetryOrOpenSsl()
     {
         await using var env = await BrokerEnvironment.CreateAsync(root => BrokerEnvironment.TestUpstreamConfig(root));
         var client = await env.ConnectAsync("raw");
@@ -115,9 +115,12 @@ public sealed class DaemonJourneyTests
 
         // Read from the right process: the daemon's own assembly is there.
         Assert.Contains("McpBroker.Core.dll", mapped);
-        // A valid config is judged by the fast route: no NJsonSchema, no Json.NET (docs/architecture.md, "Config pipeline").
+        // The config is judged by the one validator, JsonSchema.Net over System.Text.Json: no NJsonSchema, no Json.NET,
+        // and not Humanizer, which JsonPointer.Net references (docs/architecture.md, "Config pipeline").
+        Assert.Contains("JsonSchema.Net.dll", mapped);
         Assert.DoesNotContain("NJsonSchema.dll", mapped);
         Assert.DoesNotContain("Newtonsoft.Json.dll", mapped);
+        Assert.DoesNotContain("Humanizer.dll", mapped);
         // Without a telemetry section nothing of OpenTelemetry is loaded.
         Assert.DoesNotContain(mapped, name => name.StartsWith("OpenTelemetry", StringComparison.Ordinal));
         // Hashes on the idle path are managed (Shared/Sha256.cs): OpenSSL stays out.
