@@ -1,3 +1,4 @@
+using McpBroker.Config;
 using McpBroker.Upstreams;
 
 namespace McpBroker.Cli;

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using McpBroker.Config;
 using McpBroker.Daemon;
+using McpBroker.Upstreams;
 
 namespace McpBroker.Cli;
 

@@ -15,7 +15,7 @@ namespace McpBroker.Facade;
 /// What a session's tools/list and tools/call do, for compact and raw profiles. Every failure on these paths
 /// is a <see cref="BrokerError"/> until <see cref="ErrorResult"/> turns it into an MCP tool result.
 /// </summary>
-internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources, Telemetry.CallLog calls, ClientPeers? peers = null)
+internal sealed class BrokerFacade(UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources, Telemetry.CallLog calls, IClientSessions? peers = null)
 {
     private const int DefaultLimit = 8;
     private const int MaxLimit = 50;
