@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
+using McpBroker.Config;
 using McpBroker.Upstreams;
 using ModelContextProtocol.Protocol;
 

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using McpBroker.Config;
 using McpBroker.Daemon;
+using McpBroker.Upstreams;
 using Spectre.Console;
 
 namespace McpBroker.Cli;

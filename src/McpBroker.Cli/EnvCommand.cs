@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using McpBroker.Config;
 using McpBroker.Upstreams;
 
 namespace McpBroker.Cli;

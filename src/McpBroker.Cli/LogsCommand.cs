@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text;
 using McpBroker.Config;
 using McpBroker.Daemon;
+using McpBroker.Upstreams;
 
 namespace McpBroker.Cli;
 

@@ -59,7 +59,7 @@ public sealed record OAuthRegistration
     {
         var path = PathFor(tokenFile);
         OAuthTokenStore.PrivateDirectory(System.IO.Path.GetDirectoryName(path)!);
-        Clients.ClientFiles.WriteAtomic(path, JsonSerializer.SerializeToUtf8Bytes(this, s_json), Clients.ClientFiles.Private);
+        Platform.AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(this, s_json), Platform.PrivateFiles.FileMode);
     }
 
     public static void Delete(string tokenFile) => File.Delete(PathFor(tokenFile));

@@ -29,7 +29,7 @@ public static class OAuthSupport
     /// refused them (recorded in the token file for status and doctor; log in again).
     /// </summary>
     public static ClientOAuthOptions DaemonOptions(UpstreamModel model, OAuthModel oauth, TimeProvider time) =>
-        Options(model, oauth, new Uri("http://127.0.0.1/callback"), (_, _) => throw new UpstreamStartException(Unusable(model.Name, oauth.TokenFile, time)));
+        Options(model, oauth, new Uri("http://127.0.0.1/callback"), (_, _) => throw new SecretUnavailableException(Unusable(model.Name, oauth.TokenFile, time)));
 
     /// <summary>Why the stored tokens of <paramref name="name"/> cannot be used now; records a refusal not yet recorded.</summary>
     public static string Unusable(string name, string tokenFile, TimeProvider time)

@@ -134,7 +134,7 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
     /// <summary>The tokens, made known to the daemon's one masking step first (they must never leave it).</summary>
     private static StoredTokens Masked(StoredTokens tokens)
     {
-        Upstreams.SecretMask.Add(tokens.AccessToken, tokens.RefreshToken, tokens.ClientSecret);
+        Config.SecretMask.Add(tokens.AccessToken, tokens.RefreshToken, tokens.ClientSecret);
         return tokens;
     }
 
@@ -145,7 +145,7 @@ public sealed class OAuthTokenStore(string path, TimeProvider? time = null) : IT
         {
             Masked(tokens);
             PrivateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-            Clients.ClientFiles.WriteAtomic(path, JsonSerializer.SerializeToUtf8Bytes(tokens, s_json), Clients.ClientFiles.Private);
+            Platform.AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(tokens, s_json), Platform.PrivateFiles.FileMode);
         }
     }
 

@@ -57,11 +57,11 @@ public static partial class DaemonHost
         // a root captures it (from the shell, when the user starts it there), holding the lock so only one does.
         try
         {
-            Upstreams.DaemonEnvironment.Use(Upstreams.DaemonEnvironment.Load(model, Environment.GetEnvironmentVariable(Upstreams.DaemonEnvironment.StartedByVariable)));
+            Config.DaemonEnvironment.Use(Config.DaemonEnvironment.Load(model, Environment.GetEnvironmentVariable(Config.DaemonEnvironment.StartedByVariable)));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            reportError(new DaemonStartError(1, $"cannot read or capture the daemon's environment ({Upstreams.DaemonEnvironment.PathOf(runtime)}): {ex.Message}"));
+            reportError(new DaemonStartError(1, $"cannot read or capture the daemon's environment ({Config.DaemonEnvironment.PathOf(runtime)}): {ex.Message}"));
             return 1;
         }
 
@@ -191,6 +191,7 @@ public static partial class DaemonHost
         builder.Services.AddSingleton(listener);
         builder.Services.AddSingleton(new ProcessRecords(model.Runtime.RunDir));
         builder.Services.AddSingleton<ClientPeers>();
+        builder.Services.AddSingleton<IClientSessions>(sp => sp.GetRequiredService<ClientPeers>());
         builder.Services.AddSingleton(new UpstreamLogs(model.Runtime.LogsDir));
         builder.Services.AddSingleton<UpstreamRegistry>(sp => new UpstreamRegistry(model, sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ProcessRecords>(), sp.GetRequiredService<ClientPeers>(), sp.GetRequiredService<UpstreamLogs>()));
@@ -200,9 +201,10 @@ public static partial class DaemonHost
         builder.Services.AddSingleton<SessionServices>();
         builder.Services.AddSingleton<Telemetry.CallLog>();
         builder.Services.AddSingleton<DaemonStatus>();
+        builder.Services.AddSingleton<IControlRequests, DaemonControl>();
         if (model.Telemetry is { } telemetry)
         {
-            Telemetry.TelemetrySetup.Add(builder.Services, telemetry);
+            TelemetrySetup.Add(builder.Services, telemetry);
         }
 
         builder.Services.AddHostedService<UpstreamShutdown>();
@@ -216,7 +218,7 @@ public static partial class DaemonHost
 
         if (model.Settings.StatusPage is { } page)
         {
-            builder.Services.AddHostedService(sp => new Telemetry.StatusPage(page, sp.GetRequiredService<DaemonStatus>(),
+            builder.Services.AddHostedService(sp => new StatusPage(page, sp.GetRequiredService<DaemonStatus>(),
                 model.Telemetry is { Prometheus: true } ? sp.GetRequiredService<OpenTelemetry.Metrics.MeterProvider>() : null, sp.GetRequiredService<ILoggerFactory>()));
         }
         return builder.Build();

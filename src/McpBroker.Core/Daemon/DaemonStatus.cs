@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using McpBroker.Auth;
 using McpBroker.Catalog;
 using McpBroker.Config;
+using McpBroker.Platform;
+using McpBroker.Sessions;
 using McpBroker.Upstreams;
 
 namespace McpBroker.Daemon;
@@ -48,7 +50,7 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 // Log lines that could not be written (disk full, read-only root): the daemon kept serving meanwhile.
                 ["log_lines_dropped"] = RotatingFile.DroppedLines,
                 // Where upstreams' environment and env_from values come from (names only: some values are secrets).
-                ["environment"] = Upstreams.DaemonEnvironment.Current is { } environment ? new JsonObject
+                ["environment"] = Config.DaemonEnvironment.Current is { } environment ? new JsonObject
                 {
                     ["file"] = environment.File,
                     ["source"] = environment.Source,
@@ -179,7 +181,7 @@ internal sealed class DaemonStatus(ConfigState config, UpstreamRegistry registry
                 _ => "shared",
             },
             ["url"] = upstream.Remote?.DisplayUrl,
-            ["auth"] = AuthProbe.Of(upstream, Upstreams.DaemonEnvironment.Get, now).ToJson(),
+            ["auth"] = AuthProbe.Of(upstream, Config.DaemonEnvironment.Get, now).ToJson(),
         };
         if (upstream.Mode == UpstreamMode.Disabled)
         {

@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using McpBroker.Platform;
 using Microsoft.Extensions.Logging;
 
 namespace McpBroker.Daemon;
@@ -8,7 +9,7 @@ namespace McpBroker.Daemon;
 /// The daemon's log: one JSON object per line in <c>logs/daemon.log</c> (time, level, category, event id, message and
 /// the message's named values), rotated at 5 MB with three old files kept. <c>mcp-broker logs</c> reads it back.
 /// Every text of a line — ours and the MCP SDK's, whose messages can quote what a server answered — passes the daemon's
-/// one masking step (<see cref="Upstreams.SecretMask"/>) before it is written.
+/// one masking step (<see cref="Config.SecretMask"/>) before it is written.
 /// </summary>
 internal sealed class FileLoggerProvider(string directory) : ILoggerProvider
 {
@@ -45,7 +46,7 @@ internal sealed class FileLoggerProvider(string directory) : ILoggerProvider
                 json.WriteNumber("event", eventId.Id);
             }
 
-            json.WriteString("message", Upstreams.SecretMask.Mask(message));
+            json.WriteString("message", Config.SecretMask.Mask(message));
             if (state is IReadOnlyList<KeyValuePair<string, object?>> fields)
             {
                 foreach (var (key, value) in fields)
@@ -73,7 +74,7 @@ internal sealed class FileLoggerProvider(string directory) : ILoggerProvider
                             json.WriteBoolean(name, b);
                             break;
                         default:
-                            json.WriteString(name, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) is { } text ? Upstreams.SecretMask.Mask(text) : null);
+                            json.WriteString(name, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) is { } text ? Config.SecretMask.Mask(text) : null);
                             break;
                     }
                 }
@@ -81,7 +82,7 @@ internal sealed class FileLoggerProvider(string directory) : ILoggerProvider
 
             if (exception is not null)
             {
-                json.WriteString("exception", Upstreams.SecretMask.Mask($"{exception.GetType().Name}: {exception.Message}"));
+                json.WriteString("exception", Config.SecretMask.Mask($"{exception.GetType().Name}: {exception.Message}"));
             }
 
             json.WriteEndObject();

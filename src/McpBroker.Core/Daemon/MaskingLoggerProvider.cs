@@ -4,7 +4,7 @@ namespace McpBroker.Daemon;
 
 /// <summary>
 /// Puts a logger provider we do not own (the console's, for a daemon in the foreground) behind the daemon's one masking
-/// step: each message, and an exception's text, is masked (<see cref="Upstreams.SecretMask"/>) before the inner logger
+/// step: each message, and an exception's text, is masked (<see cref="Config.SecretMask"/>) before the inner logger
 /// formats it. <see cref="FileLoggerProvider"/> masks its lines itself (it also writes the message's named values).
 /// </summary>
 internal sealed class MaskingLoggerProvider(ILoggerProvider inner) : ILoggerProvider
@@ -23,12 +23,12 @@ internal sealed class MaskingLoggerProvider(ILoggerProvider inner) : ILoggerProv
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             var masked = exception;
-            if (exception?.ToString() is { } full && Upstreams.SecretMask.Mask(full) is var text && !ReferenceEquals(text, full))
+            if (exception?.ToString() is { } full && Config.SecretMask.Mask(full) is var text && !ReferenceEquals(text, full))
             {
                 masked = new MaskedException(text);
             }
 
-            inner.Log(logLevel, eventId, state, masked, (s, e) => Upstreams.SecretMask.Mask(formatter(s, exception)));
+            inner.Log(logLevel, eventId, state, masked, (s, e) => Config.SecretMask.Mask(formatter(s, exception)));
         }
     }
 

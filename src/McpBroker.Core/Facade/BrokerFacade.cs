@@ -22,7 +22,7 @@ internal sealed class BrokerFacade
     private readonly StatusTool _status;
     private readonly UpstreamCalls _upstreams;
 
-    public BrokerFacade(UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources, Telemetry.CallLog calls, ClientPeers? peers = null)
+    public BrokerFacade(UpstreamRegistry registry, ToolCatalog catalog, BrokerResources resources, Telemetry.CallLog calls, IClientSessions? peers = null)
     {
         _views = new ProfileViews(registry, catalog, calls.Time);
         _listing = new ToolListing(_views);

@@ -13,7 +13,7 @@ namespace McpBroker.Facade;
 /// belongs to when it is not catalogued yet), the gates, a lease on an instance, the call with its configured default
 /// arguments, and the record of it (call log, metrics, an upstream span). Failures are values.
 /// </summary>
-internal sealed class UpstreamCalls(UpstreamRegistry registry, ToolCatalog catalog, ProfileViews views, Telemetry.CallLog calls, ClientPeers? peers)
+internal sealed class UpstreamCalls(UpstreamRegistry registry, ToolCatalog catalog, ProfileViews views, Telemetry.CallLog calls, IClientSessions? peers)
 {
     /// <summary>
     /// Calls an upstream tool the profile shows, by its exposed name, recorded (call log, metrics, an upstream span)

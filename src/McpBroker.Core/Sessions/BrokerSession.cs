@@ -10,7 +10,7 @@ using ModelContextProtocol.Server;
 namespace McpBroker.Sessions;
 
 /// <summary>The services a client session is served from, whichever door (socket or HTTP) it came in by.</summary>
-internal sealed record SessionServices(Daemon.ConfigState Config, BrokerFacade Facade, BrokerResources Resources, ToolCatalog Catalog, UpstreamRegistry Registry,
+internal sealed record SessionServices(Config.ConfigState Config, BrokerFacade Facade, BrokerResources Resources, ToolCatalog Catalog, UpstreamRegistry Registry,
     ClientPeers Peers);
 
 /// <summary>

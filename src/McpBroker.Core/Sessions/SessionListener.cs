@@ -7,6 +7,7 @@ using McpBroker.Catalog;
 using McpBroker.Config;
 using McpBroker.Facade;
 using McpBroker.Platform;
+using McpBroker.Transports;
 using McpBroker.Upstreams;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -22,14 +23,10 @@ namespace McpBroker.Sessions;
 internal sealed partial class SessionListener(
     Socket listener,
     SessionServices services,
-    Daemon.DaemonStatus status,
-    Daemon.ConfigReloader reloader,
-    IHostApplicationLifetime lifetime,
+    IControlRequests control,
     ILoggerFactory loggerFactory) : BackgroundService
 {
     private BrokerModel model => services.Config.Current;
-    private readonly ToolCatalog catalog = services.Catalog;
-    private readonly UpstreamRegistry registry = services.Registry;
     public const int MaxHelloBytes = 16 * 1024;
     private static readonly TimeSpan s_helloTimeout = TimeSpan.FromSeconds(10);
     private readonly ILogger _logger = loggerFactory.CreateLogger<SessionListener>();
@@ -83,50 +80,11 @@ internal sealed partial class SessionListener(
             }
 
             var message = hello.Message!;
-            switch (message.Control)
+            if (message.Control is not null)
             {
-                case null:
-                    break;
-                case "ping":
-                    await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId }, stoppingToken);
-                    return;
-                case "reload":
-                    var (reloaded, outcome) = await reloader.ReloadAsync("a reload request");
-                    await ReplyAsync(stream, reloaded
-                        ? new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Message = outcome }
-                        : Refuse("invalid_config", outcome), stoppingToken);
-                    return;
-                case "status" or "top":
-                    await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Status = status.Build(withContext: message.Control == "top") }, stoppingToken);
-                    return;
-                case "restart":
-                    var known = message.Upstream is { } name && await registry.RestartAsync(name);
-                    if (known)
-                    {
-                        catalog.RetryFailedListingNow(message.Upstream!);
-                    }
-
-                    await ReplyAsync(stream, known
-                        ? new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Message = $"upstream '{message.Upstream}' restarts on its next request" }
-                        : Refuse("unknown_upstream", $"no enabled upstream named '{message.Upstream}' in {model.SourcePath}; defined: {string.Join(", ", registry.Models.Select(m => m.Name))}"), stoppingToken);
-                    return;
-                case "approve":
-                    var approved = await catalog.ApproveAsync(message.Upstream ?? "", message.Tool, stoppingToken);
-                    await ReplyAsync(stream, approved.Ok
-                        ? new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId, Message = approved.Value }
-                        : Refuse(approved.Error!.CodeName, $"{approved.Error.Message}; {approved.Error.Hint}"), stoppingToken);
-                    return;
-                case "warm":
-                    await ReplyAsync(stream, await WarmAsync(message.Profile, stoppingToken), stoppingToken);
-                    return;
-                case "stop":
-                    LogStopRequested();
-                    await ReplyAsync(stream, new WelcomeMessage { Ok = true, DaemonPid = Environment.ProcessId }, stoppingToken);
-                    lifetime.StopApplication();
-                    return;
-                default:
-                    await ReplyAsync(stream, Refuse("bad_hello", $"unknown control request '{message.Control}'"), stoppingToken);
-                    return;
+                await ReplyAsync(stream, await control.AnswerAsync(message, stoppingToken), stoppingToken);
+                control.AfterAnswer(message);
+                return;
             }
 
             var profileName = string.IsNullOrEmpty(message.Profile) ? ProfileModel.DefaultName : message.Profile;
@@ -266,39 +224,7 @@ internal sealed partial class SessionListener(
         }
     }
 
-    private static WelcomeMessage Refuse(string code, string message) => new() { Ok = false, Error = new HelloError(code, message) };
-
-    /// <summary>
-    /// Fills the catalog for a profile's upstreams (all enabled ones without a profile), starting them as needed, the
-    /// way a session's first search would; per upstream its tool count or why it could not be listed.
-    /// </summary>
-    private async Task<WelcomeMessage> WarmAsync(string? profileName, CancellationToken ct)
-    {
-        var current = model;
-        ProfileModel? profile = null;
-        if (profileName is not null && !current.Profiles.TryGetValue(profileName, out profile))
-        {
-            return Refuse("unknown_profile", $"no profile named '{profileName}' in {current.SourcePath}; defined: {string.Join(", ", current.Profiles.Keys)}");
-        }
-
-        var enabled = current.EnabledUpstreams(profile).Select(u => u.Name).ToList();
-        var (snapshot, failures) = await catalog.EnsureAsync(enabled, sessionId: null, ct);
-        var upstreams = new JsonObject();
-        foreach (var name in enabled)
-        {
-            upstreams[name] = failures.TryGetValue(name, out var error)
-                ? new JsonObject { ["error"] = $"{error.Message}; {error.Hint}" }
-                : new JsonObject { ["tools"] = snapshot.Upstreams.GetValueOrDefault(name)?.Tools.Count ?? 0 };
-        }
-
-        return new WelcomeMessage
-        {
-            Ok = true,
-            DaemonPid = Environment.ProcessId,
-            Message = $"{enabled.Count - failures.Count} of {enabled.Count} upstream(s) listed",
-            Status = new JsonObject { ["upstreams"] = upstreams },
-        };
-    }
+    internal static WelcomeMessage Refuse(string code, string message) => new() { Ok = false, Error = new HelloError(code, message) };
 
     private static async Task ReplyAsync(Stream stream, WelcomeMessage message, CancellationToken ct)
     {
@@ -328,9 +254,6 @@ internal sealed partial class SessionListener(
 
     [LoggerMessage(EventId = 305, Level = LogLevel.Warning, Message = "Refused a session for profile {Profile}: missing or wrong token")]
     private partial void LogTokenRefused(string profile);
-
-    [LoggerMessage(EventId = 304, Level = LogLevel.Information, Message = "Stop requested over the socket")]
-    private partial void LogStopRequested();
 
     [LoggerMessage(EventId = 306, Level = LogLevel.Error, Message = "A session failed: the broker's installation is incomplete")]
     private partial void LogSessionFailed(Exception exception);

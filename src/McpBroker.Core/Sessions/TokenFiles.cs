@@ -62,8 +62,8 @@ internal static class TokenFiles
         {
             if (!File.Exists(tokenFile))
             {
-                Clients.ClientFiles.WriteAtomic(tokenFile, Encoding.ASCII.GetBytes(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_') + "\n"),
-                    Clients.ClientFiles.Private);
+                Platform.AtomicFile.Write(tokenFile, Encoding.ASCII.GetBytes(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_') + "\n"),
+                    Platform.PrivateFiles.FileMode);
                 return null;
             }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using McpBroker.Config;
+using McpBroker.Transports;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Authentication;
 using ModelContextProtocol.Client;
@@ -108,9 +109,9 @@ internal static class RemoteFailure
     {
         for (Exception? e = ex; e is not null; e = e.InnerException)
         {
-            if (e is UpstreamStartException start)
+            if (e is UpstreamStartException or SecretUnavailableException)
             {
-                return start.Message;
+                return e.Message;
             }
         }
 

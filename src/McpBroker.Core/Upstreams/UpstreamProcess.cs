@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using McpBroker.Config;
 using McpBroker.Platform;
 
 namespace McpBroker.Upstreams;
@@ -19,9 +20,9 @@ internal sealed class UpstreamProcess : IAsyncDisposable
     private readonly Queue<string> _stderr = new();
 
     private const int LoggedLineLength = 8000;
-    private readonly Daemon.RotatingFile? _stderrLog;
+    private readonly Platform.RotatingFile? _stderrLog;
 
-    private UpstreamProcess(Process process, bool ownGroup, Daemon.RotatingFile? stderrLog)
+    private UpstreamProcess(Process process, bool ownGroup, Platform.RotatingFile? stderrLog)
     {
         _process = process;
         _stderrLog = stderrLog;
@@ -50,7 +51,7 @@ internal sealed class UpstreamProcess : IAsyncDisposable
 
     /// <param name="stderrLog">Where every stderr line goes too (secrets masked, <see cref="SecretMask"/>), with time and pid; null for nowhere.</param>
     public static UpstreamProcess Start(string command, IReadOnlyList<string> args, string workingDir,
-        IReadOnlyDictionary<string, string> environment, Daemon.RotatingFile? stderrLog = null)
+        IReadOnlyDictionary<string, string> environment, Platform.RotatingFile? stderrLog = null)
     {
         var executable = ResolveExecutable(command, environment.GetValueOrDefault("PATH"))
             ?? throw new UpstreamStartException($"command '{command}' was not found" + (command.Contains('/') ? "" : " on PATH"));

@@ -27,11 +27,11 @@ internal sealed class UpstreamRegistry : IAsyncDisposable
     private FrozenDictionary<string, UpstreamSupervisor> _shared;
     private readonly ConcurrentDictionary<(string Upstream, string Session), UpstreamSupervisor> _perSession = new();
     private readonly ConcurrentDictionary<Task, byte> _stopping = new();
-    private readonly ClientPeers? _peers;
-    private readonly Daemon.UpstreamLogs? _logs;
+    private readonly IClientSessions? _peers;
+    private readonly UpstreamLogs? _logs;
 
-    public UpstreamRegistry(BrokerModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords records, ClientPeers? peers = null,
-        Daemon.UpstreamLogs? logs = null)
+    public UpstreamRegistry(BrokerModel model, ILoggerFactory loggerFactory, TimeProvider time, ProcessRecords records, IClientSessions? peers = null,
+        UpstreamLogs? logs = null)
     {
         _loggerFactory = loggerFactory;
         _peers = peers;

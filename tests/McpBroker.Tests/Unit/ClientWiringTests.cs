@@ -358,7 +358,7 @@ public sealed class ClientWiringTests
             McpBroker.Upstreams.RemoteConnection.ResolveUrl(remote.UrlTemplate!, new Dictionary<string, string> { ["REMOTE_TOKEN"] = "a b&c" }).AbsoluteUri);
 
         // At start the references are filled in; config show keeps printing them, with the variables set or not.
-        Assert.Equal("postgresql://app:pw@localhost:5432/shop", McpBroker.Upstreams.SecretFile.ResolveArgs(postgres.Args, new Dictionary<string, string> { ["POSTGRES_PASSWORD"] = "pw" })[2]);
+        Assert.Equal("postgresql://app:pw@localhost:5432/shop", McpBroker.Config.SecretFile.ResolveArgs(postgres.Args, new Dictionary<string, string> { ["POSTGRES_PASSWORD"] = "pw" })[2]);
         var withValues = ConfigLoader.Load(plan.Yaml, "/home/dev/broker.yaml", v => v switch { "HOME" => "/home/dev", "POSTGRES_PASSWORD" => secrets[0], "REMOTE_TOKEN" => secrets[4], _ => null });
         Assert.True(withValues.IsValid, string.Join("\n", withValues.Errors));
         var show = ConfigShow.Render(withValues.Model!, v => v == "POSTGRES_PASSWORD" ? secrets[0] : null);

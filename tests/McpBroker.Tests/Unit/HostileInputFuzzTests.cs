@@ -3,10 +3,10 @@ using System.Text.Json;
 using CsCheck;
 using McpBroker.Clients;
 using McpBroker.Config;
-using McpBroker.Platform;
 using McpBroker.Sessions;
 using McpBroker.Shared;
 using McpBroker.Tests.Support;
+using McpBroker.Transports;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 

@@ -1,6 +1,6 @@
 using System.Text;
-using McpBroker.Platform;
 using McpBroker.Shared;
+using McpBroker.Transports;
 
 namespace McpBroker.Tests.Unit;
 

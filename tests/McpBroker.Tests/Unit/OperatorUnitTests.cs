@@ -1,5 +1,6 @@
 using System.Text.Json;
 using McpBroker.Daemon;
+using McpBroker.Platform;
 using Microsoft.Extensions.Logging;
 
 namespace McpBroker.Tests.Unit;

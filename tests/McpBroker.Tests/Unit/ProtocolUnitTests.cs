@@ -104,7 +104,7 @@ public sealed class ProtocolUnitTests
     public async Task OneWritePerMessage_JoinsEachMessageWithItsNewline_AndPassesLongOnesThrough()
     {
         var inner = new RecordingStream();
-        await using var stream = new McpBroker.Platform.OneWritePerMessage(inner);
+        await using var stream = new McpBroker.Transports.OneWritePerMessage(inner);
 
         await stream.WriteAsync("{\"id\":1}"u8.ToArray());
         Assert.Empty(inner.Writes);

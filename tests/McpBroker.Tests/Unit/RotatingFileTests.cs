@@ -1,4 +1,5 @@
 using McpBroker.Daemon;
+using McpBroker.Platform;
 
 namespace McpBroker.Tests.Unit;
 

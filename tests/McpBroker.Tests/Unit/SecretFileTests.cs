@@ -1,3 +1,4 @@
+using McpBroker.Config;
 using McpBroker.Upstreams;
 
 namespace McpBroker.Tests.Unit;
@@ -23,7 +24,7 @@ public sealed class SecretFileTests
     [InlineData("\n", UnixFileMode.UserRead, "is empty")]
     public void Read_OfAFileOthersMayReadOrAnEmptyOne_IsRefusedSayingWhy_WithoutTheValue(string content, UnixFileMode mode, string why)
     {
-        var ex = Assert.Throws<UpstreamStartException>(() => SecretFile.Read(Write(content, mode), "env_files.TOKEN"));
+        var ex = Assert.Throws<SecretUnavailableException>(() => SecretFile.Read(Write(content, mode), "env_files.TOKEN"));
 
         Assert.StartsWith("env_files.TOKEN: secret file ", ex.Message);
         Assert.Contains(why, ex.Message);
@@ -33,7 +34,7 @@ public sealed class SecretFileTests
     [Fact]
     public void Read_OfAMissingFile_SaysItDoesNotExist()
     {
-        var ex = Assert.Throws<UpstreamStartException>(() => SecretFile.Read("/nonexistent/mb/token", "env_files.TOKEN"));
+        var ex = Assert.Throws<SecretUnavailableException>(() => SecretFile.Read("/nonexistent/mb/token", "env_files.TOKEN"));
         Assert.Equal("env_files.TOKEN: secret file /nonexistent/mb/token does not exist", ex.Message);
     }
 }

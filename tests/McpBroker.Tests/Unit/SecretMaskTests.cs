@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using McpBroker.Config;
 using McpBroker.Daemon;
 using McpBroker.Upstreams;
 using Microsoft.Extensions.Logging;

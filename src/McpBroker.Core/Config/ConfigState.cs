@@ -1,6 +1,5 @@
-using McpBroker.Config;
 
-namespace McpBroker.Daemon;
+namespace McpBroker.Config;
 
 /// <summary>
 /// The config the daemon serves now, and what became of the last attempt to change it. Everything that must follow

@@ -1,16 +1,18 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using McpBroker.Config;
+using McpBroker.Exposure;
+using McpBroker.Upstreams;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
-namespace McpBroker.Upstreams;
+namespace McpBroker.Sessions;
 
 /// <summary>
-/// A connected client session as the upstreams see it: where their requests (sampling, elicitation, roots) and
+/// A connected client session: where the upstreams' requests (sampling, elicitation, roots) and
 /// notifications (logs, resource updates, list changes) for it go.
 /// </summary>
-internal sealed class ClientPeer(string id, ProfileModel profile, string client, McpServer server)
+internal sealed class ClientPeer(string id, ProfileModel profile, string client, McpServer server) : IClientSession
 {
     private ProfileModel _profile = profile;
     private readonly List<McpServer> _inFlight = [];
@@ -55,6 +57,11 @@ internal sealed class ClientPeer(string id, ProfileModel profile, string client,
     public DateTimeOffset Since { get; } = DateTimeOffset.UtcNow;
 
     public ClientCapabilities Capabilities => Server.ClientCapabilities ?? new ClientCapabilities();
+
+    /// <summary>A compact profile shows resources through the facade, so an upstream's list changes do not concern it.</summary>
+    public bool ListsResources => !Profile.CompactToolsEnabled;
+
+    public string ResourceUri(UpstreamModel upstream, string uri) => ResourceNames.Expose(Profile, upstream, uri);
 
     /// <summary>Marks a request of the session in flight until the handle is disposed.</summary>
     public IDisposable Enter(McpServer server)
@@ -101,7 +108,7 @@ internal sealed class ClientPeer(string id, ProfileModel profile, string client,
 }
 
 /// <summary>Every client session connected to the daemon (over the socket or the HTTP front door), by session id.</summary>
-internal sealed class ClientPeers
+internal sealed class ClientPeers : IClientSessions
 {
     private readonly ConcurrentDictionary<string, ClientPeer> _peers = new(StringComparer.Ordinal);
 
@@ -118,6 +125,10 @@ internal sealed class ClientPeers
 
     /// <summary>The sessions whose profile includes <paramref name="upstream"/>.</summary>
     public IEnumerable<ClientPeer> Seeing(string upstream) => _peers.Values.Where(p => p.Profile.Upstreams.Contains(upstream, StringComparer.Ordinal));
+
+    IClientSession? IClientSessions.Find(string? sessionId) => Find(sessionId);
+
+    IEnumerable<IClientSession> IClientSessions.Seeing(string upstream) => Seeing(upstream);
 
     private sealed class Registration(ClientPeers owner, ClientPeer peer) : IDisposable
     {

@@ -1,7 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
 using McpBroker.Config;
-using McpBroker.Daemon;
 using McpBroker.Sessions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -11,7 +10,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
 
-namespace McpBroker.Telemetry;
+namespace McpBroker.Daemon;
 
 /// <summary>
 /// The status page (off unless <c>broker.status_page</c> is set): a small HTML page, its script and style (embedded in

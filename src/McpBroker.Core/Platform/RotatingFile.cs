@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace McpBroker.Daemon;
+namespace McpBroker.Platform;
 
 /// <summary>
 /// Appends lines to a file (mode 0600) and rotates it by size: at <c>maxBytes</c> it becomes <c>NAME.1</c>, older ones
@@ -96,25 +96,5 @@ internal sealed class RotatingFile : IDisposable
         }
 
         return new FileStream(_path, options);
-    }
-}
-
-/// <summary>Each upstream's stderr in its own rotated file, <c>{runtime.root}/logs/upstreams/NAME.log</c> (instances of one upstream share it).</summary>
-internal sealed class UpstreamLogs(string logsDir) : IDisposable
-{
-    public const long MaxBytes = 1024 * 1024;
-    public const int Keep = 3;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RotatingFile> _files = new(StringComparer.Ordinal);
-
-    public static string PathOf(string logsDir, string upstream) => System.IO.Path.Combine(logsDir, "upstreams", upstream + ".log");
-
-    public RotatingFile For(string upstream) => _files.GetOrAdd(upstream, name => new RotatingFile(PathOf(logsDir, name), MaxBytes, Keep));
-
-    public void Dispose()
-    {
-        foreach (var file in _files.Values)
-        {
-            file.Dispose();
-        }
     }
 }

@@ -1,4 +1,4 @@
-namespace McpBroker.Upstreams;
+namespace McpBroker.Config;
 
 /// <summary>Reads a secret from a file that only its owner may read; the error never contains the value.</summary>
 internal static class SecretFile
@@ -8,13 +8,13 @@ internal static class SecretFile
         UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
 
     /// <summary>The values of an upstream's env_from and env_files by key (secrets: never logged, masked in every message).</summary>
-    public static Dictionary<string, string> ResolveAll(Config.UpstreamModel model)
+    public static Dictionary<string, string> ResolveAll(UpstreamModel model)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, variable) in model.EnvFrom)
         {
             values[key] = DaemonEnvironment.Get(variable)
-                ?? throw new UpstreamStartException(DaemonEnvironment.Current is { } daemon
+                ?? throw new SecretUnavailableException(DaemonEnvironment.Current is { } daemon
                     ? $"env_from.{key}: host variable '{variable}' is not set in the daemon's environment ({daemon.File}); set it in your shell and run 'mcp-broker daemon env --capture', or add {variable}=… to {Path.Combine(Path.GetDirectoryName(daemon.File)!, DaemonEnvironment.ServiceFileName)} (mode 0600)"
                     : $"env_from.{key}: host variable '{variable}' is not set in the daemon's environment");
         }
@@ -41,16 +41,16 @@ internal static class SecretFile
     {
         if (!File.Exists(path))
         {
-            throw new UpstreamStartException($"{what}: secret file {path} does not exist");
+            throw new SecretUnavailableException($"{what}: secret file {path} does not exist");
         }
 
         if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & GroupOrOther) != 0)
         {
-            throw new UpstreamStartException($"{what}: secret file {path} is readable by others; run chmod 600 {path}");
+            throw new SecretUnavailableException($"{what}: secret file {path} is readable by others; run chmod 600 {path}");
         }
 
         var value = File.ReadAllText(path).TrimEnd('\r', '\n');
         SecretMask.Add(value);
-        return value.Length > 0 ? value : throw new UpstreamStartException($"{what}: secret file {path} is empty");
+        return value.Length > 0 ? value : throw new SecretUnavailableException($"{what}: secret file {path} is empty");
     }
 }

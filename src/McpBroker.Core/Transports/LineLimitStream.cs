@@ -1,7 +1,7 @@
 using System.Text;
 using McpBroker.Shared;
 
-namespace McpBroker.Platform;
+namespace McpBroker.Transports;
 
 /// <summary>
 /// An upstream's stdout with a bound on each line, for the SDK's <c>StreamClientTransport</c>, which reads every line

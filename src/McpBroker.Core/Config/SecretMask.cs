@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ModelContextProtocol.Protocol;
 
-namespace McpBroker.Upstreams;
+namespace McpBroker.Config;
 
 /// <summary>
 /// The one masking step everything that leaves the daemon passes through: what clients are sent (tool results and
@@ -181,7 +181,7 @@ internal static class SecretMask
     }
 
     /// <summary>Reads every secret an upstream is configured with, so they are masked before anything could carry them; unreadable ones are skipped (its start reports them).</summary>
-    public static void Learn(IEnumerable<Config.UpstreamModel> upstreams)
+    public static void Learn(IEnumerable<UpstreamModel> upstreams)
     {
         foreach (var upstream in upstreams)
         {
@@ -189,7 +189,7 @@ internal static class SecretMask
             {
                 SecretFile.ResolveAll(upstream);
             }
-            catch (UpstreamStartException)
+            catch (SecretUnavailableException)
             {
                 // Reported where it matters: when the upstream starts.
             }

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
-namespace McpBroker.Sessions;
+namespace McpBroker.Transports;
 
 /// <summary>
 /// The MCP server transport of one socket session: newline-delimited JSON-RPC, read with a bound and answered as the

@@ -1,4 +1,4 @@
-namespace McpBroker.Platform;
+namespace McpBroker.Transports;
 
 /// <summary>
 /// A forward-only stream that only reads, for wrappers over a process's or a connection's output: a subclass gives

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
-namespace McpBroker.Sessions;
+namespace McpBroker.Transports;
 
 /// <summary>
 /// The client requests of one session that have not been answered yet. The SDK server drops responses still in

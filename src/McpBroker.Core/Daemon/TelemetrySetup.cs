@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using McpBroker.Config;
 using McpBroker.Sessions;
+using McpBroker.Telemetry;
 using McpBroker.Upstreams;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -9,7 +10,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
-namespace McpBroker.Telemetry;
+namespace McpBroker.Daemon;
 
 /// <summary>
 /// Wires OpenTelemetry into the daemon when <c>telemetry</c> is set: the <see cref="BrokerTelemetry"/> meter and

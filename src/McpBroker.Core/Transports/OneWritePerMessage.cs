@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace McpBroker.Platform;
+namespace McpBroker.Transports;
 
 /// <summary>
 /// A write-only stream that joins the SDK's two writes per message (the JSON, then its newline) into one, so the

@@ -2,9 +2,8 @@ using System.Collections.Frozen;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
-using McpBroker.Config;
 
-namespace McpBroker.Upstreams;
+namespace McpBroker.Config;
 
 /// <summary>
 /// The environment the daemon gives its upstreams and reads <c>env_from</c> variables from, the same whichever client's

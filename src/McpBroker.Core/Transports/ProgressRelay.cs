@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace McpBroker.Upstreams;
+namespace McpBroker.Transports;
 
 /// <summary>
 /// Delivers an upstream's <c>notifications/progress</c> to the session whose call asked for it, in the order the
@@ -112,7 +112,7 @@ internal static class ProgressRelay
     }
 
     /// <summary>Passes every byte through unchanged; each complete line is inspected (in order) before it is handed on.</summary>
-    private sealed class TapStream(Stream inner, IDisposable? owner = null, Func<JsonObject, ValueTask>? onLog = null) : Platform.ReadOnlyStream
+    private sealed class TapStream(Stream inner, IDisposable? owner = null, Func<JsonObject, ValueTask>? onLog = null) : ReadOnlyStream
     {
         /// <summary>Progress notifications are small: a longer line (a big result) is passed on without being kept.</summary>
         private const int MaxInspected = 16 * 1024;

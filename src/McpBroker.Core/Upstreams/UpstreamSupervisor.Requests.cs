@@ -1,0 +1,237 @@
+using McpBroker.Config;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+
+namespace McpBroker.Upstreams;
+
+/// <summary>
+/// The request path: a slot (<see cref="ConcurrencyGate"/>), an instance (started if need be), the call with its
+/// timeout, and what a failure means — an upstream's error answer, an HTTP 429/5xx retried with backoff (idempotent
+/// requests only), an HTTP session the server forgot renewed once, a crash, or a timeout followed by a health check.
+/// </summary>
+internal sealed partial class UpstreamSupervisor
+{
+    private async Task<Outcome<T>> RunAsync<T>(string? sessionId, TimeSpan timeout, bool retryable, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct,
+        bool passErrors = false)
+    {
+        Interlocked.Increment(ref _inFlight);
+        Touch();
+        var slot = false;
+        var entered = false;
+        try
+        {
+
+            using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeoutCts.CancelAfter(timeout);
+            if (_concurrency.Full)
+            {
+                return new BrokerError(BrokerErrorCode.UpstreamBusy,
+                    $"upstream '{Model.Name}' already has {Model.MaxConcurrency} request(s) running and {Model.MaxQueue} waiting",
+                    $"retry shortly, or raise upstreams.{Model.Name}.max_concurrency / max_queue");
+            }
+
+            try
+            {
+                slot = await _concurrency.EnterAsync(timeoutCts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return ct.IsCancellationRequested ? Cancelled() : TimedOut(timeout, "waiting for a free slot");
+            }
+
+            // A request waiting for a slot is not yet one the upstream could be asking about.
+            if (sessionId is not null)
+            {
+                lock (_gate)
+                {
+                    _sessions.Add(sessionId);
+                }
+
+                _routing.Enter(sessionId);
+                entered = true;
+            }
+
+            var started = await GetInstanceAsync(ct);
+            if (!started.Ok)
+            {
+                return started.Error!;
+            }
+
+            var instance = started.Value!;
+            var renewed = false;
+
+            // Moves the request to the current (or a new) instance; the error when there is none to move to.
+            async Task<BrokerError?> ReconnectAsync()
+            {
+                var again = await GetInstanceAsync(timeoutCts.Token);
+                if (again.Ok)
+                {
+                    instance = again.Value!;
+                    return null;
+                }
+
+                return ct.IsCancellationRequested ? Cancelled() : timeoutCts.IsCancellationRequested ? TimedOut(timeout, "reconnecting") : again.Error!;
+            }
+
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    // Linked to the instance's end, so a request in flight fails the moment its process exits (or its
+                    // HTTP session ends), whatever the SDK client is still waiting for.
+                    using var requestCts = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token, instance.Dead);
+                    var result = await action(instance.Client, requestCts.Token);
+                    RecordSuccess();
+                    return result;
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    return Cancelled();
+                }
+                catch (McpProtocolException ex)
+                {
+                    RecordSuccess();
+                    if (passErrors)
+                    {
+                        // The SDK prefixes what the server said; the client's own SDK prefixes it again.
+                        const string sdkPrefix = "Request failed (remote): ";
+                        var said = ex.Message.StartsWith(sdkPrefix, StringComparison.Ordinal) ? ex.Message[sdkPrefix.Length..] : ex.Message;
+                        throw new McpProtocolException(SecretMask.Mask(said), ex.ErrorCode);
+                    }
+
+                    return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {SecretMask.Mask(ex.Message)}",
+                        "check the arguments against describe_tool's input schema");
+                }
+                catch (Exception ex) when (instance.Remote && RemoteFailure.StatusCode(ex) is { } status && RemoteFailure.Retryable(status))
+                {
+                    if (!retryable || attempt > RemoteFailure.Retries)
+                    {
+                        return new BrokerError(BrokerErrorCode.UpstreamError,
+                            $"upstream '{Model.Name}' answered HTTP {(int)status} ({status})" + (retryable ? $" {attempt} times in a row" : "; the call was not retried because the tool is not marked idempotent"),
+                            retryable ? "the server is overloaded or failing; retry later" : $"retry if the call is safe to repeat; mark it with upstreams.{Model.Name}.tools.TOOL.idempotent: true to let the broker retry");
+                    }
+
+                    Log.Retrying(_logger, Model.Name, (int)status, attempt);
+                    try
+                    {
+                        await Task.Delay(RemoteFailure.Backoff(attempt), _time, timeoutCts.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return ct.IsCancellationRequested ? Cancelled() : TimedOut(timeout, "answering (retrying after HTTP errors)");
+                    }
+
+                    // The connection ended while we waited: retry on the next one.
+                    if (instance.Ended.IsCompleted && await ReconnectAsync() is { } failed)
+                    {
+                        return failed;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    // A dead process fails every pending request; give its exit (and last stderr lines) a moment to land.
+                    // So too an HTTP session the server forgot: the SDK ends the client when the 404 arrives, and the
+                    // request may fail with that end (a cancellation) before, or instead of, its own HTTP 404.
+                    var ended = await instance.EndedWithin(TimeSpan.FromSeconds(1));
+                    var ownExpiry = RemoteFailure.SessionExpired(ex);
+                    if (instance.Remote && (ownExpiry || (ended && instance.SessionExpired)))
+                    {
+                        if (!renewed && (ownExpiry || retryable))
+                        {
+                            // Start a new session and retry once (the request that got the 404 never ran; others in
+                            // flight then may have, so they are retried only when idempotent).
+                            renewed = true;
+                            Log.SessionExpired(_logger, Model.Name);
+                            await StopInstanceAsync(instance, null);
+                            if (await ReconnectAsync() is { } failed)
+                            {
+                                return failed;
+                            }
+
+                            continue;
+                        }
+
+                        if (renewed)
+                        {
+                            return await NewSessionForgottenAsync(instance);
+                        }
+                    }
+
+                    if (ended)
+                    {
+                        return new BrokerError(BrokerErrorCode.UpstreamCrashed,
+                            $"upstream '{Model.Name}' {(instance.Remote ? "lost its connection" : "crashed")} during the request: {instance.Describe()}",
+                            "the next request starts it again; 'broker.status' shows its state");
+                    }
+
+                    if (ex is OperationCanceledException)
+                    {
+                        // The SDK has sent notifications/cancelled. A shared upstream serving others is kept unless it is hung.
+                        _ = CheckHealthAsync(instance);
+                        return TimedOut(timeout, "answering");
+                    }
+
+                    return new BrokerError(BrokerErrorCode.UpstreamError, $"the request to upstream '{Model.Name}' failed: {SecretMask.Mask(RemoteFailure.Explain(ex, Model))}",
+                        "'broker.status' shows the upstream's state");
+                }
+            }
+        }
+        finally
+        {
+            if (slot)
+            {
+                _concurrency.Release();
+            }
+
+            Touch();
+            if (entered)
+            {
+                _routing.Exit(sessionId!);
+            }
+
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    /// <summary>A session the server forgets at once is a failure (so a server that always does this opens the circuit).</summary>
+    private async Task<BrokerError> NewSessionForgottenAsync(UpstreamInstance instance)
+    {
+        const string why = "the server ended a new session at once (HTTP 404 again)";
+        if (!await StopInstanceAsync(instance, why))
+        {
+            lock (_gate)
+            {
+                RecordFailure(why); // its end was noticed first and taken out of service without counting
+            }
+        }
+
+        return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}': {why}",
+            $"check upstreams.{Model.Name}.url, and whether the server keeps sessions (a load balancer without session affinity?)");
+    }
+
+    private static BrokerError Cancelled() => new(BrokerErrorCode.Cancelled, "the request was cancelled", "");
+
+    private BrokerError TimedOut(TimeSpan timeout, string doing) => new(BrokerErrorCode.UpstreamTimeout,
+        $"upstream '{Model.Name}' did not finish {doing} within {new Duration(timeout)}; the request was cancelled upstream",
+        $"raise upstreams.{Model.Name}.timeouts.call (or timeouts.tools.TOOL), or retry with a smaller request");
+
+    private void Touch() => Interlocked.Exchange(ref _lastUsedTicks, _time.GetUtcNow().UtcTicks);
+
+    private void RecordSuccess()
+    {
+        lock (_gate)
+        {
+            _circuit.Reset();
+        }
+    }
+
+    /// <summary>After a timeout: an upstream that no longer answers ping is hung, and is restarted on the next request.</summary>
+    private async Task CheckHealthAsync(UpstreamInstance instance)
+    {
+        if (!await HealthCheck.AnswersAsync(instance.Client))
+        {
+            Log.Hung(_logger, Model.Name, instance.Label);
+            await StopInstanceAsync(instance, $"did not answer ping within {new Duration(HealthCheck.Timeout)} after a timed-out call; restarted on the next request");
+        }
+    }
+}
