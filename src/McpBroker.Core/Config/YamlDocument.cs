@@ -61,9 +61,10 @@ internal sealed partial class YamlDocument
                 issues.Add(ConfigIssue.Error("", "the file holds more than one YAML document; keep one"));
             }
         }
-        catch (Exception ex) when (ex is YamlException || (ex is InvalidOperationException && ex.StackTrace?.Contains("YamlDotNet", StringComparison.Ordinal) == true))
+        catch (Exception ex) when (ex is YamlException || (ex is InvalidOperationException or ArgumentException && ex.StackTrace?.Contains("YamlDotNet", StringComparison.Ordinal) == true))
         {
-            // YamlDotNet's scanner throws InvalidOperationException on some unclosed brackets, without a position.
+            // YamlDotNet's scanner throws InvalidOperationException on some unclosed brackets, and ArgumentException on a
+            // tag that is no URI ("!!btrue…["), without a position.
             doc.Readable = false;
             issues.Add(ConfigIssue.Error("", YamlSyntax.Explain(text, ex)));
         }

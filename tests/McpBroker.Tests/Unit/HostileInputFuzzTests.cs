@@ -282,6 +282,15 @@ public sealed class HostileInputFuzzTests
         Assert.Contains(result.Issues, i => i.Message.StartsWith("not valid YAML", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void ConfigLoader_TagThatIsNoUri_IsAnIssueNotAnException()
+    {
+        // YamlDotNet throws ArgumentException ("Global tags must be valid URIs") here, not a YamlException.
+        var result = ConfigLoader.Load("a: &a !!btruein[*a\n", "/tmp/mb-fuzz/broker.yaml", _ => null);
+        Assert.False(result.IsValid);
+        Assert.Contains(result.Issues, i => i.Message.StartsWith("not valid YAML", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(new byte[] { (byte)'{', (byte)'"', 0xA5, (byte)'"', (byte)':', (byte)'1', (byte)'}' }, "not valid UTF-8 text")]
     [InlineData(new byte[] { (byte)'{', (byte)'"', (byte)'m', (byte)'c', (byte)'p', (byte)'S', (byte)'e', (byte)'r', (byte)'v', (byte)'e', (byte)'r', (byte)'s', (byte)'"', (byte)':', (byte)'{', (byte)'"', (byte)'\\', (byte)'u', (byte)'d', (byte)'8', (byte)'0', (byte)'0', (byte)'"', (byte)':', (byte)'{', (byte)'}', (byte)'}', (byte)'}' }, "not valid Unicode")]

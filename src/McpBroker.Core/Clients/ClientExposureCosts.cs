@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
-using McpBroker.Clients;
 using McpBroker.Config;
+using McpBroker.Measure;
 
-namespace McpBroker.Measure;
+namespace McpBroker.Clients;
 
 /// <summary>One client of a profile, with both exposures it could get and the one <c>client apply</c> gives it.</summary>
 internal sealed record ClientExposureCost(string Client, string Title, ExposureChoice? Choice, string? Error, Cost Facade, Cost Raw, ClientToolLoading Loading)
