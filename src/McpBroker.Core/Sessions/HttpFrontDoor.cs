@@ -24,8 +24,10 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
 {
     private const string ProfileKey = "mcp-broker.profile";
     private const string SessionKey = "mcp-broker.session";
+    private const string StatelessKey = "mcp-broker.stateless";
     private readonly ILogger _logger = loggerFactory.CreateLogger<HttpFrontDoor>();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _sessionProfiles = new(StringComparer.Ordinal);
+    private readonly StatelessSessions _stateless = new(services.Registry, TimeProvider.System);
     private WebApplication? _app;
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -71,7 +73,8 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
             o.ConfigureSessionOptions = async (context, options, ct) =>
             {
                 var profile = (ProfileModel)context.Items[ProfileKey]!;
-                var session = new BrokerSession(services, profile, Guid.NewGuid().ToString(), "http", _logger);
+                var stateless = context.Items[StatelessKey] as string;
+                var session = new BrokerSession(services, profile, stateless ?? Guid.NewGuid().ToString(), "http", _logger, releaseAtEnd: stateless is null);
                 var own = await session.OptionsAsync(ct);
                 options.ServerInfo = own.ServerInfo;
                 options.ServerInstructions = own.ServerInstructions;
@@ -113,6 +116,11 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
 #pragma warning restore MCPEXP002
         });
 
+        // Requests of 2026-07-28 and later: the SDK's handler checks the Mcp-Method and Mcp-Name headers against the body
+        // (and Mcp-Param-* against the tool's schema) after AdmitAsync has let the body on, and refuses a mismatch or a
+        // missing header with 400 and HeaderMismatch (-32020), as the revision's basic/transports/streamable-http,
+        // "Standard Request Headers" → "Server Validation" requires; older revisions have no such headers. Tested in
+        // HttpStatelessTests, so an SDK that stopped doing it would be noticed.
         var app = builder.Build();
         app.Use(AdmitAsync);
         app.MapMcp("/mcp/{profile}");
@@ -120,7 +128,11 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
         LogListening(settings.Url("PROFILE"), settings.TokenFile);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => StopAsync(_app, cancellationToken);
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await StopAsync(_app, cancellationToken);
+        _stateless.Dispose();
+    }
 
     /// <summary>Starts a loopback web app; a port it cannot have is a <see cref="FrontDoorException"/> saying so (<paramref name="what"/> names the setting).</summary>
     internal static async Task<WebApplication> StartAsync(WebApplication app, string what, CancellationToken ct)
@@ -206,7 +218,47 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
         }
 
         context.Items[ProfileKey] = profile;
+        using var stateless = StatelessSession(context, profile, presented!);
+        context.Items[StatelessKey] = stateless?.Id;
         await next(context);
+    }
+
+    /// <summary>
+    /// For a stateless request (protocol 2026-07-28 or later, which the SDK serves without a session; it decides by the
+    /// MCP-Protocol-Version header, as here) to a profile with per-session upstreams: the session it belongs to
+    /// (<see cref="StatelessSessions"/>), in use until disposed. Null otherwise: the request is a session of its own.
+    /// </summary>
+    private StatelessSessions.Lease? StatelessSession(HttpContext context, ProfileModel profile, string token)
+    {
+        var request = context.Request;
+        if (!HttpMethods.IsPost(request.Method) || !Upstreams.ProtocolMemory.IsStateless(request.Headers["MCP-Protocol-Version"].ToString())
+            || !profile.Upstreams.Any(u => services.Registry.FindModel(u)?.Mode == UpstreamMode.PerSession))
+        {
+            return null;
+        }
+
+        string? name = null, version = null;
+        if (request.Body is MemoryStream body)
+        {
+            try
+            {
+                using var message = System.Text.Json.JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
+                if (message.RootElement.TryGetProperty("params", out var parameters) && parameters.ValueKind == System.Text.Json.JsonValueKind.Object
+                    && parameters.TryGetProperty("_meta", out var meta) && meta.ValueKind == System.Text.Json.JsonValueKind.Object
+                    && meta.TryGetProperty(Upstreams.ForwardedMeta.ReservedPrefix + "clientInfo", out var info) && info.ValueKind == System.Text.Json.JsonValueKind.Object)
+                {
+                    name = info.TryGetProperty("name", out var n) ? n.ToString() : null;
+                    version = info.TryGetProperty("version", out var v) ? v.ToString() : null;
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // Checked well-formed already (ReadMessageAsync); anything else is the SDK's to refuse.
+            }
+        }
+
+        var handle = request.Headers[StatelessSessions.HandleHeader] is [{ Length: > 0 } h] ? h : null;
+        return _stateless.Enter(profile.Name, token, handle, name, version);
     }
 
     /// <summary>
