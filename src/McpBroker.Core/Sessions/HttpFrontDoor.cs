@@ -27,6 +27,15 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
     private const string StatelessKey = "mcp-broker.stateless";
     private readonly ILogger _logger = loggerFactory.CreateLogger<HttpFrontDoor>();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _sessionProfiles = new(StringComparer.Ordinal);
+    /// <summary>Memory the SSE event store may hold in all (see <see cref="StartingAsync"/>).</summary>
+    internal const long EventStoreBytes = 16 * 1024 * 1024;
+
+    /// <summary>How long an event is kept after it was last written or read, for a client to resume its stream.</summary>
+    internal static readonly TimeSpan EventRetention = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long an event is kept at most.</summary>
+    internal static readonly TimeSpan EventLifetime = TimeSpan.FromMinutes(15);
+
     private readonly StatelessSessions _stateless = new(services.Registry, TimeProvider.System);
     private WebApplication? _app;
 
@@ -64,7 +73,22 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
             // The body is measured against broker.max_message_bytes as it is read (ReadMessageAsync), which follows a reload.
             o.Limits.MaxRequestBodySize = null;
         });
-        builder.Services.AddMcpServer().WithHttpTransport(o =>
+        // Resumable SSE streams for the session era (2025-11-25 basic/transports, Streamable HTTP, "Resumability and
+        // Redelivery"; SEP-1699 polling): each stream starts with a priming event (an event id and a retry field), every
+        // event gets an id, and a client that lost a stream GETs it again with Last-Event-ID. 2026-07-28 streams are not
+        // resumable (that revision dropped it); the SDK keeps them out of the store. The events live in memory only:
+        // EventStoreBytes in all (each event costs its serialized size; when full, new events are not kept, so a resume
+        // may miss them, and the oldest are compacted away), each kept EventRetention after it was last read and never
+        // longer than EventLifetime; a stream's bookkeeping twice as long.
+        builder.Services.AddDistributedMemoryCache(o => o.SizeLimit = EventStoreBytes);
+#pragma warning disable MCP9006 // the store is the SDK's, for the session-era transport that today's agent clients still speak
+        var mcp = builder.Services.AddMcpServer().WithDistributedCacheEventStreamStore(o =>
+        {
+            (o.EventSlidingExpiration, o.EventAbsoluteExpiration) = (EventRetention, EventLifetime);
+            (o.MetadataSlidingExpiration, o.MetadataAbsoluteExpiration) = (EventRetention * 2, EventLifetime * 2);
+        });
+#pragma warning restore MCP9006
+        mcp.WithHttpTransport(o =>
         {
             // A client that initializes (protocol 2025-11-25 and older: every agent CLI today) gets a session, which
             // server-to-client requests, subscriptions and per-session upstreams need; a 2026-07-28 client is served
