@@ -213,7 +213,7 @@ public sealed class ProtocolEraTests
             runtime: { root: "{{root}}" }
             broker: { idle_timeout: 10m, start_timeout: 30s, http: { listen: "127.0.0.1:{{port}}" } }
             profiles:
-              raw: { compact_tools_enabled: false, max_tools: 500, allow_mutating_upstreams: [{{string.Join(", ", s_matrix.SelectMany(u => new[] { u.Prefix, "t" + u.Prefix }))}}] }
+              raw: { compact_tools_enabled: false, max_tools: 500, tools_page_size: 0, allow_mutating_upstreams: [{{string.Join(", ", s_matrix.SelectMany(u => new[] { u.Prefix, "t" + u.Prefix }))}}] }
             upstreams:
             {{upstreams}}
             """);
@@ -266,6 +266,7 @@ public sealed class ProtocolEraTests
 
         await using var _ = client;
         Assert.Equal(clientRevision, client.NegotiatedProtocolVersion);
+        // One page (tools_page_size: 0): the list grows while the ten upstreams arrive, and a cursor of a list that grew is refused.
         var tools = (await client.ListToolsAsync()).Select(t => t.Name).ToHashSet();
         foreach (var (prefix, revision, _) in s_matrix)
         {
