@@ -11,6 +11,7 @@ using ModelContextProtocol.Server;
 // --linger (keep running after stdin ends, as a misbehaving server would), --spawn-child (start a child process),
 // --escape FILE (starts a process that double-forks and calls setsid, as daemonizing helpers do: it leaves the server's
 // process group and session and writes its pid to FILE; with --escape-clean-env it also clears its environment),
+// --meta-tool (adds the tool meta, which answers with the _meta of its request as JSON: what the broker passed on),
 // --print-env NAME[,NAME] (writes NAME=value to stderr at start, as a careless server might),
 // --describe-from FILE (echo's description is the file's content, read at each tools/list: a "rug pull" on demand),
 // --unknown-tool-error (an unknown tool is a JSON-RPC error, invalid params, as some servers answer, not an error result),
@@ -111,6 +112,7 @@ IList<Tool> Tools() =>
         ? [new Tool { Name = "allocate", Description = "Keep mb MiB of memory (touched, so resident)", InputSchema = JsonElement.Parse("""{"type":"object","properties":{"mb":{"type":"integer"}}}""") }]
         : Array.Empty<Tool>(),
     .. extraTools,
+    .. options.ContainsKey("--meta-tool") ? [new Tool { Name = "meta", Description = "The request's _meta, as JSON", InputSchema = none, Annotations = new() { ReadOnlyHint = true } }] : (Tool[])[],
     .. options.ContainsKey("--print-env-tool") ? [new Tool { Name = "env", Description = "The process's environment", InputSchema = none, Annotations = new() { ReadOnlyHint = true } }] : (Tool[])[],
     .. Leak(),
     .. Bulk(),
@@ -158,6 +160,8 @@ var serverOptions = new McpServerOptions
                     return Result($"echo: {string.Concat(Enumerable.Repeat(Text("message"), echoRepeat))}");
                 case "pid":
                     return Result(Environment.ProcessId.ToString());
+                case "meta" when options.ContainsKey("--meta-tool"):
+                    return Result(request.Params?.Meta?.ToJsonString() ?? "null");
                 case "env" when options.ContainsKey("--print-env-tool"):
                     return Result(string.Join("\n", Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
                         .Select(e => $"{e.Key}={e.Value}").Order(StringComparer.Ordinal)));

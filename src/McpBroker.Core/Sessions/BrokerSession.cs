@@ -17,8 +17,10 @@ internal sealed record SessionServices(Config.ConfigState Config, BrokerFacade F
 /// One client session bound to a profile: the MCP server handlers it is answered with (tools through the facade;
 /// resources, prompts and completion through <see cref="BrokerResources"/>; logging/setLevel for relayed logs), and
 /// its lifetime (registered as a peer for the upstreams' requests, told when its raw tool list changes, released at the end).
+/// A stateless HTTP request is served by a session of its own whose id names the client's longer session
+/// (<see cref="StatelessSessions"/>): <paramref name="releaseAtEnd"/> false leaves its per-session upstreams to that.
 /// </summary>
-internal sealed partial class BrokerSession(SessionServices services, ProfileModel initial, string id, string client, ILogger logger)
+internal sealed partial class BrokerSession(SessionServices services, ProfileModel initial, string id, string client, ILogger logger, bool releaseAtEnd = true)
 {
     /// <summary>Roots are deprecated from protocol 2026-07-28 (SEP-2577) and still used: the method name as a string.</summary>
     private const string RootsListChanged = "notifications/roots/list_changed";
@@ -94,6 +96,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 ListToolsHandler = async (request, token) =>
                 {
                     using var _ = Enter(request.Server);
+                    using var trace = Traced(request);
                     // The signature of the very view listed: one taken after could already include an upstream that arrived
                     // meanwhile, and the session would never be told of it.
                     var (result, signature) = await facade.ListToolsWithSignatureAsync(Profile, id, request.Params?.Cursor, token);
@@ -111,11 +114,12 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                         }
                     }
 
-                    return result;
+                    return ListCaching.Hinted(request, result);
                 },
                 CallToolHandler = async (request, token) =>
                 {
                     using var _ = Enter(request.Server);
+                    using var trace = Traced(request);
                     Telemetry.CallLog.Client.Value = _peer?.Label;
                     return await facade.CallToolAsync(Profile, id, request.Params!, token, ProgressTo(request));
                 },
@@ -140,8 +144,9 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
             options.Capabilities.Prompts = new PromptsCapability { ListChanged = true };
             var handlers = options.Handlers;
             var resources = services.Resources;
-            handlers.ListResourcesHandler = (request, token) => Serve(request, () => resources.ListResourcesAsync(Profile, id, request.Params, token));
-            handlers.ListResourceTemplatesHandler = (request, token) => Serve(request, () => resources.ListResourceTemplatesAsync(Profile, id, request.Params, token));
+            handlers.ListResourcesHandler = (request, token) => Serve(request, async () => ListCaching.Hinted(request, await resources.ListResourcesAsync(Profile, id, request.Params, token)));
+            handlers.ListResourceTemplatesHandler = (request, token) =>
+                Serve(request, async () => ListCaching.Hinted(request, await resources.ListResourceTemplatesAsync(Profile, id, request.Params, token)));
             handlers.ReadResourceHandler = (request, token) => Serve(request, () => resources.ReadResourceAsync(Profile, id, request.Params!, token));
             handlers.SubscribeToResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(Profile, id, request.Params!.Uri, subscribe: true, token));
             handlers.UnsubscribeFromResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(Profile, id, request.Params!.Uri, subscribe: false, token));
@@ -149,7 +154,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
             {
                 var prompts = await resources.ListPromptsAsync(Profile, id, request.Params, token);
                 Keep(request.JsonRpcRequest.Id, "prompts", [.. prompts.Prompts]);
-                return prompts;
+                return ListCaching.Hinted(request, prompts);
             });
             handlers.GetPromptHandler = (request, token) => Serve(request, () => resources.GetPromptAsync(Profile, id, request.Params!, token));
             handlers.CompleteHandler = (request, token) => Serve(request, () => resources.CompleteAsync(Profile, id, request.Params!, token));
@@ -295,7 +300,10 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
     public void End()
     {
         _registration?.Dispose();
-        services.Registry.ReleaseSession(id);
+        if (releaseAtEnd)
+        {
+            services.Registry.ReleaseSession(id);
+        }
     }
 
     /// <summary>
@@ -319,8 +327,13 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
     private async ValueTask<T> Serve<TParams, T>(RequestContext<TParams> request, Func<ValueTask<T>> work)
     {
         using var _ = Enter(request.Server);
+        using var trace = Traced(request);
         return await work();
     }
+
+    /// <summary>The request's W3C trace context from its <c>_meta</c>, for its spans and the upstream requests it makes.</summary>
+    private static Telemetry.TraceContext.Scope Traced<TParams>(RequestContext<TParams> request) =>
+        Telemetry.TraceContext.Enter(request.JsonRpcRequest.Params?["_meta"] as JsonObject, request.JsonRpcRequest.Method);
 
     /// <summary>The client's notifications/roots/list_changed, passed on to the upstreams that asked it for roots (its own).</summary>
     private ValueTask OnRootsChangedAsync() => new(services.Registry.ForwardToSessionAsync(id, RootsListChanged));

@@ -24,8 +24,19 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
 {
     private const string ProfileKey = "mcp-broker.profile";
     private const string SessionKey = "mcp-broker.session";
+    private const string StatelessKey = "mcp-broker.stateless";
     private readonly ILogger _logger = loggerFactory.CreateLogger<HttpFrontDoor>();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _sessionProfiles = new(StringComparer.Ordinal);
+    /// <summary>Memory the SSE event store may hold in all (see <see cref="StartingAsync"/>).</summary>
+    internal const long EventStoreBytes = 16 * 1024 * 1024;
+
+    /// <summary>How long an event is kept after it was last written or read, for a client to resume its stream.</summary>
+    internal static readonly TimeSpan EventRetention = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long an event is kept at most.</summary>
+    internal static readonly TimeSpan EventLifetime = TimeSpan.FromMinutes(15);
+
+    private readonly StatelessSessions _stateless = new(services.Registry, TimeProvider.System);
     private WebApplication? _app;
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -62,7 +73,22 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
             // The body is measured against broker.max_message_bytes as it is read (ReadMessageAsync), which follows a reload.
             o.Limits.MaxRequestBodySize = null;
         });
-        builder.Services.AddMcpServer().WithHttpTransport(o =>
+        // Resumable SSE streams for the session era (2025-11-25 basic/transports, Streamable HTTP, "Resumability and
+        // Redelivery"; SEP-1699 polling): each stream starts with a priming event (an event id and a retry field), every
+        // event gets an id, and a client that lost a stream GETs it again with Last-Event-ID. 2026-07-28 streams are not
+        // resumable (that revision dropped it); the SDK keeps them out of the store. The events live in memory only:
+        // EventStoreBytes in all (each event costs its serialized size; when full, new events are not kept, so a resume
+        // may miss them, and the oldest are compacted away), each kept EventRetention after it was last read and never
+        // longer than EventLifetime; a stream's bookkeeping twice as long.
+        builder.Services.AddDistributedMemoryCache(o => o.SizeLimit = EventStoreBytes);
+#pragma warning disable MCP9006 // the store is the SDK's, for the session-era transport that today's agent clients still speak
+        var mcp = builder.Services.AddMcpServer().WithDistributedCacheEventStreamStore(o =>
+        {
+            (o.EventSlidingExpiration, o.EventAbsoluteExpiration) = (EventRetention, EventLifetime);
+            (o.MetadataSlidingExpiration, o.MetadataAbsoluteExpiration) = (EventRetention * 2, EventLifetime * 2);
+        });
+#pragma warning restore MCP9006
+        mcp.WithHttpTransport(o =>
         {
             // A client that initializes (protocol 2025-11-25 and older: every agent CLI today) gets a session, which
             // server-to-client requests, subscriptions and per-session upstreams need; a 2026-07-28 client is served
@@ -71,7 +97,8 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
             o.ConfigureSessionOptions = async (context, options, ct) =>
             {
                 var profile = (ProfileModel)context.Items[ProfileKey]!;
-                var session = new BrokerSession(services, profile, Guid.NewGuid().ToString(), "http", _logger);
+                var stateless = context.Items[StatelessKey] as string;
+                var session = new BrokerSession(services, profile, stateless ?? Guid.NewGuid().ToString(), "http", _logger, releaseAtEnd: stateless is null);
                 var own = await session.OptionsAsync(ct);
                 options.ServerInfo = own.ServerInfo;
                 options.ServerInstructions = own.ServerInstructions;
@@ -113,6 +140,11 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
 #pragma warning restore MCPEXP002
         });
 
+        // Requests of 2026-07-28 and later: the SDK's handler checks the Mcp-Method and Mcp-Name headers against the body
+        // (and Mcp-Param-* against the tool's schema) after AdmitAsync has let the body on, and refuses a mismatch or a
+        // missing header with 400 and HeaderMismatch (-32020), as the revision's basic/transports/streamable-http,
+        // "Standard Request Headers" → "Server Validation" requires; older revisions have no such headers. Tested in
+        // HttpStatelessTests, so an SDK that stopped doing it would be noticed.
         var app = builder.Build();
         app.Use(AdmitAsync);
         app.MapMcp("/mcp/{profile}");
@@ -120,7 +152,11 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
         LogListening(settings.Url("PROFILE"), settings.TokenFile);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => StopAsync(_app, cancellationToken);
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await StopAsync(_app, cancellationToken);
+        _stateless.Dispose();
+    }
 
     /// <summary>Starts a loopback web app; a port it cannot have is a <see cref="FrontDoorException"/> saying so (<paramref name="what"/> names the setting).</summary>
     internal static async Task<WebApplication> StartAsync(WebApplication app, string what, CancellationToken ct)
@@ -206,7 +242,47 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
         }
 
         context.Items[ProfileKey] = profile;
+        using var stateless = StatelessSession(context, profile, presented!);
+        context.Items[StatelessKey] = stateless?.Id;
         await next(context);
+    }
+
+    /// <summary>
+    /// For a stateless request (protocol 2026-07-28 or later, which the SDK serves without a session; it decides by the
+    /// MCP-Protocol-Version header, as here) to a profile with per-session upstreams: the session it belongs to
+    /// (<see cref="StatelessSessions"/>), in use until disposed. Null otherwise: the request is a session of its own.
+    /// </summary>
+    private StatelessSessions.Lease? StatelessSession(HttpContext context, ProfileModel profile, string token)
+    {
+        var request = context.Request;
+        if (!HttpMethods.IsPost(request.Method) || !Upstreams.ProtocolMemory.IsStateless(request.Headers["MCP-Protocol-Version"].ToString())
+            || !profile.Upstreams.Any(u => services.Registry.FindModel(u)?.Mode == UpstreamMode.PerSession))
+        {
+            return null;
+        }
+
+        string? name = null, version = null;
+        if (request.Body is MemoryStream body)
+        {
+            try
+            {
+                using var message = System.Text.Json.JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
+                if (message.RootElement.TryGetProperty("params", out var parameters) && parameters.ValueKind == System.Text.Json.JsonValueKind.Object
+                    && parameters.TryGetProperty("_meta", out var meta) && meta.ValueKind == System.Text.Json.JsonValueKind.Object
+                    && meta.TryGetProperty(Upstreams.ForwardedMeta.ReservedPrefix + "clientInfo", out var info) && info.ValueKind == System.Text.Json.JsonValueKind.Object)
+                {
+                    name = info.TryGetProperty("name", out var n) ? n.ToString() : null;
+                    version = info.TryGetProperty("version", out var v) ? v.ToString() : null;
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // Checked well-formed already (ReadMessageAsync); anything else is the SDK's to refuse.
+            }
+        }
+
+        var handle = request.Headers[StatelessSessions.HandleHeader] is [{ Length: > 0 } h] ? h : null;
+        return _stateless.Enter(profile.Name, token, handle, name, version);
     }
 
     /// <summary>

@@ -162,7 +162,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         bool idempotent = false, Func<JsonObject, ValueTask>? progress = null)
     {
         using var lease = progress is null ? default(ProgressRelay.Lease?) : ProgressRelay.Open(progress);
-        var meta = lease is { } l ? new JsonObject { ["progressToken"] = l.Token } : null;
+        var meta = Telemetry.TraceContext.Outgoing(lease is { } l ? new JsonObject { ["progressToken"] = l.Token } : null);
         return await RunAsync(sessionId, Model.CallTimeoutFor(tool), idempotent, async (client, token) =>
             ForwardedMeta.Strip(await client.CallToolAsync(new CallToolRequestParams { Name = tool, Arguments = arguments, Meta = meta }, token)), ct);
     }

@@ -163,6 +163,88 @@ public sealed class HttpFrontDoorTests
         Assert.Contains($"is readable by other users, so it proves nothing; run chmod 600 {tokenFile}", exposed.Stderr);
     }
 
+    [Fact]
+    public async Task ASessionsStream_CarriesEventIds_AndIsResumedWithLastEventId()
+    {
+        var port = LoopbackServer.FreePort();
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            broker:
+              http: { listen: "127.0.0.1:{{port}}" }
+            profiles:
+              raw: { compact_tools_enabled: false }
+            upstreams:
+              t: { command: "{{Repo.TestUpstream}}" }
+            """);
+        Assert.Equal(0, (await env.RunCliAsync("daemon", "--detach", "--config", env.ConfigPath)).ExitCode);
+        var token = (await File.ReadAllTextAsync(Path.Combine(env.Root, "secrets", "http-token"))).Trim();
+        using var http = new HttpClient();
+        string? session = null;
+
+        HttpRequestMessage Request(HttpMethod method, string? body)
+        {
+            var request = new HttpRequestMessage(method, $"http://127.0.0.1:{port}/mcp/raw");
+            if (body is not null)
+            {
+                request.Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+            }
+
+            request.Headers.Accept.ParseAdd(body is null ? "text/event-stream" : "application/json, text/event-stream");
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            if (session is not null)
+            {
+                request.Headers.Add("Mcp-Session-Id", session);
+                request.Headers.Add("MCP-Protocol-Version", "2025-11-25");
+            }
+
+            return request;
+        }
+
+        using (var initialize = await http.SendAsync(Request(HttpMethod.Post,
+            """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"sse","version":"1"}}}""")))
+        {
+            Assert.Equal(HttpStatusCode.OK, initialize.StatusCode);
+            session = initialize.Headers.GetValues("Mcp-Session-Id").Single();
+        }
+
+        Assert.Equal(HttpStatusCode.Accepted, (await http.SendAsync(Request(HttpMethod.Post, """{"jsonrpc":"2.0","method":"notifications/initialized"}"""))).StatusCode);
+
+        // The call's stream: a priming event (an id, no data) before the answer, which has an id too.
+        using var call = await http.SendAsync(Request(HttpMethod.Post,
+            """{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"t.echo","arguments":{"message":"resumed"}}}"""));
+        Assert.Equal("text/event-stream", call.Content.Headers.ContentType?.MediaType);
+        var stream = await call.Content.ReadAsStringAsync();
+        var events = stream.ReplaceLineEndings("\n").Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
+            .Select(e => e.Split('\n').Select(l => l.Split(':', 2)).Where(f => f.Length == 2).ToLookup(f => f[0], f => f[1].Trim())).ToList();
+        var priming = events[0];
+        Assert.True(priming["id"].Count() == 1 && !priming["data"].Any(d => d.Length > 0), $"a priming event first:\n{stream}");
+        // (A retry field comes only with a stream the server ends for the client to poll, SEP-1699: the SDK writes it then.)
+        var answer = Assert.Single(events, e => e["data"].Any(d => d.Contains("echo: resumed", StringComparison.Ordinal)));
+        Assert.Single(answer["id"]);
+
+        // A client that lost the stream after the priming event gets the rest again.
+        using var resume = Request(HttpMethod.Get, null);
+        resume.Headers.Add("Last-Event-ID", priming["id"].Single());
+        using var replay = await http.SendAsync(resume, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, replay.StatusCode);
+        using var reader = new StreamReader(await replay.Content.ReadAsStreamAsync());
+        var replayed = new List<string>();
+        while (await reader.ReadLineAsync().WaitAsync(Wait.Timeout) is { } line)
+        {
+            // To the end of the event that carries the answer (its id line may come after its data).
+            if (line.Length == 0 && replayed.Any(l => l.Contains("echo: resumed", StringComparison.Ordinal)))
+            {
+                break;
+            }
+
+            replayed.Add(line);
+        }
+
+        Assert.Contains(replayed, l => l.StartsWith("data:", StringComparison.Ordinal) && l.Contains("echo: resumed", StringComparison.Ordinal));
+        Assert.Contains($"id: {answer["id"].Single()}", replayed);
+    }
+
     private static async Task<McpClient> ConnectAsync(string url, string token, string? protocolVersion = null) =>
         await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
         {

@@ -307,10 +307,10 @@ public sealed class StatusPageTests(ITestOutputHelper output)
     private static JsonElement Upstream(JsonElement status, string name) =>
         status.GetProperty("upstreams").EnumerateArray().Single(u => u.GetProperty("name").GetString() == name);
 
-    private sealed record Span(string Name, byte[] TraceId, byte[] SpanId, byte[] ParentId);
+    internal sealed record Span(string Name, byte[] TraceId, byte[] SpanId, byte[] ParentId);
 
     /// <summary>The spans in every ExportTraceServiceRequest received: resource_spans(1) → scope_spans(2) → spans(2).</summary>
-    private static List<Span> Spans(OtlpReceiver receiver) =>
+    internal static List<Span> Spans(OtlpReceiver receiver) =>
         [.. receiver.Traces.SelectMany(body => Protobuf.Fields(body, 1))
             .SelectMany(resource => Protobuf.Fields(resource, 2))
             .SelectMany(scope => Protobuf.Fields(scope, 2))
@@ -375,7 +375,7 @@ public sealed class StatusPageTests(ITestOutputHelper output)
     }
 
     /// <summary>An OTLP/HTTP receiver on 127.0.0.1 that keeps every body POSTed to /v1/metrics and /v1/traces.</summary>
-    private sealed class OtlpReceiver : IDisposable
+    internal sealed class OtlpReceiver : IDisposable
     {
         private readonly HttpListener _listener = new();
         private readonly ConcurrentQueue<byte[]> _metrics = new();
