@@ -11,7 +11,11 @@ namespace McpBroker.Sessions;
 
 /// <summary>The services a client session is served from, whichever door (socket or HTTP) it came in by.</summary>
 internal sealed record SessionServices(Daemon.ConfigState Config, BrokerFacade Facade, BrokerResources Resources, ToolCatalog Catalog, UpstreamRegistry Registry,
-    ClientPeers Peers);
+    ClientPeers Peers)
+{
+    /// <summary>Upstream calls waiting for a 2026-07-28 client's retry (see <see cref="Eras.InputBridge"/>).</summary>
+    public Eras.InputBridge Bridge { get; init; } = new(TimeProvider.System);
+}
 
 /// <summary>
 /// One client session bound to a profile: the MCP server handlers it is answered with (tools through the facade;
@@ -115,6 +119,12 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 },
                 CallToolHandler = async (request, token) =>
                 {
+                    if (Bridged(request, "tools/call", request.Params?.Name, (session, progress, ct) =>
+                        facade.CallToolAsync(Profile, session, request.Params!, ct, progress).AsTask(), token) is { } bridged)
+                    {
+                        return await bridged;
+                    }
+
                     using var _ = Enter(request.Server);
                     Telemetry.CallLog.Client.Value = _peer?.Label;
                     return await facade.CallToolAsync(Profile, id, request.Params!, token, ProgressTo(request));
@@ -142,7 +152,9 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
             var resources = services.Resources;
             handlers.ListResourcesHandler = (request, token) => Serve(request, () => resources.ListResourcesAsync(Profile, id, request.Params, token));
             handlers.ListResourceTemplatesHandler = (request, token) => Serve(request, () => resources.ListResourceTemplatesAsync(Profile, id, request.Params, token));
-            handlers.ReadResourceHandler = (request, token) => Serve(request, () => resources.ReadResourceAsync(Profile, id, request.Params!, token));
+            handlers.ReadResourceHandler = (request, token) => Bridged(request, "resources/read", request.Params?.Uri, (session, _, ct) =>
+                resources.ReadResourceAsync(Profile, session, request.Params!, ct).AsTask(), token) is { } read
+                ? new(read) : Serve(request, () => resources.ReadResourceAsync(Profile, id, request.Params!, token));
             handlers.SubscribeToResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(Profile, id, request.Params!.Uri, subscribe: true, token));
             handlers.UnsubscribeFromResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(Profile, id, request.Params!.Uri, subscribe: false, token));
             handlers.ListPromptsHandler = (request, token) => Serve(request, async () =>
@@ -151,7 +163,9 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 Keep(request.JsonRpcRequest.Id, "prompts", [.. prompts.Prompts]);
                 return prompts;
             });
-            handlers.GetPromptHandler = (request, token) => Serve(request, () => resources.GetPromptAsync(Profile, id, request.Params!, token));
+            handlers.GetPromptHandler = (request, token) => Bridged(request, "prompts/get", request.Params?.Name, (session, _, ct) =>
+                resources.GetPromptAsync(Profile, session, request.Params!, ct).AsTask(), token) is { } prompt
+                ? new(prompt) : Serve(request, () => resources.GetPromptAsync(Profile, id, request.Params!, token));
             handlers.CompleteHandler = (request, token) => Serve(request, () => resources.CompleteAsync(Profile, id, request.Params!, token));
         }
 

@@ -20,6 +20,9 @@ internal static class Repo
 
     public static string TestUpstream => Path.Combine(Root, "tests", "McpBroker.TestUpstream", "bin", Configuration, "net10.0", "mcp-test-upstream");
 
+    /// <summary>The conformance fixture server (the suite's tools, prompts and resources; either era by its switches).</summary>
+    public static string ConformanceServer => Path.Combine(Root, "tests", "McpBroker.ConformanceServer", "bin", Configuration, "net10.0", "mcp-conformance-server");
+
     public static string UpstreamsDir => Path.Combine(Root, "tests", "upstreams");
 
     public static string NodeBin(string name) => Path.Combine(UpstreamsDir, "node_modules", ".bin", name);
