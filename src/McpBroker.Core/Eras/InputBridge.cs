@@ -256,6 +256,6 @@ internal sealed class BridgedCall(string owner)
     {
         DisarmExpiry();
         _ = Work!.Exception; // observed: the round that waits on it reports it
-        _cts.Dispose();
+        // _cts is not disposed: an expiry or a client's cancellation may still come after the work ended, and it has no timer to release.
     }
 }

@@ -142,6 +142,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
 #pragma warning restore MCP9005
             },
         };
+        options.Handlers.SubscriptionsListenHandler = ListenAsync;
         options.Filters.Message.OutgoingFilters.Add(WithWireExtras);
         options.Filters.Message.OutgoingFilters.Add(SecretsMasked); // last: it sees the message as it leaves
         if (!initial.CompactToolsEnabled)
@@ -377,7 +378,14 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
             if (now != _listedSignature)
             {
                 _listedSignature = now;
-                await server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);
+                if (_peer?.Subscriptions is { } listen)
+                {
+                    await listen(NotificationMethods.ToolListChangedNotification, null);
+                }
+                else
+                {
+                    await server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);
+                }
                 LogListChanged(id);
             }
         }

@@ -77,6 +77,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly Dictionary<string, int> _callers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<string>> _subscriptions = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _subscriptionGate = new(1, 1);
+    private readonly Eras.UpstreamListen _listen = new();
     private readonly ClientPeers? _peers;
     private readonly string? _owner;
     private readonly Daemon.RotatingFile? _stderrLog;
@@ -256,7 +257,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
             var outcome = await RequestAsync(sessionId, retryable: true, async (client, token) =>
             {
-                await client.SubscribeToResourceAsync(uri, cancellationToken: token);
+                await SubscribeAsync(client, uri, token);
                 return true;
             }, ct);
             if (outcome.Ok)
@@ -288,7 +289,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
             return await RequestAsync(sessionId, retryable: true, async (client, token) =>
             {
-                await client.UnsubscribeFromResourceAsync(uri, cancellationToken: token);
+                await UnsubscribeAsync(client, uri, token);
                 return true;
             }, ct);
         }
@@ -311,7 +312,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                     try
                     {
                         using var cts = new CancellationTokenSource(Model.CallTimeout);
-                        await instance.Client.UnsubscribeFromResourceAsync(uri, cancellationToken: cts.Token);
+                        await UnsubscribeAsync(instance.Client, uri, cts.Token);
                     }
                     catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
                     {
@@ -335,6 +336,22 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             uris = [.. _subscriptions.Keys];
         }
 
+        if (Eras.UpstreamListen.Applies(instance.Client))
+        {
+            // Its list changes too come only on a listen stream: one is open from its start.
+            try
+            {
+                using var cts = new CancellationTokenSource(Model.CallTimeout);
+                await _listen.ListenAsync(instance.Client, uris, cts.Token);
+            }
+            catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
+            {
+                LogResubscribeFailed(Model.Name, ex.GetType().Name);
+            }
+
+            return;
+        }
+
         foreach (var uri in uris)
         {
             try
@@ -347,6 +364,48 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 LogResubscribeFailed(Model.Name, ex.GetType().Name);
             }
         }
+    }
+
+    /// <summary>
+    /// Subscribes the instance to a resource: by <c>resources/subscribe</c>, or on an upstream of the 2026-07-28 revision
+    /// by its listen stream, reopened for every URI held and this one (<see cref="Eras.UpstreamListen"/>).
+    /// </summary>
+    private async Task SubscribeAsync(McpClient client, string uri, CancellationToken ct)
+    {
+        if (!Eras.UpstreamListen.Applies(client))
+        {
+            await client.SubscribeToResourceAsync(uri, cancellationToken: ct);
+            return;
+        }
+
+        string[] uris;
+        lock (_gate)
+        {
+            uris = [.. _subscriptions.Keys.Append(uri).Distinct(StringComparer.Ordinal)];
+        }
+
+        if (!(await _listen.ListenAsync(client, uris, ct)).Contains(uri, StringComparer.Ordinal))
+        {
+            throw new McpProtocolException($"upstream '{Model.Name}' did not grant a subscription to {uri}", McpErrorCode.InvalidParams);
+        }
+    }
+
+    /// <summary>Ends the instance's subscription to a resource nobody holds any more (see <see cref="SubscribeAsync(McpClient, string, CancellationToken)"/>).</summary>
+    private async Task UnsubscribeAsync(McpClient client, string uri, CancellationToken ct)
+    {
+        if (!Eras.UpstreamListen.Applies(client))
+        {
+            await client.UnsubscribeFromResourceAsync(uri, cancellationToken: ct);
+            return;
+        }
+
+        string[] uris;
+        lock (_gate)
+        {
+            uris = [.. _subscriptions.Keys];
+        }
+
+        await _listen.ListenAsync(client, uris, ct);
     }
 
     /// <summary>Removes a session's subscription; true when nobody is subscribed to the URI any more.</summary>
@@ -388,6 +447,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         {
             var relayed = (JsonObject)parameters.DeepClone();
             relayed["uri"] = ResourceNames.Expose(peer.Profile, Model, uri);
+            (relayed["_meta"] as JsonObject)?.Remove(MetaKeys.SubscriptionId); // the broker's listen stream upstream, not the client's
             await peer.NotifyAsync(NotificationMethods.ResourceUpdatedNotification, relayed);
         }
     }

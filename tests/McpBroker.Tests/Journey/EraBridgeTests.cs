@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -166,57 +165,6 @@ public sealed class EraBridgeTests
         var result = response["result"] as JsonObject ?? throw new Xunit.Sdk.XunitException($"{door}: no result in {response.ToJsonString()}");
         Assert.True(result["isError"]?.GetValue<bool>() is not true, $"{door}: {result.ToJsonString()}");
         return result["content"]![0]!["text"]!.GetValue<string>();
-    }
-
-    /// <summary>A client writing JSON-RPC lines to a shim it started, reading the answer to each request.</summary>
-    private sealed class RawShim : IAsyncDisposable
-    {
-        private readonly Process _process;
-
-        private RawShim(Process process) => _process = process;
-
-        public static RawShim Start(BrokerEnvironment env, string profile)
-        {
-            var start = new ProcessStartInfo(Repo.Shim)
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var arg in (string[])["--profile", profile, "--config", env.ConfigPath, "--client", "raw"])
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            env.ApplyEnvironment(start);
-            var process = Process.Start(start)!;
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginErrorReadLine();
-            return new RawShim(process);
-        }
-
-        public async Task<JsonObject> RequestAsync(JsonObject request)
-        {
-            await _process.StandardInput.WriteLineAsync(request.ToJsonString());
-            await _process.StandardInput.FlushAsync();
-            while (true)
-            {
-                var line = await _process.StandardOutput.ReadLineAsync().WaitAsync(Wait.Timeout)
-                    ?? throw new Xunit.Sdk.XunitException("the shim closed its output");
-                if (JsonNode.Parse(line) is JsonObject message && message["id"]?.ToJsonString() == request["id"]!.ToJsonString() && message["method"] is null)
-                {
-                    return message;
-                }
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _process.StandardInput.Close();
-            await _process.WaitForExitAsync().WaitAsync(Wait.Timeout);
-            _process.Dispose();
-        }
     }
 
     /// <summary>A client posting each request on its own, as a 2026-07-28 client over HTTP does (no session).</summary>
