@@ -1,3 +1,5 @@
+using System.Net.Http.Headers;
+using System.Text;
 using System.Text.Json.Nodes;
 using McpBroker.Tests.Support;
 using ModelContextProtocol.Protocol;
@@ -18,10 +20,10 @@ public sealed class SubscriptionEraTests
          "io.modelcontextprotocol/clientCapabilities":{}}
         """;
 
-    private static Func<string, string> Config(string methods) => root => $$"""
+    private static Func<string, string> Config(string methods, int? port = null) => root => $$"""
         schema_version: 1
         runtime: { root: "{{root}}" }
-        broker: { idle_timeout: 10m }
+        broker: { idle_timeout: 10m{{(port is null ? "" : $", http: {{ listen: \"127.0.0.1:{port}\" }}")}} }
         profiles:
           raw: { compact_tools_enabled: false, allow_mutating_upstreams: [t] }
         upstreams:
@@ -108,5 +110,78 @@ public sealed class SubscriptionEraTests
             ["params"] = new JsonObject { ["name"] = "t.echo", ["arguments"] = new JsonObject { ["message"] = "still here" }, ["_meta"] = JsonNode.Parse(Meta) },
         });
         Assert.Equal("echo: still here", echoed["result"]!["content"]![0]!["text"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task StatelessClient_ListensOverHttp_OnItsOwnPost_AndAToolListChangeComesOnThatStreamTagged()
+    {
+        var methods = Path.Combine(Directory.CreateTempSubdirectory("mb-methods-").FullName, "t.log");
+        var port = LoopbackServer.FreePort();
+        await using var env = await BrokerEnvironment.CreateAsync(Config(methods, port));
+        Assert.Equal(0, (await env.RunCliAsync("daemon", "--detach", "--config", env.ConfigPath)).ExitCode);
+        var token = (await File.ReadAllTextAsync(Path.Combine(env.Root, "secrets", "http-token"))).Trim();
+        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        HttpRequestMessage Post(JsonObject message)
+        {
+            var post = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{port}/mcp/raw") { Content = new StringContent(message.ToJsonString(), Encoding.UTF8, "application/json") };
+            post.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            post.Headers.Accept.ParseAdd("application/json");
+            post.Headers.Accept.ParseAdd("text/event-stream");
+            post.Headers.Add("MCP-Protocol-Version", "2026-07-28");
+            post.Headers.Add("Mcp-Method", message["method"]!.GetValue<string>());
+            if (message["params"]?["name"] is { } name)
+            {
+                post.Headers.Add("Mcp-Name", name.GetValue<string>());
+            }
+
+            return post;
+        }
+
+        using var listen = Post(new JsonObject
+        {
+            ["jsonrpc"] = "2.0",
+            ["id"] = 7,
+            ["method"] = "subscriptions/listen",
+            ["params"] = new JsonObject
+            {
+                ["notifications"] = new JsonObject { ["toolsListChanged"] = true, ["resourceSubscriptions"] = new JsonArray("mcp-broker://new/test://watched-resource") },
+                ["_meta"] = JsonNode.Parse(Meta),
+            },
+        });
+        using var cancel = new CancellationTokenSource(Wait.Timeout);
+        using var stream = await http.SendAsync(listen, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
+        Assert.Equal("text/event-stream", stream.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync(cancel.Token));
+        async Task<JsonObject> NextAsync()
+        {
+            while (await reader.ReadLineAsync(cancel.Token) is { } line)
+            {
+                if (line.StartsWith("data:", StringComparison.Ordinal) && JsonNode.Parse(line[5..]) is JsonObject message)
+                {
+                    return message;
+                }
+            }
+
+            throw new Xunit.Sdk.XunitException("the listen stream ended");
+        }
+
+        var acknowledged = await NextAsync();
+        Assert.Equal("notifications/subscriptions/acknowledged", acknowledged["method"]!.GetValue<string>());
+        Assert.Equal(7, acknowledged["params"]!["_meta"]!["io.modelcontextprotocol/subscriptionId"]!.GetValue<int>());
+        Assert.Equal("mcp-broker://new/test://watched-resource", acknowledged["params"]!["notifications"]!["resourceSubscriptions"]![0]!.GetValue<string>());
+
+        using var add = Post(new JsonObject
+        {
+            ["jsonrpc"] = "2.0",
+            ["id"] = 8,
+            ["method"] = "tools/call",
+            ["params"] = new JsonObject { ["name"] = "t.add_tool", ["arguments"] = new JsonObject(), ["_meta"] = JsonNode.Parse(Meta) },
+        });
+        using var added = await http.SendAsync(add, cancel.Token);
+        Assert.Contains("now", await added.Content.ReadAsStringAsync(cancel.Token));
+
+        var changed = await NextAsync();
+        Assert.Equal("notifications/tools/list_changed", changed["method"]!.GetValue<string>());
+        Assert.Equal(7, changed["params"]!["_meta"]!["io.modelcontextprotocol/subscriptionId"]!.GetValue<int>());
     }
 }
