@@ -16,10 +16,15 @@ namespace McpBroker.Sessions;
 /// </summary>
 internal sealed partial class BrokerSession
 {
+    /// <summary>Cancelled when the client's input has ended (a socket session's; over HTTP the request's own token says so).</summary>
+    public CancellationToken InputEnded { get; set; }
+
     private async ValueTask<EmptyResult> ListenAsync(RequestContext<SubscriptionsListenRequestParams> request, CancellationToken token)
     {
         var wanted = request.Params?.Notifications ?? new SubscriptionsListenNotifications();
-        using var _ = Enter(request.Server);
+        // The session is registered as a peer (over HTTP this request may be its first), but the held-open request does
+        // not count as one in flight: the server a request to the client goes through is that of a call.
+        Enter(request.Server).Dispose();
         var granted = new SubscriptionsListenNotifications
         {
             ToolsListChanged = wanted.ToolsListChanged == true ? true : null,
@@ -87,11 +92,12 @@ internal sealed partial class BrokerSession
             await SendAsync(NotificationMethods.SubscriptionsAcknowledgedNotification,
                 JsonSerializer.SerializeToNode(new SubscriptionsAcknowledgedNotificationParams { Notifications = granted },
                     McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(SubscriptionsAcknowledgedNotificationParams))));
-            await new TaskCompletionSource().Task.WaitAsync(token);
+            using var ended = CancellationTokenSource.CreateLinkedTokenSource(token, InputEnded);
+            await new TaskCompletionSource().Task.WaitAsync(ended.Token);
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        catch (OperationCanceledException) when (token.IsCancellationRequested || InputEnded.IsCancellationRequested)
         {
-            // The client ended it.
+            // The client ended it, or went.
         }
         finally
         {

@@ -184,4 +184,38 @@ public sealed class SubscriptionEraTests
         Assert.Equal("notifications/tools/list_changed", changed["method"]!.GetValue<string>());
         Assert.Equal(7, changed["params"]!["_meta"]!["io.modelcontextprotocol/subscriptionId"]!.GetValue<int>());
     }
+
+    [Fact]
+    public async Task StatelessClient_ListeningToASessionEraUpstreamsResource_GetsItsUpdatesTaggedWithItsSubscriptionId()
+    {
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              raw: { compact_tools_enabled: false, allow_mutating_upstreams: [ev] }
+            upstreams:
+              ev: { command: "{{Repo.NodeBin("mcp-server-everything")}}" }
+            """);
+        await using var shim = RawShim.Start(env, "raw");
+        const string watched = "mcp-broker://ev/demo://resource/static/document/architecture.md";
+        JsonObject Request(JsonNode id, string method, JsonObject parameters)
+        {
+            parameters["_meta"] = JsonNode.Parse(Meta);
+            return new JsonObject { ["jsonrpc"] = "2.0", ["id"] = id, ["method"] = method, ["params"] = parameters };
+        }
+
+        _ = await shim.SendAsync(Request("L", "subscriptions/listen", new JsonObject
+        {
+            ["notifications"] = new JsonObject { ["resourceSubscriptions"] = new JsonArray(watched) },
+        }));
+        var acknowledged = await shim.NotificationAsync("notifications/subscriptions/acknowledged");
+        Assert.Equal(watched, acknowledged["params"]!["notifications"]!["resourceSubscriptions"]![0]!.GetValue<string>());
+
+        // server-everything sends an update of each subscribed resource every few seconds while its updates are on.
+        Assert.Null((await shim.RequestAsync(Request(1, "tools/call", new JsonObject { ["name"] = "ev.toggle-subscriber-updates", ["arguments"] = new JsonObject() })))["error"]);
+        var updated = (await shim.NotificationAsync("notifications/resources/updated"))["params"]!;
+        Assert.Equal(watched, updated["uri"]!.GetValue<string>());
+        Assert.Equal("L", updated["_meta"]!["io.modelcontextprotocol/subscriptionId"]!.GetValue<string>());
+        await shim.RequestAsync(Request(2, "tools/call", new JsonObject { ["name"] = "ev.toggle-subscriber-updates", ["arguments"] = new JsonObject() }));
+    }
 }
