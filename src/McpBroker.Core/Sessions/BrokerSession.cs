@@ -120,7 +120,10 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 CallToolHandler = async (request, token) =>
                 {
                     if (Bridged(request, "tools/call", request.Params?.Name, (session, progress, ct) =>
-                        facade.CallToolAsync(Profile, session, request.Params!, ct, progress).AsTask(), token) is { } bridged)
+                        {
+                            Telemetry.CallLog.Client.Value = _peer?.Label;
+                            return facade.CallToolAsync(Profile, session, request.Params!, ct, progress).AsTask();
+                        }, token) is { } bridged)
                     {
                         return await bridged;
                     }
