@@ -10,7 +10,7 @@ namespace McpBroker.Tests.Journey;
 /// <summary>
 /// Server-to-client requests between the protocol eras, through the real daemon with the conformance fixture server as
 /// the upstream: a 2026-07-28 client (raw JSON-RPC, so the wire is seen as it is) is answered <c>input_required</c> for what
-/// a 2025-11-25 upstream asks, and its retry answers the upstream — through the shim (a stateful stream) and through the
+/// an upstream of either era asks, and its retry answers the upstream — through the shim (a stateful stream) and through the
 /// HTTP front door (stateless requests); a 2025-11-25 client of a 2026-07-28 upstream is sent the real request; on a
 /// shared upstream each question goes to the session whose call caused it.
 /// </summary>
@@ -31,11 +31,13 @@ public sealed class EraBridgeTests
           c: { command: "{{Repo.ConformanceServer}}", args: [{{era}}] }
         """;
 
-    [Fact]
-    public async Task StatelessClient_OfASessionEraUpstream_GetsInputRequired_AndItsRetryAnswersTheUpstream_OverTheShimAndHttp()
+    [Theory]
+    [InlineData("\"--session-revision\", \"2025-11-25\"")]
+    [InlineData("\"--stateless-only\"")] // the upstream's own input_required is read by the broker's SDK client, whose question is bridged the same way
+    public async Task StatelessClient_GetsInputRequiredForWhatTheUpstreamAsks_AndItsRetryAnswersIt_OverTheShimAndHttp(string era)
     {
         var port = LoopbackServer.FreePort();
-        await using var env = await BrokerEnvironment.CreateAsync(Config("\"--session-revision\", \"2025-11-25\"", port));
+        await using var env = await BrokerEnvironment.CreateAsync(Config(era, port));
         Assert.Equal(0, (await env.RunCliAsync("daemon", "--detach", "--config", env.ConfigPath)).ExitCode);
         await using var shim = RawShim.Start(env, "raw");
         using var http = new RawHttp($"http://127.0.0.1:{port}/mcp/raw", (await File.ReadAllTextAsync(Path.Combine(env.Root, "secrets", "http-token"))).Trim());
