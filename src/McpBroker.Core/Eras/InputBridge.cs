@@ -151,6 +151,13 @@ internal sealed class BridgedCall(string owner)
     /// </summary>
     public async Task<JsonNode?> AskAsync(string method, JsonNode? parameters, CancellationToken ct)
     {
+        if (Work is { IsCompleted: true })
+        {
+            // A 2026-07-28 client is asked only in answer to a request (input_required): after its call, nothing can reach it.
+            throw new McpProtocolException($"mcp-broker cannot forward {method}: the client's call has been answered, and a client of protocol 2026-07-28 can only be asked within a call",
+                McpErrorCode.InvalidRequest);
+        }
+
         var question = new Question($"input_{Interlocked.Increment(ref _asked)}",
             new InputRequest { Method = method, Params = parameters is null ? null : JsonSerializer.SerializeToElement(parameters, McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonNode))) },
             new TaskCompletionSource<JsonNode?>(TaskCreationOptions.RunContinuationsAsynchronously));

@@ -109,4 +109,19 @@ public sealed class InputBridgeTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => round);
         Assert.True(callToken.IsCancellationRequested);
     }
+
+    [Fact]
+    public async Task AQuestionAfterTheCallWasAnswered_IsRefusedAtOnce_NotLeftWaiting()
+    {
+        var bridge = new InputBridge(new ManualTime(), s_timeout);
+        BridgedServer? client = null;
+        Assert.Equal("done", await bridge.StartAsync<string>("o", null!, null, (server, _) =>
+        {
+            client = server;
+            return Task.FromResult("done");
+        }, CancellationToken.None));
+
+        var late = await Assert.ThrowsAsync<McpProtocolException>(() => client!.SendRequestAsync(new JsonRpcRequest { Method = "sampling/createMessage" }));
+        Assert.Contains("cannot forward sampling/createMessage: the client's call has been answered", late.Message);
+    }
 }
