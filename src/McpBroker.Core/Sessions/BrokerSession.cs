@@ -11,7 +11,11 @@ namespace McpBroker.Sessions;
 
 /// <summary>The services a client session is served from, whichever door (socket or HTTP) it came in by.</summary>
 internal sealed record SessionServices(Config.ConfigState Config, BrokerFacade Facade, BrokerResources Resources, ToolCatalog Catalog, UpstreamRegistry Registry,
-    ClientPeers Peers);
+    ClientPeers Peers)
+{
+    /// <summary>Upstream calls waiting for a 2026-07-28 client's retry (see <see cref="InputBridge"/>).</summary>
+    public InputBridge Bridge { get; init; } = new(TimeProvider.System);
+}
 
 /// <summary>
 /// One client session bound to a profile: the MCP server handlers it is answered with (tools through the facade;
@@ -96,7 +100,6 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 ListToolsHandler = async (request, token) =>
                 {
                     using var _ = Enter(request.Server);
-                    using var trace = Traced(request);
                     // The signature of the very view listed: one taken after could already include an upstream that arrived
                     // meanwhile, and the session would never be told of it.
                     var (result, signature) = await facade.ListToolsWithSignatureAsync(Profile, id, request.Params?.Cursor, token);
@@ -118,8 +121,17 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 },
                 CallToolHandler = async (request, token) =>
                 {
-                    using var _ = Enter(request.Server);
                     using var trace = Traced(request);
+                    if (Bridged(request, "tools/call", request.Params?.Name, (session, progress, ct) =>
+                        {
+                            Telemetry.CallLog.Client.Value = _peer?.Label;
+                            return facade.CallToolAsync(Profile, session, request.Params!, ct, progress).AsTask();
+                        }, token) is { } bridged)
+                    {
+                        return await bridged;
+                    }
+
+                    using var _ = Enter(request.Server);
                     Telemetry.CallLog.Client.Value = _peer?.Label;
                     return await facade.CallToolAsync(Profile, id, request.Params!, token, ProgressTo(request));
                 },
@@ -136,6 +148,7 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
 #pragma warning restore MCP9005
             },
         };
+        options.Handlers.SubscriptionsListenHandler = ListenAsync;
         options.Filters.Message.OutgoingFilters.Add(WithWireExtras);
         options.Filters.Message.OutgoingFilters.Add(SecretsMasked); // last: it sees the message as it leaves
         if (!initial.CompactToolsEnabled)
@@ -147,7 +160,9 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
             handlers.ListResourcesHandler = (request, token) => Serve(request, async () => ListCaching.Hinted(request, await resources.ListResourcesAsync(Profile, id, request.Params, token)));
             handlers.ListResourceTemplatesHandler = (request, token) =>
                 Serve(request, async () => ListCaching.Hinted(request, await resources.ListResourceTemplatesAsync(Profile, id, request.Params, token)));
-            handlers.ReadResourceHandler = (request, token) => Serve(request, () => resources.ReadResourceAsync(Profile, id, request.Params!, token));
+            handlers.ReadResourceHandler = (request, token) => Bridged(request, "resources/read", request.Params?.Uri, (session, _, ct) =>
+                resources.ReadResourceAsync(Profile, session, request.Params!, ct).AsTask(), token) is { } read
+                ? new(read) : Serve(request, () => resources.ReadResourceAsync(Profile, id, request.Params!, token));
             handlers.SubscribeToResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(Profile, id, request.Params!.Uri, subscribe: true, token));
             handlers.UnsubscribeFromResourcesHandler = (request, token) => Serve(request, () => resources.SubscribeAsync(Profile, id, request.Params!.Uri, subscribe: false, token));
             handlers.ListPromptsHandler = (request, token) => Serve(request, async () =>
@@ -156,7 +171,9 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 Keep(request.JsonRpcRequest.Id, "prompts", [.. prompts.Prompts]);
                 return ListCaching.Hinted(request, prompts);
             });
-            handlers.GetPromptHandler = (request, token) => Serve(request, () => resources.GetPromptAsync(Profile, id, request.Params!, token));
+            handlers.GetPromptHandler = (request, token) => Bridged(request, "prompts/get", request.Params?.Name, (session, _, ct) =>
+                resources.GetPromptAsync(Profile, session, request.Params!, ct).AsTask(), token) is { } prompt
+                ? new(prompt) : Serve(request, () => resources.GetPromptAsync(Profile, id, request.Params!, token));
             handlers.CompleteHandler = (request, token) => Serve(request, () => resources.CompleteAsync(Profile, id, request.Params!, token));
         }
 
@@ -376,7 +393,14 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
             if (now != _listedSignature)
             {
                 _listedSignature = now;
-                await server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);
+                if (_peer?.Subscriptions is { } listen)
+                {
+                    await listen(NotificationMethods.ToolListChangedNotification, null);
+                }
+                else
+                {
+                    await server.SendNotificationAsync(NotificationMethods.ToolListChangedNotification, ct);
+                }
                 LogListChanged(id);
             }
         }

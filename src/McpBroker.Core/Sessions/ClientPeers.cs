@@ -92,9 +92,20 @@ internal sealed class ClientPeer(string id, ProfileModel profile, string client,
     public bool WantsLog(JsonObject parameters) =>
         _minLevel < 0 || Array.IndexOf(s_levels, parameters["level"]?.GetValueKind() == System.Text.Json.JsonValueKind.String ? parameters["level"]!.GetValue<string>() : "") >= _minLevel;
 
+    /// <summary>
+    /// A 2026-07-28 client's <c>subscriptions/listen</c> stream, while one is open: resource updates and list changes go
+    /// there (tagged, filtered by what it asked for) instead of to the session (MCP 2026-07-28, "Subscriptions", SEP-2575).
+    /// </summary>
+    public Func<string, JsonNode?, ValueTask<bool>>? Subscriptions { get; set; }
+
     /// <summary>Sends a notification; false when the session has gone.</summary>
     public async ValueTask<bool> NotifyAsync(string method, JsonNode? parameters)
     {
+        if (Subscriptions is { } listen && (method == NotificationMethods.ResourceUpdatedNotification || method.EndsWith("/list_changed", StringComparison.Ordinal)))
+        {
+            return await listen(method, parameters);
+        }
+
         try
         {
             await Server.SendMessageAsync(new JsonRpcNotification { Method = method, Params = parameters });

@@ -156,6 +156,7 @@ internal sealed partial class SessionListener(
         try
         {
             var transport = new SocketServerTransport(stream, pending, _drainLimit, maxMessageBytes, sessionId, loggerFactory);
+            session.InputEnded = transport.InputEnded;
             await using var server = McpServer.Create(transport, options, _sessionLogging);
             await session.RunAsync(server, ct);
         }

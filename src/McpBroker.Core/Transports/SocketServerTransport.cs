@@ -32,6 +32,7 @@ internal sealed partial class SocketServerTransport : TransportBase
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly ArrayBufferWriter<byte> _output = new(16 * 1024);
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly CancellationTokenSource _inputEnded = new();
     private readonly Task _reading;
     private long _delivered;
     private int _disposed;
@@ -105,6 +106,12 @@ internal sealed partial class SocketServerTransport : TransportBase
         _shutdown.Dispose();
     }
 
+    /// <summary>
+    /// Cancelled when the client's input has ended: a request held open until the client cancels it
+    /// (<c>subscriptions/listen</c>) ends then, or the session would wait for it forever (the SDK waits for every handler).
+    /// </summary>
+    public CancellationToken InputEnded => _inputEnded.Token;
+
     private async Task ReadAsync()
     {
         var ct = _shutdown.Token;
@@ -122,6 +129,7 @@ internal sealed partial class SocketServerTransport : TransportBase
 
                 if (line.Kind == LineKind.End)
                 {
+                    await _inputEnded.CancelAsync();
                     break;
                 }
 
@@ -160,6 +168,7 @@ internal sealed partial class SocketServerTransport : TransportBase
         }
         finally
         {
+            await _inputEnded.CancelAsync();
             SetDisconnected(error);
         }
     }

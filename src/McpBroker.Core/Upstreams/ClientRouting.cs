@@ -40,6 +40,7 @@ internal sealed partial class ClientRouting(UpstreamModel model, IClientSessions
         {
             var relayed = (JsonObject)parameters.DeepClone();
             relayed["uri"] = peer.ResourceUri(model, uri);
+            (relayed["_meta"] as JsonObject)?.Remove(MetaKeys.SubscriptionId); // the broker's listen stream upstream, not the client's
             await peer.NotifyAsync(NotificationMethods.ResourceUpdatedNotification, relayed);
         }
     }

@@ -29,6 +29,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
     private readonly ResourceSubscriptions _subscriptions = new();
+    private readonly UpstreamListen _listen = new();
     private readonly ClientRouting _routing;
     private readonly CancellationTokenSource _disposed = new();
     private readonly ConcurrencyGate _concurrency;
@@ -193,7 +194,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     public Task<Outcome<bool>> SubscribeAsync(string sessionId, string uri, CancellationToken ct) =>
         _subscriptions.SubscribeAsync(sessionId, uri, token => RequestAsync(sessionId, retryable: true, async (client, t) =>
         {
-            await client.SubscribeToResourceAsync(uri, cancellationToken: t);
+            await SubscribeAsync(client, uri, t);
             return true;
         }, token), ct);
 
@@ -201,7 +202,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     public Task<Outcome<bool>> UnsubscribeAsync(string sessionId, string uri, CancellationToken ct) =>
         _subscriptions.UnsubscribeAsync(sessionId, uri, () => Running() is not null, token => RequestAsync(sessionId, retryable: true, async (client, t) =>
         {
-            await client.UnsubscribeFromResourceAsync(uri, cancellationToken: t);
+            await UnsubscribeAsync(client, uri, t);
             return true;
         }, token), ct);
 
@@ -214,7 +215,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 try
                 {
                     using var cts = new CancellationTokenSource(Model.CallTimeout);
-                    await instance.Client.UnsubscribeFromResourceAsync(uri, cancellationToken: cts.Token);
+                    await UnsubscribeAsync(instance.Client, uri, cts.Token);
                 }
                 catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
                 {
@@ -226,6 +227,22 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     /// <summary>A new instance knows nothing of the last one's subscriptions: subscribe it to every URI someone still holds.</summary>
     private async Task ResubscribeAsync(UpstreamInstance instance)
     {
+        if (UpstreamListen.Applies(instance.Client))
+        {
+            // Its list changes too come only on a listen stream: one is open from its start.
+            try
+            {
+                using var cts = new CancellationTokenSource(Model.CallTimeout);
+                await _listen.ListenAsync(instance.Client, _subscriptions.Uris(), cts.Token);
+            }
+            catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
+            {
+                Log.ResubscribeFailed(_logger, Model.Name, ex.GetType().Name);
+            }
+
+            return;
+        }
+
         foreach (var uri in _subscriptions.Uris())
         {
             try
@@ -238,6 +255,37 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 Log.ResubscribeFailed(_logger, Model.Name, ex.GetType().Name);
             }
         }
+    }
+
+    /// <summary>
+    /// Subscribes the instance to a resource: by <c>resources/subscribe</c>, or on an upstream of the 2026-07-28 revision
+    /// (which has no such method) by its listen stream, reopened for every URI held and this one (<see cref="UpstreamListen"/>).
+    /// </summary>
+    private async Task SubscribeAsync(McpClient client, string uri, CancellationToken ct)
+    {
+        if (!UpstreamListen.Applies(client))
+        {
+            await client.SubscribeToResourceAsync(uri, cancellationToken: ct);
+            return;
+        }
+
+        string[] uris = [.. _subscriptions.Uris().Append(uri).Distinct(StringComparer.Ordinal)];
+        if (!(await _listen.ListenAsync(client, uris, ct)).Contains(uri, StringComparer.Ordinal))
+        {
+            throw new McpProtocolException($"upstream '{Model.Name}' did not grant a subscription to {uri}", McpErrorCode.InvalidParams);
+        }
+    }
+
+    /// <summary>Ends the instance's subscription to a resource nobody holds any more (see <see cref="SubscribeAsync(McpClient, string, CancellationToken)"/>).</summary>
+    private async Task UnsubscribeAsync(McpClient client, string uri, CancellationToken ct)
+    {
+        if (!UpstreamListen.Applies(client))
+        {
+            await client.UnsubscribeFromResourceAsync(uri, cancellationToken: ct);
+            return;
+        }
+
+        await _listen.ListenAsync(client, _subscriptions.Uris(), ct);
     }
 
     private async Task<Outcome<UpstreamInstance>> GetInstanceAsync(CancellationToken ct)
