@@ -13,7 +13,9 @@ using ModelContextProtocol.Server;
 //   mcp-conformance-server --http PORT [ERA]      streamable HTTP at http://127.0.0.1:PORT/mcp (the suite runs against it)
 // ERA: nothing (every revision the SDK speaks, 2026-07-28 included), --stateless-only (only 2026-07-28: initialize is
 // refused) or --session-revision REV (a server of the session era speaking only REV: server/discover is refused).
+// --start-delay MS: a slow start (as an npx download is), before it reads anything.
 int? port = null;
+var startDelay = 0;
 var statelessOnly = false;
 string? sessionRevision = null;
 for (var i = 0; i < args.Length; i++)
@@ -30,8 +32,12 @@ for (var i = 0; i < args.Length; i++)
         case "--session-revision" when i + 1 < args.Length:
             sessionRevision = args[++i];
             break;
+        case "--start-delay" when i + 1 < args.Length && int.TryParse(args[i + 1], out var ms):
+            startDelay = ms;
+            i++;
+            break;
         default:
-            Console.Error.WriteLine("usage: mcp-conformance-server [--http PORT] [--stateless-only | --session-revision REV]");
+            Console.Error.WriteLine("usage: mcp-conformance-server [--http PORT] [--stateless-only | --session-revision REV] [--start-delay MS]");
             return 2;
     }
 }
@@ -40,6 +46,12 @@ void Configure(McpServerOptions options)
 {
     Fixtures.Configure(options);
     McpBroker.TestUpstream.EraFilters.Add(options, statelessOnly, sessionRevision, received: null);
+}
+
+if (startDelay > 0)
+{
+    // The slow start is the behaviour under test (a package runner downloading the server), not synchronisation.
+    await Task.Delay(startDelay);
 }
 
 if (port is null)

@@ -9,8 +9,8 @@ namespace McpBroker.Facade;
 /// </summary>
 /// <remarks>
 /// The values run 0.5, 0.75, 0.875 … without a total: increasing, as the spec requires, and below 1, where an upstream's
-/// own progress for the same call (relayed as it came, after the start) begins — so the client's sequence keeps
-/// increasing for the usual upstream that counts from 1.
+/// own progress for the same call (relayed as it came, after the start) usually begins. An upstream that counts from 0
+/// would go back: the session's progress sink passes on only values above the last one it sent (BrokerSession.ProgressTo).
 /// </remarks>
 internal static class StartProgress
 {

@@ -367,11 +367,31 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
         }
 
         var server = request.Server;
+        // One token gets the broker's own start notes (StartProgress: 0.5, 0.75, …) and then the upstream's values, which
+        // may begin at 0: the spec requires the values the client sees to increase, so one that does not is not passed
+        // on (MCP "Progress": "The progress value MUST increase with each notification").
+        var order = new SemaphoreSlim(1, 1);
+        double? last = null;
         return async parameters =>
         {
-            var relayed = (JsonObject)parameters.DeepClone();
-            relayed["progressToken"] = clientToken.DeepClone();
-            await server.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = relayed });
+            await order.WaitAsync();
+            try
+            {
+                var value = parameters["progress"] is JsonValue v && v.TryGetValue<double>(out var d) ? d : (double?)null;
+                if (value is { } next && last is { } before && next <= before)
+                {
+                    return;
+                }
+
+                var relayed = (JsonObject)parameters.DeepClone();
+                relayed["progressToken"] = clientToken.DeepClone();
+                await server.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = relayed });
+                last = value ?? last;
+            }
+            finally
+            {
+                order.Release();
+            }
         };
     }
 

@@ -55,4 +55,33 @@ public sealed class StartProgressTests
 
         await env.StopDaemonAndAssertNothingLeftAsync();
     }
+
+    [Fact]
+    public async Task CallToAColdUpstreamThatReportsProgressFromZero_ClientSeesOnlyIncreasingValues()
+    {
+        // The broker's start notes (0.5, 0.75, …) come first on the client's token; the fixture's own progress then
+        // starts at 0 (0, 50, 100). The client must still see increasing values (MCP "Progress"), with the upstream's
+        // 50 and 100 among them.
+        await using var env = await BrokerEnvironment.CreateAsync(root => $$"""
+            schema_version: 1
+            runtime: { root: "{{root}}" }
+            profiles:
+              call: { compact_tools_enabled: true, upstreams: [fixture], allow_mutating_upstreams: [fixture] }
+            upstreams:
+              fixture: { command: "{{Repo.ConformanceServer}}", args: [--start-delay, "2500"] }
+            """);
+
+        var run = await env.RunAsync("node", [Path.Combine(Repo.UpstreamsDir, "progress-client.mjs"), Repo.Shim, env.ConfigPath, "call", "broker.call_tool",
+            """{"name":"fixture.test_tool_with_progress","arguments":{}}"""], stdin: null);
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var output = JsonDocument.Parse(run.Stdout).RootElement;
+        Assert.False(output.GetProperty("isError").GetBoolean(), output.GetProperty("text").GetString());
+        var values = output.GetProperty("progress").EnumerateArray().Select(n => n[0].GetDouble()).ToList();
+        Assert.True(values.Count >= 3 && values[0] == 0.5, string.Join(", ", values));
+        Assert.True(values.Zip(values.Skip(1)).All(p => p.First < p.Second), string.Join(", ", values));
+        Assert.Equal([50.0, 100.0], values.Where(v => v >= 1));
+
+        await env.StopDaemonAndAssertNothingLeftAsync();
+    }
 }
