@@ -152,6 +152,11 @@ internal static class ClientServers
         {
             throw new ClientConfigException($"{path}: not valid TOML: {e.Message}");
         }
+        catch (ArgumentOutOfRangeException)
+        {
+            // Tomlyn's reader, writing its message about a backslash at the end of the file, throws this instead.
+            throw TomlTextEdit.UnfinishedEscape(path);
+        }
 
         if (!root.TryGetValue("mcp_servers", out var value) || value is not TomlTable servers)
         {

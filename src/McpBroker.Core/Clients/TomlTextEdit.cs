@@ -149,16 +149,36 @@ internal sealed class TomlTextEdit
 
     private void Check()
     {
-        var doc = SyntaxParser.Parse(_text, _path, validate: true);
+        var doc = Parse();
         if (doc.HasErrors)
         {
             throw new InvalidOperationException($"the edited TOML does not parse ({string.Join("; ", doc.Diagnostics)}); nothing was written");
         }
     }
 
+    /// <summary>
+    /// Tomlyn's parser, except that its lexer throws (Char.ConvertFromUtf32, writing its own message about an escape) when
+    /// a string's backslash is the last character of the file: that is a file that is not valid TOML, and says so.
+    /// </summary>
+    private DocumentSyntax Parse()
+    {
+        try
+        {
+            return SyntaxParser.Parse(_text, _path, validate: true);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            throw UnfinishedEscape(_path);
+        }
+    }
+
+    /// <summary>What Tomlyn's ArgumentOutOfRangeException on a backslash at the end of the file means (see <see cref="Parse"/>).</summary>
+    internal static ClientConfigException UnfinishedEscape(string path) =>
+        new($"{path}: not valid TOML: a string ends in an unfinished escape (a backslash at the end of the file); close the string, then run this again");
+
     private DocumentSyntax Document()
     {
-        var doc = SyntaxParser.Parse(_text, _path, validate: true);
+        var doc = Parse();
         if (doc.HasErrors)
         {
             throw new ClientConfigException($"{_path}: not valid TOML: {string.Join("; ", doc.Diagnostics.Where(d => d.Kind == DiagnosticMessageKind.Error).Select(d => d.ToString()))}");

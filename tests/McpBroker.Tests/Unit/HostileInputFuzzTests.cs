@@ -283,6 +283,18 @@ public sealed class HostileInputFuzzTests
     }
 
     [Fact]
+    public void CodexToml_BackslashAtTheEndOfTheFile_IsAClearErrorNotAnException()
+    {
+        // Tomlyn's lexer throws ArgumentOutOfRangeException (Char.ConvertFromUtf32 of the end of the text) on this escape.
+        var client = new ClientModel("codex", McpBroker.Clients.ClientFormats.Parse("codex-toml")!.Value, "/home/dev/.codex/config.toml", "mcp-broker", "default", null);
+        var entry = new ClientEntry("mcp-broker", "/opt/mcp-broker/bin/mcp-broker-client", ["--profile", "default"]);
+        var file = Encoding.UTF8.GetBytes("[profiles.fast]\nmodel = \"gpt-5\\");
+        var ex = Assert.Throws<ClientConfigException>(() => ClientRenderer.Render(client, entry, file, []));
+        Assert.Contains("not valid TOML", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(client.ConfigPath, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ConfigLoader_TagThatIsNoUri_IsAnIssueNotAnException()
     {
         // YamlDotNet throws ArgumentException ("Global tags must be valid URIs") here, not a YamlException.
