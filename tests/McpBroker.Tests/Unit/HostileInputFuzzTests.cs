@@ -86,7 +86,7 @@ public sealed class HostileInputFuzzTests
     public void JsonRpcLine_AnyBytes_EveryReaderAnswersWithoutThrowing_AndTheyAgree()
     {
         var sdk = McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage));
-        Mutated(JsonRpcSeeds).Sample(line =>
+        Mutated(JsonRpcSeeds).FuzzSample(line =>
         {
             var fault = JsonRpcCheck.Check(line);
             var info = MessageInfo.Inspect(line);
@@ -124,7 +124,7 @@ public sealed class HostileInputFuzzTests
             Gen.Select(Gen.Int[0, 400], Gen.Bool, Gen.Byte[(byte)'a', (byte)'z']).Array[0, 12],
             Gen.Int[1, 300],
             Gen.Int[1, 500].Array[1, 8]);
-        gen.Sample((lines, limit, chunks) =>
+        gen.FuzzSample((lines, limit, chunks) =>
         {
             var whole = string.Concat(lines.Select(l => new string((char)l.Item3, l.Item1) + (l.Item2 ? "\n" : "")));
             var input = new MemoryStream(Encoding.ASCII.GetBytes(whole));
@@ -175,7 +175,7 @@ public sealed class HostileInputFuzzTests
     public async Task UpstreamStdout_AnyLines_PassesTheShortOnesWhole_AndDropsTheLongOnes()
     {
         var gen = Gen.Select(Gen.Select(Gen.Int[0, 200], Gen.Byte[(byte)'a', (byte)'z']).Array[0, 10], Gen.Int[1, 150]);
-        await gen.SampleAsync(async sample =>
+        await gen.FuzzSampleAsync(async sample =>
         {
             var (lines, limit) = sample;
             var text = string.Concat(lines.Select(l => new string((char)l.Item2, l.Item1) + "\n"));
@@ -193,7 +193,7 @@ public sealed class HostileInputFuzzTests
             """{"mcp_broker":1,"profile":"raw","session":"6f9619ff-8b86-d011-b42d-00cf4fc964ff","client":"codex","cwd":"/abs","pid":123,"token":"t"}""",
             """{"mcp_broker":1,"control":"status"}""",
         }.Select(Encoding.UTF8.GetBytes).ToArray();
-        Mutated(seeds).Sample(line =>
+        Mutated(seeds).FuzzSample(line =>
         {
             try
             {
@@ -227,7 +227,7 @@ public sealed class HostileInputFuzzTests
             """,
             "a: &a [x,x,x,x]\nb: &b [*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b]\nd: [*c,*c,*c,*c]\n",
         }.Select(Encoding.UTF8.GetBytes).ToArray();
-        Mutated(seeds).Sample(bytes =>
+        Mutated(seeds).FuzzSample(bytes =>
         {
             var text = Encoding.UTF8.GetString(bytes);
             var load = Task.Run(() => ConfigLoader.Load(text, "/tmp/mb-fuzz/broker.yaml", _ => null));
@@ -250,7 +250,7 @@ public sealed class HostileInputFuzzTests
         var fixture = File.ReadAllBytes(Path.Combine(Repo.Root, "tests", "McpBroker.Tests", "Golden", "clients", $"{format}.input.{ext}"));
         var client = new ClientModel(format, McpBroker.Clients.ClientFormats.Parse(format)!.Value, "/home/dev/" + format, "mcp-broker", "default", null);
         var entry = new ClientEntry("mcp-broker", "/opt/mcp-broker/bin/mcp-broker-client", ["--profile", "default"]);
-        Mutated([fixture]).Sample(bytes =>
+        Mutated([fixture]).FuzzSample(bytes =>
         {
             var original = bytes.ToArray();
             ClientRender render;
