@@ -22,7 +22,7 @@ internal sealed class InProcessBroker : IAsyncDisposable
         Records = new ProcessRecords(model.Runtime.RunDir);
         Registry = new UpstreamRegistry(model, NullLoggerFactory.Instance, TimeProvider.System, Records);
         Catalog = new ToolCatalog(Registry, model.Runtime, NullLogger<ToolCatalog>.Instance, TimeProvider.System);
-        Calls = new Telemetry.CallLog(TimeProvider.System);
+        Calls = new McpBroker.Telemetry.CallLog(TimeProvider.System);
         Facade = new BrokerFacade(Registry, Catalog, new BrokerResources(Registry), Calls);
     }
 
@@ -36,7 +36,7 @@ internal sealed class InProcessBroker : IAsyncDisposable
 
     public ToolCatalog Catalog { get; }
 
-    public Telemetry.CallLog Calls { get; }
+    public McpBroker.Telemetry.CallLog Calls { get; }
 
     public BrokerFacade Facade { get; }
 
