@@ -13,7 +13,7 @@ namespace McpBroker.Tests.Transports;
 /// -32600, with the request's id when it can be read and null when not — and the session goes on. One daemon for the
 /// class, from a plain socket, each case a session of its own.
 /// </summary>
-public sealed class SocketServerTransportJourneyTests(SocketServerTransportJourneyTests.Daemon daemon) : IClassFixture<SocketServerTransportJourneyTests.Daemon>
+public sealed class FramingJourneyTests(FramingJourneyTests.Daemon daemon) : IClassFixture<FramingJourneyTests.Daemon>
 {
     private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
     private const int Limit = 65536;

@@ -10,7 +10,7 @@ namespace McpBroker.Tests.Transports;
 /// dropped as it streams in — the daemon's resident memory stays near where it was, during and after — and the daemon
 /// answers the next session. (300 MB held 5.4 GB, kept after the connection closed.)
 /// </summary>
-public sealed class SocketServerTransportMemoryJourneyTests(Xunit.Abstractions.ITestOutputHelper output)
+public sealed class FramingMemoryJourneyTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(60);
 
