@@ -1,5 +1,6 @@
 using System.Text.Json;
 using McpBroker.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
 
 namespace McpBroker.Tests.Upstreams;
 
@@ -15,12 +16,15 @@ public sealed class UpstreamSupervisorTests
     private static string Mute(string root, string timeouts) =>
         $$"""mute: { command: /bin/sh, args: ["-c", "sleep 600; true", "{{root}}"], timeouts: {{timeouts}} }""";
 
-    private static async Task<InProcessBroker> CreateAsync(Func<string, string> upstreams)
+    private static async Task<InProcessBroker> CreateAsync(Func<string, string> upstreams, TimeProvider? time = null)
     {
         var root = Directory.CreateTempSubdirectory("mbip-").FullName;
         Directory.Delete(root);
-        return await InProcessBroker.CreateAsync($"upstreams:\n  {upstreams(root).ReplaceLineEndings("\n  ")}", root);
+        return await InProcessBroker.CreateAsync($"upstreams:\n  {upstreams(root).ReplaceLineEndings("\n  ")}", root, time);
     }
+
+    private static int Pid(Outcome<ModelContextProtocol.Protocol.CallToolResult> outcome) =>
+        int.Parse(Assert.IsType<ModelContextProtocol.Protocol.TextContentBlock>(Assert.Single(outcome.Value!.Content)).Text);
 
     /// <summary>
     /// Starts a call of session s1 that runs until <paramref name="ct"/> is cancelled, once it has reached the upstream
@@ -130,9 +134,10 @@ public sealed class UpstreamSupervisorTests
     }
 
     [Fact]
-    public async Task Start_FailingTwiceInARow_BacksOffBeforeTheNextTry()
+    public async Task Start_FailingTwiceInARow_BacksOffBeforeTheNextTry_AndStartsAgainOnceTheBackoffPassed()
     {
-        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--exit-at-start", "3"], restart: { backoff: 10m, max_backoff: 10m } }""");
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--exit-at-start", "3"], restart: { backoff: 10m, max_backoff: 10m } }""", time);
         var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
 
         await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
@@ -140,12 +145,42 @@ public sealed class UpstreamSupervisorTests
         await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
         var afterTwo = broker.Registry.Snapshot("t", null);
         var third = await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+        var afterThird = broker.Registry.Snapshot("t", null);
+        time.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
+        await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+        var justBefore = broker.Registry.Snapshot("t", null);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+        var once = broker.Registry.Snapshot("t", null);
 
         Assert.Equal(("stopped", 1, (DateTimeOffset?)null), (afterOne.State, afterOne.ConsecutiveFailures, afterOne.RetryAt));
-        Assert.Equal(("backoff", 2), (afterTwo.State, afterTwo.ConsecutiveFailures));
-        Assert.InRange(afterTwo.RetryAt!.Value, DateTimeOffset.UtcNow.AddMinutes(9), DateTimeOffset.UtcNow.AddMinutes(10));
+        Assert.Equal(("backoff", 2, (DateTimeOffset?)time.Start.AddMinutes(10)), (afterTwo.State, afterTwo.ConsecutiveFailures, afterTwo.RetryAt));
         Assert.Equal("upstream_unavailable", third.Error!.CodeName);
-        Assert.Equal(2, broker.Registry.Snapshot("t", null).ConsecutiveFailures); // the third did not start it again
+        Assert.Equal(2, afterThird.ConsecutiveFailures); // the third did not start it again
+        Assert.Equal(2, justBefore.ConsecutiveFailures); // nor a call a second before the backoff ends
+        Assert.Equal(3, once.ConsecutiveFailures); // the first call after it starts it again
+    }
+
+    [Fact]
+    public async Task Idle_ForItsIdleTimeout_StopsTheInstance_AndTheNextCallStartsANewOne()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", idle_timeout: 10m }""", time);
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        var first = Pid(await supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None));
+        broker.RememberProcesses();
+
+        // The idle check ticks every quarter of the timeout, at most every 30 s: step the clock tick by tick past it.
+        for (var i = 0; i <= 20; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(30));
+        }
+
+        await Wait.UntilAsync(() => !Processes.Alive(first), "the idle instance to stop");
+        Assert.Equal("stopped", broker.Registry.Snapshot("t", null).State);
+        var second = Pid(await supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None));
+        Assert.NotEqual(first, second);
+        Assert.Equal("running", broker.Registry.Snapshot("t", null).State);
     }
 
     [Fact]
