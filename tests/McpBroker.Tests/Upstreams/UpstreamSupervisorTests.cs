@@ -170,13 +170,17 @@ public sealed class UpstreamSupervisorTests
         var first = Pid(await supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None));
         broker.RememberProcesses();
 
-        // The idle check ticks every quarter of the timeout, at most every 30 s: step the clock tick by tick past it.
-        for (var i = 0; i <= 20; i++)
-        {
-            time.Advance(TimeSpan.FromSeconds(30));
-        }
-
-        await Wait.UntilAsync(() => !Processes.Alive(first), "the idle instance to stop");
+        // The idle check ticks every quarter of the timeout, at most every 30 s: step the clock a tick at a time until the
+        // instance stops. A request the catalog sends after the start (its tools/list) touches the instance at whatever
+        // time the clock then shows, so the stop comes 10 minutes of clock after the last request, not after the call.
+        await Wait.UntilAsync(
+            () =>
+            {
+                time.Advance(TimeSpan.FromSeconds(30));
+                return !Processes.Alive(first);
+            },
+            "the idle instance to stop");
+        Assert.True(time.GetUtcNow() - time.Start >= TimeSpan.FromMinutes(10));
         Assert.Equal("stopped", broker.Registry.Snapshot("t", null).State);
         var second = Pid(await supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None));
         Assert.NotEqual(first, second);
