@@ -1,4 +1,4 @@
-// Drives the status page in headless Chromium for StatusPageTests: refused without the token, then with it sees
+// Drives the status page in headless Chromium for StatusPageJourneyTests: refused without the token, then with it sees
 // upstream 't' stopped, says STOPPED (the test then makes a call), sees it running with the call listed, and saves a
 // screenshot. Usage: node status-page.mjs URL TOKEN SCREENSHOT FORBIDDEN_TEXT STOPPED_MARKER
 // STOPPED_MARKER is a file made when the page shows the upstream stopped.

@@ -65,7 +65,7 @@ public static partial class DaemonHost
             return 1;
         }
 
-        // Not made a child subreaper (ProcessTree.BecomeSubreaper) yet: with it, UpstreamLifecycleTests.PerSession_… failed
+        // Not made a child subreaper (ProcessTree.BecomeSubreaper) yet: with it, UpstreamSupervisorJourneyTests.PerSession_… failed
         // in 3 runs of 3 (a session not seen to end), without it in 1 of 3, on a machine at load 50; not understood, so
         // left off until it is (docs/reliability.md, "Process trees").
 

@@ -144,7 +144,7 @@ internal sealed partial class HttpFrontDoor(HttpFrontDoorModel settings, Session
         // (and Mcp-Param-* against the tool's schema) after AdmitAsync has let the body on, and refuses a mismatch or a
         // missing header with 400 and HeaderMismatch (-32020), as the revision's basic/transports/streamable-http,
         // "Standard Request Headers" → "Server Validation" requires; older revisions have no such headers. Tested in
-        // HttpStatelessTests, so an SDK that stopped doing it would be noticed.
+        // HttpFrontDoorStatelessJourneyTests, so an SDK that stopped doing it would be noticed.
         var app = builder.Build();
         app.Use(AdmitAsync);
         app.MapMcp("/mcp/{profile}");

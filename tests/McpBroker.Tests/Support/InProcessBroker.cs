@@ -15,14 +15,14 @@ internal sealed class InProcessBroker : IAsyncDisposable
 {
     private readonly HashSet<int> _seenPids = [];
 
-    private InProcessBroker(string root, BrokerModel model)
+    private InProcessBroker(string root, BrokerModel model, TimeProvider time)
     {
         Root = root;
         Model = model;
         Records = new ProcessRecords(model.Runtime.RunDir);
-        Registry = new UpstreamRegistry(model, NullLoggerFactory.Instance, TimeProvider.System, Records);
-        Catalog = new ToolCatalog(Registry, model.Runtime, NullLogger<ToolCatalog>.Instance, TimeProvider.System);
-        Calls = new Telemetry.CallLog(TimeProvider.System);
+        Registry = new UpstreamRegistry(model, NullLoggerFactory.Instance, time, Records);
+        Catalog = new ToolCatalog(Registry, model.Runtime, NullLogger<ToolCatalog>.Instance, time);
+        Calls = new McpBroker.Telemetry.CallLog(time);
         Facade = new BrokerFacade(Registry, Catalog, new BrokerResources(Registry), Calls);
     }
 
@@ -36,21 +36,22 @@ internal sealed class InProcessBroker : IAsyncDisposable
 
     public ToolCatalog Catalog { get; }
 
-    public Telemetry.CallLog Calls { get; }
+    public McpBroker.Telemetry.CallLog Calls { get; }
 
     public BrokerFacade Facade { get; }
 
     /// <summary>
     /// A broker over <paramref name="body"/>: the config's profiles and upstreams sections (YAML, unindented), with its
-    /// runtime root at <paramref name="root"/> (made here; a new temporary folder when null).
+    /// runtime root at <paramref name="root"/> (made here; a new temporary folder when null), on <paramref name="time"/>
+    /// (the system clock when null; a FakeTimeProvider where the outcome depends on time passing).
     /// </summary>
-    public static async Task<InProcessBroker> CreateAsync(string body, string? root = null)
+    public static async Task<InProcessBroker> CreateAsync(string body, string? root = null, TimeProvider? time = null)
     {
         await NpmUpstreams.EnsureInstalledAsync();
         root = root is null ? Directory.CreateTempSubdirectory("mbip-").FullName : Directory.CreateDirectory(root).FullName;
         var loaded = ConfigLoader.Load($"schema_version: 1\nruntime: {{ root: \"{root}\" }}\n{body}", Path.Combine(root, "broker.yaml"));
         Assert.True(loaded.IsValid, string.Join("\n", loaded.Issues));
-        return new InProcessBroker(root, loaded.Model!);
+        return new InProcessBroker(root, loaded.Model!, time ?? TimeProvider.System);
     }
 
     public ProfileModel Profile(string name) => Model.Profiles[name];

@@ -1,0 +1,274 @@
+using System.Text.Json;
+using McpBroker.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
+
+namespace McpBroker.Tests.Upstreams;
+
+/// <summary>
+/// An upstream's supervisor in-process over real processes, at the edges of its life: a start that never finishes,
+/// a start the caller gives up on, a process that dies at start, a call that waits for a slot.
+/// </summary>
+public sealed class UpstreamSupervisorTests
+{
+    private static Dictionary<string, JsonElement> Args(string json) => JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!;
+
+    /// <summary>A process that never speaks MCP; its command line carries the broker's root, so the test can find it.</summary>
+    private static string Mute(string root, string timeouts) =>
+        $$"""mute: { command: /bin/sh, args: ["-c", "sleep 600; true", "{{root}}"], timeouts: {{timeouts}} }""";
+
+    private static async Task<InProcessBroker> CreateAsync(Func<string, string> upstreams, TimeProvider? time = null)
+    {
+        var root = Directory.CreateTempSubdirectory("mbip-").FullName;
+        Directory.Delete(root);
+        return await InProcessBroker.CreateAsync($"upstreams:\n  {upstreams(root).ReplaceLineEndings("\n  ")}", root, time);
+    }
+
+    private static int Pid(Outcome<ModelContextProtocol.Protocol.CallToolResult> outcome) =>
+        int.Parse(Assert.IsType<ModelContextProtocol.Protocol.TextContentBlock>(Assert.Single(outcome.Value!.Content)).Text);
+
+    /// <summary>
+    /// Starts a call of session s1 that runs until <paramref name="ct"/> is cancelled, once it has reached the upstream
+    /// (started with --marker-dir at the broker's root), so it holds a slot from then on.
+    /// </summary>
+    private static async Task<Task<Outcome<ModelContextProtocol.Protocol.CallToolResult>>> SlowCallStartedAsync(
+        InProcessBroker broker, McpBroker.Upstreams.UpstreamSupervisor supervisor, CancellationToken ct)
+    {
+        var call = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 600000, "tag": "first"}"""), ct);
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(broker.Root, "started-first")) || call.IsCompleted, "the first call to reach the upstream");
+        Assert.False(call.IsCompleted);
+        return call;
+    }
+
+    [Fact]
+    public async Task Start_AnUpstreamThatNeverAnswersInitialize_FailsAtItsStartTimeoutAndIsStopped()
+    {
+        await using var broker = await CreateAsync(root => Mute(root, "{ start: 1s }"));
+        var supervisor = broker.Registry.Acquire("mute", "s1")!.Value.Supervisor;
+
+        var call = supervisor.CallToolAsync("s1", "any", null, CancellationToken.None);
+        await Wait.UntilAsync(() => Processes.Matching(broker.Root).Count == 1 || call.IsCompleted, "the upstream process to start");
+        Assert.False(call.IsCompleted);
+        var outcome = await call;
+
+        Assert.False(outcome.Ok);
+        Assert.Equal("upstream_unavailable", outcome.Error!.CodeName);
+        Assert.StartsWith("upstream 'mute' could not start: no answer to initialize within 1s", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.Equal("check upstreams.mute (command, args, env_from, env_files); 'broker.status' shows the last error", outcome.Error.Hint);
+        Assert.Empty(Processes.Matching(broker.Root));
+        Assert.Empty(broker.Records.Read());
+        Assert.Contains("no answer to initialize within 1s", broker.Registry.Snapshot("mute", null).LastError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_TheCallerGivesUp_IsCancelledAndTheStartGoesOnForTheNext()
+    {
+        await using var broker = await CreateAsync(root => Mute(root, "{ start: 60s }"));
+        var supervisor = broker.Registry.Acquire("mute", "s1")!.Value.Supervisor;
+        using var cts = new CancellationTokenSource();
+
+        var call = supervisor.CallToolAsync("s1", "any", null, cts.Token);
+        await Wait.UntilAsync(() => Processes.Matching(broker.Root).Count == 1, "the upstream process to start");
+        broker.RememberProcesses();
+        await cts.CancelAsync();
+        var outcome = await call;
+
+        Assert.Equal("cancelled", outcome.Error!.CodeName);
+        Assert.Equal("the request was cancelled while the upstream started", outcome.Error.Message);
+        Assert.Equal("starting", broker.Registry.Snapshot("mute", null).State);
+    }
+
+    [Fact]
+    public async Task Start_AProcessThatExitsAtStart_IsReportedWithItsExitCodeAndStderrCutToALine()
+    {
+        var noise = new string('e', 1000);
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--stderr", "{{noise}}", "--exit-at-start", "3"] }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+
+        var outcome = await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+
+        Assert.Equal("upstream_unavailable", outcome.Error!.CodeName);
+        Assert.Contains("exited with code 3; last stderr lines:", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("  " + new string('e', 400) + "…", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(new string('e', 401), outcome.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("test upstream: exiting at start as asked", outcome.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Call_WaitingForAFreeSlotAndCancelled_IsCancelledAndTheSlotServesTheNext()
+    {
+        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], max_concurrency: 1 }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        using var holding = new CancellationTokenSource();
+        using var waiting = new CancellationTokenSource();
+
+        var first = await SlowCallStartedAsync(broker, supervisor, holding.Token);
+        broker.RememberProcesses();
+        var second = supervisor.CallToolAsync("s2", "echo", Args("""{"message": "x"}"""), waiting.Token);
+        // Queued counts the catalog's tools/list too, which waits for the same slot once the instance started.
+        await Wait.UntilAsync(() => broker.Registry.Queued("t") >= 1, "the second call to queue for the slot");
+        await waiting.CancelAsync();
+
+        Assert.Equal("cancelled", (await second).Error!.CodeName);
+        await holding.CancelAsync();
+        Assert.Equal("cancelled", (await first).Error!.CodeName);
+        var after = await supervisor.CallToolAsync("s2", "echo", Args("""{"message": "free"}"""), CancellationToken.None);
+        Assert.True(after.Ok);
+        Assert.Equal(0, broker.Registry.Queued("t"));
+    }
+
+    [Fact]
+    public async Task Call_WaitingForASlotLongerThanItsTimeout_TimesOutSayingSo()
+    {
+        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], max_concurrency: 1, timeouts: { call: 1s, tools: { slow: 10m } } }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        using var holding = new CancellationTokenSource();
+        var first = await SlowCallStartedAsync(broker, supervisor, holding.Token);
+        broker.RememberProcesses();
+
+        var second = await supervisor.CallToolAsync("s2", "echo", Args("""{"message": "x"}"""), CancellationToken.None);
+
+        Assert.Equal("upstream_timeout", second.Error!.CodeName);
+        Assert.StartsWith("upstream 't' did not finish waiting for a free slot within 1s", second.Error.Message, StringComparison.Ordinal);
+        await holding.CancelAsync();
+        Assert.Equal("cancelled", (await first).Error!.CodeName);
+    }
+
+    [Fact]
+    public async Task Start_FailingTwiceInARow_BacksOffBeforeTheNextTry_AndStartsAgainOnceTheBackoffPassed()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--exit-at-start", "3"], restart: { backoff: 10m, max_backoff: 10m } }""", time);
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+
+        await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+        var afterOne = broker.Registry.Snapshot("t", null);
+        await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+        var afterTwo = broker.Registry.Snapshot("t", null);
+        var third = await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+        var afterThird = broker.Registry.Snapshot("t", null);
+        time.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
+        await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+        var justBefore = broker.Registry.Snapshot("t", null);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+        var once = broker.Registry.Snapshot("t", null);
+
+        Assert.Equal(("stopped", 1, (DateTimeOffset?)null), (afterOne.State, afterOne.ConsecutiveFailures, afterOne.RetryAt));
+        Assert.Equal(("backoff", 2, (DateTimeOffset?)time.Start.AddMinutes(10)), (afterTwo.State, afterTwo.ConsecutiveFailures, afterTwo.RetryAt));
+        Assert.Equal("upstream_unavailable", third.Error!.CodeName);
+        Assert.Equal(2, afterThird.ConsecutiveFailures); // the third did not start it again
+        Assert.Equal(2, justBefore.ConsecutiveFailures); // nor a call a second before the backoff ends
+        Assert.Equal(3, once.ConsecutiveFailures); // the first call after it starts it again
+    }
+
+    [Fact]
+    public async Task Idle_ForItsIdleTimeout_StopsTheInstance_AndTheNextCallStartsANewOne()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", idle_timeout: 10m }""", time);
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        var first = Pid(await supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None));
+        broker.RememberProcesses();
+
+        // The idle check ticks every quarter of the timeout, at most every 30 s: step the clock a tick at a time until the
+        // instance stops. A request the catalog sends after the start (its tools/list) touches the instance at whatever
+        // time the clock then shows, so the stop comes 10 minutes of clock after the last request, not after the call.
+        await Wait.UntilAsync(
+            () =>
+            {
+                time.Advance(TimeSpan.FromSeconds(30));
+                return !Processes.Alive(first);
+            },
+            "the idle instance to stop");
+        Assert.True(time.GetUtcNow() - time.Start >= TimeSpan.FromMinutes(10));
+        Assert.Equal("stopped", broker.Registry.Snapshot("t", null).State);
+        var second = Pid(await supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None));
+        Assert.NotEqual(first, second);
+        Assert.Equal("running", broker.Registry.Snapshot("t", null).State);
+    }
+
+    [Fact]
+    public async Task Call_TheUpstreamAnswersAJsonRpcError_IsAnUpstreamErrorWithAHint()
+    {
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--unknown-tool-error"] }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+
+        var outcome = await supervisor.CallToolAsync("s1", "no_such_tool", null, CancellationToken.None);
+        broker.RememberProcesses();
+
+        Assert.Equal("upstream_error", outcome.Error!.CodeName);
+        Assert.StartsWith("upstream 't' answered with an error: ", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("unknown tool no_such_tool", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.Equal("check the arguments against describe_tool's input schema", outcome.Error.Hint);
+        Assert.Equal(("running", 0), (broker.Registry.Snapshot("t", null).State, broker.Registry.Snapshot("t", null).ConsecutiveFailures));
+    }
+
+    [Fact]
+    public async Task Call_AfterTheRegistryStopped_IsRefusedAsStopping()
+    {
+        var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}" }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        await broker.DisposeAsync();
+
+        var outcome = await supervisor.CallToolAsync("s1", "echo", null, CancellationToken.None);
+
+        Assert.Equal("upstream_unavailable", outcome.Error!.CodeName);
+        Assert.Equal("upstream 't' is stopping", outcome.Error.Message);
+        Assert.Equal("the daemon is shutting down", outcome.Error.Hint);
+    }
+
+    [Fact]
+    public async Task PerSession_WithoutASession_RunsOnAnInstanceOfItsOwnThatStopsWithTheLease()
+    {
+        await using var broker = await CreateAsync(_ => $$"""ps: { command: "{{Repo.TestUpstream}}", mode: per_session }""");
+        var lease = broker.Registry.Acquire("ps", null)!.Value;
+        int pid;
+        await using (lease)
+        {
+            var outcome = await lease.Supervisor.CallToolAsync(null, "pid", null, CancellationToken.None);
+            pid = int.Parse(Assert.IsType<ModelContextProtocol.Protocol.TextContentBlock>(Assert.Single(outcome.Value!.Content)).Text);
+            Assert.Empty(broker.Registry.States("ps"));
+        }
+
+        Assert.False(Processes.Alive(pid));
+    }
+
+    [Theory]
+    [InlineData("/nonexistent/bin/server", "command '/nonexistent/bin/server' was not found")]
+    [InlineData("no-such-server-anywhere", "command 'no-such-server-anywhere' was not found on PATH")]
+    [InlineData("not-executable", "command 'not-executable' was not found on PATH")]
+    public async Task Start_ACommandThatCannotBeFound_SaysSoWithoutStartingAnything(string command, string message)
+    {
+        // PATH is the upstream's own: one folder that holds a file of that name which may not be run.
+        await using var broker = await CreateAsync(root =>
+        {
+            Directory.CreateDirectory(Path.Combine(root, "bin"));
+            File.WriteAllText(Path.Combine(root, "bin", "not-executable"), "#!/bin/sh\n");
+            return $$"""u: { command: "{{command}}", env: { PATH: "{{root}}/bin" } }""";
+        });
+        var supervisor = broker.Registry.Acquire("u", "s1")!.Value.Supervisor;
+
+        var outcome = await supervisor.CallToolAsync("s1", "any", null, CancellationToken.None);
+
+        Assert.Equal("upstream_unavailable", outcome.Error!.CodeName);
+        Assert.Equal($"upstream 'u' could not start: {message}", outcome.Error.Message);
+        Assert.Empty(broker.Records.Read());
+    }
+
+    [Fact]
+    public async Task Call_TwoAtOnceFromOneSession_BothAreServedAndTheSessionStaysCounted()
+    {
+        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"] }""");
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        using var holding = new CancellationTokenSource();
+        var first = await SlowCallStartedAsync(broker, supervisor, holding.Token);
+        broker.RememberProcesses();
+
+        var second = await supervisor.CallToolAsync("s1", "echo", Args("""{"message": "meanwhile"}"""), CancellationToken.None);
+        await holding.CancelAsync();
+
+        Assert.True(second.Ok);
+        Assert.Equal("cancelled", (await first).Error!.CodeName);
+        Assert.Equal(1, broker.Registry.Snapshot("t", null).Sessions);
+    }
+}
