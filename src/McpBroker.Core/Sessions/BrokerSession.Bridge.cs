@@ -45,7 +45,10 @@ internal sealed partial class BrokerSession
                 return await work(id, progress, ct);
             }
 
-            var callId = $"{id}/bridged";
+            // A stateless client whose per-session upstreams are kept across its requests (StatelessSessions: releaseAtEnd
+            // false) calls them under that session's id, and they stay its own when the call ends.
+            var leased = !releaseAtEnd;
+            var callId = leased ? id : $"{id}/bridged";
             using var registration = services.Peers.Add(new ClientPeer(callId, Profile, client, server));
             try
             {
@@ -53,7 +56,10 @@ internal sealed partial class BrokerSession
             }
             finally
             {
-                services.Registry.ReleaseSession(callId);
+                if (!leased)
+                {
+                    services.Registry.ReleaseSession(callId);
+                }
             }
         }, token);
     }

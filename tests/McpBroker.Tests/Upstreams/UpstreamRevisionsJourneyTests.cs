@@ -302,17 +302,31 @@ public sealed class UpstreamRevisionsJourneyTests
             // Cancelling the client's call cancels the upstream's request.
             using (var cancel = new CancellationTokenSource())
             {
-                var slow = client.CallToolAsync($"t{prefix}.slow", new Dictionary<string, object?> { ["ms"] = 600_000, ["tag"] = prefix }, cancellationToken: cancel.Token).AsTask();
+                var slowId = new ModelContextProtocol.Protocol.RequestId($"slow-{prefix}");
+                var slow = client.SendRequestAsync(new ModelContextProtocol.Protocol.JsonRpcRequest
+                {
+                    Id = slowId,
+                    Method = "tools/call",
+                    Params = new System.Text.Json.Nodes.JsonObject { ["name"] = $"t{prefix}.slow", ["arguments"] = new System.Text.Json.Nodes.JsonObject { ["ms"] = 600_000, ["tag"] = prefix } },
+                }, cancel.Token);
                 await Wait.UntilAsync(() => File.Exists(Path.Combine(markers, $"started-{prefix}")) || slow.IsCompleted, $"{what}: the slow call to start");
                 await cancel.CancelAsync();
                 await Assert.ThrowsAnyAsync<OperationCanceledException>(() => slow);
-
-                // Known gap (issue 31): a session-era client's cancellation over the HTTP front door does not reach the
-                // upstream yet (the same client over the shim's socket, and a 2026-07-28 client over HTTP, do).
-                if (!(door == "http" && clientRevision != "2026-07-28"))
+                if (door == "http" && clientRevision != "2026-07-28")
                 {
-                    await Wait.UntilAsync(() => File.Exists(Path.Combine(markers, $"cancelled-{prefix}")), $"{what}: the upstream's request to be cancelled");
+                    // The SDK's client (2.4.0) sends notifications/cancelled only once the request's send has returned, which
+                    // over Streamable HTTP is when the POST's stream has brought the answer: a cancelled call only drops its
+                    // POST, which the server must not take as a cancellation (a session-era stream may be resumed; 2025-11-25
+                    // basic/transports, "Sending Messages to the Server"). Send what the specification asks of the client,
+                    // as the TypeScript SDK's clients do: notifications/cancelled on a POST of its own, in the session.
+                    await client.SendMessageAsync(new ModelContextProtocol.Protocol.JsonRpcNotification
+                    {
+                        Method = "notifications/cancelled",
+                        Params = new System.Text.Json.Nodes.JsonObject { ["requestId"] = slowId.ToString() },
+                    });
                 }
+
+                await Wait.UntilAsync(() => File.Exists(Path.Combine(markers, $"cancelled-{prefix}")), $"{what}: the upstream's request to be cancelled");
             }
 
             // A tool list that changes upstream: the client is told, and lists the new tool.
