@@ -34,6 +34,18 @@ public sealed class ConfigSchemaTests
     }
 
     [Fact]
+    public void Check_ValidAndRefusedDocuments_UnloadsTheValidatorAfterEach()
+    {
+        Assert.Empty(Load("upstreams:\n  u: { command: x }\n").Errors);
+        Assert.False(ConfigSchema.LastContext?.IsAlive ?? true, "the valid document's validator context was not unloaded");
+
+        Assert.NotEmpty(Load("upstreams:\n  u: { command: x, colour: red }\n").Errors);
+        Assert.False(ConfigSchema.LastContext?.IsAlive ?? true, "the refused document's validator context was not unloaded");
+        // Nothing of the validator reached the default context either.
+        Assert.DoesNotContain(System.Runtime.Loader.AssemblyLoadContext.Default.Assemblies, a => a.GetName().Name is "JsonSchema.Net" or "McpBroker.ConfigSchema");
+    }
+
+    [Fact]
     public void Load_EmptyRequiredString_SaysItIsTooShort()
     {
         var result = Load("clients:\n  c:\n    format: codex-toml\n    config_path: /tmp/mb-schema/c.toml\n    codex_apps_policy:\n      disable_connectors: [{ name: GitHub, reason: \"\" }]\n");
