@@ -17,7 +17,8 @@ namespace McpBroker.Config;
 /// The validator lives in its own assembly, loaded with JsonSchema.Net into a collectible load context for each check
 /// and unloaded after it: a config is read at start and on reload, and an idle daemon keeps none of the validator —
 /// its files, type data and JIT'd code (5.8 MB of an idle daemon's RSS otherwise; docs/benchmarks.md, "One config
-/// validator"). Only strings cross the boundary: the document's JSON in, the errors out.
+/// validator"). Only strings cross the boundary: the document's JSON in, the errors out. A single-file bundle is the
+/// exception: its assemblies load only into the default context, where the validator stays.
 /// </remarks>
 public static class ConfigSchema
 {
@@ -89,29 +90,43 @@ public static class ConfigSchema
     private static string?[] JudgeAndUnload(string json)
     {
         var found = Judge(json, out var context);
+        if (context is null)
+        {
+            return found;
+        }
+
         for (var i = 0; i < 10 && context.IsAlive; i++)
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
         }
 
+        // What the validator's run left: the GC's free regions (an aggressive collection decommits them) and the
+        // native heap the runtime's type loader and JIT used (docs/benchmarks.md, "One config validator").
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        Platform.Native.TrimNativeHeap();
         LastContext = context;
         return found;
     }
 
     // Not inlined: nothing of the context may stay on this frame once it returns.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static string?[] Judge(string json, out WeakReference unloaded)
+    private static string?[] Judge(string json, out WeakReference? unloaded)
     {
+        // A single-file bundle (the release binaries) holds the validator's assemblies inside itself, where only the
+        // default context finds them: there the validator is loaded once and stays (docs/benchmarks.md, "One config
+        // validator"). Everywhere else (scripts/publish OUTDIR, dotnet run, the tests) they are files beside the app.
+        if (!File.Exists(ValidatorContext.PathOf(ValidatorContext.Entry)))
+        {
+            unloaded = null;
+            return JudgeOf(Assembly.Load(new AssemblyName(ValidatorContext.Entry)))(json, Duration.Pattern);
+        }
+
         var context = new ValidatorContext();
         unloaded = new WeakReference(context);
         try
         {
-            var judge = context.LoadFromAssemblyName(new AssemblyName(ValidatorContext.Entry))
-                .GetType("McpBroker.SchemaValidation.SchemaJudge", throwOnError: true)!
-                .GetMethod("Judge", BindingFlags.Public | BindingFlags.Static)!
-                .CreateDelegate<Func<string, string, string?[]>>();
-            return judge(json, Duration.Pattern);
+            return JudgeOf(context.LoadFromAssemblyName(new AssemblyName(ValidatorContext.Entry)))(json, Duration.Pattern);
         }
         finally
         {
@@ -119,10 +134,14 @@ public static class ConfigSchema
         }
     }
 
+    private static Func<string, string, string?[]> JudgeOf(Assembly validator) =>
+        validator.GetType("McpBroker.SchemaValidation.SchemaJudge", throwOnError: true)!
+            .GetMethod("Judge", BindingFlags.Public | BindingFlags.Static)!
+            .CreateDelegate<Func<string, string, string?[]>>();
+
     /// <summary>
-    /// The validator's assemblies, from the app's directory — or from a single-file bundle, which
-    /// <see cref="AssemblyLoadContext.LoadFromAssemblyPath"/> reads at the same path. Everything else (System.Text.Json,
-    /// the framework) is the default context's, shared.
+    /// The validator's assemblies, from the app's directory. Everything else (System.Text.Json, the framework) is the
+    /// default context's, shared.
     /// </summary>
     private sealed class ValidatorContext() : AssemblyLoadContext("config schema", isCollectible: true)
     {
@@ -131,8 +150,10 @@ public static class ConfigSchema
         // McpBroker.ConfigSchema and what it brings (JsonPointer.Net references Humanizer, which the checks never load).
         private static readonly HashSet<string> s_own = [Entry, "JsonSchema.Net", "JsonPointer.Net", "Json.More", "Humanizer"];
 
+        public static string PathOf(string name) => Path.Combine(AppContext.BaseDirectory, name + ".dll");
+
         protected override Assembly? Load(AssemblyName assemblyName) =>
-            assemblyName.Name is { } name && s_own.Contains(name) ? LoadFromAssemblyPath(Path.Combine(AppContext.BaseDirectory, name + ".dll")) : null;
+            assemblyName.Name is { } name && s_own.Contains(name) ? LoadFromAssemblyPath(PathOf(name)) : null;
     }
 
     /// <summary>The tree without the value at <paramref name="pointer"/> (the whole tree, for the root: null).</summary>
