@@ -35,6 +35,13 @@ public static class ConfigSchema
 
     private static readonly JsonSerializerOptions s_indented = new(s_compact) { WriteIndented = true };
 
+    // A test process loads hundreds of configs, and each new context JITs the validator again (8 s of config tests
+    // became 46 s): the test project sets this switch to keep one context for the process. The daemon and the CLI never do.
+    private static readonly Lazy<Func<string, string, string?[]>>? s_kept =
+        AppContext.TryGetSwitch("McpBroker.Config.KeepSchemaValidatorLoaded", out var keep) && keep
+            ? new(() => JudgeOf(new ValidatorContext().LoadFromAssemblyName(new AssemblyName(ValidatorContext.Entry))))
+            : null;
+
     /// <summary>The last check's load context, once unloaded; for tests that the validator does not stay.</summary>
     internal static WeakReference? LastContext { get; private set; }
 
@@ -53,7 +60,7 @@ public static class ConfigSchema
     public static (string Json, List<string> ErrorPaths) Check(JsonNode? document, List<ConfigIssue> issues)
     {
         var json = Compact(document);
-        var found = JudgeAndUnload(json);
+        var found = s_kept is { } kept ? kept.Value(json, Duration.Pattern) : JudgeAndUnload(json);
         if (found.Length == 0)
         {
             return (json, []);
@@ -87,7 +94,7 @@ public static class ConfigSchema
 
     // An unloaded context goes when a collection finds nothing referring to it; an idle daemon may not collect for hours,
     // so the check collects until it has gone (twice, usually: the context's objects, then its loader's).
-    private static string?[] JudgeAndUnload(string json)
+    internal static string?[] JudgeAndUnload(string json)
     {
         var found = Judge(json, out var context);
         if (context is null)

@@ -34,12 +34,15 @@ public sealed class ConfigSchemaTests
     }
 
     [Fact]
-    public void Check_ValidAndRefusedDocuments_UnloadsTheValidatorAfterEach()
+    public void JudgeAndUnload_ValidAndRefusedDocuments_UnloadsTheValidatorAfterEach()
     {
-        Assert.Empty(Load("upstreams:\n  u: { command: x }\n").Errors);
+        // The daemon's and the CLI's path (this test process keeps one validator loaded instead: the test project's switch).
+        Assert.Empty(ConfigSchema.JudgeAndUnload("""{"schema_version":1,"upstreams":{"u":{"command":"x"}}}"""));
         Assert.False(ConfigSchema.LastContext?.IsAlive ?? true, "the valid document's validator context was not unloaded");
 
-        Assert.NotEmpty(Load("upstreams:\n  u: { command: x, colour: red }\n").Errors);
+        var found = ConfigSchema.JudgeAndUnload("""{"schema_version":1,"upstreams":{"u":{"command":"x","colour":"red"}}}""");
+        Assert.Equal(["/upstreams/u/colour", "upstreams.u.colour"], found.Take(2));
+        Assert.StartsWith("unknown key 'colour'", found[2], StringComparison.Ordinal);
         Assert.False(ConfigSchema.LastContext?.IsAlive ?? true, "the refused document's validator context was not unloaded");
         // Nothing of the validator reached the default context either.
         Assert.DoesNotContain(System.Runtime.Loader.AssemblyLoadContext.Default.Assemblies, a => a.GetName().Name is "JsonSchema.Net" or "McpBroker.ConfigSchema");
