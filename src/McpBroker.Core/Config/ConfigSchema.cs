@@ -1,26 +1,28 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.Loader;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Json.Schema;
 
 namespace McpBroker.Config;
 
 /// <summary>
 /// The JSON Schema of broker.yaml and its one validator. <c>config/broker.schema.json</c> is embedded and judged by
-/// JsonSchema.Net over <c>System.Text.Json</c> (which the daemon loads anyway); a golden test generates the schema from
-/// the <see cref="BrokerConfig"/> records and keeps the committed copy equal to it, so it cannot drift from the code.
-/// Each error is explained in terms of YAML paths, what is wrong and what is allowed.
+/// JsonSchema.Net over <c>System.Text.Json</c>; a golden test generates the schema from the <see cref="BrokerConfig"/>
+/// records and keeps the committed copy equal to it, so it cannot drift from the code. Each error is explained in terms
+/// of YAML paths, what is wrong and what is allowed (McpBroker.ConfigSchema's <c>SchemaJudge</c>).
 /// </summary>
+/// <remarks>
+/// The validator lives in its own assembly, loaded with JsonSchema.Net into a collectible load context for each check
+/// and unloaded after it: a config is read at start and on reload, and an idle daemon keeps none of the validator —
+/// its files, type data and JIT'd code (5.8 MB of an idle daemon's RSS otherwise; docs/benchmarks.md, "One config
+/// validator"). Only strings cross the boundary: the document's JSON in, the errors out. A single-file bundle is the
+/// exception: its assemblies load only into the default context, where the validator stays.
+/// </remarks>
 public static class ConfigSchema
 {
     private const string ResourceName = "McpBroker.broker.schema.json";
-
-    // Nothing is kept between loads: a config is read at start and on reload, and an idle daemon keeps no validator.
-    // A valid document is judged with the flag output, which allocates little; only a refused one is evaluated again
-    // with the hierarchical output that locates and explains each error.
-    private static readonly EvaluationOptions s_verdict = new() { OutputFormat = OutputFormat.Flag };
-
-    private static readonly EvaluationOptions s_explained = new() { OutputFormat = OutputFormat.Hierarchical };
 
     // Non-ASCII text stays as written in the YAML (tool defaults and smoke arguments are shown by 'config show' and
     // sent to upstreams). A float JSON has no number for would be written as a string instead of failing (YamlDocument
@@ -32,6 +34,16 @@ public static class ConfigSchema
     };
 
     private static readonly JsonSerializerOptions s_indented = new(s_compact) { WriteIndented = true };
+
+    // A test process loads hundreds of configs, and each new context JITs the validator again (8 s of config tests
+    // became 46 s): the test project sets this switch to keep one context for the process. The daemon and the CLI never do.
+    private static readonly Lazy<Func<string, string, string?[]>>? s_kept =
+        AppContext.TryGetSwitch("McpBroker.Config.KeepSchemaValidatorLoaded", out var keep) && keep
+            ? new(() => JudgeOf(new ValidatorContext().LoadFromAssemblyName(new AssemblyName(ValidatorContext.Entry))))
+            : null;
+
+    /// <summary>The last check's load context, once unloaded; for tests that the validator does not stay.</summary>
+    internal static WeakReference? LastContext { get; private set; }
 
     /// <summary>The committed schema, as <c>mcp-broker config schema</c> prints it.</summary>
     public static string ToJson()
@@ -48,16 +60,24 @@ public static class ConfigSchema
     public static (string Json, List<string> ErrorPaths) Check(JsonNode? document, List<ConfigIssue> issues)
     {
         var json = Compact(document);
-        using var instance = JsonDocument.Parse(json);
-        var (schema, schemaText) = Compile();
-        using var _ = schemaText;
-        if (schema.Evaluate(instance.RootElement, s_verdict).IsValid)
+        var found = s_kept is { } kept ? kept.Value(json, Duration.Pattern) : JudgeAndUnload(json);
+        if (found.Length == 0)
         {
             return (json, []);
         }
 
         var refused = new List<(string? Pointer, string Path)>();
-        new Explainer(schemaText.RootElement, instance.RootElement, issues, refused).Walk(schema.Evaluate(instance.RootElement, s_explained));
+        for (var i = 0; i + 2 < found.Length; i += 3)
+        {
+            var issue = ConfigIssue.Error(found[i + 1]!, found[i + 2]!);
+            if (!issues.Contains(issue))
+            {
+                issues.Add(issue);
+            }
+
+            refused.Add((found[i], issue.Path));
+        }
+
         var copy = document?.DeepClone();
         foreach (var pointer in refused.Select(r => r.Pointer).OfType<string>().Distinct().OrderByDescending(p => p, PointerOrder.Instance))
         {
@@ -72,22 +92,75 @@ public static class ConfigSchema
 
     private static string Compact(JsonNode? node) => node?.ToJsonString(s_compact) ?? "null";
 
-    // Draft 7 is the closest dialect to the committed draft-04 text that JsonSchema.Net knows (`definitions`, a `$ref`
-    // whose siblings are ignored): the schema's draft-04 id is registered as draft 7's keywords. Registries of its own:
-    // no other schema is ever looked up or fetched. The text is read from the resource stream into pooled buffers, not
-    // into strings of its own (60 KB: the large-object heap, which an idle daemon would keep committed).
-    private static (JsonSchema Schema, JsonDocument Text) Compile()
+    // An unloaded context goes when a collection finds nothing referring to it; an idle daemon may not collect for hours,
+    // so the check collects until it has gone (twice, usually: the context's objects, then its loader's).
+    internal static string?[] JudgeAndUnload(string json)
     {
-        JsonDocument document;
-        using (var stream = typeof(ConfigSchema).Assembly.GetManifestResourceStream(ResourceName)!)
+        var found = Judge(json, out var context);
+        if (context is null)
         {
-            document = JsonDocument.Parse(stream);
+            return found;
         }
 
-        var dialects = new DialectRegistry();
-        dialects.Register(Dialect.Draft07.With([], new Uri("http://json-schema.org/draft-04/schema#")));
-        var options = new BuildOptions { SchemaRegistry = new SchemaRegistry(), DialectRegistry = dialects };
-        return (JsonSchema.Build(document.RootElement, options, new Uri("urn:mcp-broker:broker.schema.json")), document);
+        for (var i = 0; i < 10 && context.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        // What the validator's run left: the GC's free regions (an aggressive collection decommits them) and the
+        // native heap the runtime's type loader and JIT used (docs/benchmarks.md, "One config validator").
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        Platform.Native.TrimNativeHeap();
+        LastContext = context;
+        return found;
+    }
+
+    // Not inlined: nothing of the context may stay on this frame once it returns.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string?[] Judge(string json, out WeakReference? unloaded)
+    {
+        // A single-file bundle (the release binaries) holds the validator's assemblies inside itself, where only the
+        // default context finds them: there the validator is loaded once and stays (docs/benchmarks.md, "One config
+        // validator"). Everywhere else (scripts/publish OUTDIR, dotnet run, the tests) they are files beside the app.
+        if (!File.Exists(ValidatorContext.PathOf(ValidatorContext.Entry)))
+        {
+            unloaded = null;
+            return JudgeOf(Assembly.Load(new AssemblyName(ValidatorContext.Entry)))(json, Duration.Pattern);
+        }
+
+        var context = new ValidatorContext();
+        unloaded = new WeakReference(context);
+        try
+        {
+            return JudgeOf(context.LoadFromAssemblyName(new AssemblyName(ValidatorContext.Entry)))(json, Duration.Pattern);
+        }
+        finally
+        {
+            context.Unload();
+        }
+    }
+
+    private static Func<string, string, string?[]> JudgeOf(Assembly validator) =>
+        validator.GetType("McpBroker.SchemaValidation.SchemaJudge", throwOnError: true)!
+            .GetMethod("Judge", BindingFlags.Public | BindingFlags.Static)!
+            .CreateDelegate<Func<string, string, string?[]>>();
+
+    /// <summary>
+    /// The validator's assemblies, from the app's directory. Everything else (System.Text.Json, the framework) is the
+    /// default context's, shared.
+    /// </summary>
+    private sealed class ValidatorContext() : AssemblyLoadContext("config schema", isCollectible: true)
+    {
+        public const string Entry = "McpBroker.ConfigSchema";
+
+        // McpBroker.ConfigSchema and what it brings (JsonPointer.Net references Humanizer, which the checks never load).
+        private static readonly HashSet<string> s_own = [Entry, "JsonSchema.Net", "JsonPointer.Net", "Json.More", "Humanizer"];
+
+        public static string PathOf(string name) => Path.Combine(AppContext.BaseDirectory, name + ".dll");
+
+        protected override Assembly? Load(AssemblyName assemblyName) =>
+            assemblyName.Name is { } name && s_own.Contains(name) ? LoadFromAssemblyPath(PathOf(name)) : null;
     }
 
     /// <summary>The tree without the value at <paramref name="pointer"/> (the whole tree, for the root: null).</summary>
@@ -147,244 +220,5 @@ public static class ConfigSchema
 
             return a.Count.CompareTo(b.Count);
         }
-    }
-
-    /// <summary>Turns JsonSchema.Net's failed evaluations into config issues, reading the schema and the document at each.</summary>
-    private sealed class Explainer(JsonElement schema, JsonElement document, List<ConfigIssue> issues, List<(string? Pointer, string Path)> refused)
-    {
-        private const string DurationMessage = "is not a duration; write seconds (30) or a number with ms, s, m or h (10m)";
-
-        public void Walk(EvaluationResults result)
-        {
-            // A passing oneOf (the value, or the null branch of an optional one) keeps its failed branches' errors: not ours.
-            if (result.IsValid)
-            {
-                return;
-            }
-
-            if (result.Errors is { Count: > 0 } errors)
-            {
-                var at = SchemaAt(result.EvaluationPath.ToString());
-                var pointer = result.InstanceLocation.ToString();
-                foreach (var keyword in errors.Keys)
-                {
-                    Explain(keyword, at, pointer, errors[keyword]);
-                }
-            }
-
-            foreach (var detail in result.Details ?? [])
-            {
-                Walk(detail);
-            }
-        }
-
-        private void Explain(string keyword, (JsonElement Schema, JsonElement? Parent) at, string pointer, string fallback)
-        {
-            var value = ValueAt(pointer);
-            var path = PathOf(pointer);
-            var pattern = Keyword(at.Schema, "pattern");
-            switch (keyword)
-            {
-                // The null branch of an optional value: the other branch's error says what is wrong.
-                case "type" when Keyword(at.Schema, "type") is { ValueKind: JsonValueKind.String } type && type.GetString() == "null":
-                    return;
-                case "type" or "pattern" when pattern?.GetString() == Duration.Pattern:
-                    Add(pointer, path, $"'{Text(value)}' {DurationMessage}");
-                    return;
-                case "type":
-                    Add(pointer, path, $"expected {Expected(at.Schema)}, found {Describe(value)}");
-                    // A mapping with required keys that is missing altogether also misses those keys (as 'schema_version'
-                    // of an empty document).
-                    if (Keyword(at.Schema, "required") is not null)
-                    {
-                        Explain("required", at, pointer, fallback);
-                    }
-
-                    return;
-                case "pattern":
-                    Add(pointer, path, $"'{Text(value)}' does not match {pattern?.GetString()}");
-                    return;
-                case "enum":
-                    var allowed = at.Schema.GetProperty("enum").EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : e.GetRawText());
-                    Add(pointer, path, $"'{Text(value)}' is not one of {string.Join(", ", allowed)}");
-                    return;
-                case "minLength":
-                    Add(pointer, path, $"'{Text(value)}' is too short: write at least {at.Schema.GetProperty("minLength").GetInt32()} character(s)");
-                    return;
-                case "required":
-                    var present = value is { ValueKind: JsonValueKind.Object } obj ? obj.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal) : [];
-                    foreach (var name in at.Schema.GetProperty("required").EnumerateArray().Select(e => e.GetString()!).Where(n => !present.Contains(n)))
-                    {
-                        // The missing key's own path, though nothing is there to remove.
-                        Add(null, path.Length == 0 ? name : $"{path}.{name}", $"missing required key '{name}'");
-                    }
-
-                    return;
-                // The `false` schema of additionalProperties, judging a key the mapping does not know.
-                case "":
-                    var keys = at.Parent is { } parent && Keyword(parent, "properties") is { } properties ? properties.EnumerateObject().Select(p => p.Name).ToList() : [];
-                    var key = Segments(pointer) is { Count: > 0 } segments ? segments[^1] : "";
-                    Add(pointer, path, $"unknown key '{key}'" + (keys.Count > 0 ? $"; allowed keys here: {string.Join(", ", keys)}" : ""));
-                    return;
-                // Keywords that only combine their subschemas' verdicts: the subschemas' own errors say what is wrong.
-                case "oneOf" or "anyOf" or "allOf" or "$ref" or "properties" or "additionalProperties" or "items":
-                    return;
-                default:
-                    Add(pointer, path, $"{keyword}: {fallback} ({Describe(value)})");
-                    return;
-            }
-        }
-
-        private static JsonElement? Keyword(JsonElement schema, string name) =>
-            schema.ValueKind == JsonValueKind.Object && schema.TryGetProperty(name, out var value) ? value : null;
-
-        private void Add(string? pointer, string path, string message)
-        {
-            var issue = ConfigIssue.Error(path, message);
-            if (!issues.Contains(issue))
-            {
-                issues.Add(issue);
-            }
-
-            refused.Add((pointer, path));
-        }
-
-        /// <summary>The schema an evaluation path leads to, following each <c>$ref</c>, and the schema holding it.</summary>
-        private (JsonElement Schema, JsonElement? Parent) SchemaAt(string evaluationPath)
-        {
-            var current = schema;
-            JsonElement? parent = null;
-            foreach (var segment in Segments(evaluationPath))
-            {
-                parent = current;
-                if (segment == "$ref")
-                {
-                    current = Resolve(current.GetProperty("$ref").GetString()!);
-                }
-                else if (current.ValueKind == JsonValueKind.Array)
-                {
-                    current = current[int.Parse(segment, System.Globalization.CultureInfo.InvariantCulture)];
-                }
-                else
-                {
-                    current = current.GetProperty(segment);
-                }
-            }
-
-            return (current, parent);
-        }
-
-        private JsonElement Resolve(string reference)
-        {
-            var current = schema;
-            foreach (var segment in Segments(reference.TrimStart('#')))
-            {
-                current = current.GetProperty(segment);
-            }
-
-            return current;
-        }
-
-        private JsonElement? ValueAt(string pointer)
-        {
-            var current = document;
-            foreach (var segment in Segments(pointer))
-            {
-                if (current.ValueKind == JsonValueKind.Object && current.TryGetProperty(segment, out var child))
-                {
-                    current = child;
-                }
-                else if (current.ValueKind == JsonValueKind.Array && int.TryParse(segment, out var i) && i < current.GetArrayLength())
-                {
-                    current = current[i];
-                }
-                else
-                {
-                    return null;
-                }
-            }
-
-            return current;
-        }
-
-        /// <summary>A JSON pointer as the YAML path <see cref="YamlDocument"/> names positions by: <c>upstreams.memory.args[0]</c>.</summary>
-        private string PathOf(string pointer)
-        {
-            var path = new System.Text.StringBuilder();
-            var current = document;
-            foreach (var segment in Segments(pointer))
-            {
-                if (current.ValueKind == JsonValueKind.Array && int.TryParse(segment, out var i))
-                {
-                    path.Append('[').Append(segment).Append(']');
-                    current = i < current.GetArrayLength() ? current[i] : default;
-                }
-                else
-                {
-                    path.Append(path.Length == 0 ? "" : ".").Append(segment);
-                    current = current.ValueKind == JsonValueKind.Object && current.TryGetProperty(segment, out var child) ? child : default;
-                }
-            }
-
-            return path.ToString();
-        }
-
-        private static string Expected(JsonElement schema)
-        {
-            var types = !schema.TryGetProperty("type", out var type) ? []
-                : type.ValueKind == JsonValueKind.Array ? type.EnumerateArray().Select(t => t.GetString()).ToHashSet()
-                : [type.GetString()];
-            var names = new List<string>();
-            if (types.Contains("boolean"))
-            {
-                names.Add("true or false");
-            }
-
-            if (types.Contains("integer"))
-            {
-                names.Add("a whole number");
-            }
-
-            if (types.Contains("number"))
-            {
-                names.Add("a number");
-            }
-
-            if (types.Contains("string"))
-            {
-                names.Add("a string");
-            }
-
-            if (types.Contains("array"))
-            {
-                names.Add("a list");
-            }
-
-            if (types.Contains("object"))
-            {
-                names.Add("a mapping of keys");
-            }
-
-            return names.Count == 0 ? "another kind of value" : string.Join(" or ", names);
-        }
-
-        /// <summary>A value as the messages quote it: a string's text, anything else as JSON.</summary>
-        private static string Text(JsonElement? value) => value switch
-        {
-            null => "",
-            { ValueKind: JsonValueKind.String } v => v.GetString()!,
-            { ValueKind: JsonValueKind.Null } => "",
-            { } v => v.GetRawText(),
-        };
-
-        private static string Describe(JsonElement? value) => value?.ValueKind switch
-        {
-            null or JsonValueKind.Null or JsonValueKind.Undefined => "nothing",
-            JsonValueKind.Object => "a mapping",
-            JsonValueKind.Array => "a list",
-            JsonValueKind.String => $"the string '{value.Value.GetString()}'",
-            JsonValueKind.True or JsonValueKind.False => $"the boolean {value.Value.GetRawText()}",
-            _ => $"'{value.Value.GetRawText()}'",
-        };
     }
 }
