@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using McpBroker.Platform;
 
 namespace McpBroker.Clients;
 
@@ -184,46 +185,14 @@ internal sealed class ClientFiles(string backupsDir, TimeProvider time)
     /// current file's mode (<paramref name="mode"/> when given; 0600 for a new file). With <paramref name="expectedHash"/>
     /// (<see cref="Hash"/> of the bytes it was read as), refuses if the file changed since (the client wrote it meanwhile).
     /// </summary>
-    public static void WriteAtomic(string path, byte[] bytes, UnixFileMode? mode = null, string? expectedHash = null)
-    {
-        var real = Resolve(path);
-        var directory = Path.GetDirectoryName(real)!;
-        Directory.CreateDirectory(directory);
-        var keep = mode ?? (File.Exists(real) && !OperatingSystem.IsWindows() ? File.GetUnixFileMode(real) : Private);
-        // A name of its own per write (two writers never share a temp file), created with the final mode from the
-        // start, so secret content is never readable by others, not even for a moment.
-        var temp = Path.Combine(directory, $".{Path.GetFileName(real)}.mcp-broker-{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
-        try
+    public static void WriteAtomic(string path, byte[] bytes, UnixFileMode? mode = null, string? expectedHash = null) =>
+        AtomicFile.Write(path, bytes, mode, expectedHash is null ? null : real =>
         {
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = keep;
-            }
-
-            using (var stream = new FileStream(temp, options))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(temp, keep); // the umask may have narrowed the create mode
-            }
-
-            if (expectedHash is not null && Hash(Read(real)) != expectedHash)
+            if (Hash(Read(real)) != expectedHash)
             {
                 throw new ClientConfigException($"{path} changed while this command ran (did the client write it?); nothing was written — run it again");
             }
-
-            File.Move(temp, real, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
-    }
+        });
 
     public const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 

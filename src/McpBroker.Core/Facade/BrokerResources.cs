@@ -219,7 +219,7 @@ internal sealed class BrokerResources(UpstreamRegistry registry)
         var failed = answers.Where(a => a.Error is not null).ToList();
         var meta = failed.Count == 0 ? null : new JsonObject
         {
-            ["mcp-broker/unavailable"] = new JsonArray([.. failed.Select(f => (JsonNode)new JsonObject { ["upstream"] = f.Upstream.Name, ["error"] = f.Error })]),
+            [FacadeText.UnavailableKey] = new JsonArray([.. failed.Select(f => (JsonNode)new JsonObject { ["upstream"] = f.Upstream.Name, ["error"] = f.Error })]),
         };
         return ([.. answers.Where(a => a.Error is null).Select(a => (a.Upstream, a.Items))], meta);
     }

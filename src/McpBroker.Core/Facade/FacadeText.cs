@@ -7,6 +7,9 @@ namespace McpBroker.Facade;
 /// <summary>How the broker tools' answers are written: JSON text results, one-line descriptions, search matches, and arguments read.</summary>
 internal static class FacadeText
 {
+    /// <summary>The <c>_meta</c> key under which a list names the upstreams it lacks (tools, resources, prompts).</summary>
+    public const string UnavailableKey = "mcp-broker/unavailable";
+
     private const int OneLineLength = 160;
 
     /// <summary>A search match: enough to pick a tool and call it, not its schema (describe_tool has that).</summary>

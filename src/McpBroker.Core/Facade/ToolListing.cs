@@ -50,7 +50,7 @@ internal sealed class ToolListing(ProfileViews views)
         {
             Tools = page,
             NextCursor = next < view.Tools.Count ? $"{view.ListKey}.{next}" : null,
-            Meta = unavailable.Count == 0 ? null : new JsonObject { ["mcp-broker/unavailable"] = FacadeText.Unavailable(unavailable) },
+            Meta = unavailable.Count == 0 ? null : new JsonObject { [FacadeText.UnavailableKey] = FacadeText.Unavailable(unavailable) },
         }, Signature(profile, view));
     }
 

@@ -55,7 +55,7 @@ internal sealed class UnlistedTools(BrokerResources resources)
             {
                 ["uriTemplate"] = t.UriTemplate, ["name"] = t.Name, ["description"] = FacadeText.OneLine(t.Description),
             })]),
-            ["unavailable"] = listed.Meta?["mcp-broker/unavailable"]?.DeepClone(),
+            ["unavailable"] = listed.Meta?[FacadeText.UnavailableKey]?.DeepClone(),
         });
     }
 
@@ -80,7 +80,7 @@ internal sealed class UnlistedTools(BrokerResources resources)
                 ["name"] = p.Name, ["description"] = FacadeText.OneLine(p.Description),
                 ["arguments"] = new JsonArray([.. (p.Arguments ?? []).Select(a => (JsonNode)new JsonObject { ["name"] = a.Name, ["required"] = a.Required == true })]),
             })]),
-            ["unavailable"] = prompts.Meta?["mcp-broker/unavailable"]?.DeepClone(),
+            ["unavailable"] = prompts.Meta?[FacadeText.UnavailableKey]?.DeepClone(),
         });
     }
 

@@ -2,7 +2,8 @@ namespace McpBroker.Platform;
 
 /// <summary>
 /// A file replaced whole or not at all, for files that may be a symlink, may be written by two processes at once, or
-/// hold a secret: token files, OAuth tokens and registrations. (<see cref="PrivateFiles.WriteAtomic(string, byte[])"/>
+/// hold a secret: client config files (ClientFiles.WriteAtomic), token files, OAuth tokens and registrations.
+/// (<see cref="PrivateFiles.WriteAtomic(string, byte[])"/>
 /// is the daemon's own, single-writer variant inside its runtime root.)
 /// </summary>
 internal static class AtomicFile

@@ -71,19 +71,4 @@ internal sealed partial class BrokerSession
     /// </summary>
     private static bool Stateless(McpServer server, JsonRpcRequest request) =>
         server.SessionId is null && request.Context?.RelatedTransport is not null;
-
-    /// <summary>The upstream's progress under the client's token, on the stream of the client's latest request of the call.</summary>
-    private static Func<JsonObject, ValueTask> Progress(McpServer server, JsonNode clientToken) => async parameters =>
-    {
-        var relayed = (JsonObject)parameters.DeepClone();
-        relayed["progressToken"] = clientToken.DeepClone();
-        try
-        {
-            await server.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = relayed });
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-        {
-            // Between rounds the client has no stream open for this call: progress then has nowhere to go.
-        }
-    };
 }

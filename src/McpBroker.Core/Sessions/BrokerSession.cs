@@ -359,17 +359,17 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
     /// When the client asked for progress, a route that sends the upstream's progress params to it under the client's
     /// own token (the params are relayed as they came, so no value is rounded through the SDK's float fields).
     /// </summary>
-    private static Func<JsonObject, ValueTask>? ProgressTo(RequestContext<CallToolRequestParams> request)
-    {
-        if (request.Params?.Meta?["progressToken"] is not { } clientToken)
-        {
-            return null;
-        }
+    private static Func<JsonObject, ValueTask>? ProgressTo(RequestContext<CallToolRequestParams> request) =>
+        request.Params?.Meta?["progressToken"] is { } clientToken ? Progress(request.Server, clientToken) : null;
 
-        var server = request.Server;
-        // One token gets the broker's own start notes (StartProgress: 0.5, 0.75, …) and then the upstream's values, which
-        // may begin at 0: the spec requires the values the client sees to increase, so one that does not is not passed
-        // on (MCP "Progress": "The progress value MUST increase with each notification").
+    /// <summary>
+    /// A call's progress under the client's token, on <paramref name="server"/> (the request's stream; for a bridged call,
+    /// the client's latest request of it). One token gets the broker's own start notes (StartProgress: 0.5, 0.75, …) and
+    /// then the upstream's values, which may begin at 0: the spec requires the values the client sees to increase, so one
+    /// that does not is not passed on (MCP "Progress": "The progress value MUST increase with each notification").
+    /// </summary>
+    private static Func<JsonObject, ValueTask> Progress(McpServer server, JsonNode clientToken)
+    {
         var order = new SemaphoreSlim(1, 1);
         double? last = null;
         return async parameters =>
@@ -387,6 +387,11 @@ internal sealed partial class BrokerSession(SessionServices services, ProfileMod
                 relayed["progressToken"] = clientToken.DeepClone();
                 await server.SendMessageAsync(new JsonRpcNotification { Method = NotificationMethods.ProgressNotification, Params = relayed });
                 last = value ?? last;
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+            {
+                // The client has no stream open for the call (a bridged call between rounds, or a session gone): progress
+                // then has nowhere to go.
             }
             finally
             {

@@ -26,20 +26,15 @@ internal static class ListCaching
     /// <summary>How long a complete list may be taken as fresh.</summary>
     public static readonly TimeSpan Fresh = TimeSpan.FromMinutes(1);
 
-    /// <summary>The key under which a list names the upstreams it lacks (see BrokerFacade and BrokerResources).</summary>
-    private const string UnavailableKey = "mcp-broker/unavailable";
-
-    /// <summary>The first revision with caching hints.</summary>
-    private const string HintsFrom = "2026-07-28";
 
     public static T Hinted<T, TParams>(RequestContext<TParams> request, T result)
         where T : Result, ICacheableResult
     {
         var version = request.JsonRpcRequest.Context?.ProtocolVersion ?? request.Server.NegotiatedProtocolVersion;
-        if (version is not null && string.CompareOrdinal(version, HintsFrom) >= 0)
+        if (version is not null && Upstreams.ProtocolMemory.IsStateless(version)) // caching hints came with 2026-07-28
         {
             result.CacheScope = CacheScope.Private;
-            result.TimeToLive = result.Meta?.ContainsKey(UnavailableKey) == true ? TimeSpan.Zero : Fresh;
+            result.TimeToLive = result.Meta?.ContainsKey(Facade.FacadeText.UnavailableKey) == true ? TimeSpan.Zero : Fresh;
         }
 
         return result;
