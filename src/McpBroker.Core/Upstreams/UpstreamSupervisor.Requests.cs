@@ -8,6 +8,7 @@ namespace McpBroker.Upstreams;
 /// The request path: a slot (<see cref="ConcurrencyGate"/>), an instance (started if need be), the call with its
 /// timeout, and what a failure means — an upstream's error answer, an HTTP 429/5xx retried with backoff (idempotent
 /// requests only), an HTTP session the server forgot renewed once, a crash, or a timeout followed by a health check.
+/// Whether and when a request is sent again is <see cref="RequestRetry"/>'s decision; this carries it out.
 /// </summary>
 internal sealed partial class UpstreamSupervisor
 {
@@ -58,7 +59,7 @@ internal sealed partial class UpstreamSupervisor
             }
 
             var instance = started.Value!;
-            var renewed = false;
+            var retry = new RequestRetry(Model.Name, retryable);
 
             // Moves the request to the current (or a new) instance; the error when there is none to move to.
             async Task<BrokerError?> ReconnectAsync()
@@ -102,19 +103,18 @@ internal sealed partial class UpstreamSupervisor
                     return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}' answered with an error: {SecretMask.Mask(ex.Message)}",
                         "check the arguments against describe_tool's input schema");
                 }
-                catch (Exception ex) when (instance.Remote && RemoteFailure.StatusCode(ex) is { } status && RemoteFailure.Retryable(status))
+                catch (Exception ex) when (instance.Remote && RequestRetry.RetryableStatus(ex) is { } status)
                 {
-                    if (!retryable || attempt > RemoteFailure.Retries)
+                    var step = retry.AfterHttpStatus(status, attempt);
+                    if (step.Action == RetryAction.GiveUp)
                     {
-                        return new BrokerError(BrokerErrorCode.UpstreamError,
-                            $"upstream '{Model.Name}' answered HTTP {(int)status} ({status})" + (retryable ? $" {attempt} times in a row" : "; the call was not retried because the tool is not marked idempotent"),
-                            retryable ? "the server is overloaded or failing; retry later" : $"retry if the call is safe to repeat; mark it with upstreams.{Model.Name}.tools.TOOL.idempotent: true to let the broker retry");
+                        return step.Error!;
                     }
 
                     Log.Retrying(_logger, Model.Name, (int)status, attempt);
                     try
                     {
-                        await Task.Delay(RemoteFailure.Backoff(attempt), _time, timeoutCts.Token);
+                        await Task.Delay(step.Delay, _time, timeoutCts.Token);
                     }
                     catch (OperationCanceledException)
                     {
@@ -136,24 +136,21 @@ internal sealed partial class UpstreamSupervisor
                     var ownExpiry = RemoteFailure.SessionExpired(ex);
                     if (instance.Remote && (ownExpiry || (ended && instance.SessionExpired)))
                     {
-                        if (!renewed && (ownExpiry || retryable))
+                        switch (retry.AfterSessionExpired(ownExpiry).Action)
                         {
-                            // Start a new session and retry once (the request that got the 404 never ran; others in
-                            // flight then may have, so they are retried only when idempotent).
-                            renewed = true;
-                            Log.SessionExpired(_logger, Model.Name);
-                            await StopInstanceAsync(instance, null);
-                            if (await ReconnectAsync() is { } failed)
-                            {
-                                return failed;
-                            }
+                            case RetryAction.RenewSession:
+                                // Start a new session and retry (the request that got the 404 never ran; others in
+                                // flight then may have, so they are retried only when idempotent).
+                                Log.SessionExpired(_logger, Model.Name);
+                                await StopInstanceAsync(instance, null);
+                                if (await ReconnectAsync() is { } failed)
+                                {
+                                    return failed;
+                                }
 
-                            continue;
-                        }
-
-                        if (renewed)
-                        {
-                            return await NewSessionForgottenAsync(instance);
+                                continue;
+                            case RetryAction.RenewedSessionForgotten:
+                                return await NewSessionForgottenAsync(instance);
                         }
                     }
 
