@@ -1,6 +1,10 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using McpBroker.Config;
+using McpBroker.Transports;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Upstreams;
 
@@ -12,6 +16,32 @@ namespace McpBroker.Upstreams;
 /// </summary>
 internal sealed partial class UpstreamSupervisor
 {
+    /// <summary>Lists the upstream's tools; an http/sse upstream's HTTP 429/5xx answers are retried with backoff.</summary>
+    public Task<Outcome<IList<Tool>>> ListToolsAsync(string? sessionId, CancellationToken ct) =>
+        RunAsync(sessionId, Model.StartTimeout, retryable: true, (client, token) => WireExtras.ListToolsAsync(client, Model.MaxTools, token), ct);
+
+    /// <summary>
+    /// Calls a tool; <paramref name="idempotent"/> lets HTTP 429/5xx answers of an http/sse upstream be retried, and
+    /// <paramref name="progress"/> (when the caller asked for progress) receives the upstream's progress params in order.
+    /// </summary>
+    public async Task<Outcome<CallToolResult>> CallToolAsync(string? sessionId, string tool, IDictionary<string, JsonElement>? arguments, CancellationToken ct,
+        bool idempotent = false, Func<JsonObject, ValueTask>? progress = null)
+    {
+        using var lease = progress is null ? default(ProgressRelay.Lease?) : ProgressRelay.Open(progress);
+        var meta = Telemetry.TraceContext.Outgoing(lease is { } l ? new JsonObject { ["progressToken"] = l.Token } : null);
+        return await RunAsync(sessionId, Model.CallTimeoutFor(tool), idempotent, async (client, token) =>
+            ForwardedMeta.Strip(await client.CallToolAsync(new CallToolRequestParams { Name = tool, Arguments = arguments, Meta = meta }, token)), ct);
+    }
+
+    /// <summary>
+    /// Any other request of a session (resources, prompts, completion) on the running (or a started) instance, with the
+    /// same start, limits, timeout and failure handling as a tool call; <paramref name="retryable"/> for reads.
+    /// </summary>
+    /// An error the upstream answers with is thrown as it came (code and message, secrets masked), so a client sees
+    /// what it would have seen directly.
+    public Task<Outcome<T>> RequestAsync<T>(string? sessionId, bool retryable, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct) =>
+        RunAsync(sessionId, Model.CallTimeout, retryable, action, ct, passErrors: true);
+
     private async Task<Outcome<T>> RunAsync<T>(string? sessionId, TimeSpan timeout, bool retryable, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct,
         bool passErrors = false)
     {
@@ -212,7 +242,7 @@ internal sealed partial class UpstreamSupervisor
         $"upstream '{Model.Name}' did not finish {doing} within {new Duration(timeout)}; the request was cancelled upstream",
         $"raise upstreams.{Model.Name}.timeouts.call (or timeouts.tools.TOOL), or retry with a smaller request");
 
-    private void Touch() => Interlocked.Exchange(ref _lastUsedTicks, _time.GetUtcNow().UtcTicks);
+    private void Touch() => _idle.Touch();
 
     private void RecordSuccess()
     {

@@ -1,10 +1,5 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using McpBroker.Config;
-using McpBroker.Transports;
 using Microsoft.Extensions.Logging;
-using ModelContextProtocol;
-using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Upstreams;
@@ -12,16 +7,19 @@ namespace McpBroker.Upstreams;
 /// <summary>
 /// Owns one upstream instance: starts it on first need (one start at a time, shared by every waiter) with the launcher
 /// of its transport (<see cref="StdioLauncher"/>, <see cref="RemoteLauncher"/>), runs requests on it (up to
-/// max_concurrency: <see cref="ConcurrencyGate"/>; HTTP 429/5xx retries and session renewal here), checks its health
-/// after a timeout, stops it when idle, notices when it dies, and restarts it as its <see cref="RestartCircuit"/>
-/// allows. Server-to-client traffic goes through <see cref="ClientRouting"/>, resource subscriptions through
-/// <see cref="ResourceSubscriptions"/>. Every failure on its paths is a <see cref="BrokerError"/>.
+/// max_concurrency: <see cref="ConcurrencyGate"/>; HTTP 429/5xx retries and session renewal as <see cref="RequestRetry"/>
+/// decides), checks its health after a timeout, stops it when idle (<see cref="IdleWatch"/>), notices when it dies, and
+/// restarts it as its <see cref="RestartCircuit"/> allows. Server-to-client traffic goes through
+/// <see cref="ClientRouting"/>, resource subscriptions through <see cref="ResourceSubscriptions"/>. Every failure on its
+/// paths is a <see cref="BrokerError"/>.
 /// </summary>
+/// <remarks>
+/// This file holds its state and the instance's life (start, end, stop, status); the other parts by role:
+/// <c>.Requests.cs</c> (the request path), <c>.Client.cs</c> (the MCP client's options and notifications),
+/// <c>.Subscriptions.cs</c> (resource subscriptions on the instance), <c>.Log.cs</c> (log messages).
+/// </remarks>
 internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 {
-    /// <summary>How long a server of unknown era has to answer server/discover before it is taken for a session-era one (the SDK's default).</summary>
-    private static readonly TimeSpan s_discoverProbeTimeout = TimeSpan.FromSeconds(5);
-
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly ProcessRecords _records;
@@ -34,6 +32,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly CancellationTokenSource _disposed = new();
     private readonly ConcurrencyGate _concurrency;
     private readonly RestartCircuit _circuit;
+    private readonly IdleWatch _idle;
     private readonly UpstreamRevisions _revisions;
     private readonly StdioLauncher? _stdio;
     private readonly RemoteLauncher? _remote;
@@ -42,7 +41,6 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private int _restarts;
     private int _starts;
     private int _inFlight;
-    private long _lastUsedTicks;
     private DateTimeOffset? _startedAt;
     private string? _ceilingRestart;
     private long? _memoryBytes;
@@ -73,10 +71,10 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         _records = records;
         _concurrency = new ConcurrencyGate(model.MaxConcurrency, model.MaxQueue);
         _circuit = new RestartCircuit(model.Restart, time);
-        _lastUsedTicks = time.GetUtcNow().UtcTicks;
+        _idle = new IdleWatch(model.IdleTimeout, time);
         if (model.IdleTimeout > TimeSpan.Zero)
         {
-            _ = WatchIdleAsync(_disposed.Token);
+            _ = _idle.WatchAsync(StopIfIdleAsync, _disposed.Token);
         }
     }
 
@@ -106,7 +104,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             };
             return new UpstreamState(Model.Name, state, instance?.Pid, _sessions.Count, Volatile.Read(ref _inFlight), _restarts,
                 _circuit.Failures, _circuit.LastError, _circuit.RetryAt, _startedAt,
-                _starts == 0 ? null : new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero), _revisions.Current, _ceilingRestart, _memoryBytes, _cpuPercent);
+                _starts == 0 ? null : _idle.LastUsed, _revisions.Current, _ceilingRestart, _memoryBytes, _cpuPercent);
         }
     }
 
@@ -151,32 +149,6 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         }
     }
 
-    /// <summary>Lists the upstream's tools; an http/sse upstream's HTTP 429/5xx answers are retried with backoff.</summary>
-    public Task<Outcome<IList<Tool>>> ListToolsAsync(string? sessionId, CancellationToken ct) =>
-        RunAsync(sessionId, Model.StartTimeout, retryable: true, (client, token) => WireExtras.ListToolsAsync(client, Model.MaxTools, token), ct);
-
-    /// <summary>
-    /// Calls a tool; <paramref name="idempotent"/> lets HTTP 429/5xx answers of an http/sse upstream be retried, and
-    /// <paramref name="progress"/> (when the caller asked for progress) receives the upstream's progress params in order.
-    /// </summary>
-    public async Task<Outcome<CallToolResult>> CallToolAsync(string? sessionId, string tool, IDictionary<string, JsonElement>? arguments, CancellationToken ct,
-        bool idempotent = false, Func<JsonObject, ValueTask>? progress = null)
-    {
-        using var lease = progress is null ? default(ProgressRelay.Lease?) : ProgressRelay.Open(progress);
-        var meta = Telemetry.TraceContext.Outgoing(lease is { } l ? new JsonObject { ["progressToken"] = l.Token } : null);
-        return await RunAsync(sessionId, Model.CallTimeoutFor(tool), idempotent, async (client, token) =>
-            ForwardedMeta.Strip(await client.CallToolAsync(new CallToolRequestParams { Name = tool, Arguments = arguments, Meta = meta }, token)), ct);
-    }
-
-    /// <summary>
-    /// Any other request of a session (resources, prompts, completion) on the running (or a started) instance, with the
-    /// same start, limits, timeout and failure handling as a tool call; <paramref name="retryable"/> for reads.
-    /// </summary>
-    /// An error the upstream answers with is thrown as it came (code and message, secrets masked), so a client sees
-    /// what it would have seen directly.
-    public Task<Outcome<T>> RequestAsync<T>(string? sessionId, bool retryable, Func<McpClient, CancellationToken, Task<T>> action, CancellationToken ct) =>
-        RunAsync(sessionId, Model.CallTimeout, retryable, action, ct, passErrors: true);
-
     /// <summary>Starts the instance if none runs (nothing is sent but the handshake); the error when it cannot start.</summary>
     public async Task<BrokerError?> EnsureStartedAsync(CancellationToken ct)
     {
@@ -186,107 +158,6 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
 
     /// <summary>What the upstream declared when it last started (kept after it stops); null before its first start.</summary>
     public ServerCapabilities? KnownCapabilities { get; private set; }
-
-    /// <summary>
-    /// Subscribes a session to a resource's updates: the first subscriber subscribes upstream, later ones join; the
-    /// updates go to every subscribed session. An instance with subscriptions is not stopped for being idle.
-    /// </summary>
-    public Task<Outcome<bool>> SubscribeAsync(string sessionId, string uri, CancellationToken ct) =>
-        _subscriptions.SubscribeAsync(sessionId, uri, token => RequestAsync(sessionId, retryable: true, async (client, t) =>
-        {
-            await SubscribeAsync(client, uri, t);
-            return true;
-        }, token), ct);
-
-    /// <summary>Ends a session's subscription; the last one out unsubscribes upstream (when the instance still runs).</summary>
-    public Task<Outcome<bool>> UnsubscribeAsync(string sessionId, string uri, CancellationToken ct) =>
-        _subscriptions.UnsubscribeAsync(sessionId, uri, () => Running() is not null, token => RequestAsync(sessionId, retryable: true, async (client, t) =>
-        {
-            await UnsubscribeAsync(client, uri, t);
-            return true;
-        }, token), ct);
-
-    /// <summary>A session has ended: its subscriptions go, and those nobody else holds are ended upstream (best effort).</summary>
-    private Task DropSubscriptionsAsync(string sessionId, string[] uris) =>
-        _subscriptions.DropAsync(sessionId, uris, async uri =>
-        {
-            if (Running() is { } instance)
-            {
-                try
-                {
-                    using var cts = new CancellationTokenSource(Model.CallTimeout);
-                    await UnsubscribeAsync(instance.Client, uri, cts.Token);
-                }
-                catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
-                {
-                    // The upstream may have gone; nothing is left to end.
-                }
-            }
-        });
-
-    /// <summary>A new instance knows nothing of the last one's subscriptions: subscribe it to every URI someone still holds.</summary>
-    private async Task ResubscribeAsync(UpstreamInstance instance)
-    {
-        if (UpstreamListen.Applies(instance.Client))
-        {
-            // Its list changes too come only on a listen stream: one is open from its start.
-            try
-            {
-                using var cts = new CancellationTokenSource(Model.CallTimeout);
-                await _listen.ListenAsync(instance.Client, _subscriptions.Uris(), cts.Token);
-            }
-            catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
-            {
-                Log.ResubscribeFailed(_logger, Model.Name, ex.GetType().Name);
-            }
-
-            return;
-        }
-
-        foreach (var uri in _subscriptions.Uris())
-        {
-            try
-            {
-                using var cts = new CancellationTokenSource(Model.CallTimeout);
-                await instance.Client.SubscribeToResourceAsync(uri, cancellationToken: cts.Token);
-            }
-            catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
-            {
-                Log.ResubscribeFailed(_logger, Model.Name, ex.GetType().Name);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Subscribes the instance to a resource: by <c>resources/subscribe</c>, or on an upstream of the 2026-07-28 revision
-    /// (which has no such method) by its listen stream, reopened for every URI held and this one (<see cref="UpstreamListen"/>).
-    /// </summary>
-    private async Task SubscribeAsync(McpClient client, string uri, CancellationToken ct)
-    {
-        if (!UpstreamListen.Applies(client))
-        {
-            await client.SubscribeToResourceAsync(uri, cancellationToken: ct);
-            return;
-        }
-
-        string[] uris = [.. _subscriptions.Uris().Append(uri).Distinct(StringComparer.Ordinal)];
-        if (!(await _listen.ListenAsync(client, uris, ct)).Contains(uri, StringComparer.Ordinal))
-        {
-            throw new McpProtocolException($"upstream '{Model.Name}' did not grant a subscription to {uri}", McpErrorCode.InvalidParams);
-        }
-    }
-
-    /// <summary>Ends the instance's subscription to a resource nobody holds any more (see <see cref="SubscribeAsync(McpClient, string, CancellationToken)"/>).</summary>
-    private async Task UnsubscribeAsync(McpClient client, string uri, CancellationToken ct)
-    {
-        if (!UpstreamListen.Applies(client))
-        {
-            await client.UnsubscribeFromResourceAsync(uri, cancellationToken: ct);
-            return;
-        }
-
-        await _listen.ListenAsync(client, _subscriptions.Uris(), ct);
-    }
 
     private async Task<Outcome<UpstreamInstance>> GetInstanceAsync(CancellationToken ct)
     {
@@ -340,63 +211,6 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                     : $"check upstreams.{Model.Name} (url, headers, env_from, env_files{(Model.Remote.OAuth is null ? "" : ", oauth")}); 'broker.status' shows the last error");
         }
     }
-
-    /// <summary>
-    /// Negotiated, never pinned, unless <paramref name="revision"/> is one the upstream answered before. With no version set
-    /// the SDK offers 2026-07-28 by <c>server/discover</c>; any error or no answer within the probe timeout means a
-    /// session-era server, which then gets <c>initialize</c> at the newest revision the SDK speaks and may answer any
-    /// revision the SDK supports (2024-11-05 … 2025-11-25). A set version is one the SDK demands back exactly: that is
-    /// why it is only ever one the upstream chose itself. A server known to be stateless is given the whole start timeout
-    /// to answer the probe (a slow start must not be taken for an old server).
-    /// </summary>
-    private McpClientOptions ClientOptions(string? revision)
-    {
-        var offered = _routing.Offered();
-        return new()
-        {
-        ClientInfo = new Implementation { Name = "mcp-broker", Version = BrokerInfo.Version },
-        ProtocolVersion = revision,
-        DiscoverProbeTimeout = _revisions.Current is { } known && ProtocolMemory.IsStateless(known) ? Model.StartTimeout : s_discoverProbeTimeout,
-        InitializationTimeout = Model.StartTimeout,
-        Capabilities = offered,
-        Handlers = _routing.Handlers(new McpClientHandlers
-        {
-            NotificationHandlers =
-            [
-                new(NotificationMethods.ToolListChangedNotification, (_, _) =>
-                {
-                    _toolsChanged?.Invoke(this, ToolsChange.ListChanged);
-                    return ValueTask.CompletedTask;
-                }),
-                // Over stdio logs are read in order by the output tap instead (see StdioLauncher).
-                new(ClientRouting.LogMethod, (notification, _) =>
-                    Model.Remote is not null && notification.Params is JsonObject p ? _routing.RelayLogAsync(p) : ValueTask.CompletedTask),
-                new(NotificationMethods.ResourceUpdatedNotification, (notification, _) =>
-                    notification.Params is JsonObject p ? _routing.RelayResourceUpdatedAsync(p, _subscriptions.SubscribersOf) : ValueTask.CompletedTask),
-                new(NotificationMethods.ResourceListChangedNotification, (_, _) => _routing.RelayListChangedAsync(NotificationMethods.ResourceListChangedNotification)),
-                new(NotificationMethods.PromptListChangedNotification, (_, _) => _routing.RelayListChangedAsync(NotificationMethods.PromptListChangedNotification)),
-            ],
-        }, offered),
-        };
-    }
-
-#pragma warning disable MCP9005 // roots are deprecated from protocol 2026-07-28 (SEP-2577); today's servers still use them
-    /// <summary>Passes a client's notification (roots/list_changed) on to the running instance, if any.</summary>
-    public async Task ForwardAsync(string method)
-    {
-        if (Running() is { } instance)
-        {
-            try
-            {
-                await instance.Client.SendNotificationAsync(method);
-            }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
-            {
-                // It has just ended; the next instance asks for roots itself.
-            }
-        }
-    }
-#pragma warning restore MCP9005
 
     /// <summary>Counts a started instance as running (a restart when it is not the first).</summary>
     private UpstreamInstance Started(UpstreamInstance instance)
@@ -500,23 +314,12 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         await DisposeInstanceAsync(instance);
     }
 
-    private async Task WatchIdleAsync(CancellationToken ct)
+    /// <summary>Stops the instance the <see cref="IdleWatch"/> found idle, unless requests or subscriptions keep it busy.</summary>
+    private async Task StopIfIdleAsync()
     {
-        var period = TimeSpan.FromTicks(Math.Clamp(Model.IdleTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 100, TimeSpan.TicksPerSecond * 30));
-        using var timer = new PeriodicTimer(period, _time);
-        try
+        if (Volatile.Read(ref _inFlight) == 0 && !_subscriptions.Any && Running() is { } instance)
         {
-            while (await timer.WaitForNextTickAsync(ct))
-            {
-                var idleFor = _time.GetUtcNow() - new DateTimeOffset(Interlocked.Read(ref _lastUsedTicks), TimeSpan.Zero);
-                if (Volatile.Read(ref _inFlight) == 0 && idleFor >= Model.IdleTimeout && !_subscriptions.Any && Running() is { } instance)
-                {
-                    await StopInstanceAsync(instance, null, onlyIfIdle: true);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
+            await StopInstanceAsync(instance, null, onlyIfIdle: true);
         }
     }
 
