@@ -10,6 +10,8 @@ namespace McpBroker.Upstreams;
 /// </summary>
 internal sealed partial class UpstreamSupervisor
 {
+    private readonly UpstreamListen _listen = new();
+
     /// <summary>
     /// Subscribes a session to a resource's updates: the first subscriber subscribes upstream, later ones join; the
     /// updates go to every subscribed session. An instance with subscriptions is not stopped for being idle.

@@ -27,7 +27,6 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
     private readonly ResourceSubscriptions _subscriptions = new();
-    private readonly UpstreamListen _listen = new();
     private readonly ClientRouting _routing;
     private readonly CancellationTokenSource _disposed = new();
     private readonly ConcurrencyGate _concurrency;
