@@ -75,7 +75,8 @@ internal sealed partial class UpstreamSupervisor
 
             for (var attempt = 1; ; attempt++)
             {
-                var sent = Transports.HttpCancellation.Watch();
+                // Over Streamable HTTP the id the SDK gives the request is noted, to cancel it by (CancelOverHttpAsync).
+                var sent = Model.Transport == UpstreamTransport.Http ? Transports.HttpCancellation.Watch() : null;
                 try
                 {
                     // Linked to the instance's end, so a request in flight fails the moment its process exits (or its
@@ -222,9 +223,9 @@ internal sealed partial class UpstreamSupervisor
     /// 2026-07-28 server but not for a session-era one, which is sent <c>notifications/cancelled</c> (Transports/HttpCancellation).
     /// Over stdio and SSE the SDK has sent it itself.
     /// </summary>
-    private async Task CancelOverHttpAsync(UpstreamInstance instance, Transports.HttpCancellation.Sent sent, string reason)
+    private async Task CancelOverHttpAsync(UpstreamInstance instance, Transports.HttpCancellation.Sent? sent, string reason)
     {
-        if (Model.Transport != UpstreamTransport.Http || sent.Last is not { } id || instance.Ended.IsCompleted
+        if (sent?.Last is not { } id || instance.Ended.IsCompleted
             || ProtocolMemory.IsStateless(instance.Client.NegotiatedProtocolVersion ?? ProtocolMemory.StatelessRevision))
         {
             return;
