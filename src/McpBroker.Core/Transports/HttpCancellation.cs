@@ -12,7 +12,9 @@ namespace McpBroker.Transports;
 /// (2025-11-25 basic/transports: "Disconnection SHOULD NOT be interpreted as the client cancelling its request"), so its
 /// work went on. The SDK exposes neither that id nor a hook on what its client sends; the id is read where the request
 /// leaves — the HTTP request the SDK builds (<see cref="Handler"/>) — for the async flow <see cref="Watch"/> marked, and
-/// the notification goes out through the SDK client like any other message.
+/// the notification goes out through the SDK client like any other message. Should the cancel come between the send's
+/// return and the answer's delivery, the SDK sends one too: two for a request already answered, which servers ignore
+/// (basic/utilities/cancellation: "Invalid cancellation notifications SHOULD be ignored").
 /// </summary>
 internal static class HttpCancellation
 {

@@ -72,6 +72,21 @@ public sealed class UpstreamCancellationJourneyTests
         Assert.Equal("2026-07-28", await ProtocolAsync(client, "web"));
     }
 
+    [Fact]
+    public async Task StatelessHttpUpstream_CallTimesOut_StreamClosedAndNoNotificationSent()
+    {
+        await using var server = await TestHttpServer.StartAsync(statelessOnly: true);
+        await using var env = await BrokerEnvironment.CreateAsync(Config($"  web: {{ transport: http, url: \"{server.McpUrl}\", timeouts: {{ call: 2s }} }}\n"));
+        var client = await env.ConnectAsync("raw");
+
+        // The call timeout is the behaviour under test.
+        var error = BrokerEnvironment.ErrorOf(await client.CallToolAsync("web.slow", new Dictionary<string, object?> { ["ms"] = 600_000 }));
+        Assert.Equal("upstream_timeout", error.GetProperty("code").GetString());
+
+        await Wait.UntilAsync(() => server.Counters.SlowCancelled > 0, "the upstream's tool to see its stream closed");
+        Assert.Empty(server.Cancelled);
+    }
+
     [Theory]
     [InlineData("2025-11-25")]
     [InlineData("2026-07-28")]
