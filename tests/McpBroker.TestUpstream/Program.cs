@@ -4,8 +4,9 @@ using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
 // Switches (command-line): --exit-at-start CODE, --garbage-stdout, --flood-stderr LINES, --stderr TEXT,
-// --marker-dir DIR (slow calls write started-TAG when they begin and cancelled-TAG when cancelled, so tests can see
-// that a call and its cancellation reached the server),
+// --marker-dir DIR (slow calls write started-TAG, holding the call's JSON-RPC id, when they begin and cancelled-TAG when
+// cancelled, so tests can see that a call and its cancellation reached the server; the requestId of every
+// notifications/cancelled received is appended to notifications-cancelled-PID, so tests can count them),
 // --start-delay MS (waits MS milliseconds before it answers anything, as a server that downloads or loads for a while),
 // --print-env-tool (adds the tool env, which answers with the process's whole environment as NAME=value lines, sorted),
 // --linger (keep running after stdin ends, as a misbehaving server would), --spawn-child (start a child process),
@@ -184,7 +185,7 @@ var serverOptions = new McpServerOptions
                 case "slow":
                     if (markerDir is not null && request.Params.Name == "slow")
                     {
-                        File.WriteAllText(Path.Combine(markerDir, $"started-{Text("tag")}"), "started");
+                        File.WriteAllText(Path.Combine(markerDir, $"started-{Text("tag")}"), request.JsonRpcRequest.Id.ToString());
                     }
 
                     try
@@ -263,6 +264,19 @@ var serverOptions = new McpServerOptions
 
 McpBroker.TestUpstream.EraFilters.Add(serverOptions, options.ContainsKey("--stateless-only"), revision,
     options.TryGetValue("--record-methods", out var record) ? method => File.AppendAllText(record, method + "\n") : null);
+if (markerDir is not null)
+{
+    serverOptions.Filters.Message.IncomingFilters.Add(next => async (context, ct) =>
+    {
+        if (context.JsonRpcMessage is JsonRpcNotification { Method: NotificationMethods.CancelledNotification } cancelled)
+        {
+            File.AppendAllText(Path.Combine(markerDir, $"notifications-cancelled-{Environment.ProcessId}"), $"{cancelled.Params?["requestId"]}\n");
+        }
+
+        await next(context, ct);
+    });
+}
+
 await using var server = McpServer.Create(new StdioServerTransport("mcp-test-upstream"), serverOptions);
 await server.RunAsync();
 if (options.ContainsKey("--linger"))

@@ -14,7 +14,7 @@ internal static class RemoteConnection
     /// One HttpClient (one connection pool) for every remote upstream of the process: the SDK's own transport would make
     /// one per connection and never dispose it. No client-wide timeout: the broker's start and call limits apply.
     /// </summary>
-    private static readonly ProgressRelay.Handler s_handler = new();
+    private static readonly HttpMessageHandler s_handler = new HttpCancellation.Handler(new ProgressRelay.Handler());
 
     private static readonly HttpClient s_http = new(s_handler, disposeHandler: false)
     {

@@ -48,5 +48,8 @@ internal sealed partial class UpstreamSupervisor
 
         [LoggerMessage(EventId = 118, Level = LogLevel.Warning, Message = "Upstream {Name} wrote {What} longer than {Limit} bytes (broker.max_message_bytes); dropped")]
         public static partial void DroppedOversized(ILogger logger, string name, string what, int limit);
+
+        [LoggerMessage(EventId = 119, Level = LogLevel.Debug, Message = "Upstream {Name}: notifications/cancelled for a request given up on could not be sent; the server may finish it")]
+        public static partial void CancelNotSent(ILogger logger, string name);
     }
 }

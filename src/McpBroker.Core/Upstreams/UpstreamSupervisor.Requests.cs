@@ -106,6 +106,8 @@ internal sealed partial class UpstreamSupervisor
 
             for (var attempt = 1; ; attempt++)
             {
+                // Over Streamable HTTP the id the SDK gives the request is noted, to cancel it by (CancelOverHttpAsync).
+                var sent = Model.Transport == UpstreamTransport.Http ? Transports.HttpCancellation.Watch() : null;
                 try
                 {
                     // Linked to the instance's end, so a request in flight fails the moment its process exits (or its
@@ -117,6 +119,7 @@ internal sealed partial class UpstreamSupervisor
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
+                    await CancelOverHttpAsync(instance, sent, "the client cancelled the request");
                     return Cancelled();
                 }
                 catch (McpProtocolException ex)
@@ -159,6 +162,12 @@ internal sealed partial class UpstreamSupervisor
                 }
                 catch (Exception ex)
                 {
+                    if (ex is OperationCanceledException && timeoutCts.IsCancellationRequested)
+                    {
+                        // Timed out: the SDK has sent notifications/cancelled over stdio and SSE; over Streamable HTTP it has not.
+                        await CancelOverHttpAsync(instance, sent, $"timed out after {new Duration(timeout)}");
+                    }
+
                     // A dead process fails every pending request; give its exit (and last stderr lines) a moment to land.
                     // So too an HTTP session the server forgot: the SDK ends the client when the 404 arrives, and the
                     // request may fail with that end (a cancellation) before, or instead of, its own HTTP 404.
@@ -193,7 +202,7 @@ internal sealed partial class UpstreamSupervisor
 
                     if (ex is OperationCanceledException)
                     {
-                        // The SDK has sent notifications/cancelled. A shared upstream serving others is kept unless it is hung.
+                        // The upstream has been told (see above). A shared upstream serving others is kept unless it is hung.
                         _ = CheckHealthAsync(instance);
                         return TimedOut(timeout, "answering");
                     }
@@ -234,6 +243,25 @@ internal sealed partial class UpstreamSupervisor
 
         return new BrokerError(BrokerErrorCode.UpstreamError, $"upstream '{Model.Name}': {why}",
             $"check upstreams.{Model.Name}.url, and whether the server keeps sessions (a load balancer without session affinity?)");
+    }
+
+    /// <summary>
+    /// A request given up on over Streamable HTTP: the SDK only dropped its POST, which is the cancellation for a
+    /// 2026-07-28 server but not for a session-era one, which is sent <c>notifications/cancelled</c> (Transports/HttpCancellation).
+    /// Over stdio and SSE the SDK has sent it itself.
+    /// </summary>
+    private async Task CancelOverHttpAsync(UpstreamInstance instance, Transports.HttpCancellation.Sent? sent, string reason)
+    {
+        if (sent?.Last is not { } id || instance.Ended.IsCompleted
+            || ProtocolMemory.IsStateless(instance.Client.NegotiatedProtocolVersion ?? ProtocolMemory.StatelessRevision))
+        {
+            return;
+        }
+
+        if (!await Transports.HttpCancellation.SendAsync(instance.Client, id, reason))
+        {
+            Log.CancelNotSent(_logger, Model.Name);
+        }
     }
 
     private static BrokerError Cancelled() => new(BrokerErrorCode.Cancelled, "the request was cancelled", "");

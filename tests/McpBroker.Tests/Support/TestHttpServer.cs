@@ -66,6 +66,12 @@ internal sealed class TestHttpServer : IAsyncDisposable
     /// <summary>Every request method received on /mcp, in order.</summary>
     public ConcurrentQueue<string> Methods { get; } = new();
 
+    /// <summary>The JSON-RPC id of every tools/call of the tool slow received, in order.</summary>
+    public ConcurrentQueue<string> SlowCalls { get; } = new();
+
+    /// <summary>The requestId of every notifications/cancelled received, in order.</summary>
+    public ConcurrentQueue<string> Cancelled { get; } = new();
+
     /// <param name="statelessOnly">Speaks only protocol 2026-07-28 (see EraFilters).</param>
     /// <param name="sessionRevision">A session-era server that speaks only this revision (see EraFilters).</param>
     public static async Task<TestHttpServer> StartAsync(string? bearerToken = null, bool oauth = false, TimeSpan? tokenLifetime = null,
@@ -153,9 +159,20 @@ internal sealed class TestHttpServer : IAsyncDisposable
             context.Request.EnableBuffering();
             var posted = await new StreamReader(context.Request.Body, leaveOpen: true).ReadToEndAsync();
             context.Request.Body.Position = 0;
-            if (JsonNode.Parse(posted) is JsonObject { } message && message["id"] is not null && message["method"]?.GetValue<string>() is { } method)
+            if (JsonNode.Parse(posted) is JsonObject { } message && message["method"]?.GetValue<string>() is { } method)
             {
-                Methods.Enqueue(method);
+                if (message["id"] is { } id)
+                {
+                    Methods.Enqueue(method);
+                    if (method == "tools/call" && message["params"]?["name"]?.GetValue<string>() == "slow")
+                    {
+                        SlowCalls.Enqueue(id.ToString());
+                    }
+                }
+                else if (method == "notifications/cancelled")
+                {
+                    Cancelled.Enqueue(message["params"]?["requestId"]?.ToString() ?? "");
+                }
             }
         }
 
@@ -345,6 +362,8 @@ internal sealed class ServerCounters
 {
     private int _tick;
     private int _append;
+    private int _slowStarted;
+    private int _slowCancelled;
 
     public int Tick => Volatile.Read(ref _tick);
 
@@ -353,6 +372,16 @@ internal sealed class ServerCounters
     public int CountTick() => Interlocked.Increment(ref _tick);
 
     public int CountAppend() => Interlocked.Increment(ref _append);
+
+    /// <summary>Calls of the tool slow that began.</summary>
+    public int SlowStarted => Volatile.Read(ref _slowStarted);
+
+    /// <summary>Calls of the tool slow that saw their cancellation token fire.</summary>
+    public int SlowCancelled => Volatile.Read(ref _slowCancelled);
+
+    public void CountSlowStarted() => Interlocked.Increment(ref _slowStarted);
+
+    public void CountSlowCancelled() => Interlocked.Increment(ref _slowCancelled);
 }
 
 [McpServerToolType]
@@ -369,4 +398,22 @@ internal sealed class HttpTools
 
     [McpServerTool(Name = "append", Destructive = false, Idempotent = false), Description("Counts calls; not safe to repeat")]
     public static string Append(ServerCounters counters) => counters.CountAppend().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    [McpServerTool(Name = "slow", ReadOnly = true), Description("Answers after ms milliseconds; counts its starts and the cancellations it saw")]
+    public static async Task<string> Slow(int ms, ServerCounters counters, CancellationToken ct)
+    {
+        counters.CountSlowStarted();
+        try
+        {
+            // The delay is the behaviour under test (a slow server), not synchronisation.
+            await Task.Delay(ms, ct);
+        }
+        catch (OperationCanceledException)
+        {
+            counters.CountSlowCancelled();
+            throw;
+        }
+
+        return $"slept {ms} ms";
+    }
 }

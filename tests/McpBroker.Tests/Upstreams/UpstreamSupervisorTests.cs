@@ -271,4 +271,25 @@ public sealed class UpstreamSupervisorTests
         Assert.Equal("cancelled", (await first).Error!.CodeName);
         Assert.Equal(1, broker.Registry.Snapshot("t", null).Sessions);
     }
+
+    [Theory]
+    [InlineData("2025-11-25", 1)]
+    [InlineData(null, 0)]
+    public async Task Call_ToAnHttpUpstreamCancelled_IsToldWithItsRequestIdOnlyInTheSessionEra(string? sessionRevision, int told)
+    {
+        await using var server = await TestHttpServer.StartAsync(statelessOnly: sessionRevision is null, sessionRevision: sessionRevision);
+        await using var broker = await CreateAsync(_ => $$"""web: { transport: http, url: "{{server.McpUrl}}" }""");
+        var supervisor = broker.Registry.Acquire("web", "s1")!.Value.Supervisor;
+        using var cancel = new CancellationTokenSource();
+
+        var call = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 600000}"""), cancel.Token);
+        await Wait.UntilAsync(() => server.Counters.SlowStarted > 0 || call.IsCompleted, "the call to reach the upstream");
+        Assert.False(call.IsCompleted);
+        await cancel.CancelAsync();
+
+        Assert.Equal("cancelled", (await call).Error!.CodeName);
+        // Sent before the call ends (session era); a 2026-07-28 server has its request's stream closed instead.
+        Assert.Equal(told == 1 ? [Assert.Single(server.SlowCalls)] : [], server.Cancelled);
+        await Wait.UntilAsync(() => server.Counters.SlowCancelled > 0, "the upstream's tool to see its cancellation");
+    }
 }
