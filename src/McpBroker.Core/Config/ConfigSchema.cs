@@ -1,6 +1,3 @@
-using System.Reflection;
-using System.Runtime.CompilerServices;
-using System.Runtime.Loader;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -8,18 +5,12 @@ using System.Text.Json.Nodes;
 namespace McpBroker.Config;
 
 /// <summary>
-/// The JSON Schema of broker.yaml and its one validator. <c>config/broker.schema.json</c> is embedded and judged by
-/// JsonSchema.Net over <c>System.Text.Json</c>; a golden test generates the schema from the <see cref="BrokerConfig"/>
-/// records and keeps the committed copy equal to it, so it cannot drift from the code. Each error is explained in terms
-/// of YAML paths, what is wrong and what is allowed (McpBroker.ConfigSchema's <c>SchemaJudge</c>).
+/// The JSON Schema of broker.yaml and its validator. <c>config/broker.schema.json</c> is embedded for
+/// <c>config schema</c>, and its checks are generated into <see cref="ConfigSchemaValidator"/>; golden tests keep the
+/// schema equal to what the <see cref="BrokerConfig"/> records generate and the checks equal to what the schema
+/// generates, so neither can drift from the code. Each error is explained in terms of YAML paths, what is wrong and
+/// what is allowed.
 /// </summary>
-/// <remarks>
-/// The validator lives in its own assembly, loaded with JsonSchema.Net into a collectible load context for each check
-/// and unloaded after it: a config is read at start and on reload, and an idle daemon keeps none of the validator —
-/// its files, type data and JIT'd code (5.8 MB of an idle daemon's RSS otherwise; docs/benchmarks.md, "One config
-/// validator"). Only strings cross the boundary: the document's JSON in, the errors out. A single-file bundle is the
-/// exception: its assemblies load only into the default context, where the validator stays.
-/// </remarks>
 public static class ConfigSchema
 {
     private const string ResourceName = "McpBroker.broker.schema.json";
@@ -34,16 +25,6 @@ public static class ConfigSchema
     };
 
     private static readonly JsonSerializerOptions s_indented = new(s_compact) { WriteIndented = true };
-
-    // A test process loads hundreds of configs, and each new context JITs the validator again (8 s of config tests
-    // became 46 s): the test project sets this switch to keep one context for the process. The daemon and the CLI never do.
-    private static readonly Lazy<Func<string, string, string?[]>>? s_kept =
-        AppContext.TryGetSwitch("McpBroker.Config.KeepSchemaValidatorLoaded", out var keep) && keep
-            ? new(() => JudgeOf(new ValidatorContext().LoadFromAssemblyName(new AssemblyName(ValidatorContext.Entry))))
-            : null;
-
-    /// <summary>The last check's load context, once unloaded; for tests that the validator does not stay.</summary>
-    internal static WeakReference? LastContext { get; private set; }
 
     /// <summary>The committed schema, as <c>mcp-broker config schema</c> prints it.</summary>
     public static string ToJson()
@@ -60,108 +41,34 @@ public static class ConfigSchema
     public static (string Json, List<string> ErrorPaths) Check(JsonNode? document, List<ConfigIssue> issues)
     {
         var json = Compact(document);
-        var found = s_kept is { } kept ? kept.Value(json, Duration.Pattern) : JudgeAndUnload(json);
-        if (found.Length == 0)
+        var found = ConfigSchemaValidator.Judge(json);
+        if (found.Count == 0)
         {
             return (json, []);
         }
 
-        var refused = new List<(string? Pointer, string Path)>();
-        for (var i = 0; i + 2 < found.Length; i += 3)
+        foreach (var error in found)
         {
-            var issue = ConfigIssue.Error(found[i + 1]!, found[i + 2]!);
+            var issue = ConfigIssue.Error(error.Path, error.Message);
             if (!issues.Contains(issue))
             {
                 issues.Add(issue);
             }
-
-            refused.Add((found[i], issue.Path));
         }
 
         var copy = document?.DeepClone();
-        foreach (var pointer in refused.Select(r => r.Pointer).OfType<string>().Distinct().OrderByDescending(p => p, PointerOrder.Instance))
+        foreach (var pointer in found.Select(e => e.Pointer).OfType<string>().Distinct().OrderByDescending(p => p, PointerOrder.Instance))
         {
             copy = Remove(copy, pointer);
         }
 
-        return (Compact(copy), [.. refused.Select(r => r.Path).Distinct()]);
+        return (Compact(copy), [.. found.Select(e => e.Path).Distinct()]);
     }
 
     /// <summary>The indented JSON of a node (how a mapping or list used as a YAML key is named).</summary>
     public static string IndentedJson(JsonNode? node) => node?.ToJsonString(s_indented) ?? "null";
 
     private static string Compact(JsonNode? node) => node?.ToJsonString(s_compact) ?? "null";
-
-    // An unloaded context goes when a collection finds nothing referring to it; an idle daemon may not collect for hours,
-    // so the check collects until it has gone (twice, usually: the context's objects, then its loader's).
-    internal static string?[] JudgeAndUnload(string json)
-    {
-        var found = Judge(json, out var context);
-        if (context is null)
-        {
-            return found;
-        }
-
-        for (var i = 0; i < 10 && context.IsAlive; i++)
-        {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-
-        // What the validator's run left: the GC's free regions (an aggressive collection decommits them) and the
-        // native heap the runtime's type loader and JIT used (docs/benchmarks.md, "One config validator").
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        Platform.Native.TrimNativeHeap();
-        LastContext = context;
-        return found;
-    }
-
-    // Not inlined: nothing of the context may stay on this frame once it returns.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static string?[] Judge(string json, out WeakReference? unloaded)
-    {
-        // A single-file bundle (the release binaries) holds the validator's assemblies inside itself, where only the
-        // default context finds them: there the validator is loaded once and stays (docs/benchmarks.md, "One config
-        // validator"). Everywhere else (scripts/publish OUTDIR, dotnet run, the tests) they are files beside the app.
-        if (!File.Exists(ValidatorContext.PathOf(ValidatorContext.Entry)))
-        {
-            unloaded = null;
-            return JudgeOf(Assembly.Load(new AssemblyName(ValidatorContext.Entry)))(json, Duration.Pattern);
-        }
-
-        var context = new ValidatorContext();
-        unloaded = new WeakReference(context);
-        try
-        {
-            return JudgeOf(context.LoadFromAssemblyName(new AssemblyName(ValidatorContext.Entry)))(json, Duration.Pattern);
-        }
-        finally
-        {
-            context.Unload();
-        }
-    }
-
-    private static Func<string, string, string?[]> JudgeOf(Assembly validator) =>
-        validator.GetType("McpBroker.SchemaValidation.SchemaJudge", throwOnError: true)!
-            .GetMethod("Judge", BindingFlags.Public | BindingFlags.Static)!
-            .CreateDelegate<Func<string, string, string?[]>>();
-
-    /// <summary>
-    /// The validator's assemblies, from the app's directory. Everything else (System.Text.Json, the framework) is the
-    /// default context's, shared.
-    /// </summary>
-    private sealed class ValidatorContext() : AssemblyLoadContext("config schema", isCollectible: true)
-    {
-        public const string Entry = "McpBroker.ConfigSchema";
-
-        // McpBroker.ConfigSchema and what it brings (JsonPointer.Net references Humanizer, which the checks never load).
-        private static readonly HashSet<string> s_own = [Entry, "JsonSchema.Net", "JsonPointer.Net", "Json.More", "Humanizer"];
-
-        public static string PathOf(string name) => Path.Combine(AppContext.BaseDirectory, name + ".dll");
-
-        protected override Assembly? Load(AssemblyName assemblyName) =>
-            assemblyName.Name is { } name && s_own.Contains(name) ? LoadFromAssemblyPath(PathOf(name)) : null;
-    }
 
     /// <summary>The tree without the value at <paramref name="pointer"/> (the whole tree, for the root: null).</summary>
     private static JsonNode? Remove(JsonNode? root, string pointer)

@@ -30,10 +30,6 @@ internal static partial class Native
     [LibraryImport("libc", SetLastError = true)]
     private static partial int dup2(int oldfd, int newfd);
 
-    // glibc only (musl and macOS have no malloc_trim): hands freed pages of the native heap back to the system.
-    [LibraryImport("libc")]
-    private static partial int malloc_trim(nuint pad);
-
     // fcntl is variadic; an int third argument is passed like a fixed one on Linux (x64 and arm64), the only place it is used.
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fcntl(int fd, int cmd, int arg);
@@ -53,27 +49,6 @@ internal static partial class Native
         public uint Gid;
     }
 
-    /// <summary>
-    /// Returns the native heap's free pages to the system where libc can (glibc). The runtime mallocs for type loading
-    /// and the JIT; after an unloaded load context that memory is free but still resident (2.5 MB after the config
-    /// validator). Does nothing elsewhere.
-    /// </summary>
-    public static void TrimNativeHeap()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
-        try
-        {
-            _ = malloc_trim(0);
-        }
-        catch (EntryPointNotFoundException)
-        {
-            // Not glibc (musl): nothing to trim with.
-        }
-    }
 
     public static uint EffectiveUserId => OperatingSystem.IsWindows() ? 0 : geteuid();
 

@@ -34,21 +34,6 @@ public sealed class ConfigSchemaTests
     }
 
     [Fact]
-    public void JudgeAndUnload_ValidAndRefusedDocuments_UnloadsTheValidatorAfterEach()
-    {
-        // The daemon's and the CLI's path (this test process keeps one validator loaded instead: the test project's switch).
-        Assert.Empty(ConfigSchema.JudgeAndUnload("""{"schema_version":1,"upstreams":{"u":{"command":"x"}}}"""));
-        Assert.False(ConfigSchema.LastContext?.IsAlive ?? true, "the valid document's validator context was not unloaded");
-
-        var found = ConfigSchema.JudgeAndUnload("""{"schema_version":1,"upstreams":{"u":{"command":"x","colour":"red"}}}""");
-        Assert.Equal(["/upstreams/u/colour", "upstreams.u.colour"], found.Take(2));
-        Assert.StartsWith("unknown key 'colour'", found[2], StringComparison.Ordinal);
-        Assert.False(ConfigSchema.LastContext?.IsAlive ?? true, "the refused document's validator context was not unloaded");
-        // Nothing of the validator reached the default context either.
-        Assert.DoesNotContain(System.Runtime.Loader.AssemblyLoadContext.Default.Assemblies, a => a.GetName().Name is "JsonSchema.Net" or "McpBroker.ConfigSchema");
-    }
-
-    [Fact]
     public void Load_EmptyRequiredString_SaysItIsTooShort()
     {
         var result = Load("clients:\n  c:\n    format: codex-toml\n    config_path: /tmp/mb-schema/c.toml\n    codex_apps_policy:\n      disable_connectors: [{ name: GitHub, reason: \"\" }]\n");

@@ -1,21 +1,20 @@
 using System.Text.Json;
 using Json.Schema;
 
-namespace McpBroker.SchemaValidation;
+namespace McpBroker.Tests.Support;
 
 /// <summary>
-/// Judges a config's JSON against <c>config/broker.schema.json</c> with JsonSchema.Net and explains each error in terms of
-/// YAML paths, what is wrong and what is allowed. McpBroker.Core calls <see cref="Judge"/> through a collectible load
-/// context (McpBroker.Config.ConfigSchema) and unloads it afterwards: only strings cross, so nothing of this assembly or
-/// JsonSchema.Net stays referenced.
+/// The differential test's oracle: judges a config's JSON against <c>config/broker.schema.json</c> with JsonSchema.Net
+/// (a JSON Schema implementation nobody here wrote) and words each error as the broker does. Until decision 0062 this
+/// was the broker's own validator; the generated one (McpBroker.Config.ConfigSchemaValidator) must agree with it.
 /// </summary>
-public static class SchemaJudge
+internal static class SchemaOracle
 {
-    private const string ResourceName = "McpBroker.broker.schema.json";
-
     // A valid document is judged with the flag output, which allocates little; only a refused one is evaluated again
     // with the hierarchical output that locates and explains each error.
     private static readonly EvaluationOptions s_verdict = new() { OutputFormat = OutputFormat.Flag };
+
+    private static readonly Lazy<(JsonSchema Schema, JsonDocument Text)> s_compiled = new(Compile);
 
     private static readonly EvaluationOptions s_explained = new() { OutputFormat = OutputFormat.Hierarchical };
 
@@ -27,8 +26,7 @@ public static class SchemaJudge
     public static string?[] Judge(string json, string durationPattern)
     {
         using var instance = JsonDocument.Parse(json);
-        var (schema, schemaText) = Compile();
-        using var _ = schemaText;
+        var (schema, schemaText) = s_compiled.Value;
         if (schema.Evaluate(instance.RootElement, s_verdict).IsValid)
         {
             return [];
@@ -41,15 +39,10 @@ public static class SchemaJudge
 
     // Draft 7 is the closest dialect to the committed draft-04 text that JsonSchema.Net knows (`definitions`, a `$ref`
     // whose siblings are ignored): the schema's draft-04 id is registered as draft 7's keywords. Registries of its own:
-    // no other schema is ever looked up or fetched. The text is read from the resource stream into pooled buffers, not
-    // into strings of its own (60 KB: the large-object heap).
+    // no other schema is ever looked up or fetched.
     private static (JsonSchema Schema, JsonDocument Text) Compile()
     {
-        JsonDocument document;
-        using (var stream = typeof(SchemaJudge).Assembly.GetManifestResourceStream(ResourceName)!)
-        {
-            document = JsonDocument.Parse(stream);
-        }
+        var document = JsonDocument.Parse(File.ReadAllText(Path.Combine(Repo.Root, "config", "broker.schema.json")));
 
         var dialects = new DialectRegistry();
         dialects.Register(Dialect.Draft07.With([], new Uri("http://json-schema.org/draft-04/schema#")));
