@@ -11,12 +11,12 @@ internal static class HealthCheck
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>True when the upstream answered ping (or, on protocol 2026-07-28, which has no ping, a listing) within <see cref="Timeout"/>.</summary>
-    public static async Task<bool> AnswersAsync(McpClient client)
+    /// <summary>True when the upstream answered ping (or, on protocol 2026-07-28, which has no ping, a listing) within <see cref="Timeout"/> of <paramref name="time"/>.</summary>
+    public static async Task<bool> AnswersAsync(McpClient client, TimeProvider time)
     {
         try
         {
-            using var cts = new CancellationTokenSource(Timeout);
+            using var cts = new CancellationTokenSource(Timeout, time);
             try
             {
                 await client.PingAsync(cancellationToken: cts.Token);

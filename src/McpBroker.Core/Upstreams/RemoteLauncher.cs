@@ -18,12 +18,12 @@ internal sealed class RemoteLauncher(UpstreamModel model, UpstreamRevisions revi
     {
         await Task.Yield();
         var remote = model.Remote!;
-        using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var startTimeout = new CancellationTokenSource(model.StartTimeout, time);
+        using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct, startTimeout.Token);
         try
         {
             var resolved = SecretFile.ResolveAll(model);
             UpstreamSupervisor.Log.Connecting(logger, model.Name, remote.DisplayUrl);
-            startCts.CancelAfter(model.StartTimeout);
             var oauth = OAuthOptions(remote);
             var revision = revisions.RememberedSessionRevision();
             for (var attempt = 1; ; attempt++)

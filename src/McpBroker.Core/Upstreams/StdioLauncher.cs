@@ -16,8 +16,9 @@ namespace McpBroker.Upstreams;
 /// process that died).
 /// </summary>
 /// <param name="onLog">The upstream's log messages, read in order from its output.</param>
+/// <param name="time">The clock of the start timeout.</param>
 internal sealed class StdioLauncher(UpstreamModel model, UpstreamRevisions revisions, ProcessRecords records, RotatingFile? stderrLog,
-    Func<JsonObject, ValueTask> onLog, ILoggerFactory loggerFactory, ILogger logger)
+    Func<JsonObject, ValueTask> onLog, TimeProvider time, ILoggerFactory loggerFactory, ILogger logger)
 {
     private static readonly string[] s_inheritedVariables =
         ["LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
@@ -33,8 +34,8 @@ internal sealed class StdioLauncher(UpstreamModel model, UpstreamRevisions revis
         {
             var (environment, args) = BuildEnvironment();
             PrivateFiles.CreateDirectory(model.WorkingDir);
-            using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            startCts.CancelAfter(model.StartTimeout);
+            using var startTimeout = new CancellationTokenSource(model.StartTimeout, time);
+            using var startCts = CancellationTokenSource.CreateLinkedTokenSource(ct, startTimeout.Token);
             var revision = revisions.RememberedSessionRevision();
             while (true)
             {

@@ -52,8 +52,8 @@ internal sealed partial class UpstreamSupervisor
         try
         {
 
-            using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeoutCts.CancelAfter(timeout);
+            using var timer = new CancellationTokenSource(timeout, _time);
+            using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token);
             if (_concurrency.Full)
             {
                 return new BrokerError(BrokerErrorCode.UpstreamBusy,
@@ -283,7 +283,7 @@ internal sealed partial class UpstreamSupervisor
     /// <summary>After a timeout: an upstream that no longer answers ping is hung, and is restarted on the next request.</summary>
     private async Task CheckHealthAsync(UpstreamInstance instance)
     {
-        if (!await HealthCheck.AnswersAsync(instance.Client))
+        if (!await HealthCheck.AnswersAsync(instance.Client, _time))
         {
             Log.Hung(_logger, Model.Name, instance.Label);
             await StopInstanceAsync(instance, $"did not answer ping within {new Duration(HealthCheck.Timeout)} after a timed-out call; restarted on the next request");

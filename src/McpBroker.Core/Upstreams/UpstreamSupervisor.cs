@@ -60,7 +60,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
         _revisions = new UpstreamRevisions(model, protocols, _logger);
         if (model.Remote is null)
         {
-            _stdio = new StdioLauncher(model, _revisions, records, stderrLog, _routing.RelayLogAsync, loggerFactory, _logger);
+            _stdio = new StdioLauncher(model, _revisions, records, stderrLog, _routing.RelayLogAsync, time, loggerFactory, _logger);
         }
         else
         {
