@@ -12,6 +12,10 @@ internal sealed record ProcessInfo(int Pid, int ParentPid, int GroupId, long Sta
 
 internal static partial class Processes
 {
+    /// <summary>Linux's SIGSTOP and SIGCONT (the same on x64 and arm64): a stopped process reads and answers nothing until continued.</summary>
+    public const int SIGSTOP = 19;
+    public const int SIGCONT = 18;
+
     /// <summary>Sends a signal (15 SIGTERM, 9 SIGKILL); 0 when it was delivered.</summary>
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill")]
     public static partial int Kill(int pid, int signal);
@@ -50,6 +54,20 @@ internal static partial class Processes
     }
 
     public static bool Alive(int pid) => All().Any(p => p.Pid == pid);
+
+    /// <summary>The process is stopped by a signal (state T in /proc/PID/stat).</summary>
+    public static bool Stopped(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[stat.LastIndexOf(')') + 2] == 'T';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 
     public static ProcessInfo? Get(int pid) => All().FirstOrDefault(p => p.Pid == pid);
 

@@ -7,7 +7,10 @@ using ModelContextProtocol.Protocol;
 
 namespace McpBroker.Tests.Upstreams;
 
-/// <summary>Modes, crashes, backoff, timeouts, concurrency and reaping, against the in-repo test upstream.</summary>
+/// <summary>
+/// Modes, crashes, backoff, concurrency and reaping, against the in-repo test upstream (timeouts: UpstreamSupervisorTests,
+/// in-process on a clock the test moves).
+/// </summary>
 public sealed class UpstreamSupervisorJourneyTests
 {
     private static Func<string, string> Config(string upstreams) => root => $$"""
@@ -122,39 +125,6 @@ public sealed class UpstreamSupervisorJourneyTests
         var unknown = await env.RunCliAsync("upstream", "restart", "nope", "--config", env.ConfigPath);
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("no enabled upstream named 'nope'", unknown.Stderr);
-    }
-
-    [Fact]
-    public async Task CallTimeout_CancelsTheCallUpstream_AndKeepsTheSharedProcess()
-    {
-        await using var env = await BrokerEnvironment.CreateAsync(Config(
-            "  t:\n    command: TEST_UPSTREAM\n    args: [--marker-dir, \"ROOT\"]\n    timeouts: { call: 60s, tools: { slow: 1s } }"));
-        var client = await env.ConnectAsync();
-        var pid = int.Parse(await Text(client, "t.pid"));
-
-        var result = await client.CallToolAsync("t.slow", new Dictionary<string, object?> { ["ms"] = 60_000, ["tag"] = "a" });
-
-        var error = Error(result);
-        Assert.Equal("upstream_timeout", error.GetProperty("code").GetString());
-        Assert.Contains("within 1s", error.GetProperty("message").GetString());
-        await Wait.UntilAsync(() => File.Exists(Path.Combine(env.Root, "cancelled-a")), "notifications/cancelled to reach the upstream");
-        Assert.Equal(pid, int.Parse(await Text(client, "t.pid")));
-    }
-
-    [Fact]
-    public async Task CallTimeout_OnAHungUpstreamThatNoLongerAnswersPing_RestartsIt()
-    {
-        await using var env = await BrokerEnvironment.CreateAsync(Config("  t:\n    command: TEST_UPSTREAM\n    timeouts: { tools: { freeze: 1s } }"));
-        var client = await env.ConnectAsync();
-        var frozen = int.Parse(await Text(client, "t.pid"));
-
-        var result = await client.CallToolAsync("t.freeze", new Dictionary<string, object?>());
-
-        Assert.Equal("upstream_timeout", Error(result).GetProperty("code").GetString());
-        await Wait.UntilAsync(() => !Processes.Alive(frozen), "the hung upstream (no answer to ping) to be stopped");
-        var state = (await Status(client)).Single();
-        Assert.Contains("did not answer ping", state.GetProperty("last_error").GetString());
-        Assert.NotEqual(frozen, int.Parse(await Text(client, "t.pid")));
     }
 
     [Fact]

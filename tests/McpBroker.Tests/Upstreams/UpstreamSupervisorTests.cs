@@ -1,20 +1,35 @@
 using System.Text.Json;
 using McpBroker.Tests.Support;
+using McpBroker.Upstreams;
 using Microsoft.Extensions.Time.Testing;
 
 namespace McpBroker.Tests.Upstreams;
 
 /// <summary>
 /// An upstream's supervisor in-process over real processes, at the edges of its life: a start that never finishes,
-/// a start the caller gives up on, a process that dies at start, a call that waits for a slot.
+/// a start the caller gives up on, a process that dies at start, a call that waits for a slot, a call that is not
+/// answered in time, a hung upstream. Every timeout runs on a FakeTimeProvider the test moves: to just before the limit
+/// (the request still runs, or succeeds if let through then), and past it.
 /// </summary>
 public sealed class UpstreamSupervisorTests
 {
+    /// <summary>The timeouts the tests below configure (start: 2m; call, or the tool's: 2m), and a step of the clock.</summary>
+    private static readonly TimeSpan s_start = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan s_call = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan s_tick = TimeSpan.FromMilliseconds(1);
+
     private static Dictionary<string, JsonElement> Args(string json) => JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(json)!;
 
     /// <summary>A process that never speaks MCP; its command line carries the broker's root, so the test can find it.</summary>
     private static string Mute(string root, string timeouts) =>
         $$"""mute: { command: /bin/sh, args: ["-c", "sleep 600; true", "{{root}}"], timeouts: {{timeouts}} }""";
+
+    /// <summary>
+    /// The test upstream behind a gate: the process starts at once but speaks MCP only once the file <c>go</c> appears
+    /// in the broker's root (the fixture waits, not the test).
+    /// </summary>
+    private static string Gated(string root, string timeouts) =>
+        $$"""gated: { command: /bin/sh, args: ["-c", "while [ ! -e \"$0/go\" ]; do sleep 0.05; done; exec \"$1\"", "{{root}}", "{{Repo.TestUpstream}}"], timeouts: {{timeouts}} }""";
 
     private static async Task<InProcessBroker> CreateAsync(Func<string, string> upstreams, TimeProvider? time = null)
     {
@@ -42,21 +57,42 @@ public sealed class UpstreamSupervisorTests
     [Fact]
     public async Task Start_AnUpstreamThatNeverAnswersInitialize_FailsAtItsStartTimeoutAndIsStopped()
     {
-        await using var broker = await CreateAsync(root => Mute(root, "{ start: 1s }"));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(root => Mute(root, "{ start: 2m }"), time);
         var supervisor = broker.Registry.Acquire("mute", "s1")!.Value.Supervisor;
 
         var call = supervisor.CallToolAsync("s1", "any", null, CancellationToken.None);
         await Wait.UntilAsync(() => Processes.Matching(broker.Root).Count == 1 || call.IsCompleted, "the upstream process to start");
+        time.Advance(s_start - s_tick);
         Assert.False(call.IsCompleted);
-        var outcome = await call;
+        time.Advance(s_tick);
+        var outcome = await call.WaitAsync(Wait.Timeout);
 
         Assert.False(outcome.Ok);
         Assert.Equal("upstream_unavailable", outcome.Error!.CodeName);
-        Assert.StartsWith("upstream 'mute' could not start: no answer to initialize within 1s", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("upstream 'mute' could not start: no answer to initialize within 2m", outcome.Error.Message, StringComparison.Ordinal);
         Assert.Equal("check upstreams.mute (command, args, env_from, env_files); 'broker.status' shows the last error", outcome.Error.Hint);
         Assert.Empty(Processes.Matching(broker.Root));
         Assert.Empty(broker.Records.Read());
-        Assert.Contains("no answer to initialize within 1s", broker.Registry.Snapshot("mute", null).LastError, StringComparison.Ordinal);
+        Assert.Contains("no answer to initialize within 2m", broker.Registry.Snapshot("mute", null).LastError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_AnsweringInitializeJustBeforeItsStartTimeout_Starts()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(root => Gated(root, "{ start: 2m }"), time);
+        var supervisor = broker.Registry.Acquire("gated", "s1")!.Value.Supervisor;
+
+        var call = supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None);
+        await Wait.UntilAsync(() => Processes.Matching(broker.Root).Count == 1 || call.IsCompleted, "the upstream process to start");
+        time.Advance(s_start - s_tick);
+        await File.WriteAllTextAsync(Path.Combine(broker.Root, "go"), "");
+        var outcome = await call.WaitAsync(Wait.Timeout);
+
+        Assert.True(outcome.Ok, outcome.Error?.Message);
+        Assert.True(Processes.Alive(Pid(outcome)));
+        Assert.Equal(("running", 0), (broker.Registry.Snapshot("gated", null).State, broker.Registry.Snapshot("gated", null).ConsecutiveFailures));
     }
 
     [Fact]
@@ -119,18 +155,112 @@ public sealed class UpstreamSupervisorTests
     [Fact]
     public async Task Call_WaitingForASlotLongerThanItsTimeout_TimesOutSayingSo()
     {
-        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], max_concurrency: 1, timeouts: { call: 1s, tools: { slow: 10m } } }""");
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], max_concurrency: 1, timeouts: { call: 2m, tools: { slow: 1h } } }""", time);
         var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
         using var holding = new CancellationTokenSource();
         var first = await SlowCallStartedAsync(broker, supervisor, holding.Token);
         broker.RememberProcesses();
 
-        var second = await supervisor.CallToolAsync("s2", "echo", Args("""{"message": "x"}"""), CancellationToken.None);
+        // The call is queued, its timeout set, before CallToolAsync returns.
+        var second = supervisor.CallToolAsync("s2", "echo", Args("""{"message": "x"}"""), CancellationToken.None);
+        time.Advance(s_call - s_tick);
+        Assert.False(second.IsCompleted);
+        time.Advance(s_tick);
+        var outcome = await second.WaitAsync(Wait.Timeout);
 
-        Assert.Equal("upstream_timeout", second.Error!.CodeName);
-        Assert.StartsWith("upstream 't' did not finish waiting for a free slot within 1s", second.Error.Message, StringComparison.Ordinal);
+        Assert.Equal("upstream_timeout", outcome.Error!.CodeName);
+        Assert.StartsWith("upstream 't' did not finish waiting for a free slot within 2m", outcome.Error.Message, StringComparison.Ordinal);
+        Assert.False(first.IsCompleted);
         await holding.CancelAsync();
         Assert.Equal("cancelled", (await first).Error!.CodeName);
+    }
+
+    [Fact]
+    public async Task Call_GivenASlotJustBeforeItsTimeout_IsServed()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], max_concurrency: 1, timeouts: { call: 2m, tools: { slow: 1h } } }""", time);
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        using var holding = new CancellationTokenSource();
+        var first = await SlowCallStartedAsync(broker, supervisor, holding.Token);
+        broker.RememberProcesses();
+
+        var second = supervisor.CallToolAsync("s2", "echo", Args("""{"message": "served"}"""), CancellationToken.None);
+        time.Advance(s_call - s_tick);
+        await holding.CancelAsync();
+        var outcome = await second.WaitAsync(Wait.Timeout);
+
+        Assert.Equal("cancelled", (await first).Error!.CodeName);
+        Assert.True(outcome.Ok, outcome.Error?.Message);
+        Assert.Equal("echo: served", Assert.IsType<ModelContextProtocol.Protocol.TextContentBlock>(Assert.Single(outcome.Value!.Content)).Text);
+    }
+
+    [Fact]
+    public async Task Call_NotAnsweredWithinItsTimeout_TimesOutAndIsCancelledUpstream_AndTheSharedProcessServesOn()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], timeouts: { call: 1h, tools: { slow: 2m } } }""", time);
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        var pid = Pid(await supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None));
+        broker.RememberProcesses();
+
+        var call = await SlowCallStartedAsync(broker, supervisor, CancellationToken.None);
+        time.Advance(s_call - s_tick);
+        Assert.False(call.IsCompleted);
+        time.Advance(s_tick);
+        var outcome = await call.WaitAsync(Wait.Timeout);
+
+        Assert.Equal("upstream_timeout", outcome.Error!.CodeName);
+        Assert.StartsWith("upstream 't' did not finish answering within 2m; the request was cancelled upstream", outcome.Error.Message, StringComparison.Ordinal);
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(broker.Root, "cancelled-first")), "notifications/cancelled to reach the upstream");
+        Assert.Equal(pid, Pid(await supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None)));
+    }
+
+    [LinuxFact]
+    public async Task Call_AnsweredJustBeforeItsTimeout_IsAnswered()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", timeouts: { call: 2m } }""", time);
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        var pid = Pid(await supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None));
+        broker.RememberProcesses();
+
+        // Stopped, the upstream answers only once continued: just before the call's timeout, on the test's clock.
+        Assert.Equal(0, Processes.Kill(pid, Processes.SIGSTOP));
+        await Wait.UntilAsync(() => Processes.Stopped(pid), "the upstream to stop");
+        var call = supervisor.CallToolAsync("s1", "echo", Args("""{"message": "late"}"""), CancellationToken.None);
+        time.Advance(s_call - s_tick);
+        Assert.Equal(0, Processes.Kill(pid, Processes.SIGCONT));
+        var outcome = await call.WaitAsync(Wait.Timeout);
+
+        Assert.True(outcome.Ok, outcome.Error?.Message);
+        Assert.Equal("echo: late", Assert.IsType<ModelContextProtocol.Protocol.TextContentBlock>(Assert.Single(outcome.Value!.Content)).Text);
+    }
+
+    [LinuxFact]
+    public async Task Call_TimedOutOnAHungUpstreamThatNoLongerAnswersPing_StopsIt_AndTheNextCallStartsANewOne()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(_ => $$"""t: { command: "{{Repo.TestUpstream}}", timeouts: { tools: { freeze: 2m } } }""", time);
+        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+        var frozen = Pid(await supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None));
+        broker.RememberProcesses();
+
+        var call = supervisor.CallToolAsync("s1", "freeze", null, CancellationToken.None);
+        await Wait.UntilAsync(() => Processes.Stopped(frozen), "the upstream to freeze");
+        time.Advance(s_call);
+        var outcome = await call.WaitAsync(Wait.Timeout);
+
+        // The ping that follows the timeout is set off (its own timeout set) before the outcome returns.
+        Assert.Equal("upstream_timeout", outcome.Error!.CodeName);
+        time.Advance(HealthCheck.Timeout - s_tick);
+        Assert.True(Processes.Alive(frozen));
+        Assert.Null(broker.Registry.Snapshot("t", null).LastError);
+        time.Advance(s_tick);
+        await Wait.UntilAsync(() => !Processes.Alive(frozen), "the hung upstream (no answer to ping) to be stopped");
+        Assert.Contains("did not answer ping within 5s after a timed-out call", broker.Registry.Snapshot("t", null).LastError, StringComparison.Ordinal);
+        Assert.NotEqual(frozen, Pid(await supervisor.CallToolAsync("s1", "pid", null, CancellationToken.None)));
     }
 
     [Fact]
