@@ -2,6 +2,7 @@ using System.Text.Json;
 using McpBroker.Config;
 using McpBroker.Tests.Support;
 using McpBroker.Upstreams;
+using Microsoft.Extensions.Time.Testing;
 
 namespace McpBroker.Tests.Upstreams;
 
@@ -23,23 +24,46 @@ public sealed class ResourceCeilingTests
     [LinuxFact]
     public async Task AnUpstreamOverItsMemoryCeiling_IsRestartedOnceItsCallInFlightEnds_AndStatusSaysWhy()
     {
+        // Sampling and judging run on the clock the test moves: a sample every 100 ms of it (a quarter of over, at least
+        // 100 ms), its timer set as the instance starts. Each step of the clock below is seen through the sample it
+        // causes: the upstream holds more memory before each step, so the next figure in the snapshot is that sample's.
+        var over = TimeSpan.FromMilliseconds(300);
+        var period = TimeSpan.FromMilliseconds(100);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var root = Directory.CreateTempSubdirectory("mbip-").FullName;
         await using var broker = await InProcessBroker.CreateAsync($$"""
             upstreams:
               t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}", "--allocate"], limits: { memory: 300MiB, over: 300ms } }
-            """, root);
+            """, root, time);
         var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
         var before = int.Parse(await TextAsync(supervisor, "pid"));
+        time.Advance(period);
         await Wait.UntilAsync(() => supervisor.Snapshot().MemoryBytes is > 0, "the first sample of the upstream's memory");
         Assert.InRange(supervisor.Snapshot().MemoryBytes!.Value, 1 << 20, 300L << 20);
 
-        // A call in flight while the upstream goes over: it must finish before the restart.
-        var slow = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 2000, "tag": "inflight"}"""), CancellationToken.None);
-        await Wait.UntilAsync(() => File.Exists(Path.Combine(root, "started-inflight")), "the slow call to reach the upstream");
+        // Over the ceiling from the next sample on, and still over just before 'over' has passed: not restarted yet.
         Assert.Equal("holding 400 MiB", await TextAsync(supervisor, "allocate", """{"mb": 400}"""));
-        var answered = await slow;
+        var held = await SampledAsync(supervisor, time, period, 300L << 20, "a sample over the ceiling");
+        Assert.Equal("holding 410 MiB", await TextAsync(supervisor, "allocate", """{"mb": 10}"""));
+        held = await SampledAsync(supervisor, time, over - TimeSpan.FromMilliseconds(1), held + (8L << 20), "the sample just before 'over' passed");
+        Assert.Equal(before, int.Parse(await TextAsync(supervisor, "pid")));
+        Assert.Null(supervisor.Snapshot().CeilingRestart);
 
-        Assert.True(answered.Ok, answered.Error?.Message);
+        // A call in flight once 'over' has passed: the restart waits for it, however long the clock runs on meanwhile.
+        using var holding = new CancellationTokenSource();
+        var inFlight = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 600000, "tag": "inflight"}"""), holding.Token);
+        await Wait.UntilAsync(() => File.Exists(Path.Combine(root, "started-inflight")), "the slow call to reach the upstream");
+        Assert.Equal("holding 420 MiB", await TextAsync(supervisor, "allocate", """{"mb": 10}"""));
+        await SampledAsync(supervisor, time, period, held + (8L << 20), "the sample after 'over' passed");
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(before, int.Parse(await TextAsync(supervisor, "pid")));
+        Assert.False(inFlight.IsCompleted);
+        Assert.Null(supervisor.Snapshot().CeilingRestart);
+
+        // It ends (its caller gave up): the next tick restarts the upstream.
+        await holding.CancelAsync();
+        Assert.Equal("cancelled", (await inFlight).Error!.CodeName);
+        time.Advance(period);
         await Wait.UntilAsync(() => supervisor.Snapshot().CeilingRestart is not null && !Processes.Alive(before), "the upstream to be restarted over its ceiling");
         var state = supervisor.Snapshot();
         Assert.Matches(@"^its memory \([0-9.]+ MiB\) stayed over limits.memory \(300 MiB\) for 300ms; restarted at \d\d:\d\d:\d\d UTC$", state.CeilingRestart);
@@ -49,6 +73,14 @@ public sealed class ResourceCeilingTests
         var limits = ResourceCeiling.Status(broker.Model.Upstreams.Single(u => u.Name == "t").Limits!, [supervisor.Snapshot()]);
         Assert.Equal(300L << 20, limits["memory_bytes"]!.GetValue<long>());
         Assert.StartsWith("its memory", limits["last_restart"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Moves the clock by <paramref name="step"/> and waits for the sample that shows at least <paramref name="atLeast"/> bytes; returns them.</summary>
+    private static async Task<long> SampledAsync(UpstreamSupervisor supervisor, FakeTimeProvider time, TimeSpan step, long atLeast, string what)
+    {
+        time.Advance(step);
+        await Wait.UntilAsync(() => supervisor.Snapshot().MemoryBytes >= atLeast, what);
+        return supervisor.Snapshot().MemoryBytes!.Value;
     }
 
     private sealed class SteppedTime : TimeProvider
