@@ -96,6 +96,28 @@ public sealed class UpstreamSupervisorTests
     }
 
     [Fact]
+    public async Task Start_ARemoteUpstreamThatNeverAnswersInitialize_FailsAtItsStartTimeout()
+    {
+        // A listener that takes the connection and never answers.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}/mcp";
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(_ => $$"""silent: { transport: http, url: "{{url}}", timeouts: { start: 2m } }""", time);
+        var supervisor = broker.Registry.Acquire("silent", "s1")!.Value.Supervisor;
+
+        var call = supervisor.CallToolAsync("s1", "any", null, CancellationToken.None);
+        using var connection = await listener.AcceptTcpClientAsync().WaitAsync(Wait.Timeout); // connected once its start timeout is set
+        time.Advance(s_start - s_tick);
+        Assert.False(call.IsCompleted);
+        time.Advance(s_tick);
+        var outcome = await call.WaitAsync(Wait.Timeout);
+
+        Assert.Equal("upstream_unavailable", outcome.Error!.CodeName);
+        Assert.StartsWith($"upstream 'silent' could not start: no answer to initialize from {url} within 2m", outcome.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Start_TheCallerGivesUp_IsCancelledAndTheStartGoesOnForTheNext()
     {
         await using var broker = await CreateAsync(root => Mute(root, "{ start: 60s }"));
