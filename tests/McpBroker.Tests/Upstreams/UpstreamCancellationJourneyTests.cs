@@ -4,11 +4,12 @@ using ModelContextProtocol.Client;
 namespace McpBroker.Tests.Upstreams;
 
 /// <summary>
-/// A call the broker gives up on — its client cancelled it, or its call timeout fired — is cancelled at the upstream the
-/// way the upstream's protocol revision and transport say: <c>notifications/cancelled</c> with the upstream's own request
-/// id for a session-era server over Streamable HTTP (dropping the POST is no cancellation there) and over stdio (once),
-/// a closed response stream and no notification for a 2026-07-28 server over HTTP. The servers are real: the tests' own
-/// HTTP server (which records what was posted to it) and the test upstream over stdio (which records what it received).
+/// A call the broker gives up on — here its client cancelled it; a fired call timeout takes the same path and is tested
+/// in-process on a fake clock (UpstreamSupervisorTests) — is cancelled at the upstream the way the upstream's protocol
+/// revision and transport say: <c>notifications/cancelled</c> with the upstream's own request id for a session-era server
+/// over Streamable HTTP (dropping the POST is no cancellation there) and over stdio (once), a closed response stream and
+/// no notification for a 2026-07-28 server over HTTP. The servers are real: the tests' own HTTP server (which records
+/// what was posted to it) and the test upstream over stdio (which records what it received).
 /// </summary>
 public sealed class UpstreamCancellationJourneyTests
 {
@@ -39,23 +40,6 @@ public sealed class UpstreamCancellationJourneyTests
     }
 
     [Fact]
-    public async Task SessionEraHttpUpstream_CallTimesOut_UpstreamIsToldWithItsRequestId()
-    {
-        await using var server = await TestHttpServer.StartAsync(sessionRevision: "2025-11-25");
-        await using var env = await BrokerEnvironment.CreateAsync(Config($"  web: {{ transport: http, url: \"{server.McpUrl}\", timeouts: {{ call: 2s }} }}\n"));
-        var client = await env.ConnectAsync("raw");
-
-        // The call timeout is the behaviour under test.
-        var error = BrokerEnvironment.ErrorOf(await client.CallToolAsync("web.slow", new Dictionary<string, object?> { ["ms"] = 600_000 }));
-        Assert.Equal("upstream_timeout", error.GetProperty("code").GetString());
-
-        await Wait.UntilAsync(() => !server.Cancelled.IsEmpty, "notifications/cancelled at the upstream");
-        await Wait.UntilAsync(async () => await InFlightAsync(client, "web") == 0, "the broker to finish the cancelled call");
-        Assert.Equal([Assert.Single(server.SlowCalls)], server.Cancelled);
-        await Wait.UntilAsync(() => server.Counters.SlowCancelled > 0, "the upstream's tool to see its cancellation");
-    }
-
-    [Fact]
     public async Task StatelessHttpUpstream_ClientCancelsTheCall_StreamClosedAndNoNotificationSent()
     {
         await using var server = await TestHttpServer.StartAsync(statelessOnly: true);
@@ -70,21 +54,6 @@ public sealed class UpstreamCancellationJourneyTests
         await Wait.UntilAsync(async () => await InFlightAsync(client, "web") == 0, "the broker to finish the cancelled call");
         Assert.Empty(server.Cancelled);
         Assert.Equal("2026-07-28", await ProtocolAsync(client, "web"));
-    }
-
-    [Fact]
-    public async Task StatelessHttpUpstream_CallTimesOut_StreamClosedAndNoNotificationSent()
-    {
-        await using var server = await TestHttpServer.StartAsync(statelessOnly: true);
-        await using var env = await BrokerEnvironment.CreateAsync(Config($"  web: {{ transport: http, url: \"{server.McpUrl}\", timeouts: {{ call: 2s }} }}\n"));
-        var client = await env.ConnectAsync("raw");
-
-        // The call timeout is the behaviour under test.
-        var error = BrokerEnvironment.ErrorOf(await client.CallToolAsync("web.slow", new Dictionary<string, object?> { ["ms"] = 600_000 }));
-        Assert.Equal("upstream_timeout", error.GetProperty("code").GetString());
-
-        await Wait.UntilAsync(() => server.Counters.SlowCancelled > 0, "the upstream's tool to see its stream closed");
-        Assert.Empty(server.Cancelled);
     }
 
     [Theory]

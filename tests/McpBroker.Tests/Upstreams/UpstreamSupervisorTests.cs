@@ -444,4 +444,27 @@ public sealed class UpstreamSupervisorTests
         Assert.Equal(told == 1 ? [Assert.Single(server.SlowCalls)] : [], server.Cancelled);
         await Wait.UntilAsync(() => server.Counters.SlowCancelled > 0, "the upstream's tool to see its cancellation");
     }
+
+    [Theory]
+    [InlineData("2025-11-25", 1)]
+    [InlineData(null, 0)]
+    public async Task Call_ToAnHttpUpstreamTimedOut_IsToldWithItsRequestIdOnlyInTheSessionEra(string? sessionRevision, int told)
+    {
+        await using var server = await TestHttpServer.StartAsync(statelessOnly: sessionRevision is null, sessionRevision: sessionRevision);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var broker = await CreateAsync(_ => $$"""web: { transport: http, url: "{{server.McpUrl}}", timeouts: { call: 2m } }""", time);
+        var supervisor = broker.Registry.Acquire("web", "s1")!.Value.Supervisor;
+
+        var call = supervisor.CallToolAsync("s1", "slow", Args("""{"ms": 600000}"""), CancellationToken.None);
+        await Wait.UntilAsync(() => server.Counters.SlowStarted > 0 || call.IsCompleted, "the call to reach the upstream");
+        time.Advance(s_call - s_tick);
+        Assert.False(call.IsCompleted);
+        time.Advance(s_tick);
+        var outcome = await call.WaitAsync(Wait.Timeout);
+
+        Assert.Equal("upstream_timeout", outcome.Error!.CodeName);
+        Assert.StartsWith("upstream 'web' did not finish answering within 2m", outcome.Error.Message, StringComparison.Ordinal);
+        await Wait.UntilAsync(() => server.Counters.SlowCancelled > 0, "the upstream's tool to see its cancellation");
+        Assert.Equal(told == 1 ? [Assert.Single(server.SlowCalls)] : [], server.Cancelled);
+    }
 }
