@@ -39,7 +39,7 @@ internal sealed partial class UpstreamSupervisor
             {
                 try
                 {
-                    using var cts = new CancellationTokenSource(Model.CallTimeout);
+                    using var cts = new CancellationTokenSource(Model.CallTimeout, _time);
                     await UnsubscribeAsync(instance.Client, uri, cts.Token);
                 }
                 catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
@@ -57,7 +57,7 @@ internal sealed partial class UpstreamSupervisor
             // Its list changes too come only on a listen stream: one is open from its start.
             try
             {
-                using var cts = new CancellationTokenSource(Model.CallTimeout);
+                using var cts = new CancellationTokenSource(Model.CallTimeout, _time);
                 await _listen.ListenAsync(instance.Client, _subscriptions.Uris(), cts.Token);
             }
             catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
@@ -72,7 +72,7 @@ internal sealed partial class UpstreamSupervisor
         {
             try
             {
-                using var cts = new CancellationTokenSource(Model.CallTimeout);
+                using var cts = new CancellationTokenSource(Model.CallTimeout, _time);
                 await instance.Client.SubscribeToResourceAsync(uri, cancellationToken: cts.Token);
             }
             catch (Exception ex) when (ex is McpException or IOException or OperationCanceledException or ObjectDisposedException or HttpRequestException)
