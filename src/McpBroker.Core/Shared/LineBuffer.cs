@@ -66,9 +66,39 @@ internal sealed class LineBuffer : IDisposable
     /// <summary>The longest line handed out; may change between lines (a reconnect to a daemon with another setting).</summary>
     public int Limit { get; set; }
 
+    /// <summary>Whether nothing read is waiting to be taken.</summary>
+    public bool IsEmpty => _start == _end && !_skipping;
+
+    /// <summary>
+    /// Gives the buffer back while nothing is pending, so that an idle connection holds none (<see cref="Free"/> rents
+    /// one again); a reader waits for the next bytes with a zero-byte read in between.
+    /// </summary>
+    public void Release()
+    {
+        if (!IsEmpty || _buffer.Length == 0)
+        {
+            return;
+        }
+
+        if (_pooled)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+        }
+
+        _buffer = [];
+        _pooled = false;
+        _start = _end = _scanned = 0;
+    }
+
     /// <summary>Space to read into; never empty.</summary>
     public Memory<byte> Free()
     {
+        if (_buffer.Length == 0)
+        {
+            _buffer = ArrayPool<byte>.Shared.Rent(InitialSize);
+            _pooled = true;
+        }
+
         if (_end == _buffer.Length)
         {
             var pending = _end - _start;

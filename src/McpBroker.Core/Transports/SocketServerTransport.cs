@@ -124,6 +124,14 @@ internal sealed partial class SocketServerTransport : TransportBase
                 Line line;
                 while (!lines.TryTake(out line))
                 {
+                    if (lines.IsEmpty)
+                    {
+                        // An idle session holds no read buffer (64 KB each): a zero-byte read waits for the next
+                        // bytes, and only then is a buffer rented, as Kestrel does for idle connections.
+                        lines.Release();
+                        _ = await _stream.ReadAsync(Memory<byte>.Empty, ct);
+                    }
+
                     lines.Advance(await _stream.ReadAsync(lines.Free(), ct));
                 }
 
