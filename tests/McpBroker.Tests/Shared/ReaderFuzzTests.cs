@@ -143,6 +143,12 @@ public sealed class ReaderFuzzTests
             {
                 if (!buffer.TryTake(out var line))
                 {
+                    // As the daemon's socket reader does between messages: nothing pending, no buffer held.
+                    if (buffer.IsEmpty)
+                    {
+                        buffer.Release();
+                    }
+
                     var free = buffer.Free();
                     var n = Math.Min(Math.Min(free.Length, chunks[chunk % chunks.Length]), source.Length - read);
                     source.AsSpan(read, n).CopyTo(free.Span);
@@ -169,6 +175,28 @@ public sealed class ReaderFuzzTests
                     $"{want.Item1} of {want.Item2.Length} at limit {limit}: got {got.Item1} of {got.Item2.Length}");
             }
         }, seed: Seed, iter: 3_000, threads: 1);
+    }
+
+    [Fact]
+    public void LineBuffer_ReleaseWithALinePending_KeepsItAndReleasesOnlyWhenEmpty()
+    {
+        using var buffer = new LineBuffer(100);
+        "{\"a\":1}\n{\"b\""u8.CopyTo(buffer.Free().Span);
+        buffer.Advance(12);
+
+        Assert.True(buffer.TryTake(out var first));
+        Assert.Equal("{\"a\":1}", Encoding.ASCII.GetString(first.Bytes.Span));
+        Assert.False(buffer.IsEmpty);
+        buffer.Release();
+        Assert.False(buffer.TryTake(out _));
+        ":2}\n"u8.CopyTo(buffer.Free().Span);
+        buffer.Advance(4);
+
+        Assert.True(buffer.TryTake(out var second));
+        Assert.Equal("{\"b\":2}", Encoding.ASCII.GetString(second.Bytes.Span));
+        Assert.True(buffer.IsEmpty);
+        buffer.Release();
+        Assert.False(buffer.Free().IsEmpty);
     }
 
     [Fact]
