@@ -51,7 +51,6 @@ internal sealed partial class UpstreamSupervisor
         var entered = false;
         try
         {
-
             using var timer = new CancellationTokenSource(timeout, _time);
             using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token);
             if (_concurrency.Full)

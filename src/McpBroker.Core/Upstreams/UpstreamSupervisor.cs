@@ -188,10 +188,17 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
                 }
 
                 _state = UpstreamStateKind.Starting;
-                _current = StartAsync(_disposed.Token);
-            }
+                var starting = StartAsync(_disposed.Token);
 
-            current = _current;
+                // A start can fail before StartAsync returns here: its failure was recorded already, on this thread and
+                // under this lock, and nothing would clear a failed start kept as the instance.
+                _current = starting.IsCompleted && !starting.IsCompletedSuccessfully ? null : starting;
+                current = starting;
+            }
+            else
+            {
+                current = _current;
+            }
         }
 
         try

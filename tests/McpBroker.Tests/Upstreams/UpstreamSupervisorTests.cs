@@ -385,6 +385,41 @@ public sealed class UpstreamSupervisorTests
         Assert.False(Processes.Alive(pid));
     }
 
+    [Fact]
+    public async Task Start_FailingBeforeTheStarterReturns_IsNotKeptAsTheInstance_AndTheNextCallStartsAgain()
+    {
+        // A start can fail before StartAsync returns to the supervisor, which then held a failed start as its instance:
+        // every later request got that failure again, 'upstream restart' included, until the daemon restarted. Seen when
+        // a thread was preempted between queueing the launcher's first continuation and awaiting it (an OAuth upstream
+        // without tokens, under load); a context that runs continuations inline makes that order certain here.
+        await using var broker = await CreateAsync(_ => """u: { command: "/nonexistent/bin/server" }""");
+        var supervisor = broker.Registry.Acquire("u", "s1")!.Value.Supervisor;
+        var caller = SynchronizationContext.Current;
+        Outcome<ModelContextProtocol.Protocol.CallToolResult> first;
+        SynchronizationContext.SetSynchronizationContext(new InlineContext());
+        try
+        {
+            first = await supervisor.CallToolAsync("s1", "any", null, CancellationToken.None);
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(caller);
+        }
+
+        var second = await supervisor.CallToolAsync("s1", "any", null, CancellationToken.None);
+
+        Assert.Equal("upstream 'u' could not start: command '/nonexistent/bin/server' was not found", first.Error!.Message);
+        Assert.Equal(first.Error.Message, second.Error!.Message);
+        // The second call tried again: two failures in a row, and now the backoff before a third.
+        Assert.Equal(("backoff", 2), (broker.Registry.Snapshot("u", null).State, broker.Registry.Snapshot("u", null).ConsecutiveFailures));
+    }
+
+    /// <summary>Runs what is posted to it at once, on the posting thread.</summary>
+    private sealed class InlineContext : SynchronizationContext
+    {
+        public override void Post(SendOrPostCallback d, object? state) => d(state);
+    }
+
     [Theory]
     [InlineData("/nonexistent/bin/server", "command '/nonexistent/bin/server' was not found")]
     [InlineData("no-such-server-anywhere", "command 'no-such-server-anywhere' was not found on PATH")]
