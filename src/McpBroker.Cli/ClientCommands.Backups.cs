@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using McpBroker.Clients;
-using McpBroker.Config;
 
 namespace McpBroker.Cli;
 
