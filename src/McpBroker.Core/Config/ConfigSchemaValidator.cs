@@ -26,11 +26,10 @@ internal static partial class ConfigSchemaValidator
         return found;
     }
 
-    // Beyond decimal's range a number is judged as a double, and beyond a double's (1e400) it counts as whole, as
-    // JsonSchema.Net judges it; the records' reader then refuses it as out of range.
+    // As JsonSchema.Net judges it: through a double, so 4.0000000000000000001 counts as whole, and a number beyond a
+    // double's range (1e400) too; the records' reader then refuses what does not fit its field.
     private static bool IsInteger(JsonElement value) =>
-        value.ValueKind == JsonValueKind.Number
-        && (value.TryGetDecimal(out var d) ? decimal.Truncate(d) == d : !value.TryGetDouble(out var x) || Math.Floor(x) == x);
+        value.ValueKind == JsonValueKind.Number && (!value.TryGetDouble(out var x) || Math.Floor(x) == x);
 
     private static bool IsOneOf(JsonElement value, HashSet<string> allowed) =>
         value.ValueKind == JsonValueKind.String && allowed.Contains(value.GetString()!);

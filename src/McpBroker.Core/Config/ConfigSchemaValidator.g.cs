@@ -1576,6 +1576,6 @@ internal static partial class ConfigSchemaValidator
         }
     }
 
-    [GeneratedRegex("^[0-9]+(ms|s|m|h)?$")]
+    [GeneratedRegex("^[0-9]+(ms|s|m|h)?$", RegexOptions.ECMAScript)]
     private static partial Regex Pattern0();
 }

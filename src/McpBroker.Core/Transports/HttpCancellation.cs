@@ -36,9 +36,11 @@ internal static class HttpCancellation
                 new CancelledNotificationParams { RequestId = id, Reason = reason }, McpJsonUtilities.DefaultOptions, cts.Token);
             return true;
         }
-        catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or ObjectDisposedException or McpException or InvalidOperationException)
+        catch (Exception)
         {
-            return false; // the connection has gone, or the server does not answer: nothing is left to tell
+            // Best effort, whatever the SDK or a handler throws (the connection has gone, the server does not answer,
+            // its tokens were refused): the caller has its outcome already, and nothing is left to tell.
+            return false;
         }
     }
 

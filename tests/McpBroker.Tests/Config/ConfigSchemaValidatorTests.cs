@@ -34,17 +34,19 @@ public sealed class ConfigSchemaValidatorTests
     {
         using var schema = JsonDocument.Parse(File.ReadAllText(s_schemaPath));
         var refused = 0;
+        var drawn = new HashSet<string>(StringComparer.Ordinal);
         Gen.Int[0, int.MaxValue].FuzzSample(seed =>
         {
-            var json = new DocumentDrawer(schema.RootElement, new Random(seed)).Draw();
+            var json = new DocumentDrawer(schema.RootElement, new Random(seed), drawn).Draw();
             var expected = SchemaOracle.Judge(json, Duration.Pattern);
             var actual = ConfigSchemaValidator.Judge(json).SelectMany(e => new[] { e.Pointer, e.Path, e.Message }).ToArray();
             Assert.True(expected.SequenceEqual(actual), $"{json}\nJsonSchema.Net:\n  {string.Join("\n  ", expected)}\ngenerated:\n  {string.Join("\n  ", actual)}");
             refused += expected.Length > 0 ? 1 : 0;
         }, seed: "0000000000000000", iter: 3000, threads: 1);
 
-        // Both kinds were drawn: refused documents and valid ones.
+        // Both kinds were drawn: refused documents and valid ones; and a value for every place the schema describes.
         Assert.InRange(refused, 300, 2700);
+        Assert.Empty(DocumentDrawer.Places(schema.RootElement).Except(drawn));
     }
 
     [Theory]
@@ -56,6 +58,9 @@ public sealed class ConfigSchemaValidatorTests
     [InlineData("""{"schema_version":1e-400}""")]
     [InlineData("""{"schema_version":1.5e300}""")]
     [InlineData("""{"schema_version":1.5}""")]
+    [InlineData("""{"schema_version":4.0000000000000000001}""")]
+    [InlineData("""{"schema_version":1.00000000000000001}""")]
+    [InlineData("""{"schema_version":1,"broker":{"idle_timeout":"١٠s","call_timeout":"10ｓ"}}""")]
     [InlineData("""{"schema_version":"1"}""")]
     [InlineData("""{}""")]
     [InlineData("""[]""")]
@@ -88,32 +93,66 @@ public sealed class ConfigSchemaValidatorTests
     }
 
     /// <summary>A document shaped by the schema, with wrong values, unknown keys and missing ones mixed in at random.</summary>
-    private sealed class DocumentDrawer(JsonElement root, Random random)
+    private sealed class DocumentDrawer(JsonElement root, Random random, HashSet<string> drawn)
     {
+        /// <summary>Every place the schema describes a value: a definition's or the root's properties, and their other keys.</summary>
+        public static IEnumerable<string> Places(JsonElement root) =>
+            new[] { ("#", root) }.Concat(root.GetProperty("definitions").EnumerateObject().Select(d => ($"#/definitions/{d.Name}", d.Value)))
+                .SelectMany(d => PlacesIn(d.Item1, d.Item2));
+
+        private static IEnumerable<string> PlacesIn(string at, JsonElement schema)
+        {
+            if (schema.ValueKind != JsonValueKind.Object)
+            {
+                yield break;
+            }
+
+            if (schema.TryGetProperty("properties", out var properties))
+            {
+                foreach (var property in properties.EnumerateObject())
+                {
+                    yield return $"{at}/{property.Name}";
+                    foreach (var inner in PlacesIn($"{at}/{property.Name}", property.Value))
+                    {
+                        yield return inner;
+                    }
+                }
+            }
+
+            if (schema.TryGetProperty("additionalProperties", out var additional) && additional.ValueKind == JsonValueKind.Object)
+            {
+                yield return $"{at}/*";
+                foreach (var inner in PlacesIn($"{at}/*", additional))
+                {
+                    yield return inner;
+                }
+            }
+        }
+
         private static readonly Func<JsonNode?>[] s_wrong =
         [
             () => 1, () => 1.5, () => JsonNode.Parse("1.0"), () => -3, () => 99999999999, () => "x", () => "", () => "10s", () => "ü ✓",
             () => true, () => false, () => null, () => new JsonArray(), () => new JsonArray(1, "a"), () => new JsonObject(), () => new JsonObject { ["k"] = 1 },
         ];
 
-        private static readonly string[] s_durations = ["10s", "250ms", "5", "3m", "1h", "10x", "1.5s", "s", " 5s", "5S"];
+        private static readonly string[] s_durations = ["10s", "250ms", "5", "3m", "1h", "10x", "1.5s", "s", " 5s", "5S", "١٠s", "10s\n", "１h"];
         private static readonly string[] s_unknownKeys = ["colour", "a/b", "t~x", "Command", ""];
 
-        public string Draw() => (random.Next(20) == 0 ? Wrong() : Value(root, 0))?.ToJsonString() ?? "null";
+        public string Draw() => (random.Next(20) == 0 ? Wrong() : Value(root, 0, "#"))?.ToJsonString() ?? "null";
 
         private JsonNode? Wrong() => s_wrong[random.Next(s_wrong.Length)]();
 
-        private JsonNode? Value(JsonElement schema, int depth)
+        private JsonNode? Value(JsonElement schema, int depth, string at)
         {
             if (schema.TryGetProperty("$ref", out var reference))
             {
-                return Value(Definition(reference), depth);
+                return Value(Definition(reference), depth, reference.GetString()!);
             }
 
             if (schema.TryGetProperty("oneOf", out var oneOf))
             {
                 var branches = oneOf.EnumerateArray().ToList();
-                return Value(branches[random.Next(5) == 0 ? 0 : branches.Count - 1], depth);
+                return Value(branches[random.Next(5) == 0 ? 0 : branches.Count - 1], depth, at);
             }
 
             if (depth > 0 && random.Next(14) == 0)
@@ -126,8 +165,8 @@ public sealed class ConfigSchemaValidatorTests
                 : [type.GetString()!];
             return types[random.Next(types.Count)] switch
             {
-                "object" => Mapping(schema, depth),
-                "array" => new JsonArray([.. Enumerable.Range(0, random.Next(4)).Select(_ => schema.TryGetProperty("items", out var items) ? Value(items, depth + 1) : Wrong())]),
+                "object" => Mapping(schema, depth, at),
+                "array" => new JsonArray([.. Enumerable.Range(0, random.Next(4)).Select(_ => schema.TryGetProperty("items", out var items) ? Value(items, depth + 1, $"{at}[]") : Wrong())]),
                 "string" => Text(schema),
                 "integer" => random.Next(6) switch { 0 => JsonNode.Parse("2.0"), 1 => -1, _ => random.Next(0, 5000) },
                 "number" => 1.25,
@@ -136,7 +175,7 @@ public sealed class ConfigSchemaValidatorTests
             };
         }
 
-        private JsonObject Mapping(JsonElement schema, int depth)
+        private JsonObject Mapping(JsonElement schema, int depth, string at)
         {
             var mapping = new JsonObject();
             var required = schema.TryGetProperty("required", out var r) ? r.EnumerateArray().Select(e => e.GetString()!).ToHashSet() : [];
@@ -146,7 +185,8 @@ public sealed class ConfigSchemaValidatorTests
                 {
                     if (random.Next(required.Contains(property.Name) ? 12 : 2) != 0)
                     {
-                        mapping[property.Name] = Value(property.Value, depth + 1);
+                        drawn.Add($"{at}/{property.Name}");
+                        mapping[property.Name] = Value(property.Value, depth + 1, $"{at}/{property.Name}");
                     }
                 }
             }
@@ -160,11 +200,12 @@ public sealed class ConfigSchemaValidatorTests
                         mapping[s_unknownKeys[random.Next(s_unknownKeys.Length)]] = Wrong();
                     }
                 }
-                else if (depth < 4)
+                else if (depth < 8)
                 {
                     for (var i = random.Next(3); i > 0; i--)
                     {
-                        mapping[$"k{i}"] = Value(additional, depth + 1);
+                        drawn.Add($"{at}/*");
+                        mapping[$"k{i}"] = Value(additional, depth + 1, $"{at}/*");
                     }
                 }
             }
@@ -182,6 +223,7 @@ public sealed class ConfigSchemaValidatorTests
 
             if (schema.TryGetProperty("pattern", out _))
             {
+                // Durations right and wrong, and digits that are not ASCII (\d would take them; ECMAScript's does not).
                 return s_durations[random.Next(s_durations.Length)];
             }
 

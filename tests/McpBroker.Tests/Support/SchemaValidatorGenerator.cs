@@ -154,7 +154,7 @@ internal static class SchemaValidatorGenerator
                 Line(indent, "}");
             }
 
-            if (required is not null && types.Contains("object"))
+            if (required is not null)
             {
                 Line(indent, $"if ({value}.ValueKind == JsonValueKind.Object)");
                 Line(indent, "{");
@@ -351,7 +351,8 @@ internal static class SchemaValidatorGenerator
             text.Append(_methods);
             for (var i = 0; i < _patterns.Count; i++)
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"    [GeneratedRegex({Literal(_patterns[i])})]");
+                // ECMAScript, as JsonSchema.Net matches (and JSON Schema asks): \d and \w are ASCII only.
+                text.AppendLine(CultureInfo.InvariantCulture, $"    [GeneratedRegex({Literal(_patterns[i])}, RegexOptions.ECMAScript)]");
                 text.AppendLine(CultureInfo.InvariantCulture, $"    private static partial Regex Pattern{i}();");
                 if (i < _patterns.Count - 1)
                 {
