@@ -26,10 +26,10 @@ internal static class HttpCancellation
     /// <summary>From here on, this async flow (and what it calls) notes the id of each request it sends over HTTP.</summary>
     public static Sent Watch() => s_watching.Value = new Sent();
 
-    /// <summary>Sends <c>notifications/cancelled</c> for <paramref name="id"/>; false when it could not be sent.</summary>
-    public static async Task<bool> SendAsync(McpSession session, RequestId id, string reason)
+    /// <summary>Sends <c>notifications/cancelled</c> for <paramref name="id"/>, waiting at most <see cref="SendTimeout"/> on <paramref name="time"/>; false when it could not be sent.</summary>
+    public static async Task<bool> SendAsync(McpSession session, RequestId id, string reason, TimeProvider time)
     {
-        using var cts = new CancellationTokenSource(SendTimeout);
+        using var cts = new CancellationTokenSource(SendTimeout, time);
         try
         {
             await session.SendNotificationAsync(NotificationMethods.CancelledNotification,

@@ -257,7 +257,7 @@ internal sealed partial class UpstreamSupervisor
             return;
         }
 
-        if (!await Transports.HttpCancellation.SendAsync(instance.Client, id, reason))
+        if (!await Transports.HttpCancellation.SendAsync(instance.Client, id, reason, _time))
         {
             Log.CancelNotSent(_logger, Model.Name);
         }
