@@ -174,15 +174,32 @@ public sealed class UpstreamSupervisorTests
         Assert.Equal(0, broker.Registry.Queued("t"));
     }
 
+    /// <summary>An upstream with one slot (calls time out after 2m) whose slot a slow call of s1 holds until <paramref name="holding"/> is cancelled.</summary>
+    private static async Task<(InProcessBroker Broker, UpstreamSupervisor Supervisor, Task<Outcome<ModelContextProtocol.Protocol.CallToolResult>> Holder)> OneSlotHeldAsync(
+        FakeTimeProvider time, CancellationToken holding)
+    {
+        var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], max_concurrency: 1, timeouts: { call: 2m, tools: { slow: 1h } } }""", time);
+        try
+        {
+            var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
+            var holder = await SlowCallStartedAsync(broker, supervisor, holding);
+            broker.RememberProcesses();
+            return (broker, supervisor, holder);
+        }
+        catch
+        {
+            await broker.DisposeAsync();
+            throw;
+        }
+    }
+
     [Fact]
     public async Task Call_WaitingForASlotLongerThanItsTimeout_TimesOutSayingSo()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], max_concurrency: 1, timeouts: { call: 2m, tools: { slow: 1h } } }""", time);
-        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
         using var holding = new CancellationTokenSource();
-        var first = await SlowCallStartedAsync(broker, supervisor, holding.Token);
-        broker.RememberProcesses();
+        var (broker, supervisor, first) = await OneSlotHeldAsync(time, holding.Token);
+        await using var _ = broker;
 
         // The call is queued, its timeout set, before CallToolAsync returns.
         var second = supervisor.CallToolAsync("s2", "echo", Args("""{"message": "x"}"""), CancellationToken.None);
@@ -202,11 +219,9 @@ public sealed class UpstreamSupervisorTests
     public async Task Call_GivenASlotJustBeforeItsTimeout_IsServed()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var broker = await CreateAsync(root => $$"""t: { command: "{{Repo.TestUpstream}}", args: ["--marker-dir", "{{root}}"], max_concurrency: 1, timeouts: { call: 2m, tools: { slow: 1h } } }""", time);
-        var supervisor = broker.Registry.Acquire("t", "s1")!.Value.Supervisor;
         using var holding = new CancellationTokenSource();
-        var first = await SlowCallStartedAsync(broker, supervisor, holding.Token);
-        broker.RememberProcesses();
+        var (broker, supervisor, first) = await OneSlotHeldAsync(time, holding.Token);
+        await using var _ = broker;
 
         var second = supervisor.CallToolAsync("s2", "echo", Args("""{"message": "served"}"""), CancellationToken.None);
         time.Advance(s_call - s_tick);
