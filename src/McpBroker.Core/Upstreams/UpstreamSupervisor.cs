@@ -25,6 +25,7 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
     private readonly ProcessRecords _records;
     private readonly Action<UpstreamSupervisor, ToolsChange>? _toolsChanged;
     private readonly Lock _gate = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Task, byte> _disposals = new();
     private readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
     private readonly ResourceSubscriptions _subscriptions = new();
     private readonly ClientRouting _routing;
@@ -413,10 +414,28 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             }
         }
 
+        // An instance stopped just before (idle, retired after its exit) may still be on its way out: stopped for good
+        // means its process gone and its record removed too (a failure there was its own caller's to report).
+        await Task.WhenAll(_disposals.Keys).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _concurrency.Dispose();
     }
 
+    /// <summary>Disposes an instance and removes its process record; <see cref="StopAsync"/> waits for those in progress.</summary>
     private async Task DisposeInstanceAsync(UpstreamInstance instance)
+    {
+        var disposal = DisposeAndForgetAsync(instance);
+        _disposals.TryAdd(disposal, 0);
+        try
+        {
+            await disposal;
+        }
+        finally
+        {
+            _disposals.TryRemove(disposal, out _);
+        }
+    }
+
+    private async Task DisposeAndForgetAsync(UpstreamInstance instance)
     {
         await instance.DisposeAsync();
         if (instance.Pid is { } pid)
@@ -424,5 +443,4 @@ internal sealed partial class UpstreamSupervisor : IAsyncDisposable
             _records.Remove(pid);
         }
     }
-
 }
